@@ -1,0 +1,126 @@
+# snaptrig: everything is built under build/. `make V=1` shows full commands.
+# Honours CC, CLANG, BPFTOOL, DESTDIR and PREFIX.
+
+CC ?= gcc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+LLVM_STRIP ?= llvm-strip
+PKG_CONFIG ?= pkg-config
+PREFIX ?= /usr/local
+DESTDIR ?=
+
+OUT := build
+VERSION := 0.1.0
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+MULTIARCH := $(shell $(CC) -dumpmachine)
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+WARNINGS := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
+	-Wmissing-prototypes -Wno-unused-parameter
+CFLAGS ?= -O2 -g
+AGENT_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARNINGS) -Iinclude -Iagent -I$(OUT) \
+	-DSNAPTRIG_VERSION='"$(VERSION)"' $(shell $(PKG_CONFIG) --cflags libbpf)
+AGENT_LIBS := $(shell $(PKG_CONFIG) --libs libbpf) -lelf -lz
+
+ifeq ($(SANITIZE),1)
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+	-Iinclude -I$(OUT) -I/usr/include/$(MULTIARCH)
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUT)/%.bpf.o,$(BPF_SRCS))
+SKELS := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
+
+AGENT_SRCS := $(wildcard agent/*.c)
+AGENT_OBJS := $(patsubst agent/%.c,$(OUT)/agent/%.o,$(AGENT_SRCS))
+LIB_OBJS := $(filter-out $(OUT)/agent/main.o,$(AGENT_OBJS))
+
+TOOL_SRCS := $(wildcard tools/*.c)
+TOOLS := $(patsubst tools/%.c,$(OUT)/tools/%,$(TOOL_SRCS))
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
+
+.DELETE_ON_ERROR:
+.SECONDARY: $(BPF_OBJS)
+.PHONY: all clean check unit integration install vmlinux help
+
+all: $(OUT)/snaptrig $(TOOLS) $(UNIT_TESTS)
+
+help:
+	@echo 'make              build the agent, tools and unit tests under build/'
+	@echo 'make check        build and run every test (integration tests need root)'
+	@echo 'make unit         run the unit tests only'
+	@echo 'make integration  run the integration tests only (root)'
+	@echo 'make install      install the agent and man page under $$(DESTDIR)$$(PREFIX)'
+	@echo 'make vmlinux      regenerate build/vmlinux.h from the running kernel'
+	@echo 'make V=1 SANITIZE=1 ...  show commands / build with ASan and UBSan'
+
+$(OUT) $(OUT)/agent $(OUT)/tools $(OUT)/tests:
+	$(Q)mkdir -p $@
+
+# vmlinux.h comes from the running kernel's BTF; `make vmlinux` regenerates it.
+$(OUT)/vmlinux.h: | $(OUT)
+	$(call msg,GEN,$@)
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
+
+vmlinux:
+	$(Q)rm -f $(OUT)/vmlinux.h
+	$(Q)$(MAKE) --no-print-directory $(OUT)/vmlinux.h
+
+$(OUT)/%.bpf.o: bpf/%.bpf.c $(OUT)/vmlinux.h $(wildcard include/*.h bpf/*.h) | $(OUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+	$(Q)$(LLVM_STRIP) -g $@
+
+$(OUT)/%.skel.h: $(OUT)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@
+
+$(OUT)/agent/%.o: agent/%.c $(SKELS) $(wildcard include/*.h agent/*.h) | $(OUT)/agent
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(AGENT_CFLAGS) -c $< -o $@
+
+$(OUT)/libagent.a: $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(OUT)/snaptrig: $(OUT)/agent/main.o $(OUT)/libagent.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(AGENT_LIBS) -o $@
+
+$(OUT)/tools/%: tools/%.c $(wildcard include/*.h) | $(OUT)/tools
+	$(call msg,CC,$@)
+	$(Q)$(CC) -O2 -g -std=gnu11 -Wall -Wextra -Werror -Iinclude -pthread $< -o $@
+
+$(OUT)/tests/%: tests/unit/%.c $(OUT)/libagent.a | $(OUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $(AGENT_CFLAGS) -Wno-missing-prototypes $< \
+		$(OUT)/libagent.a $(AGENT_LIBS) -lcmocka -o $@
+
+unit: $(UNIT_TESTS)
+	$(Q)status=0; for t in $(UNIT_TESTS); do echo "== $$t"; $$t || status=1; done; exit $$status
+
+integration: all
+	$(Q)tests/integration/run.sh
+
+check: all
+	$(Q)tests/run-all.sh
+
+install: $(OUT)/snaptrig
+	install -D -m 0755 $(OUT)/snaptrig $(DESTDIR)$(PREFIX)/sbin/snaptrig
+	install -D -m 0644 include/snaptrig.h $(DESTDIR)$(PREFIX)/include/snaptrig.h
+	install -D -m 0644 docs/snaptrig.8 $(DESTDIR)$(PREFIX)/share/man/man8/snaptrig.8
+
+clean:
+	$(Q)rm -rf $(OUT)

@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+#include "log.h"
+#include "snaptrig.skel.h"
+#include "tracer.h"
+#include "triggers.h"
+#include "check.h"
+
+#define ALL_TRIGGERS TRIGGERS_ALL
+#define SIGNAL_TRIGGERS							\
+	(ST_TRIG_BIT(ST_TRIG_FIRST_SIGINT) | ST_TRIG_BIT(ST_TRIG_SIGINT) |	\
+	 ST_TRIG_BIT(ST_TRIG_SIGALRM) | ST_TRIG_BIT(ST_TRIG_SIGTSTP) |	\
+	 ST_TRIG_BIT(ST_TRIG_SIGSTOP))
+
+struct check_state {
+	__u32 requested;
+	__u32 blocked;		/* requested triggers that a missing feature disables */
+};
+
+static void report(struct check_state *st, const char *feature, int ok, __u32 needed_by)
+{
+	char names[TRIGGER_MASK_FORMAT_LEN];
+
+	if (ok) {
+		printf("  ok       %s\n", feature);
+		return;
+	}
+	needed_by &= TRIGGERS_ALL;
+	trigger_mask_format(needed_by, names, sizeof(names));
+	printf("  missing  %s (disables: %s)\n", feature, needed_by ? names : "nothing requested");
+	st->blocked |= needed_by & st->requested;
+}
+
+static int tracepoint_present(const char *name)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "/sys/kernel/tracing/events/%s", name);
+	if (access(path, F_OK) == 0)
+		return 1;
+	snprintf(path, sizeof(path), "/sys/kernel/debug/tracing/events/%s", name);
+	return access(path, F_OK) == 0;
+}
+
+static void check_tracepoints(struct check_state *st)
+{
+	static const struct {
+		const char *name;
+		__u32 triggers;
+	} tps[] = {
+		{ "syscalls/sys_enter_listen", ST_TRIG_BIT(ST_TRIG_FIRST_LISTEN) },
+		{ "syscalls/sys_enter_read", ST_TRIG_BIT(ST_TRIG_FIRST_STDIN) },
+		{ "syscalls/sys_enter_readv", ST_TRIG_BIT(ST_TRIG_FIRST_STDIN) },
+		{ "syscalls/sys_enter_pread64", ST_TRIG_BIT(ST_TRIG_FIRST_STDIN) },
+		{ "syscalls/sys_enter_preadv", ST_TRIG_BIT(ST_TRIG_FIRST_STDIN) },
+		{ "syscalls/sys_enter_preadv2", ST_TRIG_BIT(ST_TRIG_FIRST_STDIN) },
+		{ "syscalls/sys_enter_recvfrom", ST_TRIG_BIT(ST_TRIG_FIRST_STDIN) },
+		{ "syscalls/sys_enter_recvmsg", ST_TRIG_BIT(ST_TRIG_FIRST_STDIN) },
+		{ "syscalls/sys_enter_getrandom", ST_TRIG_BIT(ST_TRIG_NON_DETERMINISTIC_CALL) },
+		{ "syscalls/sys_enter_clock_gettime", ST_TRIG_BIT(ST_TRIG_NON_DETERMINISTIC_CALL) },
+		{ "syscalls/sys_exit_openat", ST_TRIG_BIT(ST_TRIG_NON_DETERMINISTIC_CALL) },
+		{ "syscalls/sys_enter_fsync", ST_TRIG_BIT(ST_TRIG_TRANSACTION) },
+		{ "syscalls/sys_enter_fdatasync", ST_TRIG_BIT(ST_TRIG_TRANSACTION) },
+		{ "syscalls/sys_enter_msync", ST_TRIG_BIT(ST_TRIG_TRANSACTION) },
+		{ "signal/signal_generate", SIGNAL_TRIGGERS },
+		{ "sched/sched_process_exec", ALL_TRIGGERS },
+		{ "sched/sched_process_fork", ALL_TRIGGERS },
+		{ "sched/sched_process_exit", ALL_TRIGGERS },
+		{ "sched/sched_switch", ST_TRIG_BIT(ST_TRIG_IDLE) },
+	};
+	char feature[96];
+	size_t i;
+
+	for (i = 0; i < sizeof(tps) / sizeof(tps[0]); i++) {
+		snprintf(feature, sizeof(feature), "tracepoint %s", tps[i].name);
+		report(st, feature, tracepoint_present(tps[i].name), tps[i].triggers);
+	}
+}
+
+/* Loads and attaches the programs the requested triggers use, then detaches. */
+static int programs_attach(const struct options *opts)
+{
+	struct snaptrig_bpf *skel = snaptrig_bpf__open();
+	struct bpf_program *prog;
+	int err;
+
+	if (!skel)
+		return -errno;
+	skel->rodata->targ_triggers = opts->triggers;
+	bpf_object__for_each_program(prog, skel->obj) {
+		const char *sec = bpf_program__section_name(prog);
+
+		if (!strncmp(sec, "tp/syscalls/", 12) && !tracepoint_present(sec + 3))
+			bpf_program__set_autoload(prog, false);
+	}
+	err = snaptrig_bpf__load(skel);
+	if (!err)
+		err = snaptrig_bpf__attach(skel);
+	snaptrig_bpf__destroy(skel);
+	return err;
+}
+
+int check_run(const struct options *opts)
+{
+	struct check_state st = { .requested = opts->triggers };
+	char names[TRIGGER_MASK_FORMAT_LEN];
+	int have_btf = access("/sys/kernel/btf/vmlinux", R_OK) == 0;
+	int root = geteuid() == 0;
+
+	trigger_mask_format(opts->triggers, names, sizeof(names));
+	printf("snaptrig %s: checking the kernel for: %s\n", SNAPTRIG_VERSION, names);
+	report(&st, "running as root (or with CAP_BPF and CAP_PERFMON)", root, ALL_TRIGGERS);
+	report(&st, "kernel BTF (/sys/kernel/btf/vmlinux)", have_btf, ALL_TRIGGERS);
+	report(&st, "tracefs mounted or mountable", root && tracer_ensure_tracefs() == 0,
+	       ALL_TRIGGERS);
+
+	log_quiet_libbpf(1);
+	report(&st, "BPF ring buffer", libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) == 1,
+	       ALL_TRIGGERS);
+	check_tracepoints(&st);
+	report(&st, "uprobes", access("/sys/bus/event_source/devices/uprobe/type", F_OK) == 0,
+	       ST_TRIG_BIT(ST_TRIG_FIRST_ENVIRON) | ST_TRIG_BIT(ST_TRIG_EXPLICIT));
+	report(&st, "bpf_send_signal helper",
+	       libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_send_signal, NULL) == 1,
+	       0);
+	report(&st, "bpf_timer helper",
+	       libbpf_probe_bpf_helper(BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_timer_init, NULL) == 1,
+	       ST_TRIG_BIT(ST_TRIG_IDLE));
+	if (root && have_btf)
+		report(&st, "snaptrig's programs load and attach", programs_attach(opts) == 0,
+		       opts->triggers);
+	log_quiet_libbpf(0);
+
+	if (!st.blocked) {
+		printf("every requested trigger can work\n");
+		return 0;
+	}
+	trigger_mask_format(st.blocked, names, sizeof(names));
+	printf("these requested triggers cannot work: %s\n", names);
+	return 1;
+}

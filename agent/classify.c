@@ -1,0 +1,384 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include "classify.h"
+
+static const size_t record_sizes[ST_REC_KIND_COUNT] = {
+	[ST_REC_LISTEN] = sizeof(struct st_listen_record),
+	[ST_REC_STDIN] = sizeof(struct st_stdin_record),
+	[ST_REC_SIGNAL] = sizeof(struct st_signal_record),
+	[ST_REC_CALLS] = sizeof(struct st_calls_record),
+	[ST_REC_EXEC] = sizeof(struct st_exec_record),
+	[ST_REC_FORK] = sizeof(struct st_fork_record),
+	[ST_REC_EXIT] = sizeof(struct st_exit_record),
+};
+
+static const __u32 class_first[ST_CLASS_COUNT] = {
+	[ST_CLASS_NONDET] = ST_CLASS_NONDET_FIRST,
+	[ST_CLASS_TXN] = ST_CLASS_TXN_FIRST,
+};
+static const __u32 class_last[ST_CLASS_COUNT] = {
+	[ST_CLASS_NONDET] = ST_CLASS_NONDET_LAST,
+	[ST_CLASS_TXN] = ST_CLASS_TXN_LAST,
+};
+static const enum st_trigger class_trigger[ST_CLASS_COUNT] = {
+	[ST_CLASS_NONDET] = ST_TRIG_NON_DETERMINISTIC_CALL,
+	[ST_CLASS_TXN] = ST_TRIG_TRANSACTION,
+};
+
+void classifier_init(struct classifier *c, __u32 triggers, __u64 cooldown_ns,
+		     __u64 interval_ns)
+{
+	memset(c, 0, sizeof(*c));
+	c->triggers = triggers;
+	c->cooldown_ns = cooldown_ns;
+	c->interval_ns = interval_ns;
+}
+
+void classifier_free(struct classifier *c)
+{
+	free(c->procs);
+	c->procs = NULL;
+	c->proc_count = c->proc_cap = 0;
+}
+
+static int enabled(const struct classifier *c, enum st_trigger t)
+{
+	return !!(c->triggers & ST_TRIG_BIT(t));
+}
+
+struct proc_entry *classifier_find(struct classifier *c, __u32 pid)
+{
+	size_t i;
+
+	for (i = 0; i < c->proc_count; i++)
+		if (c->procs[i].pid == pid)
+			return &c->procs[i];
+	return NULL;
+}
+
+int classifier_add(struct classifier *c, __u32 pid, const char *comm, __u64 now_ns)
+{
+	struct proc_entry *proc = classifier_find(c, pid);
+
+	if (!proc) {
+		if (c->proc_count == c->proc_cap) {
+			size_t cap = c->proc_cap ? c->proc_cap * 2 : 16;
+			struct proc_entry *grown = realloc(c->procs, cap * sizeof(*grown));
+
+			if (!grown)
+				return -ENOMEM;
+			c->procs = grown;
+			c->proc_cap = cap;
+		}
+		proc = &c->procs[c->proc_count++];
+	}
+	memset(proc, 0, sizeof(*proc));
+	proc->pid = pid;
+	if (comm)
+		strncpy(proc->comm, comm, sizeof(proc->comm) - 1);
+	if (enabled(c, ST_TRIG_PERIODIC_INTERVAL))
+		proc->next_interval_ns = now_ns + c->interval_ns;
+	return 0;
+}
+
+void classifier_remove(struct classifier *c, __u32 pid)
+{
+	struct proc_entry *proc = classifier_find(c, pid);
+
+	if (!proc)
+		return;
+	*proc = c->procs[--c->proc_count];
+}
+
+const struct st_record_header *record_decode(const void *data, size_t size)
+{
+	const struct st_record_header *hdr = data;
+
+	if (!data || size < sizeof(*hdr))
+		return NULL;
+	if (hdr->kind == 0 || hdr->kind >= ST_REC_KIND_COUNT)
+		return NULL;
+	if (hdr->size != record_sizes[hdr->kind] || size < hdr->size)
+		return NULL;
+	return hdr;
+}
+
+static void line_from_record(struct line *line, enum line_type type,
+			     enum st_trigger trigger, const struct st_record_header *hdr)
+{
+	memset(line, 0, sizeof(*line));
+	line->type = type;
+	line->trigger = trigger;
+	line->boot_ns = hdr->boot_ns;
+	line->pid = hdr->pid;
+	line->tid = hdr->tid;
+	line->record = hdr;
+	memcpy(line->comm, hdr->comm, sizeof(line->comm));
+	line->comm[ST_COMM_LEN - 1] = '\0';
+}
+
+static void emit(struct classifier *c, const struct line *line)
+{
+	if (line->type == LINE_TRIGGER)
+		c->trigger_lines[line->trigger]++;
+	c->emit(c->ctx, line);
+}
+
+static void emit_trigger(struct classifier *c, enum st_trigger t,
+			 const struct st_record_header *hdr)
+{
+	struct line line;
+
+	if (!enabled(c, t))
+		return;
+	line_from_record(&line, LINE_TRIGGER, t, hdr);
+	emit(c, &line);
+}
+
+/*
+ * Writes the counts of one class that calls[] holds beyond what proc has
+ * reported, less `hold` occurrences of call `held` that belong to a later
+ * line. The line names the most frequent call.
+ */
+static void flush_class(struct classifier *c, struct proc_entry *proc, __u32 class,
+			const __u64 *calls, __u32 held, __u64 hold, __u64 boot_ns,
+			int coalesced)
+{
+	struct line line;
+	__u64 best = 0;
+	__u32 i;
+
+	memset(&line, 0, sizeof(line));
+	line.type = LINE_TRIGGER;
+	line.trigger = class_trigger[class];
+	line.boot_ns = boot_ns;
+	line.pid = proc->pid;
+	line.tid = proc->pid;
+	line.coalesced = coalesced;
+	memcpy(line.comm, proc->comm, sizeof(line.comm));
+	for (i = class_first[class]; i <= class_last[class]; i++) {
+		__u64 seen = calls[i];
+		__u64 delta;
+
+		if (i == held)
+			seen = seen >= hold ? seen - hold : 0;
+		delta = seen > proc->reported[i] ? seen - proc->reported[i] : 0;
+		line.calls[i] = delta;
+		line.count += delta;
+		proc->reported[i] += delta;
+		if (delta > best) {
+			best = delta;
+			line.call = i;
+		}
+	}
+	if (line.count && enabled(c, line.trigger))
+		emit(c, &line);
+}
+
+static void on_calls(struct classifier *c, struct proc_entry *proc,
+		     const struct st_calls_record *rec)
+{
+	__u32 class = rec->class;
+
+	if (class >= ST_CLASS_COUNT || rec->call < class_first[class] ||
+	    rec->call > class_last[class])
+		return;
+	/* the open window ended before this call opened a new one */
+	if (proc->window_end_ns[class])
+		flush_class(c, proc, class, rec->calls, rec->call, 1,
+			    proc->window_end_ns[class], 1);
+	proc->window_end_ns[class] = 0;
+
+	flush_class(c, proc, class, rec->calls, ST_CALL_COUNT, 0, rec->hdr.boot_ns, 0);
+	if (c->cooldown_ns)
+		proc->window_end_ns[class] = rec->hdr.boot_ns + c->cooldown_ns;
+}
+
+static void on_signal(struct classifier *c, const struct st_signal_record *rec)
+{
+	switch (rec->sig) {
+	case SIGINT:
+		if (rec->first)
+			emit_trigger(c, ST_TRIG_FIRST_SIGINT, &rec->hdr);
+		emit_trigger(c, ST_TRIG_SIGINT, &rec->hdr);
+		break;
+	case SIGALRM:
+		emit_trigger(c, ST_TRIG_SIGALRM, &rec->hdr);
+		break;
+	case SIGTSTP:
+		emit_trigger(c, ST_TRIG_SIGTSTP, &rec->hdr);
+		break;
+	case SIGSTOP:
+		emit_trigger(c, ST_TRIG_SIGSTOP, &rec->hdr);
+		break;
+	}
+}
+
+static void on_exec_record(struct classifier *c, struct proc_entry *proc,
+		    const struct st_exec_record *rec)
+{
+	struct line line;
+
+	memcpy(proc->comm, rec->hdr.comm, sizeof(proc->comm));
+	proc->comm[ST_COMM_LEN - 1] = '\0';
+	if (enabled(c, ST_TRIG_BOOTSTRAP)) {
+		line_from_record(&line, LINE_TRIGGER, ST_TRIG_BOOTSTRAP, &rec->hdr);
+	} else {
+		line_from_record(&line, LINE_EXEC, ST_TRIG_BOOTSTRAP, &rec->hdr);
+	}
+	line.tid = rec->old_tid;
+	emit(c, &line);
+}
+
+static void on_exit_record(struct classifier *c, struct proc_entry *proc,
+		    const struct st_exit_record *rec)
+{
+	struct line line;
+	__u32 class;
+
+	memcpy(proc->comm, rec->hdr.comm, sizeof(proc->comm));
+	proc->comm[ST_COMM_LEN - 1] = '\0';
+	for (class = 0; class < ST_CLASS_COUNT; class++)
+		flush_class(c, proc, class, rec->calls, ST_CALL_COUNT, 0, rec->hdr.boot_ns,
+			    1);
+	line_from_record(&line, LINE_EXIT, 0, &rec->hdr);
+	emit(c, &line);
+	classifier_remove(c, rec->hdr.pid);
+}
+
+int classifier_record(struct classifier *c, const void *data, size_t size)
+{
+	const struct st_record_header *hdr = record_decode(data, size);
+	struct proc_entry *proc;
+
+	if (!hdr) {
+		c->malformed++;
+		return -EINVAL;
+	}
+	c->records++;
+
+	proc = classifier_find(c, hdr->pid);
+	if (!proc && hdr->kind != ST_REC_SIGNAL) {
+		/* a process whose fork record was lost: track it from here */
+		if (classifier_add(c, hdr->pid, hdr->comm, hdr->boot_ns))
+			return -ENOMEM;
+		proc = classifier_find(c, hdr->pid);
+	}
+
+	switch (hdr->kind) {
+	case ST_REC_LISTEN:
+		emit_trigger(c, ST_TRIG_FIRST_LISTEN, hdr);
+		break;
+	case ST_REC_STDIN:
+		emit_trigger(c, ST_TRIG_FIRST_STDIN, hdr);
+		break;
+	case ST_REC_SIGNAL:
+		on_signal(c, (const struct st_signal_record *)hdr);
+		break;
+	case ST_REC_CALLS:
+		on_calls(c, proc, (const struct st_calls_record *)hdr);
+		break;
+	case ST_REC_EXEC:
+		on_exec_record(c, proc, (const struct st_exec_record *)hdr);
+		break;
+	case ST_REC_FORK: {
+		const struct st_fork_record *rec = (const void *)hdr;
+
+		if (!classifier_find(c, rec->child_pid) &&
+		    classifier_add(c, rec->child_pid, hdr->comm, hdr->boot_ns))
+			return -ENOMEM;
+		break;
+	}
+	case ST_REC_EXIT:
+		on_exit_record(c, proc, (const struct st_exit_record *)hdr);
+		break;
+	}
+	return 0;
+}
+
+static void tick_windows(struct classifier *c, struct proc_entry *proc, __u64 now_ns)
+{
+	__u64 calls[ST_COUNTED_CALLS];
+	int have_calls = 0;
+	__u32 class;
+
+	for (class = 0; class < ST_CLASS_COUNT; class++) {
+		__u64 end = proc->window_end_ns[class];
+
+		if (!end || end > now_ns)
+			continue;
+		proc->window_end_ns[class] = 0;
+		if (!have_calls) {
+			if (!c->read_calls || c->read_calls(c->calls_ctx, proc->pid, calls))
+				return;
+			have_calls = 1;
+		}
+		flush_class(c, proc, class, calls, ST_CALL_COUNT, 0, end, 1);
+	}
+}
+
+void classifier_flush(struct classifier *c, __u64 now_ns)
+{
+	size_t i;
+	__u32 class;
+
+	for (i = 0; i < c->proc_count; i++) {
+		for (class = 0; class < ST_CLASS_COUNT; class++)
+			if (c->procs[i].window_end_ns[class])
+				c->procs[i].window_end_ns[class] = now_ns;
+		tick_windows(c, &c->procs[i], now_ns);
+	}
+}
+
+static void tick_interval(struct classifier *c, struct proc_entry *proc, __u64 now_ns)
+{
+	struct line line;
+
+	if (!proc->next_interval_ns || proc->next_interval_ns > now_ns)
+		return;
+	memset(&line, 0, sizeof(line));
+	line.type = LINE_TRIGGER;
+	line.trigger = ST_TRIG_PERIODIC_INTERVAL;
+	line.boot_ns = now_ns;
+	line.pid = proc->pid;
+	line.tid = proc->pid;
+	line.number = ++proc->interval_number;
+	line.interval_ns = c->interval_ns;
+	memcpy(line.comm, proc->comm, sizeof(line.comm));
+	/* a late tick fires once, then keeps the original phase */
+	while (proc->next_interval_ns <= now_ns)
+		proc->next_interval_ns += c->interval_ns;
+	emit(c, &line);
+}
+
+void classifier_tick(struct classifier *c, __u64 now_ns)
+{
+	size_t i;
+
+	for (i = 0; i < c->proc_count; i++) {
+		tick_windows(c, &c->procs[i], now_ns);
+		tick_interval(c, &c->procs[i], now_ns);
+	}
+}
+
+__u64 classifier_next_deadline(const struct classifier *c)
+{
+	__u64 next = 0;
+	size_t i;
+	__u32 class;
+
+	for (i = 0; i < c->proc_count; i++) {
+		const struct proc_entry *proc = &c->procs[i];
+
+		for (class = 0; class < ST_CLASS_COUNT; class++)
+			if (proc->window_end_ns[class] &&
+			    (!next || proc->window_end_ns[class] < next))
+				next = proc->window_end_ns[class];
+		if (proc->next_interval_ns && (!next || proc->next_interval_ns < next))
+			next = proc->next_interval_ns;
+	}
+	return next;
+}

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The classifier turns ring buffer records into output lines and keeps the
+ * per-process state that the kernel does not: counts already written, the
+ * cooldown windows and the periodic-interval deadlines. It does no I/O of its
+ * own; the caller supplies the kernel counters and receives the lines through
+ * callbacks, so the unit tests drive it with hand-made records.
+ */
+#ifndef SNAPTRIG_CLASSIFY_H
+#define SNAPTRIG_CLASSIFY_H
+
+#include <stddef.h>
+#include "snaptrig_abi.h"
+
+enum line_type {
+	LINE_TRIGGER,
+	LINE_EXEC,	/* an exec, when bootstrap is not selected */
+	LINE_EXIT,
+};
+
+/* One line for the emitter. record points at the record it came from, if any. */
+struct line {
+	__u64 boot_ns;
+	__u64 count;			/* coalesced calls: occurrences in this line */
+	__u64 calls[ST_COUNTED_CALLS];	/* coalesced calls: per call */
+	__u64 number;			/* periodic-interval: 1, 2, ... */
+	__u64 interval_ns;		/* periodic-interval: the period */
+	enum line_type type;
+	enum st_trigger trigger;
+	__u32 pid;
+	__u32 tid;
+	__u32 call;			/* coalesced calls: the call named in "call" */
+	int coalesced;
+	const struct st_record_header *record;
+	char comm[ST_COMM_LEN];
+};
+
+struct proc_entry {
+	__u64 reported[ST_COUNTED_CALLS];	/* counts already written */
+	__u64 window_end_ns[ST_CLASS_COUNT];	/* 0: no open cooldown window */
+	__u64 next_interval_ns;
+	__u64 interval_number;
+	__u32 pid;
+	__u32 pad;
+	char comm[ST_COMM_LEN];
+};
+
+struct classifier {
+	__u64 cooldown_ns;
+	__u64 interval_ns;
+	__u64 records;				/* records decoded */
+	__u64 malformed;			/* records rejected by the decoder */
+	__u64 trigger_lines[ST_TRIG_COUNT];
+	__u32 triggers;				/* ST_TRIG_BIT mask */
+	struct proc_entry *procs;
+	size_t proc_count;
+	size_t proc_cap;
+	/* Reads the kernel's st_proc.calls of pid; 0 or -errno. */
+	int (*read_calls)(void *ctx, __u32 pid, __u64 *calls);
+	void *calls_ctx;
+	void (*emit)(void *ctx, const struct line *line);
+	void *ctx;
+};
+
+void classifier_init(struct classifier *c, __u32 triggers, __u64 cooldown_ns,
+		     __u64 interval_ns);
+void classifier_free(struct classifier *c);
+
+/* Starts tracking pid from now_ns (boot clock). Returns 0 or -ENOMEM. */
+int classifier_add(struct classifier *c, __u32 pid, const char *comm, __u64 now_ns);
+struct proc_entry *classifier_find(struct classifier *c, __u32 pid);
+
+/*
+ * Checks that data holds one well-formed record of a known kind and returns
+ * its header, or NULL.
+ */
+const struct st_record_header *record_decode(const void *data, size_t size);
+
+/* Decodes and classifies one record. Returns 0, or -EINVAL for a malformed one. */
+int classifier_record(struct classifier *c, const void *data, size_t size);
+
+/* Writes what is due at now_ns: ended cooldown windows, periodic intervals. */
+void classifier_tick(struct classifier *c, __u64 now_ns);
+
+/* Writes the counts of every open cooldown window now, as at the end of a run. */
+void classifier_flush(struct classifier *c, __u64 now_ns);
+
+/* Earliest boot-clock time at which classifier_tick() has work, or 0. */
+__u64 classifier_next_deadline(const struct classifier *c);
+
+/* Forgets pid without writing anything, for a process that vanished unseen. */
+void classifier_remove(struct classifier *c, __u32 pid);
+
+#endif

@@ -1,0 +1,563 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include "log.h"
+#include "names.h"
+#include "triggers.h"
+#include "emit.h"
+
+__u64 boot_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static __s64 realtime_offset(void)
+{
+	struct timespec rt, bt;
+
+	clock_gettime(CLOCK_REALTIME, &rt);
+	clock_gettime(CLOCK_BOOTTIME, &bt);
+	return ((__s64)rt.tv_sec - bt.tv_sec) * 1000000000LL + (rt.tv_nsec - bt.tv_nsec);
+}
+
+int emitter_open(struct emitter *e, const char *path, enum output_format format)
+{
+	memset(e, 0, sizeof(*e));
+	e->format = format;
+	e->fd = STDOUT_FILENO;
+	/* NOTE: computed once, so a clock step moves "time" but not "boot_ns" */
+	e->realtime_offset_ns = realtime_offset();
+	json_writer_init(&e->json);
+	if (!path)
+		return 0;
+	e->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (e->fd < 0) {
+		int err = -errno;
+
+		log_error("cannot open output '%s': %s; check the directory exists and is writable",
+			  path, strerror(errno));
+		e->fd = -1;
+		return err;
+	}
+	e->owns_fd = 1;
+	return 0;
+}
+
+void emitter_close(struct emitter *e)
+{
+	if (e->owns_fd && e->fd >= 0)
+		close(e->fd);
+	e->fd = -1;
+	json_writer_free(&e->json);
+	free(e->text);
+	e->text = NULL;
+}
+
+static void write_all(struct emitter *e, const char *buf, size_t len)
+{
+	while (len && !e->error) {
+		ssize_t n = write(e->fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			e->error = -errno;
+			log_error("cannot write output: %s; stopping", strerror(errno));
+			return;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+/* Opens a line object with the fields every line has. */
+static void line_begin(struct emitter *e, const char *type, __u64 boot_ns)
+{
+	char when[JSON_TIME_LEN];
+	struct json_writer *w = &e->json;
+
+	json_writer_reset(w);
+	json_object_begin(w);
+	json_key(w, "type");
+	json_string(w, type);
+	json_key(w, "seq");
+	json_u64(w, ++e->seq);
+	json_key(w, "time");
+	if (json_time_rfc3339(boot_ns + e->realtime_offset_ns, when, sizeof(when)))
+		strcpy(when, "1970-01-01T00:00:00.000000000Z");
+	json_string(w, when);
+	json_key(w, "boot_ns");
+	json_u64(w, boot_ns);
+}
+
+static void line_end(struct emitter *e)
+{
+	json_object_end(&e->json);
+	if (json_finish_line(&e->json)) {
+		log_error("cannot format line %llu: %s", (unsigned long long)e->seq,
+			  strerror(-e->json.error));
+		return;
+	}
+	write_all(e, e->json.buf, e->json.len);
+}
+
+static void key_u64(struct json_writer *w, const char *key, __u64 v)
+{
+	json_key(w, key);
+	json_u64(w, v);
+}
+
+static void key_i64(struct json_writer *w, const char *key, __s64 v)
+{
+	json_key(w, key);
+	json_i64(w, v);
+}
+
+static void key_str(struct json_writer *w, const char *key, const char *s)
+{
+	json_key(w, key);
+	json_string(w, s);
+}
+
+static void key_comm(struct json_writer *w, const char *key, const char *comm)
+{
+	json_key(w, key);
+	json_string_len(w, comm, strnlen(comm, ST_COMM_LEN));
+}
+
+static void trigger_names(struct json_writer *w, __u32 mask)
+{
+	int t;
+
+	json_array_begin(w);
+	for (t = 0; t < ST_TRIG_COUNT; t++)
+		if (mask & ST_TRIG_BIT(t))
+			json_string(w, trigger_name(t));
+	json_array_end(w);
+}
+
+void emit_start(struct emitter *e, const struct options *opts, const pid_t *targets,
+		size_t target_count, pid_t agent_pid)
+{
+	struct json_writer *w = &e->json;
+	size_t i;
+
+	if (e->format == FORMAT_TEXT) {
+		char names[TRIGGER_MASK_FORMAT_LEN];
+
+		trigger_mask_format(opts->triggers, names, sizeof(names));
+		dprintf(e->fd, "# snaptrig %s tracing pid", SNAPTRIG_VERSION);
+		for (i = 0; i < target_count; i++)
+			dprintf(e->fd, "%s%d", i ? "," : " ", targets[i]);
+		dprintf(e->fd, " for %s\n", names);
+		e->seq++;
+		return;
+	}
+	line_begin(e, "start", boot_now_ns());
+	key_str(w, "version", SNAPTRIG_VERSION);
+	key_u64(w, "schema_version", 1);
+	key_u64(w, "agent_pid", agent_pid);
+	key_str(w, "mode", opts->command ? "launch" : "attach");
+	json_key(w, "triggers");
+	trigger_names(w, opts->triggers);
+	json_key(w, "targets");
+	json_array_begin(w);
+	for (i = 0; i < target_count; i++)
+		json_u64(w, targets[i]);
+	json_array_end(w);
+	if (opts->command) {
+		json_key(w, "command");
+		json_array_begin(w);
+		for (i = 0; opts->command[i]; i++)
+			json_string(w, opts->command[i]);
+		json_array_end(w);
+	}
+	key_u64(w, "cooldown_ns", opts->cooldown_ns);
+	key_u64(w, "snapshot_interval_ns", opts->interval_ns);
+	key_u64(w, "idle_threshold_ns", opts->idle_threshold_ns);
+	json_key(w, "follow");
+	json_bool(w, opts->follow);
+	line_end(e);
+}
+
+static const char *family_name(__u16 family)
+{
+	switch (family) {
+	case AF_INET:
+		return "inet";
+	case AF_INET6:
+		return "inet6";
+	case AF_UNIX:
+		return "unix";
+	}
+	return "other";
+}
+
+static void detail_listen(struct json_writer *w, const struct st_listen_record *rec)
+{
+	char addr[INET6_ADDRSTRLEN] = "";
+
+	key_i64(w, "fd", rec->fd);
+	key_i64(w, "backlog", rec->backlog);
+	key_str(w, "family", family_name(rec->family));
+	if (rec->family == AF_INET || rec->family == AF_INET6) {
+		inet_ntop(rec->family, rec->addr, addr, sizeof(addr));
+		key_str(w, "address", addr);
+		key_u64(w, "port", rec->port);
+	} else if (rec->family == AF_UNIX) {
+		char path[ST_SUN_PATH_LEN + 1];
+		size_t len;
+
+		/* abstract names start with '\0'; write them with a leading '@' */
+		if (rec->sun_path[0] == '\0' && rec->sun_path[1] != '\0') {
+			path[0] = '@';
+			len = strnlen(rec->sun_path + 1, ST_SUN_PATH_LEN - 1);
+			memcpy(path + 1, rec->sun_path + 1, len);
+			len++;
+		} else {
+			len = strnlen(rec->sun_path, ST_SUN_PATH_LEN);
+			memcpy(path, rec->sun_path, len);
+		}
+		json_key(w, "path");
+		json_string_len(w, path, len);
+	}
+}
+
+static void detail_signal(struct json_writer *w, const struct st_signal_record *rec)
+{
+	key_u64(w, "signal", rec->sig);
+	key_str(w, "name", signal_name(rec->sig));
+	key_i64(w, "code", rec->code);
+	json_key(w, "thread");
+	json_bool(w, rec->thread);
+	key_str(w, "result", signal_result_name(rec->result));
+	if (rec->sender_pid != ST_NO_SENDER) {
+		json_key(w, "sender");
+		json_object_begin(w);
+		key_u64(w, "pid", rec->sender_pid);
+		key_u64(w, "tid", rec->sender_tid);
+		key_comm(w, "comm", rec->sender_comm);
+		json_object_end(w);
+	}
+}
+
+static void detail_calls(struct json_writer *w, const struct line *line)
+{
+	__u32 i;
+
+	key_str(w, "call", call_name(line->call));
+	key_u64(w, "count", line->count);
+	json_key(w, "calls");
+	json_object_begin(w);
+	for (i = 0; i < ST_COUNTED_CALLS; i++)
+		if (line->calls[i])
+			key_u64(w, call_name(i), line->calls[i]);
+	json_object_end(w);
+	json_key(w, "coalesced");
+	json_bool(w, line->coalesced);
+}
+
+static void fields_exec(struct json_writer *w, const struct st_exec_record *rec)
+{
+	json_key(w, "filename");
+	json_string_len(w, rec->filename, strnlen(rec->filename, ST_PATH_LEN));
+	key_u64(w, "ppid", rec->ppid);
+	key_u64(w, "old_tid", rec->old_tid);
+}
+
+static void detail(struct emitter *e, const struct line *line)
+{
+	struct json_writer *w = &e->json;
+	const struct st_record_header *hdr = line->record;
+
+	json_key(w, "detail");
+	json_object_begin(w);
+	switch (line->trigger) {
+	case ST_TRIG_FIRST_LISTEN:
+		detail_listen(w, (const void *)hdr);
+		break;
+	case ST_TRIG_FIRST_STDIN: {
+		const struct st_stdin_record *rec = (const void *)hdr;
+
+		key_i64(w, "fd", rec->fd);
+		key_str(w, "call", call_name(rec->call));
+		break;
+	}
+	case ST_TRIG_FIRST_SIGINT:
+	case ST_TRIG_SIGINT:
+	case ST_TRIG_SIGALRM:
+	case ST_TRIG_SIGTSTP:
+	case ST_TRIG_SIGSTOP:
+		detail_signal(w, (const void *)hdr);
+		break;
+	case ST_TRIG_NON_DETERMINISTIC_CALL:
+	case ST_TRIG_TRANSACTION:
+		detail_calls(w, line);
+		break;
+	case ST_TRIG_BOOTSTRAP:
+		fields_exec(w, (const void *)hdr);
+		break;
+	case ST_TRIG_PERIODIC_INTERVAL:
+		key_u64(w, "interval_ns", line->interval_ns);
+		key_u64(w, "number", line->number);
+		break;
+	default:
+		break;
+	}
+	json_object_end(w);
+}
+
+static void fields_exit(struct json_writer *w, const struct st_exit_record *rec)
+{
+	int status = rec->exit_code;
+
+	if ((status & 0x7f) == 0) {
+		key_str(w, "status", "exited");
+		key_i64(w, "exit_code", (status >> 8) & 0xff);
+	} else {
+		key_str(w, "status", "killed");
+		key_i64(w, "signal", status & 0x7f);
+		key_str(w, "signal_name", signal_name(status & 0x7f));
+	}
+	json_key(w, "core_dumped");
+	json_bool(w, !!(status & 0x80));
+}
+
+/* Text format: one aligned line per trigger, "#" lines for the rest. */
+
+static void text_append(struct emitter *e, size_t *len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void text_append(struct emitter *e, size_t *len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		size_t room = e->text_cap - *len;
+
+		va_start(ap, fmt);
+		n = vsnprintf(e->text + *len, room, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return;
+		if ((size_t)n < room) {
+			*len += n;
+			return;
+		}
+		char *grown = realloc(e->text, e->text_cap * 2 + n);
+
+		if (!grown)
+			return;
+		e->text = grown;
+		e->text_cap = e->text_cap * 2 + n;
+	}
+}
+
+/* Copies a process-controlled string with non-printable bytes as \xNN. */
+static void text_safe(char *out, size_t out_len, const char *s, size_t len)
+{
+	size_t o = 0, i;
+
+	for (i = 0; i < len && s[i] && o + 5 < out_len; i++) {
+		unsigned char ch = s[i];
+
+		if (ch < 0x20 || ch == 0x7f || ch == '\\')
+			o += snprintf(out + o, out_len - o, "\\x%02x", ch);
+		else
+			out[o++] = ch;
+	}
+	out[o] = '\0';
+}
+
+static void text_detail(struct emitter *e, size_t *len, const struct line *line)
+{
+	const struct st_record_header *hdr = line->record;
+	char buf[ST_PATH_LEN * 4 + 1];
+
+	switch (line->trigger) {
+	case ST_TRIG_FIRST_LISTEN: {
+		const struct st_listen_record *rec = (const void *)hdr;
+		char addr[INET6_ADDRSTRLEN] = "";
+
+		if (rec->family == AF_INET || rec->family == AF_INET6) {
+			inet_ntop(rec->family, rec->addr, addr, sizeof(addr));
+			text_append(e, len, "fd=%d %s:%u backlog=%d", rec->fd, addr, rec->port,
+				    rec->backlog);
+		} else {
+			text_safe(buf, sizeof(buf), rec->sun_path + (rec->sun_path[0] == 0),
+				  ST_SUN_PATH_LEN - 1);
+			text_append(e, len, "fd=%d %s %s backlog=%d", rec->fd,
+				    family_name(rec->family), buf, rec->backlog);
+		}
+		break;
+	}
+	case ST_TRIG_FIRST_STDIN: {
+		const struct st_stdin_record *rec = (const void *)hdr;
+
+		text_append(e, len, "fd=%d call=%s", rec->fd, call_name(rec->call));
+		break;
+	}
+	case ST_TRIG_FIRST_SIGINT:
+	case ST_TRIG_SIGINT:
+	case ST_TRIG_SIGALRM:
+	case ST_TRIG_SIGTSTP:
+	case ST_TRIG_SIGSTOP: {
+		const struct st_signal_record *rec = (const void *)hdr;
+
+		text_append(e, len, "%s code=%d%s", signal_name(rec->sig), rec->code,
+			    rec->thread ? " thread" : "");
+		if (rec->sender_pid != ST_NO_SENDER) {
+			text_safe(buf, sizeof(buf), rec->sender_comm, ST_COMM_LEN);
+			text_append(e, len, " from=%u(%s)", rec->sender_pid, buf);
+		}
+		break;
+	}
+	case ST_TRIG_NON_DETERMINISTIC_CALL:
+	case ST_TRIG_TRANSACTION:
+		text_append(e, len, "call=%s count=%llu%s", call_name(line->call),
+			    (unsigned long long)line->count, line->coalesced ? " coalesced" : "");
+		break;
+	case ST_TRIG_BOOTSTRAP: {
+		const struct st_exec_record *rec = (const void *)hdr;
+
+		text_safe(buf, sizeof(buf), rec->filename, ST_PATH_LEN);
+		text_append(e, len, "%s ppid=%u", buf, rec->ppid);
+		break;
+	}
+	case ST_TRIG_PERIODIC_INTERVAL:
+		text_append(e, len, "number=%llu", (unsigned long long)line->number);
+		break;
+	default:
+		break;
+	}
+}
+
+static void emit_text(struct emitter *e, const struct line *line)
+{
+	char comm[ST_COMM_LEN * 4 + 1], when[JSON_TIME_LEN];
+	size_t len = 0;
+
+	if (!e->text) {
+		e->text_cap = 512;
+		e->text = malloc(e->text_cap);
+		if (!e->text)
+			return;
+	}
+	e->seq++;
+	json_time_rfc3339(line->boot_ns + e->realtime_offset_ns, when, sizeof(when));
+	text_safe(comm, sizeof(comm), line->comm, ST_COMM_LEN);
+	/* "2026-12-04T14:41:00.123456789Z" -> "14:41:00.123456" */
+	text_append(e, &len, "%.15s  ", when + 11);
+	if (line->type == LINE_TRIGGER) {
+		text_append(e, &len, "%-22s %7u %7u %-16s ", trigger_name(line->trigger),
+			    line->pid, line->tid, comm);
+		text_detail(e, &len, line);
+	} else if (line->type == LINE_EXEC) {
+		const struct st_exec_record *rec = (const void *)line->record;
+
+		text_safe(comm, sizeof(comm), rec->filename, ST_PATH_LEN);
+		text_append(e, &len, "# exec %u %s", line->pid, comm);
+	} else {
+		const struct st_exit_record *rec = (const void *)line->record;
+		int status = rec->exit_code;
+
+		if ((status & 0x7f) == 0)
+			text_append(e, &len, "# exit %u %s code=%d", line->pid, comm,
+				    (status >> 8) & 0xff);
+		else
+			text_append(e, &len, "# exit %u %s killed by %s", line->pid, comm,
+				    signal_name(status & 0x7f));
+	}
+	text_append(e, &len, "\n");
+	write_all(e, e->text, len);
+}
+
+void emit_line(void *ctx, const struct line *line)
+{
+	struct emitter *e = ctx;
+	struct json_writer *w = &e->json;
+
+	if (e->format == FORMAT_TEXT) {
+		emit_text(e, line);
+		return;
+	}
+	if (line->type == LINE_TRIGGER) {
+		line_begin(e, "trigger", line->boot_ns);
+		key_str(w, "trigger", trigger_name(line->trigger));
+	} else {
+		line_begin(e, line->type == LINE_EXEC ? "exec" : "exit", line->boot_ns);
+	}
+	key_u64(w, "pid", line->pid);
+	key_u64(w, "tid", line->tid);
+	key_comm(w, "comm", line->comm);
+	if (line->type == LINE_TRIGGER)
+		detail(e, line);
+	else if (line->type == LINE_EXEC)
+		fields_exec(w, (const void *)line->record);
+	else
+		fields_exit(w, (const void *)line->record);
+	line_end(e);
+}
+
+static void kind_counts(struct json_writer *w, const __u64 *by_kind)
+{
+	__u32 kind;
+
+	json_object_begin(w);
+	for (kind = 1; kind < ST_REC_KIND_COUNT; kind++)
+		key_u64(w, record_kind_name(kind), by_kind[kind]);
+	json_object_end(w);
+}
+
+void emit_lost(struct emitter *e, __u64 total, const __u64 *delta_by_kind)
+{
+	if (e->format == FORMAT_TEXT) {
+		dprintf(e->fd, "# lost %llu records in total; raise --ring-buffer-size\n",
+			(unsigned long long)total);
+		e->seq++;
+		return;
+	}
+	line_begin(e, "lost", boot_now_ns());
+	key_u64(&e->json, "total", total);
+	json_key(&e->json, "by_kind");
+	kind_counts(&e->json, delta_by_kind);
+	line_end(e);
+}
+
+void emit_stats(struct emitter *e, const struct classifier *c, __u64 lost_total,
+		const __u64 *lost_by_kind)
+{
+	struct json_writer *w = &e->json;
+	int t;
+
+	if (e->format == FORMAT_TEXT) {
+		dprintf(e->fd, "# %llu records, %llu lost\n", (unsigned long long)c->records,
+			(unsigned long long)lost_total);
+		e->seq++;
+		return;
+	}
+	line_begin(e, "stats", boot_now_ns());
+	key_u64(w, "records", c->records);
+	json_key(w, "triggers");
+	json_object_begin(w);
+	for (t = 0; t < ST_TRIG_COUNT; t++)
+		if (c->triggers & ST_TRIG_BIT(t))
+			key_u64(w, trigger_name(t), c->trigger_lines[t]);
+	json_object_end(w);
+	key_u64(w, "lost", lost_total);
+	json_key(w, "lost_by_kind");
+	kind_counts(w, lost_by_kind);
+	line_end(e);
+}

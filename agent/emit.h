@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* Formats output lines as JSON or text and writes each with one write(2). */
+#ifndef SNAPTRIG_EMIT_H
+#define SNAPTRIG_EMIT_H
+
+#include <sys/types.h>
+#include "classify.h"
+#include "json.h"
+#include "options.h"
+
+struct emitter {
+	__u64 seq;			/* of the last line written */
+	__s64 realtime_offset_ns;	/* CLOCK_REALTIME minus CLOCK_BOOTTIME */
+	enum output_format format;
+	int fd;
+	int owns_fd;
+	int error;			/* first write error, -errno; later lines are dropped */
+	struct json_writer json;
+	char *text;			/* text line buffer */
+	size_t text_cap;
+};
+
+/* Opens path for appending, or uses standard output when path is NULL. */
+int emitter_open(struct emitter *e, const char *path, enum output_format format);
+void emitter_close(struct emitter *e);
+
+__u64 boot_now_ns(void);
+
+void emit_start(struct emitter *e, const struct options *opts, const pid_t *targets,
+		size_t target_count, pid_t agent_pid);
+/* Classifier callback: ctx is the emitter. */
+void emit_line(void *ctx, const struct line *line);
+void emit_lost(struct emitter *e, __u64 total, const __u64 *delta_by_kind);
+void emit_stats(struct emitter *e, const struct classifier *c, __u64 lost_total,
+		const __u64 *lost_by_kind);
+
+#endif

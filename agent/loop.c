@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The event loop: the ring buffer, a signalfd, a timerfd for the classifier's
+ * deadlines and, in launch mode, COMMAND's pidfd, all in one epoll set.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include "log.h"
+#include "session.h"
+
+/* Records sent without a wakeup wait at most this long before the agent drains them. */
+#define DRAIN_MS 10
+#define DRAIN_SHORT_MS 1
+#define LOST_CHECK_NS 100000000ULL	/* how often lost counters are read */
+#define LIVENESS_NS 1000000000ULL	/* how often vanished processes are looked for */
+
+static int epoll_add(int epoll_fd, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	if (fd < 0)
+		return 0;
+	if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev))
+		return -errno;
+	return 0;
+}
+
+static void arm_timer(struct session *s)
+{
+	struct itimerspec its = {};
+	__u64 next = classifier_next_deadline(&s->classifier);
+
+	if (next) {
+		its.it_value.tv_sec = next / 1000000000ULL;
+		its.it_value.tv_nsec = next % 1000000000ULL;
+	}
+	timerfd_settime(s->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+static void check_lost(struct session *s, __u64 now)
+{
+	__u64 by_kind[ST_LOST_SLOTS], delta[ST_LOST_SLOTS];
+	__u64 total;
+	__u32 kind;
+
+	if (now < s->next_lost_check_ns)
+		return;
+	s->next_lost_check_ns = now + LOST_CHECK_NS;
+	total = tracer_read_lost(&s->tracer, by_kind);
+	if (total == s->lost_total)
+		return;
+	for (kind = 0; kind < ST_LOST_SLOTS; kind++) {
+		delta[kind] = by_kind[kind] - s->lost_by_kind[kind];
+		s->lost_by_kind[kind] = by_kind[kind];
+	}
+	s->lost_total = total;
+	emit_lost(&s->emitter, total, delta);
+}
+
+/*
+ * Drops processes that are gone from the kernel map without an exit record
+ * reaching the agent (the record was lost, or the process died before it was
+ * registered). NOTE: such a process gets no exit line.
+ */
+static void check_liveness(struct session *s, __u64 now)
+{
+	size_t i;
+
+	if (now < s->next_liveness_ns)
+		return;
+	s->next_liveness_ns = now + LIVENESS_NS;
+	for (i = 0; i < s->classifier.proc_count;) {
+		pid_t pid = s->classifier.procs[i].pid;
+
+		if (kill(pid, 0) && errno == ESRCH) {
+			ring_buffer__consume(s->tracer.rb);
+			if (classifier_find(&s->classifier, pid)) {
+				log_info(1, "process %d vanished without an exit record", pid);
+				tracer_remove(&s->tracer, pid);
+				classifier_remove(&s->classifier, pid);
+			}
+			continue;
+		}
+		i++;
+	}
+}
+
+static void reap_child(struct session *s)
+{
+	int status;
+
+	if (!s->child || s->child_reaped)
+		return;
+	if (waitpid(s->child, &status, WNOHANG) == s->child) {
+		s->child_status = status;
+		s->child_reaped = 1;
+	}
+}
+
+/* Returns 1 when the loop must end. */
+static int handle_signal(struct session *s)
+{
+	struct signalfd_siginfo si;
+
+	while (read(s->signal_fd, &si, sizeof(si)) == sizeof(si)) {
+		int sig = si.ssi_signo;
+
+		if (sig == SIGCHLD) {
+			reap_child(s);
+			continue;
+		}
+		if (s->child) {
+			/*
+			 * A terminal's Ctrl-C reaches COMMAND itself; a signal a
+			 * process sent to snaptrig is passed on.
+			 */
+			if (si.ssi_code == SI_USER || si.ssi_code == SI_QUEUE) {
+				log_info(1, "passing %s on to COMMAND (pid %d)", strsignal(sig), s->child);
+				kill(s->child, sig);
+			}
+			continue;
+		}
+		log_info(1, "received %s; detaching", strsignal(sig));
+		s->stop_signal = sig;
+		return 1;
+	}
+	return 0;
+}
+
+/* Whether every traced process is gone: the agent's view and the kernel's. */
+static int all_exited(struct session *s)
+{
+	if (s->child && !s->child_reaped)
+		return 0;
+	if (s->classifier.proc_count)
+		return 0;
+	return tracer_count(&s->tracer) == 0;
+}
+
+static int setup_fds(struct session *s)
+{
+	sigset_t mask;
+	int err;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGCHLD);
+	s->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	s->timer_fd = timerfd_create(CLOCK_BOOTTIME, TFD_NONBLOCK | TFD_CLOEXEC);
+	s->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (s->signal_fd < 0 || s->timer_fd < 0 || s->epoll_fd < 0) {
+		err = -errno;
+		log_error("cannot set up the event loop: %s", strerror(errno));
+		return err;
+	}
+	err = epoll_add(s->epoll_fd, s->signal_fd);
+	if (!err)
+		err = epoll_add(s->epoll_fd, s->timer_fd);
+	if (!err)
+		err = epoll_add(s->epoll_fd, ring_buffer__epoll_fd(s->tracer.rb));
+	if (!err)
+		err = epoll_add(s->epoll_fd, s->child_pidfd);
+	if (err)
+		log_error("cannot set up the event loop: %s", strerror(-err));
+	return err;
+}
+
+int session_loop(struct session *s)
+{
+	int drain_ms = s->opts.cooldown_ns < 1000000ULL ? DRAIN_SHORT_MS : DRAIN_MS;
+	int err = setup_fds(s);
+
+	if (err)
+		return err;
+	arm_timer(s);
+	while (!s->emitter.error) {
+		struct epoll_event events[8];
+		__u64 now;
+		int n, i, stop = 0;
+
+		n = epoll_wait(s->epoll_fd, events, 8, drain_ms);
+		if (n < 0 && errno != EINTR) {
+			err = -errno;
+			log_error("epoll_wait failed: %s", strerror(errno));
+			break;
+		}
+		/* poll() drains only rings that epoll reported; consume() drains all */
+		ring_buffer__consume(s->tracer.rb);
+		for (i = 0; i < n; i++) {
+			int fd = events[i].data.fd;
+
+			if (fd == s->signal_fd && handle_signal(s))
+				stop = 1;
+			else if (fd == s->child_pidfd)
+				reap_child(s);
+			else if (fd == s->timer_fd) {
+				__u64 expirations;
+
+				if (read(s->timer_fd, &expirations, sizeof(expirations)) < 0)
+					expirations = 0;
+			}
+		}
+		now = boot_now_ns();
+		classifier_tick(&s->classifier, now);
+		arm_timer(s);
+		check_lost(s, now);
+		check_liveness(s, now);
+		if (stop || all_exited(s))
+			break;
+	}
+	return s->emitter.error ? s->emitter.error : err;
+}
+
+void session_finish(struct session *s)
+{
+	__u64 by_kind[ST_LOST_SLOTS];
+
+	ring_buffer__consume(s->tracer.rb);
+	classifier_flush(&s->classifier, boot_now_ns());
+	s->next_lost_check_ns = 0;
+	check_lost(s, boot_now_ns());
+	tracer_read_lost(&s->tracer, by_kind);
+	emit_stats(&s->emitter, &s->classifier, s->lost_total, by_kind);
+}

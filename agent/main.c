@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * snaptrig: trace processes with eBPF and write their snapshot triggers.
+ * main() reads options, loads and attaches the programs, starts or attaches
+ * to the targets, runs the event loop, and cleans up. It alone maps errors
+ * to the exit codes documented in --help and the man page.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "check.h"
+#include "log.h"
+#include "session.h"
+
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE 2
+
+static int record_cb(void *ctx, void *data, size_t size)
+{
+	struct session *s = ctx;
+
+	if (classifier_record(&s->classifier, data, size) == -EINVAL)
+		log_info(1, "dropped a malformed record of %zu bytes", size);
+	return 0;
+}
+
+static int launch_exit_status(const struct session *s)
+{
+	if (!s->child_reaped)
+		return EXIT_RUNTIME;
+	if (WIFEXITED(s->child_status))
+		return WEXITSTATUS(s->child_status);
+	if (WIFSIGNALED(s->child_status))
+		return 128 + WTERMSIG(s->child_status);
+	return EXIT_RUNTIME;
+}
+
+static int block_signals(struct session *s)
+{
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &mask, &s->orig_mask))
+		return -errno;
+	/* a closed output pipe is reported by write(2), not by a signal */
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+/* Starts or attaches to the targets. Returns 0, an exit status, or -errno. */
+static int start_targets(struct session *s)
+{
+	size_t slots = s->opts.pid_count ? s->opts.pid_count : 1;
+
+	s->targets = calloc(slots, sizeof(*s->targets));
+	if (!s->targets)
+		return -ENOMEM;
+	if (s->opts.command)
+		return launch_command(s);
+	return attach_targets(s);
+}
+
+static void session_init(struct session *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->epoll_fd = s->signal_fd = s->timer_fd = s->child_pidfd = -1;
+}
+
+static void session_cleanup(struct session *s)
+{
+	/* destroying the skeleton detaches every program */
+	tracer_close(&s->tracer);
+	emitter_close(&s->emitter);
+	classifier_free(&s->classifier);
+	if (s->epoll_fd >= 0)
+		close(s->epoll_fd);
+	if (s->signal_fd >= 0)
+		close(s->signal_fd);
+	if (s->timer_fd >= 0)
+		close(s->timer_fd);
+	if (s->child_pidfd >= 0)
+		close(s->child_pidfd);
+	free(s->targets);
+	options_free(&s->opts);
+}
+
+int main(int argc, char **argv)
+{
+	struct session s;
+	int err, status = EXIT_RUNTIME;
+
+	session_init(&s);
+	log_setup_libbpf();
+	err = options_parse(argc, argv, &s.opts);
+	if (err) {
+		options_free(&s.opts);
+		return err == OPTIONS_EXIT_OK ? 0 : EXIT_USAGE;
+	}
+	log_level = s.opts.verbose;
+	if (s.opts.check) {
+		status = check_run(&s.opts);
+		goto out;
+	}
+
+	err = block_signals(&s);
+	if (err)
+		goto out;
+	err = emitter_open(&s.emitter, s.opts.output_path, s.opts.format);
+	if (err)
+		goto out;
+	classifier_init(&s.classifier, s.opts.triggers, s.opts.cooldown_ns, s.opts.interval_ns);
+	s.classifier.read_calls = tracer_read_calls;
+	s.classifier.emit = emit_line;
+	s.classifier.ctx = &s.emitter;
+	err = tracer_open(&s.tracer, &s.opts, getpid(), record_cb, &s);
+	if (err)
+		goto out;
+	s.classifier.calls_ctx = &s.tracer;
+
+	err = start_targets(&s);
+	if (err) {
+		status = err > 0 ? err : (err == -ESRCH || err == -EINVAL) ? EXIT_USAGE : EXIT_RUNTIME;
+		if (s.child && !s.child_reaped) {
+			kill(s.child, SIGKILL);
+			waitpid(s.child, NULL, 0);
+		}
+		goto out;
+	}
+	emit_start(&s.emitter, &s.opts, s.targets, s.target_count, getpid());
+	log_info(1, "tracing %zu process%s", s.target_count, s.target_count == 1 ? "" : "es");
+
+	err = session_loop(&s);
+	session_finish(&s);
+	if (err)
+		status = EXIT_RUNTIME;
+	else if (s.child)
+		status = launch_exit_status(&s);
+	else
+		status = 0;
+out:
+	session_cleanup(&s);
+	return status;
+}

@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "duration.h"
+#include "log.h"
+#include "triggers.h"
+#include "options.h"
+
+enum {
+	OPT_INTERVAL = 0x100,
+	OPT_COOLDOWN,
+	OPT_IDLE_THRESHOLD,
+	OPT_FORMAT,
+	OPT_NO_FOLLOW,
+	OPT_CHECK,
+	OPT_RING_BUFFER_SIZE,
+};
+
+static const struct option long_options[] = {
+	{ "pid", required_argument, NULL, 'p' },
+	{ "trigger", required_argument, NULL, 't' },
+	{ "snapshot-interval", required_argument, NULL, OPT_INTERVAL },
+	{ "cooldown", required_argument, NULL, OPT_COOLDOWN },
+	{ "idle-threshold", required_argument, NULL, OPT_IDLE_THRESHOLD },
+	{ "output", required_argument, NULL, 'o' },
+	{ "format", required_argument, NULL, OPT_FORMAT },
+	{ "no-follow", no_argument, NULL, OPT_NO_FOLLOW },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "check", no_argument, NULL, OPT_CHECK },
+	{ "ring-buffer-size", required_argument, NULL, OPT_RING_BUFFER_SIZE },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{},
+};
+
+static void print_help(void)
+{
+	printf("Usage: snaptrig [OPTIONS] -- COMMAND [ARG...]\n"
+	       "       snaptrig [OPTIONS] -p PID[,PID...]\n"
+	       "       snaptrig --check [-t LIST]\n"
+	       "\n"
+	       "Trace processes with eBPF and write their snapshot triggers as JSON lines.\n"
+	       "\n"
+	       "  -p, --pid PID[,PID...]      attach to running processes (repeatable)\n"
+	       "  -t, --trigger LIST          triggers to report, comma-separated (repeatable;\n"
+	       "                              default: default). Names: first-listen,\n"
+	       "                              first-stdin, first-environ, first-sigint, idle,\n"
+	       "                              periodic-interval, sigint, sigalrm, sigtstp,\n"
+	       "                              sigstop, non-deterministic-call, bootstrap,\n"
+	       "                              transaction, explicit; sets: default, all\n"
+	       "      --snapshot-interval DURATION\n"
+	       "                              period of periodic-interval (default 10s)\n"
+	       "      --cooldown DURATION     window that coalesces repeated\n"
+	       "                              non-deterministic-call and transaction\n"
+	       "                              triggers into one line (default 1s; 0s: none)\n"
+	       "      --idle-threshold DURATION\n"
+	       "                              time every thread must be blocked before idle\n"
+	       "                              (default 1s)\n"
+	       "  -o, --output PATH           append lines to PATH (default: standard output)\n"
+	       "      --format json|text      JSON lines, or aligned text (default json)\n"
+	       "      --no-follow             do not trace children of traced processes\n"
+	       "      --ring-buffer-size SIZE size of the kernel-to-agent ring buffer, a power\n"
+	       "                              of two with K or M (default 4M)\n"
+	       "  -v, --verbose               diagnostics on stderr; repeat for more (-vvv:\n"
+	       "                              libbpf debug messages)\n"
+	       "      --check                 probe the kernel features the triggers need and\n"
+	       "                              exit (0: everything requested can work)\n"
+	       "  -h, --help                  show this help and exit\n"
+	       "  -V, --version               show the version and exit\n"
+	       "\n"
+	       "DURATION is a number with a unit: ns, us, ms, s or m (250ms, 1.5s, 2m).\n"
+	       "Exit status: COMMAND's status (128+N if signal N killed it, 127 not found,\n"
+	       "126 not executable); with -p, 0. 1: runtime error, 2: usage error.\n");
+}
+
+static int parse_duration_option(const char *name, const char *value, __u64 *ns)
+{
+	char why[DURATION_ERROR_LEN];
+
+	if (duration_parse(value, ns) == 0)
+		return 0;
+	log_error("invalid duration '%s' for --%s: %s", value, name,
+		  duration_error(value, why, sizeof(why)));
+	return -EINVAL;
+}
+
+static int parse_pid_list(const char *list, struct options *opts)
+{
+	char *copy = strdup(list), *item, *save = NULL, *end;
+	int err = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	if (!*list || *list == ',' || list[strlen(list) - 1] == ',' || strstr(list, ",,")) {
+		log_error("invalid pid list '%s' for -p: expected PID[,PID...]", list);
+		err = -EINVAL;
+	}
+	for (item = strtok_r(copy, ",", &save); item && !err;
+	     item = strtok_r(NULL, ",", &save)) {
+		long pid;
+		pid_t *grown;
+		size_t i;
+
+		errno = 0;
+		pid = strtol(item, &end, 10);
+		if (errno || end == item || *end || pid <= 0 || pid > INT_MAX) {
+			log_error("invalid pid '%s' for -p: expected a positive integer", item);
+			err = -EINVAL;
+			break;
+		}
+		for (i = 0; i < opts->pid_count; i++) {
+			if (opts->pids[i] == (pid_t)pid) {
+				log_error("duplicate pid %ld for -p: name each process once", pid);
+				err = -EINVAL;
+			}
+		}
+		if (err)
+			break;
+		grown = realloc(opts->pids, (opts->pid_count + 1) * sizeof(*grown));
+		if (!grown) {
+			err = -ENOMEM;
+			break;
+		}
+		opts->pids = grown;
+		opts->pids[opts->pid_count++] = (pid_t)pid;
+	}
+	free(copy);
+	return err;
+}
+
+/* SIZE: a power of two of at least 4K, in bytes or with a K, M or G suffix. */
+static int parse_ring_size(const char *arg, __u64 *bytes)
+{
+	unsigned long long value;
+	char *end;
+
+	errno = 0;
+	value = strtoull(arg, &end, 10);
+	if (errno || end == arg || *arg == '-') {
+		log_error("invalid size '%s' for --ring-buffer-size: expected a number like 4M", arg);
+		return -EINVAL;
+	}
+	if (*end == 'K' || *end == 'k')
+		value <<= 10, end++;
+	else if (*end == 'M' || *end == 'm')
+		value <<= 20, end++;
+	else if (*end == 'G' || *end == 'g')
+		value <<= 30, end++;
+	if (*end || value < 4096 || value > (1ULL << 30) || (value & (value - 1))) {
+		log_error("invalid size '%s' for --ring-buffer-size: use a power of two from 4K to 1G", arg);
+		return -EINVAL;
+	}
+	*bytes = value;
+	return 0;
+}
+
+static int parse_one(int opt, const char *arg, struct options *opts, int *triggers_given)
+{
+	char why[TRIGGER_ERROR_LEN];
+
+	switch (opt) {
+	case 'p':
+		return parse_pid_list(arg, opts);
+	case 't':
+		*triggers_given = 1;
+		if (trigger_list_parse(arg, TRIGGERS_AVAILABLE, &opts->triggers, why,
+				       sizeof(why))) {
+			log_error("--trigger: %s", why);
+			return -EINVAL;
+		}
+		return 0;
+	case OPT_INTERVAL:
+		if (parse_duration_option("snapshot-interval", arg, &opts->interval_ns))
+			return -EINVAL;
+		if (opts->interval_ns == 0) {
+			log_error("invalid duration '%s' for --snapshot-interval: must be more than 0", arg);
+			return -EINVAL;
+		}
+		return 0;
+	case OPT_COOLDOWN:
+		return parse_duration_option("cooldown", arg, &opts->cooldown_ns);
+	case OPT_IDLE_THRESHOLD:
+		return parse_duration_option("idle-threshold", arg, &opts->idle_threshold_ns);
+	case 'o':
+		if (!*arg) {
+			log_error("invalid output path '' for --output: give a file path");
+			return -EINVAL;
+		}
+		opts->output_path = arg;
+		return 0;
+	case OPT_FORMAT:
+		if (!strcmp(arg, "json"))
+			opts->format = FORMAT_JSON;
+		else if (!strcmp(arg, "text"))
+			opts->format = FORMAT_TEXT;
+		else {
+			log_error("invalid format '%s' for --format: use json or text", arg);
+			return -EINVAL;
+		}
+		return 0;
+	case OPT_NO_FOLLOW:
+		opts->follow = 0;
+		return 0;
+	case 'v':
+		opts->verbose++;
+		return 0;
+	case OPT_CHECK:
+		opts->check = 1;
+		return 0;
+	case OPT_RING_BUFFER_SIZE:
+		return parse_ring_size(arg, &opts->ring_buffer_size);
+	}
+	return -EINVAL;
+}
+
+static int check_targets(const struct options *opts)
+{
+	if (opts->check)
+		return 0;
+	if (opts->pid_count && opts->command) {
+		log_error("both -p and a COMMAND given: trace either running processes or a new COMMAND");
+		return -EINVAL;
+	}
+	if (!opts->pid_count && !opts->command) {
+		log_error("nothing to trace: give -p PID or -- COMMAND (see --help)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int options_parse(int argc, char **argv, struct options *opts)
+{
+	int triggers_given = 0, opt, err;
+
+	memset(opts, 0, sizeof(*opts));
+	opts->cooldown_ns = 1000000000ULL;
+	opts->interval_ns = 10000000000ULL;
+	opts->idle_threshold_ns = 1000000000ULL;
+	opts->follow = 1;
+
+	opterr = 0;
+	/* "+" stops at the first non-option, so COMMAND's own options stay its own */
+	while ((opt = getopt_long(argc, argv, "+:p:t:o:vhV", long_options, NULL)) != -1) {
+		if (opt == 'h') {
+			print_help();
+			return OPTIONS_EXIT_OK;
+		}
+		if (opt == 'V') {
+			printf("snaptrig %s\n", SNAPTRIG_VERSION);
+			return OPTIONS_EXIT_OK;
+		}
+		if (opt == ':') {
+			log_error("option '%s' needs a value (see --help)", argv[optind - 1]);
+			return -EINVAL;
+		}
+		if (opt == '?') {
+			log_error("unknown option '%s' (see --help)", argv[optind - 1]);
+			return -EINVAL;
+		}
+		err = parse_one(opt, optarg, opts, &triggers_given);
+		if (err)
+			return err;
+	}
+	if (!triggers_given)
+		opts->triggers = TRIGGERS_DEFAULT & TRIGGERS_AVAILABLE;
+	if (optind < argc)
+		opts->command = &argv[optind];
+	return check_targets(opts);
+}
+
+void options_free(struct options *opts)
+{
+	free(opts->pids);
+	opts->pids = NULL;
+	opts->pid_count = 0;
+}

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* The command line. */
+#ifndef SNAPTRIG_OPTIONS_H
+#define SNAPTRIG_OPTIONS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include "snaptrig_abi.h"
+#include "triggers.h"
+
+/* Triggers this build can detect; the others are rejected by name. */
+#define TRIGGERS_AVAILABLE						\
+	(TRIGGERS_ALL & ~(ST_TRIG_BIT(ST_TRIG_IDLE) |			\
+			  ST_TRIG_BIT(ST_TRIG_FIRST_ENVIRON) |		\
+			  ST_TRIG_BIT(ST_TRIG_EXPLICIT)))
+
+enum output_format {
+	FORMAT_JSON,
+	FORMAT_TEXT,
+};
+
+struct options {
+	__u64 cooldown_ns;
+	__u64 interval_ns;
+	__u64 idle_threshold_ns;
+	__u64 ring_buffer_size;		/* bytes; 0: the BPF object's default */
+	__u32 triggers;			/* ST_TRIG_BIT mask */
+	enum output_format format;
+	const char *output_path;	/* NULL: standard output */
+	pid_t *pids;			/* -p targets, in the order given */
+	size_t pid_count;
+	char **command;			/* argv after "--", NULL-terminated */
+	int follow;
+	int verbose;
+	int check;
+};
+
+/* options_parse() results besides 0 and -errno */
+#define OPTIONS_EXIT_OK 1		/* --help or --version was printed */
+
+/*
+ * Parses argv into opts. Returns 0, OPTIONS_EXIT_OK, or -EINVAL after
+ * printing a usage error to stderr.
+ */
+int options_parse(int argc, char **argv, struct options *opts);
+void options_free(struct options *opts);
+
+#endif

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* One run of the agent: what main() sets up and the event loop drives. */
+#ifndef SNAPTRIG_SESSION_H
+#define SNAPTRIG_SESSION_H
+
+#include <signal.h>
+#include <sys/types.h>
+#include "classify.h"
+#include "emit.h"
+#include "options.h"
+#include "tracer.h"
+
+struct session {
+	struct options opts;
+	struct tracer tracer;
+	struct classifier classifier;
+	struct emitter emitter;
+	__u64 lost_by_kind[ST_LOST_SLOTS];
+	__u64 lost_total;
+	__u64 next_lost_check_ns;
+	__u64 next_liveness_ns;
+	sigset_t orig_mask;		/* signal mask to restore in the launched child */
+	pid_t *targets;			/* pids traced from the start */
+	size_t target_count;
+	pid_t child;			/* launch mode: COMMAND's pid, else 0 */
+	int child_status;		/* wait(2) status once reaped */
+	int child_reaped;
+	int epoll_fd;
+	int signal_fd;
+	int timer_fd;
+	int child_pidfd;
+	int stop_signal;		/* attach mode: the signal that ended the run */
+};
+
+/* launch.c */
+/*
+ * Forks COMMAND held before exec, registers it with the tracer, then lets it
+ * exec. Returns 0, or the exit status to end with (127, 126) after an error
+ * message, or -errno.
+ */
+int launch_command(struct session *s);
+
+/* targets.c */
+/* Checks and registers the -p targets. Returns 0 or -errno after a message. */
+int attach_targets(struct session *s);
+/* Reads /proc/PID/comm into comm (ST_COMM_LEN bytes). */
+void read_comm(pid_t pid, char *comm);
+
+/* loop.c */
+int session_loop(struct session *s);
+/* Writes what is still due and the stats line. */
+void session_finish(struct session *s);
+
+#endif

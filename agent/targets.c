@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* Attach mode: check each -p target, then register it with the tracer. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "log.h"
+#include "session.h"
+
+#define PF_KTHREAD_FLAG 0x00200000	/* PF_KTHREAD of include/linux/sched.h */
+
+void read_comm(pid_t pid, char *comm)
+{
+	char path[64];
+	ssize_t n = -1;
+	int fd;
+
+	memset(comm, 0, ST_COMM_LEN);
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, comm, ST_COMM_LEN - 1);
+		close(fd);
+	}
+	if (n > 0 && comm[n - 1] == '\n')
+		comm[n - 1] = '\0';
+}
+
+/* Reads the Tgid and the flags field of /proc/PID/stat. */
+static int read_proc_identity(pid_t pid, pid_t *tgid, unsigned long *flags)
+{
+	char path[64], buf[4096], *p;
+	FILE *f;
+	int found = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(buf, sizeof(buf), f))
+		if (sscanf(buf, "Tgid: %d", tgid) == 1)
+			found = 1;
+	fclose(f);
+	if (!found)
+		return -ESRCH;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	p = fgets(buf, sizeof(buf), f);
+	fclose(f);
+	/* comm may hold spaces and parentheses: fields resume after the last ')' */
+	p = p ? strrchr(buf, ')') : NULL;
+	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %lu", flags) != 1)
+		return -EIO;
+	return 0;
+}
+
+static int check_target(struct session *s, pid_t pid, pid_t *tgid)
+{
+	unsigned long flags;
+	int err = read_proc_identity(pid, tgid, &flags);
+
+	if (err == -ENOENT || err == -ESRCH) {
+		log_error("process %d not found (-p): check the pid with ps", pid);
+		return -ESRCH;
+	}
+	if (err) {
+		log_error("cannot read /proc/%d: %s", pid, strerror(-err));
+		return err;
+	}
+	if (flags & PF_KTHREAD_FLAG) {
+		log_error("process %d is a kernel thread (-p): only user processes can be traced", pid);
+		return -EINVAL;
+	}
+	if (*tgid == getpid()) {
+		log_error("process %d is snaptrig itself (-p): snaptrig never traces its own process", pid);
+		return -EINVAL;
+	}
+	if (*tgid != pid)
+		log_info(1, "pid %d is a thread of process %d; tracing the process", pid, *tgid);
+	return 0;
+}
+
+int attach_targets(struct session *s)
+{
+	size_t i, j;
+	int err;
+
+	for (i = 0; i < s->opts.pid_count; i++) {
+		pid_t tgid;
+
+		err = check_target(s, s->opts.pids[i], &tgid);
+		if (err)
+			return err;
+		for (j = 0; j < s->target_count; j++) {
+			if (s->targets[j] == tgid) {
+				log_error("process %d is named twice (-p): pid %d is in process %d",
+					  tgid, s->opts.pids[i], tgid);
+				return -EINVAL;
+			}
+		}
+		s->targets[s->target_count++] = tgid;
+	}
+
+	for (i = 0; i < s->target_count; i++) {
+		pid_t pid = s->targets[i];
+		char comm[ST_COMM_LEN];
+		struct stdin_id in;
+
+		stdin_id_of_pid(pid, &in);
+		err = tracer_add(&s->tracer, pid, &in);
+		if (err) {
+			log_error("cannot trace process %d: %s", pid, strerror(-err));
+			return err;
+		}
+		read_comm(pid, comm);
+		classifier_add(&s->classifier, pid, comm, boot_now_ns());
+		/* a target that exited before it was registered would never report */
+		if (kill(pid, 0) && errno == ESRCH) {
+			log_error("process %d exited while snaptrig attached (-p)", pid);
+			return -ESRCH;
+		}
+	}
+	return 0;
+}

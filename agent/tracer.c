@@ -1,0 +1,302 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "log.h"
+#include "snaptrig.skel.h"
+#include "tracer.h"
+
+#define TRACEFS_MAGIC_NUMBER 0x74726163
+#define TRACEFS_PATH "/sys/kernel/tracing"
+#define DEBUGFS_TRACING_PATH "/sys/kernel/debug/tracing"
+/* Below this cooldown, windows open so often that waking per window costs more. */
+#define WAKEUP_MIN_COOLDOWN_NS 1000000ULL
+
+static int is_tracefs(const char *path)
+{
+	struct statfs st;
+
+	return statfs(path, &st) == 0 && st.f_type == TRACEFS_MAGIC_NUMBER;
+}
+
+int tracer_ensure_tracefs(void)
+{
+	if (is_tracefs(TRACEFS_PATH) || is_tracefs(DEBUGFS_TRACING_PATH))
+		return 0;
+	if (mount("nodev", TRACEFS_PATH, "tracefs", 0, NULL)) {
+		int err = -errno;
+
+		log_error("cannot mount tracefs on %s: %s; mount it with 'mount -t tracefs nodev %s'",
+			  TRACEFS_PATH, strerror(errno), TRACEFS_PATH);
+		return err;
+	}
+	log_info(1, "mounted tracefs on %s", TRACEFS_PATH);
+	return 0;
+}
+
+static int tracepoint_exists(const char *category, const char *name)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), TRACEFS_PATH "/events/%s/%s", category, name);
+	if (access(path, F_OK) == 0)
+		return 1;
+	snprintf(path, sizeof(path), DEBUGFS_TRACING_PATH "/events/%s/%s", category, name);
+	return access(path, F_OK) == 0;
+}
+
+/* Which trigger needs each program; lifecycle programs load always. */
+static __u32 program_triggers(const char *name)
+{
+	static const struct {
+		const char *prefix;
+		__u32 triggers;
+	} table[] = {
+		{ "handle_listen", ST_TRIG_BIT(ST_TRIG_FIRST_LISTEN) },
+		{ "handle_read", ST_TRIG_BIT(ST_TRIG_FIRST_STDIN) },
+		{ "handle_pread", ST_TRIG_BIT(ST_TRIG_FIRST_STDIN) },
+		{ "handle_recv", ST_TRIG_BIT(ST_TRIG_FIRST_STDIN) },
+		{ "handle_getrandom", ST_TRIG_BIT(ST_TRIG_NON_DETERMINISTIC_CALL) },
+		{ "handle_clock_gettime", ST_TRIG_BIT(ST_TRIG_NON_DETERMINISTIC_CALL) },
+		{ "handle_gettimeofday", ST_TRIG_BIT(ST_TRIG_NON_DETERMINISTIC_CALL) },
+		{ "handle_time", ST_TRIG_BIT(ST_TRIG_NON_DETERMINISTIC_CALL) },
+		{ "handle_exit_open", ST_TRIG_BIT(ST_TRIG_NON_DETERMINISTIC_CALL) },
+		{ "handle_fsync", ST_TRIG_BIT(ST_TRIG_TRANSACTION) },
+		{ "handle_fdatasync", ST_TRIG_BIT(ST_TRIG_TRANSACTION) },
+		{ "handle_sync", ST_TRIG_BIT(ST_TRIG_TRANSACTION) },
+		{ "handle_msync", ST_TRIG_BIT(ST_TRIG_TRANSACTION) },
+		{ "handle_signal_generate",
+		  ST_TRIG_BIT(ST_TRIG_FIRST_SIGINT) | ST_TRIG_BIT(ST_TRIG_SIGINT) |
+		  ST_TRIG_BIT(ST_TRIG_SIGALRM) | ST_TRIG_BIT(ST_TRIG_SIGTSTP) |
+		  ST_TRIG_BIT(ST_TRIG_SIGSTOP) },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		if (!strncmp(name, table[i].prefix, strlen(table[i].prefix)))
+			return table[i].triggers;
+	return TRIGGERS_ALL;
+}
+
+/* Turns off programs no selected trigger needs, and hooks this kernel lacks. */
+static void select_programs(struct snaptrig_bpf *skel, __u32 triggers)
+{
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, skel->obj) {
+		const char *sec = bpf_program__section_name(prog);
+		const char *name = bpf_program__name(prog);
+		int load = !!(program_triggers(name) & triggers);
+
+		if (load && !strncmp(sec, "tp/syscalls/", 12) &&
+		    !tracepoint_exists("syscalls", sec + 12)) {
+			log_info(1, "tracepoint syscalls/%s is missing on this kernel; %s is off",
+				 sec + 12, name);
+			load = 0;
+		}
+		bpf_program__set_autoload(prog, load);
+	}
+}
+
+static void explain_load_error(int err)
+{
+	if (err == -EPERM || err == -EACCES) {
+		if (geteuid() != 0)
+			log_error("loading BPF programs failed: %s; run as root or grant CAP_BPF and CAP_PERFMON",
+				  strerror(-err));
+		else
+			log_error("loading BPF programs failed: %s; the kernel refused them (check lockdown and kernel.unprivileged_bpf_disabled, rerun with -vvv for the verifier log)",
+				  strerror(-err));
+		return;
+	}
+	log_error("loading BPF programs failed: %s; rerun with -vvv for libbpf's log",
+		  strerror(-err));
+}
+
+int tracer_open(struct tracer *t, const struct options *opts, pid_t agent_pid,
+		int (*handle_record)(void *ctx, void *data, size_t size), void *ctx)
+{
+	struct snaptrig_bpf *skel;
+	int err;
+
+	memset(t, 0, sizeof(*t));
+	t->procs_fd = t->lost_fd = -1;
+
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		log_error("kernel BTF not found at /sys/kernel/btf/vmlinux; run a kernel built with CONFIG_DEBUG_INFO_BTF=y");
+		return -ENOENT;
+	}
+	err = tracer_ensure_tracefs();
+	if (err)
+		return err;
+
+	skel = snaptrig_bpf__open();
+	if (!skel) {
+		err = -errno;
+		log_error("opening the BPF object failed: %s", strerror(errno));
+		return err;
+	}
+	t->skel = skel;
+	skel->rodata->targ_agent_tgid = agent_pid;
+	skel->rodata->targ_triggers = opts->triggers;
+	skel->rodata->targ_follow = opts->follow;
+	skel->rodata->targ_cooldown_ns = opts->cooldown_ns;
+	skel->rodata->targ_calls_no_wakeup = opts->cooldown_ns < WAKEUP_MIN_COOLDOWN_NS;
+	if (opts->ring_buffer_size)
+		bpf_map__set_max_entries(skel->maps.events, opts->ring_buffer_size);
+	select_programs(skel, opts->triggers);
+
+	err = snaptrig_bpf__load(skel);
+	if (err) {
+		explain_load_error(err);
+		goto fail;
+	}
+	err = snaptrig_bpf__attach(skel);
+	if (err) {
+		log_error("attaching BPF programs failed: %s; rerun with -vv to see which", strerror(-err));
+		goto fail;
+	}
+
+	t->rb = ring_buffer__new(bpf_map__fd(skel->maps.events), handle_record, ctx, NULL);
+	if (!t->rb) {
+		err = -errno;
+		log_error("creating the ring buffer reader failed: %s", strerror(errno));
+		goto fail;
+	}
+	t->procs_fd = bpf_map__fd(skel->maps.procs);
+	t->lost_fd = bpf_map__fd(skel->maps.lost);
+	t->ncpus = libbpf_num_possible_cpus();
+	if (t->ncpus <= 0) {
+		err = t->ncpus ? t->ncpus : -EINVAL;
+		log_error("counting possible CPUs failed: %s", strerror(-err));
+		goto fail;
+	}
+	return 0;
+fail:
+	tracer_close(t);
+	return err;
+}
+
+void tracer_close(struct tracer *t)
+{
+	if (!t)
+		return;
+	ring_buffer__free(t->rb);
+	t->rb = NULL;
+	snaptrig_bpf__destroy(t->skel);
+	t->skel = NULL;
+	t->procs_fd = t->lost_fd = -1;
+}
+
+int tracer_add(struct tracer *t, pid_t pid, const struct stdin_id *in)
+{
+	struct st_proc proc = {};
+	__u32 key = pid;
+
+	if (in && in->known) {
+		proc.stdin_dev = in->dev;
+		proc.stdin_ino = in->ino;
+		proc.flags |= ST_PROC_STDIN_KNOWN;
+	}
+	if (bpf_map_update_elem(t->procs_fd, &key, &proc, BPF_NOEXIST))
+		return -errno;
+	return 0;
+}
+
+void tracer_remove(struct tracer *t, pid_t pid)
+{
+	__u32 key = pid;
+
+	bpf_map_delete_elem(t->procs_fd, &key);
+}
+
+int tracer_has(struct tracer *t, pid_t pid)
+{
+	struct st_proc proc;
+	__u32 key = pid;
+
+	return bpf_map_lookup_elem(t->procs_fd, &key, &proc) == 0;
+}
+
+size_t tracer_count(struct tracer *t)
+{
+	__u32 key, next;
+	size_t n = 0;
+	void *prev = NULL;
+
+	while (bpf_map_get_next_key(t->procs_fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		n++;
+	}
+	return n;
+}
+
+int tracer_read_calls(void *ctx, __u32 pid, __u64 *calls)
+{
+	struct tracer *t = ctx;
+	struct st_proc proc;
+
+	if (bpf_map_lookup_elem(t->procs_fd, &pid, &proc))
+		return -errno;
+	memcpy(calls, proc.calls, sizeof(proc.calls));
+	return 0;
+}
+
+__u64 tracer_read_lost(struct tracer *t, __u64 *by_kind)
+{
+	__u64 values[t->ncpus > 0 ? t->ncpus : 1];
+	__u64 total = 0;
+	__u32 kind;
+	int cpu;
+
+	for (kind = 0; kind < ST_LOST_SLOTS; kind++) {
+		by_kind[kind] = 0;
+		if (bpf_map_lookup_elem(t->lost_fd, &kind, values))
+			continue;
+		for (cpu = 0; cpu < t->ncpus; cpu++)
+			by_kind[kind] += values[cpu];
+		total += by_kind[kind];
+	}
+	return total;
+}
+
+static void stdin_id_from_stat(const struct stat *st, struct stdin_id *in)
+{
+	in->dev = ((__u64)major(st->st_dev) << 20) | minor(st->st_dev);
+	in->ino = st->st_ino;
+	in->known = 1;
+}
+
+int stdin_id_of_fd(int fd, struct stdin_id *in)
+{
+	struct stat st;
+
+	memset(in, 0, sizeof(*in));
+	if (fstat(fd, &st))
+		return -errno;
+	stdin_id_from_stat(&st, in);
+	return 0;
+}
+
+int stdin_id_of_pid(pid_t pid, struct stdin_id *in)
+{
+	char path[64];
+	struct stat st;
+
+	memset(in, 0, sizeof(*in));
+	snprintf(path, sizeof(path), "/proc/%d/fd/0", pid);
+	if (stat(path, &st))
+		return -errno;
+	stdin_id_from_stat(&st, in);
+	return 0;
+}

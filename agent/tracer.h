@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* Loads and attaches the BPF programs and owns their maps. */
+#ifndef SNAPTRIG_TRACER_H
+#define SNAPTRIG_TRACER_H
+
+#include <sys/types.h>
+#include "options.h"
+
+struct snaptrig_bpf;
+struct ring_buffer;
+
+struct tracer {
+	__u64 lost_seen[ST_LOST_SLOTS];	/* per kind, as last reported */
+	struct snaptrig_bpf *skel;
+	struct ring_buffer *rb;
+	int procs_fd;
+	int lost_fd;
+	int ncpus;
+};
+
+/* Identity of the file that was a process's stdin, as the kernel sees it. */
+struct stdin_id {
+	__u64 dev;	/* kernel-internal dev_t: major << 20 | minor */
+	__u64 ino;
+	int known;
+};
+
+/* Mounts tracefs when no tracefs is mounted; syscall tracepoints need it. */
+int tracer_ensure_tracefs(void);
+
+/*
+ * Opens, configures, loads and attaches the programs that opts->triggers
+ * need. handle_record receives every ring buffer record. Returns 0 or -errno
+ * after printing what failed.
+ */
+int tracer_open(struct tracer *t, const struct options *opts, pid_t agent_pid,
+		int (*handle_record)(void *ctx, void *data, size_t size), void *ctx);
+void tracer_close(struct tracer *t);
+
+/* Starts tracing process pid. Returns 0, -EEXIST or -errno. */
+int tracer_add(struct tracer *t, pid_t pid, const struct stdin_id *in);
+void tracer_remove(struct tracer *t, pid_t pid);
+/* Whether pid has an entry in the kernel's procs map. */
+int tracer_has(struct tracer *t, pid_t pid);
+/* Number of entries in the kernel's procs map. */
+size_t tracer_count(struct tracer *t);
+
+/* Classifier callback: copies the kernel's st_proc.calls of pid. */
+int tracer_read_calls(void *ctx, __u32 pid, __u64 *calls);
+
+/* Sums the lost counters over CPUs into by_kind; returns the total. */
+__u64 tracer_read_lost(struct tracer *t, __u64 *by_kind);
+
+int stdin_id_of_fd(int fd, struct stdin_id *in);
+int stdin_id_of_pid(pid_t pid, struct stdin_id *in);
+
+#endif

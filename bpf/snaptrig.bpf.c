@@ -1,0 +1,501 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Kernel side of snaptrig. Every program first looks up the calling (or
+ * target) process in the procs map and returns at once when it is not
+ * traced, so untraced processes pay one hash lookup on the hooked calls.
+ * Once-per-process triggers are decided here with an atomic test-and-set on
+ * st_proc.once, so no duplicate crosses the ring buffer. Coalesced calls are
+ * counted here and only the first call of each cooldown window sends a
+ * record; the agent reads the counters for the rest.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "snaptrig_abi.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Set by the agent before load. */
+const volatile __u32 targ_agent_tgid;
+const volatile __u32 targ_triggers;		/* ST_TRIG_BIT mask */
+const volatile __u32 targ_follow = 1;		/* add children at fork */
+const volatile __u64 targ_cooldown_ns = 1000000000ULL;
+const volatile __u32 targ_calls_no_wakeup;	/* cooldown too short to wake per window */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 32768);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct st_proc);
+} procs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20);
+} events SEC(".maps");
+
+/* Records the ring buffer could not take, by st_record_kind. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, ST_LOST_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost SEC(".maps");
+
+#define MS_SYNC_FLAG 4			/* MS_SYNC of <sys/mman.h> */
+#define S_IFMT_BITS 00170000
+#define S_IFSOCK_BITS 0140000
+#define S_IFCHR_BITS 0020000
+#define KDEV(major, minor) (((__u32)(major) << 20) | (minor))
+#define SIGNAL_GROUP_EXIT_FLAG 0x00000004
+#define SEND_SIG_PRIV_PTR 1UL		/* SEND_SIG_PRIV of include/linux/sched/signal.h */
+#define SI_USER_CODE 0
+#define SI_KERNEL_CODE 0x80
+#define SI_QUEUE_CODE (-1)
+#define SI_TKILL_CODE (-6)
+#define SIGNAL_IGNORED 1		/* TRACE_SIGNAL_IGNORED */
+
+static __always_inline struct st_proc *current_proc(void)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	return bpf_map_lookup_elem(&procs, &tgid);
+}
+
+static __always_inline void count_lost(__u32 kind)
+{
+	__u64 *slot = bpf_map_lookup_elem(&lost, &kind);
+
+	if (slot)
+		*slot += 1;
+}
+
+static __always_inline void *record_reserve(__u32 size, __u32 kind)
+{
+	void *rec = bpf_ringbuf_reserve(&events, size, 0);
+
+	if (!rec)
+		count_lost(kind);
+	return rec;
+}
+
+/* Fill a header for an event caused by the current task. */
+static __always_inline void header_current(struct st_record_header *hdr, __u32 kind,
+					   __u32 size)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	hdr->boot_ns = bpf_ktime_get_boot_ns();
+	hdr->kind = kind;
+	hdr->pid = id >> 32;
+	hdr->tid = (__u32)id;
+	hdr->size = size;
+	bpf_get_current_comm(hdr->comm, sizeof(hdr->comm));
+}
+
+static __always_inline void header_task(struct st_record_header *hdr, __u32 kind,
+					__u32 size, struct task_struct *task)
+{
+	hdr->boot_ns = bpf_ktime_get_boot_ns();
+	hdr->kind = kind;
+	hdr->pid = BPF_CORE_READ(task, tgid);
+	hdr->tid = BPF_CORE_READ(task, pid);
+	hdr->size = size;
+	BPF_CORE_READ_STR_INTO(&hdr->comm, task, comm);
+}
+
+/* Set a once bit; true only for the caller that set it first. */
+static __always_inline bool once_claim(struct st_proc *proc, __u32 trigger)
+{
+	__u32 bit = ST_TRIG_BIT(trigger);
+
+	if (proc->once & bit)
+		return false;
+	return !(__sync_fetch_and_or(&proc->once, bit) & bit);
+}
+
+static __always_inline struct file *task_fd_file(struct task_struct *task, int fd)
+{
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds;
+	struct file *file = NULL;
+
+	if (!fdt || fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
+	return file;
+}
+
+static __always_inline struct file *current_fd_file(int fd)
+{
+	return task_fd_file((struct task_struct *)bpf_get_current_task(), fd);
+}
+
+/* first-listen */
+
+static __always_inline void listen_fill_address(struct st_listen_record *rec,
+						struct file *file)
+{
+	struct socket *sock = BPF_CORE_READ(file, private_data);
+	struct sock *sk = BPF_CORE_READ(sock, sk);
+	struct unix_address *ua;
+	int len;
+
+	rec->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	rec->port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	if (rec->family == 2 /* AF_INET */) {
+		bpf_core_read(rec->addr, 4, &sk->__sk_common.skc_rcv_saddr);
+	} else if (rec->family == 10 /* AF_INET6 */) {
+		bpf_core_read(rec->addr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+	} else if (rec->family == 1 /* AF_UNIX */) {
+		ua = BPF_CORE_READ((struct unix_sock *)sk, addr);
+		if (!ua)
+			return;
+		/* len counts sun_family; an abstract name starts with '\0' */
+		len = BPF_CORE_READ(ua, len) - (int)sizeof(__u16);
+		if (len <= 0)
+			return;
+		if (len > ST_SUN_PATH_LEN - 1)
+			len = ST_SUN_PATH_LEN - 1;
+		bpf_probe_read_kernel(rec->sun_path, len & (ST_SUN_PATH_LEN - 1),
+				      ua->name[0].sun_path);
+	}
+}
+
+SEC("tp/syscalls/sys_enter_listen")
+int handle_listen(struct trace_event_raw_sys_enter *ctx)
+{
+	struct st_proc *proc = current_proc();
+	struct st_listen_record *rec;
+	struct file *file;
+	int fd = (int)ctx->args[0];
+	umode_t mode;
+
+	if (!proc || (proc->once & ST_TRIG_BIT(ST_TRIG_FIRST_LISTEN)))
+		return 0;
+
+	file = current_fd_file(fd);
+	if (!file)
+		return 0;
+	mode = BPF_CORE_READ(file, f_inode, i_mode);
+	if ((mode & S_IFMT_BITS) != S_IFSOCK_BITS)
+		return 0;
+	if (!once_claim(proc, ST_TRIG_FIRST_LISTEN))
+		return 0;
+
+	rec = record_reserve(sizeof(*rec), ST_REC_LISTEN);
+	if (!rec)
+		return 0;
+	__builtin_memset(rec, 0, sizeof(*rec));
+	header_current(&rec->hdr, ST_REC_LISTEN, sizeof(*rec));
+	rec->fd = fd;
+	rec->backlog = (int)ctx->args[1];
+	listen_fill_address(rec, file);
+	bpf_ringbuf_submit(rec, 0);
+	return 0;
+}
+
+/* first-stdin: a read-family call on a descriptor whose file is stdin's */
+
+static __always_inline int on_read(int fd, __u32 call)
+{
+	struct st_proc *proc = current_proc();
+	struct st_stdin_record *rec;
+	struct inode *inode;
+	struct file *file;
+
+	if (!proc || (proc->once & ST_TRIG_BIT(ST_TRIG_FIRST_STDIN)) ||
+	    !(proc->flags & ST_PROC_STDIN_KNOWN))
+		return 0;
+
+	file = current_fd_file(fd);
+	if (!file)
+		return 0;
+	inode = BPF_CORE_READ(file, f_inode);
+	if (BPF_CORE_READ(inode, i_ino) != proc->stdin_ino ||
+	    BPF_CORE_READ(inode, i_sb, s_dev) != proc->stdin_dev)
+		return 0;
+	if (!once_claim(proc, ST_TRIG_FIRST_STDIN))
+		return 0;
+
+	rec = record_reserve(sizeof(*rec), ST_REC_STDIN);
+	if (!rec)
+		return 0;
+	header_current(&rec->hdr, ST_REC_STDIN, sizeof(*rec));
+	rec->fd = fd;
+	rec->call = call;
+	bpf_ringbuf_submit(rec, 0);
+	return 0;
+}
+
+#define READ_HOOK(name, call)						\
+SEC("tp/syscalls/sys_enter_" #name)					\
+int handle_##name(struct trace_event_raw_sys_enter *ctx)		\
+{									\
+	return on_read((int)ctx->args[0], call);			\
+}
+
+READ_HOOK(read, ST_CALL_READ)
+READ_HOOK(readv, ST_CALL_READV)
+READ_HOOK(pread64, ST_CALL_PREAD64)
+READ_HOOK(preadv, ST_CALL_PREADV)
+READ_HOOK(preadv2, ST_CALL_PREADV2)
+READ_HOOK(recvfrom, ST_CALL_RECVFROM)
+READ_HOOK(recvmsg, ST_CALL_RECVMSG)
+READ_HOOK(recvmmsg, ST_CALL_RECVMMSG)
+
+/* non-deterministic-call and transaction: count, and open a window */
+
+static __always_inline int on_call(struct st_proc *proc, __u32 call, __u32 class)
+{
+	struct st_calls_record *rec;
+	__u64 now, opened;
+
+	if (call >= ST_COUNTED_CALLS || class >= ST_CLASS_COUNT)
+		return 0;
+	__sync_fetch_and_add(&proc->calls[call], 1);
+
+	now = bpf_ktime_get_boot_ns();
+	opened = proc->window_ns[class];
+	if (opened && now - opened < targ_cooldown_ns)
+		return 0;
+	/* Two threads may race here; only the one that moves the window sends. */
+	if (__sync_val_compare_and_swap(&proc->window_ns[class], opened, now) != opened)
+		return 0;
+
+	rec = record_reserve(sizeof(*rec), ST_REC_CALLS);
+	if (!rec)
+		return 0;
+	header_current(&rec->hdr, ST_REC_CALLS, sizeof(*rec));
+	rec->hdr.boot_ns = now;
+	__builtin_memcpy(rec->calls, proc->calls, sizeof(rec->calls));
+	rec->class = class;
+	rec->call = call;
+	bpf_ringbuf_submit(rec, targ_calls_no_wakeup ? BPF_RB_NO_WAKEUP : 0);
+	return 0;
+}
+
+static __always_inline int on_current_call(__u32 call, __u32 class)
+{
+	struct st_proc *proc = current_proc();
+
+	if (!proc)
+		return 0;
+	return on_call(proc, call, class);
+}
+
+#define CALL_HOOK(name, call, class)					\
+SEC("tp/syscalls/sys_enter_" #name)					\
+int handle_##name(struct trace_event_raw_sys_enter *ctx)		\
+{									\
+	return on_current_call(call, class);				\
+}
+
+CALL_HOOK(getrandom, ST_CALL_GETRANDOM, ST_CLASS_NONDET)
+CALL_HOOK(clock_gettime, ST_CALL_CLOCK_GETTIME, ST_CLASS_NONDET)
+CALL_HOOK(gettimeofday, ST_CALL_GETTIMEOFDAY, ST_CLASS_NONDET)
+CALL_HOOK(time, ST_CALL_TIME, ST_CLASS_NONDET)
+CALL_HOOK(fsync, ST_CALL_FSYNC, ST_CLASS_TXN)
+CALL_HOOK(fdatasync, ST_CALL_FDATASYNC, ST_CLASS_TXN)
+CALL_HOOK(sync_file_range, ST_CALL_SYNC_FILE_RANGE, ST_CLASS_TXN)
+CALL_HOOK(syncfs, ST_CALL_SYNCFS, ST_CLASS_TXN)
+CALL_HOOK(sync, ST_CALL_SYNC, ST_CLASS_TXN)
+
+SEC("tp/syscalls/sys_enter_msync")
+int handle_msync(struct trace_event_raw_sys_enter *ctx)
+{
+	if (!(ctx->args[2] & MS_SYNC_FLAG))
+		return 0;
+	return on_current_call(ST_CALL_MSYNC, ST_CLASS_TXN);
+}
+
+/* An open counts when the new descriptor is /dev/random or /dev/urandom. */
+static __always_inline int on_open_exit(long ret)
+{
+	struct st_proc *proc = current_proc();
+	struct inode *inode;
+	struct file *file;
+	__u32 rdev;
+
+	if (!proc || ret < 0)
+		return 0;
+	file = current_fd_file((int)ret);
+	if (!file)
+		return 0;
+	inode = BPF_CORE_READ(file, f_inode);
+	if ((BPF_CORE_READ(inode, i_mode) & S_IFMT_BITS) != S_IFCHR_BITS)
+		return 0;
+	rdev = BPF_CORE_READ(inode, i_rdev);
+	if (rdev == KDEV(1, 8))
+		return on_call(proc, ST_CALL_OPEN_RANDOM, ST_CLASS_NONDET);
+	if (rdev == KDEV(1, 9))
+		return on_call(proc, ST_CALL_OPEN_URANDOM, ST_CLASS_NONDET);
+	return 0;
+}
+
+#define OPEN_HOOK(name)							\
+SEC("tp/syscalls/sys_exit_" #name)					\
+int handle_exit_##name(struct trace_event_raw_sys_exit *ctx)		\
+{									\
+	return on_open_exit(ctx->ret);					\
+}
+
+OPEN_HOOK(open)
+OPEN_HOOK(openat)
+OPEN_HOOK(openat2)
+
+/* signals */
+
+static __always_inline __u32 signal_trigger_bits(int sig)
+{
+	switch (sig) {
+	case 2:  /* SIGINT */
+		return ST_TRIG_BIT(ST_TRIG_SIGINT) | ST_TRIG_BIT(ST_TRIG_FIRST_SIGINT);
+	case 14: /* SIGALRM */
+		return ST_TRIG_BIT(ST_TRIG_SIGALRM);
+	case 20: /* SIGTSTP */
+		return ST_TRIG_BIT(ST_TRIG_SIGTSTP);
+	case 19: /* SIGSTOP */
+		return ST_TRIG_BIT(ST_TRIG_SIGSTOP);
+	}
+	return 0;
+}
+
+SEC("tp_btf/signal_generate")
+int BPF_PROG(handle_signal_generate, int sig, struct kernel_siginfo *info,
+	     struct task_struct *task, int group, int result)
+{
+	struct st_signal_record *rec;
+	struct st_proc *proc;
+	__u32 tgid, first = 0;
+	__s32 code;
+
+	if (!(signal_trigger_bits(sig) & targ_triggers) || result == SIGNAL_IGNORED)
+		return 0;
+	tgid = BPF_CORE_READ(task, tgid);
+	proc = bpf_map_lookup_elem(&procs, &tgid);
+	if (!proc)
+		return 0;
+	if (sig == 2 && (targ_triggers & ST_TRIG_BIT(ST_TRIG_FIRST_SIGINT)))
+		first = once_claim(proc, ST_TRIG_FIRST_SIGINT);
+	if (sig == 2 && !first && !(targ_triggers & ST_TRIG_BIT(ST_TRIG_SIGINT)))
+		return 0;
+
+	/* SEND_SIG_NOINFO (0) means a process sent it; SEND_SIG_PRIV the kernel */
+	if (!info)
+		code = SI_USER_CODE;
+	else if ((unsigned long)info == SEND_SIG_PRIV_PTR)
+		code = SI_KERNEL_CODE;
+	else
+		code = BPF_CORE_READ(info, si_code);
+
+	rec = record_reserve(sizeof(*rec), ST_REC_SIGNAL);
+	if (!rec)
+		return 0;
+	__builtin_memset(rec, 0, sizeof(*rec));
+	header_task(&rec->hdr, ST_REC_SIGNAL, sizeof(*rec), task);
+	rec->sig = sig;
+	rec->code = code;
+	rec->result = result;
+	rec->thread = group == 0;
+	rec->first = first;
+	if (code == SI_USER_CODE || code == SI_TKILL_CODE || code == SI_QUEUE_CODE) {
+		__u64 id = bpf_get_current_pid_tgid();
+
+		rec->sender_pid = id >> 32;
+		rec->sender_tid = (__u32)id;
+		bpf_get_current_comm(rec->sender_comm, sizeof(rec->sender_comm));
+	}
+	bpf_ringbuf_submit(rec, 0);
+	return 0;
+}
+
+/* process lifecycle */
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid,
+	     struct linux_binprm *bprm)
+{
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	struct st_exec_record *rec;
+
+	if (!bpf_map_lookup_elem(&procs, &tgid))
+		return 0;
+
+	rec = record_reserve(sizeof(*rec), ST_REC_EXEC);
+	if (!rec)
+		return 0;
+	header_task(&rec->hdr, ST_REC_EXEC, sizeof(*rec), task);
+	rec->old_tid = old_pid;
+	rec->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	bpf_probe_read_kernel_str(rec->filename, sizeof(rec->filename),
+				  BPF_CORE_READ(bprm, filename));
+	bpf_ringbuf_submit(rec, 0);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid = BPF_CORE_READ(parent, tgid);
+	__u32 ctgid = BPF_CORE_READ(child, tgid);
+	struct st_fork_record *rec;
+	struct st_proc *pproc;
+	struct st_proc fresh = {};
+
+	/* threads share their process's entry */
+	if (!targ_follow || ctgid != BPF_CORE_READ(child, pid) || ctgid == targ_agent_tgid)
+		return 0;
+	pproc = bpf_map_lookup_elem(&procs, &ptgid);
+	if (!pproc)
+		return 0;
+
+	fresh.stdin_dev = pproc->stdin_dev;
+	fresh.stdin_ino = pproc->stdin_ino;
+	fresh.flags = pproc->flags & ST_PROC_STDIN_KNOWN;
+	if (bpf_map_update_elem(&procs, &ctgid, &fresh, BPF_NOEXIST))
+		return 0;
+
+	rec = record_reserve(sizeof(*rec), ST_REC_FORK);
+	if (!rec)
+		return 0;
+	header_task(&rec->hdr, ST_REC_FORK, sizeof(*rec), parent);
+	rec->child_pid = ctgid;
+	rec->pad = 0;
+	bpf_ringbuf_submit(rec, BPF_RB_NO_WAKEUP);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(handle_exit, struct task_struct *task)
+{
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	struct st_exit_record *rec;
+	struct st_proc *proc;
+	struct signal_struct *sig;
+
+	/* only the last thread of the group; signal->live is already decremented */
+	sig = BPF_CORE_READ(task, signal);
+	if (BPF_CORE_READ(sig, live.counter) != 0)
+		return 0;
+	proc = bpf_map_lookup_elem(&procs, &tgid);
+	if (!proc)
+		return 0;
+
+	rec = record_reserve(sizeof(*rec), ST_REC_EXIT);
+	if (rec) {
+		header_task(&rec->hdr, ST_REC_EXIT, sizeof(*rec), task);
+		__builtin_memcpy(rec->calls, proc->calls, sizeof(rec->calls));
+		if (BPF_CORE_READ(sig, flags) & SIGNAL_GROUP_EXIT_FLAG)
+			rec->exit_code = BPF_CORE_READ(sig, group_exit_code);
+		else
+			rec->exit_code = BPF_CORE_READ(task, exit_code);
+		rec->pad = 0;
+		bpf_ringbuf_submit(rec, 0);
+	}
+	bpf_map_delete_elem(&procs, &tgid);
+	return 0;
+}

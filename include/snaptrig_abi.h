@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The contract between the BPF programs in bpf/ and the agent in agent/:
+ * trigger ids, record kinds, call ids, the per-process state kept in the
+ * kernel and the ring buffer records. Every shared enum and size is defined
+ * here once. Structs use fixed-width types, largest fields first, with
+ * explicit padding, so both compilers lay them out the same way.
+ */
+#ifndef SNAPTRIG_ABI_H
+#define SNAPTRIG_ABI_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define ST_COMM_LEN 16
+#define ST_PATH_LEN 256
+#define ST_SUN_PATH_LEN 108
+
+/* Snapshot triggers, in the order the agent lists them. */
+enum st_trigger {
+	ST_TRIG_FIRST_LISTEN,
+	ST_TRIG_FIRST_STDIN,
+	ST_TRIG_FIRST_ENVIRON,
+	ST_TRIG_FIRST_SIGINT,
+	ST_TRIG_IDLE,
+	ST_TRIG_PERIODIC_INTERVAL,
+	ST_TRIG_SIGINT,
+	ST_TRIG_SIGALRM,
+	ST_TRIG_SIGTSTP,
+	ST_TRIG_SIGSTOP,
+	ST_TRIG_NON_DETERMINISTIC_CALL,
+	ST_TRIG_BOOTSTRAP,
+	ST_TRIG_TRANSACTION,
+	ST_TRIG_EXPLICIT,
+	ST_TRIG_COUNT,
+};
+
+#define ST_TRIG_BIT(t) (1u << (t))
+
+/* Kinds of ring buffer records. Zero is never a valid kind. */
+enum st_record_kind {
+	ST_REC_LISTEN = 1,	/* first listen(2) of a process */
+	ST_REC_STDIN,		/* first read of the file that was stdin */
+	ST_REC_SIGNAL,		/* a watched signal was generated */
+	ST_REC_CALLS,		/* a coalesced call class opened a window */
+	ST_REC_EXEC,		/* an exec completed */
+	ST_REC_FORK,		/* a traced process forked a new process */
+	ST_REC_EXIT,		/* the last thread of a process exited */
+	ST_REC_KIND_COUNT,
+};
+
+/*
+ * System calls named in trigger details. The coalesced ones (non-deterministic
+ * and transaction calls) are also indexes into st_proc.calls.
+ */
+enum st_call {
+	/* non-deterministic calls */
+	ST_CALL_GETRANDOM,
+	ST_CALL_CLOCK_GETTIME,
+	ST_CALL_GETTIMEOFDAY,
+	ST_CALL_TIME,
+	ST_CALL_OPEN_RANDOM,	/* an open(2) family call that opened /dev/random */
+	ST_CALL_OPEN_URANDOM,	/* ... /dev/urandom */
+	/* transaction calls */
+	ST_CALL_FSYNC,
+	ST_CALL_FDATASYNC,
+	ST_CALL_SYNC_FILE_RANGE,
+	ST_CALL_MSYNC,
+	ST_CALL_SYNCFS,
+	ST_CALL_SYNC,
+	/* read family, for first-stdin */
+	ST_CALL_READ,
+	ST_CALL_READV,
+	ST_CALL_PREAD64,
+	ST_CALL_PREADV,
+	ST_CALL_PREADV2,
+	ST_CALL_RECVFROM,
+	ST_CALL_RECVMSG,
+	ST_CALL_RECVMMSG,
+	ST_CALL_COUNT,
+};
+
+/* Classes of coalesced calls: one cooldown window each. */
+enum st_call_class {
+	ST_CLASS_NONDET,
+	ST_CLASS_TXN,
+	ST_CLASS_COUNT,
+};
+
+#define ST_CLASS_NONDET_FIRST ST_CALL_GETRANDOM
+#define ST_CLASS_NONDET_LAST ST_CALL_OPEN_URANDOM
+#define ST_CLASS_TXN_FIRST ST_CALL_FSYNC
+#define ST_CLASS_TXN_LAST ST_CALL_SYNC
+/* Length of st_proc.calls: every coalesced call has a slot. */
+#define ST_COUNTED_CALLS (ST_CLASS_TXN_LAST + 1)
+
+/* st_proc.flags */
+#define ST_PROC_STDIN_KNOWN (1u << 0) /* stdin_dev and stdin_ino are valid */
+
+/*
+ * Per-process state in the kernel, keyed by tgid in the procs map. The agent
+ * creates entries for the processes it attaches to; the fork program creates
+ * them for children. The exit program deletes them.
+ */
+struct st_proc {
+	/* monotonic count of each coalesced call since the process was traced */
+	__u64 calls[ST_COUNTED_CALLS];
+	/* boot-time ns when each class last opened a cooldown window */
+	__u64 window_ns[ST_CLASS_COUNT];
+	/* identity of the file that was stdin: kernel dev_t of the superblock */
+	__u64 stdin_dev;
+	__u64 stdin_ino;
+	__u32 once;		/* ST_TRIG_BIT of once-triggers already fired */
+	__u32 flags;		/* ST_PROC_* */
+};
+
+/* Header of every ring buffer record; a kind-specific body follows. */
+struct st_record_header {
+	__u64 boot_ns;		/* bpf_ktime_get_boot_ns() at the event */
+	__u32 kind;		/* enum st_record_kind */
+	__u32 pid;		/* tgid of the process */
+	__u32 tid;		/* thread that caused the event */
+	__u32 size;		/* whole record size in bytes, header included */
+	char comm[ST_COMM_LEN];
+};
+
+struct st_listen_record {
+	struct st_record_header hdr;
+	__u8 addr[16];		/* IPv4 in the first 4 bytes, or IPv6 */
+	__s32 fd;
+	__s32 backlog;
+	__u16 family;		/* AF_INET, AF_INET6, AF_UNIX, ... */
+	__u16 port;		/* host byte order */
+	__u32 pad;
+	char sun_path[ST_SUN_PATH_LEN]; /* AF_UNIX: bound path, '\0' first if abstract */
+};
+
+struct st_stdin_record {
+	struct st_record_header hdr;
+	__s32 fd;
+	__u32 call;		/* enum st_call */
+};
+
+/* Value of st_signal_record.sender_pid when no process sent the signal. */
+#define ST_NO_SENDER 0
+
+struct st_signal_record {
+	struct st_record_header hdr;
+	__u32 sig;
+	__s32 code;		/* si_code */
+	__u32 sender_pid;	/* tgid of the sending process, or ST_NO_SENDER */
+	__u32 sender_tid;
+	__u32 result;		/* TRACE_SIGNAL_* of signal_generate */
+	__u32 thread;		/* 1 when sent to one thread (tkill, tgkill, raise) */
+	__u32 first;		/* 1 when this is the process's first SIGINT */
+	__u32 pad;
+	char sender_comm[ST_COMM_LEN];
+};
+
+struct st_calls_record {
+	struct st_record_header hdr;
+	__u64 calls[ST_COUNTED_CALLS]; /* st_proc.calls right after the increment */
+	__u32 class;		/* enum st_call_class */
+	__u32 call;		/* the call that opened the window */
+};
+
+struct st_exec_record {
+	struct st_record_header hdr;
+	__u32 old_tid;		/* thread that called exec; differs from pid after a non-leader exec */
+	__u32 ppid;
+	char filename[ST_PATH_LEN];
+};
+
+struct st_fork_record {
+	struct st_record_header hdr; /* pid, tid: the parent */
+	__u32 child_pid;
+	__u32 pad;
+};
+
+struct st_exit_record {
+	struct st_record_header hdr;
+	__u64 calls[ST_COUNTED_CALLS]; /* final st_proc.calls */
+	__s32 exit_code;	/* wait(2) status word: code << 8 or signal number */
+	__u32 pad;
+};
+
+/* Indexes into the lost counters: records the ring buffer could not take. */
+#define ST_LOST_SLOTS ST_REC_KIND_COUNT
+
+#endif /* SNAPTRIG_ABI_H */
