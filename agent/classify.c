@@ -13,6 +13,9 @@ static const size_t record_sizes[ST_REC_KIND_COUNT] = {
 	[ST_REC_EXEC] = sizeof(struct st_exec_record),
 	[ST_REC_FORK] = sizeof(struct st_fork_record),
 	[ST_REC_EXIT] = sizeof(struct st_exit_record),
+	[ST_REC_ENVIRON] = sizeof(struct st_environ_record),
+	[ST_REC_EXPLICIT] = sizeof(struct st_explicit_record),
+	[ST_REC_IDLE] = sizeof(struct st_idle_record),
 };
 
 static const __u32 class_first[ST_CLASS_COUNT] = {
@@ -294,6 +297,15 @@ int classifier_record(struct classifier *c, const void *data, size_t size)
 	}
 	case ST_REC_EXIT:
 		on_exit_record(c, proc, (const struct st_exit_record *)hdr);
+		break;
+	case ST_REC_ENVIRON:
+		emit_trigger(c, ST_TRIG_FIRST_ENVIRON, hdr);
+		break;
+	case ST_REC_EXPLICIT:
+		emit_trigger(c, ST_TRIG_EXPLICIT, hdr);
+		break;
+	case ST_REC_IDLE:
+		emit_trigger(c, ST_TRIG_IDLE, hdr);
 		break;
 	}
 	return 0;

@@ -17,6 +17,7 @@ static const char *const call_names[ST_CALL_COUNT] = {
 	[ST_CALL_MSYNC] = "msync",
 	[ST_CALL_SYNCFS] = "syncfs",
 	[ST_CALL_SYNC] = "sync",
+	[ST_CALL_MARKER] = "marker",
 	[ST_CALL_READ] = "read",
 	[ST_CALL_READV] = "readv",
 	[ST_CALL_PREAD64] = "pread64",
@@ -35,6 +36,9 @@ static const char *const kind_names[ST_REC_KIND_COUNT] = {
 	[ST_REC_EXEC] = "exec",
 	[ST_REC_FORK] = "fork",
 	[ST_REC_EXIT] = "exit",
+	[ST_REC_ENVIRON] = "environ",
+	[ST_REC_EXPLICIT] = "explicit",
+	[ST_REC_IDLE] = "idle",
 };
 
 const char *call_name(__u32 call)

@@ -197,6 +197,27 @@ void tracer_close(struct tracer *t)
 	t->procs_fd = t->lost_fd = -1;
 }
 
+int tracer_share_maps(struct tracer *t, struct bpf_object *obj)
+{
+	static const char *const names[] = { "procs", "events", "lost" };
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		struct bpf_map *map = bpf_object__find_map_by_name(obj, names[i]);
+		struct bpf_map *own = bpf_object__find_map_by_name(t->skel->obj, names[i]);
+		int err;
+
+		if (!map)
+			continue;
+		err = bpf_map__reuse_fd(map, bpf_map__fd(own));
+		if (err) {
+			log_error("sharing map %s failed: %s", names[i], strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
 int tracer_add(struct tracer *t, pid_t pid, const struct stdin_id *in)
 {
 	struct st_proc proc = {};

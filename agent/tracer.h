@@ -8,6 +8,7 @@
 
 struct snaptrig_bpf;
 struct ring_buffer;
+struct bpf_object;
 
 struct tracer {
 	__u64 lost_seen[ST_LOST_SLOTS];	/* per kind, as last reported */
@@ -24,6 +25,13 @@ struct stdin_id {
 	__u64 ino;
 	int known;
 };
+
+/*
+ * Makes obj use the maps of the main object (procs, events, lost), so that
+ * its programs filter on the same procs and write to the same ring buffer.
+ * Call after bpf_object open and before load. Returns 0 or -errno.
+ */
+int tracer_share_maps(struct tracer *t, struct bpf_object *obj);
 
 /* Mounts tracefs when no tracefs is mounted; syscall tracepoints need it. */
 int tracer_ensure_tracefs(void);

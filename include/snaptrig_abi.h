@@ -47,6 +47,9 @@ enum st_record_kind {
 	ST_REC_EXEC,		/* an exec completed */
 	ST_REC_FORK,		/* a traced process forked a new process */
 	ST_REC_EXIT,		/* the last thread of a process exited */
+	ST_REC_ENVIRON,		/* first read of the environment */
+	ST_REC_EXPLICIT,	/* SNAPTRIG_SNAPSHOT() or SNAPTRIG_TRANSACTION() marker */
+	ST_REC_IDLE,		/* every thread blocked for the idle threshold */
 	ST_REC_KIND_COUNT,
 };
 
@@ -69,6 +72,7 @@ enum st_call {
 	ST_CALL_MSYNC,
 	ST_CALL_SYNCFS,
 	ST_CALL_SYNC,
+	ST_CALL_MARKER,		/* SNAPTRIG_TRANSACTION() in the application */
 	/* read family, for first-stdin */
 	ST_CALL_READ,
 	ST_CALL_READV,
@@ -91,7 +95,7 @@ enum st_call_class {
 #define ST_CLASS_NONDET_FIRST ST_CALL_GETRANDOM
 #define ST_CLASS_NONDET_LAST ST_CALL_OPEN_URANDOM
 #define ST_CLASS_TXN_FIRST ST_CALL_FSYNC
-#define ST_CLASS_TXN_LAST ST_CALL_SYNC
+#define ST_CLASS_TXN_LAST ST_CALL_MARKER
 /* Length of st_proc.calls: every coalesced call has a slot. */
 #define ST_COUNTED_CALLS (ST_CLASS_TXN_LAST + 1)
 
@@ -182,6 +186,42 @@ struct st_exit_record {
 	struct st_record_header hdr;
 	__u64 calls[ST_COUNTED_CALLS]; /* final st_proc.calls */
 	__s32 exit_code;	/* wait(2) status word: code << 8 or signal number */
+	__u32 pad;
+};
+
+/* st_environ_record.source */
+enum st_environ_source {
+	ST_ENVIRON_GETENV,	/* libc getenv() */
+	ST_ENVIRON_SECURE_GETENV, /* libc secure_getenv() */
+	ST_ENVIRON_PROC_FILE,	/* an open of /proc/self/environ or /proc/<pid>/environ */
+	ST_ENVIRON_PROBE,	/* a probe from --environ-probe */
+};
+
+#define ST_ENV_NAME_LEN 64
+
+struct st_environ_record {
+	struct st_record_header hdr;
+	__u32 source;		/* enum st_environ_source */
+	__u32 probe;		/* ST_ENVIRON_PROBE: index of the --environ-probe option */
+	char name[ST_ENV_NAME_LEN]; /* the variable asked for, when the call names one */
+};
+
+/* st_explicit_record.source */
+enum st_explicit_source {
+	ST_EXPLICIT_MARKER,	/* SNAPTRIG_SNAPSHOT() in the application */
+	ST_EXPLICIT_OPERATOR,	/* a request on the control socket */
+};
+
+struct st_explicit_record {
+	struct st_record_header hdr;
+	__u32 source;		/* enum st_explicit_source */
+	__u32 pad;
+};
+
+struct st_idle_record {
+	struct st_record_header hdr;
+	__u64 idle_since_ns;	/* boot-time ns when the last running thread blocked */
+	__u32 threads;		/* threads of the process */
 	__u32 pad;
 };
 

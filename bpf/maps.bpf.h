@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Maps shared by every BPF object of snaptrig. Each object declares them with
+ * these definitions; the agent creates them with the main object and hands
+ * their fds to the others with bpf_map__reuse_fd() before load, so all
+ * programs filter on one procs map and write to one ring buffer.
+ */
+#ifndef SNAPTRIG_MAPS_BPF_H
+#define SNAPTRIG_MAPS_BPF_H
+
+#include "snaptrig_abi.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 32768);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct st_proc);
+} procs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20);
+} events SEC(".maps");
+
+/* Records the ring buffer could not take, by st_record_kind. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, ST_LOST_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost SEC(".maps");
+
+const volatile __u32 targ_agent_tgid;
+const volatile __u32 targ_triggers;		/* ST_TRIG_BIT mask */
+const volatile __u64 targ_cooldown_ns = 1000000000ULL;
+const volatile __u32 targ_calls_no_wakeup;	/* cooldown too short to wake per window */
+
+static __always_inline struct st_proc *current_proc(void)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	return bpf_map_lookup_elem(&procs, &tgid);
+}
+
+static __always_inline void count_lost(__u32 kind)
+{
+	__u64 *slot = bpf_map_lookup_elem(&lost, &kind);
+
+	if (slot)
+		__sync_fetch_and_add(slot, 1);
+}
+
+static __always_inline void *record_reserve(__u32 size, __u32 kind)
+{
+	void *rec = bpf_ringbuf_reserve(&events, size, 0);
+
+	if (!rec)
+		count_lost(kind);
+	return rec;
+}
+
+/* Fills a header for an event caused by the current task. */
+static __always_inline void header_current(struct st_record_header *hdr, __u32 kind,
+					   __u32 size)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	hdr->boot_ns = bpf_ktime_get_boot_ns();
+	hdr->kind = kind;
+	hdr->pid = id >> 32;
+	hdr->tid = (__u32)id;
+	hdr->size = size;
+	bpf_get_current_comm(hdr->comm, sizeof(hdr->comm));
+}
+
+static __always_inline void header_task(struct st_record_header *hdr, __u32 kind,
+					__u32 size, struct task_struct *task)
+{
+	hdr->boot_ns = bpf_ktime_get_boot_ns();
+	hdr->kind = kind;
+	hdr->pid = BPF_CORE_READ(task, tgid);
+	hdr->tid = BPF_CORE_READ(task, pid);
+	hdr->size = size;
+	BPF_CORE_READ_STR_INTO(&hdr->comm, task, comm);
+}
+
+/* Sets a once bit; true only for the caller that set it first. */
+static __always_inline bool once_claim(struct st_proc *proc, __u32 trigger)
+{
+	__u32 bit = ST_TRIG_BIT(trigger);
+
+	if (proc->once & bit)
+		return false;
+	return !(__sync_fetch_and_or(&proc->once, bit) & bit);
+}
+
+/*
+ * Counts a non-deterministic or transaction call of proc, and sends a record
+ * when the call opens a new cooldown window.
+ */
+static __always_inline int on_call(struct st_proc *proc, __u32 call, __u32 class)
+{
+	struct st_calls_record *rec;
+	__u64 now, opened;
+
+	if (call >= ST_COUNTED_CALLS || class >= ST_CLASS_COUNT)
+		return 0;
+	__sync_fetch_and_add(&proc->calls[call], 1);
+
+	now = bpf_ktime_get_boot_ns();
+	opened = proc->window_ns[class];
+	if (opened && now - opened < targ_cooldown_ns)
+		return 0;
+	/* Two threads may race here; only the one that moves the window sends. */
+	if (__sync_val_compare_and_swap(&proc->window_ns[class], opened, now) != opened)
+		return 0;
+
+	rec = record_reserve(sizeof(*rec), ST_REC_CALLS);
+	if (!rec)
+		return 0;
+	header_current(&rec->hdr, ST_REC_CALLS, sizeof(*rec));
+	rec->hdr.boot_ns = now;
+	__builtin_memcpy(rec->calls, proc->calls, sizeof(rec->calls));
+	rec->class = class;
+	rec->call = call;
+	bpf_ringbuf_submit(rec, targ_calls_no_wakeup ? BPF_RB_NO_WAKEUP : 0);
+	return 0;
+}
+
+#endif /* SNAPTRIG_MAPS_BPF_H */
