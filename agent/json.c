@@ -1,0 +1,426 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The output path writes one JSON line per event, so this writer is our own
+ * code rather than a general JSON library. It appends straight to one buffer
+ * that is reused for every line and keeps no tree of values. It also applies
+ * exactly the escaping rule described in json.h, which turns every byte of
+ * invalid UTF-8 into U+FFFD.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "json.h"
+
+#define JSON_MIN_CAP 256
+
+/* json_writer.levels flags */
+#define LEVEL_OBJECT 0x1	/* an object; otherwise an array */
+#define LEVEL_NONEMPTY 0x2	/* a member or element was written */
+
+/* Maximum length of the escape of one input byte, \u00xx. */
+#define MAX_ESCAPE_LEN 6
+
+static const char replacement_char[] = "\xef\xbf\xbd"; /* U+FFFD in UTF-8 */
+
+void json_writer_init(struct json_writer *w)
+{
+	memset(w, 0, sizeof(*w));
+}
+
+void json_writer_free(struct json_writer *w)
+{
+	if (!w)
+		return;
+	free(w->buf);
+	json_writer_init(w);
+}
+
+void json_writer_reset(struct json_writer *w)
+{
+	w->len = 0;
+	if (w->buf)
+		w->buf[0] = '\0';
+	w->error = 0;
+	w->depth = 0;
+	w->after_key = false;
+}
+
+/* Makes room for extra more bytes and the NUL. Returns false on error. */
+static bool reserve(struct json_writer *w, size_t extra)
+{
+	size_t need, cap;
+	char *buf;
+
+	if (w->error)
+		return false;
+	if (extra > SIZE_MAX - 1 - w->len) {
+		w->error = -ENOMEM;
+		return false;
+	}
+
+	need = w->len + extra + 1;
+	if (need <= w->cap)
+		return true;
+
+	cap = w->cap ? w->cap : JSON_MIN_CAP;
+	while (cap < need)
+		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+
+	buf = realloc(w->buf, cap);
+	if (!buf) {
+		w->error = -ENOMEM;
+		return false;
+	}
+	w->buf = buf;
+	w->cap = cap;
+	return true;
+}
+
+/* Appends bytes for which reserve() has made room, and the NUL. */
+static void put(struct json_writer *w, const char *s, size_t n)
+{
+	memcpy(w->buf + w->len, s, n);
+	w->len += n;
+	w->buf[w->len] = '\0';
+}
+
+static void append(struct json_writer *w, const char *s, size_t n)
+{
+	if (reserve(w, n))
+		put(w, s, n);
+}
+
+static void fail_usage(struct json_writer *w)
+{
+	if (!w->error)
+		w->error = -EINVAL;
+}
+
+/*
+ * Checks that a value may come next and writes the comma that separates it
+ * from the previous element. Returns false when nothing may be written.
+ */
+static bool begin_value(struct json_writer *w)
+{
+	__u8 *level;
+
+	if (w->error)
+		return false;
+
+	if (w->depth == 0) {
+		if (w->len > 0) {
+			fail_usage(w);
+			return false;
+		}
+		return true;
+	}
+
+	level = &w->levels[w->depth - 1];
+	if (*level & LEVEL_OBJECT) {
+		if (!w->after_key) {
+			fail_usage(w);
+			return false;
+		}
+		w->after_key = false;
+		return true;
+	}
+
+	if (*level & LEVEL_NONEMPTY)
+		append(w, ",", 1);
+	*level |= LEVEL_NONEMPTY;
+	return !w->error;
+}
+
+static void open_container(struct json_writer *w, __u8 flags, char bracket)
+{
+	if (!begin_value(w))
+		return;
+	if (w->depth == JSON_MAX_DEPTH) {
+		fail_usage(w);
+		return;
+	}
+
+	append(w, &bracket, 1);
+	w->levels[w->depth++] = flags;
+}
+
+static void close_container(struct json_writer *w, __u8 object, char bracket)
+{
+	if (w->error)
+		return;
+	if (w->depth == 0 || w->after_key ||
+	    (w->levels[w->depth - 1] & LEVEL_OBJECT) != object) {
+		fail_usage(w);
+		return;
+	}
+
+	w->depth--;
+	append(w, &bracket, 1);
+}
+
+void json_object_begin(struct json_writer *w)
+{
+	open_container(w, LEVEL_OBJECT, '{');
+}
+
+void json_object_end(struct json_writer *w)
+{
+	close_container(w, LEVEL_OBJECT, '}');
+}
+
+void json_array_begin(struct json_writer *w)
+{
+	open_container(w, 0, '[');
+}
+
+void json_array_end(struct json_writer *w)
+{
+	close_container(w, 0, ']');
+}
+
+/*
+ * Returns the length of the valid UTF-8 sequence at s, which has avail > 0
+ * bytes, or 0 when s[0] does not start one. The byte ranges are those of
+ * the well-formed UTF-8 byte sequences of the Unicode Standard: lead bytes
+ * C0, C1 and F5 to FF never occur, and the range of the second byte after
+ * E0, ED, F0 and F4 is narrowed.
+ */
+static size_t utf8_sequence_len(const unsigned char *s, size_t avail)
+{
+	unsigned char lo = 0x80, hi = 0xbf;	/* allowed range of s[1] */
+	size_t need, i;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		need = 2;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		need = 3;
+		if (s[0] == 0xe0)
+			lo = 0xa0;	/* below is overlong */
+		else if (s[0] == 0xed)
+			hi = 0x9f;	/* above is a surrogate */
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		need = 4;
+		if (s[0] == 0xf0)
+			lo = 0x90;	/* below is overlong */
+		else if (s[0] == 0xf4)
+			hi = 0x8f;	/* above is beyond U+10FFFF */
+	} else {
+		return 0;
+	}
+
+	if (avail < need || s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < need; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	}
+	return need;
+}
+
+/* Writes the escape of an ASCII byte that cannot appear raw. Returns its length. */
+static size_t escape_ascii(char *out, unsigned char c)
+{
+	static const char hex[] = "0123456789abcdef";
+	char short_form = 0;
+
+	switch (c) {
+	case '"':
+		short_form = '"';
+		break;
+	case '\\':
+		short_form = '\\';
+		break;
+	case '\b':
+		short_form = 'b';
+		break;
+	case '\f':
+		short_form = 'f';
+		break;
+	case '\n':
+		short_form = 'n';
+		break;
+	case '\r':
+		short_form = 'r';
+		break;
+	case '\t':
+		short_form = 't';
+		break;
+	}
+
+	out[0] = '\\';
+	if (short_form) {
+		out[1] = short_form;
+		return 2;
+	}
+	memcpy(out + 1, "u00", 3);
+	out[4] = hex[c >> 4];
+	out[5] = hex[c & 0xf];
+	return MAX_ESCAPE_LEN;
+}
+
+/* Appends s as a quoted, escaped JSON string. */
+static void put_string(struct json_writer *w, const char *s, size_t n)
+{
+	const unsigned char *in = (const unsigned char *)s;
+	size_t i = 0;
+	char *out;
+
+	if (n > (SIZE_MAX - 2) / MAX_ESCAPE_LEN) {
+		w->error = -ENOMEM;
+		return;
+	}
+	if (!reserve(w, 2 + n * MAX_ESCAPE_LEN))
+		return;
+
+	out = w->buf + w->len;
+	*out++ = '"';
+	while (i < n) {
+		unsigned char c = in[i];
+		size_t seq;
+
+		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+			*out++ = (char)c;
+			i++;
+		} else if (c < 0x80) {
+			out += escape_ascii(out, c);
+			i++;
+		} else if ((seq = utf8_sequence_len(in + i, n - i)) > 0) {
+			memcpy(out, in + i, seq);
+			out += seq;
+			i += seq;
+		} else {
+			/* 3 output bytes per input byte, within the reserved 6 */
+			memcpy(out, replacement_char, 3);
+			out += 3;
+			i++;
+		}
+	}
+	*out++ = '"';
+	*out = '\0';
+	w->len = (size_t)(out - w->buf);
+}
+
+void json_key(struct json_writer *w, const char *key)
+{
+	__u8 *level;
+
+	if (w->error)
+		return;
+	if (w->depth == 0 || w->after_key || !(w->levels[w->depth - 1] & LEVEL_OBJECT)) {
+		fail_usage(w);
+		return;
+	}
+
+	level = &w->levels[w->depth - 1];
+	if (*level & LEVEL_NONEMPTY)
+		append(w, ",", 1);
+	*level |= LEVEL_NONEMPTY;
+
+	put_string(w, key, strlen(key));
+	append(w, ":", 1);
+	w->after_key = true;
+}
+
+void json_string_len(struct json_writer *w, const char *s, size_t len)
+{
+	if (begin_value(w))
+		put_string(w, s, len);
+}
+
+void json_string(struct json_writer *w, const char *s)
+{
+	if (!s)
+		json_null(w);
+	else
+		json_string_len(w, s, strlen(s));
+}
+
+/* Writes the decimal digits of value before end. Returns where they start. */
+static char *format_u64(char *end, __u64 value)
+{
+	do {
+		*--end = (char)('0' + value % 10);
+		value /= 10;
+	} while (value);
+	return end;
+}
+
+void json_u64(struct json_writer *w, __u64 value)
+{
+	char digits[20];
+	char *start;
+
+	if (!begin_value(w))
+		return;
+
+	start = format_u64(digits + sizeof(digits), value);
+	append(w, start, (size_t)(digits + sizeof(digits) - start));
+}
+
+void json_i64(struct json_writer *w, __s64 value)
+{
+	char digits[21];
+	char *start;
+	__u64 magnitude;
+
+	if (!begin_value(w))
+		return;
+
+	/* -(value + 1) + 1 avoids overflow for the minimum __s64 */
+	magnitude = value < 0 ? (__u64)(-(value + 1)) + 1 : (__u64)value;
+	start = format_u64(digits + sizeof(digits), magnitude);
+	if (value < 0)
+		*--start = '-';
+	append(w, start, (size_t)(digits + sizeof(digits) - start));
+}
+
+void json_bool(struct json_writer *w, bool value)
+{
+	if (!begin_value(w))
+		return;
+	if (value)
+		append(w, "true", 4);
+	else
+		append(w, "false", 5);
+}
+
+void json_null(struct json_writer *w)
+{
+	if (begin_value(w))
+		append(w, "null", 4);
+}
+
+int json_finish_line(struct json_writer *w)
+{
+	if (w->error)
+		return w->error;
+	if (w->depth != 0 || w->len == 0 || w->buf[w->len - 1] == '\n') {
+		fail_usage(w);
+		return w->error;
+	}
+
+	append(w, "\n", 1);
+	return w->error;
+}
+
+int json_time_rfc3339(__u64 realtime_ns, char *buf, size_t len)
+{
+	__u64 secs = realtime_ns / 1000000000ull;
+	unsigned int nsec = (unsigned int)(realtime_ns % 1000000000ull);
+	time_t t = (time_t)secs;
+	struct tm tm;
+	int n;
+
+	if ((__u64)t != secs || !gmtime_r(&t, &tm))
+		return -EOVERFLOW;
+
+	n = snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%09uZ", tm.tm_year + 1900,
+		     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, nsec);
+	if (n < 0 || (size_t)n >= len)
+		return -ENOSPC;
+	return 0;
+}
