@@ -394,3 +394,25 @@ __u64 classifier_next_deadline(const struct classifier *c)
 	}
 	return next;
 }
+
+int classifier_operator_snapshot(struct classifier *c, __u32 pid, __u64 now_ns)
+{
+	struct proc_entry *proc = classifier_find(c, pid);
+	struct st_explicit_record rec;
+
+	if (!enabled(c, ST_TRIG_EXPLICIT))
+		return -EOPNOTSUPP;
+	if (!proc)
+		return -ESRCH;
+	/* the record the kernel would send, so the emitter reads the source the same way */
+	memset(&rec, 0, sizeof(rec));
+	rec.hdr.boot_ns = now_ns;
+	rec.hdr.kind = ST_REC_EXPLICIT;
+	rec.hdr.pid = pid;
+	rec.hdr.tid = pid;
+	rec.hdr.size = sizeof(rec);
+	memcpy(rec.hdr.comm, proc->comm, sizeof(rec.hdr.comm));
+	rec.source = ST_EXPLICIT_OPERATOR;
+	emit_trigger(c, ST_TRIG_EXPLICIT, &rec.hdr);
+	return 0;
+}

@@ -31,6 +31,7 @@ struct line {
 	__u32 tid;
 	__u32 call;			/* coalesced calls: the call named in "call" */
 	int coalesced;
+	int held;			/* the process is held for a snapshot request */
 	const struct st_record_header *record;
 	char comm[ST_COMM_LEN];
 };
@@ -87,6 +88,13 @@ void classifier_flush(struct classifier *c, __u64 now_ns);
 
 /* Earliest boot-clock time at which classifier_tick() has work, or 0. */
 __u64 classifier_next_deadline(const struct classifier *c);
+
+/*
+ * Writes an explicit trigger (source operator) for pid at now_ns, as a
+ * request on the control socket asks. Returns 0, -ESRCH when pid is not
+ * tracked, or -EOPNOTSUPP when explicit is not selected; both write nothing.
+ */
+int classifier_operator_snapshot(struct classifier *c, __u32 pid, __u64 now_ns);
 
 /* Forgets pid without writing anything, for a process that vanished unseen. */
 void classifier_remove(struct classifier *c, __u32 pid);

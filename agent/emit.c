@@ -502,12 +502,69 @@ void emit_line(void *ctx, const struct line *line)
 	key_u64(w, "pid", line->pid);
 	key_u64(w, "tid", line->tid);
 	key_comm(w, "comm", line->comm);
+	if (line->type == LINE_TRIGGER && e->show_held) {
+		json_key(w, "held");
+		json_bool(w, line->held);
+	}
 	if (line->type == LINE_TRIGGER)
 		detail(e, line);
 	else if (line->type == LINE_EXEC)
 		fields_exec(w, (const void *)line->record);
 	else
 		fields_exit(w, (const void *)line->record);
+	line_end(e);
+}
+
+void emit_snapshot(struct emitter *e, const struct snapshot_report *r)
+{
+	struct json_writer *w = &e->json;
+	size_t i;
+
+	if (e->format == FORMAT_TEXT) {
+		dprintf(e->fd, "# snapshot %u %s%s%s held=%llums\n", r->pid, r->status,
+			r->reason ? " " : "", r->reason ? r->reason : "",
+			(unsigned long long)(r->held_ns / 1000000));
+		e->seq++;
+		return;
+	}
+	line_begin(e, "snapshot", boot_now_ns());
+	key_u64(w, "pid", r->pid);
+	key_u64(w, "tid", r->tid);
+	key_str(w, "status", r->status);
+	if (r->reason)
+		key_str(w, "reason", r->reason);
+	json_key(w, "triggers");
+	json_array_begin(w);
+	for (i = 0; i < r->served_count; i++) {
+		json_object_begin(w);
+		key_str(w, "trigger", trigger_name(r->served[i].trigger));
+		key_u64(w, "seq", r->served[i].seq);
+		json_object_end(w);
+	}
+	json_array_end(w);
+	json_key(w, "exit_code");
+	if (r->exit_code >= 0)
+		json_i64(w, r->exit_code);
+	else
+		json_null(w);
+	if (r->term_signal) {
+		key_u64(w, "signal", r->term_signal);
+		key_str(w, "signal_name", signal_name(r->term_signal));
+	}
+	key_u64(w, "duration_ns", r->duration_ns);
+	json_key(w, "held");
+	json_bool(w, r->held);
+	key_str(w, "hold", r->hold);
+	key_u64(w, "held_ns", r->held_ns);
+	json_key(w, "resumed");
+	if (r->resumed >= 0)
+		json_bool(w, r->resumed);
+	else
+		json_null(w);
+	json_key(w, "ended");
+	json_bool(w, r->ended);
+	json_key(w, "stderr");
+	json_string(w, r->output ? r->output : "");
 	line_end(e);
 }
 

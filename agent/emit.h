@@ -8,6 +8,31 @@
 #include "json.h"
 #include "options.h"
 
+/* A trigger line that a snapshot request stands for. */
+struct served_trigger {
+	__u64 seq;
+	enum st_trigger trigger;
+};
+
+/* What a "snapshot" line reports. */
+struct snapshot_report {
+	const char *status;		/* ok, failed, timeout, target-exited, skipped */
+	const char *reason;		/* why it failed or was skipped, or NULL */
+	const char *hold;		/* kernel, agent or none */
+	const char *output;		/* the end of the checkpointer's stderr, or NULL */
+	const struct served_trigger *served;
+	size_t served_count;
+	__u64 duration_ns;		/* how long the checkpointer ran */
+	__u64 held_ns;			/* how long the process was held */
+	__u32 pid;
+	__u32 tid;
+	int exit_code;			/* the command's exit code, or -1 */
+	int term_signal;		/* the signal that ended the command, or 0 */
+	int held;
+	int resumed;			/* 1 resumed, 0 left stopped or ended, -1 not held */
+	int ended;			/* --stop-after-snapshot killed the process */
+};
+
 struct emitter {
 	__u64 seq;			/* of the last line written */
 	__s64 realtime_offset_ns;	/* CLOCK_REALTIME minus CLOCK_BOOTTIME */
@@ -15,6 +40,7 @@ struct emitter {
 	int fd;
 	int owns_fd;
 	int error;			/* first write error, -errno; later lines are dropped */
+	int show_held;			/* trigger lines carry "held" (with --freeze) */
 	struct json_writer json;
 	char *text;			/* text line buffer */
 	size_t text_cap;
@@ -30,6 +56,7 @@ void emit_start(struct emitter *e, const struct options *opts, const pid_t *targ
 		size_t target_count, pid_t agent_pid);
 /* Classifier callback: ctx is the emitter. */
 void emit_line(void *ctx, const struct line *line);
+void emit_snapshot(struct emitter *e, const struct snapshot_report *r);
 void emit_lost(struct emitter *e, __u64 total, const __u64 *delta_by_kind);
 void emit_stats(struct emitter *e, const struct classifier *c, __u64 lost_total,
 		const __u64 *lost_by_kind);

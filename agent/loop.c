@@ -33,10 +33,31 @@ static int epoll_add(int epoll_fd, int fd)
 	return 0;
 }
 
+void session_emit(void *ctx, const struct line *line)
+{
+	struct session *s = ctx;
+	struct line copy;
+
+	if (line->type == LINE_EXIT)
+		snapshots_on_exit(&s->snapshots, line->pid);
+	if (line->type != LINE_TRIGGER || !snapshots_enabled(&s->snapshots)) {
+		emit_line(&s->emitter, line);
+		return;
+	}
+	copy = *line;
+	snapshots_before_line(&s->snapshots, line, &copy.held);
+	emit_line(&s->emitter, &copy);
+	snapshots_after_line(&s->snapshots, &copy, s->emitter.seq);
+}
+
 static void arm_timer(struct session *s)
 {
 	struct itimerspec its = {};
 	__u64 next = classifier_next_deadline(&s->classifier);
+	__u64 snap = snapshots_next_deadline(&s->snapshots);
+
+	if (snap && (!next || snap < next))
+		next = snap;
 
 	if (next) {
 		its.it_value.tv_sec = next / 1000000000ULL;
@@ -140,7 +161,7 @@ static int all_exited(struct session *s)
 {
 	if (s->child && !s->child_reaped)
 		return 0;
-	if (s->classifier.proc_count)
+	if (s->classifier.proc_count || snapshots_active(&s->snapshots))
 		return 0;
 	return tracer_count(&s->tracer) == 0;
 }
@@ -172,6 +193,7 @@ static int setup_fds(struct session *s)
 		err = epoll_add(s->epoll_fd, s->child_pidfd);
 	if (err)
 		log_error("cannot set up the event loop: %s", strerror(-err));
+	s->snapshots.epoll_fd = s->epoll_fd;
 	return err;
 }
 
@@ -203,6 +225,8 @@ int session_loop(struct session *s)
 				stop = 1;
 			else if (fd == s->child_pidfd)
 				reap_child(s);
+			else if (snapshots_handle_fd(&s->snapshots, fd))
+				continue;
 			else if (fd == s->timer_fd) {
 				__u64 expirations;
 
@@ -212,6 +236,7 @@ int session_loop(struct session *s)
 		}
 		now = boot_now_ns();
 		classifier_tick(&s->classifier, now);
+		snapshots_tick(&s->snapshots, now);
 		arm_timer(s);
 		check_lost(s, now);
 		check_liveness(s, now);
@@ -227,6 +252,7 @@ void session_finish(struct session *s)
 
 	ring_buffer__consume(s->tracer.rb);
 	classifier_flush(&s->classifier, boot_now_ns());
+	snapshots_shutdown(&s->snapshots);
 	s->next_lost_check_ns = 0;
 	check_lost(s, boot_now_ns());
 	tracer_read_lost(&s->tracer, by_kind);

@@ -71,10 +71,13 @@ static void session_init(struct session *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->epoll_fd = s->signal_fd = s->timer_fd = s->child_pidfd = -1;
+	s->snapshots.epoll_fd = s->snapshots.watchdog_fd = -1;
 }
 
 static void session_cleanup(struct session *s)
 {
+	/* resume held processes before the programs go */
+	snapshots_shutdown(&s->snapshots);
 	/* destroying the skeleton detaches every program */
 	tracer_close(&s->tracer);
 	emitter_close(&s->emitter);
@@ -117,12 +120,18 @@ int main(int argc, char **argv)
 		goto out;
 	classifier_init(&s.classifier, s.opts.triggers, s.opts.cooldown_ns, s.opts.interval_ns);
 	s.classifier.read_calls = tracer_read_calls;
-	s.classifier.emit = emit_line;
-	s.classifier.ctx = &s.emitter;
+	s.classifier.emit = session_emit;
+	s.classifier.ctx = &s;
+	s.emitter.show_held = s.opts.freeze;
 	err = tracer_open(&s.tracer, &s.opts, getpid(), record_cb, &s);
 	if (err)
 		goto out;
 	s.classifier.calls_ctx = &s.tracer;
+	err = snapshots_init(&s.snapshots, &s.opts, &s.emitter, &s.tracer);
+	if (err) {
+		status = err == -EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
+		goto out;
+	}
 
 	err = start_targets(&s);
 	if (err) {

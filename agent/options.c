@@ -18,6 +18,13 @@ enum {
 	OPT_NO_FOLLOW,
 	OPT_CHECK,
 	OPT_RING_BUFFER_SIZE,
+	OPT_EXEC,
+	OPT_REQUEST_SOCKET,
+	OPT_SNAPSHOT_ON,
+	OPT_SNAPSHOT_TIMEOUT,
+	OPT_MAX_SNAPSHOTS,
+	OPT_STOP_AFTER_SNAPSHOT,
+	OPT_FREEZE,
 };
 
 static const struct option long_options[] = {
@@ -32,6 +39,13 @@ static const struct option long_options[] = {
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "check", no_argument, NULL, OPT_CHECK },
 	{ "ring-buffer-size", required_argument, NULL, OPT_RING_BUFFER_SIZE },
+	{ "exec", required_argument, NULL, OPT_EXEC },
+	{ "request-socket", required_argument, NULL, OPT_REQUEST_SOCKET },
+	{ "snapshot-on", required_argument, NULL, OPT_SNAPSHOT_ON },
+	{ "snapshot-timeout", required_argument, NULL, OPT_SNAPSHOT_TIMEOUT },
+	{ "max-snapshots", required_argument, NULL, OPT_MAX_SNAPSHOTS },
+	{ "stop-after-snapshot", no_argument, NULL, OPT_STOP_AFTER_SNAPSHOT },
+	{ "freeze", no_argument, NULL, OPT_FREEZE },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{},
@@ -69,6 +83,25 @@ static void print_help(void)
 	       "                              libbpf debug messages)\n"
 	       "      --check                 probe the kernel features the triggers need and\n"
 	       "                              exit (0: everything requested can work)\n"
+	       "\n"
+	       "Snapshot requests (each trigger becomes one, see snaptrig(8)):\n"
+	       "      --exec TEMPLATE         run this checkpointer command, split like shell\n"
+	       "                              words, without a shell; placeholders {pid},\n"
+	       "                              {tid}, {trigger}, {seq}, {time}\n"
+	       "      --request-socket PATH   send each request as a JSON line to this unix\n"
+	       "                              socket and wait for the JSON reply line\n"
+	       "      --snapshot-on LIST      triggers that request snapshots (default: all\n"
+	       "                              selected triggers)\n"
+	       "      --snapshot-timeout DURATION\n"
+	       "                              end a checkpointer that runs longer (SIGTERM,\n"
+	       "                              then SIGKILL after 1s; default 60s)\n"
+	       "      --max-snapshots N       at most N snapshots per process (default: no\n"
+	       "                              limit); --cooldown also spaces them\n"
+	       "      --freeze                stop the process at the trigger point until the\n"
+	       "                              snapshot is done\n"
+	       "      --stop-after-snapshot   kill the process after a successful snapshot\n"
+	       "                              instead of resuming it\n"
+	       "\n"
 	       "  -h, --help                  show this help and exit\n"
 	       "  -V, --version               show the version and exit\n"
 	       "\n"
@@ -213,8 +246,80 @@ static int parse_one(int opt, const char *arg, struct options *opts, int *trigge
 		return 0;
 	case OPT_RING_BUFFER_SIZE:
 		return parse_ring_size(arg, &opts->ring_buffer_size);
+	case OPT_EXEC:
+		if (!*arg) {
+			log_error("invalid template '' for --exec: give the checkpointer command");
+			return -EINVAL;
+		}
+		opts->exec_template = arg;
+		return 0;
+	case OPT_REQUEST_SOCKET:
+		if (!*arg) {
+			log_error("invalid path '' for --request-socket: give the socket path");
+			return -EINVAL;
+		}
+		opts->request_socket = arg;
+		return 0;
+	case OPT_SNAPSHOT_ON:
+		if (trigger_list_parse(arg, TRIGGERS_AVAILABLE, &opts->snapshot_on, why,
+				       sizeof(why))) {
+			log_error("--snapshot-on: %s", why);
+			return -EINVAL;
+		}
+		return 0;
+	case OPT_SNAPSHOT_TIMEOUT:
+		if (parse_duration_option("snapshot-timeout", arg, &opts->snapshot_timeout_ns))
+			return -EINVAL;
+		if (!opts->snapshot_timeout_ns) {
+			log_error("invalid duration '%s' for --snapshot-timeout: must be more than 0", arg);
+			return -EINVAL;
+		}
+		return 0;
+	case OPT_MAX_SNAPSHOTS: {
+		char *end;
+
+		errno = 0;
+		opts->max_snapshots = strtoull(arg, &end, 10);
+		if (errno || end == arg || *end || *arg == '-' || !opts->max_snapshots) {
+			log_error("invalid count '%s' for --max-snapshots: expected a positive integer", arg);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	case OPT_STOP_AFTER_SNAPSHOT:
+		opts->stop_after_snapshot = 1;
+		return 0;
+	case OPT_FREEZE:
+		opts->freeze = 1;
+		return 0;
 	}
 	return -EINVAL;
+}
+
+static int check_snapshot_options(struct options *opts)
+{
+	int requests = opts->exec_template || opts->request_socket;
+
+	if (opts->exec_template && opts->request_socket) {
+		log_error("both --exec and --request-socket given: choose one checkpointer");
+		return -EINVAL;
+	}
+	if (!requests && (opts->snapshot_on || opts->freeze || opts->stop_after_snapshot ||
+			  opts->max_snapshots)) {
+		log_error("snapshot options need a checkpointer: add --exec TEMPLATE or --request-socket PATH");
+		return -EINVAL;
+	}
+	if (opts->snapshot_on & ~opts->triggers) {
+		char names[TRIGGER_MASK_FORMAT_LEN];
+
+		trigger_mask_format(opts->snapshot_on & ~opts->triggers, names, sizeof(names));
+		log_error("--snapshot-on names triggers that are not selected: %s; add them to --trigger",
+			  names);
+		return -EINVAL;
+	}
+	if (requests && !opts->snapshot_on)
+		opts->snapshot_on = opts->triggers;
+	return 0;
 }
 
 static int check_targets(const struct options *opts)
@@ -240,6 +345,7 @@ int options_parse(int argc, char **argv, struct options *opts)
 	opts->cooldown_ns = 1000000000ULL;
 	opts->interval_ns = 10000000000ULL;
 	opts->idle_threshold_ns = 1000000000ULL;
+	opts->snapshot_timeout_ns = 60000000000ULL;
 	opts->follow = 1;
 
 	opterr = 0;
@@ -269,6 +375,9 @@ int options_parse(int argc, char **argv, struct options *opts)
 		opts->triggers = TRIGGERS_DEFAULT & TRIGGERS_AVAILABLE;
 	if (optind < argc)
 		opts->command = &argv[optind];
+	err = check_snapshot_options(opts);
+	if (err)
+		return err;
 	return check_targets(opts);
 }
 

@@ -20,6 +20,8 @@ enum output_format {
 };
 
 struct options {
+	__u64 snapshot_timeout_ns;
+	__u64 max_snapshots;		/* per process; 0: no limit */
 	__u64 cooldown_ns;
 	__u64 interval_ns;
 	__u64 idle_threshold_ns;
@@ -30,6 +32,11 @@ struct options {
 	pid_t *pids;			/* -p targets, in the order given */
 	size_t pid_count;
 	char **command;			/* argv after "--", NULL-terminated */
+	const char *exec_template;	/* --exec: checkpointer command */
+	const char *request_socket;	/* --request-socket: checkpointer socket */
+	__u32 snapshot_on;		/* ST_TRIG_BIT mask of triggers that request snapshots */
+	int freeze;
+	int stop_after_snapshot;
 	int follow;
 	int verbose;
 	int check;

@@ -8,6 +8,7 @@
 #include "classify.h"
 #include "emit.h"
 #include "options.h"
+#include "snapshot.h"
 #include "tracer.h"
 
 struct session {
@@ -15,6 +16,7 @@ struct session {
 	struct tracer tracer;
 	struct classifier classifier;
 	struct emitter emitter;
+	struct snapshots snapshots;
 	__u64 lost_by_kind[ST_LOST_SLOTS];
 	__u64 lost_total;
 	__u64 next_lost_check_ns;
@@ -47,6 +49,8 @@ int attach_targets(struct session *s);
 void read_comm(pid_t pid, char *comm);
 
 /* loop.c */
+/* Classifier callback: writes a line and turns triggers into snapshot requests. */
+void session_emit(void *ctx, const struct line *line);
 int session_loop(struct session *s);
 /* Writes what is still due and the stats line. */
 void session_finish(struct session *s);

@@ -88,7 +88,7 @@ static __u32 program_triggers(const char *name)
 }
 
 /* Turns off programs no selected trigger needs, and hooks this kernel lacks. */
-static void select_programs(struct snaptrig_bpf *skel, __u32 triggers)
+static void select_programs(struct snaptrig_bpf *skel, __u32 triggers, int freeze)
 {
 	struct bpf_program *prog;
 
@@ -96,6 +96,10 @@ static void select_programs(struct snaptrig_bpf *skel, __u32 triggers)
 		const char *sec = bpf_program__section_name(prog);
 		const char *name = bpf_program__name(prog);
 		int load = !!(program_triggers(name) & triggers);
+
+		/* the signal program also watches for stops of held processes */
+		if (freeze && !strcmp(name, "handle_signal_generate"))
+			load = 1;
 
 		if (load && !strncmp(sec, "tp/syscalls/", 12) &&
 		    !tracepoint_exists("syscalls", sec + 12)) {
@@ -129,7 +133,7 @@ int tracer_open(struct tracer *t, const struct options *opts, pid_t agent_pid,
 	int err;
 
 	memset(t, 0, sizeof(*t));
-	t->procs_fd = t->lost_fd = -1;
+	t->procs_fd = t->lost_fd = t->holds_fd = -1;
 
 	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
 		log_error("kernel BTF not found at /sys/kernel/btf/vmlinux; run a kernel built with CONFIG_DEBUG_INFO_BTF=y");
@@ -151,9 +155,11 @@ int tracer_open(struct tracer *t, const struct options *opts, pid_t agent_pid,
 	skel->rodata->targ_follow = opts->follow;
 	skel->rodata->targ_cooldown_ns = opts->cooldown_ns;
 	skel->rodata->targ_calls_no_wakeup = opts->cooldown_ns < WAKEUP_MIN_COOLDOWN_NS;
+	if (opts->freeze)
+		skel->rodata->targ_freeze = opts->snapshot_on & opts->triggers;
 	if (opts->ring_buffer_size)
 		bpf_map__set_max_entries(skel->maps.events, opts->ring_buffer_size);
-	select_programs(skel, opts->triggers);
+	select_programs(skel, opts->triggers, opts->freeze);
 
 	err = snaptrig_bpf__load(skel);
 	if (err) {
@@ -174,6 +180,7 @@ int tracer_open(struct tracer *t, const struct options *opts, pid_t agent_pid,
 	}
 	t->procs_fd = bpf_map__fd(skel->maps.procs);
 	t->lost_fd = bpf_map__fd(skel->maps.lost);
+	t->holds_fd = bpf_map__fd(skel->maps.holds);
 	t->ncpus = libbpf_num_possible_cpus();
 	if (t->ncpus <= 0) {
 		err = t->ncpus ? t->ncpus : -EINVAL;
@@ -194,12 +201,12 @@ void tracer_close(struct tracer *t)
 	t->rb = NULL;
 	snaptrig_bpf__destroy(t->skel);
 	t->skel = NULL;
-	t->procs_fd = t->lost_fd = -1;
+	t->procs_fd = t->lost_fd = t->holds_fd = -1;
 }
 
 int tracer_share_maps(struct tracer *t, struct bpf_object *obj)
 {
-	static const char *const names[] = { "procs", "events", "lost" };
+	static const char *const names[] = { "procs", "events", "lost", "holds" };
 	size_t i;
 
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {

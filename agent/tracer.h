@@ -16,6 +16,7 @@ struct tracer {
 	struct ring_buffer *rb;
 	int procs_fd;
 	int lost_fd;
+	int holds_fd;
 	int ncpus;
 };
 

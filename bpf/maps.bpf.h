@@ -31,7 +31,16 @@ struct {
 	__type(value, __u64);
 } lost SEC(".maps");
 
+/* Processes stopped by the kernel for a snapshot. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct st_hold);
+} holds SEC(".maps");
+
 const volatile __u32 targ_agent_tgid;
+const volatile __u32 targ_freeze;		/* ST_TRIG_BIT mask of triggers that stop the process */
 const volatile __u32 targ_triggers;		/* ST_TRIG_BIT mask */
 const volatile __u64 targ_cooldown_ns = 1000000000ULL;
 const volatile __u32 targ_calls_no_wakeup;	/* cooldown too short to wake per window */
@@ -66,6 +75,8 @@ static __always_inline void header_current(struct st_record_header *hdr, __u32 k
 {
 	__u64 id = bpf_get_current_pid_tgid();
 
+	hdr->flags = 0;
+	hdr->pad = 0;
 	hdr->boot_ns = bpf_ktime_get_boot_ns();
 	hdr->kind = kind;
 	hdr->pid = id >> 32;
@@ -77,6 +88,8 @@ static __always_inline void header_current(struct st_record_header *hdr, __u32 k
 static __always_inline void header_task(struct st_record_header *hdr, __u32 kind,
 					__u32 size, struct task_struct *task)
 {
+	hdr->flags = 0;
+	hdr->pad = 0;
 	hdr->boot_ns = bpf_ktime_get_boot_ns();
 	hdr->kind = kind;
 	hdr->pid = BPF_CORE_READ(task, tgid);
@@ -93,6 +106,34 @@ static __always_inline bool once_claim(struct st_proc *proc, __u32 trigger)
 	if (proc->once & bit)
 		return false;
 	return !(__sync_fetch_and_or(&proc->once, bit) & bit);
+}
+
+#define SIGSTOP_NUMBER 19
+
+/*
+ * Stops the current process for a snapshot when trigger is one that freezes
+ * and the process is not held already. bpf_send_signal() stops the whole
+ * thread group before the current thread returns to user space, so the
+ * process runs no instruction past the trigger point. Returns the
+ * ST_RECORD_HELD flag for the record, or 0.
+ */
+static __always_inline __u32 hold_current(__u32 trigger)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct st_hold hold = {};
+
+	if (!(targ_freeze & ST_TRIG_BIT(trigger)))
+		return 0;
+	hold.since_ns = bpf_ktime_get_boot_ns();
+	hold.trigger = trigger;
+	hold.flags = ST_HOLD_STOP_PENDING;
+	if (bpf_map_update_elem(&holds, &tgid, &hold, BPF_NOEXIST))
+		return 0;
+	if (bpf_send_signal(SIGSTOP_NUMBER)) {
+		bpf_map_delete_elem(&holds, &tgid);
+		return 0;
+	}
+	return ST_RECORD_HELD;
 }
 
 /*
@@ -121,6 +162,8 @@ static __always_inline int on_call(struct st_proc *proc, __u32 call, __u32 class
 		return 0;
 	header_current(&rec->hdr, ST_REC_CALLS, sizeof(*rec));
 	rec->hdr.boot_ns = now;
+	rec->hdr.flags = hold_current(class == ST_CLASS_TXN ? ST_TRIG_TRANSACTION :
+				      ST_TRIG_NON_DETERMINISTIC_CALL);
 	__builtin_memcpy(rec->calls, proc->calls, sizeof(rec->calls));
 	rec->class = class;
 	rec->call = call;

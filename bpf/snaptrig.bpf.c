@@ -111,6 +111,7 @@ int handle_listen(struct trace_event_raw_sys_enter *ctx)
 	rec->fd = fd;
 	rec->backlog = (int)ctx->args[1];
 	listen_fill_address(rec, file);
+	rec->hdr.flags = hold_current(ST_TRIG_FIRST_LISTEN);
 	bpf_ringbuf_submit(rec, 0);
 	return 0;
 }
@@ -144,6 +145,7 @@ static __always_inline int on_read(int fd, __u32 call)
 	header_current(&rec->hdr, ST_REC_STDIN, sizeof(*rec));
 	rec->fd = fd;
 	rec->call = call;
+	rec->hdr.flags = hold_current(ST_TRIG_FIRST_STDIN);
 	bpf_ringbuf_submit(rec, 0);
 	return 0;
 }
@@ -252,6 +254,57 @@ static __always_inline __u32 signal_trigger_bits(int sig)
 	return 0;
 }
 
+static __always_inline bool is_stop_signal(int sig)
+{
+	return sig == 19 || sig == 20 || sig == 21 || sig == 22; /* STOP, TSTP, TTIN, TTOU */
+}
+
+#define ANCESTRY_DEPTH 8
+
+/*
+ * Whether the current task descends from the agent, as the checkpointers it
+ * runs do: gdb's PTRACE_ATTACH stops the process with a SIGSTOP of its own,
+ * and that stop belongs to the snapshot, not to someone else.
+ */
+static __always_inline bool current_from_agent(void)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	int i;
+
+	for (i = 0; i < ANCESTRY_DEPTH && task; i++) {
+		__u32 tgid = BPF_CORE_READ(task, tgid);
+
+		if (tgid == targ_agent_tgid)
+			return true;
+		if (tgid <= 1)
+			break;
+		task = BPF_CORE_READ(task, real_parent);
+	}
+	return false;
+}
+
+/*
+ * Tells the kernel's own SIGSTOP of a hold, and the stops of the agent's
+ * checkpointers, from anyone else's stop signal. Returns true for those,
+ * which are no trigger. A stop from
+ * someone else marks the hold, so the agent leaves the process stopped.
+ */
+static __always_inline bool note_stop_while_held(__u32 tgid, int sig)
+{
+	struct st_hold *hold = bpf_map_lookup_elem(&holds, &tgid);
+
+	if (!hold)
+		return false;
+	if (sig == SIGSTOP_NUMBER && (hold->flags & ST_HOLD_STOP_PENDING)) {
+		__sync_fetch_and_and(&hold->flags, ~ST_HOLD_STOP_PENDING);
+		return true;
+	}
+	if (current_from_agent())
+		return true;
+	__sync_fetch_and_or(&hold->flags, ST_HOLD_FOREIGN_STOP);
+	return false;
+}
+
 SEC("tp_btf/signal_generate")
 int BPF_PROG(handle_signal_generate, int sig, struct kernel_siginfo *info,
 	     struct task_struct *task, int group, int result)
@@ -261,9 +314,13 @@ int BPF_PROG(handle_signal_generate, int sig, struct kernel_siginfo *info,
 	__u32 tgid, first = 0;
 	__s32 code;
 
-	if (!(signal_trigger_bits(sig) & targ_triggers) || result == SIGNAL_IGNORED)
+	if (result == SIGNAL_IGNORED)
 		return 0;
 	tgid = BPF_CORE_READ(task, tgid);
+	if (targ_freeze && is_stop_signal(sig) && note_stop_while_held(tgid, sig))
+		return 0;
+	if (!(signal_trigger_bits(sig) & targ_triggers))
+		return 0;
 	proc = bpf_map_lookup_elem(&procs, &tgid);
 	if (!proc)
 		return 0;
@@ -321,6 +378,8 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid,
 	rec->ppid = BPF_CORE_READ(task, real_parent, tgid);
 	bpf_probe_read_kernel_str(rec->filename, sizeof(rec->filename),
 				  BPF_CORE_READ(bprm, filename));
+	/* the new image has not run yet: stop it before its first instruction */
+	rec->hdr.flags = hold_current(ST_TRIG_BOOTSTRAP);
 	bpf_ringbuf_submit(rec, 0);
 	return 0;
 }
@@ -385,5 +444,6 @@ int BPF_PROG(handle_exit, struct task_struct *task)
 		bpf_ringbuf_submit(rec, 0);
 	}
 	bpf_map_delete_elem(&procs, &tgid);
+	bpf_map_delete_elem(&holds, &tgid);
 	return 0;
 }

@@ -119,6 +119,9 @@ struct st_proc {
 	__u32 flags;		/* ST_PROC_* */
 };
 
+/* st_record_header.flags */
+#define ST_RECORD_HELD (1u << 0) /* the kernel stopped the process at this event */
+
 /* Header of every ring buffer record; a kind-specific body follows. */
 struct st_record_header {
 	__u64 boot_ns;		/* bpf_ktime_get_boot_ns() at the event */
@@ -126,7 +129,24 @@ struct st_record_header {
 	__u32 pid;		/* tgid of the process */
 	__u32 tid;		/* thread that caused the event */
 	__u32 size;		/* whole record size in bytes, header included */
+	__u32 flags;		/* ST_RECORD_* */
+	__u32 pad;
 	char comm[ST_COMM_LEN];
+};
+
+/* st_hold.flags */
+#define ST_HOLD_FOREIGN_STOP (1u << 0) /* someone else stopped the process while held */
+#define ST_HOLD_STOP_PENDING (1u << 1) /* the kernel's own SIGSTOP is not generated yet */
+
+/*
+ * A process the kernel stopped for a snapshot, keyed by tgid in the holds
+ * map. The kernel creates the entry when it sends SIGSTOP and never stops a
+ * process that has one; the agent deletes it when it resumes the process.
+ */
+struct st_hold {
+	__u64 since_ns;		/* boot-time ns of the stop */
+	__u32 trigger;		/* enum st_trigger that caused it */
+	__u32 flags;		/* ST_HOLD_* */
 };
 
 struct st_listen_record {
@@ -223,6 +243,26 @@ struct st_idle_record {
 	__u64 idle_since_ns;	/* boot-time ns when the last running thread blocked */
 	__u32 threads;		/* threads of the process */
 	__u32 pad;
+};
+
+/* st_idle_seed.op */
+enum st_idle_seed_op {
+	ST_IDLE_SEED_PROC,	/* start tracking tgid: idle from now, no thread runnable */
+	ST_IDLE_SEED_THREAD,	/* add thread tid of tgid, runnable or blocked */
+	ST_IDLE_SEED_ARM,	/* start the idle timer of tgid if no thread is runnable */
+};
+
+/*
+ * Input of the idle_seed program, which the agent runs with BPF_PROG_TEST_RUN
+ * to add the threads that existed before tracking began. It returns 0 or
+ * -errno: -EEXIST for a process or thread the kernel tracks already, -ESRCH
+ * for a thread that is gone or exiting.
+ */
+struct st_idle_seed {
+	__u32 op;		/* enum st_idle_seed_op */
+	__u32 tgid;
+	__u32 tid;
+	__u32 runnable;		/* 1: runnable or running, 0: blocked */
 };
 
 /* Indexes into the lost counters: records the ring buffer could not take. */

@@ -1,0 +1,781 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include "log.h"
+#include "triggers.h"
+#include "snapshot.h"
+
+#define KILL_GRACE_NS 1000000000ULL	/* SIGTERM to SIGKILL for a timed-out command */
+
+int snapshots_enabled(const struct snapshots *sn)
+{
+	return sn->opts && (sn->opts->exec_template || sn->opts->request_socket);
+}
+
+/*
+ * The watchdog resumes held processes when the agent dies without doing it
+ * itself, even by SIGKILL. It is a child in its own session, so signals for
+ * the agent's terminal or process group do not reach it, and it keeps only
+ * the holds map and a pipe whose other end the agent holds: EOF on the pipe
+ * means the agent is gone.
+ */
+static void watchdog_main(int holds_fd, int pipe_fd)
+{
+	char byte;
+	__u32 key, next;
+	void *prev = NULL;
+
+	while (read(pipe_fd, &byte, 1) > 0)
+		;
+	while (bpf_map_get_next_key(holds_fd, prev, &next) == 0) {
+		struct st_hold hold;
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(holds_fd, &key, &hold) == 0 &&
+		    !(hold.flags & ST_HOLD_FOREIGN_STOP))
+			kill((pid_t)key, SIGCONT);
+	}
+	_exit(0);
+}
+
+static int start_watchdog(struct snapshots *sn)
+{
+	int fds[2];
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC))
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		int err = -errno;
+
+		close(fds[0]);
+		close(fds[1]);
+		return err;
+	}
+	if (pid == 0) {
+		int holds_fd = dup2(sn->tracer->holds_fd, 3);
+
+		setsid();
+		signal(SIGINT, SIG_IGN);
+		signal(SIGTERM, SIG_IGN);
+		signal(SIGHUP, SIG_IGN);
+		dup2(fds[0], 4);
+		/* drop every other fd, BPF links above all, so nothing stays attached */
+		syscall(SYS_close_range, 5, ~0U, 0);
+		watchdog_main(holds_fd, 4);
+	}
+	close(fds[0]);
+	sn->watchdog_fd = fds[1];
+	sn->watchdog = pid;
+	return 0;
+}
+
+int snapshots_init(struct snapshots *sn, const struct options *opts, struct emitter *e,
+		   struct tracer *t)
+{
+	char why[TEMPLATE_ERROR_LEN];
+	int err;
+
+	memset(sn, 0, sizeof(*sn));
+	sn->opts = opts;
+	sn->emitter = e;
+	sn->tracer = t;
+	sn->epoll_fd = -1;
+	sn->watchdog_fd = -1;
+	if (!snapshots_enabled(sn))
+		return 0;
+	if (opts->exec_template &&
+	    template_parse(opts->exec_template, &sn->template, why, sizeof(why))) {
+		log_error("invalid template '%s' for --exec: %s", opts->exec_template, why);
+		return -EINVAL;
+	}
+	if (opts->freeze) {
+		err = start_watchdog(sn);
+		if (err) {
+			log_error("cannot start the watchdog that resumes held processes: %s",
+				  strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+static struct snapshot_job *job_of_pid(const struct snapshots *sn, __u32 pid)
+{
+	size_t i;
+
+	for (i = 0; i < sn->job_count; i++)
+		if (sn->jobs[i]->pid == pid)
+			return sn->jobs[i];
+	return NULL;
+}
+
+static struct snapshot_pstate *pstate_of(struct snapshots *sn, __u32 pid)
+{
+	struct snapshot_pstate *grown;
+	size_t i;
+
+	for (i = 0; i < sn->pstate_count; i++)
+		if (sn->pstates[i].pid == pid)
+			return &sn->pstates[i];
+	grown = realloc(sn->pstates, (sn->pstate_count + 1) * sizeof(*grown));
+	if (!grown)
+		return NULL;
+	sn->pstates = grown;
+	memset(&grown[sn->pstate_count], 0, sizeof(*grown));
+	grown[sn->pstate_count].pid = pid;
+	return &grown[sn->pstate_count++];
+}
+
+/* Why a new request for pid is not started now, or NULL. */
+static const char *skip_reason(struct snapshots *sn, __u32 pid, __u64 now)
+{
+	struct snapshot_pstate *ps = pstate_of(sn, pid);
+
+	if (!ps)
+		return "out-of-memory";
+	if (sn->opts->max_snapshots && ps->count >= sn->opts->max_snapshots)
+		return "max-snapshots";
+	if (ps->last_end_ns && now - ps->last_end_ns < sn->opts->cooldown_ns)
+		return "cooldown";
+	return NULL;
+}
+
+static int requested(const struct snapshots *sn, const struct line *line)
+{
+	return snapshots_enabled(sn) && line->type == LINE_TRIGGER &&
+	       (sn->opts->snapshot_on & ST_TRIG_BIT(line->trigger));
+}
+
+static int kernel_held(const struct line *line)
+{
+	return line->record && (line->record->flags & ST_RECORD_HELD);
+}
+
+/* Reads the state letter of /proc/PID/stat; 0 when unknown. */
+static char process_state(__u32 pid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+/* Stops pid from the agent, recording a hold so a foreign stop can be told apart. */
+static int agent_hold(struct snapshots *sn, __u32 pid, enum st_trigger trigger)
+{
+	struct st_hold hold = { .trigger = trigger, .flags = ST_HOLD_STOP_PENDING };
+
+	if (process_state(pid) == 'T')
+		return 0;	/* someone else stopped it: it stays as it is */
+	hold.since_ns = boot_now_ns();
+	if (bpf_map_update_elem(sn->tracer->holds_fd, &pid, &hold, BPF_NOEXIST))
+		return 0;
+	if (kill(pid, SIGSTOP)) {
+		bpf_map_delete_elem(sn->tracer->holds_fd, &pid);
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * Ends a hold. Returns 1 when the process runs again, 0 when it stays
+ * stopped because someone else stopped it meanwhile, -1 when it is gone.
+ */
+static int release_hold(struct snapshots *sn, __u32 pid, int end_process)
+{
+	struct st_hold hold;
+	int foreign = 0;
+
+	if (bpf_map_lookup_elem(sn->tracer->holds_fd, &pid, &hold) == 0) {
+		foreign = !!(hold.flags & ST_HOLD_FOREIGN_STOP);
+		bpf_map_delete_elem(sn->tracer->holds_fd, &pid);
+	}
+	if (end_process)
+		return kill(pid, SIGKILL) ? -1 : 0;
+	if (foreign) {
+		log_info(1, "process %u was stopped by another process while held; leaving it stopped",
+			 pid);
+		return 0;
+	}
+	if (kill(pid, SIGCONT))
+		return -1;
+	return 1;
+}
+
+int snapshots_before_line(struct snapshots *sn, const struct line *line, int *held)
+{
+	*held = 0;
+	if (!requested(sn, line)) {
+		/* a kernel hold for a trigger that requests nothing: let it go */
+		if (kernel_held(line))
+			release_hold(sn, line->pid, 0);
+		return 0;
+	}
+	if (kernel_held(line)) {
+		*held = 1;
+		return 1;
+	}
+	if (sn->opts->freeze && !job_of_pid(sn, line->pid) &&
+	    !skip_reason(sn, line->pid, boot_now_ns()))
+		*held = agent_hold(sn, line->pid, line->trigger);
+	return 1;
+}
+
+static int epoll_watch(struct snapshots *sn, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	if (fd < 0 || sn->epoll_fd < 0)
+		return 0;
+	return epoll_ctl(sn->epoll_fd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+static void close_fd(struct snapshots *sn, int *fd)
+{
+	if (*fd < 0)
+		return;
+	if (sn->epoll_fd >= 0)
+		epoll_ctl(sn->epoll_fd, EPOLL_CTL_DEL, *fd, NULL);
+	close(*fd);
+	*fd = -1;
+}
+
+static void set_env_number(const char *name, unsigned long long value)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%llu", value);
+	setenv(name, buf, 1);
+}
+
+/* In the forked child: run the checkpointer, never returning. */
+static void exec_checkpointer(char **argv, int stderr_fd, const struct snapshot_job *job,
+			      const char *trigger, const char *event_line)
+{
+	int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	sigset_t none;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	/* its own process group: a terminal's Ctrl-C must not cut a dump short */
+	setpgid(0, 0);
+	if (null_fd >= 0) {
+		dup2(null_fd, STDIN_FILENO);
+		dup2(null_fd, STDOUT_FILENO);
+	}
+	dup2(stderr_fd, STDERR_FILENO);
+	setenv("SNAPTRIG_EVENT", event_line, 1);
+	setenv("SNAPTRIG_TRIGGER", trigger, 1);
+	set_env_number("SNAPTRIG_PID", job->pid);
+	set_env_number("SNAPTRIG_TID", job->tid);
+	set_env_number("SNAPTRIG_SEQ", job->served[0].seq);
+	set_env_number("SNAPTRIG_HELD", job->hold != HOLD_NONE);
+	execvp(argv[0], argv);
+	dprintf(STDERR_FILENO, "snaptrig: cannot execute checkpointer '%s': %s\n", argv[0],
+		strerror(errno));
+	_exit(127);
+}
+
+static int start_exec(struct snapshots *sn, struct snapshot_job *job, const char *event_line)
+{
+	char pid_s[16], tid_s[16], seq_s[24], when[JSON_TIME_LEN];
+	const char *trigger = trigger_name(job->served[0].trigger);
+	struct template_values values = {
+		.pid = pid_s, .tid = tid_s, .trigger = trigger, .seq = seq_s, .time = when,
+	};
+	char **argv = NULL;
+	int pipe_fds[2];
+	int err;
+
+	snprintf(pid_s, sizeof(pid_s), "%u", job->pid);
+	snprintf(tid_s, sizeof(tid_s), "%u", job->tid);
+	snprintf(seq_s, sizeof(seq_s), "%llu", (unsigned long long)job->served[0].seq);
+	json_time_rfc3339(job->started_ns + sn->emitter->realtime_offset_ns, when, sizeof(when));
+	err = template_expand(&sn->template, &values, &argv);
+	if (err)
+		return err;
+	if (pipe2(pipe_fds, O_CLOEXEC | O_NONBLOCK)) {
+		err = -errno;
+		template_argv_free(argv);
+		return err;
+	}
+	job->checkpointer = fork();
+	if (job->checkpointer == 0)
+		exec_checkpointer(argv, pipe_fds[1], job, trigger, event_line);
+	err = job->checkpointer < 0 ? -errno : 0;
+	close(pipe_fds[1]);
+	template_argv_free(argv);
+	if (err) {
+		close(pipe_fds[0]);
+		job->checkpointer = 0;
+		return err;
+	}
+	job->stderr_fd = pipe_fds[0];
+	job->pidfd = syscall(SYS_pidfd_open, job->checkpointer, 0);
+	if (job->pidfd < 0)
+		return -errno;
+	err = epoll_watch(sn, job->stderr_fd);
+	return err ? err : epoll_watch(sn, job->pidfd);
+}
+
+static int start_socket(struct snapshots *sn, struct snapshot_job *job, const char *event_line)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct timeval send_timeout = { .tv_sec = 1 };
+	char *request;
+	size_t len;
+	ssize_t n;
+	int fd;
+
+	if (strlen(sn->opts->request_socket) >= sizeof(addr.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(addr.sun_path, sn->opts->request_socket);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	job->sock_fd = fd;
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof(send_timeout));
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)))
+		return -errno;
+	len = strlen(event_line) + 256;
+	request = malloc(len);
+	if (!request)
+		return -ENOMEM;
+	/* the request is the trigger line itself, as the "event" member */
+	n = snprintf(request, len,
+		     "{\"type\":\"snapshot-request\",\"seq\":%llu,\"pid\":%u,\"tid\":%u,\"trigger\":\"%s\",\"held\":%s,\"event\":%.*s}\n",
+		     (unsigned long long)job->served[0].seq, job->pid, job->tid,
+		     trigger_name(job->served[0].trigger), job->hold != HOLD_NONE ? "true" : "false",
+		     (int)strcspn(event_line, "\n"), event_line);
+	if (n > 0)
+		n = write(fd, request, (size_t)n);
+	free(request);
+	if (n < 0)
+		return -errno;
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	return epoll_watch(sn, fd);
+}
+
+static void job_free(struct snapshots *sn, struct snapshot_job *job)
+{
+	close_fd(sn, &job->stderr_fd);
+	close_fd(sn, &job->pidfd);
+	close_fd(sn, &job->sock_fd);
+	free(job->served);
+	free(job);
+}
+
+static void report_skip(struct snapshots *sn, const struct line *line, __u64 seq,
+			const char *reason)
+{
+	struct served_trigger served = { .seq = seq, .trigger = line->trigger };
+	struct snapshot_report report = {
+		.status = "skipped",
+		.reason = reason,
+		.pid = line->pid,
+		.tid = line->tid,
+		.exit_code = -1,
+		.held = kernel_held(line),
+		.hold = kernel_held(line) ? "kernel" : "none",
+		.resumed = -1,
+		.served = &served,
+		.served_count = 1,
+	};
+
+	if (report.held)
+		report.resumed = release_hold(sn, line->pid, 0) > 0;
+	emit_snapshot(sn->emitter, &report);
+}
+
+static int job_add_served(struct snapshot_job *job, __u64 seq, enum st_trigger trigger)
+{
+	struct served_trigger *grown = realloc(job->served,
+					       (job->served_count + 1) * sizeof(*grown));
+
+	if (!grown)
+		return -ENOMEM;
+	job->served = grown;
+	grown[job->served_count].seq = seq;
+	grown[job->served_count].trigger = trigger;
+	job->served_count++;
+	return 0;
+}
+
+void snapshots_after_line(struct snapshots *sn, const struct line *line, __u64 seq)
+{
+	const char *event = sn->emitter->format == FORMAT_JSON && sn->emitter->json.buf ?
+			    sn->emitter->json.buf : "{}";
+	struct snapshot_job *job, **grown;
+	const char *reason;
+	__u64 now = boot_now_ns();
+	int err;
+
+	if (!requested(sn, line))
+		return;
+	job = job_of_pid(sn, line->pid);
+	if (job) {
+		/* one request at a time per process: this trigger joins the running one */
+		if (job_add_served(job, seq, line->trigger))
+			log_error("cannot record trigger %llu for the running snapshot of %u",
+				  (unsigned long long)seq, line->pid);
+		if (kernel_held(line) && job->hold == HOLD_NONE) {
+			job->hold = HOLD_KERNEL;
+			job->held_since_ns = line->boot_ns;
+		}
+		return;
+	}
+	reason = skip_reason(sn, line->pid, now);
+	if (reason) {
+		report_skip(sn, line, seq, reason);
+		return;
+	}
+
+	job = calloc(1, sizeof(*job));
+	grown = job ? realloc(sn->jobs, (sn->job_count + 1) * sizeof(*grown)) : NULL;
+	if (!grown) {
+		free(job);
+		report_skip(sn, line, seq, "out-of-memory");
+		return;
+	}
+	sn->jobs = grown;
+	sn->jobs[sn->job_count++] = job;
+	job->pid = line->pid;
+	job->tid = line->tid;
+	job->pidfd = job->stderr_fd = job->sock_fd = -1;
+	job->started_ns = now;
+	job->deadline_ns = now + sn->opts->snapshot_timeout_ns;
+	if (kernel_held(line)) {
+		job->hold = HOLD_KERNEL;
+		job->held_since_ns = line->boot_ns;
+	} else if (sn->opts->freeze && bpf_map_lookup_elem(sn->tracer->holds_fd, &job->pid,
+							   &(struct st_hold){}) == 0) {
+		job->hold = HOLD_AGENT;
+		job->held_since_ns = now;
+	}
+	pstate_of(sn, job->pid)->count++;
+	if (job_add_served(job, seq, line->trigger)) {
+		job->exited = 1;
+		snprintf(job->tail, sizeof(job->tail), "out of memory");
+		return;
+	}
+	err = sn->opts->exec_template ? start_exec(sn, job, event) : start_socket(sn, job, event);
+	if (err) {
+		/* the job ends at the next tick with this reason */
+		job->exited = 1;
+		job->status = -1;
+		job->tail_len = snprintf(job->tail, sizeof(job->tail),
+					 "cannot start the checkpointer: %s", strerror(-err));
+		log_error("snapshot of process %u: cannot start the checkpointer: %s", job->pid,
+			  strerror(-err));
+	}
+}
+
+void snapshots_on_exit(struct snapshots *sn, __u32 pid)
+{
+	struct snapshot_job *job = job_of_pid(sn, pid);
+
+	if (job)
+		job->target_exited = 1;
+}
+
+/* Keeps the last bytes of the command's stderr. */
+static void read_stderr(struct snapshot_job *job)
+{
+	char buf[1024];
+	ssize_t n;
+
+	while ((n = read(job->stderr_fd, buf, sizeof(buf))) > 0) {
+		size_t keep = sizeof(job->tail) - 1;
+		size_t add = (size_t)n;
+
+		if (add >= keep) {
+			memcpy(job->tail, buf + add - keep, keep);
+			job->tail_len = keep;
+		} else {
+			if (job->tail_len + add > keep) {
+				size_t drop = job->tail_len + add - keep;
+
+				memmove(job->tail, job->tail + drop, job->tail_len - drop);
+				job->tail_len -= drop;
+			}
+			memcpy(job->tail + job->tail_len, buf, add);
+			job->tail_len += add;
+		}
+		job->tail[job->tail_len] = '\0';
+	}
+}
+
+/* Parses the reply line: {"ok":true} or {"ok":false,"error":"..."}. */
+static void parse_reply(struct snapshot_job *job)
+{
+	const char *ok = strstr(job->reply, "\"ok\"");
+	const char *error = strstr(job->reply, "\"error\"");
+
+	job->exited = 1;
+	job->reply_ok = 0;
+	if (ok) {
+		ok += 4;
+		while (*ok == ' ' || *ok == ':')
+			ok++;
+		job->reply_ok = !strncmp(ok, "true", 4);
+	}
+	if (!ok)
+		snprintf(job->tail, sizeof(job->tail), "invalid reply: %.200s", job->reply);
+	else if (error)
+		snprintf(job->tail, sizeof(job->tail), "%.500s", error);
+	job->tail_len = strlen(job->tail);
+}
+
+static void read_reply(struct snapshot_job *job)
+{
+	ssize_t n;
+
+	while (job->reply_len < sizeof(job->reply) - 1) {
+		char *newline;
+
+		n = read(job->sock_fd, job->reply + job->reply_len,
+			 sizeof(job->reply) - 1 - job->reply_len);
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			job->reply[job->reply_len] = '\0';
+			job->exited = 1;
+			if (!job->reply_len)
+				snprintf(job->tail, sizeof(job->tail),
+					 "the request socket closed without a reply");
+			else
+				parse_reply(job);
+			return;
+		}
+		job->reply_len += (size_t)n;
+		job->reply[job->reply_len] = '\0';
+		newline = strchr(job->reply, '\n');
+		if (newline) {
+			*newline = '\0';
+			parse_reply(job);
+			return;
+		}
+	}
+	job->exited = 1;
+	snprintf(job->tail, sizeof(job->tail), "reply longer than %zu bytes", sizeof(job->reply));
+}
+
+static void reap_checkpointer(struct snapshot_job *job)
+{
+	int status;
+
+	if (job->checkpointer <= 0 || job->exited)
+		return;
+	if (waitpid(job->checkpointer, &status, WNOHANG) == job->checkpointer) {
+		job->status = status;
+		job->exited = 1;
+	}
+}
+
+int snapshots_handle_fd(struct snapshots *sn, int fd)
+{
+	size_t i;
+
+	for (i = 0; i < sn->job_count; i++) {
+		struct snapshot_job *job = sn->jobs[i];
+
+		if (fd == job->stderr_fd) {
+			read_stderr(job);
+			return 1;
+		}
+		if (fd == job->pidfd) {
+			reap_checkpointer(job);
+			close_fd(sn, &job->pidfd);
+			return 1;
+		}
+		if (fd == job->sock_fd) {
+			read_reply(job);
+			if (job->exited)
+				close_fd(sn, &job->sock_fd);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static void finish_job(struct snapshots *sn, struct snapshot_job *job, const char *forced_reason)
+{
+	struct snapshot_report report = {
+		.pid = job->pid,
+		.tid = job->tid,
+		.exit_code = -1,
+		.served = job->served,
+		.served_count = job->served_count,
+		.output = job->tail,
+		.resumed = -1,
+	};
+	__u64 now = boot_now_ns();
+	int success;
+
+	if (job->stderr_fd >= 0)
+		read_stderr(job);
+	if (job->checkpointer > 0 && WIFEXITED(job->status) && job->status != -1)
+		report.exit_code = WEXITSTATUS(job->status);
+	if (job->checkpointer > 0 && WIFSIGNALED(job->status))
+		report.term_signal = WTERMSIG(job->status);
+	success = sn->opts->exec_template ? job->checkpointer > 0 && report.exit_code == 0 :
+		  job->reply_ok;
+
+	if (forced_reason) {
+		report.status = "failed";
+		report.reason = forced_reason;
+	} else if (job->target_exited) {
+		report.status = "target-exited";
+	} else if (job->timed_out) {
+		report.status = "timeout";
+	} else if (success) {
+		report.status = "ok";
+	} else {
+		report.status = "failed";
+		if (job->checkpointer <= 0 && !sn->opts->request_socket)
+			report.reason = "start";
+		else if (report.term_signal)
+			report.reason = "signal";
+		else if (sn->opts->request_socket)
+			report.reason = "reply";
+		else
+			report.reason = "exit-code";
+	}
+	report.duration_ns = now - job->started_ns;
+	report.held = job->hold != HOLD_NONE;
+	report.hold = job->hold == HOLD_KERNEL ? "kernel" : job->hold == HOLD_AGENT ? "agent" : "none";
+	if (report.held)
+		report.held_ns = now - job->held_since_ns;
+
+	report.ended = success && !forced_reason && sn->opts->stop_after_snapshot &&
+		       !job->target_exited;
+	if (report.held && !job->target_exited)
+		report.resumed = release_hold(sn, job->pid, report.ended) > 0;
+	else if (report.ended)
+		kill(job->pid, SIGKILL);
+	pstate_of(sn, job->pid)->last_end_ns = now;
+	emit_snapshot(sn->emitter, &report);
+}
+
+static void remove_job(struct snapshots *sn, size_t index)
+{
+	job_free(sn, sn->jobs[index]);
+	sn->jobs[index] = sn->jobs[--sn->job_count];
+}
+
+static void enforce_timeout(struct snapshot_job *job, __u64 now)
+{
+	if (job->exited || now < job->deadline_ns)
+		return;
+	if (!job->timed_out) {
+		job->timed_out = 1;
+		job->kill_ns = now + KILL_GRACE_NS;
+		if (job->checkpointer > 0)
+			kill(job->checkpointer, SIGTERM);
+		else
+			job->exited = 1;	/* a socket request just ends */
+		return;
+	}
+	if (job->kill_ns && now >= job->kill_ns) {
+		kill(job->checkpointer, SIGKILL);
+		job->kill_ns = 0;
+	}
+}
+
+void snapshots_tick(struct snapshots *sn, __u64 now_ns)
+{
+	size_t i = 0;
+
+	while (i < sn->job_count) {
+		struct snapshot_job *job = sn->jobs[i];
+
+		reap_checkpointer(job);
+		enforce_timeout(job, now_ns);
+		if (job->exited) {
+			finish_job(sn, job, NULL);
+			remove_job(sn, i);
+			continue;
+		}
+		i++;
+	}
+}
+
+__u64 snapshots_next_deadline(const struct snapshots *sn)
+{
+	__u64 next = 0;
+	size_t i;
+
+	for (i = 0; i < sn->job_count; i++) {
+		const struct snapshot_job *job = sn->jobs[i];
+		__u64 at = job->timed_out ? job->kill_ns : job->deadline_ns;
+
+		if (at && (!next || at < next))
+			next = at;
+	}
+	return next;
+}
+
+size_t snapshots_active(const struct snapshots *sn)
+{
+	return sn->job_count;
+}
+
+void snapshots_shutdown(struct snapshots *sn)
+{
+	size_t i;
+
+	for (i = 0; i < sn->job_count; i++) {
+		struct snapshot_job *job = sn->jobs[i];
+
+		if (job->checkpointer > 0 && !job->exited) {
+			kill(job->checkpointer, SIGTERM);
+			usleep(100000);
+			reap_checkpointer(job);
+			if (!job->exited) {
+				kill(job->checkpointer, SIGKILL);
+				waitpid(job->checkpointer, &job->status, 0);
+			}
+		}
+		finish_job(sn, job, job->exited ? NULL : "snaptrig stopped");
+	}
+	while (sn->job_count)
+		remove_job(sn, 0);
+	free(sn->jobs);
+	sn->jobs = NULL;
+	free(sn->pstates);
+	sn->pstates = NULL;
+	sn->pstate_count = 0;
+	template_free(&sn->template);
+	/* the watchdog resumes what is still held (nothing, normally) and exits */
+	if (sn->watchdog_fd >= 0) {
+		close(sn->watchdog_fd);
+		sn->watchdog_fd = -1;
+		waitpid(sn->watchdog, NULL, 0);
+	}
+}

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Snapshot requests: a trigger starts the checkpointer (an --exec command or
+ * a request on --request-socket) for its process, at most one at a time per
+ * process, and ends with a "snapshot" line. With --freeze the process stays
+ * stopped until the request is done; it is resumed on every path unless
+ * someone else stopped it meanwhile.
+ */
+#ifndef SNAPTRIG_SNAPSHOT_H
+#define SNAPTRIG_SNAPSHOT_H
+
+#include "classify.h"
+#include "emit.h"
+#include "options.h"
+#include "template.h"
+#include "tracer.h"
+
+enum hold_kind {
+	HOLD_NONE,
+	HOLD_KERNEL,	/* stopped by the BPF program at the trigger point */
+	HOLD_AGENT,	/* stopped by the agent when the line was classified */
+};
+
+struct snapshot_job {
+	__u64 started_ns;		/* boot clock */
+	__u64 deadline_ns;		/* --snapshot-timeout */
+	__u64 kill_ns;			/* SIGKILL after SIGTERM; 0 until the timeout */
+	__u64 held_since_ns;		/* 0: not held */
+	struct served_trigger *served;	/* the trigger that started it, then the ones that joined */
+	size_t served_count;
+	enum hold_kind hold;
+	__u32 pid;
+	__u32 tid;
+	pid_t checkpointer;		/* --exec: the command's pid */
+	int pidfd;
+	int stderr_fd;			/* --exec: read end of its stderr */
+	int sock_fd;			/* --request-socket: the connection */
+	int timed_out;
+	int target_exited;
+	int status;			/* wait(2) status of the command */
+	int exited;			/* the command was reaped, or the reply arrived */
+	int reply_ok;			/* --request-socket: the reply said ok */
+	size_t tail_len;
+	size_t reply_len;
+	char tail[1024];		/* the end of the command's stderr, or the reply's error */
+	char reply[4096];
+};
+
+struct snapshot_pstate {
+	__u64 count;			/* snapshots taken */
+	__u64 last_end_ns;
+	__u32 pid;
+};
+
+struct snapshots {
+	struct template template;
+	const struct options *opts;
+	struct emitter *emitter;
+	struct tracer *tracer;
+	struct snapshot_job **jobs;
+	size_t job_count;
+	struct snapshot_pstate *pstates;
+	size_t pstate_count;
+	int epoll_fd;
+	int watchdog_fd;		/* write end of the pipe the watchdog waits on */
+	pid_t watchdog;
+};
+
+/* Parses the template and starts the watchdog. Returns 0 or -errno after a message. */
+int snapshots_init(struct snapshots *sn, const struct options *opts, struct emitter *e,
+		   struct tracer *t);
+/* Ends every request: terminates checkpointers, resumes held processes. */
+void snapshots_shutdown(struct snapshots *sn);
+
+/* Whether the options ask for snapshots at all. */
+int snapshots_enabled(const struct snapshots *sn);
+
+/*
+ * Decides what a trigger line leads to before it is written: returns 1 and
+ * sets *held when the process is (or will be) held for a request.
+ */
+int snapshots_before_line(struct snapshots *sn, const struct line *line, int *held);
+/* Starts or joins a request for the trigger line just written as seq. */
+void snapshots_after_line(struct snapshots *sn, const struct line *line, __u64 seq);
+/* The process exited: its request, if any, ends as target-exited. */
+void snapshots_on_exit(struct snapshots *sn, __u32 pid);
+
+/* Handles an fd of a request; returns 0 when fd is not one of them. */
+int snapshots_handle_fd(struct snapshots *sn, int fd);
+void snapshots_tick(struct snapshots *sn, __u64 now_ns);
+__u64 snapshots_next_deadline(const struct snapshots *sn);
+size_t snapshots_active(const struct snapshots *sn);
+
+#endif
