@@ -266,6 +266,46 @@ static void detail_calls(struct json_writer *w, const struct line *line)
 	json_object_end(w);
 	json_key(w, "coalesced");
 	json_bool(w, line->coalesced);
+	/* SNAPTRIG_TRANSACTION() markers are counted as the call "marker" */
+	key_str(w, "source", line->call == ST_CALL_MARKER ? "marker" : "syscall");
+}
+
+static const char *environ_source_name(__u32 source)
+{
+	switch (source) {
+	case ST_ENVIRON_GETENV:
+		return "getenv";
+	case ST_ENVIRON_SECURE_GETENV:
+		return "secure_getenv";
+	case ST_ENVIRON_PROC_FILE:
+		return "proc-file";
+	}
+	return "probe";
+}
+
+static void detail_environ(struct emitter *e, const struct st_environ_record *rec)
+{
+	struct json_writer *w = &e->json;
+
+	key_str(w, "source", environ_source_name(rec->source));
+	if (rec->source == ST_ENVIRON_GETENV || rec->source == ST_ENVIRON_SECURE_GETENV) {
+		json_key(w, "name");
+		json_string_len(w, rec->name, strnlen(rec->name, ST_ENV_NAME_LEN));
+	} else if (rec->source == ST_ENVIRON_PROBE && rec->probe < e->environ_probe_count) {
+		key_str(w, "binary", e->environ_probes[rec->probe].binary);
+		key_str(w, "symbol", e->environ_probes[rec->probe].symbol);
+	}
+}
+
+static const char *explicit_source_name(__u32 source)
+{
+	return source == ST_EXPLICIT_OPERATOR ? "operator" : "marker";
+}
+
+/* How long the process had been idle when the kernel wrote the record. */
+static __u64 idle_ns(const struct st_idle_record *rec)
+{
+	return rec->hdr.boot_ns > rec->idle_since_ns ? rec->hdr.boot_ns - rec->idle_since_ns : 0;
 }
 
 static void fields_exec(struct json_writer *w, const struct st_exec_record *rec)
@@ -311,6 +351,20 @@ static void detail(struct emitter *e, const struct line *line)
 	case ST_TRIG_PERIODIC_INTERVAL:
 		key_u64(w, "interval_ns", line->interval_ns);
 		key_u64(w, "number", line->number);
+		break;
+	case ST_TRIG_IDLE: {
+		const struct st_idle_record *rec = (const void *)hdr;
+
+		key_u64(w, "threads", rec->threads);
+		key_u64(w, "idle_ns", idle_ns(rec));
+		break;
+	}
+	case ST_TRIG_FIRST_ENVIRON:
+		detail_environ(e, (const void *)hdr);
+		break;
+	case ST_TRIG_EXPLICIT:
+		key_str(w, "source",
+			explicit_source_name(((const struct st_explicit_record *)hdr)->source));
 		break;
 	default:
 		break;
@@ -393,12 +447,12 @@ static void text_detail(struct emitter *e, size_t *len, const struct line *line)
 
 		if (rec->family == AF_INET || rec->family == AF_INET6) {
 			inet_ntop(rec->family, rec->addr, addr, sizeof(addr));
-			text_append(e, len, "fd=%d %s:%u backlog=%d", rec->fd, addr, rec->port,
-				    rec->backlog);
+			text_append(e, len, "fd=%d family=%s address=%s port=%u backlog=%d",
+				    rec->fd, family_name(rec->family), addr, rec->port, rec->backlog);
 		} else {
 			text_safe(buf, sizeof(buf), rec->sun_path + (rec->sun_path[0] == 0),
 				  ST_SUN_PATH_LEN - 1);
-			text_append(e, len, "fd=%d %s %s backlog=%d", rec->fd,
+			text_append(e, len, "fd=%d family=%s path=%s backlog=%d", rec->fd,
 				    family_name(rec->family), buf, rec->backlog);
 		}
 		break;
@@ -416,28 +470,47 @@ static void text_detail(struct emitter *e, size_t *len, const struct line *line)
 	case ST_TRIG_SIGSTOP: {
 		const struct st_signal_record *rec = (const void *)hdr;
 
-		text_append(e, len, "%s code=%d%s", signal_name(rec->sig), rec->code,
-			    rec->thread ? " thread" : "");
+		text_append(e, len, "signal=%s code=%d thread=%s", signal_name(rec->sig), rec->code,
+			    rec->thread ? "yes" : "no");
 		if (rec->sender_pid != ST_NO_SENDER) {
 			text_safe(buf, sizeof(buf), rec->sender_comm, ST_COMM_LEN);
-			text_append(e, len, " from=%u(%s)", rec->sender_pid, buf);
+			text_append(e, len, " sender=%u sender_comm=%s", rec->sender_pid, buf);
 		}
 		break;
 	}
 	case ST_TRIG_NON_DETERMINISTIC_CALL:
 	case ST_TRIG_TRANSACTION:
-		text_append(e, len, "call=%s count=%llu%s", call_name(line->call),
-			    (unsigned long long)line->count, line->coalesced ? " coalesced" : "");
+		text_append(e, len, "call=%s count=%llu coalesced=%s", call_name(line->call),
+			    (unsigned long long)line->count, line->coalesced ? "yes" : "no");
 		break;
 	case ST_TRIG_BOOTSTRAP: {
 		const struct st_exec_record *rec = (const void *)hdr;
 
 		text_safe(buf, sizeof(buf), rec->filename, ST_PATH_LEN);
-		text_append(e, len, "%s ppid=%u", buf, rec->ppid);
+		text_append(e, len, "filename=%s ppid=%u", buf, rec->ppid);
 		break;
 	}
 	case ST_TRIG_PERIODIC_INTERVAL:
 		text_append(e, len, "number=%llu", (unsigned long long)line->number);
+		break;
+	case ST_TRIG_IDLE: {
+		const struct st_idle_record *rec = (const void *)hdr;
+
+		text_append(e, len, "threads=%u idle=%llums", rec->threads,
+			    (unsigned long long)(idle_ns(rec) / 1000000));
+		break;
+	}
+	case ST_TRIG_FIRST_ENVIRON: {
+		const struct st_environ_record *rec = (const void *)hdr;
+
+		text_safe(buf, sizeof(buf), rec->name, ST_ENV_NAME_LEN);
+		text_append(e, len, "source=%s%s%s", environ_source_name(rec->source),
+			    buf[0] ? " name=" : "", buf);
+		break;
+	}
+	case ST_TRIG_EXPLICIT:
+		text_append(e, len, "source=%s",
+			    explicit_source_name(((const struct st_explicit_record *)hdr)->source));
 		break;
 	default:
 		break;
@@ -459,26 +532,25 @@ static void emit_text(struct emitter *e, const struct line *line)
 	json_time_rfc3339(line->boot_ns + e->realtime_offset_ns, when, sizeof(when));
 	text_safe(comm, sizeof(comm), line->comm, ST_COMM_LEN);
 	/* "2026-12-04T14:41:00.123456789Z" -> "14:41:00.123456" */
-	text_append(e, &len, "%.15s  ", when + 11);
 	if (line->type == LINE_TRIGGER) {
-		text_append(e, &len, "%-22s %7u %7u %-16s ", trigger_name(line->trigger),
-			    line->pid, line->tid, comm);
+		text_append(e, &len, "%.15s  %-24s %u %u %s ", when + 11,
+			    trigger_name(line->trigger), line->pid, line->tid, comm);
 		text_detail(e, &len, line);
 	} else if (line->type == LINE_EXEC) {
 		const struct st_exec_record *rec = (const void *)line->record;
 
 		text_safe(comm, sizeof(comm), rec->filename, ST_PATH_LEN);
-		text_append(e, &len, "# exec %u %s", line->pid, comm);
+		text_append(e, &len, "# %.15s exec %u %s", when + 11, line->pid, comm);
 	} else {
 		const struct st_exit_record *rec = (const void *)line->record;
 		int status = rec->exit_code;
 
 		if ((status & 0x7f) == 0)
-			text_append(e, &len, "# exit %u %s code=%d", line->pid, comm,
-				    (status >> 8) & 0xff);
+			text_append(e, &len, "# %.15s exit %u %s code=%d", when + 11, line->pid,
+				    comm, (status >> 8) & 0xff);
 		else
-			text_append(e, &len, "# exit %u %s killed by %s", line->pid, comm,
-				    signal_name(status & 0x7f));
+			text_append(e, &len, "# %.15s exit %u %s killed by %s", when + 11,
+				    line->pid, comm, signal_name(status & 0x7f));
 	}
 	text_append(e, &len, "\n");
 	write_all(e, e->text, len);

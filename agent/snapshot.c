@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -285,6 +286,8 @@ static void exec_checkpointer(char **argv, int stderr_fd, const struct snapshot_
 	signal(SIGPIPE, SIG_DFL);
 	/* its own process group: a terminal's Ctrl-C must not cut a dump short */
 	setpgid(0, 0);
+	/* a dump nobody reads is pointless once the agent is gone */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (null_fd >= 0) {
 		dup2(null_fd, STDIN_FILENO);
 		dup2(null_fd, STDOUT_FILENO);

@@ -77,8 +77,7 @@ static __always_inline void listen_fill_address(struct st_listen_record *rec,
 			return;
 		if (len > ST_SUN_PATH_LEN - 1)
 			len = ST_SUN_PATH_LEN - 1;
-		bpf_probe_read_kernel(rec->sun_path, len & (ST_SUN_PATH_LEN - 1),
-				      ua->name[0].sun_path);
+		bpf_probe_read_kernel(rec->sun_path, len, ua->name[0].sun_path);
 	}
 }
 
