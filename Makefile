@@ -53,7 +53,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS) $(SKELS)
-.PHONY: all clean check unit integration install vmlinux help
+.PHONY: all clean check unit integration install vmlinux help fuzz bench
 
 all: $(OUT)/snaptrig $(TOOLS) $(UNIT_TESTS)
 
@@ -64,6 +64,8 @@ help:
 	@echo 'make integration  run the integration tests only (root)'
 	@echo 'make install      install the agent and man page under $$(DESTDIR)$$(PREFIX)'
 	@echo 'make vmlinux      regenerate build/vmlinux.h from the running kernel'
+	@echo 'make fuzz         run each libFuzzer target for FUZZ_SECONDS (default 20)'
+	@echo 'make bench        run the benchmarks and write docs/BENCH.md'
 	@echo 'make V=1 SANITIZE=1 ...  show commands / build with ASan and UBSan'
 
 $(OUT) $(OUT)/agent $(OUT)/tools $(OUT)/tests:
@@ -117,10 +119,43 @@ integration: all
 check: all
 	$(Q)tests/run-all.sh
 
+# libFuzzer targets, built with clang and ASan/UBSan against every agent unit
+# but main.c. `make fuzz FUZZ_SECONDS=60` runs each for that long; new inputs
+# go to build/fuzz/corpus-NAME, the seeds stay in tests/fuzz/corpus/NAME.
+FUZZ_SECONDS ?= 20
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(OUT)/fuzz/%,$(FUZZ_SRCS))
+FUZZ_AGENT_SRCS := $(filter-out agent/main.c,$(AGENT_SRCS))
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	-std=gnu11 -D_GNU_SOURCE -Iinclude -Iagent -I$(OUT) -DSNAPTRIG_VERSION='"$(VERSION)"'
+
+$(OUT)/fuzz:
+	$(Q)mkdir -p $@
+
+$(OUT)/fuzz/%: tests/fuzz/%.c $(FUZZ_AGENT_SRCS) $(SKELS) $(wildcard include/*.h agent/*.h) | $(OUT)/fuzz
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $< $(FUZZ_AGENT_SRCS) $(AGENT_LIBS) -o $@
+
+fuzz: $(FUZZ_BINS)
+	$(Q)status=0; for bin in $(FUZZ_BINS); do \
+		name=$${bin##*/fuzz_}; \
+		mkdir -p $(OUT)/fuzz/corpus-$$name; \
+		echo "== fuzz $$name for $(FUZZ_SECONDS)s"; \
+		$$bin -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 \
+			$(OUT)/fuzz/corpus-$$name tests/fuzz/corpus/$$name 2>$(OUT)/fuzz/$$name.log \
+			|| { status=1; tail -n 40 $(OUT)/fuzz/$$name.log; }; \
+		grep -h 'stat::number_of_executed_units' $(OUT)/fuzz/$$name.log; \
+	done; exit $$status
+
+bench: all
+	$(Q)tools/install-deps.sh bench
+	$(Q)tools/bench/run.sh
+
 install: $(OUT)/snaptrig
 	install -D -m 0755 $(OUT)/snaptrig $(DESTDIR)$(PREFIX)/sbin/snaptrig
 	install -D -m 0644 include/snaptrig.h $(DESTDIR)$(PREFIX)/include/snaptrig.h
 	install -D -m 0644 docs/snaptrig.8 $(DESTDIR)$(PREFIX)/share/man/man8/snaptrig.8
+	install -D -m 0644 docs/snaptrig.schema.json $(DESTDIR)$(PREFIX)/share/doc/snaptrig/snaptrig.schema.json
 
 clean:
 	$(Q)rm -rf $(OUT)

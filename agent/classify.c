@@ -361,8 +361,8 @@ static void tick_interval(struct classifier *c, struct proc_entry *proc, __u64 n
 	line.interval_ns = c->interval_ns;
 	memcpy(line.comm, proc->comm, sizeof(line.comm));
 	/* a late tick fires once, then keeps the original phase */
-	while (proc->next_interval_ns <= now_ns)
-		proc->next_interval_ns += c->interval_ns;
+	proc->next_interval_ns += ((now_ns - proc->next_interval_ns) / c->interval_ns + 1) *
+				  c->interval_ns;
 	emit(c, &line);
 }
 

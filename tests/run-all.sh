@@ -52,6 +52,14 @@ if [ -f tests/schema/check.py ]; then
 	[ "$status" -eq 0 ] || [ "${f:-0}" -gt 0 ] || failed=$((failed + 1))
 fi
 
+# libFuzzer smoke runs: each target for FUZZ_SECONDS (make fuzz fails on a crash or hang)
+echo "== fuzz"
+if make -s fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-5}"; then
+	passed=$((passed + $(ls tests/fuzz/fuzz_*.c | wc -l)))
+else
+	failed=$((failed + 1))
+fi
+
 echo "== integration"
 tests/integration/run.sh >"$log" 2>&1
 status=$?

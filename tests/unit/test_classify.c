@@ -347,6 +347,20 @@ static void periodic_keeps_phase(void **state)
 	classifier_free(&c);
 }
 
+/* Found by fuzz_record: a tick near the end of the clock used to loop forever. */
+static void periodic_tick_clock_end(void **state)
+{
+	struct classifier c;
+	struct capture cap;
+
+	setup_classifier(&c, &cap, ST_TRIG_BIT(ST_TRIG_PERIODIC_INTERVAL), SEC);
+	classifier_add(&c, 10, "worker", 0);
+	classifier_tick(&c, ~0ULL);
+	assert_int_equal(cap.count, 1);
+	assert_int_equal(cap.lines[0].number, 1);
+	classifier_free(&c);
+}
+
 static void unknown_pid_is_tracked(void **state)
 {
 	struct classifier c;
@@ -378,6 +392,7 @@ int main(void)
 		cmocka_unit_test(exec_bootstrap_or_exec_line),
 		cmocka_unit_test(fork_tracks_child),
 		cmocka_unit_test(periodic_keeps_phase),
+		cmocka_unit_test(periodic_tick_clock_end),
 		cmocka_unit_test(unknown_pid_is_tracked),
 	};
 
