@@ -5,10 +5,12 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
+#include "idle.h"
 #include "log.h"
 #include "snaptrig.skel.h"
 #include "tracer.h"
 #include "triggers.h"
+#include "uprobes.h"
 #include "check.h"
 
 #define ALL_TRIGGERS TRIGGERS_ALL
@@ -72,6 +74,8 @@ static void check_tracepoints(struct check_state *st)
 		{ "sched/sched_process_fork", ALL_TRIGGERS },
 		{ "sched/sched_process_exit", ALL_TRIGGERS },
 		{ "sched/sched_switch", ST_TRIG_BIT(ST_TRIG_IDLE) },
+		{ "sched/sched_wakeup", ST_TRIG_BIT(ST_TRIG_IDLE) },
+		{ "sched/sched_wakeup_new", ST_TRIG_BIT(ST_TRIG_IDLE) },
 	};
 	char feature[96];
 	size_t i;
@@ -105,6 +109,15 @@ static int programs_attach(const struct options *opts)
 	return err;
 }
 
+/* The sleepable getenv uprobe of first-environ and the USDT programs of the markers. */
+static void check_uprobe_programs(struct check_state *st)
+{
+	report(st, "sleepable uprobe on libc getenv loads and attaches",
+	       uprobes_check_environ() == 0, ST_TRIG_BIT(ST_TRIG_FIRST_ENVIRON));
+	report(st, "USDT programs of the snaptrig.h markers load", uprobes_check_markers() == 0,
+	       ST_TRIG_BIT(ST_TRIG_EXPLICIT));
+}
+
 int check_run(const struct options *opts)
 {
 	struct check_state st = { .requested = opts->triggers };
@@ -134,6 +147,11 @@ int check_run(const struct options *opts)
 	if (root && have_btf)
 		report(&st, "snaptrig's programs load and attach", programs_attach(opts) == 0,
 		       opts->triggers);
+	if (root && have_btf)
+		check_uprobe_programs(&st);
+	if (root && have_btf)
+		report(&st, "idle programs (tp_btf with bpf_timer, syscall seeding) load and attach",
+		       idle_check() == 0, ST_TRIG_BIT(ST_TRIG_IDLE));
 	log_quiet_libbpf(0);
 
 	if (!st.blocked) {

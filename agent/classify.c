@@ -232,7 +232,7 @@ static void on_exec_record(struct classifier *c, struct proc_entry *proc,
 	} else {
 		line_from_record(&line, LINE_EXEC, ST_TRIG_BOOTSTRAP, &rec->hdr);
 	}
-	line.tid = rec->old_tid;
+	/* after an exec from another thread, that thread has the leader's tid */
 	emit(c, &line);
 }
 

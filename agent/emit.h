@@ -42,6 +42,8 @@ struct emitter {
 	int error;			/* first write error, -errno; later lines are dropped */
 	int show_held;			/* trigger lines carry "held" (with --freeze) */
 	struct json_writer json;
+	const struct environ_probe *environ_probes; /* names of st_environ_record.probe */
+	size_t environ_probe_count;
 	char *text;			/* text line buffer */
 	size_t text_cap;
 };

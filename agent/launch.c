@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,11 +17,43 @@
 #include <unistd.h>
 #include "log.h"
 #include "session.h"
+#include "usdt.h"
 
 #define EXIT_NOT_FOUND 127
 #define EXIT_NOT_EXECUTABLE 126
 
-static void child_exec(struct session *s, int gate_fd, int error_fd)
+/*
+ * Executes COMMAND from the path the parent resolved. execvp() would call
+ * getenv("PATH") in the child, which is traced already, and that would be
+ * COMMAND's first-environ. Without a resolved path, execvp() reports the
+ * error as usual. A file without a #! line runs with /bin/sh, as execvp()
+ * does it.
+ */
+static void exec_command(char **argv, const char *path)
+{
+	size_t argc;
+
+	if (!path) {
+		execvp(argv[0], argv);
+		return;
+	}
+	execv(path, argv);
+	if (errno != ENOEXEC)
+		return;
+	for (argc = 0; argv[argc]; argc++)
+		;
+	{
+		char *sh_argv[argc + 2];
+
+		sh_argv[0] = "sh";
+		sh_argv[1] = (char *)path;
+		memcpy(sh_argv + 2, argv + 1, argc * sizeof(*argv));
+		execv("/bin/sh", sh_argv);
+	}
+	errno = ENOEXEC;
+}
+
+static void child_exec(struct session *s, int gate_fd, int error_fd, const char *path)
 {
 	char go;
 	int err;
@@ -31,7 +64,7 @@ static void child_exec(struct session *s, int gate_fd, int error_fd)
 	if (read(gate_fd, &go, 1) != 1)
 		_exit(EXIT_NOT_FOUND);
 	close(gate_fd);
-	execvp(s->opts.command[0], s->opts.command);
+	exec_command(s->opts.command, path);
 	err = errno;
 	if (write(error_fd, &err, sizeof(err)) < 0)
 		_exit(EXIT_NOT_FOUND);
@@ -64,8 +97,12 @@ static int exec_result(struct session *s, int error_fd)
 int launch_command(struct session *s)
 {
 	int gate[2] = { -1, -1 }, error_pipe[2] = { -1, -1 };
+	char resolved[PATH_MAX];
 	struct stdin_id in;
-	int err;
+	int err, resolved_ok;
+
+	resolved_ok = usdt_resolve_command(s->opts.command[0], getenv("PATH"), resolved,
+					   sizeof(resolved)) == 0;
 
 	if (pipe2(gate, O_CLOEXEC) || pipe2(error_pipe, O_CLOEXEC)) {
 		err = -errno;
@@ -82,7 +119,7 @@ int launch_command(struct session *s)
 	if (s->child == 0) {
 		close(gate[1]);
 		close(error_pipe[0]);
-		child_exec(s, gate[0], error_pipe[1]);
+		child_exec(s, gate[0], error_pipe[1], resolved_ok ? resolved : NULL);
 	}
 	close(gate[0]);
 	close(error_pipe[1]);

@@ -14,7 +14,9 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include "log.h"
+#include "control.h"
 #include "session.h"
+#include "uprobes.h"
 
 /* Records sent without a wakeup wait at most this long before the agent drains them. */
 #define DRAIN_MS 10
@@ -191,6 +193,8 @@ static int setup_fds(struct session *s)
 		err = epoll_add(s->epoll_fd, ring_buffer__epoll_fd(s->tracer.rb));
 	if (!err)
 		err = epoll_add(s->epoll_fd, s->child_pidfd);
+	if (!err)
+		err = control_watch(s->control, s->epoll_fd);
 	if (err)
 		log_error("cannot set up the event loop: %s", strerror(-err));
 	s->snapshots.epoll_fd = s->epoll_fd;
@@ -227,6 +231,8 @@ int session_loop(struct session *s)
 				reap_child(s);
 			else if (snapshots_handle_fd(&s->snapshots, fd))
 				continue;
+			else if (control_handle_event(s->control, s, fd, events[i].events))
+				continue;
 			else if (fd == s->timer_fd) {
 				__u64 expirations;
 
@@ -236,6 +242,7 @@ int session_loop(struct session *s)
 		}
 		now = boot_now_ns();
 		classifier_tick(&s->classifier, now);
+		uprobes_tick(s->uprobes, now);
 		snapshots_tick(&s->snapshots, now);
 		arm_timer(s);
 		check_lost(s, now);

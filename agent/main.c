@@ -12,8 +12,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "check.h"
+#include "control.h"
 #include "log.h"
 #include "session.h"
+#include "uprobes.h"
 
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2
@@ -22,6 +24,8 @@ static int record_cb(void *ctx, void *data, size_t size)
 {
 	struct session *s = ctx;
 
+	/* before the classifier, to attach the new image's markers soonest */
+	uprobes_on_record(s->uprobes, data, size);
 	if (classifier_record(&s->classifier, data, size) == -EINVAL)
 		log_info(1, "dropped a malformed record of %zu bytes", size);
 	return 0;
@@ -67,6 +71,26 @@ static int start_targets(struct session *s)
 	return attach_targets(s);
 }
 
+/*
+ * Attaches the uprobe-based triggers, with COMMAND's markers before it
+ * starts, and opens --control before the start line so that a client that
+ * read the start line can connect.
+ */
+static int open_uprobes_and_control(struct session *s)
+{
+	int err;
+
+	s->emitter.environ_probes = s->opts.environ_probes;
+	s->emitter.environ_probe_count = s->opts.environ_probe_count;
+	err = uprobes_open(&s->uprobes, &s->tracer, &s->opts);
+	if (err)
+		return err;
+	uprobes_add_command(s->uprobes, s->opts.command);
+	if (s->opts.control_path)
+		return control_open(&s->control, s->opts.control_path);
+	return 0;
+}
+
 static void session_init(struct session *s)
 {
 	memset(s, 0, sizeof(*s));
@@ -78,6 +102,8 @@ static void session_cleanup(struct session *s)
 {
 	/* resume held processes before the programs go */
 	snapshots_shutdown(&s->snapshots);
+	control_close(s->control);
+	uprobes_close(s->uprobes);
 	/* destroying the skeleton detaches every program */
 	tracer_close(&s->tracer);
 	emitter_close(&s->emitter);
@@ -111,6 +137,11 @@ int main(int argc, char **argv)
 		status = check_run(&s.opts);
 		goto out;
 	}
+	if (s.opts.request_snapshot_pid) {
+		err = control_request_snapshot(s.opts.control_path, s.opts.request_snapshot_pid);
+		status = err ? EXIT_RUNTIME : 0;
+		goto out;
+	}
 
 	err = block_signals(&s);
 	if (err)
@@ -133,6 +164,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
+	err = open_uprobes_and_control(&s);
+	if (err)
+		goto out;
+
 	err = start_targets(&s);
 	if (err) {
 		status = err > 0 ? err : (err == -ESRCH || err == -EINVAL) ? EXIT_USAGE : EXIT_RUNTIME;
@@ -142,6 +177,8 @@ int main(int argc, char **argv)
 		}
 		goto out;
 	}
+	for (size_t i = 0; i < s.target_count; i++)
+		uprobes_add_process(s.uprobes, s.targets[i]);
 	emit_start(&s.emitter, &s.opts, s.targets, s.target_count, getpid());
 	log_info(1, "tracing %zu process%s", s.target_count, s.target_count == 1 ? "" : "es");
 

@@ -8,6 +8,7 @@
 #include "duration.h"
 #include "log.h"
 #include "triggers.h"
+#include "usdt.h"
 #include "options.h"
 
 enum {
@@ -25,6 +26,9 @@ enum {
 	OPT_MAX_SNAPSHOTS,
 	OPT_STOP_AFTER_SNAPSHOT,
 	OPT_FREEZE,
+	OPT_ENVIRON_PROBE,
+	OPT_CONTROL,
+	OPT_REQUEST_SNAPSHOT,
 };
 
 static const struct option long_options[] = {
@@ -46,6 +50,9 @@ static const struct option long_options[] = {
 	{ "max-snapshots", required_argument, NULL, OPT_MAX_SNAPSHOTS },
 	{ "stop-after-snapshot", no_argument, NULL, OPT_STOP_AFTER_SNAPSHOT },
 	{ "freeze", no_argument, NULL, OPT_FREEZE },
+	{ "environ-probe", required_argument, NULL, OPT_ENVIRON_PROBE },
+	{ "control", required_argument, NULL, OPT_CONTROL },
+	{ "request-snapshot", required_argument, NULL, OPT_REQUEST_SNAPSHOT },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{},
@@ -56,6 +63,7 @@ static void print_help(void)
 	printf("Usage: snaptrig [OPTIONS] -- COMMAND [ARG...]\n"
 	       "       snaptrig [OPTIONS] -p PID[,PID...]\n"
 	       "       snaptrig --check [-t LIST]\n"
+	       "       snaptrig --control PATH --request-snapshot PID\n"
 	       "\n"
 	       "Trace processes with eBPF and write their snapshot triggers as JSON lines.\n"
 	       "\n"
@@ -83,6 +91,15 @@ static void print_help(void)
 	       "                              libbpf debug messages)\n"
 	       "      --check                 probe the kernel features the triggers need and\n"
 	       "                              exit (0: everything requested can work)\n"
+	       "      --environ-probe BINARY:SYMBOL\n"
+	       "                              count a call of SYMBOL in BINARY as a read of\n"
+	       "                              the environment too (first-environ; repeatable)\n"
+	       "      --control PATH          accept operator requests, one JSON object per\n"
+	       "                              line, on a unix socket created at PATH (mode\n"
+	       "                              0600): snapshot (an explicit trigger), stats, list\n"
+	       "      --request-snapshot PID  with --control: ask the snaptrig serving PATH for\n"
+	       "                              an explicit trigger of PID, print the reply line\n"
+	       "                              and exit 0 when it is ok, 1 otherwise\n"
 	       "\n"
 	       "Snapshot requests (each trigger becomes one, see snaptrig(8)):\n"
 	       "      --exec TEMPLATE         run this checkpointer command, split like shell\n"
@@ -191,6 +208,90 @@ static int parse_ring_size(const char *arg, __u64 *bytes)
 	return 0;
 }
 
+/* --environ-probe BINARY:SYMBOL; the last ':' separates them. */
+static int parse_environ_probe(const char *arg, struct options *opts)
+{
+	const char *colon = strrchr(arg, ':');
+	char resolved[PATH_MAX], *binary;
+	struct environ_probe *grown;
+	int err;
+
+	if (!colon || colon == arg || !colon[1]) {
+		log_error("invalid probe '%s' for --environ-probe: expected BINARY:SYMBOL", arg);
+		return -EINVAL;
+	}
+	if (opts->environ_probe_count == ENVIRON_PROBES_MAX) {
+		log_error("too many --environ-probe options: at most %d", ENVIRON_PROBES_MAX);
+		return -EINVAL;
+	}
+	binary = strndup(arg, colon - arg);
+	if (!binary)
+		return -ENOMEM;
+	err = usdt_resolve_command(binary, getenv("PATH"), resolved, sizeof(resolved));
+	free(binary);
+	if (err) {
+		log_error("invalid probe '%s' for --environ-probe: binary '%.*s' not found; give its path",
+			  arg, (int)(colon - arg), arg);
+		return -EINVAL;
+	}
+	grown = realloc(opts->environ_probes, (opts->environ_probe_count + 1) * sizeof(*grown));
+	if (!grown)
+		return -ENOMEM;
+	opts->environ_probes = grown;
+	grown[opts->environ_probe_count].binary = strdup(resolved);
+	grown[opts->environ_probe_count].symbol = strdup(colon + 1);
+	opts->environ_probe_count++;
+	if (!grown[opts->environ_probe_count - 1].binary ||
+	    !grown[opts->environ_probe_count - 1].symbol)
+		return -ENOMEM;
+	return 0;
+}
+
+/* --environ-probe, --control and --request-snapshot */
+static int parse_probe_option(int opt, const char *arg, struct options *opts)
+{
+	char *end;
+	long pid;
+
+	if (opt == OPT_ENVIRON_PROBE)
+		return parse_environ_probe(arg, opts);
+	if (opt == OPT_CONTROL) {
+		if (!*arg) {
+			log_error("invalid path '' for --control: give the socket path");
+			return -EINVAL;
+		}
+		opts->control_path = arg;
+		return 0;
+	}
+	errno = 0;
+	pid = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || pid <= 0 || pid > INT_MAX) {
+		log_error("invalid pid '%s' for --request-snapshot: expected a positive integer", arg);
+		return -EINVAL;
+	}
+	opts->request_snapshot_pid = (pid_t)pid;
+	return 0;
+}
+
+static int check_probe_options(const struct options *opts)
+{
+	if (opts->environ_probe_count && !(opts->triggers & ST_TRIG_BIT(ST_TRIG_FIRST_ENVIRON))) {
+		log_error("--environ-probe needs the first-environ trigger: add it to --trigger");
+		return -EINVAL;
+	}
+	if (!opts->request_snapshot_pid)
+		return 0;
+	if (!opts->control_path) {
+		log_error("--request-snapshot needs --control PATH: the socket of the running snaptrig");
+		return -EINVAL;
+	}
+	if (opts->pid_count || opts->command || opts->check) {
+		log_error("--request-snapshot sends one request and exits: give no -p, COMMAND or --check");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int parse_one(int opt, const char *arg, struct options *opts, int *triggers_given)
 {
 	char why[TRIGGER_ERROR_LEN];
@@ -292,6 +393,10 @@ static int parse_one(int opt, const char *arg, struct options *opts, int *trigge
 	case OPT_FREEZE:
 		opts->freeze = 1;
 		return 0;
+	case OPT_ENVIRON_PROBE:
+	case OPT_CONTROL:
+	case OPT_REQUEST_SNAPSHOT:
+		return parse_probe_option(opt, arg, opts);
 	}
 	return -EINVAL;
 }
@@ -324,7 +429,7 @@ static int check_snapshot_options(struct options *opts)
 
 static int check_targets(const struct options *opts)
 {
-	if (opts->check)
+	if (opts->check || opts->request_snapshot_pid)
 		return 0;
 	if (opts->pid_count && opts->command) {
 		log_error("both -p and a COMMAND given: trace either running processes or a new COMMAND");
@@ -378,11 +483,23 @@ int options_parse(int argc, char **argv, struct options *opts)
 	err = check_snapshot_options(opts);
 	if (err)
 		return err;
+	err = check_probe_options(opts);
+	if (err)
+		return err;
 	return check_targets(opts);
 }
 
 void options_free(struct options *opts)
 {
+	size_t i;
+
+	for (i = 0; i < opts->environ_probe_count; i++) {
+		free(opts->environ_probes[i].binary);
+		free(opts->environ_probes[i].symbol);
+	}
+	free(opts->environ_probes);
+	opts->environ_probes = NULL;
+	opts->environ_probe_count = 0;
 	free(opts->pids);
 	opts->pids = NULL;
 	opts->pid_count = 0;

@@ -9,10 +9,16 @@
 #include "triggers.h"
 
 /* Triggers this build can detect; the others are rejected by name. */
-#define TRIGGERS_AVAILABLE						\
-	(TRIGGERS_ALL & ~(ST_TRIG_BIT(ST_TRIG_IDLE) |			\
-			  ST_TRIG_BIT(ST_TRIG_FIRST_ENVIRON) |		\
-			  ST_TRIG_BIT(ST_TRIG_EXPLICIT)))
+#define TRIGGERS_AVAILABLE TRIGGERS_ALL
+
+/* Most --environ-probe options; the index travels in a uprobe's cookie. */
+#define ENVIRON_PROBES_MAX 64
+
+/* One --environ-probe BINARY:SYMBOL. */
+struct environ_probe {
+	char *binary;			/* resolved through PATH when it has no '/' */
+	char *symbol;
+};
 
 enum output_format {
 	FORMAT_JSON,
@@ -37,6 +43,10 @@ struct options {
 	__u32 snapshot_on;		/* ST_TRIG_BIT mask of triggers that request snapshots */
 	int freeze;
 	int stop_after_snapshot;
+	struct environ_probe *environ_probes;
+	size_t environ_probe_count;
+	const char *control_path;	/* --control: operator request socket */
+	pid_t request_snapshot_pid;	/* --request-snapshot: act as the client */
 	int follow;
 	int verbose;
 	int check;

@@ -17,6 +17,8 @@ struct session {
 	struct classifier classifier;
 	struct emitter emitter;
 	struct snapshots snapshots;
+	struct uprobes *uprobes;	/* NULL unless a selected trigger needs uprobes */
+	struct control *control;	/* NULL without --control */
 	__u64 lost_by_kind[ST_LOST_SLOTS];
 	__u64 lost_total;
 	__u64 next_lost_check_ns;

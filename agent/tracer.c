@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "idle.h"
 #include "log.h"
 #include "snaptrig.skel.h"
 #include "tracer.h"
@@ -171,6 +172,9 @@ int tracer_open(struct tracer *t, const struct options *opts, pid_t agent_pid,
 		log_error("attaching BPF programs failed: %s; rerun with -vv to see which", strerror(-err));
 		goto fail;
 	}
+	err = idle_open(t, opts, agent_pid);
+	if (err)
+		goto fail;
 
 	t->rb = ring_buffer__new(bpf_map__fd(skel->maps.events), handle_record, ctx, NULL);
 	if (!t->rb) {
@@ -199,6 +203,7 @@ void tracer_close(struct tracer *t)
 		return;
 	ring_buffer__free(t->rb);
 	t->rb = NULL;
+	idle_close(t);
 	snaptrig_bpf__destroy(t->skel);
 	t->skel = NULL;
 	t->procs_fd = t->lost_fd = t->holds_fd = -1;
@@ -229,6 +234,7 @@ int tracer_add(struct tracer *t, pid_t pid, const struct stdin_id *in)
 {
 	struct st_proc proc = {};
 	__u32 key = pid;
+	int err;
 
 	if (in && in->known) {
 		proc.stdin_dev = in->dev;
@@ -237,7 +243,10 @@ int tracer_add(struct tracer *t, pid_t pid, const struct stdin_id *in)
 	}
 	if (bpf_map_update_elem(t->procs_fd, &key, &proc, BPF_NOEXIST))
 		return -errno;
-	return 0;
+	err = idle_add(t, pid);
+	if (err)
+		bpf_map_delete_elem(t->procs_fd, &key);
+	return err;
 }
 
 void tracer_remove(struct tracer *t, pid_t pid)
@@ -245,6 +254,7 @@ void tracer_remove(struct tracer *t, pid_t pid)
 	__u32 key = pid;
 
 	bpf_map_delete_elem(t->procs_fd, &key);
+	idle_remove(t, pid);
 }
 
 int tracer_has(struct tracer *t, pid_t pid)

@@ -7,12 +7,14 @@
 #include "options.h"
 
 struct snaptrig_bpf;
+struct idle_bpf;
 struct ring_buffer;
 struct bpf_object;
 
 struct tracer {
 	__u64 lost_seen[ST_LOST_SLOTS];	/* per kind, as last reported */
 	struct snaptrig_bpf *skel;
+	struct idle_bpf *idle;		/* NULL unless idle is selected */
 	struct ring_buffer *rb;
 	int procs_fd;
 	int lost_fd;

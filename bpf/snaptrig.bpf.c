@@ -440,9 +440,18 @@ int BPF_PROG(handle_exit, struct task_struct *task)
 		else
 			rec->exit_code = BPF_CORE_READ(task, exit_code);
 		rec->pad = 0;
-		bpf_ringbuf_submit(rec, 0);
 	}
-	bpf_map_delete_elem(&procs, &tgid);
+	/*
+	 * Threads that exit together may all see live == 0; the one whose
+	 * delete succeeds reports the exit.
+	 */
+	if (bpf_map_delete_elem(&procs, &tgid)) {
+		if (rec)
+			bpf_ringbuf_discard(rec, 0);
+		return 0;
+	}
+	if (rec)
+		bpf_ringbuf_submit(rec, 0);
 	bpf_map_delete_elem(&holds, &tgid);
 	return 0;
 }

@@ -297,7 +297,7 @@ static void exec_bootstrap_or_exec_line(void **state)
 	classifier_record(&c, &rec, sizeof(rec));
 	assert_int_equal(cap.count, 1);
 	assert_int_equal(cap.lines[0].type, LINE_TRIGGER);
-	assert_int_equal(cap.lines[0].tid, 12);
+	assert_int_equal(cap.lines[0].tid, 10);
 	assert_string_equal(classifier_find(&c, 10)->comm, "server");
 	classifier_free(&c);
 

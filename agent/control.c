@@ -1,0 +1,1001 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The control socket: a strict parser of request lines, a non-blocking server
+ * in the agent's epoll set, and the --request-snapshot client. The protocol
+ * is described in control.h.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include "json.h"
+#include "log.h"
+#include "session.h"
+#include "triggers.h"
+#include "control.h"
+
+#define CONTROL_MAX_CLIENTS 32
+#define CONTROL_BACKLOG 16
+#define CONTROL_OUT_MAX (64 * 1024)	/* unsent reply bytes before a client is dropped */
+#define CONTROL_READS_PER_EVENT 16	/* so one busy client cannot hold the loop */
+#define CLIENT_TIMEOUT_S 5
+#define KEY_MAX 32
+#define REQUEST_NAME_MAX 32
+
+/* Request line parser */
+
+struct parser {
+	const char *p;
+	const char *end;
+	char *err;
+	size_t err_len;
+};
+
+static int parse_fail(struct parser *ps, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int parse_fail(struct parser *ps, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ps->err_len) {
+		va_start(ap, fmt);
+		vsnprintf(ps->err, ps->err_len, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+static void skip_space(struct parser *ps)
+{
+	while (ps->p < ps->end &&
+	       (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\r' || *ps->p == '\n'))
+		ps->p++;
+}
+
+/* Length of the valid UTF-8 sequence at s (RFC 3629), or 0. */
+static size_t utf8_length(const unsigned char *s, size_t avail)
+{
+	unsigned int cp;
+	size_t len, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (avail < len)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+static size_t utf8_encode(unsigned int cp, char *out)
+{
+	if (cp < 0x80) {
+		out[0] = cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		out[0] = 0xc0 | (cp >> 6);
+		out[1] = 0x80 | (cp & 0x3f);
+		return 2;
+	}
+	if (cp < 0x10000) {
+		out[0] = 0xe0 | (cp >> 12);
+		out[1] = 0x80 | ((cp >> 6) & 0x3f);
+		out[2] = 0x80 | (cp & 0x3f);
+		return 3;
+	}
+	out[0] = 0xf0 | (cp >> 18);
+	out[1] = 0x80 | ((cp >> 12) & 0x3f);
+	out[2] = 0x80 | ((cp >> 6) & 0x3f);
+	out[3] = 0x80 | (cp & 0x3f);
+	return 4;
+}
+
+static int parse_hex4(struct parser *ps, unsigned int *value)
+{
+	int i;
+
+	*value = 0;
+	if (ps->end - ps->p < 4)
+		return parse_fail(ps, "invalid \\u escape in string");
+	for (i = 0; i < 4; i++) {
+		char c = *ps->p++;
+		unsigned int digit;
+
+		if (c >= '0' && c <= '9')
+			digit = c - '0';
+		else if (c >= 'a' && c <= 'f')
+			digit = c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			digit = c - 'A' + 10;
+		else
+			return parse_fail(ps, "invalid \\u escape in string");
+		*value = *value << 4 | digit;
+	}
+	return 0;
+}
+
+/* Decodes a \u escape (after the "\u"), joining a surrogate pair. */
+static int parse_unicode_escape(struct parser *ps, unsigned int *cp)
+{
+	unsigned int low;
+
+	if (parse_hex4(ps, cp))
+		return -EINVAL;
+	if (*cp >= 0xdc00 && *cp <= 0xdfff)
+		return parse_fail(ps, "unpaired surrogate escape in string");
+	if (*cp < 0xd800 || *cp > 0xdbff)
+		return 0;
+	if (ps->end - ps->p < 2 || ps->p[0] != '\\' || ps->p[1] != 'u')
+		return parse_fail(ps, "unpaired surrogate escape in string");
+	ps->p += 2;
+	if (parse_hex4(ps, &low))
+		return -EINVAL;
+	if (low < 0xdc00 || low > 0xdfff)
+		return parse_fail(ps, "unpaired surrogate escape in string");
+	*cp = 0x10000 + ((*cp - 0xd800) << 10) + (low - 0xdc00);
+	return 0;
+}
+
+/* Decodes one escape after the backslash into out; returns its length or -EINVAL. */
+static int parse_escape(struct parser *ps, char *out)
+{
+	static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+	const char *hit;
+	unsigned int cp;
+
+	if (ps->p == ps->end)
+		return parse_fail(ps, "unterminated string");
+	hit = strchr(from, *ps->p);
+	if (*ps->p && hit) {
+		ps->p++;
+		out[0] = to[hit - from];
+		return 1;
+	}
+	if (*ps->p++ != 'u')
+		return parse_fail(ps, "invalid escape in string");
+	if (parse_unicode_escape(ps, &cp))
+		return -EINVAL;
+	return utf8_encode(cp, out);
+}
+
+/*
+ * Parses a string into out (cap bytes, NUL added) and stores its length.
+ * what names the string in messages.
+ */
+static int parse_string(struct parser *ps, char *out, size_t cap, size_t *out_len,
+			const char *what)
+{
+	size_t len = 0;
+
+	ps->p++;	/* the opening quote */
+	for (;;) {
+		char piece[4];
+		size_t n;
+		int got;
+
+		if (ps->p == ps->end)
+			return parse_fail(ps, "unterminated string");
+		if (*ps->p == '"')
+			break;
+		if ((unsigned char)*ps->p < 0x20)
+			return parse_fail(ps, "control character in string; escape it");
+		if (*ps->p == '\\') {
+			ps->p++;
+			got = parse_escape(ps, piece);
+			if (got < 0)
+				return got;
+			n = got;
+		} else {
+			n = utf8_length((const unsigned char *)ps->p, ps->end - ps->p);
+			if (!n)
+				return parse_fail(ps, "invalid UTF-8 in string");
+			memcpy(piece, ps->p, n);
+			ps->p += n;
+		}
+		if (len + n >= cap)
+			return parse_fail(ps, "%s longer than %zu bytes", what, cap - 1);
+		memcpy(out + len, piece, n);
+		len += n;
+	}
+	ps->p++;
+	out[len] = '\0';
+	*out_len = len;
+	return 0;
+}
+
+/* Parses a JSON number that must be an integer in [min, max]. */
+static int parse_integer(struct parser *ps, __s64 min, __s64 max, __s64 *value,
+			 const char *what)
+{
+	int negative = 0;
+	__u64 magnitude = 0;
+	const char *digits;
+
+	if (*ps->p == '-') {
+		negative = 1;
+		ps->p++;
+	}
+	digits = ps->p;
+	while (ps->p < ps->end && *ps->p >= '0' && *ps->p <= '9') {
+		unsigned int d = *ps->p++ - '0';
+
+		if (magnitude > (UINT64_MAX - d) / 10)
+			return parse_fail(ps, "%s out of range", what);
+		magnitude = magnitude * 10 + d;
+	}
+	if (ps->p == digits)
+		return parse_fail(ps, "%s must be an integer", what);
+	if (*digits == '0' && ps->p - digits > 1)
+		return parse_fail(ps, "%s has a leading zero", what);
+	if (ps->p < ps->end && (*ps->p == '.' || *ps->p == 'e' || *ps->p == 'E'))
+		return parse_fail(ps, "%s must be an integer", what);
+	if (negative ? magnitude > (__u64)INT64_MAX + 1 : magnitude > (__u64)INT64_MAX)
+		return parse_fail(ps, "%s out of range", what);
+	*value = negative ? (__s64)(0 - magnitude) : (__s64)magnitude;
+	if (*value < min || *value > max)
+		return parse_fail(ps, "%s %lld out of range (%lld to %lld)", what,
+				  (long long)*value, (long long)min, (long long)max);
+	return 0;
+}
+
+static int is_number_start(char c)
+{
+	return c == '-' || (c >= '0' && c <= '9');
+}
+
+static int parse_request_name(struct parser *ps, struct control_request *req)
+{
+	char name[REQUEST_NAME_MAX];
+	size_t len;
+
+	if (*ps->p != '"')
+		return parse_fail(ps, "field 'request' must be a string");
+	if (parse_string(ps, name, sizeof(name), &len, "field 'request'"))
+		return -EINVAL;
+	if (!strcmp(name, "snapshot"))
+		req->kind = CONTROL_REQ_SNAPSHOT;
+	else if (!strcmp(name, "stats"))
+		req->kind = CONTROL_REQ_STATS;
+	else if (!strcmp(name, "list"))
+		req->kind = CONTROL_REQ_LIST;
+	else
+		return parse_fail(ps, "unknown request '%s': use snapshot, stats or list", name);
+	return 0;
+}
+
+static int parse_id(struct parser *ps, struct control_request *req)
+{
+	if (*ps->p == '"') {
+		if (parse_string(ps, req->id, sizeof(req->id), &req->id_len, "field 'id'"))
+			return -EINVAL;
+		req->id_kind = CONTROL_ID_STRING;
+		return 0;
+	}
+	if (!is_number_start(*ps->p))
+		return parse_fail(ps, "field 'id' must be a string or an integer");
+	if (parse_integer(ps, INT64_MIN, INT64_MAX, &req->id_number, "field 'id'"))
+		return -EINVAL;
+	req->id_kind = CONTROL_ID_INTEGER;
+	return 0;
+}
+
+/* Parses the value of the member named key. seen has one bit per known key. */
+static int parse_member(struct parser *ps, const char *key, unsigned int *seen,
+			struct control_request *req)
+{
+	static const char *const keys[] = { "request", "pid", "id" };
+	unsigned int i;
+	__s64 pid;
+
+	for (i = 0; i < 3; i++)
+		if (!strcmp(key, keys[i]))
+			break;
+	if (i == 3)
+		return parse_fail(ps, "unknown field '%s': use request, pid or id", key);
+	if (*seen & (1u << i))
+		return parse_fail(ps, "duplicate field '%s'", key);
+	*seen |= 1u << i;
+	if (ps->p == ps->end)
+		return parse_fail(ps, "missing value of field '%s'", key);
+
+	switch (i) {
+	case 0:
+		return parse_request_name(ps, req);
+	case 1:
+		if (!is_number_start(*ps->p))
+			return parse_fail(ps, "field 'pid' must be an integer");
+		if (parse_integer(ps, 1, INT_MAX, &pid, "pid"))
+			return -EINVAL;
+		req->pid = (pid_t)pid;
+		return 0;
+	default:
+		return parse_id(ps, req);
+	}
+}
+
+static int parse_members(struct parser *ps, struct control_request *req)
+{
+	unsigned int seen = 0;
+
+	skip_space(ps);
+	if (ps->p < ps->end && *ps->p == '}') {
+		ps->p++;
+		return 0;
+	}
+	for (;;) {
+		char key[KEY_MAX];
+		size_t key_len;
+
+		if (ps->p == ps->end || *ps->p != '"')
+			return parse_fail(ps, "expected a field name in quotes");
+		if (parse_string(ps, key, sizeof(key), &key_len, "field name"))
+			return -EINVAL;
+		if (strlen(key) != key_len)
+			return parse_fail(ps, "field name contains a NUL character");
+		skip_space(ps);
+		if (ps->p == ps->end || *ps->p != ':')
+			return parse_fail(ps, "expected ':' after field '%s'", key);
+		ps->p++;
+		skip_space(ps);
+		if (parse_member(ps, key, &seen, req))
+			return -EINVAL;
+		skip_space(ps);
+		if (ps->p < ps->end && *ps->p == ',') {
+			ps->p++;
+			skip_space(ps);
+			continue;
+		}
+		if (ps->p < ps->end && *ps->p == '}') {
+			ps->p++;
+			return 0;
+		}
+		return parse_fail(ps, "expected ',' or '}' after field '%s'", key);
+	}
+}
+
+int control_parse_request(const char *line, size_t len, struct control_request *req,
+			  char *err, size_t err_len)
+{
+	struct parser ps = { .p = line, .end = line + len, .err = err, .err_len = err_len };
+
+	memset(req, 0, sizeof(*req));
+	if (err_len)
+		err[0] = '\0';
+	skip_space(&ps);
+	if (ps.p == ps.end)
+		return parse_fail(&ps, "empty request line");
+	if (*ps.p != '{')
+		return parse_fail(&ps, "a request must be a JSON object");
+	ps.p++;
+	if (parse_members(&ps, req))
+		return -EINVAL;
+	skip_space(&ps);
+	if (ps.p != ps.end)
+		return parse_fail(&ps, "unexpected characters after the request object");
+	if (req->kind == CONTROL_REQ_NONE)
+		return parse_fail(&ps, "missing field 'request'");
+	if (req->kind == CONTROL_REQ_SNAPSHOT && !req->pid)
+		return parse_fail(&ps, "request snapshot needs field 'pid'");
+	if (req->kind != CONTROL_REQ_SNAPSHOT && req->pid)
+		return parse_fail(&ps, "field 'pid' is valid only with request snapshot");
+	return 0;
+}
+
+/* Server */
+
+struct control_client {
+	int fd;
+	int discarding;		/* inside a line that was too long: drop up to '\n' */
+	int eof;		/* the client closed its end; close after the last reply */
+	size_t in_len;
+	size_t out_len;
+	char *out;		/* reply bytes the socket did not take yet */
+	char in[CONTROL_LINE_MAX + 1];
+};
+
+struct control {
+	char *path;
+	dev_t dev;		/* identity of the socket file, to remove only our own */
+	ino_t ino;
+	int listen_fd;
+	int epoll_fd;
+	struct json_writer json;
+	struct control_client *clients[CONTROL_MAX_CLIENTS];
+};
+
+/* Whether a process accepts connections on the unix socket at path. */
+static int socket_in_use(const struct sockaddr_un *addr)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int in_use;
+
+	if (fd < 0)
+		return 1;
+	in_use = connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) == 0 ||
+		 errno != ECONNREFUSED;
+	close(fd);
+	return in_use;
+}
+
+/* Removes a stale socket at path; leaves any other file alone. */
+static int clear_path(const char *path, const struct sockaddr_un *addr)
+{
+	struct stat st;
+
+	if (lstat(path, &st)) {
+		if (errno == ENOENT)
+			return 0;
+		log_error("cannot use '%s' for --control: %s", path, strerror(errno));
+		return -errno;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		log_error("cannot use '%s' for --control: the file exists and is not a socket; remove it or choose another path",
+			  path);
+		return -EEXIST;
+	}
+	if (socket_in_use(addr)) {
+		log_error("cannot use '%s' for --control: another process listens on it; choose another path",
+			  path);
+		return -EADDRINUSE;
+	}
+	if (unlink(path)) {
+		log_error("cannot remove the stale socket '%s' for --control: %s", path,
+			  strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int listen_at(struct control *ctl, const struct sockaddr_un *addr)
+{
+	struct stat st;
+	mode_t old_mask;
+	int err;
+
+	ctl->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (ctl->listen_fd < 0)
+		return -errno;
+	/* the file is created with mode 0600 from the start, not changed later */
+	old_mask = umask(0177);
+	err = bind(ctl->listen_fd, (const struct sockaddr *)addr, sizeof(*addr)) ? -errno : 0;
+	umask(old_mask);
+	if (err)
+		return err;
+	if (stat(ctl->path, &st))
+		return -errno;
+	ctl->dev = st.st_dev;
+	ctl->ino = st.st_ino;
+	if (listen(ctl->listen_fd, CONTROL_BACKLOG))
+		return -errno;
+	return 0;
+}
+
+int control_open(struct control **out, const char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct control *ctl;
+	int err;
+
+	*out = NULL;
+	if (strlen(path) >= sizeof(addr.sun_path)) {
+		log_error("invalid path '%s' for --control: longer than %zu bytes", path,
+			  sizeof(addr.sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
+	strcpy(addr.sun_path, path);
+	ctl = calloc(1, sizeof(*ctl));
+	if (!ctl)
+		return -ENOMEM;
+	ctl->listen_fd = ctl->epoll_fd = -1;
+	json_writer_init(&ctl->json);
+	ctl->path = strdup(path);
+	if (!ctl->path) {
+		control_close(ctl);
+		return -ENOMEM;
+	}
+	err = clear_path(path, &addr);
+	if (err) {
+		control_close(ctl);
+		return err;
+	}
+	err = listen_at(ctl, &addr);
+	if (err) {
+		log_error("cannot listen on '%s' for --control: %s", path, strerror(-err));
+		control_close(ctl);
+		return err;
+	}
+	log_info(1, "control socket listening on %s", path);
+	*out = ctl;
+	return 0;
+}
+
+int control_watch(struct control *ctl, int epoll_fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	if (!ctl)
+		return 0;
+	ctl->epoll_fd = epoll_fd;
+	ev.data.fd = ctl->listen_fd;
+	if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, ctl->listen_fd, &ev))
+		return -errno;
+	return 0;
+}
+
+static void client_close(struct control *ctl, struct control_client *cl)
+{
+	unsigned int i;
+
+	for (i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		if (ctl->clients[i] == cl)
+			ctl->clients[i] = NULL;
+	/* close() also removes the fd from the epoll set */
+	close(cl->fd);
+	free(cl->out);
+	free(cl);
+}
+
+static void client_update_events(struct control *ctl, struct control_client *cl)
+{
+	struct epoll_event ev = { .data.fd = cl->fd };
+
+	ev.events = (cl->eof ? 0 : EPOLLIN | EPOLLRDHUP) | (cl->out_len ? EPOLLOUT : 0);
+	epoll_ctl(ctl->epoll_fd, EPOLL_CTL_MOD, cl->fd, &ev);
+}
+
+/* Writes what the socket takes. Returns 0, or -errno when the client is gone. */
+static int client_flush(struct control_client *cl)
+{
+	size_t done = 0;
+
+	while (done < cl->out_len) {
+		ssize_t n = send(cl->fd, cl->out + done, cl->out_len - done, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n < 0)
+			return -errno;
+		done += n;
+	}
+	memmove(cl->out, cl->out + done, cl->out_len - done);
+	cl->out_len -= done;
+	return 0;
+}
+
+/* Queues one reply line and writes what the socket takes now. */
+static int client_send(struct control_client *cl, const char *buf, size_t len)
+{
+	char *grown;
+
+	if (cl->out_len + len > CONTROL_OUT_MAX)
+		return -ENOBUFS;
+	grown = realloc(cl->out, cl->out_len + len);
+	if (!grown)
+		return -ENOMEM;
+	cl->out = grown;
+	memcpy(cl->out + cl->out_len, buf, len);
+	cl->out_len += len;
+	return client_flush(cl);
+}
+
+static void reply_id(struct json_writer *w, const struct control_request *req)
+{
+	if (req->id_kind == CONTROL_ID_ABSENT)
+		return;
+	json_key(w, "id");
+	if (req->id_kind == CONTROL_ID_STRING)
+		json_string_len(w, req->id, req->id_len);
+	else
+		json_i64(w, req->id_number);
+}
+
+static void reply_error(struct json_writer *w, const struct control_request *req,
+			const char *message)
+{
+	json_key(w, "ok");
+	json_bool(w, false);
+	reply_id(w, req);
+	json_key(w, "error");
+	json_string(w, message);
+}
+
+static void reply_begin_ok(struct json_writer *w, const struct control_request *req,
+			   const char *name)
+{
+	json_key(w, "ok");
+	json_bool(w, true);
+	reply_id(w, req);
+	json_key(w, "request");
+	json_string(w, name);
+}
+
+/* Whether pid is a process the agent traces now, in its view and the kernel's. */
+static int is_traced(struct session *s, pid_t pid)
+{
+	return classifier_find(&s->classifier, pid) && tracer_has(&s->tracer, pid);
+}
+
+static void run_snapshot(struct session *s, struct json_writer *w,
+			 const struct control_request *req)
+{
+	char message[CONTROL_ERROR_LEN];
+	__u64 seq;
+	int err;
+
+	if (!(s->opts.triggers & ST_TRIG_BIT(ST_TRIG_EXPLICIT))) {
+		reply_error(w, req, "the explicit trigger is not selected; start snaptrig with it in --trigger");
+		return;
+	}
+	/* earlier kernel records come first in the output */
+	ring_buffer__consume(s->tracer.rb);
+	if (!is_traced(s, req->pid)) {
+		snprintf(message, sizeof(message), "pid %d is not traced", req->pid);
+		reply_error(w, req, message);
+		return;
+	}
+	seq = s->emitter.seq + 1;
+	err = classifier_operator_snapshot(&s->classifier, req->pid, boot_now_ns());
+	if (err) {
+		snprintf(message, sizeof(message), "snapshot of pid %d failed: %s", req->pid,
+			 strerror(-err));
+		reply_error(w, req, message);
+		return;
+	}
+	log_info(1, "operator requested a snapshot of pid %d", req->pid);
+	reply_begin_ok(w, req, "snapshot");
+	json_key(w, "pid");
+	json_u64(w, req->pid);
+	json_key(w, "seq");
+	json_u64(w, seq);
+}
+
+static int compare_pids(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Writes the sorted traced pids as an array; returns how many. */
+static size_t write_traced_pids(struct session *s, struct json_writer *w)
+{
+	size_t i, count = 0;
+	pid_t *pids = calloc(s->classifier.proc_count + 1, sizeof(*pids));
+
+	json_array_begin(w);
+	if (pids) {
+		for (i = 0; i < s->classifier.proc_count; i++)
+			if (is_traced(s, s->classifier.procs[i].pid))
+				pids[count++] = s->classifier.procs[i].pid;
+		qsort(pids, count, sizeof(*pids), compare_pids);
+		for (i = 0; i < count; i++)
+			json_u64(w, pids[i]);
+	}
+	json_array_end(w);
+	free(pids);
+	return count;
+}
+
+static void run_stats(struct session *s, struct json_writer *w,
+		      const struct control_request *req)
+{
+	size_t traced = 0, i;
+	int t;
+
+	for (i = 0; i < s->classifier.proc_count; i++)
+		traced += is_traced(s, s->classifier.procs[i].pid);
+	reply_begin_ok(w, req, "stats");
+	json_key(w, "traced");
+	json_u64(w, traced);
+	json_key(w, "records");
+	json_u64(w, s->classifier.records);
+	json_key(w, "triggers");
+	json_object_begin(w);
+	for (t = 0; t < ST_TRIG_COUNT; t++) {
+		if (!(s->classifier.triggers & ST_TRIG_BIT(t)))
+			continue;
+		json_key(w, trigger_name(t));
+		json_u64(w, s->classifier.trigger_lines[t]);
+	}
+	json_object_end(w);
+	json_key(w, "lost");
+	json_u64(w, s->lost_total);
+}
+
+static void handle_line(struct control *ctl, struct session *s, struct control_client *cl,
+			const char *line, size_t len)
+{
+	struct json_writer *w = &ctl->json;
+	struct control_request req;
+	char message[CONTROL_ERROR_LEN];
+
+	json_writer_reset(w);
+	json_object_begin(w);
+	if (control_parse_request(line, len, &req, message, sizeof(message))) {
+		log_info(1, "control request rejected: %s", message);
+		reply_error(w, &req, message);
+	} else if (req.kind == CONTROL_REQ_SNAPSHOT) {
+		run_snapshot(s, w, &req);
+	} else if (req.kind == CONTROL_REQ_LIST) {
+		reply_begin_ok(w, &req, "list");
+		json_key(w, "pids");
+		write_traced_pids(s, w);
+	} else {
+		run_stats(s, w, &req);
+	}
+	json_object_end(w);
+	if (json_finish_line(w)) {
+		log_error("cannot format a control reply: %s", strerror(-w->error));
+		return;
+	}
+	if (client_send(cl, w->buf, w->len))
+		cl->eof = 1;	/* not reading its replies: stop reading its requests */
+}
+
+static void reply_too_long(struct control *ctl, struct control_client *cl)
+{
+	static const char reply[] =
+		"{\"ok\":false,\"error\":\"request line longer than 4096 bytes\"}\n";
+
+	_Static_assert(CONTROL_LINE_MAX == 4096, "the reply names the limit");
+	log_info(1, "control request rejected: line longer than %d bytes", CONTROL_LINE_MAX);
+	if (client_send(cl, reply, sizeof(reply) - 1))
+		cl->eof = 1;
+}
+
+/* Handles the complete lines in the input buffer and keeps the rest. */
+static void client_lines(struct control *ctl, struct session *s, struct control_client *cl)
+{
+	size_t start = 0;
+	char *nl;
+
+	while (!cl->eof && (nl = memchr(cl->in + start, '\n', cl->in_len - start))) {
+		size_t len = nl - (cl->in + start);
+
+		if (cl->discarding)
+			cl->discarding = 0;
+		else
+			handle_line(ctl, s, cl, cl->in + start, len);
+		start += len + 1;
+	}
+	memmove(cl->in, cl->in + start, cl->in_len - start);
+	cl->in_len -= start;
+	if (cl->in_len == sizeof(cl->in)) {
+		/* no '\n' within the limit: reject the line, drop it up to its end */
+		if (!cl->discarding)
+			reply_too_long(ctl, cl);
+		cl->discarding = 1;
+		cl->in_len = 0;
+	}
+}
+
+/* Reads what the client sent. Returns 0, or -errno when the client must go. */
+static int client_read(struct control *ctl, struct session *s, struct control_client *cl)
+{
+	int reads;
+
+	for (reads = 0; reads < CONTROL_READS_PER_EVENT && !cl->eof; reads++) {
+		ssize_t n = read(cl->fd, cl->in + cl->in_len, sizeof(cl->in) - cl->in_len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n < 0)
+			return -errno;
+		if (n == 0) {
+			/* bytes after the last '\n' are no complete request */
+			cl->eof = 1;
+			cl->in_len = 0;
+			return 0;
+		}
+		cl->in_len += n;
+		client_lines(ctl, s, cl);
+	}
+	return 0;
+}
+
+static void accept_clients(struct control *ctl)
+{
+	static const char busy[] = "{\"ok\":false,\"error\":\"too many control clients\"}\n";
+
+	for (;;) {
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
+		struct control_client *cl;
+		unsigned int i;
+		int fd = accept4(ctl->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				log_error("accepting a control client failed: %s", strerror(errno));
+			return;
+		}
+		for (i = 0; i < CONTROL_MAX_CLIENTS && ctl->clients[i]; i++)
+			;
+		cl = i < CONTROL_MAX_CLIENTS ? calloc(1, sizeof(*cl)) : NULL;
+		if (!cl) {
+			log_info(1, "control client refused: %d clients connected", i);
+			if (send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+				log_info(2, "cannot tell the refused client: %s", strerror(errno));
+			close(fd);
+			continue;
+		}
+		cl->fd = fd;
+		ev.data.fd = fd;
+		if (epoll_ctl(ctl->epoll_fd, EPOLL_CTL_ADD, fd, &ev)) {
+			log_error("watching a control client failed: %s", strerror(errno));
+			close(fd);
+			free(cl);
+			continue;
+		}
+		ctl->clients[i] = cl;
+	}
+}
+
+static struct control_client *find_client(struct control *ctl, int fd)
+{
+	unsigned int i;
+
+	for (i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		if (ctl->clients[i] && ctl->clients[i]->fd == fd)
+			return ctl->clients[i];
+	return NULL;
+}
+
+int control_handle_event(struct control *ctl, struct session *s, int fd, __u32 events)
+{
+	struct control_client *cl;
+	int err = 0;
+
+	if (!ctl)
+		return 0;
+	if (fd == ctl->listen_fd) {
+		accept_clients(ctl);
+		return 1;
+	}
+	cl = find_client(ctl, fd);
+	if (!cl)
+		return 0;
+	if (events & EPOLLOUT)
+		err = client_flush(cl);
+	if (!err && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+		err = client_read(ctl, s, cl);
+	if (err || (cl->eof && !cl->out_len)) {
+		client_close(ctl, cl);
+		return 1;
+	}
+	client_update_events(ctl, cl);
+	return 1;
+}
+
+void control_close(struct control *ctl)
+{
+	struct stat st;
+	unsigned int i;
+
+	if (!ctl)
+		return;
+	for (i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		if (ctl->clients[i])
+			client_close(ctl, ctl->clients[i]);
+	if (ctl->listen_fd >= 0)
+		close(ctl->listen_fd);
+	/* remove the socket only while it is still the file this agent created */
+	if (ctl->path && ctl->ino && stat(ctl->path, &st) == 0 && st.st_dev == ctl->dev &&
+	    st.st_ino == ctl->ino)
+		unlink(ctl->path);
+	json_writer_free(&ctl->json);
+	free(ctl->path);
+	free(ctl);
+}
+
+/* Client */
+
+static int connect_control(const char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct timeval timeout = { .tv_sec = CLIENT_TIMEOUT_S };
+	int fd, err;
+
+	if (strlen(path) >= sizeof(addr.sun_path)) {
+		log_error("invalid path '%s' for --control: longer than %zu bytes", path,
+			  sizeof(addr.sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
+	strcpy(addr.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr))) {
+		err = -errno;
+		log_error("cannot connect to the control socket '%s': %s; check that snaptrig runs with --control %s",
+			  path, strerror(errno), path);
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* Reads one line into buf (without '\n'). Returns its length or -errno. */
+static ssize_t read_reply(int fd, char *buf, size_t cap)
+{
+	size_t len = 0;
+
+	while (len < cap - 1) {
+		ssize_t n = read(fd, buf + len, cap - 1 - len);
+		char *nl;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EAGAIN ? -ETIMEDOUT : -errno;
+		if (n == 0)
+			return -ECONNRESET;
+		len += n;
+		nl = memchr(buf, '\n', len);
+		if (nl) {
+			*nl = '\0';
+			return nl - buf;
+		}
+	}
+	return -EMSGSIZE;
+}
+
+int control_request_snapshot(const char *path, pid_t pid)
+{
+	char request[96], reply[CONTROL_LINE_MAX];
+	ssize_t len;
+	int fd, n, err = 0;
+
+	fd = connect_control(path);
+	if (fd < 0)
+		return fd;
+	n = snprintf(request, sizeof(request), "{\"request\":\"snapshot\",\"pid\":%d,\"id\":%d}\n",
+		     pid, getpid());
+	if (send(fd, request, n, MSG_NOSIGNAL) != n) {
+		err = -errno;
+		log_error("cannot send the request to '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	len = read_reply(fd, reply, sizeof(reply));
+	if (len < 0) {
+		err = len;
+		log_error("no reply from the control socket '%s': %s", path, strerror(-err));
+		goto out;
+	}
+	printf("%s\n", reply);
+	fflush(stdout);
+	/* the server writes "ok" first in every reply */
+	err = strncmp(reply, "{\"ok\":true", 10) == 0 ? 0 : 1;
+out:
+	close(fd);
+	return err;
+}

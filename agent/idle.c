@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Loads bpf/idle.bpf.c and seeds it. The kernel learns of a thread's state
+ * only when the thread blocks or wakes, so a thread that was asleep before
+ * tracking began would stay unknown. idle_add() therefore reads each
+ * thread's state from /proc and hands it to the idle_seed program, which
+ * adds it with the same atomic operations as the scheduler hooks. A thread
+ * that blocks or wakes while this runs is recorded by its event, and the
+ * seed of such a thread is rejected as older (-EEXIST).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "idle.skel.h"
+#include "log.h"
+#include "options.h"
+#include "tracer.h"
+#include "idle.h"
+
+int idle_thread_state_parse(const char *stat, size_t len)
+{
+	const char *paren = NULL;
+	size_t i;
+
+	/* the command name may contain ')' and spaces: the state follows the last ')' */
+	for (i = 0; i < len; i++)
+		if (stat[i] == ')')
+			paren = stat + i;
+	if (!paren || (size_t)(paren - stat) + 2 >= len || paren[1] != ' ')
+		return -EINVAL;
+
+	switch (paren[2]) {
+	case 'R':
+		return IDLE_THREAD_RUNNABLE;
+	case 'Z':
+	case 'X':
+	case 'x':
+		return IDLE_THREAD_GONE;
+	case ' ':
+	case '\n':
+	case '\0':
+		return -EINVAL;
+	}
+	return IDLE_THREAD_BLOCKED;
+}
+
+/* Reads the state of thread tid of process pid; gone when it vanished. */
+static int read_thread_state(pid_t pid, pid_t tid)
+{
+	char path[64], buf[512];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT || errno == ESRCH ? IDLE_THREAD_GONE : -errno;
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	if (n < 0)
+		return errno == ESRCH ? IDLE_THREAD_GONE : -errno;
+	return idle_thread_state_parse(buf, (size_t)n);
+}
+
+/* Runs the idle_seed program once. Returns its result: 0 or -errno. */
+static int seed(struct tracer *t, __u32 op, pid_t pid, pid_t tid, int runnable)
+{
+	struct st_idle_seed args = {
+		.op = op,
+		.tgid = pid,
+		.tid = tid,
+		.runnable = runnable,
+	};
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &args, .ctx_size_in = sizeof(args));
+	int err;
+
+	err = bpf_prog_test_run_opts(bpf_program__fd(t->idle->progs.idle_seed), &opts);
+	if (err)
+		return -errno;
+	return (int)opts.retval;
+}
+
+static int seed_threads(struct tracer *t, pid_t pid)
+{
+	char path[64];
+	struct dirent *de;
+	DIR *dir;
+	int err = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	dir = opendir(path);
+	if (!dir)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(dir))) {
+		pid_t tid = (pid_t)strtol(de->d_name, NULL, 10);
+		int state;
+
+		if (tid <= 0)
+			continue;
+		state = read_thread_state(pid, tid);
+		if (state == IDLE_THREAD_GONE)
+			continue;
+		if (state < 0) {
+			log_info(1, "cannot read the state of thread %d of process %d: %s; counting it runnable",
+				 tid, pid, strerror(-state));
+			state = IDLE_THREAD_RUNNABLE;
+		}
+		err = seed(t, ST_IDLE_SEED_THREAD, pid, tid, state == IDLE_THREAD_RUNNABLE);
+		if (err == -EEXIST || err == -ESRCH) {
+			err = 0;
+			continue;
+		}
+		if (err)
+			break;
+	}
+	closedir(dir);
+	return err;
+}
+
+int idle_add(struct tracer *t, pid_t pid)
+{
+	int err;
+
+	if (!t->idle)
+		return 0;
+	err = seed(t, ST_IDLE_SEED_PROC, pid, 0, 0);
+	if (err == -EEXIST)
+		return 0;
+	if (!err)
+		err = seed_threads(t, pid);
+	if (!err)
+		err = seed(t, ST_IDLE_SEED_ARM, pid, 0, 0);
+	if (err) {
+		log_error("cannot start idle tracking of process %d: %s", pid, strerror(-err));
+		idle_remove(t, pid);
+	}
+	return err;
+}
+
+/*
+ * Once the process entry is gone the scheduler hooks no longer touch the
+ * thread entries of a live process, so they can go too. A later idle_add()
+ * of the same process then seeds every thread afresh. The process's
+ * idle_filter bit stays set because only the kernel changes it atomically;
+ * it costs that tgid one hash lookup per event.
+ */
+void idle_remove(struct tracer *t, pid_t pid)
+{
+	char path[64];
+	struct dirent *de;
+	__u32 key = pid;
+	DIR *dir;
+
+	if (!t->idle)
+		return;
+	bpf_map_delete_elem(bpf_map__fd(t->idle->maps.idle_procs), &key);
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	dir = opendir(path);
+	if (!dir)
+		return;
+	while ((de = readdir(dir))) {
+		key = (__u32)strtoul(de->d_name, NULL, 10);
+		if (key)
+			bpf_map_delete_elem(bpf_map__fd(t->idle->maps.idle_threads), &key);
+	}
+	closedir(dir);
+}
+
+/* Words of idle_filter for one bit per possible tgid, from kernel.pid_max. */
+static __u32 filter_words(void)
+{
+	unsigned long pid_max = 0;
+	FILE *f = fopen("/proc/sys/kernel/pid_max", "re");
+
+	if (f) {
+		if (fscanf(f, "%lu", &pid_max) != 1)
+			pid_max = 0;
+		fclose(f);
+	}
+	/* PID_MAX_LIMIT of include/linux/threads.h on 64-bit kernels is 4194304 */
+	if (pid_max == 0 || pid_max > 4194304)
+		pid_max = 4194304;
+	return (__u32)((pid_max + 63) / 64);
+}
+
+int idle_open(struct tracer *t, const struct options *opts, pid_t agent_pid)
+{
+	struct idle_bpf *skel;
+	int err;
+
+	if (!(opts->triggers & ST_TRIG_BIT(ST_TRIG_IDLE)))
+		return 0;
+	skel = idle_bpf__open();
+	if (!skel) {
+		err = -errno;
+		log_error("opening the idle BPF object failed: %s", strerror(errno));
+		return err;
+	}
+	skel->rodata->targ_agent_tgid = agent_pid;
+	skel->rodata->targ_triggers = opts->triggers;
+	skel->rodata->targ_follow = opts->follow;
+	skel->rodata->targ_idle_threshold_ns = opts->idle_threshold_ns;
+	bpf_map__set_max_entries(skel->maps.idle_filter, filter_words());
+	err = tracer_share_maps(t, skel->obj);
+	if (err)
+		goto fail;
+
+	err = idle_bpf__load(skel);
+	if (err) {
+		log_error("loading the idle BPF programs failed: %s; the idle trigger needs tp_btf programs with bpf_timer (rerun with -vvv for the verifier log)",
+			  strerror(-err));
+		goto fail;
+	}
+	err = idle_bpf__attach(skel);
+	if (err) {
+		log_error("attaching the idle BPF programs failed: %s; check that sched_switch, sched_wakeup and sched_wakeup_new exist (snaptrig --check)",
+			  strerror(-err));
+		goto fail;
+	}
+	t->idle = skel;
+	return 0;
+fail:
+	idle_bpf__destroy(skel);
+	return err;
+}
+
+int idle_check(void)
+{
+	struct idle_bpf *skel = idle_bpf__open_and_load();
+	int err;
+
+	if (!skel)
+		return -errno;
+	err = idle_bpf__attach(skel);
+	idle_bpf__destroy(skel);
+	return err;
+}
+
+void idle_close(struct tracer *t)
+{
+	if (!t)
+		return;
+	idle_bpf__destroy(t->idle);
+	t->idle = NULL;
+}

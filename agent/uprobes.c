@@ -1,0 +1,530 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include "classify.h"
+#include "environ.skel.h"
+#include "log.h"
+#include "marker.skel.h"
+#include "snaptrig.skel.h"
+#include "tracer.h"
+#include "usdt.h"
+#include "uprobes.h"
+
+/* Records an exec's image, then how long until its libraries are looked at again. */
+#define RESCAN_DELAY_NS 100000000ULL
+#define RESCANS_MAX 256
+
+/* Cookie of handle_environ_uprobe: source in the low byte, probe index above. */
+#define ENVIRON_COOKIE(source, probe) ((__u64)(source) | ((__u64)(probe) << 8))
+
+enum marker_probe {
+	MARKER_SNAPSHOT,
+	MARKER_TRANSACTION,
+	MARKER_COUNT,
+};
+
+static const char *const marker_names[MARKER_COUNT] = {
+	[MARKER_SNAPSHOT] = "snapshot",
+	[MARKER_TRANSACTION] = "transaction",
+};
+
+/* A file already examined, by the identity /proc/PID/maps shows. */
+struct examined_file {
+	dev_t dev;
+	ino_t ino;
+};
+
+struct rescan {
+	__u64 due_ns;
+	pid_t pid;
+};
+
+struct uprobes {
+	struct environ_bpf *environ;	/* NULL unless first-environ is selected */
+	struct marker_bpf *marker;	/* NULL unless explicit or transaction is */
+	__u32 triggers;
+	struct bpf_link **links;
+	size_t link_count;
+	size_t link_cap;
+	struct examined_file *files;
+	size_t file_count;
+	size_t file_cap;
+	struct rescan rescans[RESCANS_MAX];
+	size_t rescan_count;
+};
+
+static int keep_link(struct uprobes *u, struct bpf_link *link)
+{
+	if (u->link_count == u->link_cap) {
+		size_t cap = u->link_cap ? u->link_cap * 2 : 16;
+		struct bpf_link **grown = realloc(u->links, cap * sizeof(*grown));
+
+		if (!grown) {
+			bpf_link__destroy(link);
+			return -ENOMEM;
+		}
+		u->links = grown;
+		u->link_cap = cap;
+	}
+	u->links[u->link_count++] = link;
+	return 0;
+}
+
+/* Returns 1 when the file was examined before, else records it and returns 0. */
+static int seen_before(struct uprobes *u, dev_t dev, ino_t ino)
+{
+	size_t i;
+
+	for (i = 0; i < u->file_count; i++)
+		if (u->files[i].dev == dev && u->files[i].ino == ino)
+			return 1;
+	if (u->file_count == u->file_cap) {
+		size_t cap = u->file_cap ? u->file_cap * 2 : 32;
+		struct examined_file *grown = realloc(u->files, cap * sizeof(*grown));
+
+		if (!grown)
+			return 1;
+		u->files = grown;
+		u->file_cap = cap;
+	}
+	u->files[u->file_count].dev = dev;
+	u->files[u->file_count].ino = ino;
+	u->file_count++;
+	return 0;
+}
+
+/* glibc's libc.so.6 and musl's libc.so, also installed as ld-musl-ARCH.so.1. */
+static int is_libc(const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	return !strcmp(base, "libc.so.6") || !strcmp(base, "libc.so") ||
+	       (!strncmp(base, "ld-musl-", 8) && strstr(base, ".so.1"));
+}
+
+static int attach_environ_symbol(struct uprobes *u, const char *path, const char *symbol,
+				 __u64 cookie, int quiet)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = symbol, .bpf_cookie = cookie);
+	struct bpf_link *link;
+	int err;
+
+	log_quiet_libbpf(quiet);
+	link = bpf_program__attach_uprobe_opts(u->environ->progs.handle_environ_uprobe, -1,
+					       path, 0, &opts);
+	log_quiet_libbpf(0);
+	if (!link) {
+		err = -errno;
+		log_info(1, "no uprobe on %s in %s: %s", symbol, path, strerror(-err));
+		return err;
+	}
+	log_info(2, "uprobe on %s in %s", symbol, path);
+	return keep_link(u, link);
+}
+
+static void attach_libc(struct uprobes *u, const char *path)
+{
+	attach_environ_symbol(u, path, "getenv", ENVIRON_COOKIE(ST_ENVIRON_GETENV, 0), 0);
+	/* older musl builds lack secure_getenv */
+	attach_environ_symbol(u, path, "secure_getenv",
+			      ENVIRON_COOKIE(ST_ENVIRON_SECURE_GETENV, 0), 1);
+}
+
+static void attach_markers(struct uprobes *u, const char *path)
+{
+	static const enum st_trigger needs[MARKER_COUNT] = {
+		[MARKER_SNAPSHOT] = ST_TRIG_EXPLICIT,
+		[MARKER_TRANSACTION] = ST_TRIG_TRANSACTION,
+	};
+	struct bpf_program *progs[MARKER_COUNT] = {
+		[MARKER_SNAPSHOT] = u->marker->progs.handle_marker_snapshot,
+		[MARKER_TRANSACTION] = u->marker->progs.handle_marker_transaction,
+	};
+	unsigned int found = 0;
+	int i, err;
+
+	err = usdt_file_probes(path, USDT_PROVIDER, marker_names, MARKER_COUNT, &found);
+	if (err) {
+		if (err != -ENOEXEC)
+			log_info(2, "cannot read the ELF notes of %s: %s", path, strerror(-err));
+		return;
+	}
+	for (i = 0; i < MARKER_COUNT; i++) {
+		struct bpf_link *link;
+
+		if (!(found & (1u << i)) || !(u->triggers & ST_TRIG_BIT(needs[i])))
+			continue;
+		link = bpf_program__attach_usdt(progs[i], -1, path, USDT_PROVIDER, marker_names[i],
+						NULL);
+		if (!link) {
+			log_error("attaching the %s marker in %s failed: %s; its markers are not seen",
+				  marker_names[i], path, strerror(errno));
+			continue;
+		}
+		log_info(1, "attached the %s marker in %s", marker_names[i], path);
+		keep_link(u, link);
+	}
+}
+
+/*
+ * Attaches what one file offers, once per file. path opens the file, and name
+ * is the path in the process's maps, whose basename identifies a libc.
+ */
+static void examine_file(struct uprobes *u, const char *path, const char *name, dev_t dev,
+			 ino_t ino)
+{
+	if (seen_before(u, dev, ino))
+		return;
+	if (u->environ && is_libc(name))
+		attach_libc(u, path);
+	if (u->marker)
+		attach_markers(u, path);
+}
+
+static void examine_path(struct uprobes *u, const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) || !S_ISREG(st.st_mode))
+		return;
+	examine_file(u, path, path, st.st_dev, st.st_ino);
+}
+
+/*
+ * Examines one line of /proc/PID/maps when it maps a file executable. A path
+ * that names another file in the agent's mount namespace is reached through
+ * /proc/PID/map_files instead.
+ */
+static void examine_maps_line(struct uprobes *u, pid_t pid, const char *line)
+{
+	unsigned long start, end, ino;
+	unsigned int major_nr, minor_nr;
+	char perms[5], path[PATH_MAX];
+	struct stat st;
+	int path_at = 0;
+	dev_t dev;
+
+	if (sscanf(line, "%lx-%lx %4s %*x %x:%x %lu %n", &start, &end, perms, &major_nr,
+		   &minor_nr, &ino, &path_at) != 6 || !path_at)
+		return;
+	if (perms[2] != 'x' || line[path_at] != '/' || strstr(line + path_at, " (deleted)"))
+		return;
+	snprintf(path, sizeof(path), "%s", line + path_at);
+	path[strcspn(path, "\n")] = '\0';
+	dev = makedev(major_nr, minor_nr);
+	if (stat(path, &st) || st.st_dev != dev || st.st_ino != ino) {
+		char mapped[64];
+
+		snprintf(mapped, sizeof(mapped), "/proc/%d/map_files/%lx-%lx", pid, start, end);
+		examine_file(u, mapped, path, dev, ino);
+		return;
+	}
+	examine_file(u, path, path, dev, ino);
+}
+
+void uprobes_add_process(struct uprobes *u, pid_t pid)
+{
+	char path[64], line[PATH_MAX + 128];
+	FILE *maps;
+
+	if (!u)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	maps = fopen(path, "re");
+	if (!maps)
+		return;
+	while (fgets(line, sizeof(line), maps))
+		examine_maps_line(u, pid, line);
+	fclose(maps);
+}
+
+void uprobes_add_command(struct uprobes *u, char *const *command)
+{
+	char path[PATH_MAX];
+
+	if (!u || !u->marker || !command || !command[0])
+		return;
+	if (usdt_resolve_command(command[0], getenv("PATH"), path, sizeof(path)))
+		return;	/* the launch reports the missing command */
+	examine_path(u, path);
+}
+
+static void schedule_rescan(struct uprobes *u, pid_t pid, __u64 due_ns)
+{
+	size_t i;
+
+	for (i = 0; i < u->rescan_count; i++)
+		if (u->rescans[i].pid == pid)
+			break;
+	if (i == u->rescan_count) {
+		if (u->rescan_count == RESCANS_MAX) {
+			log_info(1, "too many processes exec'd at once; the libraries of pid %d are not examined again",
+				 pid);
+			return;
+		}
+		u->rescan_count++;
+	}
+	u->rescans[i].pid = pid;
+	u->rescans[i].due_ns = due_ns;
+}
+
+void uprobes_on_record(struct uprobes *u, const void *data, size_t size)
+{
+	const struct st_record_header *hdr = record_decode(data, size);
+
+	if (!u || !hdr || hdr->kind != ST_REC_EXEC)
+		return;
+	/*
+	 * NOTE: the process runs on while the agent attaches, so a probe it
+	 * reaches within the first few milliseconds after exec is missed. The
+	 * dynamic loader maps the libraries after the exec record, so they are
+	 * examined again RESCAN_DELAY_NS later. A library that the process
+	 * dlopen()s after that is not examined at all.
+	 */
+	uprobes_add_process(u, hdr->pid);
+	schedule_rescan(u, hdr->pid, hdr->boot_ns + RESCAN_DELAY_NS);
+}
+
+void uprobes_tick(struct uprobes *u, __u64 now_ns)
+{
+	size_t i = 0;
+
+	if (!u)
+		return;
+	while (i < u->rescan_count) {
+		if (u->rescans[i].due_ns > now_ns) {
+			i++;
+			continue;
+		}
+		uprobes_add_process(u, u->rescans[i].pid);
+		u->rescans[i] = u->rescans[--u->rescan_count];
+	}
+}
+
+/* The tunables of maps.bpf.h, as the tracer set them in the main object. */
+#define COPY_TUNABLES(dst, src)						\
+	do {								\
+		(dst)->targ_agent_tgid = (src)->targ_agent_tgid;	\
+		(dst)->targ_freeze = (src)->targ_freeze;		\
+		(dst)->targ_triggers = (src)->targ_triggers;		\
+		(dst)->targ_cooldown_ns = (src)->targ_cooldown_ns;	\
+		(dst)->targ_calls_no_wakeup = (src)->targ_calls_no_wakeup; \
+	} while (0)
+
+/* Libraries that may be a libc at fixed paths; the agent's own libc is found in its maps. */
+static const char *const libc_candidates[] = {
+	"/lib/ld-musl-x86_64.so.1",
+	"/usr/lib/x86_64-linux-musl/libc.so",
+	"/lib/ld-musl-aarch64.so.1",
+	"/usr/lib/aarch64-linux-musl/libc.so",
+};
+
+static int attach_open_hooks(struct uprobes *u)
+{
+	struct bpf_program *progs[] = {
+		u->environ->progs.handle_environ_open,
+		u->environ->progs.handle_environ_openat,
+		u->environ->progs.handle_environ_openat2,
+	};
+	size_t i, attached = 0;
+
+	for (i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		struct bpf_link *link;
+
+		log_quiet_libbpf(1);
+		link = bpf_program__attach(progs[i]);
+		log_quiet_libbpf(0);
+		if (!link) {
+			/* sys_exit_open is missing where the architecture has no open(2) */
+			log_info(1, "%s not attached: %s", bpf_program__name(progs[i]),
+				 strerror(errno));
+			continue;
+		}
+		if (keep_link(u, link))
+			return -ENOMEM;
+		attached++;
+	}
+	if (!attached) {
+		log_error("attaching the open hooks of first-environ failed; check with --check");
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static int attach_environ_probes(struct uprobes *u, const struct options *opts)
+{
+	size_t i;
+	int err;
+
+	for (i = 0; i < opts->environ_probe_count; i++) {
+		const struct environ_probe *p = &opts->environ_probes[i];
+
+		err = attach_environ_symbol(u, p->binary, p->symbol,
+					    ENVIRON_COOKIE(ST_ENVIRON_PROBE, i), 0);
+		if (err) {
+			log_error("attaching --environ-probe %s:%s failed: %s; check that the binary defines the symbol (nm -D %s)",
+				  p->binary, p->symbol, strerror(-err), p->binary);
+			return err;
+		}
+	}
+	return 0;
+}
+
+static int open_environ(struct uprobes *u, struct tracer *t, const struct options *opts)
+{
+	size_t i;
+	int err;
+
+	u->environ = environ_bpf__open();
+	if (!u->environ) {
+		err = -errno;
+		log_error("opening the first-environ BPF object failed: %s", strerror(errno));
+		return err;
+	}
+	COPY_TUNABLES(u->environ->rodata, t->skel->rodata);
+	err = tracer_share_maps(t, u->environ->obj);
+	if (err)
+		return err;
+	err = environ_bpf__load(u->environ);
+	if (err) {
+		log_error("loading the first-environ BPF programs failed: %s; rerun with -vvv for the verifier log",
+			  strerror(-err));
+		return err;
+	}
+	err = attach_open_hooks(u);
+	if (err)
+		return err;
+	uprobes_add_process(u, getpid());
+	for (i = 0; i < sizeof(libc_candidates) / sizeof(libc_candidates[0]); i++)
+		examine_path(u, libc_candidates[i]);
+	return attach_environ_probes(u, opts);
+}
+
+static int open_marker(struct uprobes *u, struct tracer *t)
+{
+	int err;
+
+	u->marker = marker_bpf__open();
+	if (!u->marker) {
+		err = -errno;
+		log_error("opening the marker BPF object failed: %s", strerror(errno));
+		return err;
+	}
+	COPY_TUNABLES(u->marker->rodata, t->skel->rodata);
+	bpf_program__set_autoload(u->marker->progs.handle_marker_snapshot,
+				  !!(u->triggers & ST_TRIG_BIT(ST_TRIG_EXPLICIT)));
+	bpf_program__set_autoload(u->marker->progs.handle_marker_transaction,
+				  !!(u->triggers & ST_TRIG_BIT(ST_TRIG_TRANSACTION)));
+	err = tracer_share_maps(t, u->marker->obj);
+	if (err)
+		return err;
+	err = marker_bpf__load(u->marker);
+	if (err)
+		log_error("loading the marker BPF programs failed: %s; rerun with -vvv for the verifier log",
+			  strerror(-err));
+	return err;
+}
+
+int uprobes_open(struct uprobes **out, struct tracer *t, const struct options *opts)
+{
+	const __u32 marker_triggers = ST_TRIG_BIT(ST_TRIG_EXPLICIT) |
+				      ST_TRIG_BIT(ST_TRIG_TRANSACTION);
+	struct uprobes *u;
+	int err = 0;
+
+	*out = NULL;
+	if (!(opts->triggers & (ST_TRIG_BIT(ST_TRIG_FIRST_ENVIRON) | marker_triggers)))
+		return 0;
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return -ENOMEM;
+	u->triggers = opts->triggers;
+	/* markers first, so the libc files the environ part examines are checked for them too */
+	if (opts->triggers & marker_triggers)
+		err = open_marker(u, t);
+	if (!err && (opts->triggers & ST_TRIG_BIT(ST_TRIG_FIRST_ENVIRON)))
+		err = open_environ(u, t, opts);
+	if (err) {
+		uprobes_close(u);
+		return err;
+	}
+	*out = u;
+	return 0;
+}
+
+void uprobes_close(struct uprobes *u)
+{
+	size_t i;
+
+	if (!u)
+		return;
+	for (i = 0; i < u->link_count; i++)
+		bpf_link__destroy(u->links[i]);
+	free(u->links);
+	free(u->files);
+	environ_bpf__destroy(u->environ);
+	marker_bpf__destroy(u->marker);
+	free(u);
+}
+
+/* Finds the path of the libc this agent runs with. */
+static int own_libc(char *path, size_t len)
+{
+	char line[PATH_MAX + 128];
+	FILE *maps = fopen("/proc/self/maps", "re");
+	int err = -ENOENT;
+
+	if (!maps)
+		return -errno;
+	while (err && fgets(line, sizeof(line), maps)) {
+		char *file = strchr(line, '/');
+
+		if (!file)
+			continue;
+		file[strcspn(file, "\n")] = '\0';
+		if (is_libc(file) && strlen(file) < len) {
+			strcpy(path, file);
+			err = 0;
+		}
+	}
+	fclose(maps);
+	return err;
+}
+
+int uprobes_check_environ(void)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = "getenv");
+	struct environ_bpf *skel;
+	struct bpf_link *link;
+	char libc[PATH_MAX];
+	int err = own_libc(libc, sizeof(libc));
+
+	if (err)
+		return err;
+	skel = environ_bpf__open_and_load();
+	if (!skel)
+		return -errno;
+	link = bpf_program__attach_uprobe_opts(skel->progs.handle_environ_uprobe, -1, libc, 0,
+					       &opts);
+	err = link ? 0 : -errno;
+	bpf_link__destroy(link);
+	environ_bpf__destroy(skel);
+	return err;
+}
+
+int uprobes_check_markers(void)
+{
+	struct marker_bpf *skel = marker_bpf__open_and_load();
+	int err = skel ? 0 : -errno;
+
+	marker_bpf__destroy(skel);
+	return err;
+}

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The triggers found through uprobes: first-environ (the libc getenv family
+ * and --environ-probe symbols) and the USDT markers of include/snaptrig.h
+ * (explicit, and transaction's "marker" call).
+ *
+ * Every probe is attached system-wide (pid -1) on a file, once per file: the
+ * BPF programs filter on the procs map, so a process that starts or execs
+ * later is covered as soon as the files it maps are probed. Untraced
+ * processes that run a probed function pay the uprobe trap: getenv(3) went
+ * from about 20 ns to about 1.1 us per call while snaptrig ran (measured with
+ * tools/st-getenv -n 1000000 -t on a 2-core virtual machine, Linux 6.18).
+ */
+#ifndef SNAPTRIG_UPROBES_H
+#define SNAPTRIG_UPROBES_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include <linux/types.h>
+#include "options.h"
+
+struct tracer;
+struct uprobes;
+
+/*
+ * Loads the programs that opts->triggers need into objects that share the
+ * tracer's maps, and attaches the open-family hooks, the libc probes and the
+ * --environ-probe probes. *out stays NULL when no selected trigger needs
+ * uprobes. Returns 0 or -errno after a message.
+ */
+int uprobes_open(struct uprobes **out, struct tracer *t, const struct options *opts);
+
+/* Attaches the markers in COMMAND's executable, resolved through PATH like execvp(3). */
+void uprobes_add_command(struct uprobes *u, char *const *command);
+
+/* Attaches the probes that the executable files mapped by pid contain. */
+void uprobes_add_process(struct uprobes *u, pid_t pid);
+
+/*
+ * Looks at one ring buffer record: after an exec it examines the new image
+ * now and the process's files again a little later, when the dynamic loader
+ * has mapped the libraries.
+ */
+void uprobes_on_record(struct uprobes *u, const void *data, size_t size);
+
+/* Runs the later examinations that are due at now_ns (boot clock). */
+void uprobes_tick(struct uprobes *u, __u64 now_ns);
+
+/* Detaches and frees everything. Accepts NULL. */
+void uprobes_close(struct uprobes *u);
+
+/*
+ * For --check: loads the programs and attaches one getenv uprobe to the
+ * agent's own libc, then detaches. Returns 0 or -errno.
+ */
+int uprobes_check_environ(void);
+/* For --check: loads the USDT marker programs. Returns 0 or -errno. */
+int uprobes_check_markers(void);
+
+#endif

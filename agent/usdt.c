@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "usdt.h"
+
+#define STAPSDT_NOTE_TYPE 3
+#define STAPSDT_NOTE_NAME "stapsdt"
+#define NOTE_ALIGN(n) (((n) + 3) & ~(size_t)3)
+
+/* Matches one note descriptor: pc, base, semaphore, then three strings. */
+static int scan_descriptor(const char *desc, size_t size, int is_elf64,
+			   const char *provider, const char *const *names,
+			   unsigned int count, unsigned int *mask)
+{
+	size_t addrs = (is_elf64 ? 8 : 4) * 3;
+	const char *prov, *name;
+	size_t prov_len, name_len;
+	unsigned int i;
+
+	if (size < addrs)
+		return -EINVAL;
+	prov = desc + addrs;
+	prov_len = strnlen(prov, size - addrs);
+	if (prov_len == size - addrs)
+		return -EINVAL;
+	name = prov + prov_len + 1;
+	name_len = strnlen(name, size - addrs - prov_len - 1);
+	if (name_len == size - addrs - prov_len - 1)
+		return -EINVAL;
+	if (strcmp(prov, provider))
+		return 0;
+	for (i = 0; i < count && i < 32; i++)
+		if (!strcmp(name, names[i]))
+			*mask |= 1u << i;
+	return 0;
+}
+
+int usdt_notes_scan(const void *data, size_t size, int is_elf64, const char *provider,
+		    const char *const *names, unsigned int count, unsigned int *mask)
+{
+	const char *p = data;
+	size_t off = 0;
+
+	while (size - off >= 12) {
+		uint32_t namesz, descsz, type;
+		size_t name_end, desc_end;
+		int err;
+
+		memcpy(&namesz, p + off, 4);
+		memcpy(&descsz, p + off + 4, 4);
+		memcpy(&type, p + off + 8, 4);
+		off += 12;
+		name_end = off + NOTE_ALIGN((size_t)namesz);
+		if (namesz > size || name_end > size)
+			return -EINVAL;
+		desc_end = name_end + NOTE_ALIGN((size_t)descsz);
+		if (descsz > size || desc_end > size)
+			return -EINVAL;
+		if (type == STAPSDT_NOTE_TYPE && namesz == sizeof(STAPSDT_NOTE_NAME) &&
+		    !memcmp(p + off, STAPSDT_NOTE_NAME, sizeof(STAPSDT_NOTE_NAME))) {
+			err = scan_descriptor(p + name_end, descsz, is_elf64, provider, names,
+					      count, mask);
+			if (err)
+				return err;
+		}
+		off = desc_end;
+	}
+	return off == size ? 0 : -EINVAL;
+}
+
+static int scan_elf(Elf *elf, const char *provider, const char *const *names,
+		    unsigned int count, unsigned int *mask)
+{
+	int is_elf64 = gelf_getclass(elf) == ELFCLASS64;
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+
+	if (gelf_getclass(elf) == ELFCLASSNONE || elf_getshdrstrndx(elf, &shstrndx))
+		return -ENOEXEC;
+	while ((scn = elf_nextscn(elf, scn))) {
+		const char *sec_name;
+		Elf_Data *data;
+		GElf_Shdr shdr;
+		int err;
+
+		if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != SHT_NOTE)
+			continue;
+		sec_name = elf_strptr(elf, shstrndx, shdr.sh_name);
+		if (!sec_name || strcmp(sec_name, ".note.stapsdt"))
+			continue;
+		data = elf_getdata(scn, NULL);
+		if (!data || !data->d_buf)
+			continue;
+		err = usdt_notes_scan(data->d_buf, data->d_size, is_elf64, provider, names,
+				      count, mask);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int usdt_file_probes(const char *path, const char *provider, const char *const *names,
+		     unsigned int count, unsigned int *mask)
+{
+	Elf *elf = NULL;
+	int fd, err;
+
+	*mask = 0;
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -EINVAL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (!elf || elf_kind(elf) != ELF_K_ELF) {
+		err = -ENOEXEC;
+		goto out;
+	}
+	err = scan_elf(elf, provider, names, count, mask);
+out:
+	elf_end(elf);
+	close(fd);
+	return err;
+}
+
+static int is_executable_file(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+int usdt_resolve_command(const char *name, const char *path_env, char *out, size_t len)
+{
+	const char *dir, *end;
+
+	if (!*name)
+		return -ENOENT;
+	if (strchr(name, '/')) {
+		if (strlen(name) >= len)
+			return -ENAMETOOLONG;
+		strcpy(out, name);
+		return is_executable_file(out) ? 0 : -ENOENT;
+	}
+	if (!path_env)
+		path_env = "/bin:/usr/bin";
+	for (dir = path_env;; dir = end + 1) {
+		size_t dir_len;
+		int n;
+
+		end = strchrnul(dir, ':');
+		dir_len = end - dir;
+		if (dir_len)
+			n = snprintf(out, len, "%.*s/%s", (int)dir_len, dir, name);
+		else
+			n = snprintf(out, len, "%s", name);
+		if (n >= 0 && (size_t)n < len && is_executable_file(out))
+			return 0;
+		if (!*end)
+			break;
+	}
+	return -ENOENT;
+}

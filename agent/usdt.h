@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Finding USDT probes in ELF files: the SystemTap notes (section
+ * .note.stapsdt, note name "stapsdt", type 3) that <sys/sdt.h> emits for each
+ * probe, and resolving a command name through PATH as execvp(3) does.
+ */
+#ifndef SNAPTRIG_USDT_H
+#define SNAPTRIG_USDT_H
+
+#include <stddef.h>
+
+/* Provider of the probes of include/snaptrig.h. */
+#define USDT_PROVIDER "snaptrig"
+
+/*
+ * Scans the bytes of one SHT_NOTE section in host byte order. For each
+ * stapsdt note of provider, sets bit i of *mask when the probe's name is
+ * names[i] (count at most 32). is_elf64 selects 8-byte addresses in the note
+ * descriptor, else 4-byte ones. Returns 0, or -EINVAL for a malformed note,
+ * with the bits found before it set.
+ */
+int usdt_notes_scan(const void *data, size_t size, int is_elf64, const char *provider,
+		    const char *const *names, unsigned int count, unsigned int *mask);
+
+/*
+ * Reads the ELF file at path and sets *mask as usdt_notes_scan() does, over
+ * every .note.stapsdt section. Returns 0 (with *mask 0 when the file has no
+ * such probe), -ENOEXEC when the file is not ELF, or another -errno.
+ */
+int usdt_file_probes(const char *path, const char *provider, const char *const *names,
+		     unsigned int count, unsigned int *mask);
+
+/*
+ * Resolves name as execvp(3) would: a name containing '/' is used as given;
+ * otherwise each PATH entry is tried in order (PATH unset: "/bin:/usr/bin"; an
+ * empty entry is the current directory) for an executable regular file.
+ * Writes the path into out. Returns 0, -ENOENT, or -ENAMETOOLONG.
+ */
+int usdt_resolve_command(const char *name, const char *path_env, char *out, size_t len);
+
+#endif

@@ -1,0 +1,149 @@
+"""Attach mode (-p): tracing running processes, detaching, following exits."""
+
+import os
+import signal
+import subprocess
+import unittest
+
+from harness import SnaptrigTestCase, process_state, tool
+
+
+class AttachTest(SnaptrigTestCase):
+
+    def attach(self, pids, triggers):
+        run = self.trace(["-p", ",".join(str(p) for p in pids), "-t", triggers],
+                         stdin=subprocess.DEVNULL)
+        start = run.wait_start()
+        self.assertEqual(start["mode"], "attach")
+        self.assertEqual(start["targets"], list(pids))
+        self.assertNotIn("command", start)
+        self.assertEqual(start["agent_pid"], run.pid)
+        return run
+
+    def assertStillRunning(self, program):
+        self.assertIsNone(program.proc.poll(), "the target exited on detach")
+        self.assertIn(process_state(program.pid), {"S", "R"},
+                      "the target must be left running")
+
+    def test_listen_then_detach(self):
+        target = self.spawn([tool("st-listener"), "-g", "0", "0"])
+        pid = int(target.wait_fact("pid"))
+        target.wait_fact("waiting")
+        other = self.spawn([tool("st-listener"), "-g", "0"])
+        other.wait_fact("waiting")
+        run = self.attach([pid], "first-listen")
+
+        os.kill(other.pid, signal.SIGUSR1)
+        other.wait_fact("ready")
+        os.kill(pid, signal.SIGUSR1)
+        target.wait_fact("ready")
+        line = run.wait_trigger("first-listen", pid)
+        first = target.fact_values("listen")[0]
+        self.assertEqual(line["tid"], pid)
+        self.assertEqual(line["comm"], "st-listener")
+        self.assertEqual(line["detail"], {
+            "fd": int(first["fd"]), "backlog": 16, "family": "inet",
+            "address": "127.0.0.1", "port": int(first["port"])})
+
+        run.interrupt(signal.SIGINT)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertStillRunning(target)
+        self.assertEqual(len(run.triggers("first-listen")), 1, run.describe())
+        self.assertEqual(run.exits(), [], "a detached target did not exit")
+        self.assertNoLines(run, other.pid, "a process not attached to")
+
+        target.close_stdin()
+        self.assertEqual(target.wait_exit(), 0)
+
+    def test_signals_then_sigterm(self):
+        target = self.spawn([tool("st-signals")])
+        pid = int(target.wait_fact("pid"))
+        target.wait_fact("ready")
+        tids = [int(t) for t in target.fact_values("tid")]
+        run = self.attach([pid], "first-sigint,sigint,sigalrm,sigtstp")
+
+        for i, sig in enumerate((signal.SIGINT, signal.SIGALRM, signal.SIGTSTP)):
+            os.kill(pid, sig)
+            target.wait_fact("got", index=i)
+        killer = self.spawn([tool("st-tgkill"), str(pid), str(tids[1]), "INT"])
+        self.assertEqual(killer.wait_exit(), 0, killer.describe())
+        target.wait_fact("got", index=3)
+        run.wait_record(lambda r: len(run.triggers("sigint")) == 2, "two sigint lines")
+        run.wait_trigger("sigtstp", pid)
+
+        run.interrupt(signal.SIGTERM)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertStillRunning(target)
+        for name, count in (("first-sigint", 1), ("sigint", 2), ("sigalrm", 1),
+                            ("sigtstp", 1)):
+            self.assertEqual(len(run.triggers(name, pid=pid)), count,
+                             name + run.describe())
+        second = run.triggers("sigint")[1]
+        self.assertEqual(second["tid"], tids[1])
+        self.assertIs(second["detail"]["thread"], True)
+        self.assertEqual(second["detail"]["sender"],
+                         {"pid": killer.pid, "tid": killer.pid, "comm": "st-tgkill"})
+
+        os.kill(pid, signal.SIGTERM)
+        self.assertEqual(target.wait_exit(), 0)
+
+    def test_stdin_then_target_exits(self):
+        target = self.spawn([tool("st-stdin"), "-g", "-n", "1"])
+        pid = int(target.wait_fact("pid"))
+        target.wait_fact("waiting")
+        run = self.attach([pid], "first-stdin")
+
+        os.kill(pid, signal.SIGUSR1)
+        target.proc.stdin.write(b"attached\n")
+        target.close_stdin()
+        self.assertEqual(target.wait_exit(), 0, target.describe())
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+
+        lines = run.triggers("first-stdin")
+        self.assertEqual(len(lines), 1, run.describe())
+        self.assertEqual(lines[0]["pid"], pid)
+        self.assertEqual(lines[0]["tid"], pid)
+        self.assertEqual(lines[0]["detail"], {"fd": 0, "call": "read"})
+        self.assertExited(run, pid, 0, comm="st-stdin")
+
+    def test_target_killed_agent_exits_zero(self):
+        target = self.spawn([tool("st-signals")])
+        pid = int(target.wait_fact("pid"))
+        target.wait_fact("ready")
+        run = self.attach([pid], "sigint")
+        os.kill(pid, signal.SIGKILL)
+        self.assertEqual(target.wait_exit(), -signal.SIGKILL)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        exits = run.exits(pid)
+        self.assertEqual(len(exits), 1, run.describe())
+        self.assertEqual(exits[0]["status"], "killed")
+        self.assertEqual(exits[0]["signal"], int(signal.SIGKILL))
+        self.assertEqual(exits[0]["signal_name"], "SIGKILL")
+        self.assertEqual(run.triggers(), [])
+
+    def test_exits_when_all_targets_exit(self):
+        targets = [self.spawn([tool("st-listener"), "0"]) for _ in range(2)]
+        pids = [int(t.wait_fact("pid")) for t in targets]
+        for target in targets:
+            target.wait_fact("ready")
+        run = self.trace(["-p", str(pids[0]), "-p", str(pids[1]),
+                          "-t", "first-listen"], stdin=subprocess.DEVNULL)
+        start = run.wait_start()
+        self.assertEqual(start["targets"], pids)
+
+        targets[0].close_stdin()
+        self.assertEqual(targets[0].wait_exit(), 0)
+        run.wait_record(lambda r: r["type"] == "exit" and r["pid"] == pids[0],
+                        "the exit line of the first target")
+        self.assertIsNone(run.proc.poll(), "snaptrig exited with a target left")
+        targets[1].close_stdin()
+        self.assertEqual(targets[1].wait_exit(), 0)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        for pid in pids:
+            self.assertExited(run, pid, 0, comm="st-listener")
+        self.assertEqual(run.triggers("first-listen"), [],
+                         "both listened before the attach")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,253 @@
+"""Command line: usage errors, launch failures, exit codes, start line, output."""
+
+import json
+import os
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import unittest
+
+from harness import (CANONICAL_TRIGGERS, DEFAULT_TRIGGERS, SNAPTRIG, TIMEOUT,
+                     SnaptrigTestCase, tool)
+
+TRUE = "/bin/true"
+SHELL = "/bin/sh"
+
+
+def reaped_pid():
+    """Return the pid of a child that has exited and been reaped."""
+    child = subprocess.Popen([TRUE])
+    child.wait()
+    return child.pid
+
+
+class CliTest(SnaptrigTestCase):
+
+    def run_agent(self, args):
+        """Run snaptrig to completion; return (exit code, stdout, stderr lines)."""
+        proc = subprocess.run([str(SNAPTRIG)] + args, stdin=subprocess.DEVNULL,
+                              capture_output=True, timeout=TIMEOUT)
+        return (proc.returncode, proc.stdout.decode(errors="replace"),
+                proc.stderr.decode(errors="replace").splitlines())
+
+    def assertUsageError(self, args, *fragments, code=2):
+        rc, out, err = self.run_agent(args)
+        context = f"snaptrig {args}: stderr {err!r}"
+        self.assertEqual(rc, code, context)
+        self.assertEqual(out, "", context)
+        self.assertEqual(len(err), 1, context)
+        self.assertTrue(err[0].startswith("snaptrig: "), context)
+        for fragment in fragments:
+            self.assertIn(fragment, err[0], context)
+
+    def test_unknown_trigger(self):
+        self.assertUsageError(["-t", "foo", "--", TRUE], "invalid trigger 'foo'",
+                              "first-listen")
+        self.assertUsageError(["-t", "first-listen,nosuch", "--", TRUE],
+                              "'nosuch'")
+
+    def test_bad_durations(self):
+        for option in ("--cooldown", "--snapshot-interval", "--idle-threshold"):
+            for value in ("5", "abc", "5h", "-1s", "1.5.5s", "ms", "1 s"):
+                with self.subTest(option=option, value=value):
+                    self.assertUsageError([option, value, "--", TRUE],
+                                          f"invalid duration '{value}' for {option}")
+
+    def test_missing_unit_message(self):
+        self.assertUsageError(["--cooldown", "5", "--", TRUE], "missing unit")
+
+    def test_missing_option_value(self):
+        for option in ("--cooldown", "--snapshot-interval", "--idle-threshold",
+                       "-t", "--trigger", "-p", "-o", "--format"):
+            with self.subTest(option=option):
+                self.assertUsageError([option])
+
+    def test_unknown_option_and_format(self):
+        self.assertUsageError(["--bogus", "--", TRUE], "--bogus")
+        self.assertUsageError(["--format", "xml", "--", TRUE], "xml")
+
+    def test_no_command_no_pid(self):
+        self.assertUsageError([])
+
+    def test_pid_not_found(self):
+        pid = reaped_pid()
+        self.assertUsageError(["-p", str(pid)], f"process {pid} not found")
+        self.assertUsageError(["-p", "abc"], "abc")
+
+    def test_command_not_found(self):
+        missing = os.path.join(self.tmp, "no-such-program")
+        self.assertUsageError(["--", missing], missing, "not found", code=127)
+        self.assertUsageError(["--", "snaptrig-no-such-command"],
+                              "'snaptrig-no-such-command'", "not found", code=127)
+
+    def test_command_not_executable(self):
+        path = os.path.join(self.tmp, "not-executable")
+        with open(path, "w", encoding="ascii") as f:
+            f.write("#!/bin/sh\nexit 0\n")
+        os.chmod(path, 0o644)
+        rc, _, err = self.run_agent(["--", path])
+        self.assertEqual(rc, 126, err)
+        self.assertTrue(err and err[-1].startswith("snaptrig: "), err)
+        rc, _, err = self.run_agent(["--", self.tmp])
+        self.assertEqual(rc, 126, err)
+
+    def test_exit_code_passthrough(self):
+        run = self.trace(["-t", "bootstrap"], [SHELL, "-c", "exit 7"])
+        start = run.wait_start()
+        self.assertEqual(run.wait_exit(), 7, run.describe())
+        self.assertExited(run, start["targets"][0], 7, comm="sh")
+
+    def test_killed_exit_code(self):
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            with self.subTest(signal=sig.name):
+                run = self.trace(["-t", "bootstrap"],
+                                 [SHELL, "-c", f"kill -{sig.name[3:]} $$"])
+                start = run.wait_start()
+                self.assertEqual(run.wait_exit(), 128 + sig, run.describe())
+                exits = run.exits(start["targets"][0])
+                self.assertEqual(len(exits), 1, run.describe())
+                self.assertEqual(exits[0]["status"], "killed")
+                self.assertEqual(exits[0]["signal"], int(sig))
+                self.assertEqual(exits[0]["signal_name"], sig.name)
+                self.assertIs(exits[0]["core_dumped"], False)
+
+    def test_start_line_launch(self):
+        command = [tool("st-nondet"), "-r", "1"]
+        run = self.trace([], command)
+        pid = int(run.wait_fact("pid"))
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        start = run.records[0]
+        expected = {
+            "version": "0.1.0", "schema_version": 1, "agent_pid": run.pid,
+            "mode": "launch", "triggers": DEFAULT_TRIGGERS, "targets": [pid],
+            "command": command, "cooldown_ns": 1_000_000_000,
+            "snapshot_interval_ns": 10_000_000_000,
+            "idle_threshold_ns": 1_000_000_000, "follow": True,
+        }
+        for key, value in expected.items():
+            self.assertEqual(start[key], value, key)
+        self.assertEqual(start["seq"], 1)
+
+    def test_durations_parsed(self):
+        cases = [("--cooldown", "250ms", "cooldown_ns", 250_000_000),
+                 ("--cooldown", "500us", "cooldown_ns", 500_000),
+                 ("--cooldown", "750ns", "cooldown_ns", 750),
+                 ("--snapshot-interval", "1.5s", "snapshot_interval_ns", 1_500_000_000),
+                 ("--snapshot-interval", "2m", "snapshot_interval_ns", 120_000_000_000),
+                 ("--idle-threshold", "0.25s", "idle_threshold_ns", 250_000_000),
+                 ("--idle-threshold", "3s", "idle_threshold_ns", 3_000_000_000)]
+        for option, value, key, ns in cases:
+            with self.subTest(option=option, value=value):
+                run = self.trace(["-t", "bootstrap", option, value], [TRUE])
+                self.assertEqual(run.wait_exit(), 0, run.describe())
+                self.assertEqual(run.records[0][key], ns)
+
+    def start_triggers(self, args):
+        run = self.trace(args, [TRUE])
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        return run.records[0]["triggers"]
+
+    def test_trigger_aliases(self):
+        self.assertEqual(
+            self.start_triggers(["-t", " CTRL-C ,alarm", "-t", "ctrlz,Stop,first-intr"]),
+            ["first-sigint", "sigint", "sigalrm", "sigtstp", "sigstop"])
+        self.assertEqual(
+            self.start_triggers(["--trigger", "first-ctrlc,intr,timer,ctrl-z"]),
+            ["first-sigint", "sigint", "sigalrm", "sigtstp"])
+        self.assertEqual(self.start_triggers(["-t", "first-ctrl-c,ctrlc"]),
+                         ["first-sigint", "sigint"])
+
+    def test_trigger_sets(self):
+        self.assertEqual(self.start_triggers(["-t", "all"]), CANONICAL_TRIGGERS)
+        self.assertEqual(self.start_triggers(["-t", "default"]), DEFAULT_TRIGGERS)
+        self.assertEqual(self.start_triggers(["-t", "sigint,default,sigint"]),
+                         ["first-listen", "first-stdin", "first-environ", "idle",
+                          "sigint", "explicit"])
+        self.assertEqual(self.start_triggers(["-t", "bootstrap,first-listen"]),
+                         ["first-listen", "bootstrap"])
+
+    def test_help_and_version(self):
+        rc, out, _ = self.run_agent(["-h"])
+        self.assertEqual(rc, 0)
+        self.assertIn("--trigger", out)
+        rc, out, _ = self.run_agent(["--version"])
+        self.assertEqual(rc, 0)
+        self.assertIn("0.1.0", out)
+
+    def test_check_passes_here(self):
+        rc, out, err = self.run_agent(["--check"])
+        self.assertEqual(rc, 0, out + "\n".join(err))
+        rc, out, err = self.run_agent(["--check", "-t", "all"])
+        self.assertEqual(rc, 0, out + "\n".join(err))
+
+    def test_output_file_appended(self):
+        path = os.path.join(self.tmp, "out.jsonl")
+        old_umask = os.umask(0o022)
+        try:
+            for _ in range(2):
+                run = self.trace(["-o", path, "-t", "bootstrap"], [TRUE])
+                self.assertEqual(run.wait_exit(check=False), 0, run.describe())
+                self.assertEqual(run.records, [], "JSON went to stdout")
+        finally:
+            os.umask(old_umask)
+        self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o644)
+        with open(path, encoding="utf-8") as f:
+            lines = [json.loads(l) for l in f]
+        self.assertEqual([l["type"] for l in lines].count("start"), 2)
+        self.assertEqual([l["type"] for l in lines].count("stats"), 2)
+        self.assertEqual(lines[0]["type"], "start")
+        self.assertEqual(lines[-1]["type"], "stats")
+
+    def test_output_open_failure(self):
+        path = os.path.join(self.tmp, "no-such-dir", "out.jsonl")
+        rc, _, err = self.run_agent(["-o", path, "--", TRUE])
+        self.assertEqual(rc, 1, err)
+        self.assertTrue(err and err[-1].startswith("snaptrig: "), err)
+        self.assertTrue(any(path in line for line in err), err)
+
+    def test_text_format(self):
+        path = os.path.join(self.tmp, "out.txt")
+        run = self.trace(["--format", "text", "-o", path, "-t", "first-listen"],
+                         [tool("st-listener"), "0"])
+        pid = int(run.wait_fact("pid"))
+        port = run.wait_fact("listen")["port"]
+        run.close_stdin()
+        self.assertEqual(run.wait_exit(check=False), 0, run.describe())
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+        self.assertTrue(lines[0].startswith("#"), lines)
+        self.assertTrue(lines[-1].startswith("#"), lines)
+        triggers = [l for l in lines if not l.startswith("#")]
+        self.assertEqual(len(triggers), 1, lines)
+        line = triggers[0]
+        self.assertRegex(line[:15], r"^\d{2}:\d{2}:\d{2}\.\d{6}$")
+        self.assertEqual(line[15:17], "  ")
+        self.assertEqual(line[17:41], "first-listen".ljust(24))
+        fields = line[41:].split()
+        self.assertEqual(fields[:3], [str(pid), str(pid), "st-listener"])
+        self.assertIn(f"port={port}", fields)
+
+    def test_strings_escaped(self):
+        """A comm with control bytes and invalid UTF-8 still gives valid JSON."""
+        name = b"st-\n\t\x01\xffx"
+        path = os.path.join(os.fsencode(self.tmp), name)
+        shutil.copy(tool("st-listener"), path)
+        run = self.trace(["-t", "first-listen,bootstrap"],
+                         [os.fsdecode(path), "0"])
+        pid = int(run.wait_fact("pid"))
+        run.wait_trigger("first-listen", pid)
+        run.close_stdin()
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        comm = name.decode("utf-8", errors="replace")
+        self.assertEqual(run.triggers("first-listen")[0]["comm"], comm)
+        boot = run.triggers("bootstrap")[0]
+        self.assertEqual(boot["detail"]["filename"],
+                         path.decode("utf-8", errors="replace"))
+        raw = [l for l in run.out.lines if '"first-listen"' in l and "comm" in l]
+        self.assertRegex(raw[0], re.compile(r'\\n\\t\\u0001(\ufffd|\\ufffd)x', re.I))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,217 @@
+"""Operator requests on the control socket (--control, --request-snapshot)."""
+
+import json
+import os
+import socket
+import stat
+import subprocess
+import unittest
+
+from harness import SNAPTRIG, TIMEOUT, SnaptrigTestCase, tool
+
+
+class Client:
+    """One connection to the control socket, reading reply lines."""
+
+    def __init__(self, test, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(TIMEOUT)
+        self.sock.connect(path)
+        self.replies = self.sock.makefile("rb")
+        test.addCleanup(self.close)
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def reply(self):
+        line = self.replies.readline()
+        if not line.endswith(b"\n"):
+            raise AssertionError(f"no complete reply line, got {line!r}")
+        return json.loads(line)
+
+    def request(self, obj):
+        self.send(json.dumps(obj).encode() + b"\n")
+        return self.reply()
+
+    def close(self):
+        self.replies.close()
+        self.sock.close()
+
+
+class ControlTest(SnaptrigTestCase):
+
+    def start(self, triggers="explicit"):
+        """Trace a waiting st-marker with a control socket; return run, pid, path."""
+        path = os.path.join(self.tmp, "control.sock")
+        run = self.trace(["-t", triggers, "--control", path],
+                         [tool("st-marker"), "-n", "0", "-w"])
+        run.wait_start()
+        pid = int(run.wait_fact("pid"))
+        return run, pid, path
+
+    def finish(self, run):
+        run.close_stdin()
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+
+    def request_snapshot(self, path, pid):
+        result = subprocess.run([str(SNAPTRIG), "--control", path, "--request-snapshot",
+                                 str(pid)], capture_output=True, text=True,
+                                timeout=TIMEOUT)
+        lines = result.stdout.splitlines()
+        reply = json.loads(lines[0]) if len(lines) == 1 else None
+        return result, reply
+
+    def test_snapshot_request(self):
+        run, pid, path = self.start()
+        result, reply = self.request_snapshot(path, pid)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(reply["ok"], True)
+        self.assertEqual(reply["request"], "snapshot")
+        self.assertEqual(reply["pid"], pid)
+        self.assertIsInstance(reply["id"], int)
+        line = run.wait_trigger("explicit", pid)
+        self.assertEqual(line["seq"], reply["seq"])
+        self.finish(run)
+        lines = run.triggers("explicit")
+        self.assertEqual(len(lines), 1, run.describe())
+        self.assertEqual((lines[0]["pid"], lines[0]["tid"]), (pid, pid))
+        self.assertEqual(lines[0]["comm"], "st-marker")
+        self.assertEqual(lines[0]["detail"], {"source": "operator"})
+
+    def test_socket_mode_and_removal(self):
+        run, pid, path = self.start()
+        st = os.lstat(path)
+        self.assertTrue(stat.S_ISSOCK(st.st_mode))
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o600)
+        self.finish(run)
+        self.assertFalse(os.path.exists(path), "the socket must go at exit")
+
+    def test_bad_requests_change_nothing(self):
+        run, pid, path = self.start()
+        result, reply = self.request_snapshot(path, os.getpid())
+        self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
+        self.assertEqual(reply["ok"], False)
+        self.assertEqual(reply["error"], f"pid {os.getpid()} is not traced")
+
+        client = Client(self, path)
+        bad_lines = [
+            (b'{"request":"snapshot","pid":' + str(pid).encode() + b'\n',
+             "expected ',' or '}'"),
+            (b'not json\n', "must be a JSON object"),
+            (b'{"request":"snapshot","pid":"' + str(pid).encode() + b'"}\n',
+             "must be an integer"),
+            (b'{"request":"snapshot","pid":' + str(pid).encode() + b',"force":1}\n',
+             "unknown field"),
+            (b'{"request":"snapshot"}\n', "needs field 'pid'"),
+            (b'{"request":"snapshot","pid":' + b"7" * 5000 + b'}\n',
+             "longer than 4096 bytes"),
+        ]
+        for data, message in bad_lines:
+            with self.subTest(line=data[:60]):
+                client.send(data)
+                reply = client.reply()
+                self.assertEqual(reply["ok"], False, reply)
+                self.assertIn(message, reply["error"])
+        # the connection still works after the errors
+        reply = client.request({"request": "list", "id": "after"})
+        self.assertEqual(reply, {"ok": True, "id": "after", "request": "list",
+                                 "pids": [pid]})
+        reply = client.request({"request": "stats"})
+        self.assertEqual(reply["triggers"], {"explicit": 0})
+        self.assertEqual(reply["traced"], 1)
+        self.finish(run)
+        self.assertEqual(run.triggers("explicit"), [], run.describe())
+
+    def test_line_of_exactly_4096_bytes(self):
+        run, pid, path = self.start()
+        client = Client(self, path)
+        body = b'{"request":"list","id":"x"}'
+        line = body[:-1] + b" " * (4096 - len(body)) + b"}"
+        self.assertEqual(len(line), 4096)
+        client.send(line + b"\n")
+        self.assertEqual(client.reply()["ok"], True)
+        client.send(line[:-1] + b" }\n")
+        self.assertIn("longer than 4096 bytes", client.reply()["error"])
+        self.assertEqual(client.request({"request": "list"})["pids"], [pid])
+        self.finish(run)
+
+    def test_ids_and_order(self):
+        run, pid, path = self.start()
+        client = Client(self, path)
+        client.send(b'{"request":"list","id":"a"}\n{"id":2,"request":"stats"}\n'
+                    b'{"request":"snapshot","pid":' + str(pid).encode() + b',"id":"\\u00e9"}\n')
+        first, second, third = client.reply(), client.reply(), client.reply()
+        self.assertEqual((first["id"], first["request"]), ("a", "list"))
+        self.assertEqual((second["id"], second["request"]), (2, "stats"))
+        self.assertEqual((third["id"], third["request"], third["ok"]),
+                         ("\u00e9", "snapshot", True))
+        self.finish(run)
+        self.assertEqual(len(run.triggers("explicit", pid)), 1, run.describe())
+
+    def test_clients_at_once_partial_lines(self):
+        run, pid, path = self.start()
+        request = b'{"request":"snapshot","pid":' + str(pid).encode() + b'}\n'
+        slow = Client(self, path)
+        slow.send(request[:10])
+        disconnected = Client(self, path)
+        disconnected.send(request[:-1])  # all but the newline, then it disconnects
+        disconnected.close()
+        quick = Client(self, path)
+        self.assertEqual(quick.request({"request": "list"})["pids"], [pid])
+        slow.send(request[10:20])
+        self.assertEqual(quick.request({"request": "stats"})["triggers"], {"explicit": 0})
+        slow.send(request[20:])
+        reply = slow.reply()
+        self.assertEqual(reply["ok"], True, reply)
+        line = run.wait_trigger("explicit", pid)
+        self.assertEqual(line["seq"], reply["seq"])
+        self.finish(run)
+        self.assertEqual(len(run.triggers("explicit")), 1,
+                         "the client that left mid-line must not count" + run.describe())
+
+    def test_explicit_not_selected(self):
+        run, pid, path = self.start(triggers="first-listen")
+        result, reply = self.request_snapshot(path, pid)
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("explicit trigger is not selected", reply["error"])
+        self.finish(run)
+
+    def test_existing_file_kept(self):
+        path = os.path.join(self.tmp, "not-a-socket")
+        with open(path, "w", encoding="ascii") as f:
+            f.write("keep me\n")
+        result = subprocess.run([str(SNAPTRIG), "--control", path, "--", "/bin/true"],
+                                capture_output=True, text=True, timeout=TIMEOUT)
+        self.assertEqual(result.returncode, 1, result.stderr)
+        self.assertIn("is not a socket", result.stderr)
+        with open(path, encoding="ascii") as f:
+            self.assertEqual(f.read(), "keep me\n")
+
+    def test_socket_in_use_kept(self):
+        run, pid, path = self.start()
+        result = subprocess.run([str(SNAPTRIG), "--control", path, "--", "/bin/true"],
+                                capture_output=True, text=True, timeout=TIMEOUT)
+        self.assertEqual(result.returncode, 1, result.stderr)
+        self.assertIn("another process listens on it", result.stderr)
+        self.assertEqual(Client(self, path).request({"request": "list"})["pids"], [pid])
+        self.finish(run)
+
+    def test_client_usage_errors(self):
+        cases = [
+            (["--request-snapshot", "1"], 2, "needs --control"),
+            (["--control", "/x", "--request-snapshot", "0"], 2, "invalid pid"),
+            (["--control", "/x", "--request-snapshot", "1", "--", "/bin/true"], 2,
+             "give no -p, COMMAND"),
+            (["--control", os.path.join(self.tmp, "none.sock"), "--request-snapshot",
+              "1"], 1, "cannot connect"),
+        ]
+        for args, code, message in cases:
+            with self.subTest(args=args):
+                result = subprocess.run([str(SNAPTRIG)] + args, capture_output=True,
+                                        text=True, timeout=TIMEOUT)
+                self.assertEqual(result.returncode, code, result.stderr)
+                self.assertIn(message, result.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,158 @@
+"""first-environ: the first read of the environment, once per process."""
+
+import os
+import subprocess
+import unittest
+
+from harness import PYTHON, SNAPTRIG, SnaptrigTestCase, tool
+
+PYTHON_GETENV = "import os; os.getenv('SNAPTRIG_TEST_VARIABLE')"
+
+
+class EnvironTest(SnaptrigTestCase):
+
+    def run_tool(self, tool_args, extra=()):
+        """Trace st-getenv until it exits; return the run and its pid."""
+        run = self.trace(["-t", "first-environ"] + list(extra),
+                         [tool("st-getenv")] + tool_args)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        pid = int(run.fact_values("pid")[0])
+        self.assertExited(run, pid, 0, comm="st-getenv")
+        return run, pid
+
+    def assertOneEnviron(self, run, pid, detail, comm="st-getenv"):
+        lines = run.triggers("first-environ")
+        self.assertEqual(len(lines), 1, run.describe())
+        self.assertEqual(lines[0]["pid"], pid)
+        self.assertEqual(lines[0]["tid"], pid)
+        self.assertEqual(lines[0]["comm"], comm)
+        self.assertEqual(lines[0]["detail"], detail)
+        self.assertLess(lines[0]["seq"], run.exits(pid)[0]["seq"])
+        return lines[0]
+
+    def test_getenv_once(self):
+        run, pid = self.run_tool(["-n", "1000", "-v", "SNAPTRIG_TEST_VARIABLE"])
+        self.assertOneEnviron(run, pid, {"source": "getenv",
+                                         "name": "SNAPTRIG_TEST_VARIABLE"})
+
+    def test_secure_getenv(self):
+        run, pid = self.run_tool(["-s", "-n", "3", "-v", "LANG"])
+        self.assertOneEnviron(run, pid, {"source": "secure_getenv", "name": "LANG"})
+
+    def test_once_per_child(self):
+        run, pid = self.run_tool(["-n", "5", "-v", "HOME", "-f", "2"])
+        children = [int(c) for c in run.fact_values("child")]
+        self.assertEqual(len(children), 2, run.describe())
+        lines = run.triggers("first-environ")
+        self.assertEqual(sorted(l["pid"] for l in lines), sorted([pid] + children),
+                         run.describe())
+        for line in lines:
+            self.assertEqual(line["tid"], line["pid"])
+            self.assertEqual(line["detail"], {"source": "getenv", "name": "HOME"})
+        for child in children:
+            self.assertExited(run, child, 0, comm="st-getenv")
+
+    def test_child_after_exec(self):
+        """A child that execs Python gets its own line, from Python's libc calls."""
+        run, pid = self.run_tool(["-n", "0", "-f", "1", "-x", PYTHON, "-c",
+                                  PYTHON_GETENV])
+        children = [int(c) for c in run.fact_values("child")]
+        self.assertEqual(len(children), 1, run.describe())
+        lines = run.triggers("first-environ")
+        self.assertEqual([l["pid"] for l in lines], children, run.describe())
+        self.assertEqual(lines[0]["comm"], "python3")
+        self.assertEqual(lines[0]["detail"]["source"], "getenv")
+
+    def test_python_os_getenv(self):
+        run = self.trace(["-t", "first-environ"], [PYTHON, "-c", PYTHON_GETENV])
+        start = run.wait_start()
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        pid = start["targets"][0]
+        lines = run.triggers("first-environ")
+        self.assertEqual(len(lines), 1, run.describe())
+        self.assertEqual((lines[0]["pid"], lines[0]["tid"]), (pid, pid))
+        self.assertEqual(lines[0]["comm"], "python3")
+        # Python reads its own variables (PYTHONHOME, ...) before the script runs.
+        self.assertEqual(lines[0]["detail"]["source"], "getenv")
+        self.assertIsInstance(lines[0]["detail"]["name"], str)
+        self.assertEqual(set(lines[0]["detail"]), {"source", "name"})
+        self.assertExited(run, pid, 0, comm="python3")
+
+    def test_proc_self_environ(self):
+        run, pid = self.run_tool(["-n", "0", "-p"])
+        self.assertOneEnviron(run, pid, {"source": "proc-file"})
+
+    def test_proc_pid_environ(self):
+        run, pid = self.run_tool(["-n", "0", "-P"])
+        self.assertOneEnviron(run, pid, {"source": "proc-file"})
+
+    def test_cat_proc_self_environ(self):
+        """cat opens /proc/self/environ, but its setlocale() calls getenv first.
+
+        The shell execs cat in place (same pid) and reads no variable itself;
+        the redirection keeps cat's output off the JSON lines.
+        """
+        run = self.trace(["-t", "first-environ"],
+                         ["/bin/sh", "-c", "exec cat /proc/self/environ >/dev/null"])
+        start = run.wait_start()
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        pid = start["targets"][0]
+        lines = run.triggers("first-environ")
+        self.assertEqual(len(lines), 1, run.describe())
+        self.assertEqual(lines[0]["pid"], pid)
+        self.assertEqual(lines[0]["comm"], "cat")
+        self.assertEqual(lines[0]["detail"]["source"], "getenv")
+        self.assertExited(run, pid, 0, comm="cat")
+
+    def test_environ_probe(self):
+        binary = tool("st-getenv")
+        run, pid = self.run_tool(["-n", "0", "-c"],
+                                 ["--environ-probe", f"{binary}:st_read_config"])
+        self.assertOneEnviron(run, pid, {"source": "probe", "binary": binary,
+                                         "symbol": "st_read_config"})
+
+    def test_environ_probe_missing_symbol(self):
+        run = self.trace(["-t", "first-environ", "--environ-probe",
+                          tool("st-getenv") + ":no_such_symbol"],
+                         [tool("st-getenv"), "-n", "0"])
+        self.assertEqual(run.wait_exit(check=False), 1, run.describe())
+        self.assertTrue(any("no_such_symbol" in l for l in run.err.lines),
+                        run.describe())
+
+    def test_environ_probe_bad_value(self):
+        for value in ("no-colon", ":sym", "bin:", "/no/such/binary:sym"):
+            with self.subTest(value=value):
+                result = subprocess.run(
+                    [str(SNAPTRIG), "-t", "first-environ",
+                     "--environ-probe", value, "--", "/bin/true"],
+                    capture_output=True, text=True, timeout=10)
+                self.assertEqual(result.returncode, 2, result.stderr)
+                self.assertIn("--environ-probe", result.stderr)
+
+    def test_attach_running_process(self):
+        target = self.spawn([tool("st-getenv"), "-d", "1500", "-v", "TERM", "-w"])
+        pid = int(target.wait_fact("pid"))
+        run = self.trace(["-p", str(pid), "-t", "first-environ"],
+                         stdin=subprocess.DEVNULL)
+        run.wait_start()
+        line = run.wait_trigger("first-environ", pid)
+        self.assertEqual(line["detail"], {"source": "getenv", "name": "TERM"})
+        target.close_stdin()
+        self.assertEqual(target.wait_exit(), 0)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertEqual(len(run.triggers("first-environ")), 1, run.describe())
+
+    def test_untraced_process_silent(self):
+        run = self.trace(["-t", "first-environ"], [tool("st-getenv"), "-n", "1", "-w"])
+        pid = int(run.wait_fact("pid"))
+        run.wait_trigger("first-environ", pid)
+        other = self.spawn([tool("st-getenv"), "-n", "10"])
+        self.assertEqual(other.wait_exit(), 0)
+        run.close_stdin()
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertNoLines(run, other.pid)
+        self.assertEqual(len(run.triggers("first-environ")), 1, run.describe())
+
+
+if __name__ == "__main__":
+    unittest.main()

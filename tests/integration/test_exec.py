@@ -1,0 +1,153 @@
+"""bootstrap and exec lines, and following children."""
+
+import unittest
+
+from harness import SnaptrigTestCase, tool
+
+SHELL = "/bin/sh"
+TRUE = "/bin/true"
+# The shell waits for a line on stdin, so an untraced copy can run while it
+# is traced. Neither /bin/true is the last command, so the shell forks for
+# both instead of replacing itself with the second.
+SCRIPT = f"read line; true; {TRUE}; {TRUE}; exit 3"
+
+
+class ExecTest(SnaptrigTestCase):
+
+    def run_script(self, args):
+        run = self.trace(args, [SHELL, "-c", SCRIPT])
+        start = run.wait_start()
+        untraced = self.spawn([SHELL, "-c", SCRIPT])
+        untraced.proc.stdin.write(b"go\n")
+        untraced.close_stdin()
+        self.assertEqual(untraced.wait_exit(), 3, untraced.describe())
+        run.write_stdin(b"go\n")
+        run.close_stdin()
+        self.assertEqual(run.wait_exit(), 3, run.describe())
+        self.assertEqual(len(start["targets"]), 1)
+        self.assertNoLines(run, untraced.pid, "an untraced shell")
+        return run, start["targets"][0]
+
+    def children(self, run, shell):
+        pids = sorted({r["pid"] for r in run.records
+                       if "pid" in r and r["pid"] != shell})
+        return pids
+
+    def test_bootstrap_per_exec(self):
+        run, shell = self.run_script(["-t", "bootstrap"])
+        lines = run.triggers("bootstrap")
+        self.assertEqual(len(lines), 3, run.describe())
+        self.assertEqual(lines[0]["pid"], shell)
+        self.assertEqual(lines[0]["tid"], shell)
+        self.assertEqual(lines[0]["comm"], "sh")
+        self.assertEqual(lines[0]["detail"],
+                         {"filename": SHELL, "ppid": run.pid, "old_tid": shell})
+
+        children = self.children(run, shell)
+        self.assertEqual(len(children), 2, run.describe())
+        for line, child in zip(lines[1:], children):
+            self.assertEqual(line["pid"], child)
+            self.assertEqual(line["tid"], child)
+            self.assertEqual(line["comm"], "true")
+            self.assertEqual(line["detail"],
+                             {"filename": TRUE, "ppid": shell, "old_tid": child})
+            self.assertExited(run, child, 0, comm="true")
+            self.assertLess(line["seq"], run.exits(child)[0]["seq"])
+        shell_exit = self.assertExited(run, shell, 3, comm="sh")
+        self.assertEqual(shell_exit["seq"], run.records[-2]["seq"],
+                         "the shell exits last, right before the stats line")
+        self.assertEqual(run.of_type("exec"), [], "bootstrap replaces exec lines")
+
+    def test_exec_lines_without_bootstrap(self):
+        run, shell = self.run_script(["-t", "first-listen"])
+        execs = run.of_type("exec")
+        self.assertEqual(len(execs), 3, run.describe())
+        first = execs[0]
+        self.assertEqual((first["pid"], first["tid"], first["comm"]),
+                         (shell, shell, "sh"))
+        self.assertEqual((first["filename"], first["ppid"], first["old_tid"]),
+                         (SHELL, run.pid, shell))
+        children = self.children(run, shell)
+        self.assertEqual(len(children), 2, run.describe())
+        for line, child in zip(execs[1:], children):
+            self.assertEqual((line["pid"], line["tid"], line["comm"]),
+                             (child, child, "true"))
+            self.assertEqual((line["filename"], line["ppid"], line["old_tid"]),
+                             (TRUE, shell, child))
+            self.assertNotIn("trigger", line)
+            self.assertNotIn("detail", line)
+        self.assertEqual(run.triggers(), [])
+
+    def test_last_command_forked(self):
+        """dash 0.5.12 forks even for the last command of -c, so both exec."""
+        run = self.trace(["-t", "bootstrap"], [SHELL, "-c", f"true; {TRUE}"])
+        start = run.wait_start()
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        shell = start["targets"][0]
+        lines = run.triggers("bootstrap")
+        self.assertEqual([l["detail"]["filename"] for l in lines], [SHELL, TRUE],
+                         run.describe())
+        self.assertEqual(lines[0]["pid"], shell)
+        self.assertEqual(lines[1]["detail"]["ppid"], shell)
+        self.assertExited(run, lines[1]["pid"], 0, comm="true")
+        self.assertExited(run, shell, 0, comm="sh")
+
+    def test_exec_from_thread(self):
+        """An exec from a non-leader thread keeps the leader's pid."""
+        run = self.trace(["-t", "bootstrap"], [tool("st-forker"), "-x"])
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        pid = int(run.fact_values("pid")[0])
+        exec_tid = int(run.fact_values("exec-tid")[0])
+        self.assertNotEqual(exec_tid, pid)
+        lines = run.triggers("bootstrap")
+        self.assertEqual(len(lines), 2, run.describe())
+        self.assertEqual(lines[0]["detail"], {"filename": tool("st-forker"),
+                                              "ppid": run.pid, "old_tid": pid})
+        self.assertEqual((lines[1]["pid"], lines[1]["tid"], lines[1]["comm"]),
+                         (pid, pid, "true"))
+        self.assertEqual(lines[1]["detail"], {"filename": TRUE, "ppid": run.pid,
+                                              "old_tid": exec_tid})
+        # The old leader's exit during the exec is not the process's exit.
+        self.assertExited(run, pid, 0, comm="true")
+        self.assertEqual(len(run.of_type("exit")), 1, run.describe())
+
+    def test_no_follow(self):
+        run, shell = self.run_script(["-t", "bootstrap", "--no-follow"])
+        self.assertIs(run.records[0]["follow"], False)
+        lines = run.triggers("bootstrap")
+        self.assertEqual(len(lines), 1, run.describe())
+        self.assertEqual(lines[0]["pid"], shell)
+        self.assertEqual(lines[0]["detail"]["filename"], SHELL)
+        self.assertEqual(self.children(run, shell), [], run.describe())
+        self.assertExited(run, shell, 3, comm="sh")
+
+    def test_follow_is_default(self):
+        run, shell = self.run_script(["-t", "bootstrap"])
+        self.assertIs(run.records[0]["follow"], True)
+        self.assertEqual(len(self.children(run, shell)), 2)
+
+    def test_child_calls_before_exec(self):
+        run = self.trace(["-t", "bootstrap,non-deterministic-call",
+                          "--cooldown", "2s"],
+                         [tool("st-forker"), "-n", "2", "-a", "getrandom", "-e"])
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        parent = int(run.fact_values("pid")[0])
+        children = [int(c) for c in run.fact_values("child")]
+        self.assertEqual(len(children), 2, run.describe())
+        for child in children:
+            boots = run.triggers("bootstrap", pid=child)
+            self.assertEqual(len(boots), 1, run.describe())
+            self.assertEqual(boots[0]["detail"],
+                             {"filename": TRUE, "ppid": parent, "old_tid": child})
+            calls = run.triggers("non-deterministic-call", pid=child)
+            self.assertGreaterEqual(len(calls), 1, run.describe())
+            self.assertEqual(calls[0]["comm"], "st-forker")
+            self.assertEqual(calls[0]["detail"]["call"], "getrandom")
+            self.assertEqual(calls[0]["detail"]["count"], 1)
+            self.assertLess(calls[0]["seq"], boots[0]["seq"])
+            self.assertExited(run, child, 0, comm="true")
+        self.assertExited(run, parent, 0, comm="st-forker")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,161 @@
+"""explicit and transaction through the markers of include/snaptrig.h."""
+
+import os
+import subprocess
+import unittest
+
+from harness import ROOT, TIMEOUT, SnaptrigTestCase, tool
+
+MARKER_SOURCE = """
+#include "snaptrig.h"
+void mark(void) { SNAPTRIG_SNAPSHOT(); SNAPTRIG_TRANSACTION(); }
+"""
+
+# A program whose markers are in a shared library. It waits before the first
+# one, because the agent examines the libraries a little after the exec.
+LIBRARY_MAIN = """
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+void mark(void);
+int main(void)
+{
+	struct timespec wait = { 0, 400000000 };
+	printf("pid %d\\n", getpid());
+	fflush(stdout);
+	nanosleep(&wait, NULL);
+	mark();
+	mark();
+	return 0;
+}
+"""
+
+
+def has_stapsdt_note(path):
+    out = subprocess.run(["readelf", "-SW", path], capture_output=True, text=True,
+                         check=True).stdout
+    return ".note.stapsdt" in out
+
+
+class ExplicitTest(SnaptrigTestCase):
+
+    def test_snapshot_marker_count(self):
+        run = self.trace(["-t", "explicit"], [tool("st-marker"), "-n", "4"])
+        start = run.wait_start()
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        pid = start["targets"][0]
+        lines = run.triggers("explicit")
+        self.assertEqual(len(lines), 4, run.describe())
+        for line in lines:
+            self.assertEqual((line["pid"], line["tid"]), (pid, pid))
+            self.assertEqual(line["comm"], "st-marker")
+            self.assertEqual(line["detail"], {"source": "marker"})
+        self.assertExited(run, pid, 0, comm="st-marker")
+
+    def test_default_triggers_include_explicit(self):
+        run = self.trace([], [tool("st-marker"), "-n", "2", "-p", "1"])
+        start = run.wait_start()
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertIn("explicit", start["triggers"])
+        self.assertEqual(len(run.triggers("explicit", start["targets"][0])), 2,
+                         run.describe())
+
+    def test_transaction_marker_count(self):
+        run = self.trace(["-t", "transaction", "--cooldown", "100ms"],
+                         [tool("st-marker"), "-n", "0", "-m", "7", "-p", "30"])
+        start = run.wait_start()
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        pid = start["targets"][0]
+        lines = run.triggers("transaction")
+        self.assertGreaterEqual(len(lines), 2, run.describe())
+        for line in lines:
+            self.assertEqual(line["pid"], pid)
+            self.assertEqual(line["detail"]["source"], "marker")
+            self.assertEqual(line["detail"]["call"], "marker")
+            self.assertEqual(set(line["detail"]["calls"]), {"marker"})
+        self.assertEqual(sum(l["detail"]["count"] for l in lines), 7, run.describe())
+        self.assertIs(lines[0]["detail"]["coalesced"], False)
+        self.assertEqual(lines[0]["detail"]["count"], 1)
+
+    def test_snapshot_not_transaction(self):
+        """Only the selected trigger's marker reports."""
+        run = self.trace(["-t", "explicit"], [tool("st-marker"), "-n", "1", "-m", "3"])
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertEqual(len(run.triggers("explicit")), 1, run.describe())
+        self.assertEqual(run.triggers("transaction"), [])
+
+    def test_exec_later_is_attached(self):
+        """A traced process that execs st-marker later is attached at its exec.
+
+        st-marker waits before its first marker: the agent attaches when the
+        exec record arrives, while the new image already runs.
+        """
+        run = self.trace(["-t", "explicit"],
+                         [tool("st-getenv"), "-n", "0", "-f", "1", "-x",
+                          tool("st-marker"), "-d", "300", "-n", "3"])
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        children = [int(c) for c in run.fact_values("child")]
+        self.assertEqual(len(children), 1, run.describe())
+        lines = run.triggers("explicit")
+        self.assertEqual([l["pid"] for l in lines], children * 3, run.describe())
+        self.assertTrue(all(l["comm"] == "st-marker" for l in lines))
+
+    def test_marker_in_library(self):
+        lib = os.path.join(self.tmp, "libmark.so")
+        prog = os.path.join(self.tmp, "uses-libmark")
+        subprocess.run(["gcc", "-shared", "-fPIC", "-x", "c", "-I", str(ROOT / "include"),
+                        "-o", lib, "-"], input=MARKER_SOURCE, text=True, check=True)
+        subprocess.run(["gcc", "-x", "c", "-o", prog, "-", "-L", self.tmp, "-lmark",
+                        "-Wl,-rpath," + self.tmp], input=LIBRARY_MAIN, text=True,
+                       check=True)
+        run = self.trace(["-t", "explicit"], [prog])
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        pid = int(run.fact_values("pid")[0])
+        lines = run.triggers("explicit")
+        self.assertEqual([l["pid"] for l in lines], [pid, pid], run.describe())
+
+    def test_attach_running_process(self):
+        target = self.spawn([tool("st-marker"), "-d", "1500", "-n", "2", "-w"])
+        pid = int(target.wait_fact("pid"))
+        run = self.trace(["-p", str(pid), "-t", "explicit"], stdin=subprocess.DEVNULL)
+        run.wait_start()
+        target.wait_fact("done", timeout=TIMEOUT)
+        target.close_stdin()
+        self.assertEqual(target.wait_exit(), 0)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        lines = run.triggers("explicit")
+        self.assertEqual([l["pid"] for l in lines], [pid, pid], run.describe())
+
+    def test_untraced_marker_silent(self):
+        run = self.trace(["-t", "explicit"], [tool("st-marker"), "-n", "1", "-w"])
+        pid = int(run.wait_fact("pid"))
+        run.wait_trigger("explicit", pid)
+        other = self.spawn([tool("st-marker"), "-n", "3", "-p", "1"])
+        self.assertEqual(other.wait_exit(), 0)
+        run.close_stdin()
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertNoLines(run, other.pid)
+        self.assertEqual(len(run.triggers("explicit")), 1, run.describe())
+
+    def test_header_with_sdt(self):
+        obj = os.path.join(self.tmp, "with.o")
+        subprocess.run(["gcc", "-c", "-x", "c", "-I", str(ROOT / "include"), "-o", obj, "-"],
+                       input=MARKER_SOURCE, text=True, check=True)
+        self.assertTrue(has_stapsdt_note(obj))
+
+    def test_header_without_sdt(self):
+        """With no <sys/sdt.h> on the include path the macros compile to nothing."""
+        obj = os.path.join(self.tmp, "without.o")
+        subprocess.run(["gcc", "-nostdinc", "-c", "-x", "c", "-Wall", "-Werror",
+                        "-I", str(ROOT / "include"), "-o", obj, "-"],
+                       input=MARKER_SOURCE, text=True, check=True)
+        self.assertFalse(has_stapsdt_note(obj))
+        obj = os.path.join(self.tmp, "disabled.o")
+        subprocess.run(["gcc", "-DSNAPTRIG_NO_MARKERS", "-c", "-x", "c",
+                        "-I", str(ROOT / "include"), "-o", obj, "-"],
+                       input=MARKER_SOURCE, text=True, check=True)
+        self.assertFalse(has_stapsdt_note(obj))
+
+
+if __name__ == "__main__":
+    unittest.main()

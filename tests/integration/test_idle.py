@@ -1,0 +1,218 @@
+"""The idle trigger: every thread of a process blocked for the idle threshold.
+
+The programs come from tools/st-idle.c. A short threshold keeps the tests
+fast; margins cover the agent waking up on a busy two-core machine.
+"""
+
+import signal
+import socket
+import subprocess
+import time
+import unittest
+
+from harness import SnaptrigTestCase, tool, wait_state
+
+THRESHOLD = "200ms"
+THRESHOLD_NS = 200_000_000
+# How late after the threshold an idle line may be written. The kernel's
+# timer fires on time; this covers a loaded machine.
+LATE_NS = 100_000_000
+# How long a test watches for lines that must not come: three thresholds.
+WATCH_S = 3 * THRESHOLD_NS / 1e9 + 0.1
+
+
+class IdleTest(SnaptrigTestCase):
+
+    def launch(self, *args):
+        run = self.trace(["-t", "idle", "--idle-threshold", THRESHOLD],
+                         [tool("st-idle")] + list(args))
+        start = run.wait_start()
+        self.assertEqual(start["triggers"], ["idle"])
+        self.assertEqual(start["idle_threshold_ns"], THRESHOLD_NS)
+        return run, int(run.wait_fact("pid"))
+
+    def assertIdleLine(self, run, line, pid, threads):
+        """Check one idle line of pid: fields, and written on time."""
+        self.assertEqual(line["pid"], pid, run.describe())
+        self.assertEqual(line["comm"], "st-idle")
+        self.assertEqual(set(line["detail"]), {"threads", "idle_ns"}, run.describe())
+        self.assertEqual(line["detail"]["threads"], threads, run.describe())
+        idle_ns = line["detail"]["idle_ns"]
+        self.assertGreaterEqual(idle_ns, THRESHOLD_NS, run.describe())
+        self.assertLess(idle_ns, THRESHOLD_NS + LATE_NS, run.describe())
+
+    def finish(self, run, pid):
+        run.close_stdin()
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertExited(run, pid, 0, comm="st-idle")
+
+    def test_accept_server_twice(self):
+        run, pid = self.launch("accept")
+        port = int(run.wait_fact("port"))
+        first = run.wait_trigger("idle", pid)
+        self.assertIdleLine(run, first, pid, 1)
+        self.assertEqual(first["tid"], pid)
+
+        # still blocked in accept: no second line without running first
+        time.sleep(WATCH_S)
+        self.assertEqual(len(run.triggers("idle")), 1, run.describe())
+
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            pass
+        run.wait_fact("accepted")
+        run.wait_record(lambda r: len(run.triggers("idle")) == 2, "a second idle line")
+        second = run.triggers("idle")[1]
+        self.assertIdleLine(run, second, pid, 1)
+        # the second idle period began after the connection woke the server
+        self.assertGreater(second["boot_ns"] - second["detail"]["idle_ns"],
+                           first["boot_ns"], run.describe())
+
+        self.finish(run, pid)
+        self.assertEqual(len(run.triggers("idle")), 2, run.describe())
+
+    def test_busy_loop_never_idle(self):
+        run, pid = self.launch("busy")
+        run.wait_fact("ready")
+        time.sleep(WATCH_S)
+        self.finish(run, pid)
+        self.assertEqual(run.triggers("idle"), [], run.describe())
+
+    def test_one_busy_thread_never_idle(self):
+        run, pid = self.launch("threads", "3", "busy")
+        run.wait_fact("ready")
+        self.assertEqual(len(run.fact_values("tid")), 3)
+        time.sleep(WATCH_S)
+        self.finish(run, pid)
+        self.assertEqual(run.triggers("idle"), [], run.describe())
+
+    def test_all_threads_blocked_once(self):
+        run, pid = self.launch("threads", "3", "blocked")
+        run.wait_fact("ready")
+        tids = {int(t) for t in run.fact_values("tid")}
+        line = run.wait_trigger("idle", pid)
+        self.assertIdleLine(run, line, pid, 4)
+        self.assertIn(line["tid"], tids | {pid})
+
+        time.sleep(WATCH_S)
+        self.finish(run, pid)
+        self.assertEqual(len(run.triggers("idle")), 1, run.describe())
+
+    def test_threads_exit_runnable(self):
+        # threads that exit while runnable must give back their count
+        run, pid = self.launch("thread-exit", "4")
+        run.wait_fact("joined")
+        line = run.wait_trigger("idle", pid)
+        self.assertIdleLine(run, line, pid, 1)
+        time.sleep(WATCH_S)
+        self.finish(run, pid)
+        self.assertEqual(len(run.triggers("idle")), 1, run.describe())
+
+    def test_churn_then_blocked_once(self):
+        # thousands of blocks, wakeups, migrations and short-lived threads:
+        # a count that drifted either way would make the line early or never
+        run, pid = self.launch("churn", "6", "1000")
+        run.wait_fact("settled")
+        line = run.wait_trigger("idle", pid)
+        self.assertIdleLine(run, line, pid, 7)
+        lines = run.out.lines
+        idle_at = next(i for i, text in enumerate(lines) if '"trigger":"idle"' in text)
+        self.assertGreater(idle_at, lines.index("settled"),
+                           "idle line before the threads settled" + run.describe())
+        time.sleep(WATCH_S)
+        self.finish(run, pid)
+        self.assertEqual(len(run.triggers("idle")), 1, run.describe())
+
+    def test_forked_child(self):
+        run, pid = self.launch("fork")
+        child = int(run.wait_fact("child"))
+        run.wait_fact("ready")
+        self.assertIdleLine(run, run.wait_trigger("idle", child), child, 1)
+        self.assertIdleLine(run, run.wait_trigger("idle", pid), pid, 1)
+        time.sleep(WATCH_S)
+        self.finish(run, pid)
+        self.assertExited(run, child, 0, comm="st-idle")
+        self.assertEqual(len(run.triggers("idle", pid=child)), 1, run.describe())
+        self.assertEqual(len(run.triggers("idle", pid=pid)), 1, run.describe())
+
+    def test_exec_from_thread(self):
+        # the exec'ing thread takes over the pid; its state must follow it
+        run, pid = self.launch("exec-thread")
+        run.wait_fact("ready")
+        line = run.wait_trigger("idle", pid)
+        self.assertIdleLine(run, line, pid, 1)
+        self.assertEqual(line["tid"], pid)
+        exec_lines = run.of_type("exec")
+        self.assertEqual(len(exec_lines), 2, run.describe())
+        self.assertNotEqual(exec_lines[1]["old_tid"], pid)
+        self.assertGreater(line["boot_ns"], exec_lines[1]["boot_ns"])
+        self.finish(run, pid)
+
+    def test_attach_sleeping_process(self):
+        target = self.spawn([tool("st-idle"), "sleep"])
+        pid = int(target.wait_fact("pid"))
+        target.wait_fact("ready")
+        self.assertEqual(wait_state(pid, {"S"}), "S")
+        run = self.trace(["-p", str(pid), "-t", "idle", "--idle-threshold", THRESHOLD],
+                         stdin=subprocess.DEVNULL)
+        start = run.wait_start()
+
+        line = run.wait_trigger("idle", pid)
+        self.assertIdleLine(run, line, pid, 1)
+        # blocked before the attach, so idle counts from the attach
+        since = line["boot_ns"] - line["detail"]["idle_ns"]
+        self.assertLessEqual(since, start["boot_ns"], run.describe())
+        self.assertLess(line["boot_ns"] - start["boot_ns"], THRESHOLD_NS + LATE_NS,
+                        run.describe())
+
+        time.sleep(WATCH_S)
+        run.interrupt(signal.SIGINT)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertEqual(len(run.triggers("idle")), 1, run.describe())
+        self.assertEqual(run.exits(), [], "a detached target did not exit")
+        target.close_stdin()
+        self.assertEqual(target.wait_exit(), 0)
+
+    def test_attach_busy_thread_never_idle(self):
+        # the spinning thread is seeded runnable from its /proc state
+        target = self.spawn([tool("st-idle"), "threads", "2", "busy"])
+        pid = int(target.wait_fact("pid"))
+        target.wait_fact("ready")
+        run = self.trace(["-p", str(pid), "-t", "idle", "--idle-threshold", THRESHOLD],
+                         stdin=subprocess.DEVNULL)
+        run.wait_start()
+        time.sleep(WATCH_S)
+        run.interrupt(signal.SIGINT)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertEqual(run.triggers("idle"), [], run.describe())
+        target.close_stdin()
+        self.assertEqual(target.wait_exit(), 0)
+
+    def test_attach_threads_blocked_once(self):
+        target = self.spawn([tool("st-idle"), "threads", "3", "blocked"])
+        pid = int(target.wait_fact("pid"))
+        target.wait_fact("ready")
+        run = self.trace(["-p", str(pid), "-t", "idle", "--idle-threshold", THRESHOLD],
+                         stdin=subprocess.DEVNULL)
+        start = run.wait_start()
+        line = run.wait_trigger("idle", pid)
+        self.assertIdleLine(run, line, pid, 4)
+        self.assertLess(line["boot_ns"] - start["boot_ns"], THRESHOLD_NS + LATE_NS,
+                        run.describe())
+        time.sleep(WATCH_S)
+        run.interrupt(signal.SIGINT)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertEqual(len(run.triggers("idle")), 1, run.describe())
+        target.close_stdin()
+        self.assertEqual(target.wait_exit(), 0)
+
+    def test_not_selected(self):
+        run = self.trace(["-t", "first-listen"], [tool("st-idle"), "sleep"])
+        pid = int(run.wait_fact("pid"))
+        run.wait_fact("ready")
+        time.sleep(1.2)  # the default threshold is 1 s
+        self.finish(run, pid)
+        self.assertEqual(run.triggers("idle"), [], run.describe())
+
+
+if __name__ == "__main__":
+    unittest.main()

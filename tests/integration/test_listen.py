@@ -1,0 +1,205 @@
+"""first-listen: once per process, with the address of the socket."""
+
+import http.client
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import unittest
+
+from harness import PYTHON, SnaptrigTestCase, tool
+
+
+def own_comm():
+    with open("/proc/self/comm", encoding="utf-8") as f:
+        return f.read().rstrip("\n")
+
+
+def ipv6_loopback_works():
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+class ListenTest(SnaptrigTestCase):
+
+    def run_listener(self, tool_args, triggers="first-listen"):
+        """Trace st-listener with tool_args until it has listened on all sockets.
+
+        Returns the run and the tool's pid; the tool waits for stdin to close.
+        """
+        run = self.trace(["-t", triggers], [tool("st-listener")] + tool_args)
+        pid = int(run.wait_fact("pid"))
+        run.wait_fact("ready")
+        run.wait_trigger("first-listen", pid)
+        return run, pid
+
+    def finish(self, run, pid):
+        run.close_stdin()
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertExited(run, pid, 0, comm="st-listener")
+
+    def test_two_sockets_fire_once(self):
+        run, pid = self.run_listener(["0", "0"])
+        untraced = self.spawn([tool("st-listener"), "0", "0"])
+        untraced.wait_fact("ready")
+        untraced.close_stdin()
+        self.assertEqual(untraced.wait_exit(), 0)
+        self.finish(run, pid)
+
+        first, second = run.fact_values("listen")
+        lines = run.triggers("first-listen")
+        self.assertEqual(len(lines), 1, run.describe())
+        line = lines[0]
+        self.assertEqual(line["pid"], pid)
+        self.assertEqual(line["tid"], pid)
+        self.assertEqual(line["comm"], "st-listener")
+        self.assertEqual(line["detail"], {
+            "fd": int(first["fd"]),
+            "backlog": 16,
+            "family": "inet",
+            "address": "127.0.0.1",
+            "port": int(first["port"]),
+        })
+        self.assertNotEqual(first["port"], second["port"])
+        self.assertNoLines(run, untraced.pid)
+
+    def test_backlog_in_detail(self):
+        run, pid = self.run_listener(["-b", "3", "0"])
+        self.finish(run, pid)
+        detail = run.triggers("first-listen")[0]["detail"]
+        self.assertEqual(detail["backlog"], 3)
+
+    @unittest.skipUnless(ipv6_loopback_works(), "IPv6 loopback is not configured")
+    def test_inet6_address(self):
+        run, pid = self.run_listener(["-6", "0"])
+        self.finish(run, pid)
+        facts = run.fact_values("listen")[0]
+        lines = run.triggers("first-listen")
+        self.assertEqual(len(lines), 1, run.describe())
+        self.assertEqual(lines[0]["detail"], {
+            "fd": int(facts["fd"]),
+            "backlog": 16,
+            "family": "inet6",
+            "address": "::1",
+            "port": int(facts["port"]),
+        })
+
+    def test_unix_path(self):
+        path = os.path.join(self.tmp, "listen.sock")
+        run, pid = self.run_listener(["-u", path])
+        self.finish(run, pid)
+        facts = run.fact_values("listen")[0]
+        lines = run.triggers("first-listen")
+        self.assertEqual(len(lines), 1, run.describe())
+        self.assertEqual(lines[0]["detail"], {
+            "fd": int(facts["fd"]),
+            "backlog": 16,
+            "family": "unix",
+            "path": path,
+        })
+
+    def test_unix_abstract_name(self):
+        name = f"snaptrig-test-{os.getpid()}"
+        run, pid = self.run_listener(["-U", name])
+        self.finish(run, pid)
+        lines = run.triggers("first-listen")
+        self.assertEqual(len(lines), 1, run.describe())
+        self.assertEqual(lines[0]["detail"]["family"], "unix")
+        self.assertEqual(lines[0]["detail"]["path"], "@" + name)
+
+    def test_inet_then_unix_fires_once(self):
+        path = os.path.join(self.tmp, "second.sock")
+        run, pid = self.run_listener(["0", "-u", path])
+        self.finish(run, pid)
+        lines = run.triggers("first-listen")
+        self.assertEqual(len(lines), 1, run.describe())
+        self.assertEqual(lines[0]["detail"]["family"], "inet")
+
+    def test_children_have_own_once_bit(self):
+        run = self.trace(["-t", "first-listen"],
+                         [tool("st-forker"), "-n", "2", "-a", "listen", "-P"])
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        parent = int(run.fact_values("pid")[0])
+        children = [int(c) for c in run.fact_values("child")]
+        self.assertEqual(len(children), 2, run.describe())
+        for pid in [parent] + children:
+            lines = run.triggers("first-listen", pid=pid)
+            self.assertEqual(len(lines), 1, f"pid {pid}" + run.describe())
+            self.assertEqual(lines[0]["tid"], pid)
+            self.assertEqual(lines[0]["comm"], "st-forker")
+            self.assertEqual(lines[0]["detail"]["family"], "inet")
+            self.assertEqual(lines[0]["detail"]["address"], "127.0.0.1")
+            self.assertEqual(lines[0]["detail"]["backlog"], 4)
+        self.assertEqual(len(run.triggers("first-listen")), 3)
+
+    def test_default_set_has_first_listen(self):
+        run = self.trace([], [tool("st-listener"), "0"])
+        pid = int(run.wait_fact("pid"))
+        start = run.wait_start()
+        self.assertEqual(start["triggers"], ["first-listen", "first-stdin",
+                                             "first-environ", "idle", "explicit"])
+        run.wait_trigger("first-listen", pid)
+        self.finish(run, pid)
+        self.assertEqual(len(run.triggers("first-listen")), 1)
+
+
+class HttpServerTest(SnaptrigTestCase):
+
+    def test_http_server_listen_and_sigint(self):
+        run = self.trace(
+            ["-t", "bootstrap,first-listen,first-sigint,sigint"],
+            [PYTHON, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1"],
+            stdin=subprocess.DEVNULL, cwd=self.tmp)
+        start = run.wait_start()
+        server = start["targets"][0]
+        serving = run.out.wait(lambda l: l.startswith("Serving HTTP on "))
+        self.assertIsNotNone(serving, run.describe())
+        port = int(re.search(r" port (\d+) ", serving).group(1))
+        run.wait_trigger("first-listen", server)
+        # A served request shows the server is inside serve_forever(), where
+        # SIGINT ends it with exit code 0. Sent earlier, the KeyboardInterrupt
+        # would kill it with SIGINT instead.
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            conn.request("GET", "/")
+            self.assertEqual(conn.getresponse().status, 200)
+        finally:
+            conn.close()
+
+        os.kill(server, signal.SIGINT)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+
+        boots = run.triggers("bootstrap", server)
+        self.assertEqual(len(boots), 1, run.describe())
+        self.assertEqual(boots[0]["detail"], {
+            "filename": PYTHON, "ppid": run.pid, "old_tid": server})
+        listens = run.triggers("first-listen")
+        self.assertEqual(len(listens), 1, run.describe())
+        self.assertEqual(listens[0]["pid"], server)
+        self.assertEqual(listens[0]["detail"]["family"], "inet")
+        self.assertEqual(listens[0]["detail"]["address"], "127.0.0.1")
+        self.assertEqual(listens[0]["detail"]["port"], port)
+        self.assertEqual(listens[0]["detail"]["backlog"], 5)
+
+        sender = {"pid": os.getpid(), "tid": threading.get_native_id(),
+                  "comm": own_comm()}
+        for name in ("first-sigint", "sigint"):
+            lines = run.triggers(name)
+            self.assertEqual(len(lines), 1, name + run.describe())
+            self.assertEqual(lines[0]["pid"], server)
+            self.assertEqual(lines[0]["detail"], {
+                "signal": 2, "name": "SIGINT", "code": 0, "thread": False,
+                "result": "delivered", "sender": sender})
+        self.assertExited(run, server, 0)
+        exit_line = run.exits(server)[0]
+        self.assertGreater(exit_line["seq"], run.triggers("sigint")[0]["seq"])
+
+
+if __name__ == "__main__":
+    unittest.main()

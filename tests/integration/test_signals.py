@@ -1,0 +1,227 @@
+"""Signal triggers: first-sigint, sigint, sigalrm, sigtstp, sigstop."""
+
+import os
+import signal
+import threading
+import unittest
+
+from harness import SnaptrigTestCase, process_state, tool, wait_state
+
+SIGNAL_TRIGGERS = "first-sigint,sigint,sigalrm,sigtstp,sigstop"
+SI_USER = 0
+SI_QUEUE = -1
+SI_TKILL = -6
+SI_KERNEL = 0x80
+
+
+def own_comm():
+    with open("/proc/self/comm", encoding="utf-8") as f:
+        return f.read().rstrip("\n")
+
+
+def python_sender():
+    """The sender fields of a signal this test process sends with os.kill."""
+    return {"pid": os.getpid(), "tid": threading.get_native_id(),
+            "comm": own_comm()}
+
+
+class SignalsTest(SnaptrigTestCase):
+
+    def start_signals(self, tool_args=(), triggers=SIGNAL_TRIGGERS):
+        """Trace st-signals; return the run, its pid and its three tids."""
+        run = self.trace(["-t", triggers], [tool("st-signals")] + list(tool_args))
+        pid = int(run.wait_fact("pid"))
+        run.wait_fact("ready")
+        tids = [int(run.wait_fact("tid", index=i)) for i in range(3)]
+        self.assertEqual(tids[0], pid)
+        run.wait_start()
+        return run, pid, tids
+
+    def send(self, run, pid, sig, handled_before):
+        """Send sig to pid and wait until the tool has handled it."""
+        os.kill(pid, sig)
+        return run.wait_fact("got", index=handled_before)
+
+    def stop_tool(self, run, pid):
+        os.kill(pid, signal.SIGTERM)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertExited(run, pid, 0, comm="st-signals")
+
+    def assertSignalLine(self, line, pid, tid, sig, code, thread, result, sender):
+        self.assertEqual(line["pid"], pid)
+        self.assertEqual(line["tid"], tid)
+        self.assertEqual(line["comm"], "st-signals")
+        self.assertEqual(line["detail"], {
+            "signal": int(sig), "name": sig.name, "code": code,
+            "thread": thread, "result": result, "sender": sender})
+
+    def test_sigint_twice(self):
+        run, pid, _ = self.start_signals()
+        got = self.send(run, pid, signal.SIGINT, 0)
+        self.assertEqual(got["tid"], str(pid))
+        run.wait_trigger("sigint", pid)
+        self.send(run, pid, signal.SIGINT, 1)
+        self.stop_tool(run, pid)
+
+        sender = python_sender()
+        firsts = run.triggers("first-sigint")
+        self.assertEqual(len(firsts), 1, run.describe())
+        self.assertSignalLine(firsts[0], pid, pid, signal.SIGINT, SI_USER,
+                              False, "delivered", sender)
+        lines = run.triggers("sigint")
+        self.assertEqual(len(lines), 2, run.describe())
+        for line in lines:
+            self.assertSignalLine(line, pid, pid, signal.SIGINT, SI_USER,
+                                  False, "delivered", sender)
+        self.assertEqual(run.triggers("sigalrm"), [])
+        self.assertEqual(run.triggers("sigtstp"), [])
+
+    def test_tgkill_one_thread(self):
+        run, pid, tids = self.start_signals()
+        killer = self.spawn([tool("st-tgkill"), str(pid), str(tids[2]), "SIGALRM"])
+        self.assertEqual(killer.wait_exit(), 0, killer.describe())
+        self.assertEqual(killer.fact_values("pid"), [str(killer.pid)])
+        got = run.wait_fact("got")
+        self.assertEqual(got, {"signal": "SIGALRM", "tid": str(tids[2]), "count": "1"})
+        run.wait_trigger("sigalrm", pid)
+        self.stop_tool(run, pid)
+
+        lines = run.triggers("sigalrm")
+        self.assertEqual(len(lines), 1, run.describe())
+        sender = {"pid": killer.pid, "tid": killer.pid, "comm": "st-tgkill"}
+        self.assertSignalLine(lines[0], pid, tids[2], signal.SIGALRM, SI_TKILL,
+                              True, "delivered", sender)
+
+    def test_tgkill_sigint_second_thread(self):
+        run, pid, tids = self.start_signals()
+        killer = self.spawn([tool("st-tgkill"), str(pid), str(tids[1]), "INT"])
+        self.assertEqual(killer.wait_exit(), 0, killer.describe())
+        run.wait_fact("got")
+        run.wait_trigger("sigint", pid)
+        self.stop_tool(run, pid)
+        sender = {"pid": killer.pid, "tid": killer.pid, "comm": "st-tgkill"}
+        for name in ("first-sigint", "sigint"):
+            lines = run.triggers(name)
+            self.assertEqual(len(lines), 1, name + run.describe())
+            self.assertSignalLine(lines[0], pid, tids[1], signal.SIGINT,
+                                  SI_TKILL, True, "delivered", sender)
+
+    def test_sigqueue_sender(self):
+        run, pid, _ = self.start_signals()
+        queuer = self.spawn([tool("st-tgkill"), "-q", str(pid), "SIGALRM"])
+        self.assertEqual(queuer.wait_exit(), 0, queuer.describe())
+        run.wait_fact("got")
+        run.wait_trigger("sigalrm", pid)
+        self.stop_tool(run, pid)
+        lines = run.triggers("sigalrm")
+        self.assertEqual(len(lines), 1, run.describe())
+        sender = {"pid": queuer.pid, "tid": queuer.pid, "comm": "st-tgkill"}
+        self.assertSignalLine(lines[0], pid, pid, signal.SIGALRM, SI_QUEUE,
+                              False, "delivered", sender)
+
+    def test_kernel_timer_no_sender(self):
+        run, pid, _ = self.start_signals(["-A", "100", "-n", "1"])
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertExited(run, pid, 0, comm="st-signals")
+        lines = run.triggers("sigalrm")
+        self.assertEqual(len(lines), 1, run.describe())
+        self.assertEqual(lines[0]["pid"], pid)
+        self.assertEqual(lines[0]["tid"], pid)
+        self.assertEqual(lines[0]["detail"], {
+            "signal": int(signal.SIGALRM), "name": "SIGALRM", "code": SI_KERNEL,
+            "thread": False, "result": "delivered"})
+
+    def test_sigtstp_handled(self):
+        run, pid, _ = self.start_signals()
+        self.send(run, pid, signal.SIGTSTP, 0)
+        run.wait_trigger("sigtstp", pid)
+        self.assertNotEqual(process_state(pid), "T")
+        self.stop_tool(run, pid)
+        lines = run.triggers("sigtstp")
+        self.assertEqual(len(lines), 1, run.describe())
+        self.assertSignalLine(lines[0], pid, pid, signal.SIGTSTP, SI_USER,
+                              False, "delivered", python_sender())
+
+    def test_sigstop_then_sigcont(self):
+        run, pid, _ = self.start_signals()
+        self.resume_later(pid)
+        os.kill(pid, signal.SIGSTOP)
+        self.assertEqual(wait_state(pid, {"T"}), "T")
+        run.wait_trigger("sigstop", pid)
+        os.kill(pid, signal.SIGCONT)
+        self.assertIn(wait_state(pid, {"S", "R"}), {"S", "R"})
+        self.stop_tool(run, pid)
+        lines = run.triggers("sigstop")
+        self.assertEqual(len(lines), 1, run.describe())
+        self.assertSignalLine(lines[0], pid, pid, signal.SIGSTOP, SI_USER,
+                              False, "delivered", python_sender())
+        self.assertEqual(run.fact_values("got"), [], "SIGSTOP has no handler")
+
+    def test_blocked_sigalrm_pending(self):
+        run, pid, _ = self.start_signals(["-b"])
+        os.kill(pid, signal.SIGALRM)
+        run.wait_trigger("sigalrm", pid)
+        os.kill(pid, signal.SIGALRM)
+        run.wait_record(lambda r: len(run.triggers("sigalrm")) == 2,
+                        "the second sigalrm line")
+        os.kill(pid, signal.SIGUSR1)
+        got = run.wait_fact("got")
+        self.assertEqual(got, {"signal": "SIGALRM", "tid": str(pid), "count": "1"})
+        self.stop_tool(run, pid)
+        self.assertEqual(len(run.fact_values("got")), 1,
+                         "a pending SIGALRM is delivered once")
+        lines = run.triggers("sigalrm")
+        self.assertEqual([l["detail"]["result"] for l in lines],
+                         ["delivered", "pending"], run.describe())
+
+    def test_ignored_signal_no_line(self):
+        run, pid, _ = self.start_signals(["-I", str(int(signal.SIGALRM))])
+        os.kill(pid, signal.SIGALRM)
+        # SIGINT is handled, so its line shows the agent has seen both.
+        self.send(run, pid, signal.SIGINT, 0)
+        run.wait_trigger("sigint", pid)
+        self.stop_tool(run, pid)
+        self.assertEqual(run.triggers("sigalrm"), [], run.describe())
+        self.assertEqual(len(run.triggers("sigint")), 1)
+
+    def test_count_then_exit_untraced_silent(self):
+        run, pid, _ = self.start_signals(["-n", "3"])
+        untraced = self.spawn([tool("st-signals"), "-n", "3"])
+        untraced.wait_fact("ready")
+        for i, sig in enumerate((signal.SIGINT, signal.SIGALRM, signal.SIGTSTP)):
+            os.kill(untraced.pid, sig)
+            untraced.wait_fact("got", index=i)
+            self.send(run, pid, sig, i)
+        self.assertEqual(untraced.wait_exit(), 0)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertExited(run, pid, 0, comm="st-signals")
+        for name in ("first-sigint", "sigint", "sigalrm", "sigtstp"):
+            self.assertEqual(len(run.triggers(name, pid=pid)), 1,
+                             name + run.describe())
+        self.assertEqual(run.triggers("sigstop"), [])
+        self.assertNoLines(run, untraced.pid)
+
+    def test_unselected_signals_no_line(self):
+        run, pid, _ = self.start_signals(triggers="sigalrm")
+        self.send(run, pid, signal.SIGINT, 0)
+        self.send(run, pid, signal.SIGTSTP, 1)
+        self.send(run, pid, signal.SIGALRM, 2)
+        run.wait_trigger("sigalrm", pid)
+        self.stop_tool(run, pid)
+        self.assertEqual([l["trigger"] for l in run.triggers()], ["sigalrm"])
+
+    def test_killed_by_signal_exit_line(self):
+        run, pid, _ = self.start_signals()
+        os.kill(pid, signal.SIGKILL)
+        self.assertEqual(run.wait_exit(), 128 + signal.SIGKILL, run.describe())
+        exits = run.exits(pid)
+        self.assertEqual(len(exits), 1, run.describe())
+        self.assertEqual(exits[0]["status"], "killed")
+        self.assertEqual(exits[0]["signal"], int(signal.SIGKILL))
+        self.assertEqual(exits[0]["signal_name"], "SIGKILL")
+        self.assertIs(exits[0]["core_dumped"], False)
+        self.assertNotIn("exit_code", exits[0])
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,1029 @@
+"""Snapshot requests: checkpointers run at the trigger point, holds, limits.
+
+The checkpointers are real: gcore from gdb, checkpointer.py next to this
+file (it records the target's state during the request), sleep, and a unix socket
+server run by the test. Every process a test stops is resumed in cleanup,
+and every process it starts is killed by pid.
+"""
+
+import datetime
+import json
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import threading
+import time
+import unittest
+from pathlib import Path
+
+from harness import (PYTHON, TIME_RE, TIMEOUT, SnaptrigTestCase, process_state,
+                     tool, wait_state)
+
+CHECKPOINTER = Path(__file__).resolve().with_name("checkpointer.py")
+GCORE = "/usr/bin/gcore"
+GDB = "/usr/bin/gdb"
+COUNTER_BEFORE = 1111
+COUNTER_AFTER = 2222
+USAGE_ERROR = 2
+# A process the agent or the watchdog resumes must run again within this.
+RESUME_WAIT = 1.0
+# Timed-out checkpointers end within this many seconds of the deadline.
+TIMEOUT_SLACK = 1.2
+
+
+def checkpointer(out, *options, args=()):
+    """Return an --exec template that runs checkpointer.py with out and options."""
+    words = [PYTHON, str(CHECKPOINTER), "--out", str(out)] + list(options)
+    template = " ".join(shlex.quote(w) for w in words)
+    if args:
+        template += " -- " + " ".join(args)
+    return template
+
+
+def read_json_file(path, timeout=TIMEOUT):
+    """Wait for path to appear and return the JSON object in it, or None."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(path, encoding="utf-8") as f:
+                return json.load(f)
+        except FileNotFoundError:
+            time.sleep(0.01)
+    return None
+
+
+def children_of(ppid):
+    """Return {pid: comm} of the live processes whose parent is ppid."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[1]) == ppid and fields[0] != "Z":
+            found[int(entry)] = comm
+    return found
+
+
+def cpu_seconds(pid):
+    """Return the user plus system CPU time pid has used, in seconds."""
+    with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def parse_time(text):
+    """Parse an RFC 3339 UTC time with 9 fraction digits to seconds since the epoch."""
+    stamp = datetime.datetime.strptime(text[:26], "%Y-%m-%dT%H:%M:%S.%f")
+    return stamp.replace(tzinfo=datetime.timezone.utc).timestamp()
+
+
+class ReplyServer:
+    """A checkpointer on a unix socket: reads request lines, sends one reply each.
+
+    reply is the line to send, or None to send nothing and keep the
+    connection open, or "close" to close it without a reply. For each request
+    the server stores the line, the target's state when it arrived, and
+    whether the agent closed the connection afterwards.
+    """
+
+    def __init__(self, test, path, reply):
+        self.path = path
+        self.reply = reply
+        self.requests = []
+        self.states = []
+        self.peer_closed = []
+        self._conns = []
+        self._cond = threading.Condition()
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._sock.bind(path)
+        self._sock.listen(4)
+        self._sock.settimeout(0.1)
+        self._stop = False
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+        test.addCleanup(self.close)
+
+    def _serve(self):
+        while not self._stop:
+            try:
+                conn, _ = self._sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self._conns.append(conn)
+            self._handle(conn)
+
+    def _handle(self, conn):
+        data = b""
+        conn.settimeout(TIMEOUT)
+        try:
+            while b"\n" not in data:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        except OSError:
+            pass
+
+        line = data.decode("utf-8", errors="replace").rstrip("\n")
+        state = None
+        try:
+            state = process_state(json.loads(line)["pid"])
+        except (ValueError, KeyError, TypeError):
+            pass
+        with self._cond:
+            self.requests.append(line)
+            self.states.append(state)
+            self._cond.notify_all()
+
+        if self.reply == "close":
+            conn.close()
+            return
+        if self.reply is not None:
+            conn.sendall(self.reply.encode() + b"\n")
+            return
+
+        # no reply: wait for the agent to give up and close its end
+        try:
+            closed = conn.recv(1) == b""
+        except OSError:
+            closed = False
+        with self._cond:
+            self.peer_closed.append(closed)
+            self._cond.notify_all()
+
+    def wait_request(self, timeout=TIMEOUT):
+        with self._cond:
+            self._cond.wait_for(lambda: self.requests, timeout)
+            return self.requests[0] if self.requests else None
+
+    def wait_peer_closed(self, timeout=TIMEOUT):
+        with self._cond:
+            self._cond.wait_for(lambda: self.peer_closed, timeout)
+            return self.peer_closed[0] if self.peer_closed else None
+
+    def close(self):
+        self._stop = True
+        for conn in self._conns:
+            conn.close()
+        self._sock.close()
+        self._thread.join(TIMEOUT)
+
+
+class SnapshotTestCase(SnaptrigTestCase):
+    """Helpers shared by the snapshot tests."""
+
+    def kill_later(self, pid):
+        """Resume and kill pid in cleanup: a checkpointer or its child."""
+        self.addCleanup(self._kill_pid, pid)
+
+    def trace_counter(self, args, marker=None, extra=(), **kwargs):
+        """Trace st-counter with args; return the run and the counter's pid."""
+        command = [tool("st-counter")] + list(extra)
+        if marker:
+            command += ["-f", str(marker)]
+        run = self.trace(args, command, **kwargs)
+        pid = int(run.wait_fact("pid"))
+        return run, pid
+
+    def trace_signals(self, args):
+        """Trace st-signals with args; return the run and the tool's pid."""
+        run = self.trace(args, [tool("st-signals")])
+        pid = int(run.wait_fact("pid"))
+        run.wait_fact("ready")
+        run.wait_start()
+        return run, pid
+
+    def wait_snapshot(self, run, pid, index=0, timeout=TIMEOUT):
+        """Return the index-th snapshot line of pid; fail if it does not come."""
+        def enough(_):
+            return len([r for r in run.of_type("snapshot") if r["pid"] == pid]) > index
+        if run.out.wait(enough, timeout) is None:
+            self.fail(f"timed out waiting for snapshot line {index} of {pid}"
+                      + run.describe())
+        return [r for r in run.of_type("snapshot") if r["pid"] == pid][index]
+
+    def assertFields(self, run, line, **expected):
+        """Assert each expected field of line, one assert per field."""
+        for key, value in expected.items():
+            self.assertIn(key, line, f"line without {key!r}" + run.describe())
+            self.assertEqual(line[key], value, f"field {key!r}" + run.describe())
+
+    def assertServed(self, run, line, *triggers):
+        """Assert that line's triggers list the given trigger lines, in order."""
+        self.assertEqual(line["triggers"],
+                         [{"trigger": t["trigger"], "seq": t["seq"]} for t in triggers],
+                         run.describe())
+
+    def assertRunning(self, pid, what):
+        """Assert that pid leaves the stopped state within RESUME_WAIT seconds."""
+        state = wait_state(pid, {"R", "S", "D"}, RESUME_WAIT)
+        self.assertIn(state, {"R", "S", "D"}, f"{what}: pid {pid} in state {state}")
+
+    def finish_counter(self, run, pid, code=0):
+        run.close_stdin()
+        self.assertEqual(run.wait_exit(), code, run.describe())
+
+    def send_alarm(self, run, pid, index):
+        """Send SIGALRM to st-signals and return the index-th sigalrm line of pid."""
+        os.kill(pid, signal.SIGALRM)
+
+        def enough(_):
+            return len(run.triggers("sigalrm", pid)) > index
+        if run.out.wait(enough) is None:
+            self.fail(f"no sigalrm line {index}" + run.describe())
+        return run.triggers("sigalrm", pid)[index]
+
+    def stop_signals(self, run, pid):
+        os.kill(pid, signal.SIGTERM)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertExited(run, pid, 0, comm="st-signals")
+
+
+@unittest.skipUnless(os.access(GCORE, os.X_OK), "gcore (Debian package gdb) is not installed")
+class GcoreTest(SnapshotTestCase):
+
+    def test_gcore_at_first_listen(self):
+        """The core contains the counter as it was at listen(2), not after it."""
+        template = f"{GCORE} -o {self.tmp}/core {{pid}}"
+        run, pid = self.trace_counter(["-t", "first-listen", "--freeze", "--exec", template,
+                                       "--snapshot-timeout", "20s"])
+        trigger = run.wait_trigger("first-listen", pid)
+        snap = self.wait_snapshot(run, pid, timeout=20)
+        self.assertEqual(run.wait_fact("counter"), str(COUNTER_AFTER))
+        self.finish_counter(run, pid)
+
+        self.assertIs(trigger["held"], True)
+        self.assertFields(run, snap, tid=pid, status="ok", exit_code=0, held=True,
+                          hold="kernel", resumed=True, ended=False)
+        self.assertServed(run, snap, trigger)
+        self.assertGreater(snap["held_ns"], 0)
+        self.assertLess(snap["seq"], run.exits(pid)[0]["seq"])
+        self.assertExited(run, pid, 0, comm="st-counter")
+        self.assertEqual(len(run.of_type("snapshot")), 1, run.describe())
+
+        core = Path(self.tmp) / f"core.{pid}"
+        self.assertTrue(core.exists(), f"{core} missing: {os.listdir(self.tmp)}")
+        out = subprocess.run([GDB, "-batch", "-nx", "-ex", "print counter",
+                              tool("st-counter"), str(core)],
+                             capture_output=True, text=True, timeout=30)
+        values = [l for l in out.stdout.splitlines() if l.startswith("$1 = ")]
+        self.assertEqual(values, [f"$1 = {COUNTER_BEFORE}"], out.stdout + out.stderr)
+
+
+class HoldTest(SnapshotTestCase):
+
+    def test_kernel_hold_before_next_action(self):
+        """At first-listen the process is stopped before the code after listen(2)."""
+        marker = Path(self.tmp) / "after-listen"
+        out = Path(self.tmp) / "record.json"
+        template = checkpointer(out, "--pid", "{pid}", "--absent", str(marker))
+        run, pid = self.trace_counter(["-t", "first-listen", "--freeze", "--exec", template],
+                                      marker=marker)
+        trigger = run.wait_trigger("first-listen", pid)
+        snap = self.wait_snapshot(run, pid)
+        record = read_json_file(out)
+        self.assertEqual(run.wait_fact("counter"), str(COUNTER_AFTER))
+        self.assertTrue(marker.exists())
+        self.finish_counter(run, pid)
+
+        self.assertEqual(record["state"], "T")
+        self.assertIs(record["absent_exists"], False)
+        self.assertEqual(record["exe"], tool("st-counter"))
+        self.assertEqual(record["env"]["SNAPTRIG_HELD"], "1")
+        self.assertIs(trigger["held"], True)
+        self.assertFields(run, snap, status="ok", exit_code=0, held=True, hold="kernel",
+                          resumed=True, ended=False, stderr="")
+        self.assertServed(run, snap, trigger)
+        self.assertGreaterEqual(snap["held_ns"], snap["duration_ns"])
+        self.assertExited(run, pid, 0, comm="st-counter")
+        self.assertEqual(len(run.of_type("snapshot")), 1, run.describe())
+
+    def test_agent_hold_for_signal(self):
+        """A sigalrm trigger is held by the agent's SIGSTOP."""
+        out = Path(self.tmp) / "record.json"
+        template = checkpointer(out, "--pid", "{pid}")
+        run, pid = self.trace_signals(["-t", "sigalrm", "--freeze", "--exec", template])
+        trigger = self.send_alarm(run, pid, 0)
+        snap = self.wait_snapshot(run, pid)
+        record = read_json_file(out)
+        self.assertRunning(pid, "after the request")
+        run.wait_fact("got")
+        self.stop_signals(run, pid)
+
+        self.assertEqual(record["state"], "T")
+        self.assertEqual(record["env"]["SNAPTRIG_HELD"], "1")
+        self.assertIs(trigger["held"], True)
+        self.assertFields(run, snap, status="ok", exit_code=0, held=True, hold="agent",
+                          resumed=True, ended=False)
+        self.assertServed(run, snap, trigger)
+        self.assertEqual(len(run.of_type("snapshot")), 1, run.describe())
+
+    def test_bootstrap_hold_before_first_instruction(self):
+        """At bootstrap the new image is loaded and stopped."""
+        out = Path(self.tmp) / "record.json"
+        template = checkpointer(out, "--pid", "{pid}")
+        run, pid = self.trace_counter(["-t", "bootstrap", "--freeze", "--exec", template])
+        trigger = run.wait_trigger("bootstrap", pid)
+        snap = self.wait_snapshot(run, pid)
+        record = read_json_file(out)
+        self.finish_counter(run, pid)
+
+        self.assertEqual(record["state"], "T")
+        self.assertEqual(record["exe"], tool("st-counter"))
+        self.assertIs(trigger["held"], True)
+        self.assertFields(run, snap, status="ok", held=True, hold="kernel", resumed=True)
+        self.assertServed(run, snap, trigger)
+        self.assertEqual(len(run.of_type("snapshot")), 1, run.describe())
+        self.assertExited(run, pid, 0, comm="st-counter")
+
+    def test_agent_killed_resumes_held(self):
+        """The watchdog resumes a held process when snaptrig dies by SIGKILL."""
+        run, pid = self.trace_counter(["-t", "first-listen", "--freeze",
+                                       "--exec", "/bin/sleep 30"])
+        run.wait_trigger("first-listen", pid)
+        self.assertEqual(wait_state(pid, {"T"}), "T")
+        deadline = time.monotonic() + TIMEOUT
+        while "sleep" not in children_of(run.pid).values() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        # launch mode: the traced command is a child of snaptrig too
+        children = {c: comm for c, comm in children_of(run.pid).items() if c != pid}
+        for child in children:
+            self.kill_later(child)
+        self.assertEqual(sorted(children.values()), ["sleep", "snaptrig"],
+                         "expected the checkpointer and the watchdog")
+
+        os.kill(run.pid, signal.SIGKILL)
+        self.assertRunning(pid, "after snaptrig was killed")
+        self.assertEqual(run.wait_fact("counter"), str(COUNTER_AFTER))
+        for child in children:
+            self.assertIn(wait_state(child, {None, "Z"}, RESUME_WAIT), {None, "Z"},
+                          f"{children[child]} (pid {child}) outlived snaptrig")
+        self.assertEqual(run.wait_exit(check=False), -signal.SIGKILL)
+        self.assertEqual(run.of_type("snapshot"), [])
+        run.close_stdin()
+
+    def test_foreign_stop_stays_stopped(self):
+        """A SIGSTOP from another process during the request is not undone."""
+        out = Path(self.tmp) / "record.json"
+        gate = Path(self.tmp) / "gate"
+        template = checkpointer(out, "--gate", str(gate))
+        run, pid = self.trace_counter(["-t", "first-listen", "--freeze", "--exec", template])
+        trigger = run.wait_trigger("first-listen", pid)
+        self.assertIsNotNone(read_json_file(out), run.describe())
+        self.resume_later(pid)
+        os.kill(pid, signal.SIGSTOP)
+        gate.touch()
+        snap = self.wait_snapshot(run, pid)
+        self.assertEqual(process_state(pid), "T")
+        time.sleep(0.3)
+        self.assertEqual(process_state(pid), "T", "the agent resumed the process late")
+
+        os.kill(pid, signal.SIGCONT)
+        self.assertEqual(run.wait_fact("counter"), str(COUNTER_AFTER))
+        self.finish_counter(run, pid)
+        self.assertFields(run, snap, status="ok", exit_code=0, held=True, hold="kernel",
+                          resumed=False, ended=False)
+        self.assertServed(run, snap, trigger)
+        self.assertExited(run, pid, 0, comm="st-counter")
+
+    def test_stop_by_traced_parent_stays_stopped(self):
+        """A SIGSTOP from the target's parent, which snaptrig launched, is not undone."""
+        out = Path(self.tmp) / "record.json"
+        gate = Path(self.tmp) / "gate"
+        stopped = Path(self.tmp) / "stopped"
+        script = Path(self.tmp) / "parent.py"
+        script.write_text(
+            "import os, signal, subprocess, sys, time\n"
+            f"child = subprocess.Popen([{tool('st-counter')!r}], stdin=subprocess.PIPE)\n"
+            f"while not os.path.exists({str(out)!r}):\n"
+            "    time.sleep(0.01)\n"
+            "os.kill(child.pid, signal.SIGSTOP)\n"
+            f"open({str(stopped)!r}, 'w').close()\n"
+            "sys.stdin.read()\n"
+            "child.stdin.close()\n"
+            "sys.exit(child.wait())\n", encoding="utf-8")
+        template = checkpointer(out, "--gate", str(gate))
+        run = self.trace(["-t", "first-listen", "--freeze", "--exec", template],
+                         [PYTHON, str(script)])
+        parent = run.wait_start()["targets"][0]
+        child = int(run.wait_fact("pid"))
+        self.kill_later(child)
+        self.resume_later(child)
+        trigger = run.wait_trigger("first-listen", child)
+        deadline = time.monotonic() + TIMEOUT
+        while not stopped.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.assertTrue(stopped.exists(), run.describe())
+        gate.touch()
+        snap = self.wait_snapshot(run, child)
+        time.sleep(0.3)
+        state = process_state(child)
+
+        os.kill(child, signal.SIGCONT)
+        run.wait_fact("counter")
+        run.close_stdin()
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertEqual(state, "T", "the parent's SIGSTOP was undone" + run.describe())
+        self.assertFields(run, snap, status="ok", held=True, hold="kernel", resumed=False)
+        self.assertServed(run, snap, trigger)
+        self.assertExited(run, child, 0, comm="st-counter")
+        self.assertExited(run, parent, 0)
+
+    def test_sigstop_trigger_stays_stopped(self):
+        """A sigstop trigger with --freeze leaves the stopped process stopped.
+
+        The process waits in vfork(2), in state D, when the SIGSTOP comes, so
+        the stop is still pending when the agent handles the trigger.
+        """
+        run, pid = self.trace_counter(["-t", "sigstop", "--freeze", "--exec", "/bin/true"],
+                                      extra=["-V", "700"])
+        run.wait_fact("vfork")
+        self.assertEqual(wait_state(pid, {"D"}), "D")
+        self.resume_later(pid)
+        os.kill(pid, signal.SIGSTOP)
+        trigger = run.wait_trigger("sigstop", pid)
+        snap = self.wait_snapshot(run, pid)
+        state = wait_state(pid, {"T"}, 2)
+        os.kill(pid, signal.SIGCONT)
+        run.wait_fact("vforked")
+        self.finish_counter(run, pid)
+
+        self.assertEqual(state, "T", "the agent undid the SIGSTOP" + run.describe())
+        self.assertFields(run, snap, status="ok", exit_code=0)
+        self.assertIsNot(snap["resumed"], True)
+        self.assertServed(run, snap, trigger)
+        self.assertEqual(len(run.triggers("sigstop")), 1, run.describe())
+
+    def test_already_stopped_not_resumed(self):
+        """A trigger of a process someone else stopped before it gets no hold."""
+        target = self.spawn([tool("st-signals")])
+        pid = int(target.wait_fact("pid"))
+        target.wait_fact("ready")
+        run = self.trace(["-t", "sigalrm", "--freeze", "--exec", "/bin/true",
+                          "-p", str(pid)])
+        run.wait_start()
+        self.resume_later(pid)
+        os.kill(pid, signal.SIGSTOP)
+        self.assertEqual(wait_state(pid, {"T"}), "T")
+        trigger = self.send_alarm(run, pid, 0)
+        snap = self.wait_snapshot(run, pid)
+        time.sleep(0.2)
+        state = process_state(pid)
+        os.kill(pid, signal.SIGCONT)
+        target.wait_fact("got")
+        run.interrupt()
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        os.kill(pid, signal.SIGTERM)
+        self.assertEqual(target.wait_exit(), 0)
+
+        self.assertEqual(state, "T")
+        self.assertIs(trigger["held"], False)
+        self.assertFields(run, snap, status="ok", exit_code=0, held=False, hold="none",
+                          resumed=None)
+        self.assertServed(run, snap, trigger)
+
+    def test_max_snapshots_releases_kernel_holds(self):
+        """Skipped transaction triggers, stopped in the kernel, are resumed at once."""
+        run = self.trace(["-t", "transaction", "--freeze", "--cooldown", "0s",
+                          "--max-snapshots", "1", "--exec", "/bin/true"],
+                         [tool("st-sync"), "-f", "3", self.tmp])
+        self.assertEqual(run.wait_exit(timeout=5), 0, run.describe())
+        pid = run.wait_start()["targets"][0]
+        lines = run.triggers("transaction", pid)
+        snaps = run.of_type("snapshot")
+        self.assertEqual(len(lines), 3, run.describe())
+        self.assertEqual([l["held"] for l in lines], [True, True, True])
+        self.assertEqual(len(snaps), 3, run.describe())
+        self.assertFields(run, snaps[0], pid=pid, status="ok", held=True, hold="kernel",
+                          resumed=True)
+        self.assertServed(run, snaps[0], lines[0])
+        for snap, line in zip(snaps[1:], lines[1:]):
+            self.assertFields(run, snap, pid=pid, status="skipped", reason="max-snapshots",
+                              exit_code=None, held=True, hold="kernel", resumed=True,
+                              ended=False)
+            self.assertServed(run, snap, line)
+        self.assertExited(run, pid, 0, comm="st-sync")
+
+
+class ExecTest(SnapshotTestCase):
+
+    def test_placeholders_and_environment(self):
+        out = Path(self.tmp) / "record.json"
+        template = checkpointer(out, args=["{pid}", "{tid}", "{trigger}", "{seq}", "{time}",
+                                           "'two words'", "{{pid}}", "x{pid}y"])
+        run, pid = self.trace_counter(["-t", "first-listen", "--exec", template])
+        trigger = run.wait_trigger("first-listen", pid)
+        snap = self.wait_snapshot(run, pid)
+        record = read_json_file(out)
+        self.finish_counter(run, pid)
+
+        raw = next(l for l in run.out.lines if l.startswith("{") and
+                   json.loads(l)["seq"] == trigger["seq"])
+        args = record["args"]
+        self.assertEqual(len(args), 8, args)
+        self.assertEqual(args[:4], [str(pid), str(pid), "first-listen", str(trigger["seq"])])
+        self.assertRegex(args[4], TIME_RE)
+        self.assertLess(abs(parse_time(args[4]) - parse_time(trigger["time"])), 5)
+        self.assertEqual(args[5:], ["two words", "{pid}", f"x{pid}y"])
+        env = record["env"]
+        self.assertEqual(env.get("SNAPTRIG_PID"), str(pid))
+        self.assertEqual(env.get("SNAPTRIG_TID"), str(pid))
+        self.assertEqual(env.get("SNAPTRIG_TRIGGER"), "first-listen")
+        self.assertEqual(env.get("SNAPTRIG_SEQ"), str(trigger["seq"]))
+        self.assertEqual(env.get("SNAPTRIG_HELD"), "0")
+        self.assertEqual(env.get("SNAPTRIG_EVENT", "").rstrip("\n"), raw)
+        self.assertFalse(env.get("SNAPTRIG_EVENT", "").endswith("\n"),
+                         "SNAPTRIG_EVENT ends with a newline")
+        fds = record["fds"]
+        self.assertEqual(sorted(fds), ["0", "1", "2"], f"descriptors leaked: {fds}")
+        self.assertEqual(fds["0"], "/dev/null")
+        self.assertEqual(fds["1"], "/dev/null")
+        self.assertTrue(fds["2"].startswith("pipe:"), fds["2"])
+        self.assertEqual(record["checkpointer"]["ppid"], run.pid)
+        self.assertEqual(record["checkpointer"]["pgid"], record["checkpointer"]["pid"])
+        self.assertFields(run, snap, tid=pid, status="ok", exit_code=0, held=False,
+                          hold="none", held_ns=0, resumed=None, ended=False, stderr="")
+        self.assertNotIn("reason", snap)
+        self.assertServed(run, snap, trigger)
+        self.assertEqual(len(run.of_type("snapshot")), 1, run.describe())
+        self.assertExited(run, pid, 0, comm="st-counter")
+
+    def test_exit_code_failed(self):
+        out = Path(self.tmp) / "record.json"
+        template = checkpointer(out, "--exit", "3", "--stderr", "disk full\n")
+        run, pid = self.trace_counter(["-t", "first-listen", "--freeze", "--exec", template])
+        trigger = run.wait_trigger("first-listen", pid)
+        snap = self.wait_snapshot(run, pid)
+        self.assertEqual(run.wait_fact("counter"), str(COUNTER_AFTER))
+        self.finish_counter(run, pid)
+
+        self.assertFields(run, snap, status="failed", reason="exit-code", exit_code=3,
+                          stderr="disk full\n", held=True, hold="kernel", resumed=True,
+                          ended=False)
+        self.assertNotIn("signal", snap)
+        self.assertServed(run, snap, trigger)
+        self.assertEqual(len(run.of_type("snapshot")), 1, run.describe())
+
+    def test_stderr_tail_keeps_end(self):
+        out = Path(self.tmp) / "record.json"
+        template = checkpointer(out, "--fill", "5000", "--stderr", "END\n", "--exit", "1")
+        run, pid = self.trace_counter(["-t", "first-listen", "--exec", template])
+        snap = self.wait_snapshot(run, pid)
+        self.finish_counter(run, pid)
+
+        self.assertFields(run, snap, status="failed", exit_code=1)
+        self.assertTrue(snap["stderr"].endswith("xxxxEND\n"), snap["stderr"][-40:])
+        self.assertEqual(set(snap["stderr"][:-4]), {"x"})
+        self.assertGreaterEqual(len(snap["stderr"]), 512)
+        self.assertLessEqual(len(snap["stderr"]), 1024)
+
+    def test_command_not_found(self):
+        missing = Path(self.tmp) / "no-such-checkpointer"
+        run, pid = self.trace_counter(["-t", "first-listen", "--freeze",
+                                       "--exec", f"{missing} {{pid}}"])
+        trigger = run.wait_trigger("first-listen", pid)
+        snap = self.wait_snapshot(run, pid)
+        self.assertEqual(run.wait_fact("counter"), str(COUNTER_AFTER))
+        self.finish_counter(run, pid)
+
+        self.assertFields(run, snap, status="failed", exit_code=127, held=True,
+                          hold="kernel", resumed=True, ended=False)
+        self.assertEqual(snap["stderr"],
+                         f"snaptrig: cannot execute checkpointer '{missing}': "
+                         "No such file or directory\n")
+        self.assertServed(run, snap, trigger)
+
+    def test_timeout_ends_checkpointer(self):
+        run, pid = self.trace_counter(["-t", "first-listen", "--freeze",
+                                       "--snapshot-timeout", "300ms",
+                                       "--exec", "/bin/sleep 30"])
+        trigger = run.wait_trigger("first-listen", pid)
+        started = time.monotonic()
+        deadline = started + TIMEOUT
+        while "sleep" not in children_of(run.pid).values() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        sleepers = [c for c, comm in children_of(run.pid).items() if comm == "sleep"]
+        self.assertEqual(len(sleepers), 1, run.describe())
+        self.kill_later(sleepers[0])
+        snap = self.wait_snapshot(run, pid, timeout=0.3 + TIMEOUT_SLACK + 1)
+        waited = time.monotonic() - started
+        self.assertIn(process_state(sleepers[0]), {None, "Z"}, "the sleep still runs")
+        self.assertRunning(pid, "after the timeout")
+        self.assertEqual(run.wait_fact("counter"), str(COUNTER_AFTER))
+        self.finish_counter(run, pid)
+
+        self.assertLess(waited, 0.3 + TIMEOUT_SLACK, run.describe())
+        self.assertFields(run, snap, status="timeout", exit_code=None, signal=15,
+                          signal_name="SIGTERM", held=True, hold="kernel", resumed=True,
+                          ended=False)
+        self.assertGreaterEqual(snap["duration_ns"], 300_000_000)
+        self.assertLess(snap["duration_ns"], (0.3 + TIMEOUT_SLACK) * 1e9)
+        self.assertServed(run, snap, trigger)
+
+    def test_timeout_ends_checkpointer_children(self):
+        """The timeout ends the checkpointer's process group, not only its leader."""
+        run, pid = self.trace_counter(["-t", "first-listen", "--snapshot-timeout", "300ms",
+                                       "--exec", "/bin/sh -c 'sleep 30; true'"])
+        run.wait_trigger("first-listen", pid)
+        deadline = time.monotonic() + TIMEOUT
+        sleepers = []
+        while not sleepers and time.monotonic() < deadline:
+            for shell in [c for c, comm in children_of(run.pid).items() if comm == "sh"]:
+                sleepers = [c for c, comm in children_of(shell).items() if comm == "sleep"]
+            time.sleep(0.01)
+        self.assertEqual(len(sleepers), 1, run.describe())
+        self.kill_later(sleepers[0])
+        snap = self.wait_snapshot(run, pid, timeout=0.3 + TIMEOUT_SLACK + 1)
+        state = wait_state(sleepers[0], {None, "Z"}, RESUME_WAIT)
+        self.finish_counter(run, pid)
+
+        self.assertFields(run, snap, status="timeout")
+        self.assertIn(state, {None, "Z"}, "the checkpointer's child outlived the timeout")
+
+    def test_timeout_sigkill_after_grace(self):
+        """A checkpointer that ignores SIGTERM gets SIGKILL 1 s later."""
+        ready = Path(self.tmp) / "ready"
+        code = ("import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+                f"open('{ready}', 'w').close(); time.sleep(30)")
+        run, pid = self.trace_counter(["-t", "first-listen", "--freeze",
+                                       "--snapshot-timeout", "500ms",
+                                       "--exec", f"{PYTHON} -c \"{code}\""])
+        trigger = run.wait_trigger("first-listen", pid)
+        snap = self.wait_snapshot(run, pid, timeout=0.5 + 1 + TIMEOUT_SLACK + 1)
+        self.assertTrue(ready.exists(), "the checkpointer never ignored SIGTERM")
+        self.assertRunning(pid, "after the timeout")
+        self.finish_counter(run, pid)
+
+        self.assertFields(run, snap, status="timeout", exit_code=None, signal=9,
+                          signal_name="SIGKILL", held=True, resumed=True)
+        self.assertGreaterEqual(snap["duration_ns"], 1_500_000_000)
+        self.assertLess(snap["duration_ns"], (1.5 + TIMEOUT_SLACK) * 1e9)
+        self.assertServed(run, snap, trigger)
+
+    def test_interrupt_during_request(self):
+        """SIGINT to snaptrig ends a running request and resumes the process."""
+        target = self.spawn([tool("st-signals")])
+        pid = int(target.wait_fact("pid"))
+        target.wait_fact("ready")
+        run = self.trace(["-t", "sigalrm", "--freeze", "--exec", "/bin/sleep 30",
+                          "-p", str(pid)])
+        run.wait_start()
+        trigger = self.send_alarm(run, pid, 0)
+        self.assertEqual(wait_state(pid, {"T"}), "T")
+        deadline = time.monotonic() + TIMEOUT
+        while "sleep" not in children_of(run.pid).values() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        sleepers = [c for c, comm in children_of(run.pid).items() if comm == "sleep"]
+        self.assertEqual(len(sleepers), 1, run.describe())
+        self.kill_later(sleepers[0])
+        run.interrupt()
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertRunning(pid, "after snaptrig stopped")
+        self.assertIn(process_state(sleepers[0]), {None, "Z"}, "the sleep still runs")
+        target.wait_fact("got")
+        os.kill(pid, signal.SIGTERM)
+        self.assertEqual(target.wait_exit(), 0)
+
+        snaps = run.of_type("snapshot")
+        self.assertEqual(len(snaps), 1, run.describe())
+        self.assertFields(run, snaps[0], pid=pid, status="failed", reason="snaptrig stopped",
+                          held=True, hold="agent", resumed=True, ended=False)
+        self.assertServed(run, snaps[0], trigger)
+
+    def test_requests_of_processes_run_at_once(self):
+        """One request per process at a time, but processes do not wait for each other."""
+        gate = Path(self.tmp) / "gate"
+        template = checkpointer(f"{self.tmp}/record-{{pid}}.json", "--gate", str(gate))
+        run = self.trace(["-t", "first-listen", "--exec", template],
+                         [tool("st-forker"), "-n", "2", "-a", "listen", "-P"])
+        parent = run.wait_start()["targets"][0]
+        run.wait_fact("done")
+        children = [int(c) for c in run.fact_values("child")]
+        self.assertEqual(len(children), 2, run.describe())
+        pids = [parent] + children
+        for pid in pids:
+            self.assertIsNotNone(read_json_file(f"{self.tmp}/record-{pid}.json"),
+                                 f"no request for {pid}" + run.describe())
+            run.wait_record(lambda r, p=pid: r["type"] == "exit" and r["pid"] == p,
+                            f"the exit line of {pid}")
+        self.assertEqual(run.of_type("snapshot"), [], "a request ended before the gate")
+        gate.touch()
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+
+        snaps = run.of_type("snapshot")
+        self.assertEqual(sorted(s["pid"] for s in snaps), sorted(pids), run.describe())
+        for snap in snaps:
+            self.assertFields(run, snap, status="target-exited", exit_code=0, held=False)
+            self.assertServed(run, snap, run.triggers("first-listen", snap["pid"])[0])
+        for pid in pids:
+            self.assertLess(run.exits(pid)[0]["seq"],
+                            next(s["seq"] for s in snaps if s["pid"] == pid))
+
+    def test_closed_stderr_no_busy_loop(self):
+        """A checkpointer that closes its stderr early costs the agent no CPU."""
+        run, pid = self.trace_counter(["-t", "first-listen",
+                                       "--exec", "/bin/sh -c 'exec 2>&-; sleep 1'"])
+        run.wait_trigger("first-listen", pid)
+        before = cpu_seconds(run.pid)
+        snap = self.wait_snapshot(run, pid)
+        used = cpu_seconds(run.pid) - before
+        self.finish_counter(run, pid)
+
+        self.assertFields(run, snap, status="ok", exit_code=0)
+        self.assertLess(used, 0.2, f"snaptrig used {used:.2f} s of CPU during a 1 s sleep")
+
+    def test_overlapping_triggers_join(self):
+        """Triggers during a running request join it: one checkpointer, one line."""
+        gate = Path(self.tmp) / "gate"
+        template = checkpointer(f"{self.tmp}/record-{{seq}}.json", "--gate", str(gate))
+        run, pid = self.trace_signals(["-t", "sigalrm", "--exec", template])
+        first = self.send_alarm(run, pid, 0)
+        self.assertIsNotNone(read_json_file(f"{self.tmp}/record-{first['seq']}.json"))
+        run.wait_fact("got", index=0)
+        second = self.send_alarm(run, pid, 1)
+        run.wait_fact("got", index=1)
+        third = self.send_alarm(run, pid, 2)
+        run.wait_fact("got", index=2)
+        gate.touch()
+        snap = self.wait_snapshot(run, pid)
+        self.stop_signals(run, pid)
+
+        self.assertFields(run, snap, status="ok", exit_code=0, held=False)
+        self.assertServed(run, snap, first, second, third)
+        self.assertEqual(len(run.of_type("snapshot")), 1, run.describe())
+        records = sorted(p.name for p in Path(self.tmp).glob("record-*.json"))
+        self.assertEqual(records, [f"record-{first['seq']}.json"])
+
+    def test_cooldown_skips(self):
+        run, pid = self.trace_signals(["-t", "sigalrm", "--cooldown", "5s",
+                                       "--exec", "/bin/true"])
+        first = self.send_alarm(run, pid, 0)
+        ok = self.wait_snapshot(run, pid, 0)
+        second = self.send_alarm(run, pid, 1)
+        skipped = self.wait_snapshot(run, pid, 1)
+        self.stop_signals(run, pid)
+
+        self.assertFields(run, ok, status="ok", exit_code=0)
+        self.assertServed(run, ok, first)
+        self.assertFields(run, skipped, status="skipped", reason="cooldown", exit_code=None,
+                          held=False, hold="none", resumed=None, ended=False, stderr="")
+        self.assertServed(run, skipped, second)
+        self.assertEqual(len(run.of_type("snapshot")), 2, run.describe())
+
+    def test_max_snapshots_skips(self):
+        run, pid = self.trace_signals(["-t", "sigalrm", "--freeze", "--cooldown", "0s",
+                                       "--max-snapshots", "2", "--exec", "/bin/true"])
+        lines, snaps = [], []
+        for i in range(4):
+            lines.append(self.send_alarm(run, pid, i))
+            snaps.append(self.wait_snapshot(run, pid, i))
+            self.assertRunning(pid, f"after snapshot line {i}")
+        self.stop_signals(run, pid)
+
+        self.assertEqual([l["held"] for l in lines], [True, True, False, False])
+        for snap, line in zip(snaps[:2], lines[:2]):
+            self.assertFields(run, snap, status="ok", exit_code=0, held=True, hold="agent",
+                              resumed=True)
+            self.assertServed(run, snap, line)
+        for snap, line in zip(snaps[2:], lines[2:]):
+            self.assertFields(run, snap, status="skipped", reason="max-snapshots",
+                              exit_code=None, held=False, hold="none", resumed=None)
+            self.assertServed(run, snap, line)
+        self.assertEqual(len(run.of_type("snapshot")), 4, run.describe())
+
+    def test_stop_after_snapshot_held(self):
+        marker = Path(self.tmp) / "after-listen"
+        run, pid = self.trace_counter(["-t", "first-listen", "--freeze",
+                                       "--stop-after-snapshot", "--exec", "/bin/true"],
+                                      marker=marker)
+        trigger = run.wait_trigger("first-listen", pid)
+        self.assertEqual(run.wait_exit(), 128 + signal.SIGKILL, run.describe())
+
+        snap = self.wait_snapshot(run, pid)
+        self.assertFields(run, snap, status="ok", exit_code=0, held=True, hold="kernel",
+                          resumed=False, ended=True)
+        self.assertServed(run, snap, trigger)
+        exits = run.exits(pid)
+        self.assertEqual(len(exits), 1, run.describe())
+        self.assertFields(run, exits[0], status="killed", signal=9, signal_name="SIGKILL",
+                          core_dumped=False)
+        self.assertLess(snap["seq"], exits[0]["seq"])
+        self.assertFalse(marker.exists(), "the process ran past listen(2)")
+        self.assertEqual(run.fact_values("counter"), [])
+
+    def test_stop_after_snapshot_not_held(self):
+        run, pid = self.trace_signals(["-t", "sigalrm", "--stop-after-snapshot",
+                                       "--exec", "/bin/true"])
+        trigger = self.send_alarm(run, pid, 0)
+        self.assertEqual(run.wait_exit(), 128 + signal.SIGKILL, run.describe())
+
+        snap = self.wait_snapshot(run, pid)
+        self.assertFields(run, snap, status="ok", held=False, hold="none", resumed=None,
+                          ended=True)
+        self.assertServed(run, snap, trigger)
+        exits = run.exits(pid)
+        self.assertEqual(len(exits), 1, run.describe())
+        self.assertFields(run, exits[0], status="killed", signal=9, signal_name="SIGKILL")
+
+    def test_stop_after_failed_snapshot_resumes(self):
+        run, pid = self.trace_counter(["-t", "first-listen", "--freeze",
+                                       "--stop-after-snapshot", "--exec", "/bin/false"])
+        snap = self.wait_snapshot(run, pid)
+        self.assertEqual(run.wait_fact("counter"), str(COUNTER_AFTER))
+        self.finish_counter(run, pid)
+
+        self.assertFields(run, snap, status="failed", exit_code=1, resumed=True, ended=False)
+        self.assertExited(run, pid, 0, comm="st-counter")
+
+    def test_target_exits_during_request(self):
+        out = Path(self.tmp) / "record.json"
+        gate = Path(self.tmp) / "gate"
+        template = checkpointer(out, "--gate", str(gate))
+        run, pid = self.trace_counter(["-t", "first-listen", "--freeze", "--exec", template])
+        trigger = run.wait_trigger("first-listen", pid)
+        self.assertIsNotNone(read_json_file(out), run.describe())
+        os.kill(pid, signal.SIGKILL)
+        run.wait_record(lambda r: r["type"] == "exit" and r["pid"] == pid, "the exit line")
+        gate.touch()
+        snap = self.wait_snapshot(run, pid)
+        self.assertEqual(run.wait_exit(), 128 + signal.SIGKILL, run.describe())
+
+        self.assertFields(run, snap, status="target-exited", held=True, hold="kernel",
+                          resumed=None, ended=False)
+        self.assertServed(run, snap, trigger)
+
+    def test_snapshot_on_narrows(self):
+        out = Path(self.tmp) / "record.json"
+        template = checkpointer(out, "--pid", "{pid}")
+        run, pid = self.trace_counter(["-t", "first-listen,first-stdin",
+                                       "--snapshot-on", "first-stdin", "--freeze",
+                                       "--exec", template])
+        listen = run.wait_trigger("first-listen", pid)
+        stdin = run.wait_trigger("first-stdin", pid)
+        snap = self.wait_snapshot(run, pid)
+        record = read_json_file(out)
+        self.finish_counter(run, pid)
+
+        self.assertIs(listen["held"], False)
+        self.assertIs(stdin["held"], True)
+        self.assertEqual(record["env"]["SNAPTRIG_TRIGGER"], "first-stdin")
+        self.assertEqual(record["state"], "T")
+        self.assertFields(run, snap, status="ok", held=True, hold="kernel", resumed=True)
+        self.assertServed(run, snap, stdin)
+        self.assertEqual(len(run.of_type("snapshot")), 1, run.describe())
+        self.assertEqual(run.records[0]["triggers"], ["first-listen", "first-stdin"])
+
+
+class RequestSocketTest(SnapshotTestCase):
+
+    def serve(self, reply):
+        return ReplyServer(self, os.path.join(self.tmp, "checkpointer.sock"), reply)
+
+    def test_reply_ok(self):
+        server = self.serve('{"ok":true}')
+        run, pid = self.trace_counter(["-t", "first-listen", "--freeze",
+                                       "--request-socket", server.path])
+        trigger = run.wait_trigger("first-listen", pid)
+        snap = self.wait_snapshot(run, pid)
+        self.assertEqual(run.wait_fact("counter"), str(COUNTER_AFTER))
+        self.finish_counter(run, pid)
+
+        raw = next(l for l in run.out.lines if l.startswith("{") and
+                   json.loads(l)["seq"] == trigger["seq"])
+        self.assertEqual(len(server.requests), 1)
+        request = json.loads(server.requests[0])
+        self.assertEqual(request, {
+            "type": "snapshot-request", "seq": trigger["seq"], "pid": pid, "tid": pid,
+            "trigger": "first-listen", "held": True, "event": json.loads(raw)})
+        self.assertEqual(server.states, ["T"])
+        self.assertFields(run, snap, status="ok", exit_code=None, held=True, hold="kernel",
+                          resumed=True, ended=False, stderr="")
+        self.assertServed(run, snap, trigger)
+        self.assertEqual(len(run.of_type("snapshot")), 1, run.describe())
+
+    def test_request_not_held(self):
+        server = self.serve('{"ok": true}')
+        run, pid = self.trace_counter(["-t", "first-listen", "--request-socket", server.path])
+        trigger = run.wait_trigger("first-listen", pid)
+        snap = self.wait_snapshot(run, pid)
+        self.finish_counter(run, pid)
+
+        request = json.loads(server.requests[0])
+        self.assertIs(request["held"], False)
+        self.assertEqual(request["seq"], trigger["seq"])
+        self.assertFields(run, snap, status="ok", held=False, hold="none", resumed=None)
+
+    def test_reply_ok_after_other_members(self):
+        server = self.serve('{"status":"ok","ok":true}')
+        run, pid = self.trace_counter(["-t", "first-listen", "--request-socket", server.path])
+        snap = self.wait_snapshot(run, pid)
+        self.finish_counter(run, pid)
+
+        self.assertFields(run, snap, status="ok", stderr="")
+
+    def test_reply_error(self):
+        server = self.serve('{"ok":false,"error":"disk full"}')
+        run, pid = self.trace_counter(["-t", "first-listen", "--freeze",
+                                       "--request-socket", server.path])
+        trigger = run.wait_trigger("first-listen", pid)
+        snap = self.wait_snapshot(run, pid)
+        self.assertEqual(run.wait_fact("counter"), str(COUNTER_AFTER))
+        self.finish_counter(run, pid)
+
+        self.assertFields(run, snap, status="failed", reason="reply", exit_code=None,
+                          held=True, resumed=True)
+        self.assertEqual(snap["stderr"], "disk full")
+        self.assertServed(run, snap, trigger)
+
+    def test_no_reply_times_out(self):
+        server = self.serve(None)
+        run, pid = self.trace_counter(["-t", "first-listen", "--freeze",
+                                       "--snapshot-timeout", "300ms",
+                                       "--request-socket", server.path])
+        trigger = run.wait_trigger("first-listen", pid)
+        self.assertIsNotNone(server.wait_request())
+        snap = self.wait_snapshot(run, pid, timeout=0.3 + TIMEOUT_SLACK + 1)
+        self.assertRunning(pid, "after the timeout")
+        self.assertIs(server.wait_peer_closed(), True)
+        self.finish_counter(run, pid)
+
+        self.assertFields(run, snap, status="timeout", exit_code=None, held=True,
+                          hold="kernel", resumed=True)
+        self.assertGreaterEqual(snap["duration_ns"], 300_000_000)
+        self.assertLess(snap["duration_ns"], (0.3 + TIMEOUT_SLACK) * 1e9)
+        self.assertServed(run, snap, trigger)
+
+    def test_closed_without_reply(self):
+        server = self.serve("close")
+        run, pid = self.trace_counter(["-t", "first-listen", "--freeze",
+                                       "--request-socket", server.path])
+        snap = self.wait_snapshot(run, pid)
+        self.finish_counter(run, pid)
+
+        self.assertFields(run, snap, status="failed", held=True, resumed=True,
+                          stderr="the request socket closed without a reply")
+
+    def test_socket_missing(self):
+        path = os.path.join(self.tmp, "nobody.sock")
+        run, pid = self.trace_counter(["-t", "first-listen", "--freeze",
+                                       "--request-socket", path])
+        snap = self.wait_snapshot(run, pid)
+        self.assertEqual(run.wait_fact("counter"), str(COUNTER_AFTER))
+        self.finish_counter(run, pid)
+
+        self.assertFields(run, snap, status="failed", reason="start", held=True,
+                          resumed=True,
+                          stderr="cannot start the checkpointer: No such file or directory")
+
+
+class BadInputTest(SnapshotTestCase):
+
+    def assertUsageError(self, args, message):
+        ran = Path(self.tmp) / "ran"
+        run = self.trace(args, ["/usr/bin/touch", str(ran)])
+        self.assertEqual(run.wait_exit(check=False), USAGE_ERROR, run.describe())
+        self.assertEqual(run.err.lines, ["snaptrig: " + message], run.describe())
+        self.assertEqual(run.out.lines, [], run.describe())
+        self.assertFalse(ran.exists(), "COMMAND ran")
+
+    def test_unknown_placeholder(self):
+        self.assertUsageError(
+            ["-t", "first-listen", "--exec", "gcore {host}"],
+            "invalid template 'gcore {host}' for --exec: unknown placeholder '{host}' "
+            "(use {pid}, {tid}, {trigger}, {seq}, {time}, or {{ for a brace)")
+
+    def test_unbalanced_quote(self):
+        self.assertUsageError(["-t", "first-listen", "--exec", "gcore 'a b"],
+                              "invalid template 'gcore 'a b' for --exec: "
+                              "unbalanced single quote")
+
+    def test_freeze_without_checkpointer(self):
+        self.assertUsageError(["-t", "first-listen", "--freeze"],
+                              "snapshot options need a checkpointer: "
+                              "add --exec TEMPLATE or --request-socket PATH")
+
+    def test_exec_and_request_socket(self):
+        self.assertUsageError(["-t", "first-listen", "--exec", "/bin/true",
+                               "--request-socket", os.path.join(self.tmp, "s")],
+                              "both --exec and --request-socket given: "
+                              "choose one checkpointer")
+
+    def test_snapshot_on_unselected(self):
+        self.assertUsageError(["-t", "first-listen", "--snapshot-on", "sigalrm",
+                               "--exec", "/bin/true"],
+                              "--snapshot-on names triggers that are not selected: "
+                              "sigalrm; add them to --trigger")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,128 @@
+"""first-stdin: the first read of the file that was stdin, by any call and fd."""
+
+import os
+import socket
+import subprocess
+import unittest
+
+from harness import SnaptrigTestCase, tool
+
+DATA = b"0123456789abcdefghijklmnopqrstuvwxyz\n"
+
+
+class StdinTest(SnaptrigTestCase):
+
+    def input_file(self):
+        path = os.path.join(self.tmp, "stdin.txt")
+        with open(path, "wb") as f:
+            f.write(DATA)
+        return path
+
+    def run_reader(self, tool_args, stdin, data=None):
+        """Trace st-stdin with tool_args until it exits; return run and pid."""
+        run = self.trace(["-t", "first-stdin"], [tool("st-stdin")] + tool_args,
+                         stdin=stdin)
+        if data is not None:
+            run.write_stdin(data)
+            run.close_stdin()
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        pid = int(run.fact_values("pid")[0])
+        self.assertExited(run, pid, 0, comm="st-stdin")
+        return run, pid
+
+    def assertFirstStdin(self, run, pid, fd, call):
+        lines = run.triggers("first-stdin")
+        self.assertEqual(len(lines), 1, run.describe())
+        self.assertEqual(lines[0]["pid"], pid)
+        self.assertEqual(lines[0]["tid"], pid)
+        self.assertEqual(lines[0]["comm"], "st-stdin")
+        self.assertEqual(lines[0]["detail"], {"fd": fd, "call": call})
+        self.assertLess(lines[0]["seq"], run.exits(pid)[0]["seq"])
+
+    def test_pipe_calls(self):
+        for call in ("read", "readv"):
+            with self.subTest(call=call):
+                run, pid = self.run_reader(["-c", call], subprocess.PIPE, DATA)
+                self.assertFirstStdin(run, pid, 0, call)
+
+    def test_file_calls(self):
+        path = self.input_file()
+        for call in ("read", "pread64", "preadv", "preadv2"):
+            with self.subTest(call=call), open(path, "rb") as stdin:
+                run, pid = self.run_reader(["-c", call], stdin)
+                self.assertFirstStdin(run, pid, 0, call)
+
+    def test_socket_calls(self):
+        for call in ("recvfrom", "recvmsg", "recvmmsg"):
+            with self.subTest(call=call):
+                ours, theirs = socket.socketpair()
+                with ours, theirs:
+                    ours.sendall(DATA)
+                    run, pid = self.run_reader(["-c", call, "-n", "1"], theirs)
+                self.assertFirstStdin(run, pid, 0, call)
+
+    def test_dup_of_stdin(self):
+        run, pid = self.run_reader(["-d"], subprocess.PIPE, DATA)
+        fd = int(run.fact_values("fd")[0])
+        self.assertNotEqual(fd, 0)
+        self.assertFirstStdin(run, pid, fd, "read")
+
+    def test_dup2_of_stdin(self):
+        run, pid = self.run_reader(["-D", "9", "-c", "readv"], subprocess.PIPE, DATA)
+        self.assertEqual(run.fact_values("fd"), ["9"])
+        self.assertFirstStdin(run, pid, 9, "readv")
+
+    def test_stdin_file_opened_again(self):
+        """A new descriptor on the file that is stdin still reads stdin."""
+        path = self.input_file()
+        with open(path, "rb") as stdin:
+            run, pid = self.run_reader(["-f", path], stdin)
+        fd = int(run.fact_values("fd")[0])
+        self.assertFirstStdin(run, pid, fd, "read")
+
+    def test_other_file_does_not_fire(self):
+        other = os.path.join(self.tmp, "other.txt")
+        with open(other, "wb") as f:
+            f.write(DATA)
+        run, pid = self.run_reader(["-f", other], subprocess.PIPE)
+        self.assertEqual(run.fact_values("read"),
+                         [{"call": "read", "bytes": "8"}] * 2)
+        self.assertEqual(run.triggers("first-stdin"), [], run.describe())
+        run.close_stdin()
+
+    def test_child_has_own_once_bit(self):
+        """The shell reads stdin, then a child it forks reads the same pipe."""
+        run = self.trace(["-t", "first-stdin,bootstrap"],
+                         ["/bin/sh", "-c", "read line; /bin/cat >/dev/null; exit 0"])
+        start = run.wait_start()
+        run.write_stdin(b"first line\nrest for cat\n")
+        run.close_stdin()
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        shell = start["targets"][0]
+        cats = [l["pid"] for l in run.triggers("bootstrap")
+                if l["detail"]["filename"] == "/bin/cat"]
+        self.assertEqual(len(cats), 1, run.describe())
+        lines = run.triggers("first-stdin")
+        self.assertEqual([l["pid"] for l in lines], [shell, cats[0]], run.describe())
+        self.assertEqual(lines[0]["comm"], "sh")
+        self.assertEqual(lines[1]["comm"], "cat")
+        for line in lines:
+            self.assertEqual(line["detail"], {"fd": 0, "call": "read"})
+
+    def test_untraced_reader_no_line(self):
+        run = self.trace(["-t", "first-stdin"], [tool("st-stdin"), "-n", "1"])
+        pid = int(run.wait_fact("pid"))
+        run.wait_start()
+        untraced = self.spawn([tool("st-stdin"), "-n", "1"])
+        untraced.proc.stdin.write(DATA)
+        untraced.close_stdin()
+        self.assertEqual(untraced.wait_exit(), 0, untraced.describe())
+        run.write_stdin(DATA)
+        run.close_stdin()
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertFirstStdin(run, pid, 0, "read")
+        self.assertNoLines(run, untraced.pid)
+
+
+if __name__ == "__main__":
+    unittest.main()

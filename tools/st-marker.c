@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * st-marker: place the markers of include/snaptrig.h, to show the explicit
+ * and transaction triggers of an application that marks its own points.
+ *
+ * Usage: st-marker [-n N] [-m M] [-p MS] [-d MS] [-w]
+ *   -n N    SNAPTRIG_SNAPSHOT() N times (default 1)
+ *   -m M    then SNAPTRIG_TRANSACTION() M times (default 0)
+ *   -p MS   pause MS milliseconds after each marker (default 10)
+ *   -d MS   wait MS milliseconds before the first marker (default 0)
+ *   -w      after the markers, wait until standard input ends
+ *
+ * Prints "pid N", then "done" after the last marker.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+#include "snaptrig.h"
+
+static void pause_ms(long ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+
+	while (ms > 0 && nanosleep(&ts, &ts))
+		;
+}
+
+int main(int argc, char **argv)
+{
+	long snapshots = 1, transactions = 0, pause = 10, delay = 0, i;
+	int wait_stdin = 0, opt;
+	char buf[256];
+
+	while ((opt = getopt(argc, argv, "n:m:p:d:w")) != -1) {
+		switch (opt) {
+		case 'n':
+			snapshots = atol(optarg);
+			break;
+		case 'm':
+			transactions = atol(optarg);
+			break;
+		case 'p':
+			pause = atol(optarg);
+			break;
+		case 'd':
+			delay = atol(optarg);
+			break;
+		case 'w':
+			wait_stdin = 1;
+			break;
+		default:
+			fprintf(stderr, "usage: st-marker [-n N] [-m M] [-p MS] [-d MS] [-w]\n");
+			return 2;
+		}
+	}
+	printf("pid %d\n", getpid());
+	fflush(stdout);
+	pause_ms(delay);
+	for (i = 0; i < snapshots; i++) {
+		SNAPTRIG_SNAPSHOT();
+		pause_ms(pause);
+	}
+	for (i = 0; i < transactions; i++) {
+		SNAPTRIG_TRANSACTION();
+		pause_ms(pause);
+	}
+	printf("done\n");
+	fflush(stdout);
+	while (wait_stdin && read(STDIN_FILENO, buf, sizeof(buf)) > 0)
+		;
+	return 0;
+}
