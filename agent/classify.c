@@ -125,6 +125,8 @@ static void line_from_record(struct line *line, enum line_type type,
 
 static void emit(struct classifier *c, const struct line *line)
 {
+	if (line->record && line->record == c->current)
+		c->current_emitted = 1;
 	if (line->type == LINE_TRIGGER)
 		c->trigger_lines[line->trigger]++;
 	c->emit(c->ctx, line);
@@ -148,7 +150,7 @@ static void emit_trigger(struct classifier *c, enum st_trigger t,
  */
 static void flush_class(struct classifier *c, struct proc_entry *proc, __u32 class,
 			const __u64 *calls, __u32 held, __u64 hold, __u64 boot_ns,
-			int coalesced)
+			const struct st_record_header *opening)
 {
 	struct line line;
 	__u64 best = 0;
@@ -160,8 +162,15 @@ static void flush_class(struct classifier *c, struct proc_entry *proc, __u32 cla
 	line.boot_ns = boot_ns;
 	line.pid = proc->pid;
 	line.tid = proc->pid;
-	line.coalesced = coalesced;
+	line.coalesced = !opening;
 	memcpy(line.comm, proc->comm, sizeof(line.comm));
+	if (opening) {
+		/* the line of the call that opened a window: its thread, its hold */
+		line.record = opening;
+		line.tid = opening->tid;
+		memcpy(line.comm, opening->comm, sizeof(line.comm));
+		line.comm[ST_COMM_LEN - 1] = '\0';
+	}
 	for (i = class_first[class]; i <= class_last[class]; i++) {
 		__u64 seen = calls[i];
 		__u64 delta;
@@ -192,10 +201,10 @@ static void on_calls(struct classifier *c, struct proc_entry *proc,
 	/* the open window ended before this call opened a new one */
 	if (proc->window_end_ns[class])
 		flush_class(c, proc, class, rec->calls, rec->call, 1,
-			    proc->window_end_ns[class], 1);
+			    proc->window_end_ns[class], NULL);
 	proc->window_end_ns[class] = 0;
 
-	flush_class(c, proc, class, rec->calls, ST_CALL_COUNT, 0, rec->hdr.boot_ns, 0);
+	flush_class(c, proc, class, rec->calls, ST_CALL_COUNT, 0, rec->hdr.boot_ns, &rec->hdr);
 	if (c->cooldown_ns)
 		proc->window_end_ns[class] = rec->hdr.boot_ns + c->cooldown_ns;
 }
@@ -246,7 +255,7 @@ static void on_exit_record(struct classifier *c, struct proc_entry *proc,
 	proc->comm[ST_COMM_LEN - 1] = '\0';
 	for (class = 0; class < ST_CLASS_COUNT; class++)
 		flush_class(c, proc, class, rec->calls, ST_CALL_COUNT, 0, rec->hdr.boot_ns,
-			    1);
+			    NULL);
 	line_from_record(&line, LINE_EXIT, 0, &rec->hdr);
 	emit(c, &line);
 	classifier_remove(c, rec->hdr.pid);
@@ -262,6 +271,8 @@ int classifier_record(struct classifier *c, const void *data, size_t size)
 		return -EINVAL;
 	}
 	c->records++;
+	c->current = hdr;
+	c->current_emitted = 0;
 
 	proc = classifier_find(c, hdr->pid);
 	if (!proc && hdr->kind != ST_REC_SIGNAL) {
@@ -308,6 +319,10 @@ int classifier_record(struct classifier *c, const void *data, size_t size)
 		emit_trigger(c, ST_TRIG_IDLE, hdr);
 		break;
 	}
+	/* a process stopped for a record that wrote no line must not stay stopped */
+	if ((hdr->flags & ST_RECORD_HELD) && !c->current_emitted && c->release)
+		c->release(c->ctx, hdr->pid);
+	c->current = NULL;
 	return 0;
 }
 
@@ -328,7 +343,7 @@ static void tick_windows(struct classifier *c, struct proc_entry *proc, __u64 no
 				return;
 			have_calls = 1;
 		}
-		flush_class(c, proc, class, calls, ST_CALL_COUNT, 0, end, 1);
+		flush_class(c, proc, class, calls, ST_CALL_COUNT, 0, end, NULL);
 	}
 }
 

@@ -60,7 +60,11 @@ struct classifier {
 	int (*read_calls)(void *ctx, __u32 pid, __u64 *calls);
 	void *calls_ctx;
 	void (*emit)(void *ctx, const struct line *line);
+	/* Ends the hold of pid when its held record wrote no line; may be NULL. */
+	void (*release)(void *ctx, __u32 pid);
 	void *ctx;
+	const struct st_record_header *current;	/* the record being classified */
+	int current_emitted;			/* a line came from current */
 };
 
 void classifier_init(struct classifier *c, __u32 triggers, __u64 cooldown_ns,

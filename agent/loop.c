@@ -52,6 +52,13 @@ void session_emit(void *ctx, const struct line *line)
 	snapshots_after_line(&s->snapshots, &copy, s->emitter.seq);
 }
 
+void session_release(void *ctx, __u32 pid)
+{
+	struct session *s = ctx;
+
+	snapshots_release(&s->snapshots, pid);
+}
+
 static void arm_timer(struct session *s)
 {
 	struct itimerspec its = {};

@@ -152,6 +152,7 @@ int main(int argc, char **argv)
 	classifier_init(&s.classifier, s.opts.triggers, s.opts.cooldown_ns, s.opts.interval_ns);
 	s.classifier.read_calls = tracer_read_calls;
 	s.classifier.emit = session_emit;
+	s.classifier.release = session_release;
 	s.classifier.ctx = &s;
 	s.emitter.show_held = s.opts.freeze;
 	err = tracer_open(&s.tracer, &s.opts, getpid(), record_cb, &s);

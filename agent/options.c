@@ -7,6 +7,7 @@
 #include <string.h>
 #include "duration.h"
 #include "log.h"
+#include "template.h"
 #include "triggers.h"
 #include "usdt.h"
 #include "options.h"
@@ -421,6 +422,16 @@ static int check_snapshot_options(struct options *opts)
 		log_error("--snapshot-on names triggers that are not selected: %s; add them to --trigger",
 			  names);
 		return -EINVAL;
+	}
+	if (opts->exec_template) {
+		char why[TEMPLATE_ERROR_LEN];
+		struct template t;
+
+		if (template_parse(opts->exec_template, &t, why, sizeof(why))) {
+			log_error("invalid template '%s' for --exec: %s", opts->exec_template, why);
+			return -EINVAL;
+		}
+		template_free(&t);
 	}
 	if (requests && !opts->snapshot_on)
 		opts->snapshot_on = opts->triggers;

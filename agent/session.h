@@ -53,6 +53,8 @@ void read_comm(pid_t pid, char *comm);
 /* loop.c */
 /* Classifier callback: writes a line and turns triggers into snapshot requests. */
 void session_emit(void *ctx, const struct line *line);
+/* Classifier callback: a held record wrote no line, so its process is resumed. */
+void session_release(void *ctx, __u32 pid);
 int session_loop(struct session *s);
 /* Writes what is still due and the stats line. */
 void session_finish(struct session *s);

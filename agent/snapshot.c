@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -186,6 +187,53 @@ static char process_state(__u32 pid)
 	return p && p[1] == ' ' ? p[2] : 0;
 }
 
+#define STOP_WAIT_NS 500000000ULL	/* how long to wait for every thread to stop */
+
+/* Whether every thread of pid is in a stopped state (T, or t under ptrace). */
+static int all_threads_stopped(__u32 pid)
+{
+	char path[64];
+	struct dirent *entry;
+	int stopped = 1, seen = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%u/task", pid);
+	dir = opendir(path);
+	if (!dir)
+		return 1;	/* gone: nothing left to wait for */
+	while (stopped && (entry = readdir(dir))) {
+		char state;
+
+		if (entry->d_name[0] == '.')
+			continue;
+		state = process_state((__u32)strtoul(entry->d_name, NULL, 10));
+		seen = 1;
+		if (state && state != 'T' && state != 't')
+			stopped = 0;
+	}
+	closedir(dir);
+	return stopped || !seen;
+}
+
+/*
+ * Waits until the held process has really stopped. A SIGSTOP takes effect
+ * when each thread next returns to user space, so the thread that made the
+ * system call finishes it first; the checkpointer must not start before.
+ */
+static void wait_stopped(__u32 pid)
+{
+	__u64 deadline = boot_now_ns() + STOP_WAIT_NS;
+
+	while (!all_threads_stopped(pid)) {
+		if (boot_now_ns() > deadline) {
+			log_info(1, "process %u has threads that did not stop within %llu ms; snapshot goes on",
+				 pid, STOP_WAIT_NS / 1000000);
+			return;
+		}
+		usleep(100);
+	}
+}
+
 /* Stops pid from the agent, recording a hold so a foreign stop can be told apart. */
 static int agent_hold(struct snapshots *sn, __u32 pid, enum st_trigger trigger)
 {
@@ -241,10 +289,19 @@ int snapshots_before_line(struct snapshots *sn, const struct line *line, int *he
 		*held = 1;
 		return 1;
 	}
+	/* the signal of a sigstop or sigtstp trigger stops the process itself */
+	if (line->trigger == ST_TRIG_SIGSTOP || line->trigger == ST_TRIG_SIGTSTP)
+		return 1;
 	if (sn->opts->freeze && !job_of_pid(sn, line->pid) &&
 	    !skip_reason(sn, line->pid, boot_now_ns()))
 		*held = agent_hold(sn, line->pid, line->trigger);
 	return 1;
+}
+
+void snapshots_release(struct snapshots *sn, __u32 pid)
+{
+	if (!job_of_pid(sn, pid))
+		release_hold(sn, pid, 0);
 }
 
 static int epoll_watch(struct snapshots *sn, int fd)
@@ -332,6 +389,9 @@ static int start_exec(struct snapshots *sn, struct snapshot_job *job, const char
 	if (job->checkpointer == 0)
 		exec_checkpointer(argv, pipe_fds[1], job, trigger, event_line);
 	err = job->checkpointer < 0 ? -errno : 0;
+	/* both sides set the group, so a signal to it reaches the command's children */
+	if (!err)
+		setpgid(job->checkpointer, job->checkpointer);
 	close(pipe_fds[1]);
 	template_argv_free(argv);
 	if (err) {
@@ -375,7 +435,7 @@ static int start_socket(struct snapshots *sn, struct snapshot_job *job, const ch
 		     "{\"type\":\"snapshot-request\",\"seq\":%llu,\"pid\":%u,\"tid\":%u,\"trigger\":\"%s\",\"held\":%s,\"event\":%.*s}\n",
 		     (unsigned long long)job->served[0].seq, job->pid, job->tid,
 		     trigger_name(job->served[0].trigger), job->hold != HOLD_NONE ? "true" : "false",
-		     (int)strcspn(event_line, "\n"), event_line);
+		     (int)strlen(event_line), event_line);
 	if (n > 0)
 		n = write(fd, request, (size_t)n);
 	free(request);
@@ -432,17 +492,22 @@ static int job_add_served(struct snapshot_job *job, __u64 seq, enum st_trigger t
 
 void snapshots_after_line(struct snapshots *sn, const struct line *line, __u64 seq)
 {
-	const char *event = sn->emitter->format == FORMAT_JSON && sn->emitter->json.buf ?
-			    sn->emitter->json.buf : "{}";
+	/* NOTE: in text format there is no JSON line to pass on, so the event is {} */
+	char *event = strdup(sn->emitter->format == FORMAT_JSON && sn->emitter->json.buf ?
+			     sn->emitter->json.buf : "{}");
 	struct snapshot_job *job, **grown;
 	const char *reason;
 	__u64 now = boot_now_ns();
 	int err;
 
-	if (!requested(sn, line))
+	if (!requested(sn, line) || !event) {
+		free(event);
 		return;
+	}
+	event[strcspn(event, "\n")] = '\0';
 	job = job_of_pid(sn, line->pid);
 	if (job) {
+		free(event);
 		/* one request at a time per process: this trigger joins the running one */
 		if (job_add_served(job, seq, line->trigger))
 			log_error("cannot record trigger %llu for the running snapshot of %u",
@@ -455,6 +520,7 @@ void snapshots_after_line(struct snapshots *sn, const struct line *line, __u64 s
 	}
 	reason = skip_reason(sn, line->pid, now);
 	if (reason) {
+		free(event);
 		report_skip(sn, line, seq, reason);
 		return;
 	}
@@ -463,6 +529,7 @@ void snapshots_after_line(struct snapshots *sn, const struct line *line, __u64 s
 	grown = job ? realloc(sn->jobs, (sn->job_count + 1) * sizeof(*grown)) : NULL;
 	if (!grown) {
 		free(job);
+		free(event);
 		report_skip(sn, line, seq, "out-of-memory");
 		return;
 	}
@@ -484,14 +551,20 @@ void snapshots_after_line(struct snapshots *sn, const struct line *line, __u64 s
 	pstate_of(sn, job->pid)->count++;
 	if (job_add_served(job, seq, line->trigger)) {
 		job->exited = 1;
+		job->start_failed = 1;
 		snprintf(job->tail, sizeof(job->tail), "out of memory");
+		free(event);
 		return;
 	}
+	if (job->hold != HOLD_NONE)
+		wait_stopped(job->pid);
 	err = sn->opts->exec_template ? start_exec(sn, job, event) : start_socket(sn, job, event);
+	free(event);
 	if (err) {
 		/* the job ends at the next tick with this reason */
 		job->exited = 1;
 		job->status = -1;
+		job->start_failed = 1;
 		job->tail_len = snprintf(job->tail, sizeof(job->tail),
 					 "cannot start the checkpointer: %s", strerror(-err));
 		log_error("snapshot of process %u: cannot start the checkpointer: %s", job->pid,
@@ -507,8 +580,8 @@ void snapshots_on_exit(struct snapshots *sn, __u32 pid)
 		job->target_exited = 1;
 }
 
-/* Keeps the last bytes of the command's stderr. */
-static void read_stderr(struct snapshot_job *job)
+/* Keeps the last bytes of the command's stderr; at EOF the fd is closed. */
+static void read_stderr(struct snapshots *sn, struct snapshot_job *job)
 {
 	char buf[1024];
 	ssize_t n;
@@ -532,26 +605,79 @@ static void read_stderr(struct snapshot_job *job)
 		}
 		job->tail[job->tail_len] = '\0';
 	}
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+		close_fd(sn, &job->stderr_fd);
+}
+
+/*
+ * Finds the value of member key in a one-line JSON object: returns a pointer
+ * just past the colon, or NULL. A match must be a key: a string followed by
+ * a colon, so a string value equal to key does not count.
+ */
+static const char *json_member(const char *text, const char *key)
+{
+	size_t len = strlen(key);
+	const char *p = text;
+
+	while ((p = strchr(p, '"'))) {
+		const char *q = p + 1;
+
+		if (!strncmp(q, key, len) && q[len] == '"') {
+			q += len + 1;
+			while (*q == ' ' || *q == '\t')
+				q++;
+			if (*q == ':') {
+				q++;
+				while (*q == ' ' || *q == '\t')
+					q++;
+				return q;
+			}
+		}
+		/* skip this string, escapes included */
+		for (q = p + 1; *q && *q != '"'; q++)
+			if (*q == '\\' && q[1])
+				q++;
+		if (!*q)
+			return NULL;
+		p = q + 1;
+	}
+	return NULL;
+}
+
+/* Copies a JSON string value at p into out, decoding the common escapes. */
+static void json_string_value(const char *p, char *out, size_t out_len)
+{
+	size_t o = 0;
+
+	if (*p != '"') {
+		snprintf(out, out_len, "%.200s", p);
+		return;
+	}
+	for (p++; *p && *p != '"' && o + 1 < out_len; p++) {
+		char ch = *p;
+
+		if (ch == '\\' && p[1]) {
+			p++;
+			ch = *p == 'n' ? '\n' : *p == 't' ? '\t' : *p == 'r' ? '\r' : *p;
+		}
+		out[o++] = ch;
+	}
+	out[o] = '\0';
 }
 
 /* Parses the reply line: {"ok":true} or {"ok":false,"error":"..."}. */
 static void parse_reply(struct snapshot_job *job)
 {
-	const char *ok = strstr(job->reply, "\"ok\"");
-	const char *error = strstr(job->reply, "\"error\"");
+	const char *ok = json_member(job->reply, "ok");
+	const char *error = json_member(job->reply, "error");
 
 	job->exited = 1;
-	job->reply_ok = 0;
-	if (ok) {
-		ok += 4;
-		while (*ok == ' ' || *ok == ':')
-			ok++;
-		job->reply_ok = !strncmp(ok, "true", 4);
-	}
+	job->reply_ok = ok && !strncmp(ok, "true", 4);
+	job->tail[0] = '\0';
 	if (!ok)
 		snprintf(job->tail, sizeof(job->tail), "invalid reply: %.200s", job->reply);
 	else if (error)
-		snprintf(job->tail, sizeof(job->tail), "%.500s", error);
+		json_string_value(error, job->tail, 501);
 	job->tail_len = strlen(job->tail);
 }
 
@@ -589,6 +715,15 @@ static void read_reply(struct snapshot_job *job)
 	snprintf(job->tail, sizeof(job->tail), "reply longer than %zu bytes", sizeof(job->reply));
 }
 
+/* Signals the command and everything it started in its process group. */
+static void signal_checkpointer(const struct snapshot_job *job, int sig)
+{
+	if (job->checkpointer <= 0)
+		return;
+	if (kill(-job->checkpointer, sig))
+		kill(job->checkpointer, sig);
+}
+
 static void reap_checkpointer(struct snapshot_job *job)
 {
 	int status;
@@ -609,7 +744,7 @@ int snapshots_handle_fd(struct snapshots *sn, int fd)
 		struct snapshot_job *job = sn->jobs[i];
 
 		if (fd == job->stderr_fd) {
-			read_stderr(job);
+			read_stderr(sn, job);
 			return 1;
 		}
 		if (fd == job->pidfd) {
@@ -642,7 +777,7 @@ static void finish_job(struct snapshots *sn, struct snapshot_job *job, const cha
 	int success;
 
 	if (job->stderr_fd >= 0)
-		read_stderr(job);
+		read_stderr(sn, job);
 	if (job->checkpointer > 0 && WIFEXITED(job->status) && job->status != -1)
 		report.exit_code = WEXITSTATUS(job->status);
 	if (job->checkpointer > 0 && WIFSIGNALED(job->status))
@@ -661,7 +796,7 @@ static void finish_job(struct snapshots *sn, struct snapshot_job *job, const cha
 		report.status = "ok";
 	} else {
 		report.status = "failed";
-		if (job->checkpointer <= 0 && !sn->opts->request_socket)
+		if (job->start_failed)
 			report.reason = "start";
 		else if (report.term_signal)
 			report.reason = "signal";
@@ -700,13 +835,13 @@ static void enforce_timeout(struct snapshot_job *job, __u64 now)
 		job->timed_out = 1;
 		job->kill_ns = now + KILL_GRACE_NS;
 		if (job->checkpointer > 0)
-			kill(job->checkpointer, SIGTERM);
+			signal_checkpointer(job, SIGTERM);
 		else
 			job->exited = 1;	/* a socket request just ends */
 		return;
 	}
 	if (job->kill_ns && now >= job->kill_ns) {
-		kill(job->checkpointer, SIGKILL);
+		signal_checkpointer(job, SIGKILL);
 		job->kill_ns = 0;
 	}
 }
@@ -755,17 +890,21 @@ void snapshots_shutdown(struct snapshots *sn)
 
 	for (i = 0; i < sn->job_count; i++) {
 		struct snapshot_job *job = sn->jobs[i];
+		int running;
 
-		if (job->checkpointer > 0 && !job->exited) {
-			kill(job->checkpointer, SIGTERM);
+		reap_checkpointer(job);
+		running = !job->exited;
+		if (job->checkpointer > 0 && running) {
+			signal_checkpointer(job, SIGTERM);
 			usleep(100000);
 			reap_checkpointer(job);
 			if (!job->exited) {
-				kill(job->checkpointer, SIGKILL);
+				signal_checkpointer(job, SIGKILL);
 				waitpid(job->checkpointer, &job->status, 0);
+				job->exited = 1;
 			}
 		}
-		finish_job(sn, job, job->exited ? NULL : "snaptrig stopped");
+		finish_job(sn, job, running ? "snaptrig stopped" : NULL);
 	}
 	while (sn->job_count)
 		remove_job(sn, 0);

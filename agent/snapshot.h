@@ -37,6 +37,7 @@ struct snapshot_job {
 	int sock_fd;			/* --request-socket: the connection */
 	int timed_out;
 	int target_exited;
+	int start_failed;		/* the command or the connection could not start */
 	int status;			/* wait(2) status of the command */
 	int exited;			/* the command was reaped, or the reply arrived */
 	int reply_ok;			/* --request-socket: the reply said ok */
@@ -82,6 +83,8 @@ int snapshots_enabled(const struct snapshots *sn);
 int snapshots_before_line(struct snapshots *sn, const struct line *line, int *held);
 /* Starts or joins a request for the trigger line just written as seq. */
 void snapshots_after_line(struct snapshots *sn, const struct line *line, __u64 seq);
+/* Resumes pid if it is held and has no request running. */
+void snapshots_release(struct snapshots *sn, __u32 pid);
 /* The process exited: its request, if any, ends as target-exited. */
 void snapshots_on_exit(struct snapshots *sn, __u32 pid);
 

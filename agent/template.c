@@ -116,6 +116,8 @@ static int split_words(const char *text, struct template *t, char *err, size_t e
 		if (quote == '"') {
 			if (ch == '"') {
 				quote = 0;
+			} else if (ch == '\\' && p[1] == '\n') {
+				p++;	/* a line continuation, as in sh */
 			} else if (ch == '\\' && p[1] && strchr("\"\\$`", p[1])) {
 				err_code = word_push(&w, *++p);
 			} else {
@@ -132,6 +134,9 @@ static int split_words(const char *text, struct template *t, char *err, size_t e
 		in_word = 1;
 		if (ch == '\'' || ch == '"') {
 			quote = ch;
+		} else if (ch == '\\' && p[1] == '\n') {
+			p++;	/* a line continuation joins the two lines */
+			in_word = w.len > 0;
 		} else if (ch == '\\') {
 			if (!p[1]) {
 				snprintf(err, err_len, "trailing backslash");

@@ -171,6 +171,13 @@ static int idle_timer_fired(void *map, __u32 *key, struct idle_proc *proc)
 		timer_arm(proc, due - now);
 		return 0;
 	}
+	/*
+	 * A process stopped for a snapshot is blocked by snaptrig itself; an idle
+	 * line would ask for another snapshot. Its threads wake when it is
+	 * resumed, and the idle period after that counts.
+	 */
+	if (bpf_map_lookup_elem(&holds, key))
+		return 0;
 	proc->fired_since_ns = since;
 	idle_send(*key, proc, since, now);
 	return 0;

@@ -261,9 +261,11 @@ static __always_inline bool is_stop_signal(int sig)
 #define ANCESTRY_DEPTH 8
 
 /*
- * Whether the current task descends from the agent, as the checkpointers it
- * runs do: gdb's PTRACE_ATTACH stops the process with a SIGSTOP of its own,
- * and that stop belongs to the snapshot, not to someone else.
+ * Whether the current task is one of the agent's checkpointers: an untraced
+ * descendant of the agent. gdb's PTRACE_ATTACH stops the process with a
+ * SIGSTOP of its own, and that stop belongs to the snapshot. The launched
+ * COMMAND's tree descends from the agent too, but it is traced, and its
+ * stops count as someone else's.
  */
 static __always_inline bool current_from_agent(void)
 {
@@ -275,6 +277,8 @@ static __always_inline bool current_from_agent(void)
 
 		if (tgid == targ_agent_tgid)
 			return true;
+		if (bpf_map_lookup_elem(&procs, &tgid))
+			return false;
 		if (tgid <= 1)
 			break;
 		task = BPF_CORE_READ(task, real_parent);
