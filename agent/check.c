@@ -150,7 +150,7 @@ int check_run(const struct options *opts)
 	if (root && have_btf)
 		check_uprobe_programs(&st);
 	if (root && have_btf)
-		report(&st, "idle programs (tp_btf with bpf_timer, syscall seeding) load and attach",
+		report(&st, "idle programs (tp_btf, bpf_timer, syscall seeding) load and attach",
 		       idle_check() == 0, ST_TRIG_BIT(ST_TRIG_IDLE));
 	log_quiet_libbpf(0);
 

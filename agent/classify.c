@@ -245,6 +245,32 @@ static void on_exec_record(struct classifier *c, struct proc_entry *proc,
 	emit(c, &line);
 }
 
+void classifier_reconcile(struct classifier *c, __u32 pid, __u32 once_lost, __u64 now_ns)
+{
+	struct proc_entry *proc = classifier_find(c, pid);
+	struct line line;
+	int t;
+
+	if (!proc)
+		return;
+	for (t = 0; t < ST_TRIG_COUNT; t++) {
+		__u32 bit = ST_TRIG_BIT(t);
+
+		if (!(once_lost & bit) || (proc->reconciled & bit) || !enabled(c, t))
+			continue;
+		proc->reconciled |= bit;
+		memset(&line, 0, sizeof(line));
+		line.type = LINE_TRIGGER;
+		line.trigger = t;
+		line.boot_ns = now_ns;
+		line.pid = pid;
+		line.tid = pid;
+		line.reconciled = 1;
+		memcpy(line.comm, proc->comm, sizeof(line.comm));
+		emit(c, &line);
+	}
+}
+
 static void on_exit_record(struct classifier *c, struct proc_entry *proc,
 		    const struct st_exit_record *rec)
 {
@@ -256,6 +282,7 @@ static void on_exit_record(struct classifier *c, struct proc_entry *proc,
 	for (class = 0; class < ST_CLASS_COUNT; class++)
 		flush_class(c, proc, class, rec->calls, ST_CALL_COUNT, 0, rec->hdr.boot_ns,
 			    NULL);
+	classifier_reconcile(c, proc->pid, rec->once_lost, rec->hdr.boot_ns);
 	line_from_record(&line, LINE_EXIT, 0, &rec->hdr);
 	emit(c, &line);
 	classifier_remove(c, rec->hdr.pid);

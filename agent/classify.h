@@ -32,6 +32,7 @@ struct line {
 	__u32 call;			/* coalesced calls: the call named in "call" */
 	int coalesced;
 	int held;			/* the process is held for a snapshot request */
+	int reconciled;			/* a once-trigger whose record was lost: no detail */
 	const struct st_record_header *record;
 	char comm[ST_COMM_LEN];
 };
@@ -42,7 +43,7 @@ struct proc_entry {
 	__u64 next_interval_ns;
 	__u64 interval_number;
 	__u32 pid;
-	__u32 pad;
+	__u32 reconciled;			/* once_lost bits already written */
 	char comm[ST_COMM_LEN];
 };
 
@@ -99,6 +100,12 @@ __u64 classifier_next_deadline(const struct classifier *c);
  * tracked, or -EOPNOTSUPP when explicit is not selected; both write nothing.
  */
 int classifier_operator_snapshot(struct classifier *c, __u32 pid, __u64 now_ns);
+
+/*
+ * Writes a line for each once-trigger in once_lost (st_proc.once_lost) that
+ * has none yet: the kernel fired it but the ring buffer lost its record.
+ */
+void classifier_reconcile(struct classifier *c, __u32 pid, __u32 once_lost, __u64 now_ns);
 
 /* Forgets pid without writing anything, for a process that vanished unseen. */
 void classifier_remove(struct classifier *c, __u32 pid);

@@ -323,6 +323,12 @@ static void detail(struct emitter *e, const struct line *line)
 
 	json_key(w, "detail");
 	json_object_begin(w);
+	if (line->reconciled) {
+		json_key(w, "reconciled");
+		json_bool(w, true);
+		json_object_end(w);
+		return;
+	}
 	switch (line->trigger) {
 	case ST_TRIG_FIRST_LISTEN:
 		detail_listen(w, (const void *)hdr);
@@ -440,6 +446,10 @@ static void text_detail(struct emitter *e, size_t *len, const struct line *line)
 	const struct st_record_header *hdr = line->record;
 	char buf[ST_PATH_LEN * 4 + 1];
 
+	if (line->reconciled) {
+		text_append(e, len, "reconciled=yes");
+		return;
+	}
 	switch (line->trigger) {
 	case ST_TRIG_FIRST_LISTEN: {
 		const struct st_listen_record *rec = (const void *)hdr;

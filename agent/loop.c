@@ -75,6 +75,20 @@ static void arm_timer(struct session *s)
 	timerfd_settime(s->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
+/* Writes the once-triggers whose records the ring buffer lost. */
+static void reconcile_once(struct session *s, __u64 now)
+{
+	size_t i;
+
+	ring_buffer__consume(s->tracer.rb);
+	for (i = 0; i < s->classifier.proc_count; i++) {
+		__u32 pid = s->classifier.procs[i].pid, bits;
+
+		if (tracer_read_once_lost(&s->tracer, pid, &bits) == 0 && bits)
+			classifier_reconcile(&s->classifier, pid, bits, now);
+	}
+}
+
 static void check_lost(struct session *s, __u64 now)
 {
 	__u64 by_kind[ST_LOST_SLOTS], delta[ST_LOST_SLOTS];
@@ -93,6 +107,7 @@ static void check_lost(struct session *s, __u64 now)
 	}
 	s->lost_total = total;
 	emit_lost(&s->emitter, total, delta);
+	reconcile_once(s, now);
 }
 
 /*

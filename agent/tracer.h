@@ -59,6 +59,9 @@ size_t tracer_count(struct tracer *t);
 /* Classifier callback: copies the kernel's st_proc.calls of pid. */
 int tracer_read_calls(void *ctx, __u32 pid, __u64 *calls);
 
+/* Reads st_proc.once_lost of pid into *bits; 0 or -errno. */
+int tracer_read_once_lost(struct tracer *t, __u32 pid, __u32 *bits);
+
 /* Sums the lost counters over CPUs into by_kind; returns the total. */
 __u64 tracer_read_lost(struct tracer *t, __u64 *by_kind);
 

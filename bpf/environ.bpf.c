@@ -41,7 +41,7 @@ static __always_inline struct st_environ_record *environ_reserve(struct st_proc 
 
 	if (!once_claim(proc, ST_TRIG_FIRST_ENVIRON))
 		return NULL;
-	rec = record_reserve(sizeof(*rec), ST_REC_ENVIRON);
+	rec = once_reserve(proc, ST_TRIG_FIRST_ENVIRON, sizeof(*rec), ST_REC_ENVIRON);
 	if (!rec)
 		return NULL;
 	header_current(&rec->hdr, ST_REC_ENVIRON, sizeof(*rec));

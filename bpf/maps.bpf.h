@@ -98,6 +98,21 @@ static __always_inline void header_task(struct st_record_header *hdr, __u32 kind
 	BPF_CORE_READ_STR_INTO(&hdr->comm, task, comm);
 }
 
+/*
+ * Reserves the record of a once-trigger. When the ring buffer is full the
+ * trigger is kept in st_proc.once_lost, which the agent reads back, so a
+ * once-trigger is never lost even when its record is.
+ */
+static __always_inline void *once_reserve(struct st_proc *proc, __u32 trigger, __u32 size,
+					  __u32 kind)
+{
+	void *rec = record_reserve(size, kind);
+
+	if (!rec)
+		__sync_fetch_and_or(&proc->once_lost, ST_TRIG_BIT(trigger));
+	return rec;
+}
+
 /* Sets a once bit; true only for the caller that set it first. */
 static __always_inline bool once_claim(struct st_proc *proc, __u32 trigger)
 {

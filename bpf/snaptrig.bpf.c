@@ -102,7 +102,7 @@ int handle_listen(struct trace_event_raw_sys_enter *ctx)
 	if (!once_claim(proc, ST_TRIG_FIRST_LISTEN))
 		return 0;
 
-	rec = record_reserve(sizeof(*rec), ST_REC_LISTEN);
+	rec = once_reserve(proc, ST_TRIG_FIRST_LISTEN, sizeof(*rec), ST_REC_LISTEN);
 	if (!rec)
 		return 0;
 	__builtin_memset(rec, 0, sizeof(*rec));
@@ -138,7 +138,7 @@ static __always_inline int on_read(int fd, __u32 call)
 	if (!once_claim(proc, ST_TRIG_FIRST_STDIN))
 		return 0;
 
-	rec = record_reserve(sizeof(*rec), ST_REC_STDIN);
+	rec = once_reserve(proc, ST_TRIG_FIRST_STDIN, sizeof(*rec), ST_REC_STDIN);
 	if (!rec)
 		return 0;
 	header_current(&rec->hdr, ST_REC_STDIN, sizeof(*rec));
@@ -340,7 +340,8 @@ int BPF_PROG(handle_signal_generate, int sig, struct kernel_siginfo *info,
 	else
 		code = BPF_CORE_READ(info, si_code);
 
-	rec = record_reserve(sizeof(*rec), ST_REC_SIGNAL);
+	rec = first ? once_reserve(proc, ST_TRIG_FIRST_SIGINT, sizeof(*rec), ST_REC_SIGNAL) :
+		      record_reserve(sizeof(*rec), ST_REC_SIGNAL);
 	if (!rec)
 		return 0;
 	__builtin_memset(rec, 0, sizeof(*rec));
@@ -443,7 +444,7 @@ int BPF_PROG(handle_exit, struct task_struct *task)
 			rec->exit_code = BPF_CORE_READ(sig, group_exit_code);
 		else
 			rec->exit_code = BPF_CORE_READ(task, exit_code);
-		rec->pad = 0;
+		rec->once_lost = proc->once_lost;
 	}
 	/*
 	 * Threads that exit together may all see live == 0; the one whose

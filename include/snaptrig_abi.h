@@ -117,6 +117,8 @@ struct st_proc {
 	__u64 stdin_ino;
 	__u32 once;		/* ST_TRIG_BIT of once-triggers already fired */
 	__u32 flags;		/* ST_PROC_* */
+	__u32 once_lost;	/* once-triggers whose record the ring buffer could not take */
+	__u32 pad;
 };
 
 /* st_record_header.flags */
@@ -206,7 +208,7 @@ struct st_exit_record {
 	struct st_record_header hdr;
 	__u64 calls[ST_COUNTED_CALLS]; /* final st_proc.calls */
 	__s32 exit_code;	/* wait(2) status word: code << 8 or signal number */
-	__u32 pad;
+	__u32 once_lost;	/* final st_proc.once_lost */
 };
 
 /* st_environ_record.source */
@@ -240,7 +242,7 @@ struct st_explicit_record {
 
 struct st_idle_record {
 	struct st_record_header hdr;
-	__u64 idle_since_ns;	/* boot-time ns when the last running thread blocked */
+	__u64 idle_since_ns;	/* boot ns when the last running thread blocked or tracking began */
 	__u32 threads;		/* threads of the process */
 	__u32 pad;
 };

@@ -361,6 +361,38 @@ static void periodic_tick_clock_end(void **state)
 	classifier_free(&c);
 }
 
+static void reconcile_lost_once_triggers(void **state)
+{
+	struct classifier c;
+	struct capture cap;
+	__u32 lost = ST_TRIG_BIT(ST_TRIG_FIRST_LISTEN) | ST_TRIG_BIT(ST_TRIG_FIRST_STDIN);
+	struct st_exit_record rec;
+
+	setup_classifier(&c, &cap, ST_TRIG_BIT(ST_TRIG_FIRST_LISTEN) |
+			 ST_TRIG_BIT(ST_TRIG_FIRST_SIGINT), SEC);
+	classifier_add(&c, 10, "server", 0);
+	classifier_reconcile(&c, 10, lost, 7);
+	/* first-stdin is not selected, so only first-listen is written */
+	assert_int_equal(cap.count, 1);
+	assert_int_equal(cap.lines[0].trigger, ST_TRIG_FIRST_LISTEN);
+	assert_int_equal(cap.lines[0].reconciled, 1);
+	assert_int_equal(cap.lines[0].boot_ns, 7);
+	assert_null(cap.lines[0].record);
+	classifier_reconcile(&c, 10, lost, 8);
+	assert_int_equal(cap.count, 1);
+
+	/* the exit record carries what the agent has not read yet */
+	memset(&rec, 0, sizeof(rec));
+	header(&rec.hdr, ST_REC_EXIT, sizeof(rec), 10, 9);
+	rec.once_lost = lost | ST_TRIG_BIT(ST_TRIG_FIRST_SIGINT);
+	classifier_record(&c, &rec, sizeof(rec));
+	assert_int_equal(cap.count, 3);
+	assert_int_equal(cap.lines[1].trigger, ST_TRIG_FIRST_SIGINT);
+	assert_int_equal(cap.lines[1].reconciled, 1);
+	assert_int_equal(cap.lines[2].type, LINE_EXIT);
+	classifier_free(&c);
+}
+
 static void unknown_pid_is_tracked(void **state)
 {
 	struct classifier c;
@@ -393,6 +425,7 @@ int main(void)
 		cmocka_unit_test(fork_tracks_child),
 		cmocka_unit_test(periodic_keeps_phase),
 		cmocka_unit_test(periodic_tick_clock_end),
+		cmocka_unit_test(reconcile_lost_once_triggers),
 		cmocka_unit_test(unknown_pid_is_tracked),
 	};
 
