@@ -144,7 +144,7 @@ static void emit_trigger(struct classifier *c, enum st_trigger t,
 }
 
 /*
- * Writes the counts of one class that calls[] holds beyond what proc has
+ * Writes the counts of one class that calls[] contains beyond what proc has
  * reported, less `hold` occurrences of call `held` that belong to a later
  * line. The line names the most frequent call.
  */

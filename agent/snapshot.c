@@ -142,7 +142,7 @@ static struct snapshot_pstate *pstate_of(struct snapshots *sn, __u32 pid)
 	return &grown[sn->pstate_count++];
 }
 
-/* Why a new request for pid is not started now, or NULL. */
+/* The reason a new request for pid cannot start now, or NULL. */
 static const char *skip_reason(struct snapshots *sn, __u32 pid, __u64 now)
 {
 	struct snapshot_pstate *ps = pstate_of(sn, pid);
@@ -218,7 +218,7 @@ static int all_threads_stopped(__u32 pid)
 /*
  * Waits until the held process has really stopped. A SIGSTOP takes effect
  * when each thread next returns to user space, so the thread that made the
- * system call finishes it first; the checkpointer must not start before.
+ * system call finishes it first. The checkpointer must not start before.
  */
 static void wait_stopped(__u32 pid)
 {
@@ -234,7 +234,7 @@ static void wait_stopped(__u32 pid)
 	}
 }
 
-/* Stops pid from the agent, recording a hold so a foreign stop can be told apart. */
+/* Stops pid from the agent and records a hold, so that a foreign stop is recognized. */
 static int agent_hold(struct snapshots *sn, __u32 pid, enum st_trigger trigger)
 {
 	struct st_hold hold = { .trigger = trigger, .flags = ST_HOLD_STOP_PENDING };
@@ -343,7 +343,7 @@ static void exec_checkpointer(char **argv, int stderr_fd, const struct snapshot_
 	signal(SIGPIPE, SIG_DFL);
 	/* its own process group: a terminal's Ctrl-C must not cut a dump short */
 	setpgid(0, 0);
-	/* a dump nobody reads is pointless once the agent is gone */
+	/* once the agent is gone, no one reads the dump's result */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (null_fd >= 0) {
 		dup2(null_fd, STDIN_FILENO);
@@ -658,7 +658,13 @@ static void json_string_value(const char *p, char *out, size_t out_len)
 
 		if (ch == '\\' && p[1]) {
 			p++;
-			ch = *p == 'n' ? '\n' : *p == 't' ? '\t' : *p == 'r' ? '\r' : *p;
+			ch = *p;
+			if (ch == 'n')
+				ch = '\n';
+			else if (ch == 't')
+				ch = '\t';
+			else if (ch == 'r')
+				ch = '\r';
 		}
 		out[o++] = ch;
 	}
@@ -762,6 +768,18 @@ int snapshots_handle_fd(struct snapshots *sn, int fd)
 	return 0;
 }
 
+static const char *hold_name(enum hold_kind hold)
+{
+	switch (hold) {
+	case HOLD_KERNEL:
+		return "kernel";
+	case HOLD_AGENT:
+		return "agent";
+	default:
+		return "none";
+	}
+}
+
 static void finish_job(struct snapshots *sn, struct snapshot_job *job, const char *forced_reason)
 {
 	struct snapshot_report report = {
@@ -807,7 +825,7 @@ static void finish_job(struct snapshots *sn, struct snapshot_job *job, const cha
 	}
 	report.duration_ns = now - job->started_ns;
 	report.held = job->hold != HOLD_NONE;
-	report.hold = job->hold == HOLD_KERNEL ? "kernel" : job->hold == HOLD_AGENT ? "agent" : "none";
+	report.hold = hold_name(job->hold);
 	if (report.held)
 		report.held_ns = now - job->held_since_ns;
 

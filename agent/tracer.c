@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/vfs.h>
@@ -55,7 +57,7 @@ static int tracepoint_exists(const char *category, const char *name)
 	return access(path, F_OK) == 0;
 }
 
-/* Which trigger needs each program; lifecycle programs load always. */
+/* Triggers that need each program; lifecycle programs load always. */
 static __u32 program_triggers(const char *name)
 {
 	static const struct {
@@ -119,12 +121,35 @@ static void explain_load_error(int err)
 			log_error("loading BPF programs failed: %s; run as root or grant CAP_BPF and CAP_PERFMON",
 				  strerror(-err));
 		else
-			log_error("loading BPF programs failed: %s; the kernel refused them (check lockdown and kernel.unprivileged_bpf_disabled, rerun with -vvv for the verifier log)",
+			log_error("loading BPF programs failed: %s; the kernel rejected them (check lockdown and kernel.unprivileged_bpf_disabled, rerun with -vvv for the verifier log)",
 				  strerror(-err));
 		return;
 	}
 	log_error("loading BPF programs failed: %s; rerun with -vvv for libbpf's log",
 		  strerror(-err));
+}
+
+/* Whether the effective capability set has cap (linux/capability.h numbering). */
+static int have_capability(int cap)
+{
+	struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = {};
+
+	if (syscall(SYS_capget, &header, data))
+		return 0;
+	return !!(data[cap / 32].effective & (1u << (cap % 32)));
+}
+
+int tracer_check_privileges(void)
+{
+	int bpf = have_capability(CAP_BPF) || have_capability(CAP_SYS_ADMIN);
+	int perfmon = have_capability(CAP_PERFMON) || have_capability(CAP_SYS_ADMIN);
+
+	if (bpf && perfmon)
+		return 0;
+	log_error("missing %s%s%s: run as root or grant CAP_BPF and CAP_PERFMON",
+		  bpf ? "" : "CAP_BPF", bpf || perfmon ? "" : " and ", perfmon ? "" : "CAP_PERFMON");
+	return -EPERM;
 }
 
 int tracer_open(struct tracer *t, const struct options *opts, pid_t agent_pid,
@@ -136,6 +161,9 @@ int tracer_open(struct tracer *t, const struct options *opts, pid_t agent_pid,
 	memset(t, 0, sizeof(*t));
 	t->procs_fd = t->lost_fd = t->holds_fd = -1;
 
+	err = tracer_check_privileges();
+	if (err)
+		return err;
 	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
 		log_error("kernel BTF not found at /sys/kernel/btf/vmlinux; run a kernel built with CONFIG_DEBUG_INFO_BTF=y");
 		return -ENOENT;

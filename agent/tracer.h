@@ -36,6 +36,9 @@ struct stdin_id {
  */
 int tracer_share_maps(struct tracer *t, struct bpf_object *obj);
 
+/* Checks for CAP_BPF and CAP_PERFMON (or root); -EPERM after a message. */
+int tracer_check_privileges(void);
+
 /* Mounts tracefs when no tracefs is mounted; syscall tracepoints need it. */
 int tracer_ensure_tracefs(void);
 

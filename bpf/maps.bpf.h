@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
  * Maps shared by every BPF object of snaptrig. Each object declares them with
- * these definitions; the agent creates them with the main object and hands
+ * these definitions. The agent creates them with the main object and hands
  * their fds to the others with bpf_map__reuse_fd() before load, so all
  * programs filter on one procs map and write to one ring buffer.
  */
