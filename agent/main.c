@@ -120,10 +120,65 @@ static void session_cleanup(struct session *s)
 	options_free(&s->opts);
 }
 
+/* Maps a failure to start the targets to the exit status documented in --help. */
+static int start_failure_status(int err)
+{
+	if (err > 0)
+		return err;	/* launch_command() already chose 126 or 127 */
+	if (err == -ESRCH || err == -EINVAL)
+		return EXIT_USAGE;
+	return EXIT_RUNTIME;
+}
+
+/*
+ * Opens the output, loads and attaches the programs, and starts or attaches
+ * to the targets. Returns 0, or the exit status to end with.
+ */
+static int session_start(struct session *s)
+{
+	int err;
+
+	err = block_signals(s);
+	if (!err)
+		err = emitter_open(&s->emitter, s->opts.output_path, s->opts.format);
+	if (err)
+		return EXIT_RUNTIME;
+	classifier_init(&s->classifier, s->opts.triggers, s->opts.cooldown_ns,
+			s->opts.interval_ns);
+	s->classifier.read_calls = tracer_read_calls;
+	s->classifier.emit = session_emit;
+	s->classifier.release = session_release;
+	s->classifier.ctx = s;
+	s->emitter.show_held = s->opts.freeze;
+
+	err = tracer_open(&s->tracer, &s->opts, getpid(), record_cb, s);
+	if (err)
+		return EXIT_RUNTIME;
+	s->classifier.calls_ctx = &s->tracer;
+	err = snapshots_init(&s->snapshots, &s->opts, &s->emitter, &s->tracer);
+	if (err)
+		return err == -EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
+	err = open_uprobes_and_control(s);
+	if (err)
+		return EXIT_RUNTIME;
+
+	err = start_targets(s);
+	if (err) {
+		if (s->child && !s->child_reaped) {
+			kill(s->child, SIGKILL);
+			waitpid(s->child, NULL, 0);
+		}
+		return start_failure_status(err);
+	}
+	for (size_t i = 0; i < s->target_count; i++)
+		uprobes_add_process(s->uprobes, s->targets[i]);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct session s;
-	int err, status = EXIT_RUNTIME;
+	int err, status;
 
 	session_init(&s);
 	log_setup_libbpf();
@@ -143,43 +198,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
-	err = block_signals(&s);
-	if (err)
+	status = session_start(&s);
+	if (status)
 		goto out;
-	err = emitter_open(&s.emitter, s.opts.output_path, s.opts.format);
-	if (err)
-		goto out;
-	classifier_init(&s.classifier, s.opts.triggers, s.opts.cooldown_ns, s.opts.interval_ns);
-	s.classifier.read_calls = tracer_read_calls;
-	s.classifier.emit = session_emit;
-	s.classifier.release = session_release;
-	s.classifier.ctx = &s;
-	s.emitter.show_held = s.opts.freeze;
-	err = tracer_open(&s.tracer, &s.opts, getpid(), record_cb, &s);
-	if (err)
-		goto out;
-	s.classifier.calls_ctx = &s.tracer;
-	err = snapshots_init(&s.snapshots, &s.opts, &s.emitter, &s.tracer);
-	if (err) {
-		status = err == -EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
-		goto out;
-	}
-
-	err = open_uprobes_and_control(&s);
-	if (err)
-		goto out;
-
-	err = start_targets(&s);
-	if (err) {
-		status = err > 0 ? err : (err == -ESRCH || err == -EINVAL) ? EXIT_USAGE : EXIT_RUNTIME;
-		if (s.child && !s.child_reaped) {
-			kill(s.child, SIGKILL);
-			waitpid(s.child, NULL, 0);
-		}
-		goto out;
-	}
-	for (size_t i = 0; i < s.target_count; i++)
-		uprobes_add_process(s.uprobes, s.targets[i]);
 	emit_start(&s.emitter, &s.opts, s.targets, s.target_count, getpid());
 	log_info(1, "tracing %zu process%s", s.target_count, s.target_count == 1 ? "" : "es");
 
