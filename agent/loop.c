@@ -125,7 +125,7 @@ static void check_liveness(struct session *s, __u64 now)
 	for (i = 0; i < s->classifier.proc_count;) {
 		pid_t pid = s->classifier.procs[i].pid;
 
-		if (kill(pid, 0) && errno == ESRCH) {
+		if (process_gone(pid)) {
 			ring_buffer__consume(s->tracer.rb);
 			if (classifier_find(&s->classifier, pid)) {
 				log_info(1, "process %d vanished without an exit record", pid);

@@ -47,6 +47,8 @@ int launch_command(struct session *s);
 /* targets.c */
 /* Checks and registers the -p targets. Returns 0 or -errno after a message. */
 int attach_targets(struct session *s);
+/* Whether pid has exited: not found, or a zombie. */
+int process_gone(pid_t pid);
 /* Reads /proc/PID/comm into comm (ST_COMM_LEN bytes). */
 void read_comm(pid_t pid, char *comm);
 

@@ -12,6 +12,28 @@
 
 #define PF_KTHREAD_FLAG 0x00200000	/* PF_KTHREAD of include/linux/sched.h */
 
+int process_gone(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	if (kill(pid, 0) && errno == ESRCH)
+		return 1;
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* comm may hold spaces and parentheses: the state follows the last ')' */
+	p = strrchr(buf, ')');
+	return p && (p[2] == 'Z' || p[2] == 'X');
+}
+
 void read_comm(pid_t pid, char *comm)
 {
 	char path[64];
@@ -73,6 +95,10 @@ static int check_target(struct session *s, pid_t pid, pid_t *tgid)
 		log_error("cannot read /proc/%d: %s", pid, strerror(-err));
 		return err;
 	}
+	if (process_gone(*tgid)) {
+		log_error("process %d has already exited (-p): it is a zombie waiting for its parent", pid);
+		return -ESRCH;
+	}
 	if (flags & PF_KTHREAD_FLAG) {
 		log_error("process %d is a kernel thread (-p): only user processes can be traced", pid);
 		return -EINVAL;
@@ -121,7 +147,7 @@ int attach_targets(struct session *s)
 		read_comm(pid, comm);
 		classifier_add(&s->classifier, pid, comm, boot_now_ns());
 		/* a target that exited before it was registered would never report */
-		if (kill(pid, 0) && errno == ESRCH) {
+		if (process_gone(pid)) {
 			log_error("process %d exited while snaptrig attached (-p)", pid);
 			return -ESRCH;
 		}
