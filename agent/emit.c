@@ -56,6 +56,11 @@ int emitter_open(struct emitter *e, const char *path, enum output_format format)
 
 void emitter_close(struct emitter *e)
 {
+	if (e->fd >= 0)
+		emitter_flush(e);
+	free(e->out);
+	e->out = NULL;
+	e->out_len = e->out_cap = 0;
 	if (e->owns_fd && e->fd >= 0)
 		close(e->fd);
 	e->fd = -1;
@@ -79,6 +84,58 @@ static void write_all(struct emitter *e, const char *buf, size_t len)
 		buf += n;
 		len -= (size_t)n;
 	}
+}
+
+/* Lines wait in e->out up to this size before a pass ends. */
+#define OUT_FLUSH_BYTES (64 * 1024)
+
+void emitter_flush(struct emitter *e)
+{
+	if (e->out_len)
+		write_all(e, e->out, e->out_len);
+	e->out_len = 0;
+}
+
+static void out_append(struct emitter *e, const char *buf, size_t len)
+{
+	if (e->error)
+		return;
+	if (e->out_len + len > OUT_FLUSH_BYTES)
+		emitter_flush(e);
+	if (len > OUT_FLUSH_BYTES) {
+		write_all(e, buf, len);
+		return;
+	}
+	if (e->out_len + len > e->out_cap) {
+		char *grown = realloc(e->out, OUT_FLUSH_BYTES);
+
+		if (!grown) {
+			/* no room to gather: write the line on its own */
+			emitter_flush(e);
+			write_all(e, buf, len);
+			return;
+		}
+		e->out = grown;
+		e->out_cap = OUT_FLUSH_BYTES;
+	}
+	memcpy(e->out + e->out_len, buf, len);
+	e->out_len += len;
+}
+
+static void out_printf(struct emitter *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void out_printf(struct emitter *e, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		out_append(e, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
 /* Opens a line object with the fields every line has. */
@@ -109,7 +166,7 @@ static void line_end(struct emitter *e)
 			  strerror(-e->json.error));
 		return;
 	}
-	write_all(e, e->json.buf, e->json.len);
+	out_append(e, e->json.buf, e->json.len);
 }
 
 static void key_u64(struct json_writer *w, const char *key, __u64 v)
@@ -157,10 +214,10 @@ void emit_start(struct emitter *e, const struct options *opts, const pid_t *targ
 		char names[TRIGGER_MASK_FORMAT_LEN];
 
 		trigger_mask_format(opts->triggers, names, sizeof(names));
-		dprintf(e->fd, "# snaptrig %s tracing pid", SNAPTRIG_VERSION);
+		out_printf(e, "# snaptrig %s tracing pid", SNAPTRIG_VERSION);
 		for (i = 0; i < target_count; i++)
-			dprintf(e->fd, "%s%d", i ? "," : " ", targets[i]);
-		dprintf(e->fd, " for %s\n", names);
+			out_printf(e, "%s%d", i ? "," : " ", targets[i]);
+		out_printf(e, " for %s\n", names);
 		e->seq++;
 		return;
 	}
@@ -563,7 +620,7 @@ static void emit_text(struct emitter *e, const struct line *line)
 				    line->pid, comm, signal_name(status & 0x7f));
 	}
 	text_append(e, &len, "\n");
-	write_all(e, e->text, len);
+	out_append(e, e->text, len);
 }
 
 void emit_line(void *ctx, const struct line *line)
@@ -603,7 +660,7 @@ void emit_snapshot(struct emitter *e, const struct snapshot_report *r)
 	size_t i;
 
 	if (e->format == FORMAT_TEXT) {
-		dprintf(e->fd, "# snapshot %u %s%s%s held=%llums\n", r->pid, r->status,
+		out_printf(e, "# snapshot %u %s%s%s held=%llums\n", r->pid, r->status,
 			r->reason ? " " : "", r->reason ? r->reason : "",
 			(unsigned long long)(r->held_ns / 1000000));
 		e->seq++;
@@ -663,7 +720,7 @@ static void kind_counts(struct json_writer *w, const __u64 *by_kind)
 void emit_lost(struct emitter *e, __u64 total, const __u64 *delta_by_kind)
 {
 	if (e->format == FORMAT_TEXT) {
-		dprintf(e->fd, "# lost %llu records in total; raise --ring-buffer-size\n",
+		out_printf(e, "# lost %llu records in total; raise --ring-buffer-size\n",
 			(unsigned long long)total);
 		e->seq++;
 		return;
@@ -682,7 +739,7 @@ void emit_stats(struct emitter *e, const struct classifier *c, __u64 lost_total,
 	int t;
 
 	if (e->format == FORMAT_TEXT) {
-		dprintf(e->fd, "# %llu records, %llu lost\n", (unsigned long long)c->records,
+		out_printf(e, "# %llu records, %llu lost\n", (unsigned long long)c->records,
 			(unsigned long long)lost_total);
 		e->seq++;
 		return;

@@ -46,11 +46,21 @@ struct emitter {
 	size_t environ_probe_count;
 	char *text;			/* text line buffer */
 	size_t text_cap;
+	char *out;			/* lines not written yet */
+	size_t out_len;
+	size_t out_cap;
 };
 
 /* Opens path for appending, or uses standard output when path is NULL. */
 int emitter_open(struct emitter *e, const char *path, enum output_format format);
 void emitter_close(struct emitter *e);
+
+/*
+ * Writes the lines gathered so far. The event loop calls it once per pass,
+ * so a line reaches the output within one pass (at most a few ms) and a
+ * flood costs one write(2) per pass instead of one per line.
+ */
+void emitter_flush(struct emitter *e);
 
 __u64 boot_now_ns(void);
 

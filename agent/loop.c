@@ -269,6 +269,7 @@ int session_loop(struct session *s)
 		arm_timer(s);
 		check_lost(s, now);
 		check_liveness(s, now);
+		emitter_flush(&s->emitter);
 		if (stop || all_exited(s))
 			break;
 	}
@@ -286,4 +287,5 @@ void session_finish(struct session *s)
 	check_lost(s, boot_now_ns());
 	tracer_read_lost(&s->tracer, by_kind);
 	emit_stats(&s->emitter, &s->classifier, s->lost_total, by_kind);
+	emitter_flush(&s->emitter);
 }
