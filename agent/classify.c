@@ -80,6 +80,7 @@ int classifier_add(struct classifier *c, __u32 pid, const char *comm, __u64 now_
 	}
 	memset(proc, 0, sizeof(*proc));
 	proc->pid = pid;
+	proc->last_trigger = ST_TRIG_COUNT;
 	if (comm)
 		strncpy(proc->comm, comm, sizeof(proc->comm) - 1);
 	if (enabled(c, ST_TRIG_PERIODIC_INTERVAL))
@@ -127,8 +128,13 @@ static void emit(struct classifier *c, const struct line *line)
 {
 	if (line->record && line->record == c->current)
 		c->current_emitted = 1;
-	if (line->type == LINE_TRIGGER)
+	if (line->type == LINE_TRIGGER) {
+		struct proc_entry *proc = classifier_find(c, line->pid);
+
 		c->trigger_lines[line->trigger]++;
+		if (proc)
+			proc->last_trigger = line->trigger;
+	}
 	c->emit(c->ctx, line);
 }
 
@@ -162,7 +168,7 @@ static void flush_class(struct classifier *c, struct proc_entry *proc, __u32 cla
 	line.boot_ns = boot_ns;
 	line.pid = proc->pid;
 	line.tid = proc->pid;
-	line.coalesced = !opening;
+	line.coalesced = !opening;	/* and a first line that also stands for lost records */
 	memcpy(line.comm, proc->comm, sizeof(line.comm));
 	if (opening) {
 		/* the line of the call that opened a window: its thread, its hold */
@@ -186,6 +192,8 @@ static void flush_class(struct classifier *c, struct proc_entry *proc, __u32 cla
 			line.call = i;
 		}
 	}
+	if (line.count > 1)
+		line.coalesced = 1;
 	if (line.count && enabled(c, line.trigger))
 		emit(c, &line);
 }
@@ -236,6 +244,7 @@ static void on_exec_record(struct classifier *c, struct proc_entry *proc,
 
 	memcpy(proc->comm, rec->hdr.comm, sizeof(proc->comm));
 	proc->comm[ST_COMM_LEN - 1] = '\0';
+	proc->before_exec = 0;
 	if (enabled(c, ST_TRIG_BOOTSTRAP)) {
 		line_from_record(&line, LINE_TRIGGER, ST_TRIG_BOOTSTRAP, &rec->hdr);
 	} else {
@@ -271,6 +280,32 @@ void classifier_reconcile(struct classifier *c, __u32 pid, __u32 once_lost, __u6
 	}
 }
 
+/* A snapshot's own stop and resume wake the threads for this long at most. */
+#define SNAPSHOT_SETTLE_NS 100000000ULL
+
+void classifier_snapshot_ended(struct classifier *c, __u32 pid, __u64 now_ns)
+{
+	struct proc_entry *proc = classifier_find(c, pid);
+
+	if (proc)
+		proc->resumed_ns = now_ns;
+}
+
+/*
+ * Whether an idle record starts a new idle period: not for the launched child
+ * before its exec (it waits in snaptrig's start gate), and not when an idle
+ * process went idle again right after the snapshot of its idle woke it.
+ */
+static int idle_is_new(const struct proc_entry *proc, const struct st_idle_record *rec)
+{
+	if (proc->before_exec)
+		return 0;
+	if (proc->last_trigger == ST_TRIG_IDLE && proc->resumed_ns &&
+	    rec->idle_since_ns <= proc->resumed_ns + SNAPSHOT_SETTLE_NS)
+		return 0;
+	return 1;
+}
+
 static void on_exit_record(struct classifier *c, struct proc_entry *proc,
 		    const struct st_exit_record *rec)
 {
@@ -302,6 +337,9 @@ int classifier_record(struct classifier *c, const void *data, size_t size)
 	c->current_emitted = 0;
 
 	proc = classifier_find(c, hdr->pid);
+	/* an idle record can come after the exit of a process already forgotten */
+	if (!proc && hdr->kind == ST_REC_IDLE)
+		goto done;
 	if (!proc && hdr->kind != ST_REC_SIGNAL) {
 		/* a process whose fork record was lost: track it from here */
 		if (classifier_add(c, hdr->pid, hdr->comm, hdr->boot_ns))
@@ -343,9 +381,11 @@ int classifier_record(struct classifier *c, const void *data, size_t size)
 		emit_trigger(c, ST_TRIG_EXPLICIT, hdr);
 		break;
 	case ST_REC_IDLE:
-		emit_trigger(c, ST_TRIG_IDLE, hdr);
+		if (idle_is_new(proc, (const struct st_idle_record *)hdr))
+			emit_trigger(c, ST_TRIG_IDLE, hdr);
 		break;
 	}
+done:
 	/* a process stopped for a record that wrote no line must not stay stopped */
 	if ((hdr->flags & ST_RECORD_HELD) && !c->current_emitted && c->release)
 		c->release(c->ctx, hdr->pid);

@@ -42,8 +42,11 @@ struct proc_entry {
 	__u64 window_end_ns[ST_CLASS_COUNT];	/* 0: no open cooldown window */
 	__u64 next_interval_ns;
 	__u64 interval_number;
+	__u64 resumed_ns;			/* when a snapshot of it last ended */
 	__u32 pid;
 	__u32 reconciled;			/* once_lost bits already written */
+	__u32 before_exec;			/* the launched child, still snaptrig's code */
+	__u32 last_trigger;			/* of the last trigger line, ST_TRIG_COUNT: none */
 	char comm[ST_COMM_LEN];
 };
 
@@ -106,6 +109,13 @@ int classifier_operator_snapshot(struct classifier *c, __u32 pid, __u64 now_ns);
  * has none yet: the kernel fired it but the ring buffer lost its record.
  */
 void classifier_reconcile(struct classifier *c, __u32 pid, __u32 once_lost, __u64 now_ns);
+
+/*
+ * Notes that a snapshot of pid ended at now_ns. Stopping, resuming or
+ * attaching to a process wakes its threads, so an idle period that begins
+ * right after is no new idle period.
+ */
+void classifier_snapshot_ended(struct classifier *c, __u32 pid, __u64 now_ns);
 
 /* Forgets pid without writing anything, for a process that vanished unseen. */
 void classifier_remove(struct classifier *c, __u32 pid);

@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,7 @@ int emitter_open(struct emitter *e, const char *path, enum output_format format)
 		return err;
 	}
 	e->owns_fd = 1;
+	e->path = path;
 	return 0;
 }
 
@@ -78,7 +80,8 @@ static void write_all(struct emitter *e, const char *buf, size_t len)
 			continue;
 		if (n < 0) {
 			e->error = -errno;
-			log_error("cannot write output: %s; stopping", strerror(errno));
+			log_error("cannot write output %s: %s; stopping", e->path ? e->path : "(standard output)",
+				  strerror(errno));
 			return;
 		}
 		buf += n;
@@ -89,10 +92,31 @@ static void write_all(struct emitter *e, const char *buf, size_t len)
 /* Lines wait in e->out up to this size before a pass ends. */
 #define OUT_FLUSH_BYTES (64 * 1024)
 
+/*
+ * Writes whole lines in writes of at most PIPE_BUF bytes. A write of that
+ * size to a pipe is atomic, so lines stay whole when the traced command
+ * writes to the same pipe, as it does in launch mode.
+ */
 void emitter_flush(struct emitter *e)
 {
-	if (e->out_len)
-		write_all(e, e->out, e->out_len);
+	size_t start = 0;
+
+	while (start < e->out_len && !e->error) {
+		size_t end = start, next;
+
+		for (;;) {
+			const char *nl = memchr(e->out + end, '\n', e->out_len - end);
+
+			next = nl ? (size_t)(nl - e->out) + 1 : e->out_len;
+			if (end > start && next - start > PIPE_BUF)
+				break;
+			end = next;
+			if (end == e->out_len || next - start >= PIPE_BUF)
+				break;
+		}
+		write_all(e, e->out + start, end - start);
+		start = end;
+	}
 	e->out_len = 0;
 }
 
@@ -703,7 +727,10 @@ void emit_snapshot(struct emitter *e, const struct snapshot_report *r)
 	json_key(w, "ended");
 	json_bool(w, r->ended);
 	json_key(w, "stderr");
-	json_string(w, r->output ? r->output : "");
+	if (r->output)
+		json_string_len(w, r->output, r->output_len);
+	else
+		json_string(w, "");
 	line_end(e);
 }
 

@@ -20,6 +20,7 @@ struct snapshot_report {
 	const char *reason;		/* why it failed or was skipped, or NULL */
 	const char *hold;		/* kernel, agent or none */
 	const char *output;		/* the end of the checkpointer's stderr, or NULL */
+	size_t output_len;		/* bytes at output; it may hold NUL bytes */
 	const struct served_trigger *served;
 	size_t served_count;
 	__u64 duration_ns;		/* how long the checkpointer ran */
@@ -39,6 +40,7 @@ struct emitter {
 	enum output_format format;
 	int fd;
 	int owns_fd;
+	const char *path;		/* --output, or NULL for standard output */
 	int error;			/* first write error, -errno; later lines are dropped */
 	int show_held;			/* trigger lines carry "held" (with --freeze) */
 	struct json_writer json;

@@ -136,7 +136,8 @@ int launch_command(struct session *s)
 		s->child_reaped = 1;
 		goto out;
 	}
-	classifier_add(&s->classifier, s->child, "snaptrig", boot_now_ns());
+	if (classifier_add(&s->classifier, s->child, "snaptrig", boot_now_ns()) == 0)
+		classifier_find(&s->classifier, s->child)->before_exec = 1;
 	s->child_pidfd = syscall(SYS_pidfd_open, s->child, 0);
 	s->targets[s->target_count++] = s->child;
 

@@ -46,7 +46,7 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 		return 0;
 	if (level == LIBBPF_WARN && log_level < 1)
 		return 0;
-	fputs("libbpf: ", stderr);
+	/* libbpf's messages start with "libbpf: " themselves */
 	return vfprintf(stderr, fmt, ap);
 }
 

@@ -12,6 +12,7 @@
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "log.h"
 #include "control.h"
@@ -75,6 +76,41 @@ static void arm_timer(struct session *s)
 	timerfd_settime(s->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
+/*
+ * Writes the exits that the kernel kept in the procs map because the ring
+ * buffer had no room for their records, with their final counts, then
+ * deletes those entries.
+ */
+static void reap_exited(struct session *s, __u64 now)
+{
+	__u32 key, next, *prev = NULL;
+	struct st_exit_record rec;
+	struct st_proc proc;
+
+	while (bpf_map_get_next_key(s->tracer.procs_fd, prev, &next) == 0) {
+		struct proc_entry *known;
+
+		key = next;
+		prev = &key;
+		if (tracer_read_proc(&s->tracer, key, &proc) || !(proc.flags & ST_PROC_EXITED))
+			continue;
+		memset(&rec, 0, sizeof(rec));
+		rec.hdr.kind = ST_REC_EXIT;
+		rec.hdr.size = sizeof(rec);
+		rec.hdr.pid = key;
+		rec.hdr.tid = key;
+		rec.hdr.boot_ns = now;
+		known = classifier_find(&s->classifier, key);
+		if (known)
+			memcpy(rec.hdr.comm, known->comm, sizeof(rec.hdr.comm));
+		memcpy(rec.calls, proc.calls, sizeof(rec.calls));
+		rec.exit_code = proc.exit_code;
+		rec.once_lost = proc.once_lost;
+		classifier_record(&s->classifier, &rec, sizeof(rec));
+		tracer_remove(&s->tracer, key);
+	}
+}
+
 /* Writes the once-triggers whose records the ring buffer lost. */
 static void reconcile_once(struct session *s, __u64 now)
 {
@@ -108,6 +144,7 @@ static void check_lost(struct session *s, __u64 now)
 	s->lost_total = total;
 	emit_lost(&s->emitter, total, delta);
 	reconcile_once(s, now);
+	reap_exited(s, now);
 }
 
 /*
@@ -122,6 +159,7 @@ static void check_liveness(struct session *s, __u64 now)
 	if (now < s->next_liveness_ns)
 		return;
 	s->next_liveness_ns = now + LIVENESS_NS;
+	reap_exited(s, now);
 	for (i = 0; i < s->classifier.proc_count;) {
 		pid_t pid = s->classifier.procs[i].pid;
 
@@ -150,6 +188,31 @@ static void reap_child(struct session *s)
 	}
 }
 
+/* A signal generated for COMMAND this recently came from the same kill(2). */
+#define SAME_SIGNAL_NS 50000000ULL
+
+/*
+ * Whether COMMAND was sent sig just now, as when a whole process group is
+ * signalled: then passing snaptrig's copy on would deliver it twice.
+ */
+static int child_has_signal(struct session *s, int sig)
+{
+	struct st_proc proc;
+	int slot;
+
+	if (sig == SIGINT)
+		slot = ST_PASS_SIGINT;
+	else if (sig == SIGTERM)
+		slot = ST_PASS_SIGTERM;
+	else if (sig == SIGHUP)
+		slot = ST_PASS_SIGHUP;
+	else
+		return 0;
+	if (s->child_reaped || tracer_read_proc(&s->tracer, s->child, &proc))
+		return 0;
+	return proc.passed_on_ns[slot] && boot_now_ns() - proc.passed_on_ns[slot] < SAME_SIGNAL_NS;
+}
+
 /* Returns 1 when the loop must end. */
 static int handle_signal(struct session *s)
 {
@@ -167,7 +230,8 @@ static int handle_signal(struct session *s)
 			 * A terminal's Ctrl-C reaches COMMAND itself; a signal a
 			 * process sent to snaptrig is passed on.
 			 */
-			if (si.ssi_code == SI_USER || si.ssi_code == SI_QUEUE) {
+			if ((si.ssi_code == SI_USER || si.ssi_code == SI_QUEUE) &&
+			    !child_has_signal(s, sig)) {
 				log_info(1, "passing %s on to COMMAND (pid %d)", strsignal(sig), s->child);
 				kill(s->child, sig);
 			}

@@ -106,6 +106,7 @@ static void session_cleanup(struct session *s)
 	uprobes_close(s->uprobes);
 	/* destroying the skeleton detaches every program */
 	tracer_close(&s->tracer);
+	snapshots_end_watchdog(&s->snapshots);
 	emitter_close(&s->emitter);
 	classifier_free(&s->classifier);
 	if (s->epoll_fd >= 0)
@@ -158,6 +159,7 @@ static int session_start(struct session *s)
 	err = snapshots_init(&s->snapshots, &s->opts, &s->emitter, &s->tracer);
 	if (err)
 		return err == -EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
+	s->snapshots.classifier = &s->classifier;
 	err = open_uprobes_and_control(s);
 	if (err)
 		return EXIT_RUNTIME;

@@ -87,7 +87,7 @@ static void print_help(void)
 	       "      --format json|text      JSON lines, or aligned text (default json)\n"
 	       "      --no-follow             do not trace children of traced processes\n"
 	       "      --ring-buffer-size SIZE size of the kernel-to-agent ring buffer, a power\n"
-	       "                              of two with K or M (default 4M)\n"
+	       "                              of two with K, M or G (default 4M)\n"
 	       "  -v, --verbose               diagnostics on stderr; repeat for more (-vvv:\n"
 	       "                              libbpf debug messages)\n"
 	       "      --check                 probe the kernel features the triggers need and\n"
@@ -128,12 +128,21 @@ static void print_help(void)
 	       "126 not executable); with -p, 0. 1: runtime error, 2: usage error.\n");
 }
 
+/* Durations past a year make no sense here, and sums with the clock must not overflow. */
+#define MAX_DURATION_NS (365ULL * 24 * 3600 * 1000000000ULL)
+
 static int parse_duration_option(const char *name, const char *value, __u64 *ns)
 {
 	char why[DURATION_ERROR_LEN];
 
-	if (duration_parse(value, ns) == 0)
+	if (duration_parse(value, ns) == 0) {
+		if (*ns > MAX_DURATION_NS) {
+			log_error("invalid duration '%s' for --%s: out of range (at most 365 days)",
+				  value, name);
+			return -EINVAL;
+		}
 		return 0;
+	}
 	log_error("invalid duration '%s' for --%s: %s", value, name,
 		  duration_error(value, why, sizeof(why)));
 	return -EINVAL;
@@ -158,7 +167,12 @@ static int parse_pid_list(const char *list, struct options *opts)
 
 		errno = 0;
 		pid = strtol(item, &end, 10);
-		if (errno || end == item || *end || pid <= 0 || pid > INT_MAX) {
+		if (end != item && !*end && (errno == ERANGE || pid > INT_MAX)) {
+			log_error("invalid pid '%s' for -p: out of range", item);
+			err = -EINVAL;
+			break;
+		}
+		if (errno || end == item || *end || pid <= 0) {
 			log_error("invalid pid '%s' for -p: expected a positive integer", item);
 			err = -EINVAL;
 			break;
@@ -191,16 +205,28 @@ static int parse_ring_size(const char *arg, __u64 *bytes)
 
 	errno = 0;
 	value = strtoull(arg, &end, 10);
+	if (errno == ERANGE) {
+		log_error("invalid size '%s' for --ring-buffer-size: out of range", arg);
+		return -EINVAL;
+	}
 	if (errno || end == arg || *arg == '-') {
 		log_error("invalid size '%s' for --ring-buffer-size: expected a number like 4M", arg);
 		return -EINVAL;
 	}
-	if (*end == 'K' || *end == 'k')
-		value <<= 10, end++;
-	else if (*end == 'M' || *end == 'm')
-		value <<= 20, end++;
-	else if (*end == 'G' || *end == 'g')
-		value <<= 30, end++;
+	if (value > (1ULL << 30)) {
+		log_error("invalid size '%s' for --ring-buffer-size: out of range", arg);
+		return -EINVAL;
+	}
+	if (*end == 'K' || *end == 'k') {
+		value <<= 10;
+		end++;
+	} else if (*end == 'M' || *end == 'm') {
+		value <<= 20;
+		end++;
+	} else if (*end == 'G' || *end == 'g') {
+		value <<= 30;
+		end++;
+	}
 	if (*end || value < 4096 || value > (1ULL << 30) || (value & (value - 1))) {
 		log_error("invalid size '%s' for --ring-buffer-size: use a power of two from 4K to 1G", arg);
 		return -EINVAL;
@@ -319,7 +345,13 @@ static int parse_one(int opt, const char *arg, struct options *opts, int *trigge
 	case OPT_COOLDOWN:
 		return parse_duration_option("cooldown", arg, &opts->cooldown_ns);
 	case OPT_IDLE_THRESHOLD:
-		return parse_duration_option("idle-threshold", arg, &opts->idle_threshold_ns);
+		if (parse_duration_option("idle-threshold", arg, &opts->idle_threshold_ns))
+			return -EINVAL;
+		if (opts->idle_threshold_ns < 1000000ULL) {
+			log_error("invalid duration '%s' for --idle-threshold: must be at least 1ms", arg);
+			return -EINVAL;
+		}
+		return 0;
 	case 'o':
 		if (!*arg) {
 			log_error("invalid output path '' for --output: give a file path");
@@ -382,6 +414,10 @@ static int parse_one(int opt, const char *arg, struct options *opts, int *trigge
 
 		errno = 0;
 		opts->max_snapshots = strtoull(arg, &end, 10);
+		if (errno == ERANGE) {
+			log_error("invalid count '%s' for --max-snapshots: out of range", arg);
+			return -EINVAL;
+		}
 		if (errno || end == arg || *end || *arg == '-' || !opts->max_snapshots) {
 			log_error("invalid count '%s' for --max-snapshots: expected a positive integer", arg);
 			return -EINVAL;

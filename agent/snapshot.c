@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -32,14 +33,11 @@ int snapshots_enabled(const struct snapshots *sn)
  * the holds map and a pipe whose other end the agent holds: EOF on the pipe
  * means the agent is gone.
  */
-static void watchdog_main(int holds_fd, int pipe_fd)
+static void resume_held(int holds_fd)
 {
-	char byte;
 	__u32 key, next;
 	void *prev = NULL;
 
-	while (read(pipe_fd, &byte, 1) > 0)
-		;
 	while (bpf_map_get_next_key(holds_fd, prev, &next) == 0) {
 		struct st_hold hold;
 
@@ -48,6 +46,32 @@ static void watchdog_main(int holds_fd, int pipe_fd)
 		if (bpf_map_lookup_elem(holds_fd, &key, &hold) == 0 &&
 		    !(hold.flags & ST_HOLD_FOREIGN_STOP))
 			kill((pid_t)key, SIGCONT);
+	}
+}
+
+/*
+ * The agent writes WATCHDOG_DETACHED before it closes the pipe once its
+ * programs are detached. EOF without it means the agent died: its programs
+ * stay attached until the kernel has closed all its fds, and one may stop a
+ * process again meanwhile, so the watchdog waits for the agent's exit and
+ * then scans the holds twice.
+ */
+#define WATCHDOG_DETACHED 'D'
+#define WATCHDOG_RESCAN_US 50000
+
+static void watchdog_main(int holds_fd, int pipe_fd, int agent_pidfd)
+{
+	struct pollfd pfd = { .fd = agent_pidfd, .events = POLLIN };
+	char byte, last = 0;
+
+	while (read(pipe_fd, &byte, 1) > 0)
+		last = byte;
+	if (last != WATCHDOG_DETACHED && agent_pidfd >= 0)
+		poll(&pfd, 1, 1000);
+	resume_held(holds_fd);
+	if (last != WATCHDOG_DETACHED) {
+		usleep(WATCHDOG_RESCAN_US);
+		resume_held(holds_fd);
 	}
 	_exit(0);
 }
@@ -68,6 +92,7 @@ static int start_watchdog(struct snapshots *sn)
 		return err;
 	}
 	if (pid == 0) {
+		int agent_pidfd = syscall(SYS_pidfd_open, getppid(), 0);
 		int holds_fd = dup2(sn->tracer->holds_fd, 3);
 
 		setsid();
@@ -75,9 +100,11 @@ static int start_watchdog(struct snapshots *sn)
 		signal(SIGTERM, SIG_IGN);
 		signal(SIGHUP, SIG_IGN);
 		dup2(fds[0], 4);
+		if (agent_pidfd >= 0)
+			agent_pidfd = dup2(agent_pidfd, 5);
 		/* drop every other fd, BPF links above all, so nothing stays attached */
-		syscall(SYS_close_range, 5, ~0U, 0);
-		watchdog_main(holds_fd, 4);
+		syscall(SYS_close_range, 6, ~0U, 0);
+		watchdog_main(holds_fd, 4, agent_pidfd);
 	}
 	close(fds[0]);
 	sn->watchdog_fd = fds[1];
@@ -357,9 +384,14 @@ static void exec_checkpointer(char **argv, int stderr_fd, const struct snapshot_
 	set_env_number("SNAPTRIG_SEQ", job->served[0].seq);
 	set_env_number("SNAPTRIG_HELD", job->hold != HOLD_NONE);
 	execvp(argv[0], argv);
-	dprintf(STDERR_FILENO, "snaptrig: cannot execute checkpointer '%s': %s\n", argv[0],
-		strerror(errno));
-	_exit(127);
+	{
+		int err = errno;
+
+		dprintf(STDERR_FILENO, "snaptrig: cannot execute checkpointer '%s': %s\n", argv[0],
+			strerror(err));
+		/* as a shell does: 127 when not found, 126 when not executable */
+		_exit(err == ENOENT ? 127 : 126);
+	}
 }
 
 static int start_exec(struct snapshots *sn, struct snapshot_job *job, const char *event_line)
@@ -576,8 +608,10 @@ void snapshots_on_exit(struct snapshots *sn, __u32 pid)
 {
 	struct snapshot_job *job = job_of_pid(sn, pid);
 
-	if (job)
+	if (job && !job->target_exited) {
 		job->target_exited = 1;
+		job->exit_ns = boot_now_ns();
+	}
 }
 
 /* Keeps the last bytes of the command's stderr; at EOF the fd is closed. */
@@ -789,6 +823,7 @@ static void finish_job(struct snapshots *sn, struct snapshot_job *job, const cha
 		.served = job->served,
 		.served_count = job->served_count,
 		.output = job->tail,
+		.output_len = job->tail_len,
 		.resumed = -1,
 	};
 	__u64 now = boot_now_ns();
@@ -796,6 +831,10 @@ static void finish_job(struct snapshots *sn, struct snapshot_job *job, const cha
 
 	if (job->stderr_fd >= 0)
 		read_stderr(sn, job);
+	/* messages of the agent's own are plain strings */
+	if (!job->tail_len)
+		job->tail_len = strnlen(job->tail, sizeof(job->tail));
+	report.output_len = job->tail_len;
 	if (job->checkpointer > 0 && WIFEXITED(job->status) && job->status != -1)
 		report.exit_code = WEXITSTATUS(job->status);
 	if (job->checkpointer > 0 && WIFSIGNALED(job->status))
@@ -826,8 +865,9 @@ static void finish_job(struct snapshots *sn, struct snapshot_job *job, const cha
 	report.duration_ns = now - job->started_ns;
 	report.held = job->hold != HOLD_NONE;
 	report.hold = hold_name(job->hold);
+	/* a process that exited is held no more */
 	if (report.held)
-		report.held_ns = now - job->held_since_ns;
+		report.held_ns = (job->exit_ns ? job->exit_ns : now) - job->held_since_ns;
 
 	report.ended = success && !forced_reason && sn->opts->stop_after_snapshot &&
 		       !job->target_exited;
@@ -836,6 +876,8 @@ static void finish_job(struct snapshots *sn, struct snapshot_job *job, const cha
 	else if (report.ended)
 		kill(job->pid, SIGKILL);
 	pstate_of(sn, job->pid)->last_end_ns = now;
+	if (sn->classifier)
+		classifier_snapshot_ended(sn->classifier, job->pid, now);
 	emit_snapshot(sn->emitter, &report);
 }
 
@@ -932,10 +974,18 @@ void snapshots_shutdown(struct snapshots *sn)
 	sn->pstates = NULL;
 	sn->pstate_count = 0;
 	template_free(&sn->template);
-	/* the watchdog resumes what is still held (nothing, normally) and exits */
-	if (sn->watchdog_fd >= 0) {
-		close(sn->watchdog_fd);
-		sn->watchdog_fd = -1;
-		waitpid(sn->watchdog, NULL, 0);
-	}
+}
+
+void snapshots_end_watchdog(struct snapshots *sn)
+{
+	char detached = WATCHDOG_DETACHED;
+
+	if (sn->watchdog_fd < 0)
+		return;
+	/* the programs are detached: the watchdog resumes what is left and exits */
+	if (write(sn->watchdog_fd, &detached, 1) != 1)
+		log_info(1, "cannot tell the watchdog that the programs are detached");
+	close(sn->watchdog_fd);
+	sn->watchdog_fd = -1;
+	waitpid(sn->watchdog, NULL, 0);
 }

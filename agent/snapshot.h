@@ -26,6 +26,7 @@ struct snapshot_job {
 	__u64 deadline_ns;		/* --snapshot-timeout */
 	__u64 kill_ns;			/* SIGKILL after SIGTERM; 0 until the timeout */
 	__u64 held_since_ns;		/* 0: not held */
+	__u64 exit_ns;			/* when the process exited, or 0 */
 	struct served_trigger *served;	/* the trigger that started it, then the ones that joined */
 	size_t served_count;
 	enum hold_kind hold;
@@ -58,6 +59,7 @@ struct snapshots {
 	const struct options *opts;
 	struct emitter *emitter;
 	struct tracer *tracer;
+	struct classifier *classifier;	/* told when a snapshot ends; may be NULL */
 	struct snapshot_job **jobs;
 	size_t job_count;
 	struct snapshot_pstate *pstates;
@@ -72,6 +74,11 @@ int snapshots_init(struct snapshots *sn, const struct options *opts, struct emit
 		   struct tracer *t);
 /* Ends every request: terminates checkpointers, resumes held processes. */
 void snapshots_shutdown(struct snapshots *sn);
+/*
+ * Stops the watchdog, which resumes any process still held. Call after the
+ * programs are detached, so none can stop a process again.
+ */
+void snapshots_end_watchdog(struct snapshots *sn);
 
 /* Whether the options ask for snapshots at all. */
 int snapshots_enabled(const struct snapshots *sn);

@@ -91,7 +91,7 @@ static __u32 program_triggers(const char *name)
 }
 
 /* Turns off programs no selected trigger needs, and hooks this kernel lacks. */
-static void select_programs(struct snaptrig_bpf *skel, __u32 triggers, int freeze)
+static void select_programs(struct snaptrig_bpf *skel, __u32 triggers)
 {
 	struct bpf_program *prog;
 
@@ -100,8 +100,11 @@ static void select_programs(struct snaptrig_bpf *skel, __u32 triggers, int freez
 		const char *name = bpf_program__name(prog);
 		int load = !!(program_triggers(name) & triggers);
 
-		/* the signal program also watches for stops of held processes */
-		if (freeze && !strcmp(name, "handle_signal_generate"))
+		/*
+		 * The signal program also watches for stops of held processes and
+		 * notes the signals that the agent passes on to COMMAND.
+		 */
+		if (!strcmp(name, "handle_signal_generate"))
 			load = 1;
 
 		if (load && !strncmp(sec, "tp/syscalls/", 12) &&
@@ -188,7 +191,7 @@ int tracer_open(struct tracer *t, const struct options *opts, pid_t agent_pid,
 		skel->rodata->targ_freeze = opts->snapshot_on & opts->triggers;
 	if (opts->ring_buffer_size)
 		bpf_map__set_max_entries(skel->maps.events, opts->ring_buffer_size);
-	select_programs(skel, opts->triggers, opts->freeze);
+	select_programs(skel, opts->triggers);
 
 	err = snaptrig_bpf__load(skel);
 	if (err) {
@@ -315,6 +318,13 @@ int tracer_read_calls(void *ctx, __u32 pid, __u64 *calls)
 	if (bpf_map_lookup_elem(t->procs_fd, &pid, &proc))
 		return -errno;
 	memcpy(calls, proc.calls, sizeof(proc.calls));
+	return 0;
+}
+
+int tracer_read_proc(struct tracer *t, __u32 pid, struct st_proc *proc)
+{
+	if (bpf_map_lookup_elem(t->procs_fd, &pid, proc))
+		return -errno;
 	return 0;
 }
 

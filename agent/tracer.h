@@ -62,6 +62,9 @@ size_t tracer_count(struct tracer *t);
 /* Classifier callback: copies the kernel's st_proc.calls of pid. */
 int tracer_read_calls(void *ctx, __u32 pid, __u64 *calls);
 
+/* Copies the kernel's st_proc of pid; 0 or -errno. */
+int tracer_read_proc(struct tracer *t, __u32 pid, struct st_proc *proc);
+
 /* Reads st_proc.once_lost of pid into *bits; 0 or -errno. */
 int tracer_read_once_lost(struct tracer *t, __u32 pid, __u32 *bits);
 

@@ -308,6 +308,30 @@ static __always_inline bool note_stop_while_held(__u32 tgid, int sig)
 	return false;
 }
 
+/*
+ * Notes when a signal that the agent passes on to a launched COMMAND was
+ * generated for a traced process. When a whole process group is signalled,
+ * COMMAND has its copy already when the agent reads its own, and the agent
+ * sees the fresh time and does not send a second one.
+ */
+static __always_inline void count_passed_on(__u32 tgid, int sig)
+{
+	struct st_proc *proc;
+	__u32 slot;
+
+	if (sig == 2)
+		slot = ST_PASS_SIGINT;
+	else if (sig == 15)
+		slot = ST_PASS_SIGTERM;
+	else if (sig == 1)
+		slot = ST_PASS_SIGHUP;
+	else
+		return;
+	proc = bpf_map_lookup_elem(&procs, &tgid);
+	if (proc)
+		proc->passed_on_ns[slot] = bpf_ktime_get_boot_ns();
+}
+
 SEC("tp_btf/signal_generate")
 int BPF_PROG(handle_signal_generate, int sig, struct kernel_siginfo *info,
 	     struct task_struct *task, int group, int result)
@@ -317,9 +341,10 @@ int BPF_PROG(handle_signal_generate, int sig, struct kernel_siginfo *info,
 	__u32 tgid, first = 0;
 	__s32 code;
 
+	tgid = BPF_CORE_READ(task, tgid);
+	count_passed_on(tgid, sig);
 	if (result == SIGNAL_IGNORED)
 		return 0;
-	tgid = BPF_CORE_READ(task, tgid);
 	if (targ_freeze && is_stop_signal(sig) && note_stop_while_held(tgid, sig))
 		return 0;
 	if (!(signal_trigger_bits(sig) & targ_triggers))
@@ -420,6 +445,13 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	return 0;
 }
 
+static __always_inline __s32 exit_status(struct task_struct *task, struct signal_struct *sig)
+{
+	if (BPF_CORE_READ(sig, flags) & SIGNAL_GROUP_EXIT_FLAG)
+		return BPF_CORE_READ(sig, group_exit_code);
+	return BPF_CORE_READ(task, exit_code);
+}
+
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(handle_exit, struct task_struct *task)
 {
@@ -437,26 +469,32 @@ int BPF_PROG(handle_exit, struct task_struct *task)
 		return 0;
 
 	rec = record_reserve(sizeof(*rec), ST_REC_EXIT);
-	if (rec) {
-		header_task(&rec->hdr, ST_REC_EXIT, sizeof(*rec), task);
-		__builtin_memcpy(rec->calls, proc->calls, sizeof(rec->calls));
-		if (BPF_CORE_READ(sig, flags) & SIGNAL_GROUP_EXIT_FLAG)
-			rec->exit_code = BPF_CORE_READ(sig, group_exit_code);
-		else
-			rec->exit_code = BPF_CORE_READ(task, exit_code);
-		rec->once_lost = proc->once_lost;
+	if (!rec) {
+		/*
+		 * The ring buffer is full: keep the entry, marked exited, so the
+		 * agent writes the exit and the final counts from it and then
+		 * deletes it. Only the first thread to set the flag records it.
+		 */
+		if (__sync_fetch_and_or(&proc->flags, ST_PROC_EXITED) & ST_PROC_EXITED)
+			return 0;
+		proc->exit_code = exit_status(task, sig);
+		bpf_map_delete_elem(&holds, &tgid);
+		return 0;
 	}
+	header_task(&rec->hdr, ST_REC_EXIT, sizeof(*rec), task);
+	__builtin_memcpy(rec->calls, proc->calls, sizeof(rec->calls));
+	rec->exit_code = exit_status(task, sig);
+	rec->once_lost = proc->once_lost;
+
 	/*
 	 * Threads that exit together may all see live == 0; the one whose
 	 * delete succeeds reports the exit.
 	 */
 	if (bpf_map_delete_elem(&procs, &tgid)) {
-		if (rec)
-			bpf_ringbuf_discard(rec, 0);
+		bpf_ringbuf_discard(rec, 0);
 		return 0;
 	}
-	if (rec)
-		bpf_ringbuf_submit(rec, 0);
+	bpf_ringbuf_submit(rec, 0);
 	bpf_map_delete_elem(&holds, &tgid);
 	return 0;
 }

@@ -101,6 +101,15 @@ enum st_call_class {
 
 /* st_proc.flags */
 #define ST_PROC_STDIN_KNOWN (1u << 0) /* stdin_dev and stdin_ino are valid */
+#define ST_PROC_EXITED (1u << 1)	/* exited, but the exit record was lost: see exit_code */
+
+/* Signals the agent passes on to a launched COMMAND, counted in st_proc.passed_on. */
+enum st_passed_signal {
+	ST_PASS_SIGINT,
+	ST_PASS_SIGTERM,
+	ST_PASS_SIGHUP,
+	ST_PASS_COUNT,
+};
 
 /*
  * Per-process state in the kernel, keyed by tgid in the procs map. The agent
@@ -115,9 +124,12 @@ struct st_proc {
 	/* identity of the file that was stdin: kernel dev_t of the superblock */
 	__u64 stdin_dev;
 	__u64 stdin_ino;
+	/* boot-time ns of the last SIGINT, SIGTERM and SIGHUP generated for it */
+	__u64 passed_on_ns[ST_PASS_COUNT];
 	__u32 once;		/* ST_TRIG_BIT of once-triggers already fired */
 	__u32 flags;		/* ST_PROC_* */
 	__u32 once_lost;	/* once-triggers whose record the ring buffer could not take */
+	__s32 exit_code;	/* ST_PROC_EXITED: the wait(2) status word */
 	__u32 pad;
 };
 

@@ -254,6 +254,9 @@ def check_line_contract(obj):
             need = {"signal", "name", "code", "thread", "result"}
         if trig == "first-listen":
             need = {"fd", "backlog", "family"}
+        if detail == {"reconciled": True}:
+            # a once-trigger whose record was lost: the kernel kept only the fact
+            need = set()
         missing = need - set(detail)
         if missing:
             problems.append(f"{trig} detail without {sorted(missing)}")
@@ -264,8 +267,11 @@ class TracedRun:
     """One snaptrig process and the lines it and its traced command print."""
 
     def __init__(self, test, args, command=None, stdin=subprocess.PIPE,
-                 env=None, cwd=None):
+                 env=None, cwd=None, allow_lost=False):
         self.test = test
+        # Flood tests overflow the ring buffer on purpose and check the lost
+        # lines themselves, so check_stream skips its "no lost lines" rule.
+        self.allow_lost = allow_lost
         self.argv = [str(SNAPTRIG)] + list(args)
         if command is not None:
             self.argv += ["--"] + list(command)
@@ -387,9 +393,10 @@ class TracedRun:
         t.assertEqual(self.records[-1]["type"], "stats", self.describe())
         t.assertEqual(len([r for r in self.records if r["type"] == "start"]), 1)
         t.assertEqual(len([r for r in self.records if r["type"] == "stats"]), 1)
-        t.assertEqual(self.of_type("lost"), [], "lost lines" + self.describe())
         start, stats = self.records[0], self.records[-1]
-        t.assertEqual(stats["lost"], 0, self.describe())
+        if not self.allow_lost:
+            t.assertEqual(self.of_type("lost"), [], "lost lines" + self.describe())
+            t.assertEqual(stats["lost"], 0, self.describe())
         written = {name: len(self.triggers(name)) for name in start["triggers"]}
         t.assertEqual(stats["triggers"], written,
                       "stats.triggers must count the trigger lines written"

@@ -1,0 +1,608 @@
+"""Reliability under floods, short-lived processes, faults and bad input.
+
+The floods overflow a 4 KiB ring buffer on purpose, so those runs pass
+allow_lost and check the lost lines themselves. Every test also checks that
+no BPF program of the snaptrig it ran stays loaded afterwards.
+"""
+
+import collections
+import glob
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+from harness import (SNAPTRIG, TIMEOUT, SnaptrigTestCase, count_syscalls,
+                     process_state, tool, wait_state)
+
+FLOOD = "st-flood"
+ONCE_TRIGGERS = "first-listen,first-stdin,non-deterministic-call"
+LOST_KINDS = ["listen", "stdin", "signal", "calls", "exec", "fork", "exit"]
+
+
+def program_holders():
+    """Map each BPF program id to the pids that hold an fd of it."""
+    holders = collections.defaultdict(set)
+    for path in glob.glob("/proc/[0-9]*/fdinfo/*"):
+        try:
+            with open(path, encoding="ascii", errors="replace") as f:
+                text = f.read()
+        except OSError:
+            continue
+        match = re.search(r"^prog_id:\s+(\d+)$", text, re.M)
+        if match:
+            holders[int(match.group(1))].add(int(path.split("/")[2]))
+    return holders
+
+
+def handler_programs():
+    """Return the ids of the loaded BPF programs named handle_*."""
+    out = subprocess.run(["bpftool", "prog", "show", "-j"], check=True,
+                         capture_output=True, timeout=TIMEOUT).stdout
+    return {p["id"] for p in json.loads(out or b"[]")
+            if p.get("name", "").startswith("handle_")}
+
+
+def parent_pid(pid):
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    return int(stat[stat.rindex(")") + 2:].split()[1])
+
+
+def leaked_programs(before, agent_pids):
+    """Return the handle_* programs loaded since before that agent_pids left.
+
+    A program counts as left behind when no live process holds it, or when
+    one of agent_pids or their children still has an fd of it. Programs that
+    other snaptrig processes on this machine have open are not counted.
+    The kernel frees a program shortly after its last fd closes, so this
+    waits up to 2 s for that.
+    """
+    mine = set(agent_pids)
+    deadline = time.monotonic() + 2
+    while True:
+        holders = program_holders()
+        leaked = set()
+        for prog in handler_programs() - before:
+            pids = holders.get(prog, set())
+            if not pids or pids & mine or any(parent_pid(p) in mine for p in pids):
+                leaked.add(prog)
+        if not leaked or time.monotonic() > deadline:
+            return leaked
+        time.sleep(0.1)
+
+
+def procs_map_keys(agent_pid):
+    """Return the tgids in the procs map of the snaptrig process agent_pid."""
+    ids = set()
+    for path in glob.glob(f"/proc/{agent_pid}/fdinfo/*"):
+        try:
+            with open(path, encoding="ascii") as f:
+                match = re.search(r"^map_id:\s+(\d+)$", f.read(), re.M)
+        except OSError:
+            continue
+        if match:
+            ids.add(int(match.group(1)))
+    for map_id in sorted(ids):
+        show = subprocess.run(["bpftool", "map", "show", "id", str(map_id), "-j"],
+                              capture_output=True, timeout=TIMEOUT).stdout
+        if json.loads(show or b"{}").get("name") != "procs":
+            continue
+        dump = subprocess.run(["bpftool", "map", "dump", "id", str(map_id), "-j"],
+                              check=True, capture_output=True,
+                              timeout=TIMEOUT).stdout
+        keys = set()
+        for entry in json.loads(dump or b"[]"):
+            key = entry.get("formatted", entry)["key"]
+            if isinstance(key, list):
+                key = int.from_bytes(bytes(int(b, 16) for b in key), "little")
+            keys.add(key)
+        return keys
+    return None
+
+
+def flood_facts(run):
+    """Return {pid: getrandom calls} from the "calls" lines of st-flood."""
+    return {int(v["pid"]): int(v["getrandom"]) for v in run.fact_values("calls")}
+
+
+def getrandom_count(run, pid):
+    """Add up the count of the non-deterministic-call lines of pid."""
+    return sum(line["detail"]["calls"].get("getrandom", 0)
+               for line in run.triggers("non-deterministic-call", pid=pid))
+
+
+class HardeningTest(SnaptrigTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.programs_before = handler_programs()
+
+    # -- checks shared by the tests ---------------------------------------
+
+    def assertNoProgramsLeft(self, agent_pids, context=""):
+        self.assertEqual(leaked_programs(self.programs_before, agent_pids), set(),
+                         "BPF programs left loaded" + context)
+
+    def assertNotStopped(self, pids, context=""):
+        deadline = time.monotonic() + 2
+        stopped = set(pids)
+        while stopped and time.monotonic() < deadline:
+            stopped = {p for p in stopped if process_state(p) in ("T", "t")}
+            time.sleep(0.05)
+        self.assertEqual(stopped, set(), "processes left stopped" + context)
+
+    def assertLostLinesAddUp(self, run):
+        stats = run.records[-1]
+        lost = run.of_type("lost")
+        summed = collections.Counter()
+        for line in lost:
+            summed.update(line["by_kind"])
+        self.assertGreater(stats["lost"], 0,
+                           "the flood lost nothing: the test proves nothing"
+                           + run.describe())
+        self.assertTrue(lost, "records lost but no lost line")
+        self.assertEqual(sum(summed.values()), stats["lost"])
+        self.assertEqual(lost[-1]["total"], stats["lost"])
+        for kind in LOST_KINDS:
+            self.assertEqual(summed.get(kind, 0), stats["lost_by_kind"].get(kind, 0),
+                             f"lost {kind}")
+
+    def assertOnceEach(self, run, pids):
+        """Assert one first-listen and one first-stdin per pid, before its exit."""
+        for pid in pids:
+            for name in ("first-listen", "first-stdin"):
+                lines = run.triggers(name, pid=pid)
+                self.assertEqual(len(lines), 1, f"{name} lines of {pid}")
+                exits = run.exits(pid)
+                if exits:
+                    self.assertLess(lines[0]["seq"], exits[0]["seq"],
+                                    f"{name} of {pid} after its exit line")
+                if lines[0]["detail"].get("reconciled"):
+                    self.assertEqual(lines[0]["detail"], {"reconciled": True})
+
+    def flood_extra_calls(self, threads, calls):
+        """Return the getrandom calls glibc adds to one st-flood process."""
+        counts = count_syscalls([tool(FLOOD), "-S", "-L", "-t", str(threads),
+                                 "-n", str(calls)], ["getrandom"])
+        return counts["getrandom"] - max(threads, 1) * calls
+
+    # -- once-triggers survive a ring buffer overflow ------------------
+
+    def test_flood_once_triggers_kept(self):
+        run = self.trace(["--ring-buffer-size", "4K", "--cooldown", "0s",
+                          "-t", ONCE_TRIGGERS],
+                         [tool(FLOOD), "-t", "3", "-n", "20000"],
+                         stdin=subprocess.DEVNULL, allow_lost=True)
+        self.assertEqual(run.wait_exit(timeout=30), 0, run.describe())
+        pid = int(run.fact_values("pid")[0])
+        self.assertOnceEach(run, [pid])
+        self.assertLostLinesAddUp(run)
+        self.assertNoProgramsLeft([run.pid])
+
+    def test_flood_children_once_triggers(self):
+        run = self.trace(["--ring-buffer-size", "4K", "--cooldown", "0s",
+                          "-t", ONCE_TRIGGERS],
+                         [tool(FLOOD), "-c", "8", "-t", "2", "-n", "10000"],
+                         stdin=subprocess.DEVNULL, allow_lost=True)
+        self.assertEqual(run.wait_exit(timeout=30), 0, run.describe())
+        children = flood_facts(run)
+        self.assertEqual(len(children), 8, run.fact_values("calls"))
+        self.assertOnceEach(run, children)
+        self.assertLostLinesAddUp(run)
+        self.assertNoProgramsLeft([run.pid])
+
+    # -- exact counts under floods --------------------------------------
+
+    def assertExactCounts(self, agent_args, flood_args):
+        extra = self.flood_extra_calls(2, 50)
+        run = self.trace(agent_args + ["-t", "non-deterministic-call"],
+                         [tool(FLOOD), "-S", "-L"] + flood_args,
+                         stdin=subprocess.DEVNULL, allow_lost=True)
+        self.assertEqual(run.wait_exit(timeout=30), 0, run.describe())
+        printed = flood_facts(run)
+        self.assertEqual(len(printed), 1, run.fact_values("calls"))
+        pid, calls = printed.popitem()
+        self.assertEqual(len(run.exits(pid)), 1, f"exit lines of {pid}")
+        self.assertEqual(getrandom_count(run, pid), calls + extra,
+                         f"getrandom calls of {pid}: {calls} made, {extra} by glibc")
+        return run
+
+    def test_flood_counts_tiny_ring(self):
+        run = self.assertExactCounts(["--ring-buffer-size", "4K", "--cooldown", "0s"],
+                                     ["-t", "3", "-n", "20000"])
+        self.assertGreater(run.records[-1]["lost"], 0, "nothing was lost")
+
+    def test_flood_counts_default_cooldown(self):
+        self.assertExactCounts([], ["-t", "3", "-n", "20000"])
+
+    def test_flood_children_counts(self):
+        args = ["-S", "-L", "-c", "6", "-t", "2", "-n", "10000"]
+        tree = count_syscalls([tool(FLOOD)] + args[:4] + ["-t", "2", "-n", "50"],
+                              ["getrandom"])["getrandom"]
+        extra = tree - 6 * 2 * 50
+        run = self.trace(["--ring-buffer-size", "4K", "--cooldown", "0s",
+                          "-t", "non-deterministic-call"], [tool(FLOOD)] + args,
+                         stdin=subprocess.DEVNULL, allow_lost=True)
+        self.assertEqual(run.wait_exit(timeout=30), 0, run.describe())
+        children = flood_facts(run)
+        self.assertEqual(len(children), 6)
+        parent = int(run.fact_values("pid")[0])
+        for pid in list(children) + [parent]:
+            self.assertEqual(len(run.exits(pid)), 1, f"exit lines of {pid}")
+        for pid, calls in children.items():
+            self.assertGreaterEqual(getrandom_count(run, pid), calls,
+                                    f"getrandom calls of child {pid}")
+        total = sum(getrandom_count(run, p) for p in list(children) + [parent])
+        self.assertEqual(total, sum(children.values()) + extra,
+                         f"getrandom calls of the tree, {extra} by glibc")
+
+    # -- short-lived processes -----------------------------------------
+
+    def test_short_lived_children(self):
+        run = self.trace(["-t", "first-listen,non-deterministic-call"],
+                         [tool(FLOOD), "-c", "300", "-t", "0", "-n", "1", "-S", "-I"])
+        parent = int(run.wait_fact("pid"))
+        deadline = time.monotonic() + 20
+        while len(run.exits()) < 300 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        children = flood_facts(run)
+        self.assertEqual(len(children), 300, run.fact_values("calls"))
+        keys = procs_map_keys(run.pid)
+        self.assertIsNotNone(keys, "no procs map found for snaptrig")
+        self.assertEqual(keys & set(children), set(),
+                         "procs map entries of exited children")
+        self.assertIn(parent, keys)
+        run.close_stdin()
+        self.assertEqual(run.wait_exit(timeout=20), 0, run.describe())
+        for pid in children:
+            self.assertEqual(len(run.triggers("first-listen", pid=pid)), 1,
+                             f"first-listen of {pid}")
+            self.assertEqual(getrandom_count(run, pid), 1, f"getrandom of {pid}")
+            self.assertExited(run, pid, 0)
+        self.assertNoProgramsLeft([run.pid])
+
+    # -- faults ----------------------------------------------------------
+
+    def test_output_reader_gone(self):
+        target = self.spawn([tool(FLOOD), "-t", "1", "-n", "100000000", "-S", "-L"],
+                            stdin=subprocess.DEVNULL)
+        target.wait_fact("pid")
+        agent = subprocess.Popen([str(SNAPTRIG), "--cooldown", "0s", "-t",
+                                  "non-deterministic-call", "-p", str(target.pid)],
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE)
+        self.register(agent)
+        agent.stdout.readline()
+        agent.stdout.close()
+        try:
+            code = agent.wait(5)
+        except subprocess.TimeoutExpired:
+            self.fail("snaptrig kept running after its reader went away")
+        err = agent.stderr.read().decode(errors="replace").splitlines()
+        self.assertEqual(code, 1, err)
+        self.assertEqual(len(err), 1, err)
+        self.assertTrue(err[0].startswith("snaptrig: "), err)
+        self.assertIn("output", err[0])
+        self.assertNotIn(process_state(target.pid), (None, "Z", "T"))
+        self.assertNoProgramsLeft([agent.pid])
+
+    def test_output_unwritable(self):
+        marker = os.path.join(self.tmp, "ran")
+        for path in (self.tmp, os.path.join(self.tmp, "missing", "out")):
+            with self.subTest(path=path):
+                proc = subprocess.run([str(SNAPTRIG), "-o", path, "--", "/bin/sh",
+                                       "-c", f"touch {marker}"],
+                                      capture_output=True, timeout=TIMEOUT)
+                err = proc.stderr.decode(errors="replace").splitlines()
+                self.assertEqual(proc.returncode, 1, err)
+                self.assertEqual(proc.stdout, b"")
+                self.assertEqual(len(err), 1, err)
+                self.assertIn(f"'{path}'", err[0])
+                self.assertFalse(os.path.exists(marker), "COMMAND ran")
+
+    def test_signals_at_random_moments(self):
+        rng = random.Random(int(os.environ.get("SNAPTRIG_TEST_SEED", "0")) or None)
+        # Each signal twice, once with --freeze and once without; SIGKILL four
+        # times, because only the watchdog resumes a held process after it.
+        sigs = [signal.SIGKILL, signal.SIGTERM, signal.SIGINT, signal.SIGHUP]
+        for i in range(10):
+            sig, delay = sigs[(i // 2) % 4], rng.uniform(0.0, 0.6)
+            freeze = i % 2 == 1
+            args = ["-t", "first-listen,non-deterministic-call", "--cooldown", "50ms"]
+            if freeze:
+                args += ["--freeze", "--exec", "/bin/sleep 0.1"]
+            context = f" (iteration {i}, {sig.name} after {delay:.3f} s, freeze {freeze})"
+            with self.subTest(iteration=i, signal=sig.name, freeze=freeze):
+                run = self.trace(args, [tool(FLOOD), "-t", "1", "-n", "100000000"],
+                                 stdin=subprocess.DEVNULL)
+                time.sleep(delay)
+                run.interrupt(sig)
+                try:
+                    run.proc.wait(5)
+                except subprocess.TimeoutExpired:
+                    self.fail("snaptrig did not exit" + context + run.describe())
+                time.sleep(0.1)
+                pids = run.traced_pids()
+                self.assertNotStopped(pids, context)
+                self.assertNoProgramsLeft([run.pid], context)
+                for pid in pids:
+                    self._kill_pid(pid)
+
+    def test_agent_killed_after_held_listen(self):
+        """SIGKILL to snaptrig just after a held first-listen was resumed."""
+        for i in range(3):
+            with self.subTest(iteration=i):
+                run = self.trace(["-t", "first-listen,non-deterministic-call",
+                                  "--cooldown", "50ms", "--freeze",
+                                  "--exec", "/bin/sleep 0.1"],
+                                 [tool(FLOOD), "-t", "1", "-n", "100000000"],
+                                 stdin=subprocess.DEVNULL)
+                pid = run.wait_start()["targets"][0]
+                run.wait_trigger("first-listen", pid)
+                run.interrupt(signal.SIGKILL)
+                run.proc.wait(TIMEOUT)
+                self.assertNotStopped([pid], f" (iteration {i})" + run.describe())
+                self.assertNoProgramsLeft([run.pid])
+                self._kill_pid(pid)
+
+    def test_attach_agent_stopped_while_holding(self):
+        """SIGINT, SIGTERM or SIGKILL to snaptrig -p while it holds processes."""
+        rng = random.Random()
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+            for i in range(2):
+                delay = rng.uniform(0.0, 0.2)
+                context = f" ({sig.name} {delay:.3f} s after the first held line)"
+                with self.subTest(signal=sig.name, iteration=i):
+                    target = self.spawn([tool(FLOOD), "-t", "1", "-n", "100000000",
+                                         "-S", "-L"], stdin=subprocess.DEVNULL)
+                    target.wait_fact("pid")
+                    run = self.trace(["-t", "non-deterministic-call", "--cooldown",
+                                      "50ms", "--freeze", "--exec", "/bin/sleep 0.1",
+                                      "-p", str(target.pid)])
+                    run.wait_record(lambda r: r.get("held") is True, "a held line")
+                    time.sleep(delay)
+                    run.interrupt(sig)
+                    run.proc.wait(TIMEOUT)
+                    self.assertNotStopped([target.pid], context + run.describe())
+                    self.assertNoProgramsLeft([run.pid], context)
+                    self._kill_pid(target.pid)
+
+    def test_target_killed_while_held(self):
+        # The checkpointer runs to its end: snaptrig waits for it, then writes
+        # the snapshot line.
+        run = self.trace(["-t", "first-listen", "--freeze", "--exec", "/bin/sleep 2"],
+                         [tool(FLOOD), "-t", "0", "-n", "1", "-S", "-I"])
+        pid = int(run.wait_fact("pid"))
+        run.wait_trigger("first-listen", pid)
+        self.assertEqual(wait_state(pid, ("T",), 3), "T", "the target was not held")
+        os.kill(pid, signal.SIGKILL)
+        self.assertEqual(run.wait_exit(timeout=6), 128 + signal.SIGKILL, run.describe())
+        exits = run.exits(pid)
+        self.assertEqual(len(exits), 1, run.describe())
+        self.assertEqual(exits[0]["signal"], signal.SIGKILL)
+        snaps = run.of_type("snapshot")
+        self.assertEqual([s["status"] for s in snaps], ["target-exited"], run.describe())
+        self.assertLess(exits[0]["seq"], snaps[0]["seq"])
+        self.assertNoProgramsLeft([run.pid])
+
+    def test_target_killed_at_random_moments(self):
+        rng = random.Random()
+        for i in range(4):
+            delay = rng.uniform(0.0, 0.3)
+            with self.subTest(iteration=i, delay=delay):
+                run = self.trace(["-t", ONCE_TRIGGERS, "--cooldown", "20ms",
+                                  "--freeze", "--exec", "/bin/sleep 0.05"],
+                                 [tool(FLOOD), "-t", "1", "-n", "100000000"],
+                                 stdin=subprocess.DEVNULL)
+                pid = run.wait_start()["targets"][0]
+                time.sleep(delay)
+                os.kill(pid, signal.SIGKILL)
+                self.assertEqual(run.wait_exit(timeout=5), 128 + signal.SIGKILL,
+                                 run.describe())
+                self.assertEqual(len(run.exits(pid)), 1, run.describe())
+                for snap in run.of_type("snapshot")[-1:]:
+                    self.assertIn(snap["status"], ("ok", "skipped", "target-exited"), snap)
+                self.assertNoProgramsLeft([run.pid], f" (delay {delay:.3f})")
+
+
+# Invalid values for the options that test_cli.py does not cover, with the
+# exact stderr line and exit status. "{pid}" is a sleeping process.
+BAD_INPUT = [
+    (["--cooldown", ""], "invalid duration '' for --cooldown: empty value"),
+    (["--cooldown", "-5ms"],
+     "invalid duration '-5ms' for --cooldown: negative values are not allowed"),
+    (["--cooldown", "99999999999999999999s"],
+     "invalid duration '99999999999999999999s' for --cooldown: out of range"),
+    (["--cooldown", "0.0000000001s"],
+     "invalid duration '0.0000000001s' for --cooldown: more than 9 fraction digits"),
+    (["--idle-threshold", "1e3s"], "invalid duration '1e3s' for --idle-threshold: "
+     "unknown unit 'e3s' (use ns, us, ms, s or m)"),
+    (["--snapshot-interval", "0s"],
+     "invalid duration '0s' for --snapshot-interval: must be more than 0"),
+    (["--ring-buffer-size", ""],
+     "invalid size '' for --ring-buffer-size: expected a number like 4M"),
+    (["--ring-buffer-size", "-4K"],
+     "invalid size '-4K' for --ring-buffer-size: expected a number like 4M"),
+    (["--ring-buffer-size", "3K"],
+     "invalid size '3K' for --ring-buffer-size: use a power of two from 4K to 1G"),
+    (["--ring-buffer-size", "2K"],
+     "invalid size '2K' for --ring-buffer-size: use a power of two from 4K to 1G"),
+    (["--ring-buffer-size", "2G"],
+     "invalid size '2G' for --ring-buffer-size: use a power of two from 4K to 1G"),
+    (["--ring-buffer-size", "4KB"],
+     "invalid size '4KB' for --ring-buffer-size: use a power of two from 4K to 1G"),
+    (["--ring-buffer-size", "99999999999999999999K"],
+     "invalid size '99999999999999999999K' for --ring-buffer-size: out of range"),
+    (["--max-snapshots", "0", "--exec", "true"],
+     "invalid count '0' for --max-snapshots: expected a positive integer"),
+    (["--max-snapshots", "-1", "--exec", "true"],
+     "invalid count '-1' for --max-snapshots: expected a positive integer"),
+    (["--max-snapshots", "99999999999999999999", "--exec", "true"],
+     "invalid count '99999999999999999999' for --max-snapshots: out of range"),
+    (["--snapshot-timeout", "0s", "--exec", "true"],
+     "invalid duration '0s' for --snapshot-timeout: must be more than 0"),
+    (["--format", ""], "invalid format '' for --format: use json or text"),
+    (["-t", ""], "--trigger: empty trigger name in list ''"),
+    (["-t", "first-listen,,sigint"],
+     "--trigger: empty trigger name in list 'first-listen,,sigint'"),
+    (["--snapshot-on", "nosuch", "--exec", "true"], "--snapshot-on: invalid trigger "
+     "'nosuch': valid names are first-listen, first-stdin, first-environ, "
+     "first-sigint, idle, periodic-interval, sigint, sigalrm, sigtstp, sigstop, "
+     "non-deterministic-call, bootstrap, transaction, explicit, default, all"),
+    (["--environ-probe", "nocolon", "-t", "first-environ"],
+     "invalid probe 'nocolon' for --environ-probe: expected BINARY:SYMBOL"),
+    (["--environ-probe", "/nonexistent:getenv", "-t", "first-environ"],
+     "invalid probe '/nonexistent:getenv' for --environ-probe: binary "
+     "'/nonexistent' not found; give its path"),
+    (["--exec", ""], "invalid template '' for --exec: give the checkpointer command"),
+    (["--exec", "a {pid"], "invalid template 'a {pid' for --exec: unknown "
+     "placeholder '{pid' (use {pid}, {tid}, {trigger}, {seq}, {time}, or {{ for a brace)"),
+    (["--control", ""], "invalid path '' for --control: give the socket path"),
+    (["--request-snapshot", "0"],
+     "invalid pid '0' for --request-snapshot: expected a positive integer"),
+    (["-o", ""], "invalid output path '' for --output: give a file path"),
+]
+
+BAD_PIDS = [
+    (["-p", "0"], "invalid pid '0' for -p: expected a positive integer"),
+    (["-p", "-1"], "invalid pid '-1' for -p: expected a positive integer"),
+    (["-p", "99999999999999999999"],
+     "invalid pid '99999999999999999999' for -p: out of range"),
+    (["-p", "{pid},"], "invalid pid list '{pid},' for -p: expected PID[,PID...]"),
+    (["-p", "{pid},{pid}"], "duplicate pid {pid} for -p: name each process once"),
+    (["-p", "{pid}", "-p", "{pid}"], "duplicate pid {pid} for -p: name each process once"),
+    (["-p", "2"],
+     "process 2 is a kernel thread (-p): only user processes can be traced"),
+]
+
+
+def zombie_message(pid):
+    return (f"snaptrig: process {pid} has already exited (-p): it is a zombie "
+            "waiting for its parent")
+
+
+class BadInputTest(SnaptrigTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.programs_before = handler_programs()
+
+    def run_agent(self, args, timeout=TIMEOUT):
+        proc = subprocess.run([str(SNAPTRIG)] + args, stdin=subprocess.DEVNULL,
+                              capture_output=True, timeout=timeout)
+        return (proc.returncode, proc.stdout.decode(errors="replace"),
+                proc.stderr.decode(errors="replace").splitlines())
+
+    def assertRejected(self, args, message, code=2):
+        rc, out, err = self.run_agent(args)
+        context = f"snaptrig {args}: stderr {err!r}"
+        self.assertEqual(rc, code, context)
+        self.assertEqual(out, "", context)
+        self.assertEqual(err, ["snaptrig: " + message], context)
+        self.assertEqual(leaked_programs(self.programs_before, []), set(), context)
+
+    def test_bad_option_values(self):
+        for args, message in BAD_INPUT:
+            with self.subTest(args=args):
+                self.assertRejected(args + ["--", "/bin/true"], message)
+
+    def test_bad_pids(self):
+        sleeper = self.spawn(["/bin/sleep", "30"], stdout=subprocess.DEVNULL)
+        for args, message in BAD_PIDS:
+            args = [a.replace("{pid}", str(sleeper.pid)) for a in args]
+            with self.subTest(args=args):
+                self.assertRejected(args, message.replace("{pid}", str(sleeper.pid)))
+
+    def test_thread_and_its_process(self):
+        target = self.spawn([PYTHON_THREADS[0], "-c", PYTHON_THREADS[1]])
+        tid = int(target.wait_fact("tid"))
+        self.assertNotEqual(tid, target.pid)
+        self.assertRejected(["-p", f"{target.pid},{tid}"],
+                            f"process {target.pid} is named twice (-p): "
+                            f"pid {tid} is in process {target.pid}")
+
+    def orphan_sleeper(self, seconds):
+        """Start sleep(1) as an orphan, so init reaps it when it exits."""
+        shell = subprocess.run(["/bin/sh", "-c", f"/bin/sleep {seconds} >/dev/null & echo $!"],
+                               capture_output=True, check=True, timeout=TIMEOUT)
+        pid = int(shell.stdout)
+        self.addCleanup(self._kill_pid, pid)
+        return pid
+
+    def test_pid_exits_during_attach(self):
+        for delay in (0.0, 0.005, 0.02, 0.05, 0.1):
+            with self.subTest(delay=delay):
+                pid = self.orphan_sleeper(delay)
+                rc, out, err = self.run_agent(["-t", "first-listen", "-p", str(pid)])
+                context = f"delay {delay}: rc {rc}, stderr {err!r}, stdout {out!r}"
+                self.assertIn(rc, (0, 2), context)
+                # The orphan is a zombie until init reaps it.
+                if rc == 2:
+                    self.assertIn(err[0] if len(err) == 1 else err,
+                                  (f"snaptrig: process {pid} not found (-p): "
+                                   "check the pid with ps", zombie_message(pid)),
+                                  context)
+                else:
+                    lines = [json.loads(l) for l in out.splitlines()]
+                    self.assertEqual(lines[-1]["type"], "stats", context)
+                self.assertEqual(leaked_programs(self.programs_before, []), set(), context)
+
+    def test_attach_zombie(self):
+        zombie = subprocess.Popen(["/bin/true"])
+        self.register(zombie)
+        self.assertEqual(wait_state(zombie.pid, ("Z",)), "Z")
+        try:
+            rc, out, err = self.run_agent(["-t", "first-listen", "-p", str(zombie.pid)],
+                                          timeout=5)
+        except subprocess.TimeoutExpired:
+            self.fail(f"snaptrig -p {zombie.pid} (a zombie) did not exit within 5 s")
+        self.assertEqual(rc, 2, err)
+        self.assertEqual(err, [zombie_message(zombie.pid)])
+        self.assertEqual(out, "")
+        zombie.wait()
+
+    def test_output_disk_full(self):
+        mount = tempfile.mkdtemp(prefix="snaptrig-full-")
+        self.addCleanup(os.rmdir, mount)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", mount],
+                       check=True, timeout=TIMEOUT)
+        self.addCleanup(subprocess.run, ["umount", mount], timeout=TIMEOUT)
+        target = self.spawn([tool(FLOOD), "-t", "1", "-n", "100000000", "-S", "-L"],
+                            stdin=subprocess.DEVNULL)
+        target.wait_fact("pid")
+        path = os.path.join(mount, "out.jsonl")
+        try:
+            rc, out, err = self.run_agent(["-o", path, "--cooldown", "0s", "-t",
+                                           "non-deterministic-call", "-p",
+                                           str(target.pid)], timeout=10)
+        except subprocess.TimeoutExpired:
+            self.fail("snaptrig kept running on a full disk")
+        context = f"rc {rc}, stderr {err!r}"
+        self.assertEqual(rc, 1, context)
+        self.assertEqual(len(err), 1, context)
+        self.assertTrue(err[0].startswith("snaptrig: "), context)
+        self.assertIn(path, err[0], context)
+        self.assertIn("No space left on device", err[0], context)
+        self.assertNotIn(process_state(target.pid), (None, "Z", "T"))
+        self.assertEqual(leaked_programs(self.programs_before, []), set())
+
+
+PYTHON_THREADS = ("/usr/bin/python3", "import os, threading, time\n"
+                  "def run():\n"
+                  "    print('tid', threading.get_native_id(), flush=True)\n"
+                  "    time.sleep(30)\n"
+                  "threading.Thread(target=run, daemon=True).start()\n"
+                  "time.sleep(30)\n")
+
+
+if __name__ == "__main__":
+    unittest.main()
