@@ -506,7 +506,11 @@ static void text_append(struct emitter *e, size_t *len, const char *fmt, ...)
 	}
 }
 
-/* Copies a process-controlled string with non-printable bytes as \xNN. */
+/*
+ * Copies a process-controlled string for the text format: bytes that are not
+ * printable ASCII, and spaces, '=' and '\', become \xNN, so key=value pairs
+ * split on spaces stay unambiguous.
+ */
 static void text_safe(char *out, size_t out_len, const char *s, size_t len)
 {
 	size_t o = 0, i;
@@ -514,7 +518,7 @@ static void text_safe(char *out, size_t out_len, const char *s, size_t len)
 	for (i = 0; i < len && s[i] && o + 5 < out_len; i++) {
 		unsigned char ch = s[i];
 
-		if (ch < 0x20 || ch == 0x7f || ch == '\\')
+		if (ch <= 0x20 || ch >= 0x7f || ch == '\\' || ch == '=')
 			o += snprintf(out + o, out_len - o, "\\x%02x", ch);
 		else
 			out[o++] = ch;
@@ -541,10 +545,11 @@ static void text_detail(struct emitter *e, size_t *len, const struct line *line)
 			text_append(e, len, "fd=%d family=%s address=%s port=%u backlog=%d",
 				    rec->fd, family_name(rec->family), addr, rec->port, rec->backlog);
 		} else {
-			text_safe(buf, sizeof(buf), rec->sun_path + (rec->sun_path[0] == 0),
-				  ST_SUN_PATH_LEN - 1);
-			text_append(e, len, "fd=%d family=%s path=%s backlog=%d", rec->fd,
-				    family_name(rec->family), buf, rec->backlog);
+			int abstract = rec->sun_path[0] == 0 && rec->sun_path[1] != 0;
+
+			text_safe(buf, sizeof(buf), rec->sun_path + abstract, ST_SUN_PATH_LEN - 1);
+			text_append(e, len, "fd=%d family=%s path=%s%s backlog=%d", rec->fd,
+				    family_name(rec->family), abstract ? "@" : "", buf, rec->backlog);
 		}
 		break;
 	}
