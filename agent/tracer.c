@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/vfs.h>
+#include <dirent.h>
+#include <limits.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -72,7 +74,10 @@ static __u32 program_triggers(const char *name)
 		{ "handle_clock_gettime", ST_TRIG_BIT(ST_TRIG_NON_DETERMINISTIC_CALL) },
 		{ "handle_gettimeofday", ST_TRIG_BIT(ST_TRIG_NON_DETERMINISTIC_CALL) },
 		{ "handle_time", ST_TRIG_BIT(ST_TRIG_NON_DETERMINISTIC_CALL) },
-		{ "handle_exit_open", ST_TRIG_BIT(ST_TRIG_NON_DETERMINISTIC_CALL) },
+		{ "handle_exit_open", ST_TRIG_BIT(ST_TRIG_NON_DETERMINISTIC_CALL) |
+				      ST_TRIG_BIT(ST_TRIG_FIRST_STDIN) },
+		{ "handle_exit_dup", ST_TRIG_BIT(ST_TRIG_FIRST_STDIN) },
+		{ "handle_exit_fcntl", ST_TRIG_BIT(ST_TRIG_FIRST_STDIN) },
 		{ "handle_fsync", ST_TRIG_BIT(ST_TRIG_TRANSACTION) },
 		{ "handle_fdatasync", ST_TRIG_BIT(ST_TRIG_TRANSACTION) },
 		{ "handle_sync", ST_TRIG_BIT(ST_TRIG_TRANSACTION) },
@@ -270,7 +275,10 @@ int tracer_add(struct tracer *t, pid_t pid, const struct stdin_id *in)
 	if (in && in->known) {
 		proc.stdin_dev = in->dev;
 		proc.stdin_ino = in->ino;
+		proc.stdin_fds = in->fds;
 		proc.flags |= ST_PROC_STDIN_KNOWN;
+		if (in->high)
+			proc.flags |= ST_PROC_STDIN_HIGH;
 	}
 	if (bpf_map_update_elem(t->procs_fd, &key, &proc, BPF_NOEXIST))
 		return -errno;
@@ -360,7 +368,35 @@ static void stdin_id_from_stat(const struct stat *st, struct stdin_id *in)
 {
 	in->dev = ((__u64)major(st->st_dev) << 20) | minor(st->st_dev);
 	in->ino = st->st_ino;
+	in->fds = 1;	/* fd 0 */
 	in->known = 1;
+}
+
+/* Adds the descriptors of dir (a /proc fd folder) that refer to the same file. */
+static void stdin_fds_in(const char *dir, const struct stat *stdin_st, struct stdin_id *in)
+{
+	struct dirent *entry;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return;
+	while ((entry = readdir(d))) {
+		char path[PATH_MAX];
+		struct stat st;
+		long fd;
+
+		if (entry->d_name[0] == '.')
+			continue;
+		fd = strtol(entry->d_name, NULL, 10);
+		snprintf(path, sizeof(path), "%s/%s", dir, entry->d_name);
+		if (stat(path, &st) || st.st_dev != stdin_st->st_dev || st.st_ino != stdin_st->st_ino)
+			continue;
+		if (fd < ST_STDIN_FD_BITS)
+			in->fds |= 1ULL << fd;
+		else
+			in->high = 1;
+	}
+	closedir(d);
 }
 
 int stdin_id_of_fd(int fd, struct stdin_id *in)
@@ -371,6 +407,8 @@ int stdin_id_of_fd(int fd, struct stdin_id *in)
 	if (fstat(fd, &st))
 		return -errno;
 	stdin_id_from_stat(&st, in);
+	/* COMMAND inherits the agent's descriptors, duplicates of stdin too */
+	stdin_fds_in("/proc/self/fd", &st, in);
 	return 0;
 }
 
@@ -384,5 +422,8 @@ int stdin_id_of_pid(pid_t pid, struct stdin_id *in)
 	if (stat(path, &st))
 		return -errno;
 	stdin_id_from_stat(&st, in);
+	/* a running process may have duplicated stdin already */
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	stdin_fds_in(path, &st, in);
 	return 0;
 }

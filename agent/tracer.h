@@ -26,6 +26,8 @@ struct tracer {
 struct stdin_id {
 	__u64 dev;	/* kernel-internal dev_t: major << 20 | minor */
 	__u64 ino;
+	__u64 fds;	/* descriptors 0 to 63 that refer to it */
+	int high;	/* a descriptor above 63 refers to it */
 	int known;
 };
 

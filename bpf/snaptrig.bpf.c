@@ -117,23 +117,53 @@ int handle_listen(struct trace_event_raw_sys_enter *ctx)
 
 /* first-stdin: a read-family call on a descriptor whose file is stdin's */
 
+static __always_inline bool stdin_pending(const struct st_proc *proc)
+{
+	return !(proc->once & ST_TRIG_BIT(ST_TRIG_FIRST_STDIN)) &&
+	       (proc->flags & ST_PROC_STDIN_KNOWN);
+}
+
+/* Whether descriptor fd of the current process is the file that was stdin. */
+static __always_inline bool fd_is_stdin(const struct st_proc *proc, int fd)
+{
+	struct inode *inode;
+	struct file *file = current_fd_file(fd);
+
+	if (!file)
+		return false;
+	inode = BPF_CORE_READ(file, f_inode);
+	return BPF_CORE_READ(inode, i_ino) == proc->stdin_ino &&
+	       BPF_CORE_READ(inode, i_sb, s_dev) == proc->stdin_dev;
+}
+
+/* Notes a new descriptor (from a dup, fcntl or open) when it refers to stdin. */
+static __always_inline void note_stdin_fd(struct st_proc *proc, long fd)
+{
+	if (fd < 0 || !stdin_pending(proc) || !fd_is_stdin(proc, (int)fd))
+		return;
+	if (fd < ST_STDIN_FD_BITS)
+		__sync_fetch_and_or(&proc->stdin_fds, 1ULL << fd);
+	else
+		__sync_fetch_and_or(&proc->flags, ST_PROC_STDIN_HIGH);
+}
+
+static __always_inline bool maybe_stdin(const struct st_proc *proc, int fd)
+{
+	if (fd < 0)
+		return false;
+	if (fd < ST_STDIN_FD_BITS)
+		return proc->stdin_fds & (1ULL << fd);
+	return proc->flags & ST_PROC_STDIN_HIGH;
+}
+
 static __always_inline int on_read(int fd, __u32 call)
 {
 	struct st_proc *proc = current_proc();
 	struct st_stdin_record *rec;
-	struct inode *inode;
-	struct file *file;
 
-	if (!proc || (proc->once & ST_TRIG_BIT(ST_TRIG_FIRST_STDIN)) ||
-	    !(proc->flags & ST_PROC_STDIN_KNOWN))
+	if (!proc || !stdin_pending(proc) || !maybe_stdin(proc, fd))
 		return 0;
-
-	file = current_fd_file(fd);
-	if (!file)
-		return 0;
-	inode = BPF_CORE_READ(file, f_inode);
-	if (BPF_CORE_READ(inode, i_ino) != proc->stdin_ino ||
-	    BPF_CORE_READ(inode, i_sb, s_dev) != proc->stdin_dev)
+	if (!fd_is_stdin(proc, fd))
 		return 0;
 	if (!once_claim(proc, ST_TRIG_FIRST_STDIN))
 		return 0;
@@ -164,6 +194,25 @@ READ_HOOK(preadv2, ST_CALL_PREADV2)
 READ_HOOK(recvfrom, ST_CALL_RECVFROM)
 READ_HOOK(recvmsg, ST_CALL_RECVMSG)
 READ_HOOK(recvmmsg, ST_CALL_RECVMMSG)
+
+/* New descriptors that may refer to stdin */
+
+#define DUP_HOOK(name)							\
+SEC("tp/syscalls/sys_exit_" #name)					\
+int handle_exit_##name(struct trace_event_raw_sys_exit *ctx)		\
+{									\
+	struct st_proc *proc = current_proc();				\
+									\
+	if (proc)							\
+		note_stdin_fd(proc, ctx->ret);				\
+	return 0;							\
+}
+
+DUP_HOOK(dup)
+DUP_HOOK(dup2)
+DUP_HOOK(dup3)
+/* fcntl returns a descriptor for F_DUPFD; for other commands, a number that is checked like one */
+DUP_HOOK(fcntl)
 
 /* non-deterministic-call and transaction */
 
@@ -210,6 +259,11 @@ static __always_inline int on_open_exit(long ret)
 	__u32 rdev;
 
 	if (!proc || ret < 0)
+		return 0;
+	/* an open of /dev/stdin, /proc/self/fd/0 or the terminal again */
+	if (targ_triggers & ST_TRIG_BIT(ST_TRIG_FIRST_STDIN))
+		note_stdin_fd(proc, ret);
+	if (!(targ_triggers & ST_TRIG_BIT(ST_TRIG_NON_DETERMINISTIC_CALL)))
 		return 0;
 	file = current_fd_file((int)ret);
 	if (!file)
@@ -431,7 +485,8 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 
 	fresh.stdin_dev = pproc->stdin_dev;
 	fresh.stdin_ino = pproc->stdin_ino;
-	fresh.flags = pproc->flags & ST_PROC_STDIN_KNOWN;
+	fresh.stdin_fds = pproc->stdin_fds;	/* the child has the same descriptors */
+	fresh.flags = pproc->flags & (ST_PROC_STDIN_KNOWN | ST_PROC_STDIN_HIGH);
 	if (bpf_map_update_elem(&procs, &ctgid, &fresh, BPF_NOEXIST))
 		return 0;
 

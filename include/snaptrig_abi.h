@@ -102,6 +102,10 @@ enum st_call_class {
 /* st_proc.flags */
 #define ST_PROC_STDIN_KNOWN (1u << 0) /* stdin_dev and stdin_ino are valid */
 #define ST_PROC_EXITED (1u << 1)	/* exited, but the exit record was lost: see exit_code */
+#define ST_PROC_STDIN_HIGH (1u << 2)	/* a descriptor above 63 may refer to stdin */
+
+/* Descriptors that st_proc.stdin_fds covers, one bit each. */
+#define ST_STDIN_FD_BITS 64
 
 /* Signals the agent passes on to a launched COMMAND, counted in st_proc.passed_on. */
 enum st_passed_signal {
@@ -124,6 +128,12 @@ struct st_proc {
 	/* identity of the file that was stdin: kernel dev_t of the superblock */
 	__u64 stdin_dev;
 	__u64 stdin_ino;
+	/*
+	 * Descriptors 0 to 63 that may refer to stdin: fd 0 and those that a dup
+	 * or an open of the same file returned. A read on any other descriptor
+	 * is no first-stdin, which spares the fd table walk on every read.
+	 */
+	__u64 stdin_fds;
 	/* boot-time ns of the last SIGINT, SIGTERM and SIGHUP generated for it */
 	__u64 passed_on_ns[ST_PASS_COUNT];
 	__u32 once;		/* ST_TRIG_BIT of once-triggers already fired */
