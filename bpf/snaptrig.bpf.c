@@ -136,7 +136,10 @@ static __always_inline bool fd_is_stdin(const struct st_proc *proc, int fd)
 	       BPF_CORE_READ(inode, i_sb, s_dev) == proc->stdin_dev;
 }
 
-/* Notes a new descriptor (from a dup, fcntl or open) when it refers to stdin. */
+/*
+ * Notes a new descriptor (from a dup, fcntl or open) when it refers to stdin.
+ * NOTE: a descriptor received with SCM_RIGHTS or pidfd_getfd() is not seen.
+ */
 static __always_inline void note_stdin_fd(struct st_proc *proc, long fd)
 {
 	if (fd < 0 || !stdin_pending(proc) || !fd_is_stdin(proc, (int)fd))
