@@ -38,15 +38,17 @@ static void report(struct check_state *st, const char *feature, int ok, __u32 ne
 	st->blocked |= needed_by & st->requested;
 }
 
+/* name is "category/event". */
 static int tracepoint_present(const char *name)
 {
-	char path[256];
+	char category[64];
+	const char *slash = strchr(name, '/');
 
-	snprintf(path, sizeof(path), "/sys/kernel/tracing/events/%s", name);
-	if (access(path, F_OK) == 0)
-		return 1;
-	snprintf(path, sizeof(path), "/sys/kernel/debug/tracing/events/%s", name);
-	return access(path, F_OK) == 0;
+	if (!slash || (size_t)(slash - name) >= sizeof(category))
+		return 0;
+	memcpy(category, name, slash - name);
+	category[slash - name] = '\0';
+	return tracepoint_exists(category, slash + 1);
 }
 
 static void check_tracepoints(struct check_state *st)

@@ -47,6 +47,8 @@ int launch_command(struct session *s);
 /* targets.c */
 /* Checks and registers the -p targets. Returns 0 or -errno after a message. */
 int attach_targets(struct session *s);
+/* The state letter of /proc/PID/stat ('X' when not found), or 0 when unknown. */
+char process_state(pid_t pid);
 /* Whether pid has exited: not found, or a zombie. */
 int process_gone(pid_t pid);
 /* Reads /proc/PID/comm into comm (ST_COMM_LEN bytes). */

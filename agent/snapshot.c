@@ -17,6 +17,7 @@
 #include <bpf/bpf.h>
 #include "log.h"
 #include "triggers.h"
+#include "session.h"
 #include "snapshot.h"
 
 #define KILL_GRACE_NS 1000000000ULL	/* SIGTERM to SIGKILL for a timed-out command */
@@ -194,26 +195,6 @@ static int kernel_held(const struct line *line)
 	return line->record && (line->record->flags & ST_RECORD_HELD);
 }
 
-/* Reads the state letter of /proc/PID/stat; 0 when unknown. */
-static char process_state(__u32 pid)
-{
-	char path[64], buf[512], *p;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' ? p[2] : 0;
-}
-
 #define STOP_WAIT_NS 500000000ULL	/* how long to wait for every thread to stop */
 
 /* Whether every thread of pid is in a stopped state (T, or t under ptrace). */
@@ -233,7 +214,7 @@ static int all_threads_stopped(__u32 pid)
 
 		if (entry->d_name[0] == '.')
 			continue;
-		state = process_state((__u32)strtoul(entry->d_name, NULL, 10));
+		state = process_state((pid_t)strtol(entry->d_name, NULL, 10));
 		seen = 1;
 		if (state && state != 'T' && state != 't')
 			stopped = 0;

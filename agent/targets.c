@@ -12,18 +12,16 @@
 
 #define PF_KTHREAD_FLAG 0x00200000	/* PF_KTHREAD of include/linux/sched.h */
 
-int process_gone(pid_t pid)
+char process_state(pid_t pid)
 {
 	char path[64], buf[512], *p;
 	ssize_t n;
 	int fd;
 
-	if (kill(pid, 0) && errno == ESRCH)
-		return 1;
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return errno == ENOENT;
+		return errno == ENOENT ? 'X' : 0;
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (n <= 0)
@@ -31,7 +29,17 @@ int process_gone(pid_t pid)
 	buf[n] = '\0';
 	/* comm may hold spaces and parentheses: the state follows the last ')' */
 	p = strrchr(buf, ')');
-	return p && (p[2] == 'Z' || p[2] == 'X');
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+int process_gone(pid_t pid)
+{
+	char state;
+
+	if (kill(pid, 0) && errno == ESRCH)
+		return 1;
+	state = process_state(pid);
+	return state == 'Z' || state == 'X';
 }
 
 void read_comm(pid_t pid, char *comm)

@@ -48,7 +48,7 @@ int tracer_ensure_tracefs(void)
 	return 0;
 }
 
-static int tracepoint_exists(const char *category, const char *name)
+int tracepoint_exists(const char *category, const char *name)
 {
 	char path[256];
 

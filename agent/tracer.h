@@ -41,6 +41,9 @@ int tracer_share_maps(struct tracer *t, struct bpf_object *obj);
 /* Checks for CAP_BPF and CAP_PERFMON (or root); -EPERM after a message. */
 int tracer_check_privileges(void);
 
+/* Whether tracefs lists the tracepoint category/name. */
+int tracepoint_exists(const char *category, const char *name);
+
 /* Mounts tracefs when no tracefs is mounted; syscall tracepoints need it. */
 int tracer_ensure_tracefs(void);
 
