@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,10 +72,23 @@ void emitter_close(struct emitter *e)
 	e->text = NULL;
 }
 
+/* How long the output may take no data before snaptrig gives up on it. */
+#define OUTPUT_STALL_MS 5000
+
 static void write_all(struct emitter *e, const char *buf, size_t len)
 {
 	while (len && !e->error) {
-		ssize_t n = write(e->fd, buf, len);
+		struct pollfd pfd = { .fd = e->fd, .events = POLLOUT };
+		ssize_t n;
+
+		/* a reader that stops reading must not stall the agent forever */
+		if (poll(&pfd, 1, OUTPUT_STALL_MS) == 0) {
+			e->error = -ETIMEDOUT;
+			log_error("cannot write output %s: nothing could be written for %d s; stopping",
+				  e->path ? e->path : "(standard output)", OUTPUT_STALL_MS / 1000);
+			return;
+		}
+		n = write(e->fd, buf, len);
 
 		if (n < 0 && errno == EINTR)
 			continue;

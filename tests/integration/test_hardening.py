@@ -295,6 +295,35 @@ class HardeningTest(SnaptrigTestCase):
         self.assertNotIn(process_state(target.pid), (None, "Z", "T"))
         self.assertNoProgramsLeft([agent.pid])
 
+    def test_output_reader_stalled(self):
+        # A FIFO whose reader never reads: the pipe fills, then nothing more
+        # can be written. snaptrig must give up after 5 s, not hang.
+        fifo = os.path.join(self.tmp, "stalled")
+        os.mkfifo(fifo)
+        reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        self.addCleanup(os.close, reader)
+        target = self.spawn([tool(FLOOD), "-t", "1", "-n", "100000000", "-S", "-L"],
+                            stdin=subprocess.DEVNULL)
+        target.wait_fact("pid")
+        started = time.monotonic()
+        agent = subprocess.Popen([str(SNAPTRIG), "--cooldown", "0s", "-t",
+                                  "non-deterministic-call", "-o", fifo, "-p", str(target.pid)],
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE)
+        self.register(agent)
+        try:
+            code = agent.wait(15)
+        except subprocess.TimeoutExpired:
+            self.fail("snaptrig kept running with a stalled output")
+        took = time.monotonic() - started
+        err = agent.stderr.read().decode(errors="replace").splitlines()
+        self.assertEqual(code, 1, err)
+        self.assertEqual(err, [f"snaptrig: cannot write output {fifo}: nothing could be "
+                               "written for 5 s; stopping"])
+        self.assertGreaterEqual(took, 5.0)
+        self.assertNotIn(process_state(target.pid), (None, "Z", "T"))
+        self.assertNoProgramsLeft([agent.pid])
+
     def test_output_unwritable(self):
         marker = os.path.join(self.tmp, "ran")
         for path in (self.tmp, os.path.join(self.tmp, "missing", "out")):
