@@ -499,7 +499,12 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	header_task(&rec->hdr, ST_REC_FORK, sizeof(*rec), parent);
 	rec->child_pid = ctgid;
 	rec->pad = 0;
-	bpf_ringbuf_submit(rec, BPF_RB_NO_WAKEUP);
+	/*
+	 * No BPF_RB_NO_WAKEUP here: the ring buffer wakes the reader only for
+	 * a record that is the first unread one, so an unwoken fork record
+	 * would hold back the child's first trigger until the next drain.
+	 */
+	bpf_ringbuf_submit(rec, 0);
 	return 0;
 }
 
