@@ -414,6 +414,28 @@ static void tick_windows(struct classifier *c, struct proc_entry *proc, __u64 no
 	}
 }
 
+void classifier_sync_calls(struct classifier *c, __u32 pid, const struct st_proc *kernel,
+			   __u64 now_ns)
+{
+	struct proc_entry *proc = classifier_find(c, pid);
+	__u32 class;
+
+	if (!proc)
+		return;
+	for (class = 0; class < ST_CLASS_COUNT; class++) {
+		/* a window the kernel opened may have its record still on the way */
+		if (proc->window_end_ns[class] ||
+		    (c->cooldown_ns && now_ns - kernel->window_ns[class] < c->cooldown_ns))
+			continue;
+		/*
+		 * NOTE: with --cooldown 0s, a call that sends its record right
+		 * after the ring buffer was drained here is reported in this line,
+		 * and its own record then writes none.
+		 */
+		flush_class(c, proc, class, kernel->calls, ST_CALL_COUNT, 0, now_ns, NULL);
+	}
+}
+
 void classifier_flush(struct classifier *c, __u64 now_ns)
 {
 	size_t i;

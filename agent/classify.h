@@ -91,6 +91,14 @@ int classifier_record(struct classifier *c, const void *data, size_t size);
 /* Writes what is due at now_ns: ended cooldown windows, periodic intervals. */
 void classifier_tick(struct classifier *c, __u64 now_ns);
 
+/*
+ * Writes, as coalesced lines, the counts in calls (st_proc.calls of pid) that
+ * no line has reported and no open window will: the kernel counted them
+ * without a record while the ring buffer was nearly full.
+ */
+void classifier_sync_calls(struct classifier *c, __u32 pid, const struct st_proc *kernel,
+			   __u64 now_ns);
+
 /* Writes the counts of every open cooldown window now, as at the end of a run. */
 void classifier_flush(struct classifier *c, __u64 now_ns);
 

@@ -160,6 +160,14 @@ static void check_liveness(struct session *s, __u64 now)
 		return;
 	s->next_liveness_ns = now + LIVENESS_NS;
 	reap_exited(s, now);
+	ring_buffer__consume(s->tracer.rb);
+	for (i = 0; i < s->classifier.proc_count; i++) {
+		pid_t pid = s->classifier.procs[i].pid;
+		struct st_proc kernel;
+
+		if (tracer_read_proc(&s->tracer, pid, &kernel) == 0)
+			classifier_sync_calls(&s->classifier, pid, &kernel, now);
+	}
 	for (i = 0; i < s->classifier.proc_count;) {
 		pid_t pid = s->classifier.procs[i].pid;
 

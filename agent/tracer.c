@@ -194,8 +194,10 @@ int tracer_open(struct tracer *t, const struct options *opts, pid_t agent_pid,
 	skel->rodata->targ_calls_no_wakeup = opts->cooldown_ns < WAKEUP_MIN_COOLDOWN_NS;
 	if (opts->freeze)
 		skel->rodata->targ_freeze = opts->snapshot_on & opts->triggers;
-	if (opts->ring_buffer_size)
+	if (opts->ring_buffer_size) {
 		bpf_map__set_max_entries(skel->maps.events, opts->ring_buffer_size);
+		skel->rodata->targ_ring_size = opts->ring_buffer_size;
+	}
 	select_programs(skel, opts->triggers);
 
 	err = snaptrig_bpf__load(skel);

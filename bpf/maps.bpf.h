@@ -44,6 +44,7 @@ const volatile __u32 targ_freeze;		/* ST_TRIG_BIT mask of triggers that stop the
 const volatile __u32 targ_triggers;		/* ST_TRIG_BIT mask */
 const volatile __u64 targ_cooldown_ns = 1000000000ULL;
 const volatile __u32 targ_calls_no_wakeup;	/* cooldown too short to wake per window */
+const volatile __u64 targ_ring_size = 4 << 20;	/* bytes of the events ring buffer */
 
 static __always_inline struct st_proc *current_proc(void)
 {
@@ -167,6 +168,14 @@ static __always_inline int on_call(struct st_proc *proc, __u32 call, __u32 class
 	now = bpf_ktime_get_boot_ns();
 	opened = proc->window_ns[class];
 	if (opened && now - opened < targ_cooldown_ns)
+		return 0;
+	/*
+	 * Keep the last quarter of the ring buffer for records that carry more
+	 * than a count: under a flood the calls stay in the counters, and the
+	 * next calls record (or the exit, or the agent's once-a-second read of
+	 * the counters) brings them.
+	 */
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > targ_ring_size / 4 * 3)
 		return 0;
 	/* Two threads may race here; only the one that moves the window sends. */
 	if (__sync_val_compare_and_swap(&proc->window_ns[class], opened, now) != opened)

@@ -393,6 +393,32 @@ static void reconcile_lost_once_triggers(void **state)
 	classifier_free(&c);
 }
 
+static void sync_reports_unsent_counts(void **state)
+{
+	struct classifier c;
+	struct capture cap;
+	struct st_proc kernel;
+
+	setup_classifier(&c, &cap, ST_TRIG_BIT(ST_TRIG_NON_DETERMINISTIC_CALL), SEC);
+	classifier_add(&c, 10, "worker", 0);
+	memset(&kernel, 0, sizeof(kernel));
+	kernel.calls[ST_CALL_GETRANDOM] = 12;
+
+	/* the kernel opened a window 0.5 s ago: its record may be on the way */
+	kernel.window_ns[ST_CLASS_NONDET] = 5 * SEC;
+	classifier_sync_calls(&c, 10, &kernel, 5 * SEC + SEC / 2);
+	assert_int_equal(cap.count, 0);
+
+	/* no window for a cooldown: the counts were kept without a record */
+	classifier_sync_calls(&c, 10, &kernel, 7 * SEC);
+	assert_int_equal(cap.count, 1);
+	assert_int_equal(cap.lines[0].count, 12);
+	assert_int_equal(cap.lines[0].coalesced, 1);
+	classifier_sync_calls(&c, 10, &kernel, 8 * SEC);
+	assert_int_equal(cap.count, 1);
+	classifier_free(&c);
+}
+
 static void unknown_pid_is_tracked(void **state)
 {
 	struct classifier c;
@@ -426,6 +452,7 @@ int main(void)
 		cmocka_unit_test(periodic_keeps_phase),
 		cmocka_unit_test(periodic_tick_clock_end),
 		cmocka_unit_test(reconcile_lost_once_triggers),
+		cmocka_unit_test(sync_reports_unsent_counts),
 		cmocka_unit_test(unknown_pid_is_tracked),
 	};
 
