@@ -404,21 +404,22 @@ def add_agent_targets(doc, t):
     flood = agent["flood"]
     if flood:
         rates = sorted(f["lines_per_s"] for f in flood)
-        lost = [f["lines_missing"] for f in flood]
+        lost = [f["lost_records"] for f in flood]
+        complete = all(f["counted"] >= f["calls"] for f in flood)
         med = rates[len(rates) // 2]
         cpu = sorted(f["agent_cpu_ns_per_line"] for f in flood)
         cap = 1e9 / cpu[len(cpu) // 2]
         met = med >= 5e6 and max(lost) == 0
         t.add("agent throughput without loss, --cooldown 0s, output to a file", "≥ 5 M lines/s, "
-              "0 lost", f"{med / 1e6:.2f} M lines/s; lines missing per run {lost}", met,
+              "0 lost", f"{med / 1e6:.2f} M lines/s; lost records per run {lost}; "
+              f"counts complete: {'yes' if complete else 'no'}", met,
               f"{(med - 5e6) / 5e6 * 100:+.0f} % vs target",
               f"the producer made {flood[0]['producer_calls_per_s'] / 1e6:.2f} M calls/s and "
               f"the agent needed {cpu[len(cpu) // 2]:.0f} ns CPU per line, an estimated ceiling of "
-              f"{cap / 1e6:.2f} M lines/s on one CPU. The ring buffer filled and records "
-              f"were lost (kind calls) in {sum(1 for x in lost if x)} of {len(lost)} runs. The "
-              f"agent wrote {lines_per_write(flood):.0f} lines per write(2) call on average "
-              "(/proc/PID/io syscw), so write(2) calls are few; where the CPU per line goes "
-              "is not yet investigated.")
+              f"{cap / 1e6:.2f} M lines/s on one CPU. When the ring buffer is three quarters "
+              "full the kernel stops sending calls records and only counts, so the lines are "
+              "fewer than the calls but their counts add up (the table below); where the CPU "
+              "per line goes is not yet investigated.")
         hwm = max(f["vm_hwm_kib"] for f in flood)
         t.add("agent peak RSS (VmHWM) during the flood", "< 16 MiB", f"{hwm / 1024:.1f} MiB",
               hwm < 16 * 1024, f"{(hwm / 1024 - 16) / 16 * 100:+.0f} % vs target",
