@@ -6,6 +6,7 @@
  * to the exit codes documented in --help and the man page.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +90,22 @@ static int open_uprobes_and_control(struct session *s)
 	if (s->opts.control_path)
 		return control_open(&s->control, s->opts.control_path);
 	return 0;
+}
+
+/*
+ * Opens /dev/null on any of fds 0 to 2 that is closed, so that no file the
+ * agent opens later becomes a standard stream of COMMAND or of the agent.
+ */
+static void open_standard_fds(void)
+{
+	int fd;
+
+	for (fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		if (open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) != fd)
+			break;
+	}
 }
 
 static void session_init(struct session *s)
@@ -182,6 +199,7 @@ int main(int argc, char **argv)
 	struct session s;
 	int err, status;
 
+	open_standard_fds();
 	session_init(&s);
 	log_setup_libbpf();
 	err = options_parse(argc, argv, &s.opts);

@@ -5,6 +5,8 @@
 # when nothing failed.
 set -u
 cd "$(dirname "$0")/.." || exit 1
+# CI runs this without a standard input; give every test a defined one
+exec </dev/null
 
 tools/install-deps.sh build test || exit 1
 make -s || exit 1
