@@ -78,6 +78,7 @@ int classifier_add(struct classifier *c, __u32 pid, const char *comm, __u64 now_
 		}
 		proc = &c->procs[c->proc_count++];
 	}
+	c->current_proc = NULL;	/* the array may have moved */
 	memset(proc, 0, sizeof(*proc));
 	proc->pid = pid;
 	proc->last_trigger = ST_TRIG_COUNT;
@@ -95,6 +96,7 @@ void classifier_remove(struct classifier *c, __u32 pid)
 	if (!proc)
 		return;
 	*proc = c->procs[--c->proc_count];
+	c->current_proc = NULL;
 }
 
 const struct st_record_header *record_decode(const void *data, size_t size)
@@ -129,7 +131,9 @@ static void emit(struct classifier *c, const struct line *line)
 	if (line->record && line->record == c->current)
 		c->current_emitted = 1;
 	if (line->type == LINE_TRIGGER) {
-		struct proc_entry *proc = classifier_find(c, line->pid);
+		/* most lines are of the record's own process: spare the search */
+		struct proc_entry *proc = c->current_proc && c->current_proc->pid == line->pid ?
+					  c->current_proc : classifier_find(c, line->pid);
 
 		c->trigger_lines[line->trigger]++;
 		if (proc)
@@ -292,9 +296,10 @@ void classifier_snapshot_ended(struct classifier *c, __u32 pid, __u64 now_ns)
 }
 
 /*
- * Whether an idle record starts a new idle period: not for the launched child
- * before its exec (it waits in snaptrig's start gate), and not when an idle
- * process went idle again right after the snapshot of its idle woke it.
+ * Whether an idle record starts a new idle period. The launched child before
+ * its exec waits in snaptrig's start gate, which is no idle period. Neither
+ * is an idle process going idle again right after the snapshot of its idle
+ * woke it.
  */
 static int idle_is_new(const struct proc_entry *proc, const struct st_idle_record *rec)
 {
@@ -347,6 +352,7 @@ int classifier_record(struct classifier *c, const void *data, size_t size)
 		proc = classifier_find(c, hdr->pid);
 	}
 
+	c->current_proc = proc;
 	switch (hdr->kind) {
 	case ST_REC_LISTEN:
 		emit_trigger(c, ST_TRIG_FIRST_LISTEN, hdr);
@@ -390,6 +396,7 @@ done:
 	if ((hdr->flags & ST_RECORD_HELD) && !c->current_emitted && c->release)
 		c->release(c->ctx, hdr->pid);
 	c->current = NULL;
+	c->current_proc = NULL;
 	return 0;
 }
 

@@ -3,7 +3,7 @@
  * The classifier turns ring buffer records into output lines and keeps the
  * per-process state that the kernel does not: counts already written, the
  * cooldown windows and the periodic-interval deadlines. It does no I/O of its
- * own; the caller supplies the kernel counters and receives the lines through
+ * own. The caller supplies the kernel counters and receives the lines through
  * callbacks, so the unit tests drive it with hand-made records.
  */
 #ifndef SNAPTRIG_CLASSIFY_H
@@ -68,6 +68,7 @@ struct classifier {
 	void (*release)(void *ctx, __u32 pid);
 	void *ctx;
 	const struct st_record_header *current;	/* the record being classified */
+	struct proc_entry *current_proc;	/* its process, while nothing moves the array */
 	int current_emitted;			/* a line came from current */
 };
 
@@ -80,7 +81,7 @@ int classifier_add(struct classifier *c, __u32 pid, const char *comm, __u64 now_
 struct proc_entry *classifier_find(struct classifier *c, __u32 pid);
 
 /*
- * Checks that data holds one well-formed record of a known kind and returns
+ * Checks that data contains one well-formed record of a known kind and returns
  * its header, or NULL.
  */
 const struct st_record_header *record_decode(const void *data, size_t size);
@@ -106,8 +107,8 @@ void classifier_flush(struct classifier *c, __u64 now_ns);
 __u64 classifier_next_deadline(const struct classifier *c);
 
 /*
- * Writes an explicit trigger (source operator) for pid at now_ns, as a
- * request on the control socket asks. Returns 0, -ESRCH when pid is not
+ * Writes an explicit trigger (source operator) for pid at now_ns, for a
+ * request on the control socket. Returns 0, -ESRCH when pid is not
  * tracked, or -EOPNOTSUPP when explicit is not selected; both write nothing.
  */
 int classifier_operator_snapshot(struct classifier *c, __u32 pid, __u64 now_ns);

@@ -840,9 +840,9 @@ static void accept_clients(struct control *ctl)
 			;
 		cl = i < CONTROL_MAX_CLIENTS ? calloc(1, sizeof(*cl)) : NULL;
 		if (!cl) {
-			log_info(1, "control client refused: %d clients connected", i);
+			log_info(1, "control client rejected: %d clients connected already", i);
 			if (send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-				log_info(2, "cannot tell the refused client: %s", strerror(errno));
+				log_info(2, "cannot send the rejection to the control client: %s", strerror(errno));
 			close(fd);
 			continue;
 		}

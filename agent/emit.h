@@ -14,7 +14,7 @@ struct served_trigger {
 	enum st_trigger trigger;
 };
 
-/* What a "snapshot" line reports. */
+/* The content of a "snapshot" line. */
 struct snapshot_report {
 	const char *status;		/* ok, failed, timeout, target-exited, skipped */
 	const char *reason;		/* why it failed or was skipped, or NULL */

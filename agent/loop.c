@@ -118,10 +118,11 @@ static void reconcile_once(struct session *s, __u64 now)
 
 	ring_buffer__consume(s->tracer.rb);
 	for (i = 0; i < s->classifier.proc_count; i++) {
-		__u32 pid = s->classifier.procs[i].pid, bits;
+		__u32 pid = s->classifier.procs[i].pid;
+		struct st_proc kernel;
 
-		if (tracer_read_once_lost(&s->tracer, pid, &bits) == 0 && bits)
-			classifier_reconcile(&s->classifier, pid, bits, now);
+		if (tracer_read_proc(&s->tracer, pid, &kernel) == 0 && kernel.once_lost)
+			classifier_reconcile(&s->classifier, pid, kernel.once_lost, now);
 	}
 }
 

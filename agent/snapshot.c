@@ -30,9 +30,9 @@ int snapshots_enabled(const struct snapshots *sn)
 /*
  * The watchdog resumes held processes when the agent dies without doing it
  * itself, even by SIGKILL. It is a child in its own session, so signals for
- * the agent's terminal or process group do not reach it, and it keeps only
- * the holds map and a pipe whose other end the agent holds: EOF on the pipe
- * means the agent is gone.
+ * the agent's terminal or process group do not reach it. It keeps only the
+ * holds map and a pipe whose other end belongs to the agent, so EOF on the
+ * pipe means the agent is gone.
  */
 static void resume_held(int holds_fd)
 {
@@ -52,10 +52,10 @@ static void resume_held(int holds_fd)
 
 /*
  * The agent writes WATCHDOG_DETACHED before it closes the pipe once its
- * programs are detached. EOF without it means the agent died: its programs
- * stay attached until the kernel has closed all its fds, and one may stop a
- * process again meanwhile, so the watchdog waits for the agent's exit and
- * then scans the holds twice.
+ * programs are detached. EOF without it means the agent died. Its programs
+ * then stay attached until the kernel has closed all its fds, and one may
+ * stop a process again meanwhile. So the watchdog waits for the agent's exit
+ * and then scans the holds map twice.
  */
 #define WATCHDOG_DETACHED 'D'
 #define WATCHDOG_RESCAN_US 50000

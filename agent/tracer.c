@@ -338,16 +338,6 @@ int tracer_read_proc(struct tracer *t, __u32 pid, struct st_proc *proc)
 	return 0;
 }
 
-int tracer_read_once_lost(struct tracer *t, __u32 pid, __u32 *bits)
-{
-	struct st_proc proc;
-
-	if (bpf_map_lookup_elem(t->procs_fd, &pid, &proc))
-		return -errno;
-	*bits = proc.once_lost;
-	return 0;
-}
-
 __u64 tracer_read_lost(struct tracer *t, __u64 *by_kind)
 {
 	__u64 values[t->ncpus > 0 ? t->ncpus : 1];

@@ -22,7 +22,7 @@ struct tracer {
 	int ncpus;
 };
 
-/* Identity of the file that was a process's stdin, as the kernel sees it. */
+/* Identity of the file that was a process's stdin, as the kernel identifies it. */
 struct stdin_id {
 	__u64 dev;	/* kernel-internal dev_t: major << 20 | minor */
 	__u64 ino;
@@ -69,9 +69,6 @@ int tracer_read_calls(void *ctx, __u32 pid, __u64 *calls);
 
 /* Copies the kernel's st_proc of pid; 0 or -errno. */
 int tracer_read_proc(struct tracer *t, __u32 pid, struct st_proc *proc);
-
-/* Reads st_proc.once_lost of pid into *bits; 0 or -errno. */
-int tracer_read_once_lost(struct tracer *t, __u32 pid, __u32 *bits);
 
 /* Sums the lost counters over CPUs into by_kind; returns the total. */
 __u64 tracer_read_lost(struct tracer *t, __u64 *by_kind);

@@ -171,9 +171,9 @@ static __always_inline int on_call(struct st_proc *proc, __u32 call, __u32 class
 		return 0;
 	/*
 	 * Keep the last quarter of the ring buffer for records that carry more
-	 * than a count: under a flood the calls stay in the counters, and the
-	 * next calls record (or the exit, or the agent's once-a-second read of
-	 * the counters) brings them.
+	 * than a count. Under a flood the calls stay in the counters, and the
+	 * next calls record, the exit or the agent's once-a-second read of the
+	 * counters brings them.
 	 */
 	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > targ_ring_size / 4 * 3)
 		return 0;

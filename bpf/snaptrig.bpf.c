@@ -368,8 +368,8 @@ static __always_inline bool note_stop_while_held(__u32 tgid, int sig)
 /*
  * Notes when a signal that the agent passes on to a launched COMMAND was
  * generated for a traced process. When a whole process group is signalled,
- * COMMAND has its copy already when the agent reads its own, and the agent
- * sees the fresh time and does not send a second one.
+ * COMMAND has its copy already when the agent reads its own. The agent finds
+ * the fresh time and does not send a second one.
  */
 static __always_inline void count_passed_on(__u32 tgid, int sig)
 {

@@ -165,7 +165,7 @@ struct st_record_header {
 /*
  * A process the kernel stopped for a snapshot, keyed by tgid in the holds
  * map. The kernel creates the entry when it sends SIGSTOP and never stops a
- * process that has one; the agent deletes it when it resumes the process.
+ * process that has one. The agent deletes it when it resumes the process.
  */
 struct st_hold {
 	__u64 since_ns;		/* boot-time ns of the stop */

@@ -208,8 +208,8 @@ class HardeningTest(SnaptrigTestCase):
 
     def test_once_triggers_kept_while_agent_stopped(self):
         # With the agent stopped, nothing drains the 4K ring buffer, so the
-        # children's listen, stdin and exit records are lost for certain:
-        # what they report comes from the kernel's state alone.
+        # children's listen, stdin and exit records are lost unless they came
+        # before the stop; what they report then comes from the kernel's state.
         run = self.trace(["--ring-buffer-size", "4K", "--cooldown", "0s",
                           "-t", ONCE_TRIGGERS],
                          [tool(FLOOD), "-c", "8", "-t", "1", "-n", "2000"],
@@ -228,9 +228,12 @@ class HardeningTest(SnaptrigTestCase):
         for pid, calls in children.items():
             self.assertEqual(len(run.exits(pid)), 1, f"exit lines of {pid}")
             self.assertEqual(getrandom_count(run, pid), calls, f"getrandom calls of {pid}")
+        # The children may act before the stop takes effect; when their once
+        # records were lost, the lines must have come from the kernel's state.
+        lost = run.records[-1]["lost_by_kind"]
         reconciled = [r for r in run.of_type("trigger") if r["detail"].get("reconciled")]
-        self.assertTrue(reconciled, "no once-trigger was reconciled" + run.describe())
-        self.assertLostLinesAddUp(run)
+        self.assertEqual(len(reconciled), lost["listen"] + lost["stdin"], run.describe())
+        self.assertLostLinesAddUp(run, must_lose=False)
         self.assertNoProgramsLeft([run.pid])
 
     # -- exact counts under floods --------------------------------------
