@@ -305,6 +305,7 @@ static void detail_listen(struct json_writer *w, const struct st_listen_record *
 
 	key_i64(w, "fd", rec->fd);
 	key_i64(w, "backlog", rec->backlog);
+	key_str(w, "via", via_name(rec->via));
 	key_str(w, "family", family_name(rec->family));
 	if (rec->family == AF_INET || rec->family == AF_INET6) {
 		inet_ntop(rec->family, rec->addr, addr, sizeof(addr));
@@ -363,6 +364,9 @@ static void detail_calls(struct json_writer *w, const struct line *line)
 	json_bool(w, line->coalesced);
 	/* SNAPTRIG_TRANSACTION() markers are counted as the call "marker" */
 	key_str(w, "source", line->call == ST_CALL_MARKER ? "marker" : "syscall");
+	/* only the line of the call that opened the window knows its path */
+	if (line->record && line->record->kind == ST_REC_CALLS && line->call != ST_CALL_MARKER)
+		key_str(w, "via", via_name(((const struct st_calls_record *)line->record)->via));
 }
 
 static const char *environ_source_name(__u32 source)
@@ -433,6 +437,7 @@ static void detail(struct emitter *e, const struct line *line)
 
 		key_i64(w, "fd", rec->fd);
 		key_str(w, "call", call_name(rec->call));
+		key_str(w, "via", via_name(rec->via));
 		break;
 	}
 	case ST_TRIG_FIRST_SIGINT:
@@ -570,7 +575,8 @@ static void text_detail(struct emitter *e, size_t *len, const struct line *line)
 	case ST_TRIG_FIRST_STDIN: {
 		const struct st_stdin_record *rec = (const void *)hdr;
 
-		text_append(e, len, "fd=%d call=%s", rec->fd, call_name(rec->call));
+		text_append(e, len, "fd=%d call=%s via=%s", rec->fd, call_name(rec->call),
+			    via_name(rec->via));
 		break;
 	}
 	case ST_TRIG_FIRST_SIGINT:

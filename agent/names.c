@@ -26,6 +26,19 @@ static const char *const call_names[ST_CALL_COUNT] = {
 	[ST_CALL_RECVFROM] = "recvfrom",
 	[ST_CALL_RECVMSG] = "recvmsg",
 	[ST_CALL_RECVMMSG] = "recvmmsg",
+	[ST_CALL_READ_FIXED] = "read_fixed",
+	[ST_CALL_READ_MULTISHOT] = "read_multishot",
+	[ST_CALL_RECV] = "recv",
+	[ST_CALL_SPLICE] = "splice",
+	[ST_CALL_TEE] = "tee",
+	[ST_CALL_SENDFILE] = "sendfile",
+	[ST_CALL_COPY_FILE_RANGE] = "copy_file_range",
+};
+
+static const char *const via_names[ST_VIA_COUNT] = {
+	[ST_VIA_SYSCALL] = "syscall",
+	[ST_VIA_IA32] = "ia32",
+	[ST_VIA_IO_URING] = "io_uring",
 };
 
 static const char *const kind_names[ST_REC_KIND_COUNT] = {
@@ -44,6 +57,11 @@ static const char *const kind_names[ST_REC_KIND_COUNT] = {
 const char *call_name(__u32 call)
 {
 	return call < ST_CALL_COUNT ? call_names[call] : NULL;
+}
+
+const char *via_name(__u32 via)
+{
+	return via < ST_VIA_COUNT ? via_names[via] : "unknown";
 }
 
 const char *record_kind_name(__u32 kind)

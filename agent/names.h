@@ -7,6 +7,8 @@
 
 /* Name of an st_call, or NULL when out of range. */
 const char *call_name(__u32 call);
+/* Name of an st_via path ("syscall", "ia32", "io_uring"). */
+const char *via_name(__u32 via);
 /* Name of a record kind for lost counts ("listen", "exit", ...), or NULL. */
 const char *record_kind_name(__u32 kind);
 /* "SIGINT" and the like; NULL for numbers without a name. */

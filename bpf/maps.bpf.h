@@ -154,9 +154,10 @@ static __always_inline __u32 hold_current(__u32 trigger)
 
 /*
  * Counts a non-deterministic or transaction call of proc, and sends a record
- * when the call opens a new cooldown window.
+ * when the call opens a new cooldown window. via is the enum st_via path the
+ * call took.
  */
-static __always_inline int on_call(struct st_proc *proc, __u32 call, __u32 class)
+static __always_inline int on_call_via(struct st_proc *proc, __u32 call, __u32 class, __u32 via)
 {
 	struct st_calls_record *rec;
 	__u64 now, opened;
@@ -191,8 +192,15 @@ static __always_inline int on_call(struct st_proc *proc, __u32 call, __u32 class
 	__builtin_memcpy(rec->calls, proc->calls, sizeof(rec->calls));
 	rec->class = class;
 	rec->call = call;
+	rec->via = via;
+	rec->pad = 0;
 	bpf_ringbuf_submit(rec, targ_calls_no_wakeup ? BPF_RB_NO_WAKEUP : 0);
 	return 0;
+}
+
+static __always_inline int on_call(struct st_proc *proc, __u32 call, __u32 class)
+{
+	return on_call_via(proc, call, class, ST_VIA_SYSCALL);
 }
 
 #endif /* SNAPTRIG_MAPS_BPF_H */

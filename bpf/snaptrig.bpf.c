@@ -15,16 +15,12 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-#include "maps.bpf.h"
+#include "fds.bpf.h"
 
 /* Set by the agent before load. */
 const volatile __u32 targ_follow = 1;		/* add children at fork */
 
 #define MS_SYNC_FLAG 4			/* MS_SYNC of <sys/mman.h> */
-#define S_IFMT_BITS 00170000
-#define S_IFSOCK_BITS 0140000
-#define S_IFCHR_BITS 0020000
-#define KDEV(major, minor) (((__u32)(major) << 20) | (minor))
 #define SIGNAL_GROUP_EXIT_FLAG 0x00000004
 #define SEND_SIG_PRIV_PTR 1UL		/* SEND_SIG_PRIV of include/linux/sched/signal.h */
 #define SI_USER_CODE 0
@@ -33,161 +29,39 @@ const volatile __u32 targ_follow = 1;		/* add children at fork */
 #define SI_TKILL_CODE (-6)
 #define SIGNAL_IGNORED 1		/* TRACE_SIGNAL_IGNORED */
 
-static __always_inline struct file *task_fd_file(struct task_struct *task, int fd)
-{
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds;
-	struct file *file = NULL;
-
-	if (!fdt || fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
-		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
-	bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
-	return file;
-}
-
-static __always_inline struct file *current_fd_file(int fd)
-{
-	return task_fd_file((struct task_struct *)bpf_get_current_task(), fd);
-}
-
-/* first-listen */
-
-static __always_inline void listen_fill_address(struct st_listen_record *rec,
-						struct file *file)
-{
-	struct socket *sock = BPF_CORE_READ(file, private_data);
-	struct sock *sk = BPF_CORE_READ(sock, sk);
-	struct unix_address *ua;
-	int len;
-
-	rec->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	rec->port = BPF_CORE_READ(sk, __sk_common.skc_num);
-	if (rec->family == 2 /* AF_INET */) {
-		bpf_core_read(rec->addr, 4, &sk->__sk_common.skc_rcv_saddr);
-	} else if (rec->family == 10 /* AF_INET6 */) {
-		bpf_core_read(rec->addr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
-	} else if (rec->family == 1 /* AF_UNIX */) {
-		ua = BPF_CORE_READ((struct unix_sock *)sk, addr);
-		if (!ua)
-			return;
-		/* len counts sun_family; an abstract name starts with '\0' */
-		len = BPF_CORE_READ(ua, len) - (int)sizeof(__u16);
-		if (len <= 0)
-			return;
-		if (len > ST_SUN_PATH_LEN - 1)
-			len = ST_SUN_PATH_LEN - 1;
-		bpf_probe_read_kernel(rec->sun_path, len, ua->name[0].sun_path);
-	}
-}
-
 SEC("tp/syscalls/sys_enter_listen")
 int handle_listen(struct trace_event_raw_sys_enter *ctx)
 {
 	struct st_proc *proc = current_proc();
-	struct st_listen_record *rec;
-	struct file *file;
 	int fd = (int)ctx->args[0];
-	umode_t mode;
 
 	if (!proc || (proc->once & ST_TRIG_BIT(ST_TRIG_FIRST_LISTEN)))
 		return 0;
-
-	file = current_fd_file(fd);
-	if (!file)
-		return 0;
-	mode = BPF_CORE_READ(file, f_inode, i_mode);
-	if ((mode & S_IFMT_BITS) != S_IFSOCK_BITS)
-		return 0;
-	if (!once_claim(proc, ST_TRIG_FIRST_LISTEN))
-		return 0;
-
-	rec = once_reserve(proc, ST_TRIG_FIRST_LISTEN, sizeof(*rec), ST_REC_LISTEN);
-	if (!rec)
-		return 0;
-	__builtin_memset(rec, 0, sizeof(*rec));
-	header_current(&rec->hdr, ST_REC_LISTEN, sizeof(*rec));
-	rec->fd = fd;
-	rec->backlog = (int)ctx->args[1];
-	listen_fill_address(rec, file);
-	rec->hdr.flags = hold_current(ST_TRIG_FIRST_LISTEN);
-	bpf_ringbuf_submit(rec, 0);
+	listen_send(proc, current_fd_file(fd), fd, (int)ctx->args[1], ST_VIA_SYSCALL);
 	return 0;
 }
 
 /* first-stdin: a read-family call on a descriptor whose file is stdin's */
 
-static __always_inline bool stdin_pending(const struct st_proc *proc)
-{
-	return !(proc->once & ST_TRIG_BIT(ST_TRIG_FIRST_STDIN)) &&
-	       (proc->flags & ST_PROC_STDIN_KNOWN);
-}
-
-/* Whether descriptor fd of the current process is the file that was stdin. */
-static __always_inline bool fd_is_stdin(const struct st_proc *proc, int fd)
-{
-	struct inode *inode;
-	struct file *file = current_fd_file(fd);
-
-	if (!file)
-		return false;
-	inode = BPF_CORE_READ(file, f_inode);
-	return BPF_CORE_READ(inode, i_ino) == proc->stdin_ino &&
-	       BPF_CORE_READ(inode, i_sb, s_dev) == proc->stdin_dev;
-}
-
-/*
- * Notes a new descriptor (from a dup, fcntl or open) when it refers to stdin.
- * NOTE: a descriptor received with SCM_RIGHTS or pidfd_getfd() is not seen.
- */
-static __always_inline void note_stdin_fd(struct st_proc *proc, long fd)
-{
-	if (fd < 0 || !stdin_pending(proc) || !fd_is_stdin(proc, (int)fd))
-		return;
-	if (fd < ST_STDIN_FD_BITS)
-		__sync_fetch_and_or(&proc->stdin_fds, 1ULL << fd);
-	else
-		__sync_fetch_and_or(&proc->flags, ST_PROC_STDIN_HIGH);
-}
-
-static __always_inline bool maybe_stdin(const struct st_proc *proc, int fd)
-{
-	if (fd < 0)
-		return false;
-	if (fd < ST_STDIN_FD_BITS)
-		return proc->stdin_fds & (1ULL << fd);
-	return proc->flags & ST_PROC_STDIN_HIGH;
-}
-
 static __always_inline int on_read(int fd, __u32 call)
 {
 	struct st_proc *proc = current_proc();
-	struct st_stdin_record *rec;
 
 	if (!proc || !stdin_pending(proc) || !maybe_stdin(proc, fd))
 		return 0;
-	if (!fd_is_stdin(proc, fd))
-		return 0;
-	if (!once_claim(proc, ST_TRIG_FIRST_STDIN))
-		return 0;
-
-	rec = once_reserve(proc, ST_TRIG_FIRST_STDIN, sizeof(*rec), ST_REC_STDIN);
-	if (!rec)
-		return 0;
-	header_current(&rec->hdr, ST_REC_STDIN, sizeof(*rec));
-	rec->fd = fd;
-	rec->call = call;
-	rec->hdr.flags = hold_current(ST_TRIG_FIRST_STDIN);
-	bpf_ringbuf_submit(rec, 0);
+	if (fd_is_stdin(proc, fd))
+		stdin_send(proc, fd, call, ST_VIA_SYSCALL);
 	return 0;
 }
 
-#define READ_HOOK(name, call)						\
+/* arg is the argument that holds the descriptor read from */
+#define READ_HOOK_ARG(name, call, arg)					\
 SEC("tp/syscalls/sys_enter_" #name)					\
 int handle_##name(struct trace_event_raw_sys_enter *ctx)		\
 {									\
-	return on_read((int)ctx->args[0], call);			\
+	return on_read((int)ctx->args[arg], call);			\
 }
+#define READ_HOOK(name, call) READ_HOOK_ARG(name, call, 0)
 
 READ_HOOK(read, ST_CALL_READ)
 READ_HOOK(readv, ST_CALL_READV)
@@ -197,6 +71,11 @@ READ_HOOK(preadv2, ST_CALL_PREADV2)
 READ_HOOK(recvfrom, ST_CALL_RECVFROM)
 READ_HOOK(recvmsg, ST_CALL_RECVMSG)
 READ_HOOK(recvmmsg, ST_CALL_RECVMMSG)
+/* calls that move stdin's data elsewhere read it too */
+READ_HOOK(splice, ST_CALL_SPLICE)
+READ_HOOK(tee, ST_CALL_TEE)
+READ_HOOK_ARG(sendfile64, ST_CALL_SENDFILE, 1)
+READ_HOOK(copy_file_range, ST_CALL_COPY_FILE_RANGE)
 
 /* New descriptors that may refer to stdin */
 
@@ -214,6 +93,8 @@ int handle_exit_##name(struct trace_event_raw_sys_exit *ctx)		\
 DUP_HOOK(dup)
 DUP_HOOK(dup2)
 DUP_HOOK(dup3)
+/* a descriptor copied from another process, which may be its stdin */
+DUP_HOOK(pidfd_getfd)
 /* fcntl returns a descriptor for F_DUPFD; for other commands, a number that is checked like one */
 DUP_HOOK(fcntl)
 

@@ -82,7 +82,22 @@ enum st_call {
 	ST_CALL_RECVFROM,
 	ST_CALL_RECVMSG,
 	ST_CALL_RECVMMSG,
+	ST_CALL_READ_FIXED,	/* io_uring reads */
+	ST_CALL_READ_MULTISHOT,
+	ST_CALL_RECV,
+	ST_CALL_SPLICE,		/* reads that move data without copying it to the process */
+	ST_CALL_TEE,
+	ST_CALL_SENDFILE,
+	ST_CALL_COPY_FILE_RANGE,
 	ST_CALL_COUNT,
+};
+
+/* The path a call took into the kernel, named in trigger details as "via". */
+enum st_via {
+	ST_VIA_SYSCALL,		/* the x86-64 system call table */
+	ST_VIA_IA32,		/* the ia32 table: a 32-bit program, or int $0x80 */
+	ST_VIA_IO_URING,	/* an io_uring request */
+	ST_VIA_COUNT,
 };
 
 /* Classes of coalesced calls: one cooldown window each. */
@@ -180,7 +195,7 @@ struct st_listen_record {
 	__s32 backlog;
 	__u16 family;		/* AF_INET, AF_INET6, AF_UNIX, ... */
 	__u16 port;		/* host byte order */
-	__u32 pad;
+	__u32 via;		/* enum st_via */
 	char sun_path[ST_SUN_PATH_LEN]; /* AF_UNIX: bound path, '\0' first if abstract */
 };
 
@@ -188,6 +203,8 @@ struct st_stdin_record {
 	struct st_record_header hdr;
 	__s32 fd;
 	__u32 call;		/* enum st_call */
+	__u32 via;		/* enum st_via */
+	__u32 pad;
 };
 
 /* Value of st_signal_record.sender_pid when no process sent the signal. */
@@ -211,6 +228,8 @@ struct st_calls_record {
 	__u64 calls[ST_COUNTED_CALLS]; /* st_proc.calls right after the increment */
 	__u32 class;		/* enum st_call_class */
 	__u32 call;		/* the call that opened the window */
+	__u32 via;		/* enum st_via of that call */
+	__u32 pad;
 };
 
 struct st_exec_record {

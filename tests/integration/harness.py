@@ -253,7 +253,7 @@ def check_line_contract(obj):
         if trig in SIGNAL_TRIGGERS:
             need = {"signal", "name", "code", "thread", "result"}
         if trig == "first-listen":
-            need = {"fd", "backlog", "family"}
+            need = {"fd", "backlog", "family", "via"}
         if detail == {"reconciled": True}:
             # a once-trigger whose record was lost: the kernel kept only the fact
             need = set()

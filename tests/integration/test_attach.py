@@ -42,7 +42,7 @@ class AttachTest(SnaptrigTestCase):
         self.assertEqual(line["tid"], pid)
         self.assertEqual(line["comm"], "st-listener")
         self.assertEqual(line["detail"], {
-            "fd": int(first["fd"]), "backlog": 16, "family": "inet",
+            "fd": int(first["fd"]), "backlog": 16, "via": "syscall", "family": "inet",
             "address": "127.0.0.1", "port": int(first["port"])})
 
         run.interrupt(signal.SIGINT)
@@ -103,7 +103,7 @@ class AttachTest(SnaptrigTestCase):
         self.assertEqual(len(lines), 1, run.describe())
         self.assertEqual(lines[0]["pid"], pid)
         self.assertEqual(lines[0]["tid"], pid)
-        self.assertEqual(lines[0]["detail"], {"fd": 0, "call": "read"})
+        self.assertEqual(lines[0]["detail"], {"fd": 0, "call": "read", "via": "syscall"})
         self.assertExited(run, pid, 0, comm="st-stdin")
 
     def test_target_killed_agent_exits_zero(self):

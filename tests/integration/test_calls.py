@@ -45,6 +45,11 @@ class CallsTest(SnaptrigTestCase):
             # The schema's optional "source" distinguishes syscalls from the
             # SNAPTRIG_TRANSACTION() marker; these tests make syscalls only.
             self.assertEqual(detail.pop("source", "syscall"), "syscall")
+            # "via" names the path of the call that opened the window, on its line only
+            if detail["coalesced"]:
+                self.assertNotIn("via", detail)
+            else:
+                self.assertEqual(detail.pop("via"), "syscall")
             self.assertEqual(set(detail), {"call", "count", "calls", "coalesced"})
         first = lines[0]["detail"]
         self.assertEqual(first["count"], 1)

@@ -39,13 +39,13 @@ class DemoTest(SnaptrigTestCase):
         listens = run.triggers("first-listen")
         self.assertEqual(len(listens), 1, run.describe())
         self.assertEqual(listens[0]["detail"], {
-            "fd": listens[0]["detail"]["fd"], "backlog": 8, "family": "inet",
+            "fd": listens[0]["detail"]["fd"], "backlog": 8, "via": "syscall", "family": "inet",
             "address": "127.0.0.1", "port": port})
 
         reads = run.triggers("first-stdin")
         self.assertEqual(len(reads), 1, run.describe())
         self.assertEqual(reads[0]["pid"], pid)
-        self.assertEqual(reads[0]["detail"], {"fd": 0, "call": "read"})
+        self.assertEqual(reads[0]["detail"], {"fd": 0, "call": "read", "via": "syscall"})
 
         calls = {}
         for line in run.triggers("non-deterministic-call"):
@@ -61,7 +61,7 @@ class DemoTest(SnaptrigTestCase):
         self.assertEqual(detail.pop("source", "syscall"), "syscall")
         self.assertEqual(detail, {"call": "fsync", "count": 1,
                                               "calls": {"fsync": 1},
-                                              "coalesced": False})
+                                              "coalesced": False, "via": "syscall"})
 
         alarms = run.triggers("sigalrm")
         self.assertEqual(len(alarms), 1, run.describe())

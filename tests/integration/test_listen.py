@@ -62,6 +62,7 @@ class ListenTest(SnaptrigTestCase):
         self.assertEqual(line["detail"], {
             "fd": int(first["fd"]),
             "backlog": 16,
+            "via": "syscall",
             "family": "inet",
             "address": "127.0.0.1",
             "port": int(first["port"]),
@@ -85,6 +86,7 @@ class ListenTest(SnaptrigTestCase):
         self.assertEqual(lines[0]["detail"], {
             "fd": int(facts["fd"]),
             "backlog": 16,
+            "via": "syscall",
             "family": "inet6",
             "address": "::1",
             "port": int(facts["port"]),
@@ -100,6 +102,7 @@ class ListenTest(SnaptrigTestCase):
         self.assertEqual(lines[0]["detail"], {
             "fd": int(facts["fd"]),
             "backlog": 16,
+            "via": "syscall",
             "family": "unix",
             "path": path,
         })

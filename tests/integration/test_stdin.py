@@ -30,13 +30,13 @@ class StdinTest(SnaptrigTestCase):
         self.assertExited(run, pid, 0, comm="st-stdin")
         return run, pid
 
-    def assertFirstStdin(self, run, pid, fd, call):
+    def assertFirstStdin(self, run, pid, fd, call, via="syscall"):
         lines = run.triggers("first-stdin")
         self.assertEqual(len(lines), 1, run.describe())
         self.assertEqual(lines[0]["pid"], pid)
         self.assertEqual(lines[0]["tid"], pid)
         self.assertEqual(lines[0]["comm"], "st-stdin")
-        self.assertEqual(lines[0]["detail"], {"fd": fd, "call": call})
+        self.assertEqual(lines[0]["detail"], {"fd": fd, "call": call, "via": via})
         self.assertLess(lines[0]["seq"], run.exits(pid)[0]["seq"])
 
     def test_pipe_calls(self):
@@ -107,7 +107,7 @@ class StdinTest(SnaptrigTestCase):
         self.assertEqual(lines[0]["comm"], "sh")
         self.assertEqual(lines[1]["comm"], "cat")
         for line in lines:
-            self.assertEqual(line["detail"], {"fd": 0, "call": "read"})
+            self.assertEqual(line["detail"], {"fd": 0, "call": "read", "via": "syscall"})
 
     def test_untraced_reader_no_line(self):
         run = self.trace(["-t", "first-stdin"], [tool("st-stdin"), "-n", "1"])

@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Descriptor helpers shared by the programs that decode a call's file: the
+ * system call hooks, the ia32 hook and the io_uring hooks. Each decides
+ * first-listen and first-stdin the same way whatever path the call took, and
+ * names the path in the record's via field.
+ */
+#ifndef SNAPTRIG_FDS_BPF_H
+#define SNAPTRIG_FDS_BPF_H
+
+#include "maps.bpf.h"
+
+#define S_IFMT_BITS 00170000
+#define S_IFSOCK_BITS 0140000
+#define S_IFCHR_BITS 0020000
+#define KDEV(major, minor) (((__u32)(major) << 20) | (minor))
+
+static __always_inline struct file *task_fd_file(struct task_struct *task, int fd)
+{
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds;
+	struct file *file = NULL;
+
+	if (!fdt || fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
+	return file;
+}
+
+static __always_inline struct file *current_fd_file(int fd)
+{
+	return task_fd_file((struct task_struct *)bpf_get_current_task(), fd);
+}
+
+/* first-listen */
+
+static __always_inline void listen_fill_address(struct st_listen_record *rec,
+						struct file *file)
+{
+	struct socket *sock = BPF_CORE_READ(file, private_data);
+	struct sock *sk = BPF_CORE_READ(sock, sk);
+	struct unix_address *ua;
+	int len;
+
+	rec->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	rec->port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	if (rec->family == 2 /* AF_INET */) {
+		bpf_core_read(rec->addr, 4, &sk->__sk_common.skc_rcv_saddr);
+	} else if (rec->family == 10 /* AF_INET6 */) {
+		bpf_core_read(rec->addr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+	} else if (rec->family == 1 /* AF_UNIX */) {
+		ua = BPF_CORE_READ((struct unix_sock *)sk, addr);
+		if (!ua)
+			return;
+		/* len counts sun_family; an abstract name starts with '\0' */
+		len = BPF_CORE_READ(ua, len) - (int)sizeof(__u16);
+		if (len <= 0)
+			return;
+		if (len > ST_SUN_PATH_LEN - 1)
+			len = ST_SUN_PATH_LEN - 1;
+		bpf_probe_read_kernel(rec->sun_path, len, ua->name[0].sun_path);
+	}
+}
+
+
+static __always_inline bool stdin_pending(const struct st_proc *proc)
+{
+	return !(proc->once & ST_TRIG_BIT(ST_TRIG_FIRST_STDIN)) &&
+	       (proc->flags & ST_PROC_STDIN_KNOWN);
+}
+
+/* Whether descriptor fd of the current process is the file that was stdin. */
+static __always_inline bool fd_is_stdin(const struct st_proc *proc, int fd)
+{
+	struct inode *inode;
+	struct file *file = current_fd_file(fd);
+
+	if (!file)
+		return false;
+	inode = BPF_CORE_READ(file, f_inode);
+	return BPF_CORE_READ(inode, i_ino) == proc->stdin_ino &&
+	       BPF_CORE_READ(inode, i_sb, s_dev) == proc->stdin_dev;
+}
+
+/*
+ * Notes a new descriptor (from a dup, fcntl, open or pidfd_getfd) when it refers to stdin.
+ * NOTE: a descriptor received with SCM_RIGHTS is not seen.
+ */
+static __always_inline void note_stdin_fd(struct st_proc *proc, long fd)
+{
+	if (fd < 0 || !stdin_pending(proc) || !fd_is_stdin(proc, (int)fd))
+		return;
+	if (fd < ST_STDIN_FD_BITS)
+		__sync_fetch_and_or(&proc->stdin_fds, 1ULL << fd);
+	else
+		__sync_fetch_and_or(&proc->flags, ST_PROC_STDIN_HIGH);
+}
+
+static __always_inline bool maybe_stdin(const struct st_proc *proc, int fd)
+{
+	if (fd < 0)
+		return false;
+	if (fd < ST_STDIN_FD_BITS)
+		return proc->stdin_fds & (1ULL << fd);
+	return proc->flags & ST_PROC_STDIN_HIGH;
+}
+
+/* Sends the first-listen record of proc for socket file at descriptor fd. */
+static __always_inline void listen_send(struct st_proc *proc, struct file *file, int fd,
+					int backlog, __u32 via)
+{
+	struct st_listen_record *rec;
+	umode_t mode;
+
+	if (!file)
+		return;
+	mode = BPF_CORE_READ(file, f_inode, i_mode);
+	if ((mode & S_IFMT_BITS) != S_IFSOCK_BITS)
+		return;
+	if (!once_claim(proc, ST_TRIG_FIRST_LISTEN))
+		return;
+
+	rec = once_reserve(proc, ST_TRIG_FIRST_LISTEN, sizeof(*rec), ST_REC_LISTEN);
+	if (!rec)
+		return;
+	__builtin_memset(rec, 0, sizeof(*rec));
+	header_current(&rec->hdr, ST_REC_LISTEN, sizeof(*rec));
+	rec->fd = fd;
+	rec->backlog = backlog;
+	rec->via = via;
+	listen_fill_address(rec, file);
+	rec->hdr.flags = hold_current(ST_TRIG_FIRST_LISTEN);
+	bpf_ringbuf_submit(rec, 0);
+}
+
+/* Sends the first-stdin record of proc once file is known to be stdin's. */
+static __always_inline void stdin_send(struct st_proc *proc, int fd, __u32 call, __u32 via)
+{
+	struct st_stdin_record *rec;
+
+	if (!once_claim(proc, ST_TRIG_FIRST_STDIN))
+		return;
+	rec = once_reserve(proc, ST_TRIG_FIRST_STDIN, sizeof(*rec), ST_REC_STDIN);
+	if (!rec)
+		return;
+	header_current(&rec->hdr, ST_REC_STDIN, sizeof(*rec));
+	rec->fd = fd;
+	rec->call = call;
+	rec->via = via;
+	rec->pad = 0;
+	rec->hdr.flags = hold_current(ST_TRIG_FIRST_STDIN);
+	bpf_ringbuf_submit(rec, 0);
+}
+
+#endif /* SNAPTRIG_FDS_BPF_H */
