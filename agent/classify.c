@@ -16,6 +16,8 @@ static const size_t record_sizes[ST_REC_KIND_COUNT] = {
 	[ST_REC_ENVIRON] = sizeof(struct st_environ_record),
 	[ST_REC_EXPLICIT] = sizeof(struct st_explicit_record),
 	[ST_REC_IDLE] = sizeof(struct st_idle_record),
+	[ST_REC_JOIN] = sizeof(struct st_join_record),
+	[ST_REC_COVERAGE] = sizeof(struct st_coverage_record),
 };
 
 static const __u32 class_first[ST_CLASS_COUNT] = {

@@ -52,6 +52,8 @@ static const char *const kind_names[ST_REC_KIND_COUNT] = {
 	[ST_REC_ENVIRON] = "environ",
 	[ST_REC_EXPLICIT] = "explicit",
 	[ST_REC_IDLE] = "idle",
+	[ST_REC_JOIN] = "join",
+	[ST_REC_COVERAGE] = "coverage",
 };
 
 const char *call_name(__u32 call)

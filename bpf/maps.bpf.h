@@ -78,6 +78,9 @@ static __always_inline void header_current(struct st_record_header *hdr, __u32 k
 
 	hdr->flags = 0;
 	hdr->pad = 0;
+	hdr->cgroup_id = 0;
+	hdr->ns_pid = 0;
+	hdr->ns_tid = 0;
 	hdr->boot_ns = bpf_ktime_get_boot_ns();
 	hdr->kind = kind;
 	hdr->pid = id >> 32;
@@ -91,6 +94,9 @@ static __always_inline void header_task(struct st_record_header *hdr, __u32 kind
 {
 	hdr->flags = 0;
 	hdr->pad = 0;
+	hdr->cgroup_id = 0;
+	hdr->ns_pid = 0;
+	hdr->ns_tid = 0;
 	hdr->boot_ns = bpf_ktime_get_boot_ns();
 	hdr->kind = kind;
 	hdr->pid = BPF_CORE_READ(task, tgid);

@@ -50,6 +50,8 @@ enum st_record_kind {
 	ST_REC_ENVIRON,		/* first read of the environment */
 	ST_REC_EXPLICIT,	/* SNAPTRIG_SNAPSHOT() or SNAPTRIG_TRANSACTION() marker */
 	ST_REC_IDLE,		/* every thread blocked for the idle threshold */
+	ST_REC_JOIN,		/* a process entered the traced cgroup subtree */
+	ST_REC_COVERAGE,	/* a traced process used a path the kernel side cannot decode */
 	ST_REC_KIND_COUNT,
 };
 
@@ -164,11 +166,14 @@ struct st_proc {
 /* Header of every ring buffer record; a kind-specific body follows. */
 struct st_record_header {
 	__u64 boot_ns;		/* bpf_ktime_get_boot_ns() at the event */
+	__u64 cgroup_id;	/* cgroup v2 id of the process, 0 unless the agent asks for it */
 	__u32 kind;		/* enum st_record_kind */
 	__u32 pid;		/* tgid of the process */
 	__u32 tid;		/* thread that caused the event */
 	__u32 size;		/* whole record size in bytes, header included */
 	__u32 flags;		/* ST_RECORD_* */
+	__u32 ns_pid;		/* pid in the process's own pid namespace, 0 in the agent's */
+	__u32 ns_tid;		/* tid in that namespace, 0 in the agent's */
 	__u32 pad;
 	char comm[ST_COMM_LEN];
 };
@@ -286,6 +291,30 @@ struct st_idle_record {
 	__u64 idle_since_ns;	/* boot ns when the last running thread blocked or tracking began */
 	__u32 threads;		/* threads of the process */
 	__u32 pad;
+};
+
+struct st_join_record {
+	struct st_record_header hdr;
+	__u32 ppid;		/* tgid of the parent */
+	__u32 pad;
+};
+
+/* st_coverage_record.reason */
+enum st_coverage_reason {
+	ST_COVERAGE_UNDECODED,	/* a request the kernel side cannot decode, such as an io_uring opcode */
+	ST_COVERAGE_NO_HOOK,	/* the hook for this path could not be loaded on this kernel */
+};
+
+/*
+ * A trigger that is blind for a process on one path. The kernel sends it
+ * once per process, trigger and path; the agent writes a coverage line.
+ */
+struct st_coverage_record {
+	struct st_record_header hdr;
+	__u32 trigger;		/* enum st_trigger */
+	__u32 via;		/* enum st_via */
+	__u32 reason;		/* enum st_coverage_reason */
+	__u32 op;		/* the undecoded request: io_uring opcode or system call number */
 };
 
 /* st_idle_seed.op */
