@@ -20,6 +20,7 @@ struct tracer {
 	int lost_fd;
 	int holds_fd;
 	int ncpus;
+	__u32 blind_vias;		/* 1 << enum st_via of paths whose hooks failed to load */
 };
 
 /* Identity of the file that was a process's stdin, as the kernel identifies it. */

@@ -157,7 +157,7 @@ struct st_proc {
 	__u32 flags;		/* ST_PROC_* */
 	__u32 once_lost;	/* once-triggers whose record the ring buffer could not take */
 	__s32 exit_code;	/* ST_PROC_EXITED: the wait(2) status word */
-	__u32 pad;
+	__u32 coverage;		/* ST_TRIG_BIT of triggers whose coverage record was sent */
 };
 
 /* st_record_header.flags */
