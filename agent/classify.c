@@ -136,12 +136,33 @@ static void emit(struct classifier *c, const struct line *line)
 		/* most lines are of the record's own process: spare the search */
 		struct proc_entry *proc = c->current_proc && c->current_proc->pid == line->pid ?
 					  c->current_proc : classifier_find(c, line->pid);
+		__u32 bit = ST_TRIG_BIT(line->trigger);
 
 		c->trigger_lines[line->trigger]++;
 		if (proc)
 			proc->last_trigger = line->trigger;
+		if (proc && (proc->since_attach & bit)) {
+			struct line copy = *line;
+
+			proc->since_attach &= ~bit;
+			copy.since_attach = !line->at_attach;
+			c->emit(c->ctx, &copy);
+			return;
+		}
 	}
 	c->emit(c->ctx, line);
+}
+
+void classifier_at_attach(struct classifier *c, enum st_trigger t,
+			  const struct st_record_header *hdr)
+{
+	struct line line;
+
+	if (!enabled(c, t))
+		return;
+	line_from_record(&line, LINE_TRIGGER, t, hdr);
+	line.at_attach = 1;
+	emit(c, &line);
 }
 
 static void emit_trigger(struct classifier *c, enum st_trigger t,

@@ -33,6 +33,8 @@ struct line {
 	int coalesced;
 	int held;			/* the process is held for a snapshot request */
 	int reconciled;			/* a once-trigger whose record was lost: no detail */
+	int at_attach;			/* found in /proc at attach: it happened earlier */
+	int since_attach;		/* the first since attach; it may have happened earlier */
 	const struct st_record_header *record;
 	char comm[ST_COMM_LEN];
 };
@@ -47,6 +49,7 @@ struct proc_entry {
 	__u32 reconciled;			/* once_lost bits already written */
 	__u32 before_exec;			/* the launched child, still snaptrig's code */
 	__u32 last_trigger;			/* of the last trigger line, ST_TRIG_COUNT: none */
+	__u32 since_attach;			/* ST_TRIG_BIT of once-triggers seen only since attach */
 	char comm[ST_COMM_LEN];
 };
 
@@ -79,6 +82,13 @@ void classifier_free(struct classifier *c);
 /* Starts tracking pid from now_ns (boot clock). Returns 0 or -ENOMEM. */
 int classifier_add(struct classifier *c, __u32 pid, const char *comm, __u64 now_ns);
 struct proc_entry *classifier_find(struct classifier *c, __u32 pid);
+/*
+ * Writes a once-trigger line of an attached process from what /proc showed
+ * at attach: hdr is a record the agent filled in, and the line says
+ * "source":"attach". It asks for no snapshot, since the moment is past.
+ */
+void classifier_at_attach(struct classifier *c, enum st_trigger t,
+			  const struct st_record_header *hdr);
 
 /*
  * Checks that data contains one well-formed record of a known kind and returns

@@ -299,13 +299,17 @@ static const char *family_name(__u16 family)
 	return "other";
 }
 
-static void detail_listen(struct json_writer *w, const struct st_listen_record *rec)
+static void detail_listen(struct json_writer *w, const struct st_listen_record *rec,
+			  int at_attach)
 {
 	char addr[INET6_ADDRSTRLEN] = "";
 
 	key_i64(w, "fd", rec->fd);
-	key_i64(w, "backlog", rec->backlog);
-	key_str(w, "via", via_name(rec->via));
+	/* /proc shows neither the backlog nor the call of a socket found at attach */
+	if (!at_attach) {
+		key_i64(w, "backlog", rec->backlog);
+		key_str(w, "via", via_name(rec->via));
+	}
 	key_str(w, "family", family_name(rec->family));
 	if (rec->family == AF_INET || rec->family == AF_INET6) {
 		inet_ntop(rec->family, rec->addr, addr, sizeof(addr));
@@ -430,12 +434,14 @@ static void detail(struct emitter *e, const struct line *line)
 	}
 	switch (line->trigger) {
 	case ST_TRIG_FIRST_LISTEN:
-		detail_listen(w, (const void *)hdr);
+		detail_listen(w, (const void *)hdr, line->at_attach);
 		break;
 	case ST_TRIG_FIRST_STDIN: {
 		const struct st_stdin_record *rec = (const void *)hdr;
 
 		key_i64(w, "fd", rec->fd);
+		if (line->at_attach)
+			break;
 		key_str(w, "call", call_name(rec->call));
 		key_str(w, "via", via_name(rec->via));
 		break;
@@ -652,6 +658,10 @@ static void emit_text(struct emitter *e, const struct line *line)
 		text_append(e, &len, "%.15s  %-24s %u %u %s ", when + 11,
 			    trigger_name(line->trigger), line->pid, line->tid, comm);
 		text_detail(e, &len, line);
+		if (line->at_attach)
+			text_append(e, &len, " source=attach");
+		if (line->since_attach)
+			text_append(e, &len, " since=attach");
 	} else if (line->type == LINE_EXEC) {
 		const struct st_exec_record *rec = (const void *)line->record;
 
@@ -694,6 +704,10 @@ void emit_line(void *ctx, const struct line *line)
 		json_key(w, "held");
 		json_bool(w, line->held);
 	}
+	if (line->at_attach)
+		key_str(w, "source", "attach");
+	if (line->since_attach)
+		key_str(w, "since", "attach");
 	if (line->type == LINE_TRIGGER)
 		detail(e, line);
 	else if (line->type == LINE_EXEC)

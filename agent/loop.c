@@ -43,7 +43,8 @@ void session_emit(void *ctx, const struct line *line)
 
 	if (line->type == LINE_EXIT)
 		snapshots_on_exit(&s->snapshots, line->pid);
-	if (line->type != LINE_TRIGGER || !snapshots_enabled(&s->snapshots)) {
+	/* a trigger found at attach is past: no snapshot can show its moment */
+	if (line->type != LINE_TRIGGER || line->at_attach || !snapshots_enabled(&s->snapshots)) {
 		emit_line(&s->emitter, line);
 		return;
 	}

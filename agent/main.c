@@ -135,6 +135,7 @@ static void session_cleanup(struct session *s)
 	if (s->child_pidfd >= 0)
 		close(s->child_pidfd);
 	free(s->targets);
+	free(s->priors);
 	options_free(&s->opts);
 }
 
@@ -222,6 +223,7 @@ int main(int argc, char **argv)
 	if (status)
 		goto out;
 	emit_start(&s.emitter, &s.opts, s.targets, s.target_count, getpid());
+	attach_report_prior(&s);
 	log_info(1, "tracing %zu process%s", s.target_count, s.target_count == 1 ? "" : "es");
 
 	err = session_loop(&s);

@@ -8,6 +8,7 @@
 #include "classify.h"
 #include "emit.h"
 #include "options.h"
+#include "prior.h"
 #include "snapshot.h"
 #include "tracer.h"
 
@@ -25,6 +26,7 @@ struct session {
 	__u64 next_liveness_ns;
 	sigset_t orig_mask;		/* signal mask to restore in the launched child */
 	pid_t *targets;			/* pids traced from the start */
+	struct prior_state *priors;	/* attach mode: what each target did before, or NULL */
 	size_t target_count;
 	pid_t child;			/* launch mode: COMMAND's pid, else 0 */
 	int child_status;		/* wait(2) status once reaped */
@@ -47,6 +49,14 @@ int launch_command(struct session *s);
 /* targets.c */
 /* Checks and registers the -p targets. Returns 0 or -errno after a message. */
 int attach_targets(struct session *s);
+/*
+ * Registers process pid, already checked, found at start: its once-triggers
+ * that /proc shows are past go into prior (written by attach_report_prior()),
+ * and the others are marked as seen only since the attach.
+ */
+int attach_process(struct session *s, pid_t pid, struct prior_state *prior);
+/* Writes the "source":"attach" lines of the targets; after the start line. */
+void attach_report_prior(struct session *s);
 /* The state letter of /proc/PID/stat ('X' when not found), or 0 when unknown. */
 char process_state(pid_t pid);
 /* Whether pid has exited: not found, or a zombie. */

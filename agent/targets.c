@@ -141,19 +141,17 @@ int attach_targets(struct session *s)
 		s->targets[s->target_count++] = tgid;
 	}
 
+	s->priors = calloc(s->target_count, sizeof(*s->priors));
+	if (!s->priors)
+		return -ENOMEM;
 	for (i = 0; i < s->target_count; i++) {
 		pid_t pid = s->targets[i];
-		char comm[ST_COMM_LEN];
-		struct stdin_id in;
 
-		stdin_id_of_pid(pid, &in);
-		err = tracer_add(&s->tracer, pid, &in);
+		err = attach_process(s, pid, &s->priors[i]);
 		if (err) {
 			log_error("cannot trace process %d: %s", pid, strerror(-err));
 			return err;
 		}
-		read_comm(pid, comm);
-		classifier_add(&s->classifier, pid, comm, boot_now_ns());
 		/* a target that exited before it was registered would never report */
 		if (process_gone(pid)) {
 			log_error("process %d exited while snaptrig attached (-p)", pid);
@@ -161,4 +159,60 @@ int attach_targets(struct session *s)
 		}
 	}
 	return 0;
+}
+
+int attach_process(struct session *s, pid_t pid, struct prior_state *prior)
+{
+	char comm[ST_COMM_LEN];
+	struct proc_entry *proc;
+	struct stdin_id in;
+	int err;
+
+	/* before the entry exists, so a call after it is never taken for a past one */
+	prior_scan(pid, s->opts.triggers, prior);
+	stdin_id_of_pid(pid, &in);
+	err = tracer_add_once(&s->tracer, pid, &in, prior_once_bits(prior));
+	if (err)
+		return err;
+	read_comm(pid, comm);
+	err = classifier_add(&s->classifier, pid, comm, boot_now_ns());
+	if (err)
+		return err;
+	proc = classifier_find(&s->classifier, pid);
+	proc->since_attach = prior_unknown_bits(prior, s->opts.triggers);
+	return 0;
+}
+
+static void report_prior(struct session *s, pid_t pid, struct prior_state *prior)
+{
+	struct proc_entry *proc = classifier_find(&s->classifier, pid);
+	struct st_record_header hdr = {
+		.boot_ns = boot_now_ns(),
+		.pid = pid,
+		.tid = pid,
+	};
+
+	if (proc)
+		memcpy(hdr.comm, proc->comm, sizeof(hdr.comm));
+	if (prior->listening) {
+		prior->listen.hdr = hdr;
+		prior->listen.hdr.kind = ST_REC_LISTEN;
+		prior->listen.hdr.size = sizeof(prior->listen);
+		classifier_at_attach(&s->classifier, ST_TRIG_FIRST_LISTEN, &prior->listen.hdr);
+	}
+	if (prior->stdin_read) {
+		struct st_stdin_record rec = { .hdr = hdr, .fd = 0 };
+
+		rec.hdr.kind = ST_REC_STDIN;
+		rec.hdr.size = sizeof(rec);
+		classifier_at_attach(&s->classifier, ST_TRIG_FIRST_STDIN, &rec.hdr);
+	}
+}
+
+void attach_report_prior(struct session *s)
+{
+	size_t i;
+
+	for (i = 0; s->priors && i < s->target_count; i++)
+		report_prior(s, s->targets[i], &s->priors[i]);
 }

@@ -59,6 +59,8 @@ void tracer_close(struct tracer *t);
 
 /* Starts tracing process pid. Returns 0, -EEXIST or -errno. */
 int tracer_add(struct tracer *t, pid_t pid, const struct stdin_id *in);
+/* Like tracer_add(), with the ST_TRIG_BIT once-triggers that pid is past already. */
+int tracer_add_once(struct tracer *t, pid_t pid, const struct stdin_id *in, __u32 once);
 void tracer_remove(struct tracer *t, pid_t pid);
 /* Whether pid has an entry in the kernel's procs map. */
 int tracer_has(struct tracer *t, pid_t pid);

@@ -254,6 +254,9 @@ def check_line_contract(obj):
             need = {"signal", "name", "code", "thread", "result"}
         if trig == "first-listen":
             need = {"fd", "backlog", "family", "via"}
+        if obj.get("source") == "attach":
+            # found in /proc at attach: no call, so no backlog, call or via
+            need = {"fd", "family"} if trig == "first-listen" else {"fd"}
         if detail == {"reconciled": True}:
             # a once-trigger whose record was lost: the kernel kept only the fact
             need = set()

@@ -44,6 +44,9 @@ class AttachTest(SnaptrigTestCase):
         self.assertEqual(line["detail"], {
             "fd": int(first["fd"]), "backlog": 16, "via": "syscall", "family": "inet",
             "address": "127.0.0.1", "port": int(first["port"])})
+        # it may have listened before the attach: the line says so
+        self.assertEqual(line["since"], "attach")
+        self.assertNotIn("source", line)
 
         run.interrupt(signal.SIGINT)
         self.assertEqual(run.wait_exit(), 0, run.describe())
@@ -104,7 +107,76 @@ class AttachTest(SnaptrigTestCase):
         self.assertEqual(lines[0]["pid"], pid)
         self.assertEqual(lines[0]["tid"], pid)
         self.assertEqual(lines[0]["detail"], {"fd": 0, "call": "read", "via": "syscall"})
+        self.assertEqual(lines[0]["since"], "attach")
         self.assertExited(run, pid, 0, comm="st-stdin")
+
+    def assertAtAttach(self, run, line, pid, comm, detail):
+        self.assertEqual(line["pid"], pid)
+        self.assertEqual(line["tid"], pid)
+        self.assertEqual(line["comm"], comm)
+        self.assertEqual(line["source"], "attach")
+        self.assertNotIn("since", line)
+        self.assertEqual(line["detail"], detail)
+        # written right after the start line, at the attach time
+        self.assertEqual(line["seq"], run.wait_start()["seq"] + 1)
+
+    def test_listening_before_attach(self):
+        target = self.spawn([tool("st-listener"), "0"])
+        pid = int(target.wait_fact("pid"))
+        target.wait_fact("ready")
+        facts = target.fact_values("listen")[0]
+        run = self.attach([pid], "first-listen")
+        line = run.wait_trigger("first-listen", pid)
+        self.assertAtAttach(run, line, pid, "st-listener", {
+            "fd": int(facts["fd"]), "family": "inet", "address": "127.0.0.1",
+            "port": int(facts["port"])})
+
+        run.interrupt(signal.SIGINT)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertEqual(len(run.triggers("first-listen")), 1, run.describe())
+        target.close_stdin()
+        self.assertEqual(target.wait_exit(), 0)
+
+    def test_unix_listening_before_attach(self):
+        path = os.path.join(self.tmp, "attach.sock")
+        target = self.spawn([tool("st-listener"), "-u", path])
+        pid = int(target.wait_fact("pid"))
+        target.wait_fact("ready")
+        facts = target.fact_values("listen")[0]
+        run = self.attach([pid], "first-listen")
+        line = run.wait_trigger("first-listen", pid)
+        self.assertAtAttach(run, line, pid, "st-listener", {
+            "fd": int(facts["fd"]), "family": "unix", "path": path})
+        run.interrupt(signal.SIGINT)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        target.close_stdin()
+        self.assertEqual(target.wait_exit(), 0)
+
+    def test_stdin_file_read_before_attach(self):
+        data = os.path.join(self.tmp, "input")
+        with open(data, "w", encoding="ascii") as f:
+            f.write("0123456789\n")
+        reader = ("import os, signal, sys\n"
+                  "os.read(0, 4)\n"
+                  "print('pid', os.getpid(), flush=True)\n"
+                  "signal.signal(signal.SIGUSR1, lambda *a: None)\n"
+                  "signal.pause()\n"
+                  "os.read(0, 4)\n"
+                  "print('done', flush=True)\n")
+        with open(data, "rb") as stdin:
+            target = self.spawn(["/usr/bin/python3", "-c", reader], stdin=stdin)
+        pid = int(target.wait_fact("pid"))
+        run = self.attach([pid], "first-stdin")
+        line = run.wait_trigger("first-stdin", pid)
+        self.assertAtAttach(run, line, pid, "python3", {"fd": 0})
+
+        # the read after the attach is not the first one
+        os.kill(pid, signal.SIGUSR1)
+        target.wait_fact("done")
+        self.assertEqual(target.wait_exit(), 0, target.describe())
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertEqual(len(run.triggers("first-stdin")), 1, run.describe())
+        self.assertExited(run, pid, 0, comm="python3")
 
     def test_target_killed_agent_exits_zero(self):
         target = self.spawn([tool("st-signals")])
@@ -141,8 +213,10 @@ class AttachTest(SnaptrigTestCase):
         self.assertEqual(run.wait_exit(), 0, run.describe())
         for pid in pids:
             self.assertExited(run, pid, 0, comm="st-listener")
-        self.assertEqual(run.triggers("first-listen"), [],
-                         "both listened before the attach")
+        # both listened before the attach: one line each, found at attach
+        lines = run.triggers("first-listen")
+        self.assertEqual([(line["pid"], line["source"]) for line in lines],
+                         [(pids[0], "attach"), (pids[1], "attach")], run.describe())
 
 
 if __name__ == "__main__":

@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The state of a process before snaptrig attached to it. The kernel side gets
+ * only what happens after the procs entry exists, so for an attached
+ * process the agent reads /proc once: a socket that is listening already
+ * means first-listen is past, and a stdin file read part of the way means
+ * first-stdin is past. Both are reported with "source":"attach" and their
+ * once bits are set before the entry is created, so no later call is
+ * reported as the first one.
+ */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "prior.h"
+
+#define TCP_LISTEN_STATE 0x0A		/* TCP_LISTEN in /proc/net/tcp's st column */
+#define UNIX_ACCEPTCON_FLAG 0x10000	/* __SO_ACCEPTCON in /proc/net/unix's Flags */
+#define MAX_SOCKETS 4096
+
+struct socket_fd {
+	unsigned long inode;
+	int fd;
+};
+
+/* Collects the socket inodes that the descriptors of pid refer to. */
+static size_t socket_fds(pid_t pid, struct socket_fd *out, size_t cap)
+{
+	char dir[64], path[PATH_MAX], link[64];
+	struct dirent *entry;
+	size_t n = 0;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", pid);
+	d = opendir(dir);
+	if (!d)
+		return 0;
+	while ((entry = readdir(d)) && n < cap) {
+		unsigned long inode;
+		ssize_t len;
+
+		if (entry->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, entry->d_name);
+		len = readlink(path, link, sizeof(link) - 1);
+		if (len <= 0)
+			continue;
+		link[len] = '\0';
+		if (sscanf(link, "socket:[%lu]", &inode) != 1)
+			continue;
+		out[n].inode = inode;
+		out[n].fd = atoi(entry->d_name);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static int fd_of_inode(const struct socket_fd *fds, size_t n, unsigned long inode)
+{
+	int best = -1;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (fds[i].inode == inode && (best < 0 || fds[i].fd < best))
+			best = fds[i].fd;
+	return best;
+}
+
+/* Keeps the listening socket with the lowest descriptor. */
+static void consider(struct prior_state *p, int fd)
+{
+	if (fd < 0 || (p->listening && fd >= p->listen.fd))
+		return;
+	memset(&p->listen, 0, sizeof(p->listen));
+	p->listen.fd = fd;
+	p->listening = 1;
+}
+
+/*
+ * Reads /proc/PID/net/tcp or tcp6, whose addresses are hex words in host
+ * order, for listening sockets of the process.
+ */
+static void scan_tcp(struct prior_state *p, pid_t pid, int family,
+		     const struct socket_fd *fds, size_t n)
+{
+	char path[64], line[512], addr[33];
+	unsigned int port, state;
+	unsigned long inode;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/net/%s", pid, family == AF_INET ? "tcp" : "tcp6");
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		__u32 words[4];
+		int fd, i, nwords = family == AF_INET ? 1 : 4;
+
+		if (sscanf(line, " %*u: %32[0-9A-Fa-f]:%x %*s %x %*s %*s %*s %*u %*u %lu",
+			   addr, &port, &state, &inode) != 4 || state != TCP_LISTEN_STATE)
+			continue;
+		if (strlen(addr) != (size_t)nwords * 8)
+			continue;
+		fd = fd_of_inode(fds, n, inode);
+		if (fd < 0 || (p->listening && fd >= p->listen.fd))
+			continue;
+		for (i = 0; i < nwords; i++) {
+			char word[9];
+
+			memcpy(word, addr + i * 8, 8);
+			word[8] = '\0';
+			words[i] = (__u32)strtoul(word, NULL, 16);
+		}
+		consider(p, fd);
+		p->listen.family = family;
+		p->listen.port = port;
+		memcpy(p->listen.addr, words, nwords * 4);
+	}
+	fclose(f);
+}
+
+/* Reads /proc/PID/net/unix for sockets of the process that accept connections. */
+static void scan_unix(struct prior_state *p, pid_t pid, const struct socket_fd *fds, size_t n)
+{
+	char path[64], line[512 + ST_SUN_PATH_LEN];
+	unsigned long inode;
+	unsigned int flags;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/net/unix", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char name[ST_SUN_PATH_LEN + 2] = "";
+		int fd;
+
+		if (sscanf(line, "%*s %*x %*x %x %*x %*x %lu %109s", &flags, &inode, name) < 2 ||
+		    !(flags & UNIX_ACCEPTCON_FLAG))
+			continue;
+		fd = fd_of_inode(fds, n, inode);
+		if (fd < 0 || (p->listening && fd >= p->listen.fd))
+			continue;
+		consider(p, fd);
+		p->listen.family = AF_UNIX;
+		/* the kernel prints an abstract name with '@' for its leading '\0' */
+		memcpy(p->listen.sun_path, name, strnlen(name, ST_SUN_PATH_LEN - 1));
+		if (name[0] == '@')
+			p->listen.sun_path[0] = '\0';
+	}
+	fclose(f);
+}
+
+/* Whether the stdin of pid is a file that was read or moved past its start. */
+static void scan_stdin(struct prior_state *p, pid_t pid)
+{
+	char path[64], line[128];
+	unsigned long long pos;
+	struct stat st;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/0", pid);
+	if (stat(path, &st) || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)))
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/0", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "pos: %llu", &pos) == 1 && pos > 0) {
+			p->stdin_read = 1;
+			p->stdin_pos = pos;
+		}
+	}
+	fclose(f);
+}
+
+void prior_scan(pid_t pid, __u32 triggers, struct prior_state *p)
+{
+	struct socket_fd *fds;
+	size_t n;
+
+	memset(p, 0, sizeof(*p));
+	if (triggers & ST_TRIG_BIT(ST_TRIG_FIRST_STDIN))
+		scan_stdin(p, pid);
+	if (!(triggers & ST_TRIG_BIT(ST_TRIG_FIRST_LISTEN)))
+		return;
+	fds = calloc(MAX_SOCKETS, sizeof(*fds));
+	if (!fds)
+		return;
+	n = socket_fds(pid, fds, MAX_SOCKETS);
+	if (n) {
+		scan_tcp(p, pid, AF_INET, fds, n);
+		scan_tcp(p, pid, AF_INET6, fds, n);
+		scan_unix(p, pid, fds, n);
+	}
+	free(fds);
+}
+
+__u32 prior_once_bits(const struct prior_state *p)
+{
+	return (p->listening ? ST_TRIG_BIT(ST_TRIG_FIRST_LISTEN) : 0) |
+	       (p->stdin_read ? ST_TRIG_BIT(ST_TRIG_FIRST_STDIN) : 0);
+}
+
+__u32 prior_unknown_bits(const struct prior_state *p, __u32 triggers)
+{
+	__u32 once = ST_TRIG_BIT(ST_TRIG_FIRST_LISTEN) | ST_TRIG_BIT(ST_TRIG_FIRST_STDIN) |
+		     ST_TRIG_BIT(ST_TRIG_FIRST_ENVIRON) | ST_TRIG_BIT(ST_TRIG_FIRST_SIGINT);
+
+	return once & triggers & ~prior_once_bits(p);
+}

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* The once-triggers a running process had passed before snaptrig attached. */
+#ifndef SNAPTRIG_PRIOR_H
+#define SNAPTRIG_PRIOR_H
+
+#include <sys/types.h>
+#include "snaptrig_abi.h"
+
+struct prior_state {
+	struct st_listen_record listen;	/* the listening socket with the lowest fd */
+	__u64 stdin_pos;		/* offset of a stdin file already read */
+	int listening;
+	int stdin_read;
+};
+
+/*
+ * Reads /proc for the selected once-triggers that pid is already past: a
+ * listening TCP or unix socket, a stdin file whose offset is past its start.
+ */
+void prior_scan(pid_t pid, __u32 triggers, struct prior_state *p);
+/* ST_TRIG_BIT of the once-triggers that p shows already happened. */
+__u32 prior_once_bits(const struct prior_state *p);
+/*
+ * ST_TRIG_BIT of the selected once-triggers that may have happened before
+ * the attach without a trace in /proc: their first line after the attach
+ * carries "since":"attach".
+ */
+__u32 prior_unknown_bits(const struct prior_state *p, __u32 triggers);
+
+#endif
