@@ -120,16 +120,15 @@ class AttachTest(SnaptrigTestCase):
         # written right after the start line, at the attach time
         self.assertEqual(line["seq"], run.wait_start()["seq"] + 1)
 
-    def test_listening_before_attach(self):
-        target = self.spawn([tool("st-listener"), "0"])
+    def attach_to_listener(self, args, detail_of):
+        """Attach to an st-listener that listens already; check the one line."""
+        target = self.spawn([tool("st-listener")] + args)
         pid = int(target.wait_fact("pid"))
         target.wait_fact("ready")
         facts = target.fact_values("listen")[0]
         run = self.attach([pid], "first-listen")
         line = run.wait_trigger("first-listen", pid)
-        self.assertAtAttach(run, line, pid, "st-listener", {
-            "fd": int(facts["fd"]), "family": "inet", "address": "127.0.0.1",
-            "port": int(facts["port"])})
+        self.assertAtAttach(run, line, pid, "st-listener", detail_of(facts))
 
         run.interrupt(signal.SIGINT)
         self.assertEqual(run.wait_exit(), 0, run.describe())
@@ -137,20 +136,15 @@ class AttachTest(SnaptrigTestCase):
         target.close_stdin()
         self.assertEqual(target.wait_exit(), 0)
 
+    def test_listening_before_attach(self):
+        self.attach_to_listener(["0"], lambda facts: {
+            "fd": int(facts["fd"]), "family": "inet", "address": "127.0.0.1",
+            "port": int(facts["port"])})
+
     def test_unix_listening_before_attach(self):
         path = os.path.join(self.tmp, "attach.sock")
-        target = self.spawn([tool("st-listener"), "-u", path])
-        pid = int(target.wait_fact("pid"))
-        target.wait_fact("ready")
-        facts = target.fact_values("listen")[0]
-        run = self.attach([pid], "first-listen")
-        line = run.wait_trigger("first-listen", pid)
-        self.assertAtAttach(run, line, pid, "st-listener", {
+        self.attach_to_listener(["-u", path], lambda facts: {
             "fd": int(facts["fd"]), "family": "unix", "path": path})
-        run.interrupt(signal.SIGINT)
-        self.assertEqual(run.wait_exit(), 0, run.describe())
-        target.close_stdin()
-        self.assertEqual(target.wait_exit(), 0)
 
     def test_stdin_file_read_before_attach(self):
         data = os.path.join(self.tmp, "input")
