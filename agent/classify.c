@@ -153,6 +153,36 @@ static void emit(struct classifier *c, const struct line *line)
 	c->emit(c->ctx, line);
 }
 
+void classifier_coverage(struct classifier *c, __u32 pid, const char *comm, __u64 now_ns,
+			 __u32 triggers, __u32 via, __u32 reason, int error)
+{
+	struct proc_entry *proc = classifier_find(c, pid);
+	struct st_coverage_record rec = {
+		.hdr = {
+			.boot_ns = now_ns,
+			.kind = ST_REC_COVERAGE,
+			.pid = pid,
+			.tid = pid,
+			.size = sizeof(rec),
+		},
+		.via = via,
+		.reason = reason,
+	};
+	struct line line;
+
+	triggers &= c->triggers;
+	if (!triggers)
+		return;
+	if (comm)
+		strncpy(rec.hdr.comm, comm, sizeof(rec.hdr.comm) - 1);
+	else if (proc)
+		memcpy(rec.hdr.comm, proc->comm, sizeof(rec.hdr.comm));
+	line_from_record(&line, LINE_COVERAGE, 0, &rec.hdr);
+	line.coverage_triggers = triggers;
+	line.coverage_error = error;
+	emit(c, &line);
+}
+
 void classifier_at_attach(struct classifier *c, enum st_trigger t,
 			  const struct st_record_header *hdr)
 {
@@ -413,6 +443,13 @@ int classifier_record(struct classifier *c, const void *data, size_t size)
 		if (idle_is_new(proc, (const struct st_idle_record *)hdr))
 			emit_trigger(c, ST_TRIG_IDLE, hdr);
 		break;
+	case ST_REC_COVERAGE: {
+		struct line line;
+
+		line_from_record(&line, LINE_COVERAGE, 0, hdr);
+		emit(c, &line);
+		break;
+	}
 	}
 done:
 	/* a process stopped for a record that wrote no line must not stay stopped */

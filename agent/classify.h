@@ -16,6 +16,7 @@ enum line_type {
 	LINE_TRIGGER,
 	LINE_EXEC,	/* an exec, when bootstrap is not selected */
 	LINE_EXIT,
+	LINE_COVERAGE,	/* a path on which some triggers are blind for the process */
 };
 
 /* One line for the emitter. record points at the record it came from, if any. */
@@ -35,6 +36,8 @@ struct line {
 	int reconciled;			/* a once-trigger whose record was lost: no detail */
 	int at_attach;			/* found in /proc at attach: it happened earlier */
 	int since_attach;		/* the first since attach; it may have happened earlier */
+	__u32 coverage_triggers;	/* coverage: ST_TRIG_BIT mask, 0 for the record's one */
+	int coverage_error;		/* coverage with no hook: the -errno of the load */
 	const struct st_record_header *record;
 	char comm[ST_COMM_LEN];
 };
@@ -89,6 +92,14 @@ struct proc_entry *classifier_find(struct classifier *c, __u32 pid);
  */
 void classifier_at_attach(struct classifier *c, enum st_trigger t,
 			  const struct st_record_header *hdr);
+/*
+ * Writes a coverage line for pid at now_ns: the selected triggers among
+ * `triggers` are blind on path via (enum st_via) for reason (enum
+ * st_coverage_reason), with the -errno of a hook that failed to load.
+ * comm NULL names the process as the classifier knows it.
+ */
+void classifier_coverage(struct classifier *c, __u32 pid, const char *comm, __u64 now_ns,
+			 __u32 triggers, __u32 via, __u32 reason, int error);
 
 /*
  * Checks that data contains one well-formed record of a known kind and returns

@@ -682,10 +682,78 @@ static void emit_text(struct emitter *e, const struct line *line)
 	out_append(e, e->text, len);
 }
 
+static const char *coverage_reason_name(__u32 reason)
+{
+	switch (reason) {
+	case ST_COVERAGE_UNDECODED:
+		return "undecoded";
+	case ST_COVERAGE_NO_HOOK:
+		return "no-hook";
+	}
+	return "user-space";
+}
+
+static __u32 coverage_triggers(const struct line *line)
+{
+	const struct st_coverage_record *rec = (const void *)line->record;
+
+	if (line->coverage_triggers)
+		return line->coverage_triggers;
+	return rec->trigger < ST_TRIG_COUNT ? ST_TRIG_BIT(rec->trigger) : 0;
+}
+
+static void emit_coverage(struct emitter *e, const struct line *line)
+{
+	const struct st_coverage_record *rec = (const void *)line->record;
+	struct json_writer *w = &e->json;
+	__u32 triggers = coverage_triggers(line);
+	int t;
+
+	if (e->format == FORMAT_TEXT) {
+		char comm[ST_COMM_LEN * 4 + 1], when[JSON_TIME_LEN];
+		size_t len = 0;
+
+		e->seq++;
+		json_time_rfc3339(line->boot_ns + e->realtime_offset_ns, when, sizeof(when));
+		text_safe(comm, sizeof(comm), line->comm, ST_COMM_LEN);
+		text_append(e, &len, "# %.15s coverage %u %s via=%s reason=%s blind=", when + 11,
+			    line->pid, comm, via_name(rec->via), coverage_reason_name(rec->reason));
+		for (t = 0; t < ST_TRIG_COUNT; t++)
+			if (triggers & ST_TRIG_BIT(t))
+				text_append(e, &len, "%s%s", trigger_name(t),
+					    triggers >> (t + 1) ? "," : "");
+		text_append(e, &len, "\n");
+		out_append(e, e->text, len);
+		return;
+	}
+	line_begin(e, "coverage", line->boot_ns);
+	key_u64(w, "pid", line->pid);
+	key_u64(w, "tid", line->tid);
+	key_comm(w, "comm", line->comm);
+	json_key(w, "triggers");
+	json_array_begin(w);
+	for (t = 0; t < ST_TRIG_COUNT; t++)
+		if (triggers & ST_TRIG_BIT(t))
+			json_string(w, trigger_name(t));
+	json_array_end(w);
+	key_str(w, "via", via_name(rec->via));
+	key_str(w, "reason", coverage_reason_name(rec->reason));
+	if (rec->reason == ST_COVERAGE_UNDECODED)
+		key_u64(w, "op", rec->op);
+	if (line->coverage_error)
+		key_str(w, "error", strerror(-line->coverage_error));
+	line_end(e);
+}
+
 void emit_line(void *ctx, const struct line *line)
 {
 	struct emitter *e = ctx;
 	struct json_writer *w = &e->json;
+
+	if (line->type == LINE_COVERAGE) {
+		emit_coverage(e, line);
+		return;
+	}
 
 	if (e->format == FORMAT_TEXT) {
 		emit_text(e, line);

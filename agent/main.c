@@ -223,7 +223,7 @@ int main(int argc, char **argv)
 	if (status)
 		goto out;
 	emit_start(&s.emitter, &s.opts, s.targets, s.target_count, getpid());
-	attach_report_prior(&s);
+	report_targets(&s);
 	log_info(1, "tracing %zu process%s", s.target_count, s.target_count == 1 ? "" : "es");
 
 	err = session_loop(&s);

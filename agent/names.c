@@ -39,6 +39,7 @@ static const char *const via_names[ST_VIA_COUNT] = {
 	[ST_VIA_SYSCALL] = "syscall",
 	[ST_VIA_IA32] = "ia32",
 	[ST_VIA_IO_URING] = "io_uring",
+	[ST_VIA_VDSO] = "vdso",
 };
 
 static const char *const kind_names[ST_REC_KIND_COUNT] = {

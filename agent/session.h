@@ -55,8 +55,13 @@ int attach_targets(struct session *s);
  * and the others are marked as seen only since the attach.
  */
 int attach_process(struct session *s, pid_t pid, struct prior_state *prior);
-/* Writes the "source":"attach" lines of the targets; after the start line. */
-void attach_report_prior(struct session *s);
+/*
+ * Writes, after the start line, the "source":"attach" lines of the targets
+ * and their coverage lines.
+ */
+void report_targets(struct session *s);
+/* Writes the coverage lines of a process that starts to be traced. */
+void report_coverage(struct session *s, pid_t pid);
 /* The state letter of /proc/PID/stat ('X' when not found), or 0 when unknown. */
 char process_state(pid_t pid);
 /* Whether pid has exited: not found, or a zombie. */

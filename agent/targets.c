@@ -209,10 +209,39 @@ static void report_prior(struct session *s, pid_t pid, struct prior_state *prior
 	}
 }
 
-void attach_report_prior(struct session *s)
+/* Triggers that the ia32 and io_uring hooks serve. */
+#define DECODED_TRIGGERS (ST_TRIG_BIT(ST_TRIG_FIRST_LISTEN) | ST_TRIG_BIT(ST_TRIG_FIRST_STDIN) | \
+			  ST_TRIG_BIT(ST_TRIG_NON_DETERMINISTIC_CALL) |			\
+			  ST_TRIG_BIT(ST_TRIG_TRANSACTION))
+
+void report_coverage(struct session *s, pid_t pid)
+{
+	const char *comm = NULL;
+	__u64 now = boot_now_ns();
+	__u32 via;
+
+	/* the launched child still runs snaptrig's code: name it as exec will */
+	if (pid == s->child && s->opts.command) {
+		comm = strrchr(s->opts.command[0], '/');
+		comm = comm ? comm + 1 : s->opts.command[0];
+	}
+	for (via = 0; via < ST_VIA_COUNT; via++)
+		if (s->tracer.blind_vias & (1u << via))
+			classifier_coverage(&s->classifier, pid, comm, now, DECODED_TRIGGERS, via,
+					    ST_COVERAGE_NO_HOOK, s->tracer.blind_errors[via]);
+	/* clock reads that the vDSO serves never enter the kernel */
+	classifier_coverage(&s->classifier, pid, comm, now,
+			    ST_TRIG_BIT(ST_TRIG_NON_DETERMINISTIC_CALL), ST_VIA_VDSO,
+			    ST_COVERAGE_USER_SPACE, 0);
+}
+
+void report_targets(struct session *s)
 {
 	size_t i;
 
-	for (i = 0; s->priors && i < s->target_count; i++)
-		report_prior(s, s->targets[i], &s->priors[i]);
+	for (i = 0; i < s->target_count; i++) {
+		if (s->priors)
+			report_prior(s, s->targets[i], &s->priors[i]);
+		report_coverage(s, s->targets[i]);
+	}
 }

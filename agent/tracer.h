@@ -21,6 +21,7 @@ struct tracer {
 	int holds_fd;
 	int ncpus;
 	__u32 blind_vias;		/* 1 << enum st_via of paths whose hooks failed to load */
+	int blind_errors[ST_VIA_COUNT];	/* the -errno of each of those loads */
 };
 
 /* Identity of the file that was a process's stdin, as the kernel identifies it. */

@@ -99,6 +99,7 @@ enum st_via {
 	ST_VIA_SYSCALL,		/* the x86-64 system call table */
 	ST_VIA_IA32,		/* the ia32 table: a 32-bit program, or int $0x80 */
 	ST_VIA_IO_URING,	/* an io_uring request */
+	ST_VIA_VDSO,		/* coverage lines only: calls the vDSO serves in user space */
 	ST_VIA_COUNT,
 };
 
@@ -303,6 +304,7 @@ struct st_join_record {
 enum st_coverage_reason {
 	ST_COVERAGE_UNDECODED,	/* a request the kernel side cannot decode, such as an io_uring opcode */
 	ST_COVERAGE_NO_HOOK,	/* the hook for this path could not be loaded on this kernel */
+	ST_COVERAGE_USER_SPACE,	/* the path never enters the kernel */
 };
 
 /*
