@@ -85,7 +85,8 @@ static __always_inline bool fd_is_stdin(const struct st_proc *proc, int fd)
 
 /*
  * Notes a new descriptor (from a dup, fcntl, open or pidfd_getfd) when it refers to stdin.
- * NOTE: a descriptor received with SCM_RIGHTS is not seen.
+ * Descriptors received with SCM_RIGHTS are not known one by one: see
+ * note_control_message().
  */
 static __always_inline void note_stdin_fd(struct st_proc *proc, long fd)
 {
@@ -101,9 +102,30 @@ static __always_inline bool maybe_stdin(const struct st_proc *proc, int fd)
 {
 	if (fd < 0)
 		return false;
+	if (proc->flags & ST_PROC_STDIN_ANY)
+		return true;
 	if (fd < ST_STDIN_FD_BITS)
 		return proc->stdin_fds & (1ULL << fd);
 	return proc->flags & ST_PROC_STDIN_HIGH;
+}
+
+/*
+ * Notes a recvmsg(2) that may receive descriptors: one with room for control
+ * messages. The descriptors it installs are not known without decoding the
+ * messages after the call, so from then on every read of the process checks
+ * its descriptor against stdin until first-stdin fires.
+ */
+static __always_inline void note_control_message(struct st_proc *proc,
+						 const struct user_msghdr *msg)
+{
+	__kernel_size_t controllen = 0;
+
+	if (proc->flags & ST_PROC_STDIN_ANY)
+		return;
+	if (bpf_probe_read_user(&controllen, sizeof(controllen), &msg->msg_controllen))
+		return;
+	if (controllen)
+		__sync_fetch_and_or(&proc->flags, ST_PROC_STDIN_ANY);
 }
 
 /* Sends the first-listen record of proc for socket file at descriptor fd. */

@@ -69,8 +69,36 @@ READ_HOOK(pread64, ST_CALL_PREAD64)
 READ_HOOK(preadv, ST_CALL_PREADV)
 READ_HOOK(preadv2, ST_CALL_PREADV2)
 READ_HOOK(recvfrom, ST_CALL_RECVFROM)
-READ_HOOK(recvmsg, ST_CALL_RECVMSG)
-READ_HOOK(recvmmsg, ST_CALL_RECVMMSG)
+
+SEC("tp/syscalls/sys_enter_recvmsg")
+int handle_recvmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	struct st_proc *proc = current_proc();
+	int fd = (int)ctx->args[0];
+
+	if (!proc || !stdin_pending(proc))
+		return 0;
+	note_control_message(proc, (const struct user_msghdr *)ctx->args[1]);
+	if (maybe_stdin(proc, fd) && fd_is_stdin(proc, fd))
+		stdin_send(proc, fd, ST_CALL_RECVMSG, ST_VIA_SYSCALL);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_recvmmsg")
+int handle_recvmmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	struct st_proc *proc = current_proc();
+	int fd = (int)ctx->args[0];
+
+	if (!proc || !stdin_pending(proc))
+		return 0;
+	/* the first message's header stands for the batch */
+	note_control_message(proc, &((const struct mmsghdr *)ctx->args[1])->msg_hdr);
+	if (maybe_stdin(proc, fd) && fd_is_stdin(proc, fd))
+		stdin_send(proc, fd, ST_CALL_RECVMMSG, ST_VIA_SYSCALL);
+	return 0;
+}
+
 /* calls that move stdin's data elsewhere read it too */
 READ_HOOK(splice, ST_CALL_SPLICE)
 READ_HOOK(tee, ST_CALL_TEE)
@@ -370,7 +398,7 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	fresh.stdin_dev = pproc->stdin_dev;
 	fresh.stdin_ino = pproc->stdin_ino;
 	fresh.stdin_fds = pproc->stdin_fds;	/* the child has the same descriptors */
-	fresh.flags = pproc->flags & (ST_PROC_STDIN_KNOWN | ST_PROC_STDIN_HIGH);
+	fresh.flags = pproc->flags & (ST_PROC_STDIN_KNOWN | ST_PROC_STDIN_HIGH | ST_PROC_STDIN_ANY);
 	if (bpf_map_update_elem(&procs, &ctgid, &fresh, BPF_NOEXIST))
 		return 0;
 

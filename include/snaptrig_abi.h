@@ -121,6 +121,7 @@ enum st_call_class {
 #define ST_PROC_STDIN_KNOWN (1u << 0) /* stdin_dev and stdin_ino are valid */
 #define ST_PROC_EXITED (1u << 1)	/* exited, but the exit record was lost: see exit_code */
 #define ST_PROC_STDIN_HIGH (1u << 2)	/* a descriptor above 63 may refer to stdin */
+#define ST_PROC_STDIN_ANY (1u << 3)	/* descriptors may have arrived by SCM_RIGHTS: check every read */
 
 /* Descriptors that st_proc.stdin_fds covers, one bit each. */
 #define ST_STDIN_FD_BITS 64

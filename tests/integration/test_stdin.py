@@ -82,6 +82,29 @@ class StdinTest(SnaptrigTestCase):
         fd = int(run.fact_values("fd")[0])
         self.assertFirstStdin(run, pid, fd, "read")
 
+    def test_descriptor_received_by_scm_rights(self):
+        """stdin passed over a unix socket and read through the new descriptor."""
+        script = ("import os, socket\n"
+                  "ours, theirs = socket.socketpair()\n"
+                  "socket.send_fds(ours, [b'x'], [0])\n"
+                  "_, fds, _, _ = socket.recv_fds(theirs, 1, 1)\n"
+                  "print('pid', os.getpid(), flush=True)\n"
+                  "print('fd', fds[0], flush=True)\n"
+                  "os.read(fds[0], 4)\n")
+        run = self.trace(["-t", "first-stdin"], ["/usr/bin/python3", "-c", script],
+                         stdin=subprocess.PIPE)
+        run.write_stdin(DATA)
+        run.close_stdin()
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        pid = int(run.fact_values("pid")[0])
+        fd = int(run.fact_values("fd")[0])
+        self.assertNotEqual(fd, 0)
+        lines = run.triggers("first-stdin")
+        self.assertEqual(len(lines), 1, run.describe())
+        self.assertEqual(lines[0]["pid"], pid)
+        self.assertEqual(lines[0]["comm"], "python3")
+        self.assertEqual(lines[0]["detail"], {"fd": fd, "call": "read", "via": "syscall"})
+
     def test_other_file_does_not_fire(self):
         other = os.path.join(self.tmp, "other.txt")
         with open(other, "wb") as f:
