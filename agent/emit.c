@@ -259,7 +259,7 @@ void emit_start(struct emitter *e, const struct options *opts, const pid_t *targ
 		e->seq++;
 		return;
 	}
-	line_begin(e, "start", boot_now_ns());
+	line_begin(e, "start", e->started_ns ? e->started_ns : boot_now_ns());
 	key_str(w, "version", SNAPTRIG_VERSION);
 	key_u64(w, "schema_version", 1);
 	key_u64(w, "agent_pid", agent_pid);

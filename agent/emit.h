@@ -37,6 +37,7 @@ struct snapshot_report {
 struct emitter {
 	__u64 seq;			/* of the last line written */
 	__s64 realtime_offset_ns;	/* CLOCK_REALTIME minus CLOCK_BOOTTIME */
+	__u64 started_ns;		/* boot clock when tracing began, for the start line; 0: now */
 	enum output_format format;
 	int fd;
 	int owns_fd;

@@ -182,6 +182,8 @@ static int session_start(struct session *s)
 	if (err)
 		return EXIT_RUNTIME;
 
+	/* the start line is dated before COMMAND's exec, which it precedes */
+	s->emitter.started_ns = boot_now_ns();
 	err = start_targets(s);
 	if (err) {
 		if (s->child && !s->child_reaped) {

@@ -124,6 +124,8 @@ class ExecTest(SnaptrigTestCase):
     def test_follow_is_default(self):
         run, shell = self.run_script(["-t", "bootstrap"])
         self.assertIs(run.records[0]["follow"], True)
+        # the start line is dated before the exec of COMMAND that follows it
+        self.assertLess(run.records[0]["boot_ns"], run.triggers("bootstrap")[0]["boot_ns"])
         self.assertEqual(len(self.children(run, shell)), 2)
 
     def test_child_calls_before_exec(self):
