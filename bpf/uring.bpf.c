@@ -13,7 +13,8 @@
  *
  * Opcode numbers come from the kernel's BTF (enum io_uring_op), so an opcode
  * that this kernel lacks, such as IORING_OP_LISTEN before Linux 6.11, is
- * never matched.
+ * never matched. Untraced processes pay one procs lookup per request and per
+ * completion.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -323,10 +324,13 @@ int BPF_PROG(handle_uring_complete, struct io_ring_ctx *ring, void *req_ptr,
 	if (!proc)
 		return 0;
 	op = BPF_CORE_READ(req, opcode);
-	if (op != URING_OP(IORING_OP_OPENAT) && op != URING_OP(IORING_OP_OPENAT2))
-		return 0;
-	res = BPF_CORE_READ(cqe, res);
-	if (res < 0)
-		return 0;
-	return uring_open_done(proc, req, res, op);
+	if (op == URING_OP(IORING_OP_OPENAT) || op == URING_OP(IORING_OP_OPENAT2)) {
+		res = BPF_CORE_READ(cqe, res);
+		return res < 0 ? 0 : uring_open_done(proc, req, res, op);
+	}
+	/* a descriptor made from a fixed file, which may be a registered stdin */
+	if (op == URING_OP(IORING_OP_FIXED_FD_INSTALL) &&
+	    (targ_triggers & ST_TRIG_BIT(ST_TRIG_FIRST_STDIN)))
+		note_stdin_fd(proc, BPF_CORE_READ(cqe, res));
+	return 0;
 }
