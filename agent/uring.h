@@ -2,7 +2,7 @@
 /*
  * The io_uring BPF object (bpf/uring.bpf.c): first-listen, first-stdin,
  * non-deterministic-call and transaction for requests that a traced process
- * submits through io_uring, which no system call tracepoint sees.
+ * submits through io_uring, for which no system call tracepoint fires.
  */
 #ifndef SNAPTRIG_URING_H
 #define SNAPTRIG_URING_H

@@ -179,10 +179,9 @@ static __always_inline void stdin_send(struct st_proc *proc, int fd, __u32 call,
 /*
  * Decides an open that succeeded: notes descriptor fd when it refers to stdin,
  * and counts the open as a non-deterministic call when the new file is
- * /dev/random or /dev/urandom. fd is -1 for an open into an io_uring fixed
- * file slot, and file is then the opened file; otherwise file may be NULL
- * and is looked up from fd. The calls record names task, or the current task
- * when task is NULL.
+ * /dev/random or /dev/urandom. For an open into an io_uring fixed file slot,
+ * fd is -1 and file is the opened file. Otherwise file is looked up from fd.
+ * The calls record names task, or the current task when task is NULL.
  */
 static __always_inline int open_result(struct st_proc *proc, long fd, struct file *file,
 				       __u32 via, struct task_struct *task)

@@ -32,14 +32,15 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* FFS_NOWAIT and FFS_ISREG, kept in the low bits of io_rsrc_node.file_ptr */
 #define FILE_PTR_FLAG_BITS 3UL
 
-/* The opcode name of this kernel's BTF, or -1 when this kernel has no such opcode. */
+/* Value of opcode name in this kernel's BTF, or -1 when this kernel lacks the opcode. */
 #define URING_OP(name)							\
 	(bpf_core_enum_value_exists(enum io_uring_op, name) ?		\
 	 (int)bpf_core_enum_value(enum io_uring_op, name) : -1)
 
 /*
- * Sends a coverage record for trigger once per process: a request of proc
- * may be trigger but cannot be decoded on this kernel. op is the opcode.
+ * Sends a coverage record for trigger, once per process, when a request of
+ * proc may be that trigger but cannot be decoded on this kernel. op is the
+ * request's opcode.
  */
 static __always_inline void coverage_send(struct st_proc *proc, __u32 trigger, __u32 op,
 					  struct task_struct *task)
@@ -67,10 +68,10 @@ static __always_inline void coverage_send(struct st_proc *proc, __u32 trigger, _
  *
  * Requests of an IORING_SETUP_SQPOLL ring are submitted by the ring's SQ
  * thread (comm "iou-sqp-PID"). The kernel creates it with CLONE_THREAD and
- * CLONE_FILES in the thread group of the task that set the ring up, and lets
- * another ring share it (IORING_SETUP_ATTACH_WQ) only from that thread
- * group, so its tgid is the owner's and current_proc() finds the owner's
- * entry. The tid named is the ring's submitter_task when the ring records
+ * CLONE_FILES in the thread group of the task that set the ring up. Another
+ * ring may share it (IORING_SETUP_ATTACH_WQ) only from that thread group.
+ * So its tgid is the owner's, and current_proc() finds the owner's entry.
+ * The tid named is the ring's submitter_task when the ring records
  * one (IORING_SETUP_SINGLE_ISSUER: the one task allowed to use the ring,
  * which is the thread that wrote the SQE). Otherwise the kernel keeps no
  * record of which user thread wrote the SQE, and the SQ thread is named,
@@ -101,7 +102,7 @@ static __always_inline struct task_struct *request_task(struct io_kiocb *req)
 }
 
 /*
- * The file at index of the ring's registered file table
+ * Returns the file at index of the ring's registered file table
  * (ctx->file_table.data.nodes[index]->file_ptr, Linux 6.13 and later).
  * Sets *unknown when this kernel lays the table out differently.
  */
@@ -138,8 +139,8 @@ static __always_inline struct file *request_file(struct io_kiocb *req, int fd, b
 }
 
 /*
- * first-stdin for a request that reads descriptor fd (a fixed file index
- * when fixed).
+ * Sends first-stdin for a request that reads descriptor fd, or fixed file
+ * index fd when fixed, if the file is stdin's.
  * NOTE: for a fixed file the record's fd is the index into the registered
  * file table, which is what the SQE carries, not a descriptor.
  */
@@ -277,10 +278,10 @@ int BPF_PROG(handle_uring_submit_req, struct io_kiocb *req)
 }
 
 /*
- * An OPENAT or OPENAT2 that completed with result res. io_open.file_slot is
- * 0 for an open into a new descriptor (res is the descriptor); otherwise the
- * open went into a fixed file slot: file_slot - 1, or res with
- * IORING_FILE_INDEX_ALLOC.
+ * Decides an OPENAT or OPENAT2 that completed with result res. When
+ * io_open.file_slot is 0, the open made a new descriptor, which is res.
+ * Otherwise it went into fixed file slot file_slot - 1, or into slot res
+ * with IORING_FILE_INDEX_ALLOC.
  */
 static __always_inline int uring_open_done(struct st_proc *proc, struct io_kiocb *req, int res,
 					   int op)

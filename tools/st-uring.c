@@ -5,10 +5,11 @@
  * io_uring_setup, io_uring_enter and io_uring_register system calls.
  *
  * Usage: st-uring [-n N] [-F] [-P] [-S] [-A] [-R] [-o OP] MODE [DIR]
- *   MODE read    N requests that read stdin with OP: read (default), readv,
- *                read_fixed, recv or recvmsg (these two need a socket as
- *                stdin), readv_fixed, or read_multishot (which reads until
- *                end of file into provided buffers)
+ *   MODE read    N requests that read stdin with OP. OP is read (default),
+ *                readv, read_fixed, readv_fixed, recv or recvmsg (these
+ *                two need a socket as stdin), or read_multishot. One
+ *                read_multishot reads until end of file into provided
+ *                buffers.
  *        splice  N IORING_OP_SPLICE requests from stdin into a pipe
  *        tee     N IORING_OP_TEE requests from stdin (a pipe) into a pipe
  *        listen  IORING_OP_LISTEN on a TCP socket bound to 127.0.0.1, port 0
@@ -30,8 +31,7 @@
  * Prints "pid N" first; "sqthread N" (tid of the SQ thread) with -P;
  * "fixed N" (the fixed index) with -F; for listen "listen fd=N port=N
  * backlog=N"; for open, install and -R "fd N" per new descriptor; "done"
- * last. Exits 0,
- * or 1 with a message when a call fails.
+ * last. Exits 0, or 1 with a message when a call fails.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -76,9 +76,9 @@ struct ring {
 	int sqpoll;
 };
 
-static void die(const char *what)
+static void die(const char *call)
 {
-	fprintf(stderr, "st-uring: %s failed: %s\n", what, strerror(errno));
+	fprintf(stderr, "st-uring: %s failed: %s\n", call, strerror(errno));
 	exit(1);
 }
 

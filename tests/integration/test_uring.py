@@ -1,4 +1,4 @@
-"""io_uring requests: triggers that no system call tracepoint sees."""
+"""io_uring requests: triggers for which no system call tracepoint fires."""
 
 import os
 import socket
