@@ -139,8 +139,10 @@ static int reap(struct ring *r, unsigned int *cflags)
 	unsigned int head = *r->cq_head;
 	int res;
 
+	/* a stop and continue of the process ends the wait with EINTR */
 	while (head == __atomic_load_n(r->cq_tail, __ATOMIC_ACQUIRE))
-		if (syscall(__NR_io_uring_enter, r->fd, 0, 1, IORING_ENTER_GETEVENTS, NULL, 0) < 0)
+		if (syscall(__NR_io_uring_enter, r->fd, 0, 1, IORING_ENTER_GETEVENTS, NULL, 0) < 0 &&
+		    errno != EINTR)
 			die("io_uring_enter");
 	res = r->cqes[head & *r->cq_mask].res;
 	*cflags = r->cqes[head & *r->cq_mask].flags;
@@ -159,7 +161,9 @@ static int submit_wait_flags(struct ring *r, unsigned int *cflags)
 	__atomic_store_n(r->sq_tail, *r->sq_tail + 1, __ATOMIC_RELEASE);
 	if (r->sqpoll && (__atomic_load_n(r->sq_flags, __ATOMIC_ACQUIRE) & IORING_SQ_NEED_WAKEUP))
 		flags |= IORING_ENTER_SQ_WAKEUP;
-	if (syscall(__NR_io_uring_enter, r->fd, r->sqpoll ? 0 : 1, 1, flags, NULL, 0) < 0)
+	/* EINTR comes only from the wait, after the submission: reap() waits again */
+	if (syscall(__NR_io_uring_enter, r->fd, r->sqpoll ? 0 : 1, 1, flags, NULL, 0) < 0 &&
+	    errno != EINTR)
 		die("io_uring_enter");
 	return reap(r, cflags);
 }

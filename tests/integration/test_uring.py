@@ -1,11 +1,17 @@
 """io_uring requests: triggers for which no system call tracepoint fires."""
 
+import json
 import os
+import shlex
 import socket
 import subprocess
+import time
 import unittest
+from pathlib import Path
 
-from harness import SnaptrigTestCase, count_syscalls, tool
+from harness import PYTHON, TIMEOUT, SnaptrigTestCase, count_syscalls, tool
+
+CHECKPOINTER = Path(__file__).resolve().parent / "checkpointer.py"
 
 DATA = b"0123456789abcdefghijklmnopqrstuvwxyz\n"
 URING_TRIGGERS = "first-listen,first-stdin,non-deterministic-call,transaction"
@@ -199,6 +205,33 @@ class UringTest(SnaptrigTestCase):
             self.assertEqual(line["tid"], sq_tid)
             self.assertEqual(line["comm"], f"iou-sqp-{pid}")
             self.assertEqual(line["detail"]["via"], "io_uring")
+
+    def read_checkpoint(self, path):
+        deadline = time.monotonic() + TIMEOUT
+        while not path.exists():
+            if time.monotonic() > deadline:
+                self.fail(f"{path} not written by the checkpointer")
+            time.sleep(0.02)
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+
+    def test_freeze_holds_submitter(self):
+        """--freeze stops the process at the request, for plain and SQPOLL rings."""
+        for args in (["read"], ["-P", "read"]):
+            with self.subTest(args=args):
+                out = Path(self.tmp) / ("record-%d.json" % len(args))
+                template = " ".join(shlex.quote(w) for w in
+                                    [PYTHON, str(CHECKPOINTER), "--out", str(out),
+                                     "--pid", "{pid}"])
+                run, pid = self.run_uring(args, data=DATA,
+                                          agent_args=["--freeze", "--exec", template])
+                line = run.triggers("first-stdin")[0]
+                self.assertIs(line["held"], True)
+                self.assertEqual(self.read_checkpoint(out)["state"], "T")
+                snaps = run.of_type("snapshot")
+                self.assertEqual(len(snaps), 1, run.describe())
+                self.assertEqual(snaps[0]["status"], "ok")
+                self.assertEqual(snaps[0]["pid"], pid)
 
     def test_undecoded_read_no_line(self):
         """IORING_OP_READV_FIXED is not decoded: one coverage record, no trigger."""
