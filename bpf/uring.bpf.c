@@ -79,6 +79,10 @@ static __always_inline void coverage_send(struct st_proc *proc, __u32 trigger, _
  *
  * A completion may run in an io-wq worker of the same thread group; req->tctx
  * then still names the task that submitted the request.
+ *
+ * NOTE: with SQPOLL, a --freeze hold is sent from the SQ thread, so the
+ * owner's threads stop when they next enter the kernel or take the signal,
+ * some instructions after they wrote the SQE.
  */
 static __always_inline struct task_struct *request_task(struct io_kiocb *req)
 {
