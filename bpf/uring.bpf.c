@@ -29,6 +29,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define SETUP_SQPOLL_FLAG 2U		/* IORING_SETUP_SQPOLL */
 #define SPLICE_FD_IN_FIXED_FLAG (1U << 31) /* SPLICE_F_FD_IN_FIXED */
 #define FILE_INDEX_ALLOC 0xffffffffU	/* IORING_FILE_INDEX_ALLOC */
+#define FSYNC_DATASYNC_FLAG 1U		/* IORING_FSYNC_DATASYNC */
 /* FFS_NOWAIT and FFS_ISREG, kept in the low bits of io_rsrc_node.file_ptr */
 #define FILE_PTR_FLAG_BITS 3UL
 
@@ -250,6 +251,17 @@ static __always_inline int on_stdin_request(struct st_proc *proc, struct io_kioc
 	return 0;
 }
 
+/* IORING_OP_FSYNC is fdatasync(2) with IORING_FSYNC_DATASYNC in io_sync.flags. */
+static __always_inline __u32 sync_call(struct io_kiocb *req)
+{
+	struct io_sync *sync = (struct io_sync *)&req->cmd;
+
+	if (bpf_core_field_exists(struct io_sync, flags) &&
+	    (BPF_CORE_READ(sync, flags) & FSYNC_DATASYNC_FLAG))
+		return ST_CALL_FDATASYNC;
+	return ST_CALL_FSYNC;
+}
+
 static __always_inline int on_submit(struct st_proc *proc, struct io_kiocb *req)
 {
 	int op = BPF_CORE_READ(req, opcode);
@@ -263,7 +275,7 @@ static __always_inline int on_submit(struct st_proc *proc, struct io_kiocb *req)
 	if (!(targ_triggers & ST_TRIG_BIT(ST_TRIG_TRANSACTION)))
 		return 0;
 	if (op == URING_OP(IORING_OP_FSYNC))
-		return on_call_task(proc, ST_CALL_FSYNC, ST_CLASS_TXN, ST_VIA_IO_URING,
+		return on_call_task(proc, sync_call(req), ST_CLASS_TXN, ST_VIA_IO_URING,
 				    request_task(req));
 	if (op == URING_OP(IORING_OP_SYNC_FILE_RANGE))
 		return on_call_task(proc, ST_CALL_SYNC_FILE_RANGE, ST_CLASS_TXN, ST_VIA_IO_URING,
