@@ -19,6 +19,7 @@
 #include "log.h"
 #include "snaptrig.skel.h"
 #include "tracer.h"
+#include "uring.h"
 
 #define TRACEFS_MAGIC_NUMBER 0x74726163
 #define TRACEFS_PATH "/sys/kernel/tracing"
@@ -218,6 +219,9 @@ int tracer_open(struct tracer *t, const struct options *opts, pid_t agent_pid,
 	err = idle_open(t, opts, agent_pid);
 	if (err)
 		goto fail;
+	err = uring_open(t, opts, agent_pid);
+	if (err)
+		goto fail;
 
 	t->rb = ring_buffer__new(bpf_map__fd(skel->maps.events), handle_record, ctx, NULL);
 	if (!t->rb) {
@@ -247,6 +251,7 @@ void tracer_close(struct tracer *t)
 	ring_buffer__free(t->rb);
 	t->rb = NULL;
 	idle_close(t);
+	uring_close(t);
 	snaptrig_bpf__destroy(t->skel);
 	t->skel = NULL;
 	t->procs_fd = t->lost_fd = t->holds_fd = -1;

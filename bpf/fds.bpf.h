@@ -70,17 +70,22 @@ static __always_inline bool stdin_pending(const struct st_proc *proc)
 	       (proc->flags & ST_PROC_STDIN_KNOWN);
 }
 
-/* Whether descriptor fd of the current process is the file that was stdin. */
-static __always_inline bool fd_is_stdin(const struct st_proc *proc, int fd)
+/* Whether file is the file that was stdin of proc. */
+static __always_inline bool file_is_stdin(const struct st_proc *proc, struct file *file)
 {
 	struct inode *inode;
-	struct file *file = current_fd_file(fd);
 
 	if (!file)
 		return false;
 	inode = BPF_CORE_READ(file, f_inode);
 	return BPF_CORE_READ(inode, i_ino) == proc->stdin_ino &&
 	       BPF_CORE_READ(inode, i_sb, s_dev) == proc->stdin_dev;
+}
+
+/* Whether descriptor fd of the current process is the file that was stdin. */
+static __always_inline bool fd_is_stdin(const struct st_proc *proc, int fd)
+{
+	return file_is_stdin(proc, current_fd_file(fd));
 }
 
 /*
@@ -128,9 +133,12 @@ static __always_inline void note_control_message(struct st_proc *proc,
 		__sync_fetch_and_or(&proc->flags, ST_PROC_STDIN_ANY);
 }
 
-/* Sends the first-listen record of proc for socket file at descriptor fd. */
-static __always_inline void listen_send(struct st_proc *proc, struct file *file, int fd,
-					int backlog, __u32 via)
+/*
+ * Sends the first-listen record of proc for socket file at descriptor fd.
+ * The record names task, or the current task when task is NULL.
+ */
+static __always_inline void listen_send_task(struct st_proc *proc, struct file *file, int fd,
+					     int backlog, __u32 via, struct task_struct *task)
 {
 	struct st_listen_record *rec;
 	umode_t mode;
@@ -147,7 +155,7 @@ static __always_inline void listen_send(struct st_proc *proc, struct file *file,
 	if (!rec)
 		return;
 	__builtin_memset(rec, 0, sizeof(*rec));
-	header_current(&rec->hdr, ST_REC_LISTEN, sizeof(*rec));
+	header_fill(&rec->hdr, ST_REC_LISTEN, sizeof(*rec), task);
 	rec->fd = fd;
 	rec->backlog = backlog;
 	rec->via = via;
@@ -156,8 +164,18 @@ static __always_inline void listen_send(struct st_proc *proc, struct file *file,
 	bpf_ringbuf_submit(rec, 0);
 }
 
-/* Sends the first-stdin record of proc once file is known to be stdin's. */
-static __always_inline void stdin_send(struct st_proc *proc, int fd, __u32 call, __u32 via)
+static __always_inline void listen_send(struct st_proc *proc, struct file *file, int fd,
+					int backlog, __u32 via)
+{
+	listen_send_task(proc, file, fd, backlog, via, NULL);
+}
+
+/*
+ * Sends the first-stdin record of proc once file is known to be stdin's.
+ * The record names task, or the current task when task is NULL.
+ */
+static __always_inline void stdin_send_task(struct st_proc *proc, int fd, __u32 call, __u32 via,
+					    struct task_struct *task)
 {
 	struct st_stdin_record *rec;
 
@@ -166,13 +184,51 @@ static __always_inline void stdin_send(struct st_proc *proc, int fd, __u32 call,
 	rec = once_reserve(proc, ST_TRIG_FIRST_STDIN, sizeof(*rec), ST_REC_STDIN);
 	if (!rec)
 		return;
-	header_current(&rec->hdr, ST_REC_STDIN, sizeof(*rec));
+	header_fill(&rec->hdr, ST_REC_STDIN, sizeof(*rec), task);
 	rec->fd = fd;
 	rec->call = call;
 	rec->via = via;
 	rec->pad = 0;
 	rec->hdr.flags = hold_current(ST_TRIG_FIRST_STDIN);
 	bpf_ringbuf_submit(rec, 0);
+}
+
+static __always_inline void stdin_send(struct st_proc *proc, int fd, __u32 call, __u32 via)
+{
+	stdin_send_task(proc, fd, call, via, NULL);
+}
+
+/*
+ * Decides an open that succeeded: notes descriptor fd when it refers to stdin,
+ * and counts the open as a non-deterministic call when the new file is
+ * /dev/random or /dev/urandom. For an open into an io_uring fixed file slot,
+ * fd is -1 and file is the opened file. Otherwise file is looked up from fd.
+ * The calls record names task, or the current task when task is NULL.
+ */
+static __always_inline int open_result(struct st_proc *proc, long fd, struct file *file,
+				       __u32 via, struct task_struct *task)
+{
+	struct inode *inode;
+	__u32 rdev;
+
+	/* an open of /dev/stdin, /proc/self/fd/0 or the terminal again */
+	if (fd >= 0 && (targ_triggers & ST_TRIG_BIT(ST_TRIG_FIRST_STDIN)))
+		note_stdin_fd(proc, fd);
+	if (!(targ_triggers & ST_TRIG_BIT(ST_TRIG_NON_DETERMINISTIC_CALL)))
+		return 0;
+	if (fd >= 0)
+		file = current_fd_file((int)fd);
+	if (!file)
+		return 0;
+	inode = BPF_CORE_READ(file, f_inode);
+	if ((BPF_CORE_READ(inode, i_mode) & S_IFMT_BITS) != S_IFCHR_BITS)
+		return 0;
+	rdev = BPF_CORE_READ(inode, i_rdev);
+	if (rdev == KDEV(1, 8))
+		return on_call_task(proc, ST_CALL_OPEN_RANDOM, ST_CLASS_NONDET, via, task);
+	if (rdev == KDEV(1, 9))
+		return on_call_task(proc, ST_CALL_OPEN_URANDOM, ST_CLASS_NONDET, via, task);
+	return 0;
 }
 
 #endif /* SNAPTRIG_FDS_BPF_H */

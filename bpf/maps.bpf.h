@@ -105,6 +105,16 @@ static __always_inline void header_task(struct st_record_header *hdr, __u32 kind
 	BPF_CORE_READ_STR_INTO(&hdr->comm, task, comm);
 }
 
+/* Fills a header for an event of task, or of the current task when task is NULL. */
+static __always_inline void header_fill(struct st_record_header *hdr, __u32 kind, __u32 size,
+					struct task_struct *task)
+{
+	if (task)
+		header_task(hdr, kind, size, task);
+	else
+		header_current(hdr, kind, size);
+}
+
 /*
  * Reserves the record of a once-trigger. When the ring buffer is full the
  * trigger is kept in st_proc.once_lost, which the agent reads back, so a
@@ -161,9 +171,10 @@ static __always_inline __u32 hold_current(__u32 trigger)
 /*
  * Counts a non-deterministic or transaction call of proc, and sends a record
  * when the call opens a new cooldown window. via is the enum st_via path the
- * call took.
+ * call took. The record names task, or the current task when task is NULL.
  */
-static __always_inline int on_call_via(struct st_proc *proc, __u32 call, __u32 class, __u32 via)
+static __always_inline int on_call_task(struct st_proc *proc, __u32 call, __u32 class, __u32 via,
+					struct task_struct *task)
 {
 	struct st_calls_record *rec;
 	__u64 now, opened;
@@ -191,7 +202,7 @@ static __always_inline int on_call_via(struct st_proc *proc, __u32 call, __u32 c
 	rec = record_reserve(sizeof(*rec), ST_REC_CALLS);
 	if (!rec)
 		return 0;
-	header_current(&rec->hdr, ST_REC_CALLS, sizeof(*rec));
+	header_fill(&rec->hdr, ST_REC_CALLS, sizeof(*rec), task);
 	rec->hdr.boot_ns = now;
 	rec->hdr.flags = hold_current(class == ST_CLASS_TXN ? ST_TRIG_TRANSACTION :
 				      ST_TRIG_NON_DETERMINISTIC_CALL);
@@ -202,6 +213,11 @@ static __always_inline int on_call_via(struct st_proc *proc, __u32 call, __u32 c
 	rec->pad = 0;
 	bpf_ringbuf_submit(rec, targ_calls_no_wakeup ? BPF_RB_NO_WAKEUP : 0);
 	return 0;
+}
+
+static __always_inline int on_call_via(struct st_proc *proc, __u32 call, __u32 class, __u32 via)
+{
+	return on_call_task(proc, call, class, via, NULL);
 }
 
 static __always_inline int on_call(struct st_proc *proc, __u32 call, __u32 class)

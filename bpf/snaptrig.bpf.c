@@ -166,29 +166,10 @@ int handle_msync(struct trace_event_raw_sys_enter *ctx)
 static __always_inline int on_open_exit(long ret)
 {
 	struct st_proc *proc = current_proc();
-	struct inode *inode;
-	struct file *file;
-	__u32 rdev;
 
 	if (!proc || ret < 0)
 		return 0;
-	/* an open of /dev/stdin, /proc/self/fd/0 or the terminal again */
-	if (targ_triggers & ST_TRIG_BIT(ST_TRIG_FIRST_STDIN))
-		note_stdin_fd(proc, ret);
-	if (!(targ_triggers & ST_TRIG_BIT(ST_TRIG_NON_DETERMINISTIC_CALL)))
-		return 0;
-	file = current_fd_file((int)ret);
-	if (!file)
-		return 0;
-	inode = BPF_CORE_READ(file, f_inode);
-	if ((BPF_CORE_READ(inode, i_mode) & S_IFMT_BITS) != S_IFCHR_BITS)
-		return 0;
-	rdev = BPF_CORE_READ(inode, i_rdev);
-	if (rdev == KDEV(1, 8))
-		return on_call(proc, ST_CALL_OPEN_RANDOM, ST_CLASS_NONDET);
-	if (rdev == KDEV(1, 9))
-		return on_call(proc, ST_CALL_OPEN_URANDOM, ST_CLASS_NONDET);
-	return 0;
+	return open_result(proc, ret, NULL, ST_VIA_SYSCALL, NULL);
 }
 
 #define OPEN_HOOK(name)							\

@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Loads bpf/uring.bpf.c beside the main object. io_uring is a path of its
+ * own into the kernel, so a kernel that rejects these programs leaves the
+ * other triggers working: the agent goes on without them and marks the
+ * io_uring path blind.
+ */
+#include <errno.h>
+#include <string.h>
+#include <bpf/libbpf.h>
+#include "uring.skel.h"
+#include "log.h"
+#include "options.h"
+#include "tracer.h"
+#include "uring.h"
+
+#define URING_TRIGGERS (ST_TRIG_BIT(ST_TRIG_FIRST_LISTEN) | ST_TRIG_BIT(ST_TRIG_FIRST_STDIN) | \
+			ST_TRIG_BIT(ST_TRIG_NON_DETERMINISTIC_CALL) |			\
+			ST_TRIG_BIT(ST_TRIG_TRANSACTION))
+/* Triggers decided at completion: opens of /dev/random and re-opens of stdin. */
+#define COMPLETE_TRIGGERS (ST_TRIG_BIT(ST_TRIG_FIRST_STDIN) | \
+			   ST_TRIG_BIT(ST_TRIG_NON_DETERMINISTIC_CALL))
+
+static void configure(struct uring_bpf *skel, const struct options *opts, pid_t agent_pid)
+{
+	skel->rodata->targ_agent_tgid = agent_pid;
+	skel->rodata->targ_triggers = opts->triggers;
+	skel->rodata->targ_cooldown_ns = opts->cooldown_ns;
+	skel->rodata->targ_calls_no_wakeup = opts->cooldown_ns < 1000000ULL;
+	if (opts->freeze)
+		skel->rodata->targ_freeze = opts->snapshot_on & opts->triggers;
+	if (opts->ring_buffer_size)
+		skel->rodata->targ_ring_size = opts->ring_buffer_size;
+	bpf_program__set_autoload(skel->progs.handle_uring_complete,
+				  !!(opts->triggers & COMPLETE_TRIGGERS));
+}
+
+/* Logs why the io_uring programs are off and marks the path blind. */
+static void go_blind(struct tracer *t, const char *step, int err)
+{
+	log_info(0, "%s the io_uring BPF programs failed: %s; first-listen, first-stdin, non-deterministic-call and transaction do not see io_uring requests (rerun with -vvv for libbpf's log)",
+		 step, strerror(-err));
+	t->blind_vias |= 1u << ST_VIA_IO_URING;
+}
+
+int uring_open(struct tracer *t, const struct options *opts, pid_t agent_pid)
+{
+	struct uring_bpf *skel;
+	int err;
+
+	if (!(opts->triggers & URING_TRIGGERS))
+		return 0;
+	if (!tracepoint_exists("io_uring", "io_uring_submit_req") ||
+	    !tracepoint_exists("io_uring", "io_uring_complete")) {
+		log_info(1, "this kernel has no io_uring tracepoints; io_uring requests are not traced");
+		return 0;
+	}
+	skel = uring_bpf__open();
+	if (!skel) {
+		go_blind(t, "opening", -errno);
+		return 0;
+	}
+	configure(skel, opts, agent_pid);
+	err = tracer_share_maps(t, skel->obj);
+	if (err) {
+		go_blind(t, "sharing maps with", err);
+		goto fail;
+	}
+	err = uring_bpf__load(skel);
+	if (err) {
+		go_blind(t, "loading", err);
+		goto fail;
+	}
+	err = uring_bpf__attach(skel);
+	if (err) {
+		go_blind(t, "attaching", err);
+		goto fail;
+	}
+	t->uring = skel;
+	return 0;
+fail:
+	uring_bpf__destroy(skel);
+	return 0;
+}
+
+void uring_close(struct tracer *t)
+{
+	if (!t)
+		return;
+	uring_bpf__destroy(t->uring);
+	t->uring = NULL;
+}

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The io_uring BPF object (bpf/uring.bpf.c): first-listen, first-stdin,
+ * non-deterministic-call and transaction for requests that a traced process
+ * submits through io_uring, for which no system call tracepoint fires.
+ */
+#ifndef SNAPTRIG_URING_H
+#define SNAPTRIG_URING_H
+
+#include <sys/types.h>
+
+struct tracer;
+struct options;
+
+/*
+ * Opens, configures, loads and attaches the io_uring programs when opts
+ * selects a trigger they serve and this kernel has the io_uring tracepoints,
+ * sharing the maps of t's main object. A failure is no error: it logs one
+ * line with the reason and sets ST_VIA_IO_URING in t->blind_vias. Returns 0.
+ */
+int uring_open(struct tracer *t, const struct options *opts, pid_t agent_pid);
+/* Detaches and frees the io_uring programs; accepts a tracer without them. */
+void uring_close(struct tracer *t);
+
+#endif
