@@ -444,6 +444,10 @@ static void detail(struct emitter *e, const struct line *line)
 			break;
 		key_str(w, "call", call_name(rec->call));
 		key_str(w, "via", via_name(rec->via));
+		if (rec->fixed) {
+			json_key(w, "fixed");
+			json_bool(w, true);
+		}
 		break;
 	}
 	case ST_TRIG_FIRST_SIGINT:
@@ -581,8 +585,8 @@ static void text_detail(struct emitter *e, size_t *len, const struct line *line)
 	case ST_TRIG_FIRST_STDIN: {
 		const struct st_stdin_record *rec = (const void *)hdr;
 
-		text_append(e, len, "fd=%d call=%s via=%s", rec->fd, call_name(rec->call),
-			    via_name(rec->via));
+		text_append(e, len, "fd=%d call=%s via=%s%s", rec->fd, call_name(rec->call),
+			    via_name(rec->via), rec->fixed ? " fixed=true" : "");
 		break;
 	}
 	case ST_TRIG_FIRST_SIGINT:

@@ -172,10 +172,11 @@ static __always_inline void listen_send(struct st_proc *proc, struct file *file,
 
 /*
  * Sends the first-stdin record of proc once file is known to be stdin's.
- * The record names task, or the current task when task is NULL.
+ * The record names task, or the current task when task is NULL. fixed says
+ * that fd is an index into an io_uring ring's registered files.
  */
-static __always_inline void stdin_send_task(struct st_proc *proc, int fd, __u32 call, __u32 via,
-					    struct task_struct *task)
+static __always_inline void stdin_send_task(struct st_proc *proc, int fd, bool fixed, __u32 call,
+					    __u32 via, struct task_struct *task)
 {
 	struct st_stdin_record *rec;
 
@@ -188,14 +189,14 @@ static __always_inline void stdin_send_task(struct st_proc *proc, int fd, __u32 
 	rec->fd = fd;
 	rec->call = call;
 	rec->via = via;
-	rec->pad = 0;
+	rec->fixed = fixed;
 	rec->hdr.flags = hold_current(ST_TRIG_FIRST_STDIN);
 	bpf_ringbuf_submit(rec, 0);
 }
 
 static __always_inline void stdin_send(struct st_proc *proc, int fd, __u32 call, __u32 via)
 {
-	stdin_send_task(proc, fd, call, via, NULL);
+	stdin_send_task(proc, fd, false, call, via, NULL);
 }
 
 /*

@@ -28,6 +28,7 @@ const volatile __u32 targ_follow = 1;		/* add children at fork */
 #define SI_QUEUE_CODE (-1)
 #define SI_TKILL_CODE (-6)
 #define SIGNAL_IGNORED 1		/* TRACE_SIGNAL_IGNORED */
+#define PF_IO_WORKER_FLAG 0x00000010	/* PF_IO_WORKER of include/linux/sched.h */
 
 SEC("tp/syscalls/sys_enter_listen")
 int handle_listen(struct trace_event_raw_sys_enter *ctx)
@@ -435,6 +436,9 @@ int BPF_PROG(handle_exit, struct task_struct *task)
 		return 0;
 	}
 	header_task(&rec->hdr, ST_REC_EXIT, sizeof(*rec), task);
+	/* io_uring's kernel threads (iou-sqp-, iou-wrk-) may exit last: name the process */
+	if (BPF_CORE_READ(task, flags) & PF_IO_WORKER_FLAG)
+		BPF_CORE_READ_STR_INTO(&rec->hdr.comm, task, group_leader, comm);
 	__builtin_memcpy(rec->calls, proc->calls, sizeof(rec->calls));
 	rec->exit_code = exit_status(task, sig);
 	rec->once_lost = proc->once_lost;

@@ -146,8 +146,8 @@ static __always_inline struct file *request_file(struct io_kiocb *req, int fd, b
 /*
  * Sends first-stdin for a request that reads descriptor fd, or fixed file
  * index fd when fixed, if the file is stdin's.
- * NOTE: for a fixed file the record's fd is the index into the registered
- * file table, which is what the SQE carries, not a descriptor.
+ * For a fixed file the record's fd is the index into the registered file
+ * table, which is what the SQE carries, and the line says "fixed": true.
  */
 static __always_inline int uring_read(struct st_proc *proc, struct io_kiocb *req, int fd,
 				      bool fixed, __u32 call, __u32 op)
@@ -165,7 +165,7 @@ static __always_inline int uring_read(struct st_proc *proc, struct io_kiocb *req
 		return 0;
 	}
 	if (file_is_stdin(proc, file))
-		stdin_send_task(proc, fd, call, ST_VIA_IO_URING, task);
+		stdin_send_task(proc, fd, fixed, call, ST_VIA_IO_URING, task);
 	return 0;
 }
 

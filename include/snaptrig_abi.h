@@ -211,7 +211,7 @@ struct st_stdin_record {
 	__s32 fd;
 	__u32 call;		/* enum st_call */
 	__u32 via;		/* enum st_via */
-	__u32 pad;
+	__u32 fixed;		/* 1: fd is an index into an io_uring ring's registered files */
 };
 
 /* Value of st_signal_record.sender_pid when no process sent the signal. */

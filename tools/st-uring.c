@@ -30,9 +30,9 @@
  *         read the new descriptor
  *
  * Prints "pid N" first; "sqthread N" (tid of the SQ thread) with -P;
- * "fixed N" (the fixed index) with -F; for listen "listen fd=N port=N
- * backlog=N"; for open, install and -R "fd N" per new descriptor; "done"
- * last. Exits 0, or 1 with a message when a call fails.
+ * "fixed N" (the fixed index) with -F; for read "opcode N" (the request's
+ * opcode); for listen "listen fd=N port=N backlog=N"; for open, install and
+ * -R "fd N" per new descriptor; "done" last. Exits 0, or 1 with a message when a call fails.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -287,6 +287,7 @@ static void do_read(struct ring *r, const char *op_name, int n, int fd, int fixe
 	int op = read_op(op_name);
 	int i, res;
 
+	printf("opcode %d\n", op);
 	if (op == OP_READ_MULTISHOT) {
 		for (i = 0; i < n; i++)
 			printf("read op=%s bytes=%d\n", op_name, read_multishot(r, fd, fixed));
