@@ -8,6 +8,7 @@
 
 struct snaptrig_bpf;
 struct idle_bpf;
+struct compat_bpf;
 struct ring_buffer;
 struct bpf_object;
 
@@ -15,6 +16,7 @@ struct tracer {
 	__u64 lost_seen[ST_LOST_SLOTS];	/* per kind, as last reported */
 	struct snaptrig_bpf *skel;
 	struct idle_bpf *idle;		/* NULL unless idle is selected */
+	struct compat_bpf *compat;	/* NULL unless loaded: the ia32 system call hook */
 	struct ring_buffer *rb;
 	int procs_fd;
 	int lost_fd;
