@@ -11,7 +11,7 @@
  *                  socketcall(2)
  *         random   getrandom(2) of 8 bytes, then openat(2) of /dev/urandom
  *
- * Prints "pid N" first, "port N" for listen, "done" last, and exits 0, or 1
+ * Prints "pid N" first, "fd N" and "port N" for listen, "done" last, and exits 0, or 1
  * when a call fails.
  */
 
@@ -138,6 +138,7 @@ static void listen_loopback(void)
 	args[1] = (unsigned long)&addr;
 	args[2] = (unsigned long)&len;
 	check(socketcall(SOCKETCALL_GETSOCKNAME, args), "getsockname");
+	put_number("fd", (unsigned long)fd);
 	put_number("port", (unsigned long)((addr.port >> 8) | ((addr.port & 0xff) << 8)));
 }
 

@@ -14,8 +14,8 @@
  *   -s    use the x86-64 system call table (syscall(2)) instead
  *
  * int $0x80 passes 32-bit registers, so every buffer and path it takes lives
- * in a MAP_32BIT mapping. Prints "pid N" first, "call NAME ret=N" for each
- * call, "port N" for each listening socket, "done" last, and exits 0, or 1
+ * in a MAP_32BIT mapping. Prints "pid N" first, "call name=NAME ret=N" for each
+ * call, "listen fd=N port=N" for each listening socket, "done" last, and exits 0, or 1
  * when a call fails.
  */
 #define _GNU_SOURCE
@@ -61,7 +61,7 @@ static void check(long ret, const char *call)
 		fprintf(stderr, "st-int80: %s failed: %s\n", call, strerror((int)-ret));
 		exit(1);
 	}
-	printf("call %s ret=%ld\n", call, ret);
+	printf("call name=%s ret=%ld\n", call, ret);
 	fflush(stdout);
 }
 
@@ -104,7 +104,7 @@ static int listening_socket(char *low, int through_socketcall)
 	}
 	if (getsockname(fd, (struct sockaddr *)&addr, &len))
 		check(-errno, "getsockname");
-	printf("port %d\n", ntohs(addr.sin_port));
+	printf("listen fd=%d port=%d\n", fd, ntohs(addr.sin_port));
 	fflush(stdout);
 	return fd;
 }
