@@ -19,7 +19,7 @@
 			 ST_TRIG_BIT(ST_TRIG_NON_DETERMINISTIC_CALL) | \
 			 ST_TRIG_BIT(ST_TRIG_TRANSACTION))
 
-/* Copies the tunables of maps.bpf.h, but the agent's tgid, from the loaded main object. */
+/* Copies the tunables of maps.bpf.h, except the agent's tgid, from the loaded main object. */
 static void compat_configure(struct compat_bpf *skel, const struct snaptrig_bpf *main_skel)
 {
 	skel->rodata->targ_freeze = main_skel->rodata->targ_freeze;
