@@ -105,6 +105,12 @@ $(OUT)/tools/%: tools/%.c $(wildcard include/*.h) | $(OUT)/tools
 	$(call msg,CC,$@)
 	$(Q)$(CC) -O2 -g -std=gnu11 -Wall -Wextra -Werror -Iinclude -pthread $< -o $@
 
+# st-ia32 is a 32-bit program without libc, so no 32-bit libraries are needed.
+$(OUT)/tools/st-ia32: tools/st-ia32.c | $(OUT)/tools
+	$(call msg,CC-IA32,$@)
+	$(Q)$(CC) -m32 -O2 -g -std=gnu11 -Wall -Wextra -Werror -ffreestanding -fno-pie -no-pie \
+		-fno-stack-protector -nostdlib -static $< -o $@
+
 $(OUT)/tests/%: tests/unit/%.c $(OUT)/libagent.a | $(OUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $(AGENT_CFLAGS) -Wno-missing-prototypes $< \

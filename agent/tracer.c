@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "compat.h"
 #include "idle.h"
 #include "log.h"
 #include "snaptrig.skel.h"
@@ -222,6 +223,7 @@ int tracer_open(struct tracer *t, const struct options *opts, pid_t agent_pid,
 	err = uring_open(t, opts, agent_pid);
 	if (err)
 		goto fail;
+	compat_open(t, opts, agent_pid);
 
 	t->rb = ring_buffer__new(bpf_map__fd(skel->maps.events), handle_record, ctx, NULL);
 	if (!t->rb) {
@@ -252,6 +254,7 @@ void tracer_close(struct tracer *t)
 	t->rb = NULL;
 	idle_close(t);
 	uring_close(t);
+	compat_close(t);
 	snaptrig_bpf__destroy(t->skel);
 	t->skel = NULL;
 	t->procs_fd = t->lost_fd = t->holds_fd = -1;

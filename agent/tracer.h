@@ -9,6 +9,7 @@
 struct snaptrig_bpf;
 struct idle_bpf;
 struct uring_bpf;
+struct compat_bpf;
 struct ring_buffer;
 struct bpf_object;
 
@@ -17,6 +18,7 @@ struct tracer {
 	struct snaptrig_bpf *skel;
 	struct idle_bpf *idle;		/* NULL unless idle is selected */
 	struct uring_bpf *uring;	/* NULL unless loaded: see uring_open() */
+	struct compat_bpf *compat;	/* NULL unless loaded: the ia32 system call hook */
 	struct ring_buffer *rb;
 	int procs_fd;
 	int lost_fd;

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The ia32 system call hook (bpf/compat.bpf.c): first-listen, first-stdin,
+ * non-deterministic-call and transaction for the calls of 32-bit programs
+ * and of int $0x80, which the syscall tracepoints never see.
+ */
+#ifndef SNAPTRIG_COMPAT_H
+#define SNAPTRIG_COMPAT_H
+
+#include <sys/types.h>
+
+struct tracer;
+struct options;
+
+/*
+ * Opens, configures, loads and attaches the ia32 hook when opts selects a
+ * trigger it serves, sharing the maps of t's main object. It never fails
+ * the agent: when the kernel rejects the hook it prints one line with the
+ * reason and sets ST_VIA_IA32 in t->blind_vias.
+ */
+void compat_open(struct tracer *t, const struct options *opts, pid_t agent_pid);
+/* Detaches and frees the ia32 hook; accepts a tracer without it. */
+void compat_close(struct tracer *t);
+
+#endif

@@ -1,0 +1,177 @@
+"""ia32 system calls: a 32-bit program, and int $0x80 in a 64-bit one."""
+
+import socket
+import subprocess
+import unittest
+
+from harness import SnaptrigTestCase, tool
+
+DATA = b"0123456789abcdefghijklmnopqrstuvwxyz\n"
+IA32_TRIGGERS = "first-listen,first-stdin,non-deterministic-call,transaction"
+
+
+def calls_detail(call, count, coalesced, via=None):
+    """Return the detail of a non-deterministic-call or transaction line."""
+    detail = {"call": call, "count": count, "calls": {call: count},
+              "coalesced": coalesced, "source": "syscall"}
+    if via is not None:
+        detail["via"] = via
+    return detail
+
+
+class Ia32Test(SnaptrigTestCase):
+
+    def run_tool(self, argv, stdin=subprocess.PIPE, data=None, args=None):
+        """Trace argv until it exits with 0; return the run and its pid."""
+        run = self.trace(["-t", IA32_TRIGGERS] + (args or []), argv, stdin=stdin)
+        if data is not None:
+            run.write_stdin(data)
+            run.close_stdin()
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        pid = int(run.fact_values("pid")[0])
+        return run, pid
+
+    def assertOneTrigger(self, run, name, pid, comm, detail):
+        lines = run.triggers(name)
+        self.assertEqual(len(lines), 1, run.describe())
+        self.assertEqual(lines[0]["pid"], pid)
+        self.assertEqual(lines[0]["tid"], pid)
+        self.assertEqual(lines[0]["comm"], comm)
+        self.assertEqual(lines[0]["detail"], detail)
+        self.assertLess(lines[0]["seq"], run.exits(pid)[0]["seq"])
+
+    def listen_detail(self, fd, port, via):
+        return {"fd": fd, "backlog": 16, "via": via, "family": "inet",
+                "address": "127.0.0.1", "port": port}
+
+    def test_int80_read_stdin(self):
+        run, pid = self.run_tool([tool("st-int80"), "-n", "2", "read"], data=DATA)
+        self.assertEqual(run.fact_values("call"), [{"name": "read", "ret": "8"}] * 2)
+        self.assertOneTrigger(run, "first-stdin", pid, "st-int80",
+                              {"fd": 0, "call": "read", "via": "ia32"})
+        self.assertExited(run, pid, 0, comm="st-int80")
+
+    def test_int80_listen(self):
+        for mode in ("listen", "socketcall"):
+            with self.subTest(mode=mode):
+                run, pid = self.run_tool([tool("st-int80"), "-n", "2", mode],
+                                         stdin=subprocess.DEVNULL)
+                first, second = run.fact_values("listen")
+                self.assertNotEqual(first["port"], second["port"])
+                self.assertOneTrigger(run, "first-listen", pid, "st-int80",
+                                      self.listen_detail(int(first["fd"]),
+                                                         int(first["port"]), "ia32"))
+
+    def test_int80_getrandom_own_windows(self):
+        """With a 1 ns cooldown every call has a line of its own."""
+        run, pid = self.run_tool([tool("st-int80"), "-n", "3", "getrandom"],
+                                 stdin=subprocess.DEVNULL, args=["--cooldown", "1ns"])
+        lines = run.triggers("non-deterministic-call", pid=pid)
+        ia32 = [l for l in lines if l["detail"].get("via") == "ia32"]
+        libc = [l for l in lines if l["detail"].get("via") != "ia32"]
+        self.assertEqual([l["detail"] for l in ia32],
+                         [calls_detail("getrandom", 1, False, "ia32")] * 3,
+                         run.describe())
+        # glibc's own calls at start take the x86-64 table
+        for line in libc:
+            self.assertEqual(line["detail"]["via"], "syscall", run.describe())
+        for line in lines:
+            self.assertEqual(line["tid"], pid)
+            self.assertEqual(line["comm"], "st-int80")
+
+    def test_int80_fsync_coalesced(self):
+        run, pid = self.run_tool([tool("st-int80"), "-n", "3", "fsync"],
+                                 stdin=subprocess.DEVNULL, args=["--cooldown", "5s"])
+        lines = run.triggers("transaction")
+        self.assertEqual([l["detail"] for l in lines],
+                         [calls_detail("fsync", 1, False, "ia32"),
+                          calls_detail("fsync", 2, True)], run.describe())
+        for line in lines:
+            self.assertEqual(line["pid"], pid)
+            self.assertEqual(line["tid"], pid)
+            self.assertEqual(line["comm"], "st-int80")
+
+    def test_int80_open_urandom(self):
+        run, pid = self.run_tool([tool("st-int80"), "-n", "2", "urandom"],
+                                 stdin=subprocess.DEVNULL, args=["--cooldown", "1ns"])
+        lines = [l for l in run.triggers("non-deterministic-call", pid=pid)
+                 if l["detail"]["call"] == "open:/dev/urandom"]
+        self.assertEqual([l["detail"] for l in lines],
+                         [calls_detail("open:/dev/urandom", 1, False, "ia32")] * 2,
+                         run.describe())
+
+    def test_syscall_path_beside_ia32(self):
+        """The same calls through the x86-64 table still say syscall."""
+        run, pid = self.run_tool([tool("st-int80"), "-s", "read"], data=DATA)
+        self.assertOneTrigger(run, "first-stdin", pid, "st-int80",
+                              {"fd": 0, "call": "read", "via": "syscall"})
+        run, pid = self.run_tool([tool("st-int80"), "-s", "listen"],
+                                 stdin=subprocess.DEVNULL)
+        listen = run.fact_values("listen")[0]
+        self.assertOneTrigger(run, "first-listen", pid, "st-int80",
+                              self.listen_detail(int(listen["fd"]), int(listen["port"]),
+                                                 "syscall"))
+        run, pid = self.run_tool([tool("st-int80"), "-s", "-n", "3", "fsync"],
+                                 stdin=subprocess.DEVNULL, args=["--cooldown", "5s"])
+        self.assertEqual([l["detail"] for l in run.triggers("transaction")],
+                         [calls_detail("fsync", 1, False, "syscall"),
+                          calls_detail("fsync", 2, True)], run.describe())
+
+    def test_ia32_binary_read_stdin(self):
+        run, pid = self.run_tool([tool("st-ia32"), "read"], data=DATA)
+        self.assertOneTrigger(run, "first-stdin", pid, "st-ia32",
+                              {"fd": 0, "call": "read", "via": "ia32"})
+        self.assertExited(run, pid, 0, comm="st-ia32")
+
+    def test_ia32_binary_recv_stdin(self):
+        ours, theirs = socket.socketpair()
+        with ours, theirs:
+            ours.sendall(DATA)
+            run, pid = self.run_tool([tool("st-ia32"), "recv"], stdin=theirs)
+        self.assertOneTrigger(run, "first-stdin", pid, "st-ia32",
+                              {"fd": 0, "call": "recv", "via": "ia32"})
+
+    def test_ia32_binary_listen(self):
+        run, pid = self.run_tool([tool("st-ia32"), "listen"], stdin=subprocess.DEVNULL)
+        fd = int(run.fact_values("fd")[0])
+        port = int(run.fact_values("port")[0])
+        self.assertOneTrigger(run, "first-listen", pid, "st-ia32",
+                              self.listen_detail(fd, port, "ia32"))
+
+    def test_ia32_binary_random(self):
+        """A program without libc makes only the calls it asks for."""
+        run, pid = self.run_tool([tool("st-ia32"), "random"], stdin=subprocess.DEVNULL,
+                                 args=["--cooldown", "5s"])
+        lines = run.triggers("non-deterministic-call")
+        self.assertEqual([l["detail"] for l in lines],
+                         [calls_detail("getrandom", 1, False, "ia32"),
+                          calls_detail("open:/dev/urandom", 1, True)], run.describe())
+        for line in lines:
+            self.assertEqual(line["pid"], pid)
+            self.assertEqual(line["tid"], pid)
+            self.assertEqual(line["comm"], "st-ia32")
+
+    def test_untraced_ia32_no_line(self):
+        run = self.trace(["-t", IA32_TRIGGERS], [tool("st-int80"), "read"])
+        pid = int(run.wait_fact("pid"))
+        run.wait_start()
+        reader = self.spawn([tool("st-ia32"), "read"])
+        reader.proc.stdin.write(DATA)
+        reader.close_stdin()
+        self.assertEqual(reader.wait_exit(), 0, reader.describe())
+        self.assertNoLines(run, reader.pid)
+        for argv in ([tool("st-ia32"), "listen"], [tool("st-ia32"), "random"],
+                     [tool("st-int80"), "-n", "2", "fsync"],
+                     [tool("st-int80"), "socketcall"]):
+            untraced = self.spawn(argv, stdin=subprocess.DEVNULL)
+            self.assertEqual(untraced.wait_exit(), 0, untraced.describe())
+            self.assertNoLines(run, untraced.pid)
+        run.write_stdin(DATA)
+        run.close_stdin()
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertOneTrigger(run, "first-stdin", pid, "st-int80",
+                              {"fd": 0, "call": "read", "via": "ia32"})
+
+
+if __name__ == "__main__":
+    unittest.main()
