@@ -13,12 +13,18 @@ struct tracer;
 struct options;
 
 /*
- * Opens, configures, loads and attaches the ia32 hook when opts selects a
- * trigger it serves, sharing the maps of t's main object. It never fails
- * the agent: when the kernel rejects the hook it prints one line with the
- * reason and sets ST_VIA_IA32 in t->blind_vias.
+ * Opens, configures and loads the ia32 hook when opts selects a trigger it
+ * serves and --ia32 is not off, sharing the maps of t's main object, and
+ * attaches it with --ia32 on. It never fails the agent: when the kernel
+ * rejects the hook it prints one line with the reason and sets ST_VIA_IA32
+ * in t->blind_vias.
  */
 void compat_open(struct tracer *t, const struct options *opts, pid_t agent_pid);
+/* Attaches the loaded hook once; 0, -ENOENT when none is loaded, or -errno. */
+int compat_attach(struct tracer *t);
+/* Whether /proc/PID/exe, or COMMAND's file as execvp(3) finds it, is a 32-bit program. */
+int process_is_ia32(pid_t pid);
+int command_is_ia32(const char *file);
 /* Detaches and frees the ia32 hook; accepts a tracer without it. */
 void compat_close(struct tracer *t);
 

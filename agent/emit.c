@@ -693,6 +693,10 @@ static const char *coverage_reason_name(__u32 reason)
 		return "undecoded";
 	case ST_COVERAGE_NO_HOOK:
 		return "no-hook";
+	case ST_COVERAGE_OFF:
+		return "off";
+	case ST_COVERAGE_LATE:
+		return "late-hook";
 	}
 	return "user-space";
 }

@@ -27,8 +27,12 @@ static int record_cb(void *ctx, void *data, size_t size)
 
 	/* before the classifier, to attach the new image's markers soonest */
 	uprobes_on_record(s->uprobes, data, size);
-	if (classifier_record(&s->classifier, data, size) == -EINVAL)
+	if (classifier_record(&s->classifier, data, size) == -EINVAL) {
 		log_info(1, "dropped a malformed record of %zu bytes", size);
+		return 0;
+	}
+	if (((const struct st_record_header *)data)->kind == ST_REC_EXEC)
+		ia32_on_exec(s, data);
 	return 0;
 }
 
@@ -182,6 +186,7 @@ static int session_start(struct session *s)
 	if (err)
 		return EXIT_RUNTIME;
 
+	ia32_at_start(s);
 	/* the start line is dated before COMMAND's exec, which it precedes */
 	s->emitter.started_ns = boot_now_ns();
 	err = start_targets(s);

@@ -30,6 +30,7 @@ enum {
 	OPT_ENVIRON_PROBE,
 	OPT_CONTROL,
 	OPT_REQUEST_SNAPSHOT,
+	OPT_IA32,
 };
 
 static const struct option long_options[] = {
@@ -41,6 +42,7 @@ static const struct option long_options[] = {
 	{ "output", required_argument, NULL, 'o' },
 	{ "format", required_argument, NULL, OPT_FORMAT },
 	{ "no-follow", no_argument, NULL, OPT_NO_FOLLOW },
+	{ "ia32", required_argument, NULL, OPT_IA32 },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "check", no_argument, NULL, OPT_CHECK },
 	{ "ring-buffer-size", required_argument, NULL, OPT_RING_BUFFER_SIZE },
@@ -86,6 +88,10 @@ static void print_help(void)
 	       "  -o, --output PATH           append lines to PATH (default: standard output)\n"
 	       "      --format json|text      JSON lines, or aligned text (default json)\n"
 	       "      --no-follow             do not trace children of traced processes\n"
+	       "      --ia32 auto|on|off      when to hook 32-bit system calls, which slows\n"
+	       "                              every system call on the machine: auto while a\n"
+	       "                              traced process runs a 32-bit program (default),\n"
+	       "                              on for int $0x80 in 64-bit programs too, or off\n"
 	       "      --ring-buffer-size SIZE size of the kernel-to-agent ring buffer, a power\n"
 	       "                              of two with K, M or G (default 4M)\n"
 	       "  -v, --verbose               diagnostics on stderr; repeat for more (-vvv:\n"
@@ -371,6 +377,18 @@ static int parse_one(int opt, const char *arg, struct options *opts, int *trigge
 		return 0;
 	case OPT_NO_FOLLOW:
 		opts->follow = 0;
+		return 0;
+	case OPT_IA32:
+		if (!strcmp(arg, "auto"))
+			opts->ia32 = IA32_AUTO;
+		else if (!strcmp(arg, "on"))
+			opts->ia32 = IA32_ON;
+		else if (!strcmp(arg, "off"))
+			opts->ia32 = IA32_OFF;
+		else {
+			log_error("invalid mode '%s' for --ia32: use auto, on or off", arg);
+			return -EINVAL;
+		}
 		return 0;
 	case 'v':
 		opts->verbose++;

@@ -20,6 +20,13 @@ struct environ_probe {
 	char *symbol;
 };
 
+/* --ia32: when the ia32 system call hook, which slows every system call, is attached. */
+enum ia32_mode {
+	IA32_AUTO,	/* while a traced process runs a 32-bit image */
+	IA32_ON,	/* always: int $0x80 in 64-bit programs is seen too */
+	IA32_OFF,	/* never */
+};
+
 enum output_format {
 	FORMAT_JSON,
 	FORMAT_TEXT,
@@ -34,6 +41,7 @@ struct options {
 	__u64 ring_buffer_size;		/* bytes; 0: the BPF object's default */
 	__u32 triggers;			/* ST_TRIG_BIT mask */
 	enum output_format format;
+	enum ia32_mode ia32;
 	const char *output_path;	/* NULL: standard output */
 	pid_t *pids;			/* -p targets, in the order given */
 	size_t pid_count;

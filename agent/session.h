@@ -36,6 +36,7 @@ struct session {
 	int timer_fd;
 	int child_pidfd;
 	int stop_signal;		/* attach mode: the signal that ended the run */
+	int command_ia32;		/* launch mode: COMMAND is a 32-bit program */
 };
 
 /* launch.c */
@@ -62,6 +63,13 @@ int attach_process(struct session *s, pid_t pid, struct prior_state *prior);
 void report_targets(struct session *s);
 /* Writes the coverage lines of a process that starts to be traced. */
 void report_coverage(struct session *s, pid_t pid);
+/*
+ * Attaches the ia32 hook, with --ia32 auto, before a 32-bit COMMAND starts or
+ * when a -p target runs a 32-bit image.
+ */
+void ia32_at_start(struct session *s);
+/* Attaches the ia32 hook, or says it is off, when a traced process execs a 32-bit image. */
+void ia32_on_exec(struct session *s, const struct st_exec_record *rec);
 /* The state letter of /proc/PID/stat ('X' when not found), or 0 when unknown. */
 char process_state(pid_t pid);
 /* Whether pid has exited: not found, or a zombie. */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "compat.h"
 #include "log.h"
 #include "session.h"
 
@@ -229,10 +230,48 @@ void report_coverage(struct session *s, pid_t pid)
 		if (s->tracer.blind_vias & (1u << via))
 			classifier_coverage(&s->classifier, pid, comm, now, DECODED_TRIGGERS, via,
 					    ST_COVERAGE_NO_HOOK, s->tracer.blind_errors[via]);
+	/* a launched COMMAND gets its line at its exec, from ia32_on_exec() */
+	if (s->opts.ia32 == IA32_OFF && pid != s->child && process_is_ia32(pid))
+		classifier_coverage(&s->classifier, pid, comm, now, DECODED_TRIGGERS, ST_VIA_IA32,
+				    ST_COVERAGE_OFF, 0);
 	/* clock reads that the vDSO serves never enter the kernel */
 	classifier_coverage(&s->classifier, pid, comm, now,
 			    ST_TRIG_BIT(ST_TRIG_NON_DETERMINISTIC_CALL), ST_VIA_VDSO,
 			    ST_COVERAGE_USER_SPACE, 0);
+}
+
+void ia32_at_start(struct session *s)
+{
+	size_t i;
+
+	if (s->opts.command)
+		s->command_ia32 = command_is_ia32(s->opts.command[0]);
+	if (s->opts.ia32 != IA32_AUTO)
+		return;
+	if (s->command_ia32)
+		compat_attach(&s->tracer);
+	for (i = 0; !s->opts.command && i < s->opts.pid_count; i++)
+		if (process_is_ia32(s->opts.pids[i]))
+			compat_attach(&s->tracer);
+}
+
+void ia32_on_exec(struct session *s, const struct st_exec_record *rec)
+{
+	__u32 pid = rec->hdr.pid;
+
+	if (!rec->ia32)
+		return;
+	if (s->opts.ia32 == IA32_OFF) {
+		classifier_coverage(&s->classifier, pid, NULL, rec->hdr.boot_ns, DECODED_TRIGGERS,
+				    ST_VIA_IA32, ST_COVERAGE_OFF, 0);
+		return;
+	}
+	if (s->opts.ia32 != IA32_AUTO || s->tracer.compat_attached || !s->tracer.compat)
+		return;
+	/* the image ran before the hook was there: say from when on it is seen */
+	if (compat_attach(&s->tracer) == 0)
+		classifier_coverage(&s->classifier, pid, NULL, boot_now_ns(), DECODED_TRIGGERS,
+				    ST_VIA_IA32, ST_COVERAGE_LATE, 0);
 }
 
 void report_targets(struct session *s)

@@ -19,6 +19,7 @@ struct tracer {
 	struct idle_bpf *idle;		/* NULL unless idle is selected */
 	struct uring_bpf *uring;	/* NULL unless loaded: see uring_open() */
 	struct compat_bpf *compat;	/* NULL unless loaded: the ia32 system call hook */
+	int compat_attached;		/* the ia32 hook is attached: see compat_attach() */
 	struct ring_buffer *rb;
 	int procs_fd;
 	int lost_fd;

@@ -29,6 +29,7 @@ const volatile __u32 targ_follow = 1;		/* add children at fork */
 #define SI_TKILL_CODE (-6)
 #define SIGNAL_IGNORED 1		/* TRACE_SIGNAL_IGNORED */
 #define PF_IO_WORKER_FLAG 0x00000010	/* PF_IO_WORKER of include/linux/sched.h */
+#define TS_COMPAT_FLAG 0x0002		/* TS_COMPAT of arch/x86/include/asm/thread_info.h */
 
 SEC("tp/syscalls/sys_enter_listen")
 int handle_listen(struct trace_event_raw_sys_enter *ctx)
@@ -353,6 +354,9 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid,
 	header_task(&rec->hdr, ST_REC_EXEC, sizeof(*rec), task);
 	rec->old_tid = old_pid;
 	rec->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	/* the kernel marks the first return of a 32-bit image as an ia32 system call */
+	rec->ia32 = !!(BPF_CORE_READ(task, thread_info.status) & TS_COMPAT_FLAG);
+	rec->pad = 0;
 	bpf_probe_read_kernel_str(rec->filename, sizeof(rec->filename),
 				  BPF_CORE_READ(bprm, filename));
 	/* the new image has not run yet: stop it before its first instruction */

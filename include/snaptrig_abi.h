@@ -243,6 +243,8 @@ struct st_exec_record {
 	struct st_record_header hdr;
 	__u32 old_tid;		/* thread that called exec; differs from pid after a non-leader exec */
 	__u32 ppid;
+	__u32 ia32;		/* 1: the new image is a 32-bit program */
+	__u32 pad;
 	char filename[ST_PATH_LEN];
 };
 
@@ -306,6 +308,8 @@ enum st_coverage_reason {
 	ST_COVERAGE_UNDECODED,	/* a request the kernel side cannot decode, such as an io_uring opcode */
 	ST_COVERAGE_NO_HOOK,	/* the hook for this path could not be loaded on this kernel */
 	ST_COVERAGE_USER_SPACE,	/* the path never enters the kernel */
+	ST_COVERAGE_OFF,	/* the path is turned off by an option */
+	ST_COVERAGE_LATE,	/* the hook was attached only now: earlier calls were not seen */
 };
 
 /*

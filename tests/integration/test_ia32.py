@@ -22,8 +22,13 @@ def calls_detail(call, count, coalesced, via=None):
 class Ia32Test(SnaptrigTestCase):
 
     def run_tool(self, argv, stdin=subprocess.PIPE, data=None, args=None):
-        """Trace argv until it exits with 0; return the run and its pid."""
-        run = self.trace(["-t", IA32_TRIGGERS] + (args or []), argv, stdin=stdin)
+        """Trace argv until it exits with 0; return the run and its pid.
+
+        int $0x80 in a 64-bit program is seen only with --ia32 on; a 32-bit
+        program gets the hook with the default, --ia32 auto.
+        """
+        ia32 = ["--ia32", "on"] if argv[0] == tool("st-int80") else []
+        run = self.trace(["-t", IA32_TRIGGERS] + ia32 + (args or []), argv, stdin=stdin)
         if data is not None:
             run.write_stdin(data)
             run.close_stdin()
@@ -151,8 +156,49 @@ class Ia32Test(SnaptrigTestCase):
             self.assertEqual(line["tid"], pid)
             self.assertEqual(line["comm"], "st-ia32")
 
-    def test_untraced_ia32_no_line(self):
+    def assertCoverage(self, run, pid, reason):
+        lines = run.of_type("coverage")
+        ia32 = [line for line in lines if line["via"] == "ia32"]
+        self.assertEqual(len(ia32), 1, run.describe())
+        self.assertEqual((ia32[0]["pid"], ia32[0]["tid"]), (pid, pid))
+        self.assertEqual(ia32[0]["comm"], "st-ia32")
+        self.assertEqual(ia32[0]["triggers"], IA32_TRIGGERS.split(","))
+        self.assertEqual(ia32[0]["reason"], reason)
+        return ia32[0]
+
+    def test_ia32_off_coverage_line(self):
+        run, pid = self.run_tool([tool("st-ia32"), "read"], data=DATA, args=["--ia32", "off"])
+        self.assertCoverage(run, pid, "off")
+        self.assertEqual(run.triggers("first-stdin"), [], run.describe())
+        self.assertExited(run, pid, 0, comm="st-ia32")
+
+    def test_ia32_exec_attaches_late(self):
+        """A 32-bit image exec'd by a traced shell gets the hook at its exec."""
+        run = self.trace(["-t", IA32_TRIGGERS],
+                         ["/bin/sh", "-c", f"exec {tool('st-ia32')} read"])
+        pid = int(run.wait_fact("pid"))
+        line = run.wait_record(lambda r: r["type"] == "coverage" and r["via"] == "ia32",
+                               "the ia32 coverage line")
+        run.write_stdin(DATA)
+        run.close_stdin()
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertEqual(self.assertCoverage(run, pid, "late-hook"), line)
+        # the first read may have entered the kernel before the hook: one of the two counts
+        self.assertOneTrigger(run, "first-stdin", pid, "st-ia32",
+                              {"fd": 0, "call": "read", "via": "ia32"})
+        self.assertLess(line["seq"], run.triggers("first-stdin")[0]["seq"])
+
+    def test_int80_not_seen_by_default(self):
+        """--ia32 auto leaves the hook off for 64-bit programs, whose int $0x80 is not seen."""
         run = self.trace(["-t", IA32_TRIGGERS], [tool("st-int80"), "read"])
+        run.write_stdin(DATA)
+        run.close_stdin()
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertEqual(run.triggers("first-stdin"), [], run.describe())
+        self.assertEqual([line["via"] for line in run.of_type("coverage")], ["vdso"])
+
+    def test_untraced_ia32_no_line(self):
+        run = self.trace(["-t", IA32_TRIGGERS, "--ia32", "on"], [tool("st-int80"), "read"])
         pid = int(run.wait_fact("pid"))
         run.wait_start()
         reader = self.spawn([tool("st-ia32"), "read"])
