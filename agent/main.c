@@ -188,7 +188,8 @@ static int session_start(struct session *s)
 
 	ia32_at_start(s);
 	/* the start line is dated before COMMAND's exec, which it precedes */
-	s->emitter.started_ns = boot_now_ns();
+	if (s->opts.command)
+		s->emitter.started_ns = boot_now_ns();
 	err = start_targets(s);
 	if (err) {
 		if (s->child && !s->child_reaped) {
