@@ -258,6 +258,9 @@ static int all_exited(struct session *s)
 {
 	if (s->child && !s->child_reaped)
 		return 0;
+	/* with --cgroup, a process may enter the subtree at any time */
+	if (s->opts.cgroup.id)
+		return 0;
 	if (s->classifier.proc_count || snapshots_active(&s->snapshots))
 		return 0;
 	return tracer_count(&s->tracer) == 0;

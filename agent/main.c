@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "check.h"
+#include "container.h"
 #include "control.h"
 #include "log.h"
 #include "session.h"
@@ -25,10 +26,19 @@ static int record_cb(void *ctx, void *data, size_t size)
 {
 	struct session *s = ctx;
 
+	const struct st_record_header *hdr = record_decode(data, size);
+
 	/* before the classifier, to attach the new image's markers soonest */
 	uprobes_on_record(s->uprobes, data, size);
+	if (hdr)
+		container_note(hdr);
+	/* the join line comes before the first trigger line of the process */
+	if (hdr && hdr->kind == ST_REC_JOIN)
+		cgroup_on_join(s, (const struct st_join_record *)hdr);
 	if (classifier_record(&s->classifier, data, size) == -EINVAL)
 		log_info(1, "dropped a malformed record of %zu bytes", size);
+	if (hdr && hdr->kind == ST_REC_EXIT)
+		container_forget(hdr->pid);
 	return 0;
 }
 
@@ -63,13 +73,17 @@ static int block_signals(struct session *s)
 static int start_targets(struct session *s)
 {
 	size_t slots = s->opts.pid_count ? s->opts.pid_count : 1;
+	int err;
 
 	s->targets = calloc(slots, sizeof(*s->targets));
 	if (!s->targets)
 		return -ENOMEM;
 	if (s->opts.command)
 		return launch_command(s);
-	return attach_targets(s);
+	err = attach_targets(s);
+	if (!err)
+		err = cgroup_attach_members(s);
+	return err;
 }
 
 /*

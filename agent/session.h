@@ -47,6 +47,12 @@ int launch_command(struct session *s);
 /* targets.c */
 /* Checks and registers the -p targets. Returns 0 or -errno after a message. */
 int attach_targets(struct session *s);
+/*
+ * Traces pid, a process found in the --cgroup subtree, and adds it to
+ * targets. Returns 0, 1 when it is skipped (a thread, a kernel thread, the
+ * agent, exited or traced already), or -errno.
+ */
+int attach_member(struct session *s, pid_t pid);
 /* The state letter of /proc/PID/stat ('X' when not found), or 0 when unknown. */
 char process_state(pid_t pid);
 /* Whether pid has exited: not found, or a zombie. */

@@ -90,6 +90,21 @@ static int read_proc_identity(pid_t pid, pid_t *tgid, unsigned long *flags)
 	return 0;
 }
 
+/* Starts tracing pid in the kernel, the classifier and idle tracking. */
+static int register_target(struct session *s, pid_t pid)
+{
+	char comm[ST_COMM_LEN];
+	struct stdin_id in;
+	int err;
+
+	stdin_id_of_pid(pid, &in);
+	err = tracer_add(&s->tracer, pid, &in);
+	if (err)
+		return err;
+	read_comm(pid, comm);
+	return classifier_add(&s->classifier, pid, comm, boot_now_ns());
+}
+
 static int check_target(struct session *s, pid_t pid, pid_t *tgid)
 {
 	unsigned long flags;
@@ -143,22 +158,41 @@ int attach_targets(struct session *s)
 
 	for (i = 0; i < s->target_count; i++) {
 		pid_t pid = s->targets[i];
-		char comm[ST_COMM_LEN];
-		struct stdin_id in;
 
-		stdin_id_of_pid(pid, &in);
-		err = tracer_add(&s->tracer, pid, &in);
+		err = register_target(s, pid);
 		if (err) {
 			log_error("cannot trace process %d: %s", pid, strerror(-err));
 			return err;
 		}
-		read_comm(pid, comm);
-		classifier_add(&s->classifier, pid, comm, boot_now_ns());
 		/* a target that exited before it was registered would never report */
 		if (process_gone(pid)) {
 			log_error("process %d exited while snaptrig attached (-p)", pid);
 			return -ESRCH;
 		}
 	}
+	return 0;
+}
+
+int attach_member(struct session *s, pid_t pid)
+{
+	unsigned long flags;
+	pid_t tgid, *grown;
+	int err;
+
+	if (read_proc_identity(pid, &tgid, &flags) || tgid != pid || process_gone(pid))
+		return 1;
+	if ((flags & PF_KTHREAD_FLAG) || pid == getpid())
+		return 1;
+	grown = realloc(s->targets, (s->target_count + 1) * sizeof(*grown));
+	if (!grown)
+		return -ENOMEM;
+	s->targets = grown;
+	err = register_target(s, pid);
+	/* the kernel traces a process that joined the subtree during the walk */
+	if (err == -EEXIST)
+		return 1;
+	if (err)
+		return process_gone(pid) ? 1 : err;
+	s->targets[s->target_count++] = pid;
 	return 0;
 }
