@@ -59,7 +59,7 @@ int cgroup2_mount_point(char *buf, size_t len)
 		sep = p ? strstr(p, " - ") : NULL;
 		if (i < 5 || !sep || strncmp(sep + 3, "cgroup2 ", 8))
 			continue;
-		/* a bind mount of a cgroup below the root shows no other cgroup */
+		/* a bind mount of a cgroup below the root shows only that subtree */
 		if (strcmp(fields[3], "/"))
 			continue;
 		mountinfo_unescape(fields[4], strlen(fields[4]), buf, len);
@@ -70,11 +70,7 @@ int cgroup2_mount_point(char *buf, size_t len)
 	return err;
 }
 
-/*
- * Writes the components of rel to out as "/a/b" ("/" for none), and counts
- * them. Returns -EINVAL for a "." or ".." component.
- */
-static int normalize_path(const char *rel, char *out, size_t len, __u32 *level)
+int cgroup_path_normalize(const char *rel, char *out, size_t len, __u32 *level)
 {
 	size_t o = 0;
 
@@ -127,7 +123,7 @@ int cgroup_target_resolve(const char *arg, struct cgroup_target *t)
 			  arg);
 		return -ENOENT;
 	}
-	if (!*arg || normalize_path(below_mount(arg, mount), rel, sizeof(rel), &t->level)) {
+	if (!*arg || cgroup_path_normalize(below_mount(arg, mount), rel, sizeof(rel), &t->level)) {
 		log_error("invalid --cgroup '%s': give a directory under %s, or a path relative to it as in the 0:: line of /proc/PID/cgroup, without . or ..",
 			  arg, mount);
 		return -EINVAL;
@@ -341,7 +337,7 @@ static int attach_tree(struct session *s, const char *dir, int depth)
 	err = attach_procs_file(s, dir);
 	if (err)
 		return err;
-	/* cgroup.max.depth allows more, but deeper trees are not seen in practice */
+	/* NOTE: cgroups more than 64 levels below the target are not walked */
 	if (depth > 64)
 		return 0;
 	d = opendir(dir);

@@ -32,6 +32,13 @@ struct container_ids {
 int cgroup2_mount_point(char *buf, size_t len);
 
 /*
+ * Writes the components of rel to out as "/a/b" ("/" for none) and counts
+ * them in level. Returns 0, -EINVAL for a "." or ".." component, or
+ * -ENAMETOOLONG.
+ */
+int cgroup_path_normalize(const char *rel, char *out, size_t len, __u32 *level);
+
+/*
  * Resolves arg, a directory under the cgroup2 mount or a path relative to
  * its root as in the 0:: line of /proc/PID/cgroup. Returns 0, or -EINVAL or
  * -ENOENT after a message.

@@ -49,7 +49,7 @@ const volatile __u64 targ_cgroup_id;		/* kernfs id of the --cgroup target; 0: no
 const volatile __u32 targ_cgroup_level;	/* depth of that cgroup below the cgroup2 root */
 const volatile __u32 targ_pidns_level;		/* level of the agent's pid namespace */
 
-/* struct cgroup before Linux 6.0 listed the ids of its ancestors, not pointers */
+/* On older kernels struct cgroup lists the ids of its ancestors, not pointers to them. */
 struct cgroup___ids {
 	int level;
 	__u64 ancestor_ids[];

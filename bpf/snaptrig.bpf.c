@@ -378,7 +378,7 @@ static __always_inline void stdin_of_task(struct task_struct *task, struct st_pr
 		if (other == inode)
 			proc->stdin_fds |= 1ULL << fd;
 	}
-	/* NOTE: descriptors above 63 are not read; any of them may be stdin */
+	/* NOTE: descriptors above 63 are not read, so any of them may be stdin */
 	if (BPF_CORE_READ(task, files, fdt, max_fds) > ST_STDIN_FD_BITS)
 		proc->flags |= ST_PROC_STDIN_HIGH;
 }
