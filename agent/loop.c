@@ -15,6 +15,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "log.h"
+#include "container.h"
 #include "control.h"
 #include "session.h"
 #include "uprobes.h"
@@ -107,6 +108,7 @@ static void reap_exited(struct session *s, __u64 now)
 		rec.exit_code = proc.exit_code;
 		rec.once_lost = proc.once_lost;
 		classifier_record(&s->classifier, &rec, sizeof(rec));
+		container_forget(key);
 		tracer_remove(&s->tracer, key);
 	}
 }

@@ -416,7 +416,9 @@ static __always_inline void join_task(struct task_struct *task)
 /*
  * A write to cgroup.procs or cgroup.threads moved task, after the move. It
  * fires for cgroup v1 hierarchies too, so join_task() reads the task's
- * cgroup v2 cgroup rather than dst. Loaded only with --cgroup.
+ * cgroup v2 cgroup rather than dst. Loaded only with --cgroup. A move out
+ * of the subtree changes nothing: the process stays traced until it exits,
+ * as a traced process's child does wherever it runs.
  */
 SEC("tp_btf/cgroup_attach_task")
 int BPF_PROG(handle_cgroup_attach_task, struct cgroup *dst, const char *path,

@@ -108,6 +108,30 @@ class PidNamespaceTest(SnaptrigTestCase):
         self.assertEqual(exit_line["ns_tid"], 1)
         self.assertEqual(exit_line["cgroup"], path)
 
+    def test_snapshot_line_names_inner_pid(self):
+        run = self.trace(["-t", "first-stdin", "--freeze", "--exec", "/bin/true"],
+                         ["unshare", "--pid", "--fork", "--mount-proc", tool("st-stdin"),
+                          "-n", "1"])
+        start = run.wait_start()
+        self.assertEqual(run.wait_fact("pid"), "1")
+        outer = start["targets"][0]
+        self.assertTrue(wait_until(lambda: children_of(outer)), run.describe())
+        inner = children_of(outer)[0]
+        path = cgroup_of(inner)
+        run.write_stdin(b"data\n")
+        run.close_stdin()
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+
+        snapshots = run.of_type("snapshot")
+        self.assertEqual(len(snapshots), 1, run.describe())
+        line = snapshots[0]
+        self.assertEqual(line["status"], "ok", run.describe())
+        self.assertEqual(line["pid"], inner)
+        self.assertEqual(line["tid"], inner)
+        self.assertEqual(line["ns_pid"], 1)
+        self.assertEqual(line["ns_tid"], 1)
+        self.assertEqual(line["cgroup"], path)
+
     def test_outer_lines_have_no_namespace(self):
         run = self.trace(["-t", "bootstrap"],
                          ["unshare", "--pid", "--fork", "--mount-proc", "/bin/true"])
