@@ -445,10 +445,12 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	/*
 	 * A child that starts in the subtree joins it: its parent is untraced
 	 * (or not followed), or clone3() put it there with CLONE_INTO_CGROUP.
-	 * The agent's checkpointers are never traced.
+	 * The agent's checkpointers and their children are never traced, even
+	 * when the agent runs in the subtree.
 	 */
-	if (targ_cgroup_id && (!pproc || !targ_follow) && ptgid != targ_agent_tgid) {
-		join_task(child);
+	if (targ_cgroup_id && (!pproc || !targ_follow)) {
+		if (task_in_target_cgroup(child) && !current_from_agent())
+			join_task(child);
 		return 0;
 	}
 	if (!targ_follow || !pproc)
