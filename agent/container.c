@@ -379,8 +379,13 @@ void cgroup_on_join(struct session *s, const struct st_join_record *rec)
 
 	if (!classifier_find(&s->classifier, pid))
 		classifier_add(&s->classifier, pid, rec->hdr.comm, rec->hdr.boot_ns);
-	/* the kernel made the procs entry; the idle threads are seeded from /proc */
-	idle_add(&s->tracer, pid);
+	/*
+	 * The kernel made the procs entry, and idle tracking seeds the threads
+	 * from /proc. A joiner that already exited would leave an idle entry
+	 * that no exit removes.
+	 */
+	if (!process_gone(pid))
+		idle_add(&s->tracer, pid);
 	uprobes_add_process(s->uprobes, pid);
 	emit_join(&s->emitter, rec);
 }

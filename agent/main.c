@@ -24,9 +24,8 @@
 
 static int record_cb(void *ctx, void *data, size_t size)
 {
-	struct session *s = ctx;
-
 	const struct st_record_header *hdr = record_decode(data, size);
+	struct session *s = ctx;
 
 	/* before the classifier, to attach the new image's markers soonest */
 	uprobes_on_record(s->uprobes, data, size);
