@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include "container.h"
 #include "log.h"
 #include "names.h"
 #include "triggers.h"
@@ -231,6 +232,29 @@ static void key_comm(struct json_writer *w, const char *key, const char *comm)
 	json_string_len(w, comm, strnlen(comm, ST_COMM_LEN));
 }
 
+/*
+ * Writes ns_pid and ns_tid for a process in a deeper pid namespace than the
+ * agent's, and the cgroup for a record that carries one. hdr may be NULL.
+ */
+static void fields_container(struct json_writer *w, __u32 pid, __u32 tid,
+			     const struct st_record_header *hdr)
+{
+	struct container_ids ids;
+	const char *name;
+
+	container_ids_of(pid, tid, hdr, &ids);
+	if (ids.ns_pid)
+		key_u64(w, "ns_pid", ids.ns_pid);
+	if (ids.ns_tid)
+		key_u64(w, "ns_tid", ids.ns_tid);
+	if (!ids.cgroup_id)
+		return;
+	key_u64(w, "cgroup_id", ids.cgroup_id);
+	name = cgroup_name(ids.cgroup_id);
+	if (name)
+		key_str(w, "cgroup", name);
+}
+
 static void trigger_names(struct json_writer *w, __u32 mask)
 {
 	int t;
@@ -283,6 +307,26 @@ void emit_start(struct emitter *e, const struct options *opts, const pid_t *targ
 	key_u64(w, "idle_threshold_ns", opts->idle_threshold_ns);
 	json_key(w, "follow");
 	json_bool(w, opts->follow);
+	if (opts->cgroup.id)
+		key_str(w, "cgroup", opts->cgroup.path);
+	line_end(e);
+}
+
+void emit_join(struct emitter *e, const struct st_join_record *rec)
+{
+	struct json_writer *w = &e->json;
+
+	if (e->format == FORMAT_TEXT) {
+		out_printf(e, "# join %u ppid=%u\n", rec->hdr.pid, rec->ppid);
+		e->seq++;
+		return;
+	}
+	line_begin(e, "join", rec->hdr.boot_ns);
+	key_u64(w, "pid", rec->hdr.pid);
+	key_u64(w, "tid", rec->hdr.tid);
+	fields_container(w, rec->hdr.pid, rec->hdr.tid, &rec->hdr);
+	key_comm(w, "comm", rec->hdr.comm);
+	key_u64(w, "ppid", rec->ppid);
 	line_end(e);
 }
 
@@ -775,6 +819,7 @@ void emit_line(void *ctx, const struct line *line)
 	}
 	key_u64(w, "pid", line->pid);
 	key_u64(w, "tid", line->tid);
+	fields_container(w, line->pid, line->tid, line->record);
 	key_comm(w, "comm", line->comm);
 	if (line->type == LINE_TRIGGER && e->show_held) {
 		json_key(w, "held");
@@ -808,6 +853,7 @@ void emit_snapshot(struct emitter *e, const struct snapshot_report *r)
 	line_begin(e, "snapshot", boot_now_ns());
 	key_u64(w, "pid", r->pid);
 	key_u64(w, "tid", r->tid);
+	fields_container(w, r->pid, r->tid, NULL);
 	key_str(w, "status", r->status);
 	if (r->reason)
 		key_str(w, "reason", r->reason);

@@ -69,6 +69,8 @@ __u64 boot_now_ns(void);
 
 void emit_start(struct emitter *e, const struct options *opts, const pid_t *targets,
 		size_t target_count, pid_t agent_pid);
+/* Writes the join line of a process that entered the --cgroup subtree. */
+void emit_join(struct emitter *e, const struct st_join_record *rec);
 /* Classifier callback: ctx is the emitter. */
 void emit_line(void *ctx, const struct line *line);
 void emit_snapshot(struct emitter *e, const struct snapshot_report *r);

@@ -207,6 +207,9 @@ int idle_open(struct tracer *t, const struct options *opts, pid_t agent_pid)
 	skel->rodata->targ_triggers = opts->triggers;
 	skel->rodata->targ_follow = opts->follow;
 	skel->rodata->targ_idle_threshold_ns = opts->idle_threshold_ns;
+	skel->rodata->targ_pidns_level = pidns_level_self();
+	skel->rodata->targ_cgroup_id = opts->cgroup.id;
+	skel->rodata->targ_cgroup_level = opts->cgroup.level;
 	bpf_map__set_max_entries(skel->maps.idle_filter, filter_words());
 	err = tracer_share_maps(t, skel->obj);
 	if (err)

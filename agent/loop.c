@@ -15,6 +15,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "log.h"
+#include "container.h"
 #include "control.h"
 #include "session.h"
 #include "uprobes.h"
@@ -108,6 +109,7 @@ static void reap_exited(struct session *s, __u64 now)
 		rec.exit_code = proc.exit_code;
 		rec.once_lost = proc.once_lost;
 		classifier_record(&s->classifier, &rec, sizeof(rec));
+		container_forget(key);
 		tracer_remove(&s->tracer, key);
 	}
 }
@@ -258,6 +260,9 @@ static int handle_signal(struct session *s)
 static int all_exited(struct session *s)
 {
 	if (s->child && !s->child_reaped)
+		return 0;
+	/* with --cgroup, a process may enter the subtree at any time */
+	if (s->opts.cgroup.id)
 		return 0;
 	if (s->classifier.proc_count || snapshots_active(&s->snapshots))
 		return 0;

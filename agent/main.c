@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "check.h"
+#include "container.h"
 #include "control.h"
 #include "log.h"
 #include "session.h"
@@ -23,16 +24,24 @@
 
 static int record_cb(void *ctx, void *data, size_t size)
 {
+	const struct st_record_header *hdr = record_decode(data, size);
 	struct session *s = ctx;
 
 	/* before the classifier, to attach the new image's markers soonest */
 	uprobes_on_record(s->uprobes, data, size);
+	if (hdr)
+		container_note(hdr);
+	/* the join line comes before the first trigger line of the process */
+	if (hdr && hdr->kind == ST_REC_JOIN)
+		cgroup_on_join(s, (const struct st_join_record *)hdr);
 	if (classifier_record(&s->classifier, data, size) == -EINVAL) {
 		log_info(1, "dropped a malformed record of %zu bytes", size);
 		return 0;
 	}
-	if (((const struct st_record_header *)data)->kind == ST_REC_EXEC)
-		ia32_on_exec(s, data);
+	if (hdr && hdr->kind == ST_REC_EXEC)
+		ia32_on_exec(s, (const struct st_exec_record *)hdr);
+	if (hdr && hdr->kind == ST_REC_EXIT)
+		container_forget(hdr->pid);
 	return 0;
 }
 
@@ -67,13 +76,17 @@ static int block_signals(struct session *s)
 static int start_targets(struct session *s)
 {
 	size_t slots = s->opts.pid_count ? s->opts.pid_count : 1;
+	int err;
 
 	s->targets = calloc(slots, sizeof(*s->targets));
 	if (!s->targets)
 		return -ENOMEM;
 	if (s->opts.command)
 		return launch_command(s);
-	return attach_targets(s);
+	err = attach_targets(s);
+	if (!err)
+		err = cgroup_attach_members(s);
+	return err;
 }
 
 /*

@@ -31,6 +31,7 @@ enum {
 	OPT_CONTROL,
 	OPT_REQUEST_SNAPSHOT,
 	OPT_IA32,
+	OPT_CGROUP,
 };
 
 static const struct option long_options[] = {
@@ -56,6 +57,7 @@ static const struct option long_options[] = {
 	{ "environ-probe", required_argument, NULL, OPT_ENVIRON_PROBE },
 	{ "control", required_argument, NULL, OPT_CONTROL },
 	{ "request-snapshot", required_argument, NULL, OPT_REQUEST_SNAPSHOT },
+	{ "cgroup", required_argument, NULL, OPT_CGROUP },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{},
@@ -65,12 +67,16 @@ static void print_help(void)
 {
 	printf("Usage: snaptrig [OPTIONS] -- COMMAND [ARG...]\n"
 	       "       snaptrig [OPTIONS] -p PID[,PID...]\n"
+	       "       snaptrig [OPTIONS] --cgroup PATH\n"
 	       "       snaptrig --check [-t LIST]\n"
 	       "       snaptrig --control PATH --request-snapshot PID\n"
 	       "\n"
 	       "Trace processes with eBPF and write their snapshot triggers as JSON lines.\n"
 	       "\n"
 	       "  -p, --pid PID[,PID...]      attach to running processes (repeatable)\n"
+	       "      --cgroup PATH           trace every process in this cgroup v2 subtree,\n"
+	       "                              also those that enter it later; PATH is under\n"
+	       "                              the cgroup2 mount or relative to its root\n"
 	       "  -t, --trigger LIST          triggers to report, comma-separated (repeatable;\n"
 	       "                              default: default). Names: first-listen,\n"
 	       "                              first-stdin, first-environ, first-sigint, idle,\n"
@@ -448,6 +454,9 @@ static int parse_one(int opt, const char *arg, struct options *opts, int *trigge
 	case OPT_FREEZE:
 		opts->freeze = 1;
 		return 0;
+	case OPT_CGROUP:
+		opts->cgroup_arg = arg;
+		return 0;
 	case OPT_ENVIRON_PROBE:
 	case OPT_CONTROL:
 	case OPT_REQUEST_SNAPSHOT:
@@ -500,8 +509,12 @@ static int check_targets(const struct options *opts)
 		log_error("both -p and a COMMAND given: trace either running processes or a new COMMAND");
 		return -EINVAL;
 	}
-	if (!opts->pid_count && !opts->command) {
-		log_error("nothing to trace: give -p PID or -- COMMAND (see --help)");
+	if (opts->cgroup_arg && opts->command) {
+		log_error("both --cgroup and a COMMAND given: trace either a cgroup or a new COMMAND");
+		return -EINVAL;
+	}
+	if (!opts->pid_count && !opts->command && !opts->cgroup_arg) {
+		log_error("nothing to trace: give -p PID, --cgroup PATH or -- COMMAND (see --help)");
 		return -EINVAL;
 	}
 	return 0;
@@ -551,7 +564,10 @@ int options_parse(int argc, char **argv, struct options *opts)
 	err = check_probe_options(opts);
 	if (err)
 		return err;
-	return check_targets(opts);
+	err = check_targets(opts);
+	if (err || !opts->cgroup_arg || opts->check || opts->request_snapshot_pid)
+		return err;
+	return cgroup_target_resolve(opts->cgroup_arg, &opts->cgroup) ? -EINVAL : 0;
 }
 
 void options_free(struct options *opts)
@@ -568,4 +584,5 @@ void options_free(struct options *opts)
 	free(opts->pids);
 	opts->pids = NULL;
 	opts->pid_count = 0;
+	cgroup_target_free(&opts->cgroup);
 }

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <sys/types.h>
+#include "container.h"
 #include "snaptrig_abi.h"
 #include "triggers.h"
 
@@ -55,6 +56,8 @@ struct options {
 	size_t environ_probe_count;
 	const char *control_path;	/* --control: operator request socket */
 	pid_t request_snapshot_pid;	/* --request-snapshot: act as the client */
+	const char *cgroup_arg;		/* --cgroup as given, or NULL */
+	struct cgroup_target cgroup;	/* --cgroup, resolved; id 0 without it */
 	int follow;
 	int verbose;
 	int check;

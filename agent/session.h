@@ -64,12 +64,18 @@ void report_targets(struct session *s);
 /* Writes the coverage lines of a process that starts to be traced. */
 void report_coverage(struct session *s, pid_t pid);
 /*
- * Attaches the ia32 hook, with --ia32 auto, before a 32-bit COMMAND starts or
- * when a -p target runs a 32-bit image.
+ * Attaches the ia32 hook, with --ia32 auto, before a 32-bit COMMAND starts;
+ * report_targets() attaches it for a running 32-bit target.
  */
 void ia32_at_start(struct session *s);
 /* Attaches the ia32 hook, or says it is off, when a traced process execs a 32-bit image. */
 void ia32_on_exec(struct session *s, const struct st_exec_record *rec);
+/*
+ * Traces pid, a process found in the --cgroup subtree, and adds it to
+ * targets. Returns 0, 1 when it is skipped (a thread, a kernel thread, the
+ * agent, exited or traced already), or -errno.
+ */
+int attach_member(struct session *s, pid_t pid);
 /* The state letter of /proc/PID/stat ('X' when not found), or 0 when unknown. */
 char process_state(pid_t pid);
 /* Whether pid has exited: not found, or a zombie. */

@@ -142,7 +142,7 @@ int attach_targets(struct session *s)
 		s->targets[s->target_count++] = tgid;
 	}
 
-	s->priors = calloc(s->target_count, sizeof(*s->priors));
+	s->priors = calloc(s->target_count ? s->target_count : 1, sizeof(*s->priors));
 	if (!s->priors)
 		return -ENOMEM;
 	for (i = 0; i < s->target_count; i++) {
@@ -242,17 +242,10 @@ void report_coverage(struct session *s, pid_t pid)
 
 void ia32_at_start(struct session *s)
 {
-	size_t i;
-
 	if (s->opts.command)
 		s->command_ia32 = command_is_ia32(s->opts.command[0]);
-	if (s->opts.ia32 != IA32_AUTO)
-		return;
-	if (s->command_ia32)
+	if (s->opts.ia32 == IA32_AUTO && s->command_ia32)
 		compat_attach(&s->tracer);
-	for (i = 0; !s->opts.command && i < s->opts.pid_count; i++)
-		if (process_is_ia32(s->opts.pids[i]))
-			compat_attach(&s->tracer);
 }
 
 void ia32_on_exec(struct session *s, const struct st_exec_record *rec)
@@ -279,8 +272,40 @@ void report_targets(struct session *s)
 	size_t i;
 
 	for (i = 0; i < s->target_count; i++) {
+		/* a running 32-bit target: calls from now on are seen, like the others */
+		if (s->opts.ia32 == IA32_AUTO && !s->opts.command && process_is_ia32(s->targets[i]))
+			compat_attach(&s->tracer);
 		if (s->priors)
 			report_prior(s, s->targets[i], &s->priors[i]);
 		report_coverage(s, s->targets[i]);
 	}
+}
+
+int attach_member(struct session *s, pid_t pid)
+{
+	struct prior_state *priors;
+	unsigned long flags;
+	pid_t tgid, *grown;
+	int err;
+
+	if (read_proc_identity(pid, &tgid, &flags) || tgid != pid || process_gone(pid))
+		return 1;
+	if ((flags & PF_KTHREAD_FLAG) || pid == getpid())
+		return 1;
+	grown = realloc(s->targets, (s->target_count + 1) * sizeof(*grown));
+	if (!grown)
+		return -ENOMEM;
+	s->targets = grown;
+	priors = realloc(s->priors, (s->target_count + 1) * sizeof(*priors));
+	if (!priors)
+		return -ENOMEM;
+	s->priors = priors;
+	err = attach_process(s, pid, &s->priors[s->target_count]);
+	/* the kernel traces a process that joined the subtree during the walk */
+	if (err == -EEXIST)
+		return 1;
+	if (err)
+		return process_gone(pid) ? 1 : err;
+	s->targets[s->target_count++] = pid;
+	return 0;
 }

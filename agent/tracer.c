@@ -206,6 +206,11 @@ int tracer_open(struct tracer *t, const struct options *opts, pid_t agent_pid,
 		skel->rodata->targ_ring_size = opts->ring_buffer_size;
 	}
 	select_programs(skel, opts->triggers);
+	skel->rodata->targ_pidns_level = pidns_level_self();
+	skel->rodata->targ_cgroup_id = opts->cgroup.id;
+	skel->rodata->targ_cgroup_level = opts->cgroup.level;
+	/* without --cgroup the kernel formats no cgroup path for this tracepoint */
+	bpf_program__set_autoload(skel->progs.handle_cgroup_attach_task, opts->cgroup.id != 0);
 
 	err = snaptrig_bpf__load(skel);
 	if (err) {

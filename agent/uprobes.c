@@ -318,6 +318,9 @@ void uprobes_tick(struct uprobes *u, __u64 now_ns)
 		(dst)->targ_cooldown_ns = (src)->targ_cooldown_ns;	\
 		(dst)->targ_calls_no_wakeup = (src)->targ_calls_no_wakeup; \
 		(dst)->targ_ring_size = (src)->targ_ring_size;		\
+		(dst)->targ_cgroup_id = (src)->targ_cgroup_id;		\
+		(dst)->targ_cgroup_level = (src)->targ_cgroup_level;	\
+		(dst)->targ_pidns_level = (src)->targ_pidns_level;	\
 	} while (0)
 
 /* Libraries that may be a libc at fixed paths; the agent's own libc is found in its maps. */

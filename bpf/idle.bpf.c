@@ -144,6 +144,7 @@ static __always_inline void idle_send(__u32 tgid, struct idle_proc *proc, __u64 
 	rec->hdr.tid = tid;
 	rec->hdr.size = sizeof(*rec);
 	bpf_probe_read_kernel_str(rec->hdr.comm, sizeof(rec->hdr.comm), task->comm);
+	header_ns(&rec->hdr, task);
 	rec->idle_since_ns = since;
 	rec->threads = BPF_CORE_READ(task, signal, nr_threads);
 	bpf_task_release(task);

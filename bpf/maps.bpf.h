@@ -45,6 +45,65 @@ const volatile __u32 targ_triggers;		/* ST_TRIG_BIT mask */
 const volatile __u64 targ_cooldown_ns = 1000000000ULL;
 const volatile __u32 targ_calls_no_wakeup;	/* cooldown too short to wake per window */
 const volatile __u64 targ_ring_size = 4 << 20;	/* bytes of the events ring buffer */
+const volatile __u64 targ_cgroup_id;		/* kernfs id of the --cgroup target; 0: no --cgroup */
+const volatile __u32 targ_cgroup_level;	/* depth of that cgroup below the cgroup2 root */
+const volatile __u32 targ_pidns_level;		/* level of the agent's pid namespace */
+
+/* On older kernels struct cgroup lists the ids of its ancestors, not pointers to them. */
+struct cgroup___ids {
+	int level;
+	__u64 ancestor_ids[];
+} __attribute__((preserve_access_index));
+
+/* Whether task's cgroup v2 cgroup is the --cgroup target or below it. */
+static __always_inline bool task_in_target_cgroup(struct task_struct *task)
+{
+	struct cgroup *cgrp = BPF_CORE_READ(task, cgroups, dfl_cgrp);
+	struct cgroup *ancestor = NULL;
+	__u32 level = targ_cgroup_level;
+	__u64 id = 0;
+
+	if (!cgrp || BPF_CORE_READ(cgrp, level) < (int)level)
+		return false;
+	if (bpf_core_field_exists(cgrp->ancestors)) {
+		bpf_probe_read_kernel(&ancestor, sizeof(ancestor), &cgrp->ancestors[level]);
+		id = BPF_CORE_READ(ancestor, kn, id);
+	} else {
+		struct cgroup___ids *old = (void *)cgrp;
+
+		bpf_probe_read_kernel(&id, sizeof(id), &old->ancestor_ids[level]);
+	}
+	return id == targ_cgroup_id;
+}
+
+/*
+ * Fills the pid namespace and cgroup fields of a header. ns_pid and ns_tid
+ * stay 0 unless task's pid namespace is deeper than the agent's, and
+ * cgroup_id stays 0 unless --cgroup is on or the namespace is deeper, so
+ * most records pay two reads here.
+ */
+static __always_inline void header_ns(struct st_record_header *hdr, struct task_struct *task)
+{
+	struct pid *pid = BPF_CORE_READ(task, thread_pid);
+	unsigned int level = BPF_CORE_READ(pid, level);
+	bool deeper = level > targ_pidns_level;
+	struct pid *leader;
+	int nr = 0;
+
+	hdr->ns_pid = 0;
+	hdr->ns_tid = 0;
+	hdr->cgroup_id = 0;
+	if (deeper) {
+		bpf_probe_read_kernel(&nr, sizeof(nr), &pid->numbers[level].nr);
+		hdr->ns_tid = nr;
+		leader = BPF_CORE_READ(task, group_leader, thread_pid);
+		nr = 0;
+		bpf_probe_read_kernel(&nr, sizeof(nr), &leader->numbers[level].nr);
+		hdr->ns_pid = nr;
+	}
+	if (targ_cgroup_id || deeper)
+		hdr->cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
+}
 
 static __always_inline struct st_proc *current_proc(void)
 {
@@ -78,9 +137,7 @@ static __always_inline void header_current(struct st_record_header *hdr, __u32 k
 
 	hdr->flags = 0;
 	hdr->pad = 0;
-	hdr->cgroup_id = 0;
-	hdr->ns_pid = 0;
-	hdr->ns_tid = 0;
+	header_ns(hdr, (struct task_struct *)bpf_get_current_task());
 	hdr->boot_ns = bpf_ktime_get_boot_ns();
 	hdr->kind = kind;
 	hdr->pid = id >> 32;
@@ -94,9 +151,7 @@ static __always_inline void header_task(struct st_record_header *hdr, __u32 kind
 {
 	hdr->flags = 0;
 	hdr->pad = 0;
-	hdr->cgroup_id = 0;
-	hdr->ns_pid = 0;
-	hdr->ns_tid = 0;
+	header_ns(hdr, task);
 	hdr->boot_ns = bpf_ktime_get_boot_ns();
 	hdr->kind = kind;
 	hdr->pid = BPF_CORE_READ(task, tgid);

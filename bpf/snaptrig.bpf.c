@@ -365,6 +365,84 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid,
 	return 0;
 }
 
+#define PF_KTHREAD_FLAG 0x00200000	/* PF_KTHREAD of include/linux/sched.h */
+
+/*
+ * Reads the stdin identity of task, as tracer_add() does from /proc: the
+ * file at fd 0, and the descriptors 0 to 63 that refer to the same inode.
+ */
+static __always_inline void stdin_of_task(struct task_struct *task, struct st_proc *proc)
+{
+	struct file *file = task_fd_file(task, 0);
+	struct inode *inode, *other;
+	int fd;
+
+	if (!file)
+		return;
+	inode = BPF_CORE_READ(file, f_inode);
+	proc->stdin_dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	proc->stdin_ino = BPF_CORE_READ(inode, i_ino);
+	proc->stdin_fds = 1;
+	proc->flags |= ST_PROC_STDIN_KNOWN;
+	for (fd = 1; fd < ST_STDIN_FD_BITS; fd++) {
+		file = task_fd_file(task, fd);
+		if (!file)
+			continue;
+		other = BPF_CORE_READ(file, f_inode);
+		if (other == inode)
+			proc->stdin_fds |= 1ULL << fd;
+	}
+	/* NOTE: descriptors above 63 are not read, so any of them may be stdin */
+	if (BPF_CORE_READ(task, files, fdt, max_fds) > ST_STDIN_FD_BITS)
+		proc->flags |= ST_PROC_STDIN_HIGH;
+}
+
+/*
+ * Starts tracing task's process when it is in the --cgroup subtree and
+ * untraced, and sends its join record. The agent's own process and kernel
+ * threads are never traced.
+ */
+static __always_inline void join_task(struct task_struct *task)
+{
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	struct st_join_record *rec;
+	struct st_proc fresh = {};
+
+	if (tgid == targ_agent_tgid || (BPF_CORE_READ(task, flags) & PF_KTHREAD_FLAG))
+		return;
+	if (bpf_map_lookup_elem(&procs, &tgid) || !task_in_target_cgroup(task))
+		return;
+	stdin_of_task(task, &fresh);
+	if (bpf_map_update_elem(&procs, &tgid, &fresh, BPF_NOEXIST))
+		return;
+
+	rec = record_reserve(sizeof(*rec), ST_REC_JOIN);
+	if (!rec)
+		return;
+	header_task(&rec->hdr, ST_REC_JOIN, sizeof(*rec), task);
+	/* the record names the process, not the thread that moved */
+	rec->hdr.tid = tgid;
+	rec->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	rec->pad = 0;
+	bpf_ringbuf_submit(rec, 0);
+}
+
+/*
+ * A write to cgroup.procs or cgroup.threads moved task, after the move. It
+ * fires for cgroup v1 hierarchies too, so join_task() reads the task's
+ * cgroup v2 cgroup rather than dst. Loaded only with --cgroup. A move out
+ * of the subtree changes nothing: the process stays traced until it exits,
+ * as a traced process's child does wherever it runs.
+ */
+SEC("tp_btf/cgroup_attach_task")
+int BPF_PROG(handle_cgroup_attach_task, struct cgroup *dst, const char *path,
+	     struct task_struct *task, bool threadgroup)
+{
+	if (targ_cgroup_id)
+		join_task(task);
+	return 0;
+}
+
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 {
@@ -375,10 +453,21 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	struct st_proc fresh = {};
 
 	/* threads share their process's entry */
-	if (!targ_follow || ctgid != BPF_CORE_READ(child, pid) || ctgid == targ_agent_tgid)
+	if (ctgid != BPF_CORE_READ(child, pid) || ctgid == targ_agent_tgid)
 		return 0;
 	pproc = bpf_map_lookup_elem(&procs, &ptgid);
-	if (!pproc)
+	/*
+	 * A child that starts in the subtree joins it: its parent is untraced
+	 * (or not followed), or clone3() put it there with CLONE_INTO_CGROUP.
+	 * The agent's checkpointers and their children are never traced, even
+	 * when the agent runs in the subtree.
+	 */
+	if (targ_cgroup_id && (!pproc || !targ_follow)) {
+		if (task_in_target_cgroup(child) && !current_from_agent())
+			join_task(child);
+		return 0;
+	}
+	if (!targ_follow || !pproc)
 		return 0;
 
 	fresh.stdin_dev = pproc->stdin_dev;

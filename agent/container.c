@@ -1,0 +1,398 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+#include "container.h"
+#include "idle.h"
+#include "log.h"
+#include "session.h"
+#include "uprobes.h"
+
+#define CGROUP2_SUPER_MAGIC_NUMBER 0x63677270
+#define FILEID_KERNFS_TYPE 0xfe		/* FILEID_KERNFS of include/linux/exportfs.h */
+#define CGROUP_NAMES 256		/* cached cgroup names */
+#define NS_SLOTS 4096			/* remembered processes; a power of two */
+
+/* Copies field of mountinfo into out, decoding the \NNN octal escapes. */
+static void mountinfo_unescape(const char *field, size_t field_len, char *out, size_t len)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < field_len && o + 1 < len; i++) {
+		if (field[i] == '\\' && i + 3 < field_len) {
+			out[o++] = (char)(((field[i + 1] - '0') << 6) | ((field[i + 2] - '0') << 3) |
+					  (field[i + 3] - '0'));
+			i += 3;
+		} else {
+			out[o++] = field[i];
+		}
+	}
+	out[o] = '\0';
+}
+
+int cgroup2_mount_point(char *buf, size_t len)
+{
+	char line[4096];
+	int err = -ENOENT;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		char *fields[5], *sep, *p = line;
+		int i;
+
+		/* ID PARENT MAJ:MIN ROOT MOUNT_POINT OPTIONS [TAGS...] - TYPE SOURCE ... */
+		for (i = 0; i < 5 && p; i++) {
+			fields[i] = p;
+			p = strchr(p, ' ');
+			if (p)
+				*p++ = '\0';
+		}
+		sep = p ? strstr(p, " - ") : NULL;
+		if (i < 5 || !sep || strncmp(sep + 3, "cgroup2 ", 8))
+			continue;
+		/* a bind mount of a cgroup below the root shows only that subtree */
+		if (strcmp(fields[3], "/"))
+			continue;
+		mountinfo_unescape(fields[4], strlen(fields[4]), buf, len);
+		err = 0;
+		break;
+	}
+	fclose(f);
+	return err;
+}
+
+int cgroup_path_normalize(const char *rel, char *out, size_t len, __u32 *level)
+{
+	size_t o = 0;
+
+	*level = 0;
+	while (*rel) {
+		size_t n;
+
+		while (*rel == '/')
+			rel++;
+		n = strcspn(rel, "/");
+		if (!n)
+			break;
+		if ((n == 1 && rel[0] == '.') || (n == 2 && !strncmp(rel, "..", 2)))
+			return -EINVAL;
+		if (o + n + 2 > len)
+			return -ENAMETOOLONG;
+		out[o++] = '/';
+		memcpy(out + o, rel, n);
+		o += n;
+		rel += n;
+		(*level)++;
+	}
+	if (!o)
+		out[o++] = '/';
+	out[o] = '\0';
+	return 0;
+}
+
+/* The part of arg below mount, or arg itself when it is not under mount. */
+static const char *below_mount(const char *arg, const char *mount)
+{
+	size_t n = strlen(mount);
+
+	if (!strncmp(arg, mount, n) && (arg[n] == '/' || arg[n] == '\0'))
+		return arg + n;
+	return arg;
+}
+
+int cgroup_target_resolve(const char *arg, struct cgroup_target *t)
+{
+	char mount[PATH_MAX], rel[PATH_MAX], dir[PATH_MAX * 2];
+	struct statfs sfs;
+	struct stat st;
+	int err;
+
+	memset(t, 0, sizeof(*t));
+	err = cgroup2_mount_point(mount, sizeof(mount));
+	if (err) {
+		log_error("invalid --cgroup '%s': no cgroup2 file system is mounted (see /proc/self/mountinfo); mount one with 'mount -t cgroup2 none DIR'",
+			  arg);
+		return -ENOENT;
+	}
+	if (!*arg || cgroup_path_normalize(below_mount(arg, mount), rel, sizeof(rel), &t->level)) {
+		log_error("invalid --cgroup '%s': give a directory under %s, or a path relative to it as in the 0:: line of /proc/PID/cgroup, without . or ..",
+			  arg, mount);
+		return -EINVAL;
+	}
+	snprintf(dir, sizeof(dir), "%s%s", mount, strcmp(rel, "/") ? rel : "");
+	if (stat(dir, &st) || !S_ISDIR(st.st_mode) || statfs(dir, &sfs) ||
+	    sfs.f_type != CGROUP2_SUPER_MAGIC_NUMBER) {
+		log_error("invalid --cgroup '%s': %s is not a cgroup v2 directory; give a path under %s or relative to it",
+			  arg, dir, mount);
+		return -ENOENT;
+	}
+	/* on 64-bit kernels the inode number of a kernfs directory is its id */
+	t->id = st.st_ino;
+	t->path = strdup(rel);
+	t->dir = strdup(dir);
+	if (!t->path || !t->dir) {
+		cgroup_target_free(t);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void cgroup_target_free(struct cgroup_target *t)
+{
+	free(t->path);
+	free(t->dir);
+	t->path = t->dir = NULL;
+}
+
+struct cgroup_name_entry {
+	__u64 id;
+	char *path;		/* NULL: the cgroup could not be opened */
+};
+
+static struct cgroup_name_entry names[CGROUP_NAMES];
+static size_t names_next;
+static int mount_fd = -1;
+static char mount_path[PATH_MAX];
+
+/* Opens cgroup id by its kernfs file handle and reads its path; NULL on failure. */
+static char *cgroup_path_of_id(__u64 id)
+{
+	struct {
+		struct file_handle fh;
+		__u64 id;
+	} handle = { .fh = { .handle_bytes = sizeof(__u64), .handle_type = FILEID_KERNFS_TYPE } };
+	char link[64], path[PATH_MAX];
+	const char *rel;
+	ssize_t n;
+	int fd;
+
+	if (mount_fd < 0) {
+		if (cgroup2_mount_point(mount_path, sizeof(mount_path)))
+			return NULL;
+		mount_fd = open(mount_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (mount_fd < 0)
+			return NULL;
+	}
+	memcpy(handle.fh.f_handle, &id, sizeof(id));
+	fd = open_by_handle_at(mount_fd, &handle.fh, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		log_info(2, "cannot open cgroup %llu: %s", (unsigned long long)id, strerror(errno));
+		return NULL;
+	}
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, path, sizeof(path) - 1);
+	close(fd);
+	if (n <= 0)
+		return NULL;
+	path[n] = '\0';
+	rel = below_mount(path, mount_path);
+	return strdup(*rel ? rel : "/");
+}
+
+const char *cgroup_name(__u64 id)
+{
+	struct cgroup_name_entry *entry;
+	size_t i;
+
+	for (i = 0; i < CGROUP_NAMES; i++)
+		if (names[i].id == id)
+			return names[i].path;
+	/*
+	 * Ids are never reused while the system runs, so a cached name stays
+	 * right. NOTE: a cgroup renamed after its first line keeps its old name.
+	 */
+	entry = &names[names_next];
+	names_next = (names_next + 1) % CGROUP_NAMES;
+	free(entry->path);
+	entry->id = id;
+	entry->path = cgroup_path_of_id(id);
+	return entry->path;
+}
+
+struct ns_entry {
+	__u64 cgroup_id;
+	__u32 pid;		/* 0: free */
+	__u32 ns_pid;
+	__u32 tid;		/* the last thread seen, and its id in the namespace */
+	__u32 ns_tid;
+};
+
+/*
+ * Processes whose records carried namespace or cgroup fields, by pid. A
+ * collision replaces the older entry, which only costs the fields on lines
+ * that come without a record (periodic-interval, snapshot) of that process.
+ */
+static struct ns_entry ns_table[NS_SLOTS];
+
+void container_note(const struct st_record_header *hdr)
+{
+	struct ns_entry *entry = &ns_table[hdr->pid & (NS_SLOTS - 1)];
+
+	if (!hdr->ns_pid && !hdr->cgroup_id) {
+		if (entry->pid == hdr->pid)
+			entry->pid = 0;
+		return;
+	}
+	entry->pid = hdr->pid;
+	entry->cgroup_id = hdr->cgroup_id;
+	entry->ns_pid = hdr->ns_pid;
+	entry->tid = hdr->tid;
+	entry->ns_tid = hdr->ns_tid;
+}
+
+void container_forget(__u32 pid)
+{
+	struct ns_entry *entry = &ns_table[pid & (NS_SLOTS - 1)];
+
+	if (entry->pid == pid)
+		entry->pid = 0;
+}
+
+void container_ids_of(__u32 pid, __u32 tid, const struct st_record_header *hdr,
+		      struct container_ids *ids)
+{
+	const struct ns_entry *entry = &ns_table[pid & (NS_SLOTS - 1)];
+
+	memset(ids, 0, sizeof(*ids));
+	if (hdr && hdr->pid == pid && (hdr->ns_pid || hdr->cgroup_id)) {
+		ids->cgroup_id = hdr->cgroup_id;
+		ids->ns_pid = hdr->ns_pid;
+		ids->ns_tid = hdr->tid == tid ? hdr->ns_tid : 0;
+		return;
+	}
+	if (entry->pid != pid)
+		return;
+	ids->cgroup_id = entry->cgroup_id;
+	ids->ns_pid = entry->ns_pid;
+	if (tid == pid)
+		ids->ns_tid = entry->ns_pid;
+	else if (tid == entry->tid)
+		ids->ns_tid = entry->ns_tid;
+}
+
+__u32 pidns_level_self(void)
+{
+	char line[512];
+	__u32 level = 0;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		char *p;
+
+		if (strncmp(line, "NSpid:", 6))
+			continue;
+		/* one pid for each level from the initial namespace down */
+		for (p = line + 6; *p; p++)
+			if (*p == '\t' || *p == ' ')
+				level += p[1] >= '0' && p[1] <= '9';
+		break;
+	}
+	fclose(f);
+	return level ? level - 1 : 0;
+}
+
+/* Traces the processes listed in dir/cgroup.procs. */
+static int attach_procs_file(struct session *s, const char *dir)
+{
+	char path[PATH_MAX];
+	int err = 0;
+	long pid;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	f = fopen(path, "re");
+	if (!f) {
+		/* a cgroup removed during the walk */
+		return errno == ENOENT ? 0 : -errno;
+	}
+	while (!err && fscanf(f, "%ld", &pid) == 1) {
+		err = attach_member(s, (pid_t)pid);
+		if (err > 0)
+			err = 0;
+		else if (err)
+			log_error("cannot trace process %ld of cgroup %s: %s", pid, dir,
+				  strerror(-err));
+	}
+	fclose(f);
+	return err;
+}
+
+static int attach_tree(struct session *s, const char *dir, int depth)
+{
+	struct dirent *entry;
+	int err;
+	DIR *d;
+
+	err = attach_procs_file(s, dir);
+	if (err)
+		return err;
+	/* NOTE: cgroups more than 64 levels below the target are not walked */
+	if (depth > 64)
+		return 0;
+	d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while (!err && (entry = readdir(d))) {
+		char child[PATH_MAX];
+
+		if (entry->d_type != DT_DIR || entry->d_name[0] == '.')
+			continue;
+		snprintf(child, sizeof(child), "%s/%s", dir, entry->d_name);
+		err = attach_tree(s, child, depth + 1);
+	}
+	closedir(d);
+	return err;
+}
+
+int cgroup_attach_members(struct session *s)
+{
+	size_t i, first = s->target_count;
+	int err;
+
+	if (!s->opts.cgroup.id)
+		return 0;
+	err = attach_tree(s, s->opts.cgroup.dir, 0);
+	if (err) {
+		log_error("cannot walk cgroup %s: %s", s->opts.cgroup.dir, strerror(-err));
+		return err;
+	}
+	for (i = first; i < s->target_count; i++)
+		log_info(1, "process %d is in cgroup %s: tracing it", s->targets[i],
+			 s->opts.cgroup.path);
+	return 0;
+}
+
+void cgroup_on_join(struct session *s, const struct st_join_record *rec)
+{
+	const struct prior_state none = {};
+	struct proc_entry *proc;
+	__u32 pid = rec->hdr.pid;
+
+	if (!classifier_find(&s->classifier, pid))
+		classifier_add(&s->classifier, pid, rec->hdr.comm, rec->hdr.boot_ns);
+	/*
+	 * The kernel made the procs entry, and idle tracking seeds the threads
+	 * from /proc. A joiner that already exited would leave an idle entry
+	 * that no exit removes.
+	 */
+	if (!process_gone(pid))
+		idle_add(&s->tracer, pid);
+	uprobes_add_process(s->uprobes, pid);
+	emit_join(&s->emitter, rec);
+	/* it ran before it joined: its first once-triggers may not be its first */
+	proc = classifier_find(&s->classifier, pid);
+	if (proc)
+		proc->since_attach = prior_unknown_bits(&none, s->opts.triggers);
+	report_coverage(s, pid);
+}

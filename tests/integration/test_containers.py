@@ -1,0 +1,344 @@
+"""Containers: processes in a child pid namespace, and --cgroup subtrees."""
+
+import os
+import signal
+import subprocess
+import time
+import unittest
+
+from harness import SNAPTRIG, SnaptrigTestCase, TIMEOUT, process_state, tool
+
+
+def cgroup2_mount():
+    """Return the mount point of the cgroup2 file system, or None."""
+    with open("/proc/self/mountinfo", encoding="utf-8") as f:
+        for line in f:
+            fields = line.split()
+            sep = fields.index("-")
+            if fields[sep + 1] == "cgroup2" and fields[3] == "/":
+                return fields[4].encode().decode("unicode_escape")
+    return None
+
+
+def cgroup_of(pid):
+    """Return the cgroup v2 path of pid, as in the 0:: line of /proc/PID/cgroup."""
+    with open(f"/proc/{pid}/cgroup", encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("0::"):
+                return line[3:].rstrip("\n")
+    return None
+
+
+def children_of(pid):
+    with open(f"/proc/{pid}/task/{pid}/children", encoding="utf-8") as f:
+        return [int(p) for p in f.read().split()]
+
+
+def nspid_of(pid):
+    """Return the NSpid line of pid: its pid in each namespace, outermost first."""
+    with open(f"/proc/{pid}/status", encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("NSpid:"):
+                return [int(p) for p in line.split()[1:]]
+    return []
+
+
+def unshare_works():
+    try:
+        out = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", "/bin/sh",
+                              "-c", "echo $$"], capture_output=True, timeout=TIMEOUT)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return out.returncode == 0 and out.stdout.strip() == b"1"
+
+
+def wait_until(predicate, timeout=TIMEOUT):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+class PidNamespaceTest(SnaptrigTestCase):
+
+    def setUp(self):
+        super().setUp()
+        if not unshare_works():
+            self.skipTest("unshare --pid --fork --mount-proc does not work here")
+        self.mount = cgroup2_mount()
+        if self.mount is None:
+            self.skipTest("no cgroup2 file system is mounted")
+
+    def test_inner_lines_name_both_pids(self):
+        run = self.trace(["-t", "first-stdin,bootstrap"],
+                         ["unshare", "--pid", "--fork", "--mount-proc", tool("st-stdin"),
+                          "-n", "1"])
+        start = run.wait_start()
+        self.assertEqual(run.wait_fact("pid"), "1")
+        outer = start["targets"][0]
+        self.assertTrue(wait_until(lambda: children_of(outer)), run.describe())
+        inner = children_of(outer)[0]
+        self.assertEqual(nspid_of(inner), [inner, 1])
+        path = cgroup_of(inner)
+        cgroup_id = os.stat(self.mount + (path if path != "/" else "")).st_ino
+
+        run.write_stdin(b"data\n")
+        run.close_stdin()
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+
+        lines = run.triggers("first-stdin")
+        self.assertEqual(len(lines), 1, run.describe())
+        line = lines[0]
+        self.assertEqual(line["pid"], inner)
+        self.assertEqual(line["tid"], inner)
+        self.assertEqual(line["ns_pid"], 1)
+        self.assertEqual(line["ns_tid"], 1)
+        self.assertEqual(line["cgroup_id"], cgroup_id)
+        self.assertEqual(line["cgroup"], path)
+        self.assertEqual(line["comm"], "st-stdin")
+        self.assertEqual(line["detail"], {"fd": 0, "call": "read", "via": "syscall"})
+
+        boots = [l for l in run.triggers("bootstrap") if l["pid"] == inner]
+        self.assertEqual(len(boots), 1, run.describe())
+        self.assertEqual(boots[0]["ns_pid"], 1)
+        exit_line = self.assertExited(run, inner, 0, comm="st-stdin")
+        self.assertEqual(exit_line["ns_pid"], 1)
+        self.assertEqual(exit_line["ns_tid"], 1)
+        self.assertEqual(exit_line["cgroup"], path)
+
+    def test_snapshot_line_names_inner_pid(self):
+        run = self.trace(["-t", "first-stdin", "--freeze", "--exec", "/bin/true"],
+                         ["unshare", "--pid", "--fork", "--mount-proc", tool("st-stdin"),
+                          "-n", "1"])
+        start = run.wait_start()
+        self.assertEqual(run.wait_fact("pid"), "1")
+        outer = start["targets"][0]
+        self.assertTrue(wait_until(lambda: children_of(outer)), run.describe())
+        inner = children_of(outer)[0]
+        path = cgroup_of(inner)
+        run.write_stdin(b"data\n")
+        run.close_stdin()
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+
+        snapshots = run.of_type("snapshot")
+        self.assertEqual(len(snapshots), 1, run.describe())
+        line = snapshots[0]
+        self.assertEqual(line["status"], "ok", run.describe())
+        self.assertEqual(line["pid"], inner)
+        self.assertEqual(line["tid"], inner)
+        self.assertEqual(line["ns_pid"], 1)
+        self.assertEqual(line["ns_tid"], 1)
+        self.assertEqual(line["cgroup"], path)
+
+    def test_outer_lines_have_no_namespace(self):
+        run = self.trace(["-t", "bootstrap"],
+                         ["unshare", "--pid", "--fork", "--mount-proc", "/bin/true"])
+        start = run.wait_start()
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        outer = start["targets"][0]
+        lines = run.lines_for_pid(outer)
+        self.assertTrue(lines, run.describe())
+        for line in lines:
+            for key in ("ns_pid", "ns_tid", "cgroup_id", "cgroup"):
+                self.assertNotIn(key, line, run.describe())
+
+
+class CgroupTest(SnaptrigTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.mount = cgroup2_mount()
+        if self.mount is None:
+            self.skipTest("no cgroup2 file system is mounted")
+        self.home = cgroup_of(os.getpid())
+        self.rel = f"/snaptrig-test-{os.getpid()}-{time.monotonic_ns()}"
+        self.dir = self.mount + self.rel
+        os.mkdir(self.dir)
+        self.cgroup_id = os.stat(self.dir).st_ino
+        self.started = []
+        # Runs before the base class's cleanup, so it ends the processes itself.
+        self.addCleanup(self.remove_cgroup)
+
+    def remove_cgroup(self):
+        for pid in self.started:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for program in self._procs:
+            if program.poll() is None:
+                program.kill()
+                program.wait(TIMEOUT)
+        self.assertTrue(wait_until(lambda: self.members() == []),
+                        f"processes left in {self.dir}: {self.members()}")
+        os.rmdir(self.dir)
+
+    def members(self):
+        try:
+            with open(self.dir + "/cgroup.procs", encoding="utf-8") as f:
+                return [int(p) for p in f.read().split()]
+        except FileNotFoundError:
+            return []
+
+    def move_in(self, pid):
+        with open(self.dir + "/cgroup.procs", "w", encoding="utf-8") as f:
+            f.write(str(pid))
+
+    def start_agent(self, triggers, extra=()):
+        run = self.trace(["--cgroup", self.rel, "-t", triggers] + list(extra),
+                         stdin=subprocess.DEVNULL)
+        start = run.wait_start()
+        self.assertEqual(start["mode"], "attach")
+        self.assertEqual(start["cgroup"], self.rel)
+        return run, start
+
+    def listener(self):
+        program = self.spawn([tool("st-listener"), "-g", "0"])
+        pid = int(program.wait_fact("pid"))
+        program.wait_fact("waiting")
+        return program, pid
+
+    def assertListenIn(self, run, program, pid):
+        os.kill(pid, signal.SIGUSR1)
+        program.wait_fact("ready")
+        line = run.wait_trigger("first-listen", pid)
+        self.assertEqual(line["tid"], pid)
+        self.assertEqual(line["comm"], "st-listener")
+        self.assertEqual(line["cgroup_id"], self.cgroup_id)
+        self.assertEqual(line["cgroup"], self.rel)
+        self.assertNotIn("ns_pid", line)
+        self.assertEqual(line["detail"]["port"],
+                         int(program.fact_values("listen")[0]["port"]))
+        return line
+
+    def assertJoin(self, run, pid, ppid, comm):
+        line = run.wait_record(lambda r: r["type"] == "join" and r["pid"] == pid,
+                               f"the join line of {pid}")
+        self.assertEqual(line["tid"], pid)
+        self.assertEqual(line["ppid"], ppid)
+        self.assertEqual(line["comm"], comm)
+        self.assertEqual(line["cgroup_id"], self.cgroup_id)
+        self.assertEqual(line["cgroup"], self.rel)
+        self.assertNotIn("ns_pid", line)
+        return line
+
+    def stop_agent(self, run):
+        run.interrupt(signal.SIGINT)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+
+    def test_moved_in_process_joins(self):
+        run, start = self.start_agent("first-listen")
+        self.assertEqual(start["targets"], [])
+        mover, pid = self.listener()
+        outside, outside_pid = self.listener()
+
+        self.move_in(pid)
+        join = self.assertJoin(run, pid, os.getpid(), "st-listener")
+        line = self.assertListenIn(run, mover, pid)
+        self.assertLess(join["seq"], line["seq"])
+        os.kill(outside_pid, signal.SIGUSR1)
+        outside.wait_fact("ready")
+
+        self.stop_agent(run)
+        self.assertNoLines(run, outside_pid, "a process outside the cgroup")
+        self.assertEqual(len(run.of_type("join")), 1, run.describe())
+
+    def test_process_that_leaves_stays_traced(self):
+        run, _ = self.start_agent("first-listen")
+        program, pid = self.listener()
+        self.move_in(pid)
+        self.assertJoin(run, pid, os.getpid(), "st-listener")
+        self.move_home(pid)
+        os.kill(pid, signal.SIGUSR1)
+        program.wait_fact("ready")
+        line = run.wait_trigger("first-listen", pid)
+        self.assertEqual(line["cgroup"], self.home)
+        self.stop_agent(run)
+
+    def test_member_at_start_is_traced(self):
+        program, pid = self.listener()
+        self.move_in(pid)
+        run, start = self.start_agent("first-listen")
+        self.assertEqual(start["targets"], [pid])
+        self.assertListenIn(run, program, pid)
+        self.stop_agent(run)
+        self.assertEqual(run.of_type("join"), [], "a member at start is no joiner")
+
+    def test_member_of_child_cgroup_is_traced(self):
+        os.mkdir(self.dir + "/inner")
+        self.addCleanup(os.rmdir, self.dir + "/inner")
+        program, pid = self.listener()
+        with open(self.dir + "/inner/cgroup.procs", "w", encoding="utf-8") as f:
+            f.write(str(pid))
+        self.addCleanup(self.move_home, pid)
+        run, start = self.start_agent("first-listen")
+        self.assertEqual(start["targets"], [pid])
+        os.kill(pid, signal.SIGUSR1)
+        program.wait_fact("ready")
+        line = run.wait_trigger("first-listen", pid)
+        self.assertEqual(line["cgroup"], self.rel + "/inner")
+        self.assertEqual(line["cgroup_id"], os.stat(self.dir + "/inner").st_ino)
+        self.stop_agent(run)
+
+    def move_home(self, pid):
+        if process_state(pid) in (None, "Z"):
+            return
+        with open(self.mount + self.home + "/cgroup.procs", "w", encoding="utf-8") as f:
+            f.write(str(pid))
+
+    def test_child_forked_inside_is_traced(self):
+        shell = self.spawn(["/bin/sh", "-c",
+                            f"read line; exec {tool('st-forker')} -n 1 -a listen"])
+        self.move_in(shell.pid)
+        run, start = self.start_agent("first-listen")
+        self.assertEqual(start["targets"], [shell.pid])
+        shell.proc.stdin.write(b"go\n")
+        shell.close_stdin()
+        child = int(shell.wait_fact("child"))
+        self.assertEqual(shell.wait_exit(), 0, shell.describe())
+        line = run.wait_trigger("first-listen", child)
+        self.assertEqual(line["comm"], "st-forker")
+        self.assertEqual(line["cgroup"], self.rel)
+        self.stop_agent(run)
+        self.assertEqual(run.of_type("join"), [], "a traced parent's child is no joiner")
+        self.assertExited(run, child, 0, comm="st-forker")
+
+    def test_clone_into_cgroup_joins(self):
+        parent = self.spawn([tool("st-clone3"), self.dir, tool("st-listener"), "0"])
+        run, _ = self.start_agent("first-listen")
+        parent.wait_fact("pid")
+        parent.proc.stdin.write(b"go\n")
+        parent.proc.stdin.flush()
+        pid = int(parent.wait_fact("child"))
+        self.started.append(pid)
+        self.assertJoin(run, pid, parent.pid, "st-clone3")
+        line = run.wait_trigger("first-listen", pid)
+        self.assertEqual(line["comm"], "st-listener")
+        self.assertEqual(line["cgroup"], self.rel)
+        self.stop_agent(run)
+        self.assertNoLines(run, parent.pid, "the untraced parent")
+
+    def test_absolute_path_accepted(self):
+        program, pid = self.listener()
+        self.move_in(pid)
+        run = self.trace(["--cgroup", self.dir, "-t", "first-listen"],
+                         stdin=subprocess.DEVNULL)
+        start = run.wait_start()
+        self.assertEqual(start["cgroup"], self.rel)
+        self.assertEqual(start["targets"], [pid])
+        self.stop_agent(run)
+
+    def test_invalid_paths_rejected(self):
+        for path in ("/tmp", "/no-such-cgroup-here", self.rel + "/../x", ""):
+            with self.subTest(path=path):
+                out = subprocess.run([str(SNAPTRIG), "--cgroup", path],
+                                     capture_output=True, timeout=TIMEOUT)
+                self.assertEqual(out.returncode, 2, out.stderr)
+                self.assertIn(b"invalid --cgroup", out.stderr)
+                self.assertEqual(out.stdout, b"")
+
+
+if __name__ == "__main__":
+    unittest.main()
