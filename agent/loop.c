@@ -197,6 +197,12 @@ static void reap_child(struct session *s)
 	if (waitpid(s->child, &status, WNOHANG) == s->child) {
 		s->child_status = status;
 		s->child_reaped = 1;
+		/* the pidfd of an exited process stays readable: epoll would wake at once forever */
+		if (s->child_pidfd >= 0) {
+			epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, s->child_pidfd, NULL);
+			close(s->child_pidfd);
+			s->child_pidfd = -1;
+		}
 	}
 }
 
@@ -237,7 +243,8 @@ static int handle_signal(struct session *s)
 			reap_child(s);
 			continue;
 		}
-		if (s->child) {
+		/* once COMMAND is gone, its descendants are traced until a signal */
+		if (s->child && !s->child_reaped) {
 			/*
 			 * A terminal's Ctrl-C reaches COMMAND itself; a signal a
 			 * process sent to snaptrig is passed on.

@@ -33,6 +33,24 @@ char process_state(pid_t pid)
 	return p && p[1] == ' ' ? p[2] : 0;
 }
 
+/* The Threads: count of /proc/PID/status, or 0 when unknown. */
+static int thread_count(pid_t pid)
+{
+	char path[64], line[256];
+	int threads = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Threads: %d", &threads) == 1)
+			break;
+	fclose(f);
+	return threads;
+}
+
 int process_gone(pid_t pid)
 {
 	char state;
@@ -40,7 +58,10 @@ int process_gone(pid_t pid)
 	if (kill(pid, 0) && errno == ESRCH)
 		return 1;
 	state = process_state(pid);
-	return state == 'Z' || state == 'X';
+	if (state == 'X')
+		return 1;
+	/* a leader that called pthread_exit() is a zombie while its threads run */
+	return state == 'Z' && thread_count(pid) <= 1;
 }
 
 void read_comm(pid_t pid, char *comm)

@@ -5,7 +5,7 @@ import signal
 import subprocess
 import unittest
 
-from harness import SnaptrigTestCase, process_state, tool
+from harness import SnaptrigTestCase, process_state, tool, wait_state
 
 
 class AttachTest(SnaptrigTestCase):
@@ -171,6 +171,23 @@ class AttachTest(SnaptrigTestCase):
         self.assertEqual(run.wait_exit(), 0, run.describe())
         self.assertEqual(len(run.triggers("first-stdin")), 1, run.describe())
         self.assertExited(run, pid, 0, comm="python3")
+
+    def test_leader_exited_thread_runs(self):
+        """A process whose main thread called pthread_exit() is still traced."""
+        target = self.spawn([tool("st-leader-exit")])
+        pid = int(target.wait_fact("pid"))
+        tid = int(target.wait_fact("tid"))
+        self.assertEqual(wait_state(pid, {"Z"}), "Z")
+        run = self.attach([pid], "non-deterministic-call")
+        target.proc.stdin.write(b"go\n")
+        target.close_stdin()
+        self.assertEqual(target.wait_exit(), 7)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        lines = run.triggers("non-deterministic-call")
+        self.assertEqual([(line["pid"], line["tid"]) for line in lines], [(pid, tid)],
+                         run.describe())
+        self.assertEqual(lines[0]["detail"]["call"], "getrandom")
+        self.assertExited(run, pid, 7, comm="st-leader-exit")
 
     def test_target_killed_agent_exits_zero(self):
         target = self.spawn([tool("st-signals")])

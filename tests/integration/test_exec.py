@@ -1,8 +1,10 @@
 """bootstrap and exec lines, and following children."""
 
+import os
+import signal
 import unittest
 
-from harness import SnaptrigTestCase, tool
+from harness import SnaptrigTestCase, process_state, tool
 
 SHELL = "/bin/sh"
 TRUE = "/bin/true"
@@ -57,6 +59,28 @@ class ExecTest(SnaptrigTestCase):
         self.assertEqual(shell_exit["seq"], run.records[-2]["seq"],
                          "the shell exits last, right before the stats line")
         self.assertEqual(run.of_type("exec"), [], "bootstrap replaces exec lines")
+
+    def test_signal_ends_run_after_command_exits(self):
+        """COMMAND exits and leaves a traced child: SIGTERM ends the run."""
+        run = self.trace(["-t", "bootstrap"],
+                         [SHELL, "-c", "sleep 60 & echo pid $!; exit 0"])
+        child = int(run.wait_fact("pid"))
+        self.addCleanup(self.end_pid, child)
+        shell = run.wait_start()["targets"][0]
+        run.wait_record(lambda r: r["type"] == "exit" and r["pid"] == shell,
+                        "the exit line of COMMAND")
+        self.assertIsNone(run.proc.poll(), "snaptrig ended with a traced child left")
+        run.interrupt(signal.SIGTERM)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertEqual(process_state(child), "S", "the child is left running")
+        self.assertEqual(run.exits(child), [], run.describe())
+
+    @staticmethod
+    def end_pid(pid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
     def test_exec_lines_without_bootstrap(self):
         run, shell = self.run_script(["-t", "first-listen"])
