@@ -338,15 +338,41 @@ int BPF_PROG(handle_signal_generate, int sig, struct kernel_siginfo *info,
 
 /* process lifecycle */
 
+/*
+ * Takes the new program's fd 0 as its stdin: a pipeline stage or a command
+ * with a redirection reads its own stdin, not the one its parent started
+ * with. Descriptors that pointed at the old stdin no longer count.
+ */
+static __always_inline void stdin_from_exec(struct st_proc *proc, struct task_struct *task)
+{
+	struct file *file = task_fd_file(task, 0);
+	struct inode *inode;
+
+	if (!file) {
+		__sync_fetch_and_and(&proc->flags, ~ST_PROC_STDIN_KNOWN);
+		return;
+	}
+	inode = BPF_CORE_READ(file, f_inode);
+	proc->stdin_ino = BPF_CORE_READ(inode, i_ino);
+	proc->stdin_dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	proc->stdin_fds = 1;
+	__sync_fetch_and_and(&proc->flags, ~(ST_PROC_STDIN_HIGH | ST_PROC_STDIN_ANY));
+	__sync_fetch_and_or(&proc->flags, ST_PROC_STDIN_KNOWN);
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid,
 	     struct linux_binprm *bprm)
 {
 	__u32 tgid = BPF_CORE_READ(task, tgid);
 	struct st_exec_record *rec;
+	struct st_proc *proc;
 
-	if (!bpf_map_lookup_elem(&procs, &tgid))
+	proc = bpf_map_lookup_elem(&procs, &tgid);
+	if (!proc)
 		return 0;
+	if (targ_triggers & ST_TRIG_BIT(ST_TRIG_FIRST_STDIN))
+		stdin_from_exec(proc, task);
 
 	rec = record_reserve(sizeof(*rec), ST_REC_EXEC);
 	if (!rec)

@@ -105,6 +105,23 @@ class StdinTest(SnaptrigTestCase):
         self.assertEqual(lines[0]["comm"], "python3")
         self.assertEqual(lines[0]["detail"], {"fd": fd, "call": "read", "via": "syscall"})
 
+    def test_each_program_reads_its_own_stdin(self):
+        """A redirected command and a pipeline stage read their own fd 0."""
+        path = self.input_file()
+        script = "cat < /etc/hostname > /dev/null; echo hi | cat > /dev/null; head -c 1 > /dev/null"
+        with open(path, "rb") as stdin:
+            run = self.trace(["-t", "first-stdin,bootstrap"], ["/bin/sh", "-c", script],
+                             stdin=stdin)
+            self.assertEqual(run.wait_exit(), 0, run.describe())
+        readers = [(line["pid"], line["comm"]) for line in run.triggers("bootstrap")
+                   if line["comm"] in ("cat", "head")]
+        self.assertEqual([comm for _, comm in readers], ["cat", "cat", "head"], run.describe())
+        lines = run.triggers("first-stdin")
+        self.assertEqual([(line["pid"], line["comm"]) for line in lines], readers,
+                         run.describe())
+        for line in lines:
+            self.assertEqual(line["detail"], {"fd": 0, "call": "read", "via": "syscall"})
+
     def test_other_file_does_not_fire(self):
         other = os.path.join(self.tmp, "other.txt")
         with open(other, "wb") as f:
