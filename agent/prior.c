@@ -139,10 +139,11 @@ static void scan_unix(struct prior_state *p, pid_t pid, const struct socket_fd *
 	if (!f)
 		return;
 	while (fgets(line, sizeof(line), f)) {
-		char name[ST_SUN_PATH_LEN + 2] = "";
-		int fd;
+		size_t len;
+		int fd, at = 0;
+		char *name;
 
-		if (sscanf(line, "%*s %*x %*x %x %*x %*x %lu %109s", &flags, &inode, name) < 2 ||
+		if (sscanf(line, "%*s %*x %*x %x %*x %*x %lu %n", &flags, &inode, &at) < 2 ||
 		    !(flags & UNIX_ACCEPTCON_FLAG))
 			continue;
 		fd = fd_of_inode(fds, n, inode);
@@ -150,8 +151,12 @@ static void scan_unix(struct prior_state *p, pid_t pid, const struct socket_fd *
 			continue;
 		consider(p, fd);
 		p->listen.family = AF_UNIX;
-		/* the kernel prints an abstract name with '@' for its leading '\0' */
-		memcpy(p->listen.sun_path, name, strnlen(name, ST_SUN_PATH_LEN - 1));
+		/* the rest of the line, spaces included; the kernel prints '@' for an abstract '\0' */
+		name = at ? line + at : line + strlen(line);
+		len = strcspn(name, "\n");
+		if (len > ST_SUN_PATH_LEN - 1)
+			len = ST_SUN_PATH_LEN - 1;
+		memcpy(p->listen.sun_path, name, len);
 		if (name[0] == '@')
 			p->listen.sun_path[0] = '\0';
 	}

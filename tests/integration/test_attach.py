@@ -1,6 +1,7 @@
 """Attach mode (-p): tracing running processes, detaching, following exits."""
 
 import os
+import re
 import signal
 import subprocess
 import unittest
@@ -142,9 +143,10 @@ class AttachTest(SnaptrigTestCase):
             "port": int(facts["port"])})
 
     def test_unix_listening_before_attach(self):
-        path = os.path.join(self.tmp, "attach.sock")
+        path = os.path.join(self.tmp, "attach here.sock")  # /proc shows it with the space
+        # the space splits st-listener's "listen fd=N ... path=P" fact: read fd from the text
         self.attach_to_listener(["-u", path], lambda facts: {
-            "fd": int(facts["fd"]), "family": "unix", "path": path})
+            "fd": int(re.search(r"fd=(\d+)", facts).group(1)), "family": "unix", "path": path})
 
     def test_stdin_file_read_before_attach(self):
         data = os.path.join(self.tmp, "input")
