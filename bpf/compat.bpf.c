@@ -147,16 +147,15 @@ static __always_inline void on_socketcall(struct st_proc *proc, struct pt_regs *
 
 #define PATH_PREFIX_LEN 16
 
-/* Whether the first len bytes of a and b are equal; len is a constant. */
-static __always_inline bool bytes_equal(const char *a, const char *b, int len)
-{
-	int i;
-
-	for (i = 0; i < len; i++)
-		if (a[i] != b[i])
-			return false;
-	return true;
-}
+/*
+ * The device paths as little-endian words, "/dev/ran" + "dom\0" and
+ * "/dev/ura" + "ndom" + '\0': string constants would live in .rodata, whose
+ * BTF the kernel rejects for this object's static arrays.
+ */
+#define DEV_RAN_WORD 0x6e61722f7665642fULL
+#define DEV_URA_WORD 0x6172752f7665642fULL
+#define DOM_NUL_WORD 0x006d6f64U
+#define NDOM_WORD 0x6d6f646eU
 
 /*
  * Counts an open of /dev/random or /dev/urandom by the path it names.
@@ -167,17 +166,18 @@ static __always_inline bool bytes_equal(const char *a, const char *b, int len)
  */
 static __always_inline void on_open(struct st_proc *proc, __u32 path_addr)
 {
-	static const char random_path[] = "/dev/random";
-	static const char urandom_path[] = "/dev/urandom";
 	char path[PATH_PREFIX_LEN] = {};
+	__u64 head;
+	__u32 tail;
 	long len;
 
-	/* len counts the terminating NUL, like sizeof of the literals */
+	/* len counts the terminating NUL: 12 for /dev/random, 13 for /dev/urandom */
 	len = bpf_probe_read_user_str(path, sizeof(path), (void *)(unsigned long)path_addr);
-	if (len == sizeof(random_path) && bytes_equal(path, random_path, sizeof(random_path)))
+	__builtin_memcpy(&head, path, sizeof(head));
+	__builtin_memcpy(&tail, path + 8, sizeof(tail));
+	if (len == 12 && head == DEV_RAN_WORD && tail == DOM_NUL_WORD)
 		on_call_via(proc, ST_CALL_OPEN_RANDOM, ST_CLASS_NONDET, ST_VIA_IA32);
-	else if (len == sizeof(urandom_path) &&
-		 bytes_equal(path, urandom_path, sizeof(urandom_path)))
+	else if (len == 13 && head == DEV_URA_WORD && tail == NDOM_WORD && path[12] == '\0')
 		on_call_via(proc, ST_CALL_OPEN_URANDOM, ST_CLASS_NONDET, ST_VIA_IA32);
 }
 
