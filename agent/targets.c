@@ -251,6 +251,10 @@ void report_coverage(struct session *s, pid_t pid)
 		if (s->tracer.blind_vias & (1u << via))
 			classifier_coverage(&s->classifier, pid, comm, now, DECODED_TRIGGERS, via,
 					    ST_COVERAGE_NO_HOOK, s->tracer.blind_errors[via]);
+	/* with --ia32 auto a 64-bit process's int $0x80 calls are not seen */
+	if (s->opts.ia32 == IA32_AUTO && s->tracer.compat && !s->tracer.compat_attached)
+		classifier_coverage(&s->classifier, pid, comm, now, DECODED_TRIGGERS, ST_VIA_IA32,
+				    ST_COVERAGE_OFF, 0);
 	/* a launched COMMAND gets its line at its exec, from ia32_on_exec() */
 	if (s->opts.ia32 == IA32_OFF && pid != s->child && process_is_ia32(pid))
 		classifier_coverage(&s->classifier, pid, comm, now, DECODED_TRIGGERS, ST_VIA_IA32,

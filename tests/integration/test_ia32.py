@@ -158,7 +158,7 @@ class Ia32Test(SnaptrigTestCase):
 
     def assertCoverage(self, run, pid, reason):
         lines = run.of_type("coverage")
-        ia32 = [line for line in lines if line["via"] == "ia32"]
+        ia32 = [line for line in lines if line["via"] == "ia32" and line["reason"] == reason]
         self.assertEqual(len(ia32), 1, run.describe())
         self.assertEqual((ia32[0]["pid"], ia32[0]["tid"]), (pid, pid))
         self.assertEqual(ia32[0]["comm"], "st-ia32")
@@ -177,8 +177,8 @@ class Ia32Test(SnaptrigTestCase):
         run = self.trace(["-t", IA32_TRIGGERS],
                          ["/bin/sh", "-c", f"exec {tool('st-ia32')} read"])
         pid = int(run.wait_fact("pid"))
-        line = run.wait_record(lambda r: r["type"] == "coverage" and r["via"] == "ia32",
-                               "the ia32 coverage line")
+        line = run.wait_record(lambda r: r["type"] == "coverage" and
+                               r["reason"] == "late-hook", "the ia32 coverage line")
         run.write_stdin(DATA)
         run.close_stdin()
         self.assertEqual(run.wait_exit(), 0, run.describe())
@@ -195,7 +195,8 @@ class Ia32Test(SnaptrigTestCase):
         run.close_stdin()
         self.assertEqual(run.wait_exit(), 0, run.describe())
         self.assertEqual(run.triggers("first-stdin"), [], run.describe())
-        self.assertEqual([line["via"] for line in run.of_type("coverage")], ["vdso"])
+        self.assertEqual([(line["via"], line["reason"]) for line in run.of_type("coverage")],
+                         [("ia32", "off"), ("vdso", "user-space")])
 
     def test_untraced_ia32_no_line(self):
         run = self.trace(["-t", IA32_TRIGGERS, "--ia32", "on"], [tool("st-int80"), "read"])
