@@ -233,10 +233,39 @@ static __always_inline bool read_undecoded(int op)
 	return op == URING_OP(IORING_OP_READV_FIXED) || op == URING_OP(IORING_OP_RECV_ZC);
 }
 
+/*
+ * A command that the file's driver runs: it may read stdin's file, but what
+ * it does depends on the driver, so a command on stdin's file gets a
+ * coverage record.
+ */
+static __always_inline void uring_cmd(struct st_proc *proc, struct io_kiocb *req, int op)
+{
+	bool fixed = BPF_CORE_READ(req, flags) & FIXED_FILE_FLAG;
+	int fd = BPF_CORE_READ(req, cqe.fd);
+	bool unknown = false;
+	struct file *file;
+
+	if (!fixed && !maybe_stdin(proc, fd))
+		return;
+	file = request_file(req, fd, fixed, &unknown);
+	if (unknown || file_is_stdin(proc, file))
+		coverage_send(proc, ST_TRIG_FIRST_STDIN, op, request_task(req));
+}
+
 static __always_inline int on_stdin_request(struct st_proc *proc, struct io_kiocb *req, int op)
 {
 	int call = read_call(op);
 
+	/* descriptors may arrive in its control messages, as for recvmsg(2) */
+	if (op == URING_OP(IORING_OP_RECVMSG) && bpf_core_field_exists(struct io_sr_msg, umsg)) {
+		struct io_sr_msg *sr = (struct io_sr_msg *)&req->cmd;
+
+		note_control_message(proc, BPF_CORE_READ(sr, umsg));
+	}
+	if (op == URING_OP(IORING_OP_URING_CMD)) {
+		uring_cmd(proc, req, op);
+		return 0;
+	}
 	if (call >= 0) {
 		bool fixed = BPF_CORE_READ(req, flags) & FIXED_FILE_FLAG;
 

@@ -19,6 +19,10 @@
  *        open    N IORING_OP_OPENAT of /dev/urandom
  *        install registers stdin, makes a descriptor of it with
  *                IORING_OP_FIXED_FD_INSTALL and reads that with read(2)
+ *        rights  sends stdin over a unix socket pair with SCM_RIGHTS,
+ *                receives it with IORING_OP_RECVMSG and reads the new
+ *                descriptor with read(2)
+ *        cmd     one IORING_OP_URING_CMD on stdin (a pipe rejects it)
  *   -n N  number of requests (default 2)
  *   -F    use the descriptor as a registered file: stdin or the socket is
  *         registered at fixed index 1 of the ring's file table
@@ -32,7 +36,8 @@
  * Prints "pid N" first; "sqthread N" (tid of the SQ thread) with -P;
  * "fixed N" (the fixed index) with -F; for read "opcode N" (the request's
  * opcode); for listen "listen fd=N port=N backlog=N"; for open, install and
- * -R "fd N" per new descriptor; "done" last. Exits 0, or 1 with a message when a call fails.
+ * -R "fd N" per new descriptor, for rights "fd N" for the received one;
+ * "done" last. Exits 0, or 1 with a message when a call fails.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -444,6 +449,63 @@ static void do_install(struct ring *r)
 		die("read");
 }
 
+static void do_rights(struct ring *r)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} control = {};
+	char byte = 'x', buf[CHUNK];
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct io_uring_sqe *sqe;
+	struct cmsghdr *cmsg;
+	int pair[2], fd, res;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair))
+		die("socketpair");
+	msg.msg_control = control.buf;
+	msg.msg_controllen = sizeof(control.buf);
+	cmsg = CMSG_FIRSTHDR(&msg);
+	cmsg->cmsg_level = SOL_SOCKET;
+	cmsg->cmsg_type = SCM_RIGHTS;
+	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+	fd = STDIN_FILENO;
+	memcpy(CMSG_DATA(cmsg), &fd, sizeof(fd));
+	if (sendmsg(pair[0], &msg, 0) != 1)
+		die("sendmsg");
+
+	memset(control.buf, 0, sizeof(control.buf));
+	sqe = sqe_get(r);
+	sqe->opcode = IORING_OP_RECVMSG;
+	sqe_target(sqe, pair[1], 0);
+	sqe->addr = (unsigned long)&msg;
+	sqe->len = 1;
+	res = submit_wait(r);
+	if (res < 0) {
+		errno = -res;
+		die("IORING_OP_RECVMSG");
+	}
+	cmsg = CMSG_FIRSTHDR(&msg);
+	if (!cmsg || cmsg->cmsg_type != SCM_RIGHTS)
+		die("SCM_RIGHTS message");
+	memcpy(&fd, CMSG_DATA(cmsg), sizeof(fd));
+	printf("fd %d\n", fd);
+	if (read(fd, buf, sizeof(buf)) < 0)
+		die("read");
+}
+
+static void do_cmd(struct ring *r)
+{
+	struct io_uring_sqe *sqe = sqe_get(r);
+	int res;
+
+	sqe->opcode = IORING_OP_URING_CMD;
+	sqe_target(sqe, STDIN_FILENO, 0);
+	res = submit_wait(r);
+	printf("cmd res=%d\n", res);
+}
+
 /* Returns the tid of the ring's SQ thread, named iou-sqp-PID, or 0. */
 static long find_sq_thread(void)
 {
@@ -524,7 +586,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind >= argc) {
-		fprintf(stderr, "st-uring: missing MODE: use read, splice, tee, listen, sync, open or install\n");
+		fprintf(stderr, "st-uring: missing MODE: use read, splice, tee, listen, sync, open, install, rights or cmd\n");
 		return 2;
 	}
 	mode = argv[optind];
@@ -550,6 +612,10 @@ int main(int argc, char **argv)
 		do_open(&r, n);
 	else if (strcmp(mode, "install") == 0)
 		do_install(&r);
+	else if (strcmp(mode, "rights") == 0)
+		do_rights(&r);
+	else if (strcmp(mode, "cmd") == 0)
+		do_cmd(&r);
 	else {
 		fprintf(stderr, "st-uring: invalid MODE '%s' or missing DIR\n", mode);
 		return 2;

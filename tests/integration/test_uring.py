@@ -252,6 +252,23 @@ class UringTest(SnaptrigTestCase):
         self.assertEqual(stats[0]["records"], 3, run.describe())
         self.assertEqual(stats[0]["lost"], 0)
 
+    def test_descriptor_received_by_recvmsg(self):
+        """stdin received with SCM_RIGHTS through IORING_OP_RECVMSG, then read."""
+        run, pid = self.run_uring(["rights"], data=DATA)
+        fd = int(run.fact_values("fd")[0])
+        self.assertNotEqual(fd, 0)
+        self.assertOneTrigger(run, "first-stdin", pid,
+                              {"fd": fd, "call": "read", "via": "syscall"})
+
+    def test_uring_cmd_on_stdin_coverage_line(self):
+        run, pid = self.run_uring(["cmd"], data=DATA)
+        self.assertEqual(run.triggers("first-stdin"), [], run.describe())
+        lines = [line for line in run.of_type("coverage") if line["via"] == "io_uring"]
+        self.assertEqual(len(lines), 1, run.describe())
+        self.assertEqual((lines[0]["pid"], lines[0]["comm"]), (pid, "st-uring"))
+        self.assertEqual(lines[0]["triggers"], ["first-stdin"])
+        self.assertEqual(lines[0]["reason"], "undecoded")
+
     def test_unselected_triggers_silent(self):
         run, pid = self.run_uring(["read"], triggers="transaction", data=DATA)
         self.assertEqual(run.triggers(), [], run.describe())
