@@ -69,6 +69,7 @@ static __u32 program_triggers(const char *name)
 		__u32 triggers;
 	} table[] = {
 		{ "handle_listen", ST_TRIG_BIT(ST_TRIG_FIRST_LISTEN) },
+		{ "handle_exit_listen", ST_TRIG_BIT(ST_TRIG_FIRST_LISTEN) },
 		{ "handle_read", ST_TRIG_BIT(ST_TRIG_FIRST_STDIN) },
 		{ "handle_pread", ST_TRIG_BIT(ST_TRIG_FIRST_STDIN) },
 		{ "handle_recv", ST_TRIG_BIT(ST_TRIG_FIRST_STDIN) },

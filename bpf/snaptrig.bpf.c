@@ -31,15 +31,69 @@ const volatile __u32 targ_follow = 1;		/* add children at fork */
 #define PF_IO_WORKER_FLAG 0x00000010	/* PF_IO_WORKER of include/linux/sched.h */
 #define TS_COMPAT_FLAG 0x0002		/* TS_COMPAT of arch/x86/include/asm/thread_info.h */
 
+/* A listen(2) whose socket has no port yet, by thread: listen binds it. */
+struct listen_call {
+	__s32 fd;
+	__s32 backlog;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, struct listen_call);
+} listen_calls SEC(".maps");
+
+/* Whether an inet socket at file has no local port, which listen(2) then picks. */
+static __always_inline bool needs_autobind(struct file *file)
+{
+	struct socket *sock = BPF_CORE_READ(file, private_data);
+	__u16 family = BPF_CORE_READ(sock, sk, __sk_common.skc_family);
+
+	if (family != 2 /* AF_INET */ && family != 10 /* AF_INET6 */)
+		return false;
+	return BPF_CORE_READ(sock, sk, __sk_common.skc_num) == 0;
+}
+
 SEC("tp/syscalls/sys_enter_listen")
 int handle_listen(struct trace_event_raw_sys_enter *ctx)
 {
 	struct st_proc *proc = current_proc();
 	int fd = (int)ctx->args[0];
+	struct file *file;
 
 	if (!proc || (proc->once & ST_TRIG_BIT(ST_TRIG_FIRST_LISTEN)))
 		return 0;
-	listen_send(proc, current_fd_file(fd), fd, (int)ctx->args[1], ST_VIA_SYSCALL);
+	file = current_fd_file(fd);
+	if (file && (BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT_BITS) == S_IFSOCK_BITS &&
+	    needs_autobind(file)) {
+		struct listen_call call = { .fd = fd, .backlog = (int)ctx->args[1] };
+		__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+		/* the port exists only once the call has bound it: report at the exit */
+		bpf_map_update_elem(&listen_calls, &tid, &call, BPF_ANY);
+		return 0;
+	}
+	listen_send(proc, file, fd, (int)ctx->args[1], ST_VIA_SYSCALL);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_listen")
+int handle_exit_listen(struct trace_event_raw_sys_exit *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct listen_call *call = bpf_map_lookup_elem(&listen_calls, &tid);
+	struct st_proc *proc;
+	struct listen_call copy;
+
+	if (!call)
+		return 0;
+	copy = *call;
+	bpf_map_delete_elem(&listen_calls, &tid);
+	proc = current_proc();
+	if (!proc || ctx->ret != 0 || (proc->once & ST_TRIG_BIT(ST_TRIG_FIRST_LISTEN)))
+		return 0;
+	listen_send(proc, current_fd_file(copy.fd), copy.fd, copy.backlog, ST_VIA_SYSCALL);
 	return 0;
 }
 

@@ -70,6 +70,23 @@ class ListenTest(SnaptrigTestCase):
         self.assertNotEqual(first["port"], second["port"])
         self.assertNoLines(run, untraced.pid)
 
+    def test_port_bound_by_listen(self):
+        """listen(2) on an unbound socket picks the port; the line names it."""
+        script = ("import socket\n"
+                  "s = socket.socket()\n"
+                  "s.listen(3)\n"
+                  "print('port', s.getsockname()[1], flush=True)\n"
+                  "print('fd', s.fileno(), flush=True)\n")
+        run = self.trace(["-t", "first-listen"], ["/usr/bin/python3", "-c", script],
+                         stdin=subprocess.DEVNULL)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        lines = run.triggers("first-listen")
+        self.assertEqual(len(lines), 1, run.describe())
+        self.assertEqual(lines[0]["detail"], {
+            "fd": int(run.fact_values("fd")[0]), "backlog": 3, "via": "syscall",
+            "family": "inet", "address": "0.0.0.0",
+            "port": int(run.fact_values("port")[0])})
+
     def test_backlog_in_detail(self):
         run, pid = self.run_listener(["-b", "3", "0"])
         self.finish(run, pid)
