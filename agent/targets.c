@@ -286,7 +286,7 @@ void ia32_on_exec(struct session *s, const struct st_exec_record *rec)
 	}
 	if (s->opts.ia32 != IA32_AUTO || s->tracer.compat_attached || !s->tracer.compat)
 		return;
-	/* the image ran before the hook was there: say from when on it is seen */
+	/* the image ran before the hook was attached: mark from when on it is seen */
 	if (compat_attach(&s->tracer) == 0)
 		classifier_coverage(&s->classifier, pid, NULL, boot_now_ns(), DECODED_TRIGGERS,
 				    ST_VIA_IA32, ST_COVERAGE_LATE, 0);

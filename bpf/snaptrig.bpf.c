@@ -110,7 +110,7 @@ static __always_inline int on_read(int fd, __u32 call)
 	return 0;
 }
 
-/* arg is the argument that holds the descriptor read from */
+/* arg is the index of the argument with the descriptor read from */
 #define READ_HOOK_ARG(name, call, arg)					\
 SEC("tp/syscalls/sys_enter_" #name)					\
 int handle_##name(struct trace_event_raw_sys_enter *ctx)		\
