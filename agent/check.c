@@ -12,6 +12,7 @@
 #include "triggers.h"
 #include "uprobes.h"
 #include "check.h"
+#include "compat.h"
 
 #define ALL_TRIGGERS TRIGGERS_ALL
 #define SIGNAL_TRIGGERS							\
@@ -154,6 +155,11 @@ int check_run(const struct options *opts)
 	if (root && have_btf)
 		report(&st, "idle programs (tp_btf, bpf_timer, syscall seeding) load and attach",
 		       idle_check() == 0, ST_TRIG_BIT(ST_TRIG_IDLE));
+	/* without these, triggers work on the other paths, and coverage lines say so */
+	report(&st, "tracepoint io_uring/io_uring_submit_req (io_uring requests)",
+	       tracepoint_present("io_uring/io_uring_submit_req"), 0);
+	if (root && have_btf)
+		report(&st, "ia32 system call hook (tp_btf/sys_enter) loads", compat_check() == 0, 0);
 	log_quiet_libbpf(0);
 
 	if (!st.blocked) {

@@ -83,6 +83,18 @@ static void compat_fail(struct tracer *t, const char *step, int err)
 	t->blind_errors[ST_VIA_IA32] = err;
 }
 
+int compat_check(void)
+{
+	struct compat_bpf *skel = compat_bpf__open();
+	int err;
+
+	if (!skel)
+		return -errno;
+	err = compat_bpf__load(skel);
+	compat_bpf__destroy(skel);
+	return err;
+}
+
 int compat_attach(struct tracer *t)
 {
 	int err;

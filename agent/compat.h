@@ -20,6 +20,8 @@ struct options;
  * in t->blind_vias.
  */
 void compat_open(struct tracer *t, const struct options *opts, pid_t agent_pid);
+/* Loads the hook on its own maps and frees it, for --check; 0 or -errno. */
+int compat_check(void);
 /* Attaches the loaded hook once; 0, -ENOENT when none is loaded, or -errno. */
 int compat_attach(struct tracer *t);
 /* Whether /proc/PID/exe, or COMMAND's file as execvp(3) finds it, is a 32-bit program. */
