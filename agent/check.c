@@ -155,7 +155,7 @@ int check_run(const struct options *opts)
 	if (root && have_btf)
 		report(&st, "idle programs (tp_btf, bpf_timer, syscall seeding) load and attach",
 		       idle_check() == 0, ST_TRIG_BIT(ST_TRIG_IDLE));
-	/* without these, triggers work on the other paths, and coverage lines say so */
+	/* without these, triggers still work on the other paths, and coverage lines report the gap */
 	report(&st, "tracepoint io_uring/io_uring_submit_req (io_uring requests)",
 	       tracepoint_present("io_uring/io_uring_submit_req"), 0);
 	if (root && have_btf)

@@ -87,8 +87,8 @@ int classifier_add(struct classifier *c, __u32 pid, const char *comm, __u64 now_
 struct proc_entry *classifier_find(struct classifier *c, __u32 pid);
 /*
  * Writes a once-trigger line of an attached process from what /proc showed
- * at attach: hdr is a record the agent filled in, and the line says
- * "source":"attach". It asks for no snapshot, since the moment is past.
+ * at attach: hdr is a record the agent filled in, and the line carries
+ * "source":"attach". It requests no snapshot, because the moment is past.
  */
 void classifier_at_attach(struct classifier *c, enum st_trigger t,
 			  const struct st_record_header *hdr);
@@ -96,7 +96,7 @@ void classifier_at_attach(struct classifier *c, enum st_trigger t,
  * Writes a coverage line for pid at now_ns: the selected triggers among
  * `triggers` are blind on path via (enum st_via) for reason (enum
  * st_coverage_reason), with the -errno of a hook that failed to load.
- * comm NULL names the process as the classifier knows it.
+ * With comm NULL the line takes the classifier's comm of the process.
  */
 void classifier_coverage(struct classifier *c, __u32 pid, const char *comm, __u64 now_ns,
 			 __u32 triggers, __u32 via, __u32 reason, int error);

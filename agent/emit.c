@@ -412,7 +412,7 @@ static void detail_calls(struct json_writer *w, const struct line *line)
 	json_bool(w, line->coalesced);
 	/* SNAPTRIG_TRANSACTION() markers are counted as the call "marker" */
 	key_str(w, "source", line->call == ST_CALL_MARKER ? "marker" : "syscall");
-	/* only the line of the call that opened the window knows its path */
+	/* only the line of the call that opened the window has its record, and so its path */
 	if (line->record && line->record->kind == ST_REC_CALLS && line->call != ST_CALL_MARKER)
 		key_str(w, "via", via_name(((const struct st_calls_record *)line->record)->via));
 }

@@ -2,8 +2,8 @@
 /*
  * The state of a process before snaptrig attached to it. The kernel side gets
  * only what happens after the procs entry exists, so for an attached
- * process the agent reads /proc once: a socket that is listening already
- * means first-listen is past, and a stdin file read part of the way means
+ * process the agent reads /proc once. A socket that is listening already
+ * means first-listen is past. A stdin file read part of the way means
  * first-stdin is past. Both are reported with "source":"attach" and their
  * once bits are set before the entry is created, so no later call is
  * reported as the first one.

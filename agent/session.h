@@ -36,7 +36,6 @@ struct session {
 	int timer_fd;
 	int child_pidfd;
 	int stop_signal;		/* attach mode: the signal that ended the run */
-	int command_ia32;		/* launch mode: COMMAND is a 32-bit program */
 };
 
 /* launch.c */
@@ -68,7 +67,7 @@ void report_coverage(struct session *s, pid_t pid);
  * report_targets() attaches it for a running 32-bit target.
  */
 void ia32_at_start(struct session *s);
-/* Attaches the ia32 hook, or says it is off, when a traced process execs a 32-bit image. */
+/* Attaches the ia32 hook, or writes that it is off, when a traced process execs a 32-bit image. */
 void ia32_on_exec(struct session *s, const struct st_exec_record *rec);
 /*
  * Traces pid, a process found in the --cgroup subtree, and adds it to

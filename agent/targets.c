@@ -267,9 +267,7 @@ void report_coverage(struct session *s, pid_t pid)
 
 void ia32_at_start(struct session *s)
 {
-	if (s->opts.command)
-		s->command_ia32 = command_is_ia32(s->opts.command[0]);
-	if (s->opts.ia32 == IA32_AUTO && s->command_ia32)
+	if (s->opts.ia32 == IA32_AUTO && s->opts.command && command_is_ia32(s->opts.command[0]))
 		compat_attach(&s->tracer);
 }
 

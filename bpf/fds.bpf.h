@@ -172,8 +172,8 @@ static __always_inline void listen_send(struct st_proc *proc, struct file *file,
 
 /*
  * Sends the first-stdin record of proc once file is known to be stdin's.
- * The record names task, or the current task when task is NULL. fixed says
- * that fd is an index into an io_uring ring's registered files.
+ * The record names task, or the current task when task is NULL. With fixed,
+ * fd is an index into an io_uring ring's registered files.
  */
 static __always_inline void stdin_send_task(struct st_proc *proc, int fd, bool fixed, __u32 call,
 					    __u32 via, struct task_struct *task)

@@ -76,7 +76,7 @@ static __always_inline void coverage_send(struct st_proc *proc, __u32 trigger, _
  * one (IORING_SETUP_SINGLE_ISSUER: the one task allowed to use the ring,
  * which is the thread that wrote the SQE). Otherwise the kernel keeps no
  * record of which user thread wrote the SQE, and the SQ thread is named,
- * which also tells the reader that the request came through SQPOLL.
+ * which also shows the reader that the request came through SQPOLL.
  *
  * A completion may run in an io-wq worker of the same thread group; req->tctx
  * then still names the task that submitted the request.
@@ -147,7 +147,7 @@ static __always_inline struct file *request_file(struct io_kiocb *req, int fd, b
  * Sends first-stdin for a request that reads descriptor fd, or fixed file
  * index fd when fixed, if the file is stdin's.
  * For a fixed file the record's fd is the index into the registered file
- * table, which is what the SQE carries, and the line says "fixed": true.
+ * table, which is what the SQE carries, and the line has "fixed": true.
  */
 static __always_inline int uring_read(struct st_proc *proc, struct io_kiocb *req, int fd,
 				      bool fixed, __u32 call, __u32 op)

@@ -45,7 +45,7 @@ class AttachTest(SnaptrigTestCase):
         self.assertEqual(line["detail"], {
             "fd": int(first["fd"]), "backlog": 16, "via": "syscall", "family": "inet",
             "address": "127.0.0.1", "port": int(first["port"])})
-        # it may have listened before the attach: the line says so
+        # it may have listened before the attach, so the line is marked
         self.assertEqual(line["since"], "attach")
         self.assertNotIn("source", line)
 

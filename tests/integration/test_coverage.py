@@ -26,7 +26,7 @@ class CoverageTest(SnaptrigTestCase):
         self.assertEqual(line["seq"], run.wait_start()["seq"] + 2)
 
     def test_ia32_off_line_for_64_bit_program(self):
-        """--ia32 auto leaves int $0x80 of a 64-bit program unseen, and says so."""
+        """--ia32 auto leaves int $0x80 of a 64-bit program unseen and writes a line for it."""
         run = self.trace(["-t", "first-stdin,transaction"], [tool("st-sync"), "-f", "1", self.tmp])
         self.assertEqual(run.wait_exit(), 0, run.describe())
         pid = run.wait_start()["targets"][0]

@@ -106,7 +106,7 @@ class Ia32Test(SnaptrigTestCase):
                          run.describe())
 
     def test_syscall_path_beside_ia32(self):
-        """The same calls through the x86-64 table still say syscall."""
+        """The same calls through the x86-64 table keep "via": "syscall"."""
         run, pid = self.run_tool([tool("st-int80"), "-s", "read"], data=DATA)
         self.assertOneTrigger(run, "first-stdin", pid, "st-int80",
                               {"fd": 0, "call": "read", "via": "syscall"})
@@ -144,7 +144,7 @@ class Ia32Test(SnaptrigTestCase):
                               self.listen_detail(fd, port, "ia32"))
 
     def test_ia32_binary_random(self):
-        """A program without libc makes only the calls it asks for."""
+        """A program without libc makes only the calls it names."""
         run, pid = self.run_tool([tool("st-ia32"), "random"], stdin=subprocess.DEVNULL,
                                  args=["--cooldown", "5s"])
         lines = run.triggers("non-deterministic-call")

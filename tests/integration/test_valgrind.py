@@ -53,8 +53,8 @@ class ValgrindTest(SnaptrigTestCase):
 
     def test_attach_run_frees_everything(self):
         target = self.spawn(["/bin/sleep", "30"], stdin=subprocess.DEVNULL)
-        # valgrind's warnings go to a file: a pipe that nobody reads before the
-        # start line would fill and block the agent
+        # valgrind's warnings go to a file, because an unread pipe would fill
+        # before the start line and block the agent
         errors = tempfile.TemporaryFile()
         self.addCleanup(errors.close)
         agent = subprocess.Popen(self.valgrind() + ["-p", str(target.pid)],
