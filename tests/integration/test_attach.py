@@ -154,11 +154,11 @@ class AttachTest(SnaptrigTestCase):
             f.write("0123456789\n")
         reader = ("import os, signal, sys\n"
                   "os.read(0, 4)\n"
-                  "print('pid', os.getpid(), flush=True)\n"
+                  "os.write(1, b'pid %d\\n' % os.getpid())\n"
                   "signal.signal(signal.SIGUSR1, lambda *a: None)\n"
                   "signal.pause()\n"
                   "os.read(0, 4)\n"
-                  "print('done', flush=True)\n")
+                  "os.write(1, b'done\\n')\n")
         with open(data, "rb") as stdin:
             target = self.spawn(["/usr/bin/python3", "-c", reader], stdin=stdin)
         pid = int(target.wait_fact("pid"))

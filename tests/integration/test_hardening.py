@@ -669,7 +669,7 @@ class BadInputTest(SnaptrigTestCase):
 
 PYTHON_THREADS = ("/usr/bin/python3", "import os, threading, time\n"
                   "def run():\n"
-                  "    print('tid', threading.get_native_id(), flush=True)\n"
+                  "    os.write(1, b'tid %d\\n' % threading.get_native_id())\n"
                   "    time.sleep(30)\n"
                   "threading.Thread(target=run, daemon=True).start()\n"
                   "time.sleep(30)\n")

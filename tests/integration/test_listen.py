@@ -72,11 +72,11 @@ class ListenTest(SnaptrigTestCase):
 
     def test_port_bound_by_listen(self):
         """listen(2) on an unbound socket picks the port; the line names it."""
-        script = ("import socket\n"
+        script = ("import os, socket\n"
                   "s = socket.socket()\n"
                   "s.listen(3)\n"
-                  "print('port', s.getsockname()[1], flush=True)\n"
-                  "print('fd', s.fileno(), flush=True)\n")
+                  "os.write(1, b'port %d\\n' % s.getsockname()[1])\n"
+                  "os.write(1, b'fd %d\\n' % s.fileno())\n")
         run = self.trace(["-t", "first-listen"], ["/usr/bin/python3", "-c", script],
                          stdin=subprocess.DEVNULL)
         self.assertEqual(run.wait_exit(), 0, run.describe())

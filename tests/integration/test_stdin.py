@@ -88,8 +88,8 @@ class StdinTest(SnaptrigTestCase):
                   "ours, theirs = socket.socketpair()\n"
                   "socket.send_fds(ours, [b'x'], [0])\n"
                   "_, fds, _, _ = socket.recv_fds(theirs, 1, 1)\n"
-                  "print('pid', os.getpid(), flush=True)\n"
-                  "print('fd', fds[0], flush=True)\n"
+                  "os.write(1, b'pid %d\\n' % os.getpid())\n"
+                  "os.write(1, b'fd %d\\n' % fds[0])\n"
                   "os.read(fds[0], 4)\n")
         run = self.trace(["-t", "first-stdin"], ["/usr/bin/python3", "-c", script],
                          stdin=subprocess.PIPE)
