@@ -25,9 +25,9 @@ endif
 WARNINGS := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
 	-Wmissing-prototypes -Wno-unused-parameter
 CFLAGS ?= -O2 -g
-AGENT_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARNINGS) -Iinclude -Iagent -I$(OUT) \
+AGENT_CFLAGS := -std=gnu11 -D_GNU_SOURCE -pthread $(WARNINGS) -Iinclude -Iagent -I$(OUT) \
 	-DSNAPTRIG_VERSION='"$(VERSION)"' $(shell $(PKG_CONFIG) --cflags libbpf)
-AGENT_LIBS := $(shell $(PKG_CONFIG) --libs libbpf) -lelf -lz
+AGENT_LIBS := $(shell $(PKG_CONFIG) --libs libbpf) -lelf -lz -pthread
 
 ifeq ($(SANITIZE),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer

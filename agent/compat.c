@@ -41,14 +41,14 @@ static void compat_configure(struct compat_bpf *skel, const struct snaptrig_bpf 
 
 static void compat_fail(struct tracer *t, const char *step, int err);
 
-void compat_open(struct tracer *t, const struct options *opts, pid_t agent_pid)
+int compat_open(struct tracer *t, const struct options *opts, pid_t agent_pid)
 {
 	struct compat_bpf *skel;
 	const char *step;
 	int err;
 
 	if (!(opts->triggers & COMPAT_TRIGGERS) || opts->ia32 == IA32_OFF)
-		return;
+		return 0;
 	skel = compat_bpf__open();
 	if (!skel) {
 		err = -errno;
@@ -69,17 +69,18 @@ void compat_open(struct tracer *t, const struct options *opts, pid_t agent_pid)
 	t->compat = skel;
 	if (opts->ia32 == IA32_ON)
 		compat_attach(t);
-	return;
+	return 0;
 fail:
 	compat_fail(t, step, err);
 	compat_bpf__destroy(skel);
+	return 0;
 }
 
 static void compat_fail(struct tracer *t, const char *step, int err)
 {
 	log_error("%s the ia32 system call hook (tp_btf/sys_enter) failed: %s; triggers of 32-bit programs and of int $0x80 are not seen (rerun with -vvv for libbpf's log)",
 		  step, strerror(-err));
-	t->blind_vias |= 1u << ST_VIA_IA32;
+	__atomic_fetch_or(&t->blind_vias, 1u << ST_VIA_IA32, __ATOMIC_RELAXED);
 	t->blind_errors[ST_VIA_IA32] = err;
 }
 

@@ -16,10 +16,10 @@ struct options;
  * Opens, configures and loads the ia32 hook when opts selects a trigger it
  * serves and --ia32 is not off, sharing the maps of t's main object, and
  * attaches it with --ia32 on. It never fails the agent: when the kernel
- * rejects the hook it prints one line with the reason and sets ST_VIA_IA32
- * in t->blind_vias.
+ * rejects the hook it prints one line with the reason, sets ST_VIA_IA32
+ * in t->blind_vias and returns 0 all the same.
  */
-void compat_open(struct tracer *t, const struct options *opts, pid_t agent_pid);
+int compat_open(struct tracer *t, const struct options *opts, pid_t agent_pid);
 /* Loads the hook on its own maps and frees it, for --check; 0 or -errno. */
 int compat_check(void);
 /* Attaches the loaded hook once; 0, -ENOENT when none is loaded, or -errno. */

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -382,9 +384,8 @@ static int attach_environ_probes(struct uprobes *u, const struct options *opts)
 	return 0;
 }
 
-static int open_environ(struct uprobes *u, struct tracer *t, const struct options *opts)
+static int load_environ(struct uprobes *u, struct tracer *t)
 {
-	size_t i;
 	int err;
 
 	u->environ = environ_bpf__open();
@@ -398,11 +399,18 @@ static int open_environ(struct uprobes *u, struct tracer *t, const struct option
 	if (err)
 		return err;
 	err = environ_bpf__load(u->environ);
-	if (err) {
+	if (err)
 		log_error("loading the first-environ BPF programs failed: %s; rerun with -vvv for the verifier log",
 			  strerror(-err));
-		return err;
-	}
+	return err;
+}
+
+/* Attaches the loaded first-environ object to the agent's libc and the --environ-probe symbols. */
+static int attach_environ(struct uprobes *u, const struct options *opts)
+{
+	size_t i;
+	int err;
+
 	err = attach_open_hooks(u);
 	if (err)
 		return err;
@@ -412,7 +420,7 @@ static int open_environ(struct uprobes *u, struct tracer *t, const struct option
 	return attach_environ_probes(u, opts);
 }
 
-static int open_marker(struct uprobes *u, struct tracer *t)
+static int load_marker(struct uprobes *u, struct tracer *t)
 {
 	int err;
 
@@ -437,6 +445,43 @@ static int open_marker(struct uprobes *u, struct tracer *t)
 	return err;
 }
 
+struct environ_load {
+	struct uprobes *u;
+	struct tracer *t;
+	int err;
+};
+
+static void *environ_load_thread(void *arg)
+{
+	struct environ_load *job = arg;
+
+	job->err = load_environ(job->u, job->t);
+	return NULL;
+}
+
+/*
+ * Loads the marker and first-environ objects in parallel, because each
+ * parses the kernel's BTF and runs the verifier. Each writes its own field
+ * of u. The environ object loads on this thread when no thread starts.
+ */
+static int load_objects(struct uprobes *u, struct tracer *t, bool marker, bool environ)
+{
+	struct environ_load job = { .u = u, .t = t };
+	pthread_t thread;
+	bool started = false;
+	int err = 0;
+
+	if (environ)
+		started = pthread_create(&thread, NULL, environ_load_thread, &job) == 0;
+	if (marker)
+		err = load_marker(u, t);
+	if (started)
+		pthread_join(thread, NULL);
+	else if (environ)
+		environ_load_thread(&job);
+	return err ? err : job.err;
+}
+
 int uprobes_open(struct uprobes **out, struct tracer *t, const struct options *opts)
 {
 	const __u32 marker_triggers = ST_TRIG_BIT(ST_TRIG_EXPLICIT) |
@@ -451,11 +496,11 @@ int uprobes_open(struct uprobes **out, struct tracer *t, const struct options *o
 	if (!u)
 		return -ENOMEM;
 	u->triggers = opts->triggers;
+	err = load_objects(u, t, opts->triggers & marker_triggers,
+			   opts->triggers & ST_TRIG_BIT(ST_TRIG_FIRST_ENVIRON));
 	/* markers first, so the libc files the environ part examines are checked for them too */
-	if (opts->triggers & marker_triggers)
-		err = open_marker(u, t);
-	if (!err && (opts->triggers & ST_TRIG_BIT(ST_TRIG_FIRST_ENVIRON)))
-		err = open_environ(u, t, opts);
+	if (!err && u->environ)
+		err = attach_environ(u, opts);
 	if (err) {
 		uprobes_close(u);
 		return err;
