@@ -13,7 +13,6 @@
 #include <dirent.h>
 #include <limits.h>
 #include <pthread.h>
-#include <stdbool.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -170,54 +169,61 @@ int tracer_check_privileges(void)
 	return -EPERM;
 }
 
-struct side_object {
-	int (*open)(struct tracer *t, const struct options *opts, pid_t agent_pid);
+#define SIDE_OBJECTS 3
+
+/* The side objects, slowest to load first. Each needs only the main object's maps. */
+static int (*const side_open[SIDE_OBJECTS])(struct tracer *t, const struct options *opts,
+					      pid_t agent_pid) = { uring_open, idle_open, compat_open };
+
+struct side_load {
 	struct tracer *t;
 	const struct options *opts;
 	pid_t agent_pid;
-	int err;
+	unsigned int next;		/* index in side_open of the next object to open */
+	int err[SIDE_OBJECTS];
 };
 
-static void *side_object_open(void *arg)
+static void *side_load_worker(void *arg)
 {
-	struct side_object *side = arg;
+	struct side_load *load = arg;
+	unsigned int i;
 
-	side->err = side->open(side->t, side->opts, side->agent_pid);
+	while ((i = __atomic_fetch_add(&load->next, 1, __ATOMIC_RELAXED)) < SIDE_OBJECTS)
+		load->err[i] = side_open[i](load->t, load->opts, load->agent_pid);
 	return NULL;
 }
 
 /*
- * Opens the idle, io_uring and ia32 objects in parallel threads. Each parses
- * the kernel's BTF again and runs the verifier, 20 to 80 ms apiece on a
- * 2-CPU virtual machine, and each needs only the main object's maps.
- * Each open function writes its own fields of t, and blind_vias atomically.
- * An object whose thread cannot start is opened on this thread.
+ * Opens the io_uring, idle and ia32 objects on up to one thread per online
+ * CPU, this one included. Each parses the kernel's BTF again and runs the
+ * verifier, 20 to 80 ms apiece on a 2-CPU virtual machine. Each parse keeps
+ * about 7 MiB until its load ends, so threads beyond the CPUs would add
+ * memory and no speed. Each open function writes its own fields of t, and
+ * blind_vias atomically.
  */
 static int open_side_objects(struct tracer *t, const struct options *opts, pid_t agent_pid)
 {
-	struct side_object sides[] = {
-		{ .open = idle_open }, { .open = uring_open }, { .open = compat_open },
-	};
-	pthread_t threads[sizeof(sides) / sizeof(sides[0])];
-	bool started[sizeof(sides) / sizeof(sides[0])];
-	size_t i;
-	int err = 0;
+	struct side_load load = { .t = t, .opts = opts, .agent_pid = agent_pid };
+	pthread_t threads[SIDE_OBJECTS - 1];
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t helpers = 0, started = 0, i;
 
-	for (i = 0; i < sizeof(sides) / sizeof(sides[0]); i++) {
-		sides[i].t = t;
-		sides[i].opts = opts;
-		sides[i].agent_pid = agent_pid;
-		started[i] = pthread_create(&threads[i], NULL, side_object_open, &sides[i]) == 0;
-		if (!started[i])
-			side_object_open(&sides[i]);
+	if (cpus > 1)
+		helpers = (size_t)cpus - 1;
+	if (helpers > SIDE_OBJECTS - 1)
+		helpers = SIDE_OBJECTS - 1;
+
+	while (started < helpers &&
+	       pthread_create(&threads[started], NULL, side_load_worker, &load) == 0)
+		started++;
+	side_load_worker(&load);
+	for (i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	for (i = 0; i < SIDE_OBJECTS; i++) {
+		if (load.err[i])
+			return load.err[i];
 	}
-	for (i = 0; i < sizeof(sides) / sizeof(sides[0]); i++) {
-		if (started[i])
-			pthread_join(threads[i], NULL);
-		if (sides[i].err && !err)
-			err = sides[i].err;
-	}
-	return err;
+	return 0;
 }
 
 int tracer_open(struct tracer *t, const struct options *opts, pid_t agent_pid,
