@@ -840,6 +840,26 @@ static void time_known_instants(void **state)
 	}
 }
 
+static void time_same_second_twice(void **state)
+{
+	/* the formatted second is kept between calls, and each call must still name its own */
+	static const struct time_case cases[] = {
+		{ 1483228799000000000ull, "2016-12-31T23:59:59.000000000Z" },
+		{ 1483228799999999999ull, "2016-12-31T23:59:59.999999999Z" },
+		{ 1483228800000000000ull, "2017-01-01T00:00:00.000000000Z" },
+		{ 1483228799000000005ull, "2016-12-31T23:59:59.000000005Z" },
+		{ 1483228799000000005ull, "2016-12-31T23:59:59.000000005Z" },
+	};
+	char buf[JSON_TIME_LEN];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(json_time_rfc3339(cases[i].ns, buf, sizeof(buf)), 0);
+		assert_string_equal(buf, cases[i].text);
+	}
+	assert_int_equal(json_time_rfc3339(1483228799000000005ull, buf, 30), -ENOSPC);
+}
+
 static void time_buffer_size(void **state)
 {
 	char buf[JSON_TIME_LEN];
@@ -879,6 +899,7 @@ int main(void)
 		cmocka_unit_test(reset_reuses_buffer),
 		cmocka_unit_test(buffer_grows),
 		cmocka_unit_test(time_known_instants),
+		cmocka_unit_test(time_same_second_twice),
 		cmocka_unit_test(time_buffer_size),
 	};
 

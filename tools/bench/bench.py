@@ -534,12 +534,16 @@ def proc_io(pid):
         return {k: int(v) for k, v in (line.split(": ") for line in f)}
 
 
-def vm_hwm_kib(pid):
+def vm_status_kib(pid, field):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     return None
+
+
+def vm_hwm_kib(pid):
+    return vm_status_kib(pid, "VmHWM")
 
 
 def rss_by_mapping(pid, top=6):
@@ -599,6 +603,7 @@ def flood_agent_once(n):
         cpu1 = cpu_ticks(agent.pid)
         io1 = proc_io(agent.pid)
         hwm = vm_hwm_kib(agent.pid)
+        rss = vm_status_kib(agent.pid, "VmRSS")
         rss_map = rss_by_mapping(agent.pid)
         work.send_signal(signal.SIGUSR1)
         work.wait(timeout=30)
@@ -619,7 +624,7 @@ def flood_agent_once(n):
             "agent_cpu_s": (cpu1 - cpu0) / os.sysconf("SC_CLK_TCK"),
             "agent_cpu_ns_per_line": (cpu1 - cpu0) / os.sysconf("SC_CLK_TCK") * 1e9 / lines
             if lines else None,
-            "vm_hwm_kib": hwm, "rss_by_mapping_kib": rss_map,
+            "vm_hwm_kib": hwm, "vm_rss_kib": rss, "rss_by_mapping_kib": rss_map,
             "agent_write_calls": io1["syscw"] - io0["syscw"],
             "agent_read_calls": io1["syscr"] - io0["syscr"],
             "agent_bytes_written": io1["wchar"] - io0["wchar"]}

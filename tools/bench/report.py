@@ -289,10 +289,10 @@ def reason_redis(doc):
 
 def reason_rss(doc):
     agent = find(doc, "agent")
-    worst = max(agent["flood"], key=lambda f: f["vm_hwm_kib"] or 0)
+    worst = max(agent["flood"], key=lambda f: f.get("vm_rss_kib") or 0)
     mapped = worst.get("rss_by_mapping_kib", [])
     maps = ", ".join(f"{name} {kib} KiB" for name, kib in mapped)
-    text = f"largest resident mappings at the peak: {maps}."
+    text = f"largest resident mappings at the end of the flood: {maps}."
     ring = [kib for name, kib in mapped if name == "anon_inode:bpf-map"]
     if ring:
         text += (f" The {ring[0]} KiB of anon_inode:bpf-map are mostly the 4 MiB events ring "
@@ -300,6 +300,16 @@ def reason_rss(doc):
                  "twice (2 × max_entries, for wrap-around), and both views are resident once "
                  "the flood has written all of it.")
     return text
+
+
+def reason_peak(doc, hwm, rss):
+    text = (f"The peak is {(hwm - rss) / 1024:.1f} MiB above the RSS at the end of the flood. "
+            if rss else "")
+    return text + ("It is reached at start-up, not during the flood: libbpf reads and indexes "
+                   "the kernel's BTF (/sys/kernel/btf/vmlinux) for each BPF object it loads and "
+                   "frees it when that load ends, and the agent loads its side objects on one "
+                   "thread per CPU to keep start-up short, so up to that many copies are "
+                   "resident at once.")
 
 
 def add_targets(doc, t):
@@ -420,14 +430,21 @@ def add_agent_targets(doc, t):
               "full the kernel stops sending calls records and only counts, so the lines are "
               "fewer than the calls but their counts add up (the table below); where the CPU "
               "per line goes is not yet investigated.")
+        rss = max(f.get("vm_rss_kib") or 0 for f in flood)
+        if rss:
+            t.add("agent RSS (VmRSS) at the end of the flood", "< 16 MiB",
+                  f"{rss / 1024:.1f} MiB", rss < 16 * 1024,
+                  f"{(rss / 1024 - 16) / 16 * 100:+.0f} % vs target", reason_rss(doc))
         hwm = max(f["vm_hwm_kib"] for f in flood)
-        t.add("agent peak RSS (VmHWM) during the flood", "< 16 MiB", f"{hwm / 1024:.1f} MiB",
+        t.add("agent peak RSS (VmHWM), start-up included", "< 16 MiB", f"{hwm / 1024:.1f} MiB",
               hwm < 16 * 1024, f"{(hwm / 1024 - 16) / 16 * 100:+.0f} % vs target",
-              reason_rss(doc))
+              reason_peak(doc, hwm, rss))
     for label, st in agent["start_ms"].items():
         t.add(f"agent start, exec to start line ({label})", "< 300 ms",
               f"{st['median']:.0f} ms ({st['min']:.0f}–{st['max']:.0f})", st["median"] < 300,
-              f"{(st['median'] - 300) / 300 * 100:+.0f} % vs target", "not yet investigated")
+              f"{(st['median'] - 300) / 300 * 100:+.0f} % vs target",
+              "each BPF object parses the kernel's BTF and goes through the verifier; "
+              "the split between them is not yet measured")
 
 
 def workload_table(res):
@@ -464,11 +481,12 @@ def agent_tables(res):
            "0s -p PID -o FILE`; lines are trigger lines in FILE, rate is lines over the time "
            "from SIGUSR1 to the last growth of FILE.", "",
            "| run | calls | lines | sum of counts | lines missing | lost records | lines/s | "
-           "agent CPU ns/line | VmHWM |", "|---|---|---|---|---|---|---|---|---|"]
+           "agent CPU ns/line | VmRSS | VmHWM |", "|---|---|---|---|---|---|---|---|---|---|"]
     for i, f in enumerate(res["flood"]):
         out.append(f"| {i + 1} | {f['calls']} | {f['lines']} | {f['counted']} | "
                    f"{f['lines_missing']} | {f['lost_records']} | {f['lines_per_s']:.0f} | "
-                   f"{f['agent_cpu_ns_per_line']:.0f} | {f['vm_hwm_kib']} KiB |")
+                   f"{f['agent_cpu_ns_per_line']:.0f} | {f.get('vm_rss_kib', '—')} KiB | "
+                   f"{f['vm_hwm_kib']} KiB |")
     out += ["", "calls counts the program's loop and warm-up. The kernel counts one "
             "getrandom(2) more per run (the sum of counts), made outside them, so a run "
             "that writes every call has one line more than calls and 0 missing."]
