@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include "container.h"
@@ -36,25 +37,28 @@ static __s64 realtime_offset(void)
 
 int emitter_open(struct emitter *e, const char *path, enum output_format format)
 {
+	struct stat st;
+
 	memset(e, 0, sizeof(*e));
 	e->format = format;
 	e->fd = STDOUT_FILENO;
 	/* NOTE: computed once, so a clock step moves "time" but not "boot_ns" */
 	e->realtime_offset_ns = realtime_offset();
 	json_writer_init(&e->json);
-	if (!path)
-		return 0;
-	e->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	if (e->fd < 0) {
-		int err = -errno;
+	if (path) {
+		e->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		if (e->fd < 0) {
+			int err = -errno;
 
-		log_error("cannot open output '%s': %s; check the directory exists and is writable",
-			  path, strerror(errno));
-		e->fd = -1;
-		return err;
+			log_error("cannot open output '%s': %s; check the directory exists and is writable",
+				  path, strerror(errno));
+			e->fd = -1;
+			return err;
+		}
+		e->owns_fd = 1;
+		e->path = path;
 	}
-	e->owns_fd = 1;
-	e->path = path;
+	e->regular_file = fstat(e->fd, &st) == 0 && S_ISREG(st.st_mode);
 	return 0;
 }
 
@@ -83,7 +87,7 @@ static void write_all(struct emitter *e, const char *buf, size_t len)
 		ssize_t n;
 
 		/* a reader that stops reading must not stall the agent forever */
-		if (poll(&pfd, 1, OUTPUT_STALL_MS) == 0) {
+		if (!e->regular_file && poll(&pfd, 1, OUTPUT_STALL_MS) == 0) {
 			e->error = -ETIMEDOUT;
 			log_error("cannot write output %s: nothing could be written for %d s; stopping",
 				  e->path ? e->path : "(standard output)", OUTPUT_STALL_MS / 1000);
@@ -116,6 +120,12 @@ void emitter_flush(struct emitter *e)
 {
 	size_t start = 0;
 
+	/* Linux holds the inode lock for a write to a regular file, so lines stay whole at any size */
+	if (e->regular_file) {
+		write_all(e, e->out, e->out_len);
+		e->out_len = 0;
+		return;
+	}
 	while (start < e->out_len && !e->error) {
 		size_t end = start, next;
 

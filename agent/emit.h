@@ -41,6 +41,7 @@ struct emitter {
 	enum output_format format;
 	int fd;
 	int owns_fd;
+	int regular_file;		/* fd is a regular file: no stall check, no PIPE_BUF split */
 	const char *path;		/* --output, or NULL for standard output */
 	int error;			/* first write error, -errno; later lines are dropped */
 	int show_held;			/* trigger lines carry "held" (with --freeze) */
