@@ -161,7 +161,7 @@ static __always_inline void listen_send_task(struct st_proc *proc, struct file *
 	rec->via = via;
 	listen_fill_address(rec, file);
 	rec->hdr.flags = hold_current(ST_TRIG_FIRST_LISTEN);
-	bpf_ringbuf_submit(rec, 0);
+	bpf_ringbuf_submit(rec, SUBMIT_WAKE);
 }
 
 static __always_inline void listen_send(struct st_proc *proc, struct file *file, int fd,
@@ -191,7 +191,7 @@ static __always_inline void stdin_send_task(struct st_proc *proc, int fd, bool f
 	rec->via = via;
 	rec->fixed = fixed;
 	rec->hdr.flags = hold_current(ST_TRIG_FIRST_STDIN);
-	bpf_ringbuf_submit(rec, 0);
+	bpf_ringbuf_submit(rec, SUBMIT_WAKE);
 }
 
 static __always_inline void stdin_send(struct st_proc *proc, int fd, __u32 call, __u32 via)

@@ -148,7 +148,7 @@ static __always_inline void idle_send(__u32 tgid, struct idle_proc *proc, __u64 
 	rec->idle_since_ns = since;
 	rec->threads = BPF_CORE_READ(task, signal, nr_threads);
 	bpf_task_release(task);
-	bpf_ringbuf_submit(rec, 0);
+	bpf_ringbuf_submit(rec, SUBMIT_WAKE);
 }
 
 /*

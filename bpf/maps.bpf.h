@@ -120,6 +120,15 @@ static __always_inline void count_lost(__u32 kind)
 		__sync_fetch_and_add(slot, 1);
 }
 
+/*
+ * Submit flag of every record but fork records and flood-mode calls records.
+ * A fork record goes without a wakeup, because the exec or exit that follows
+ * wakes the agent anyway. The ring buffer's own rule (wake only for the first
+ * unread record) would then not wake the agent for a record queued behind an
+ * unread fork record, so the records whose lines matter at once force it.
+ */
+#define SUBMIT_WAKE BPF_RB_FORCE_WAKEUP
+
 static __always_inline void *record_reserve(__u32 size, __u32 kind)
 {
 	void *rec = bpf_ringbuf_reserve(&events, size, 0);
@@ -266,7 +275,7 @@ static __always_inline int on_call_task(struct st_proc *proc, __u32 call, __u32 
 	rec->call = call;
 	rec->via = via;
 	rec->pad = 0;
-	bpf_ringbuf_submit(rec, targ_calls_no_wakeup ? BPF_RB_NO_WAKEUP : 0);
+	bpf_ringbuf_submit(rec, targ_calls_no_wakeup ? BPF_RB_NO_WAKEUP : SUBMIT_WAKE);
 	return 0;
 }
 

@@ -31,7 +31,7 @@ int BPF_USDT(handle_marker_snapshot)
 	rec->source = ST_EXPLICIT_MARKER;
 	rec->pad = 0;
 	rec->hdr.flags = hold_current(ST_TRIG_EXPLICIT);
-	bpf_ringbuf_submit(rec, 0);
+	bpf_ringbuf_submit(rec, SUBMIT_WAKE);
 	return 0;
 }
 

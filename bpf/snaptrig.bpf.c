@@ -386,7 +386,7 @@ int BPF_PROG(handle_signal_generate, int sig, struct kernel_siginfo *info,
 		rec->sender_tid = (__u32)id;
 		bpf_get_current_comm(rec->sender_comm, sizeof(rec->sender_comm));
 	}
-	bpf_ringbuf_submit(rec, 0);
+	bpf_ringbuf_submit(rec, SUBMIT_WAKE);
 	return 0;
 }
 
@@ -441,7 +441,7 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid,
 				  BPF_CORE_READ(bprm, filename));
 	/* the new image has not run yet: stop it before its first instruction */
 	rec->hdr.flags = hold_current(ST_TRIG_BOOTSTRAP);
-	bpf_ringbuf_submit(rec, 0);
+	bpf_ringbuf_submit(rec, SUBMIT_WAKE);
 	return 0;
 }
 
@@ -504,7 +504,7 @@ static __always_inline void join_task(struct task_struct *task)
 	rec->hdr.tid = tgid;
 	rec->ppid = BPF_CORE_READ(task, real_parent, tgid);
 	rec->pad = 0;
-	bpf_ringbuf_submit(rec, 0);
+	bpf_ringbuf_submit(rec, SUBMIT_WAKE);
 }
 
 /*
@@ -563,12 +563,8 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	header_task(&rec->hdr, ST_REC_FORK, sizeof(*rec), parent);
 	rec->child_pid = ctgid;
 	rec->pad = 0;
-	/*
-	 * No BPF_RB_NO_WAKEUP here: the ring buffer wakes the reader only for
-	 * a record that is the first unread one, so an unwoken fork record
-	 * would hold back the child's first trigger until the next drain.
-	 */
-	bpf_ringbuf_submit(rec, 0);
+	/* a fork makes no line, and every record after it forces the wakeup */
+	bpf_ringbuf_submit(rec, BPF_RB_NO_WAKEUP);
 	return 0;
 }
 
@@ -624,7 +620,7 @@ int BPF_PROG(handle_exit, struct task_struct *task)
 		bpf_ringbuf_discard(rec, 0);
 		return 0;
 	}
-	bpf_ringbuf_submit(rec, 0);
+	bpf_ringbuf_submit(rec, SUBMIT_WAKE);
 	bpf_map_delete_elem(&holds, &tgid);
 	return 0;
 }
