@@ -59,6 +59,7 @@ static void check_tracepoints(struct check_state *st)
 		__u32 triggers;
 	} tps[] = {
 		{ "syscalls/sys_enter_listen", ST_TRIG_BIT(ST_TRIG_FIRST_LISTEN) },
+		{ "syscalls/sys_exit_listen", ST_TRIG_BIT(ST_TRIG_FIRST_LISTEN) },
 		{ "syscalls/sys_enter_read", ST_TRIG_BIT(ST_TRIG_FIRST_STDIN) },
 		{ "syscalls/sys_enter_readv", ST_TRIG_BIT(ST_TRIG_FIRST_STDIN) },
 		{ "syscalls/sys_enter_pread64", ST_TRIG_BIT(ST_TRIG_FIRST_STDIN) },
@@ -159,7 +160,7 @@ int check_run(const struct options *opts)
 	report(&st, "tracepoint io_uring/io_uring_submit_req (io_uring requests)",
 	       tracepoint_present("io_uring/io_uring_submit_req"), 0);
 	if (root && have_btf)
-		report(&st, "ia32 system call hook (tp_btf/sys_enter) loads", compat_check() == 0, 0);
+		report(&st, "ia32 system call hook (tp_btf/sys_exit) loads", compat_check() == 0, 0);
 	log_quiet_libbpf(0);
 
 	if (!st.blocked) {

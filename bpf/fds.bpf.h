@@ -88,6 +88,31 @@ static __always_inline bool fd_is_stdin(const struct st_proc *proc, int fd)
 	return file_is_stdin(proc, current_fd_file(fd));
 }
 
+#define FMODE_READ_BIT 0x1		/* FMODE_READ of linux/fs.h */
+
+/*
+ * Whether read-family call would read from file, the file that was stdin:
+ * it fails before reading (EBADF) when the file is not open for reading,
+ * and a receive fails (ENOTSOCK) when the file is no socket.
+ */
+static __always_inline bool stdin_call_reads(struct file *file, __u32 call)
+{
+	if (!(BPF_CORE_READ(file, f_mode) & FMODE_READ_BIT))
+		return false;
+	if (call == ST_CALL_RECVFROM || call == ST_CALL_RECVMSG || call == ST_CALL_RECVMMSG ||
+	    call == ST_CALL_RECV)
+		return (BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT_BITS) == S_IFSOCK_BITS;
+	return true;
+}
+
+/* Whether call on descriptor fd of the current process reads from stdin's file. */
+static __always_inline bool fd_reads_stdin(const struct st_proc *proc, int fd, __u32 call)
+{
+	struct file *file = current_fd_file(fd);
+
+	return file_is_stdin(proc, file) && stdin_call_reads(file, call);
+}
+
 /*
  * Notes a new descriptor (from a dup, fcntl, open or pidfd_getfd) when it refers to stdin.
  * Descriptors received with SCM_RIGHTS are not known one by one: see

@@ -31,7 +31,10 @@ const volatile __u32 targ_follow = 1;		/* add children at fork */
 #define PF_IO_WORKER_FLAG 0x00000010	/* PF_IO_WORKER of include/linux/sched.h */
 #define TS_COMPAT_FLAG 0x0002		/* TS_COMPAT of arch/x86/include/asm/thread_info.h */
 
-/* A listen(2) whose socket has no port yet, by thread: listen binds it. */
+/*
+ * A listen(2) in progress, by thread. The line is sent at the exit, once
+ * the call has succeeded and, on a socket with no port yet, bound one.
+ */
 struct listen_call {
 	__s32 fd;
 	__s32 backlog;
@@ -44,17 +47,6 @@ struct {
 	__type(value, struct listen_call);
 } listen_calls SEC(".maps");
 
-/* Whether an inet socket at file has no local port, which listen(2) then picks. */
-static __always_inline bool needs_autobind(struct file *file)
-{
-	struct socket *sock = BPF_CORE_READ(file, private_data);
-	__u16 family = BPF_CORE_READ(sock, sk, __sk_common.skc_family);
-
-	if (family != 2 /* AF_INET */ && family != 10 /* AF_INET6 */)
-		return false;
-	return BPF_CORE_READ(sock, sk, __sk_common.skc_num) == 0;
-}
-
 SEC("tp/syscalls/sys_enter_listen")
 int handle_listen(struct trace_event_raw_sys_enter *ctx)
 {
@@ -65,16 +57,13 @@ int handle_listen(struct trace_event_raw_sys_enter *ctx)
 	if (!proc || (proc->once & ST_TRIG_BIT(ST_TRIG_FIRST_LISTEN)))
 		return 0;
 	file = current_fd_file(fd);
-	if (file && (BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT_BITS) == S_IFSOCK_BITS &&
-	    needs_autobind(file)) {
+	/* a listen on anything but a socket fails with ENOTSOCK */
+	if (file && (BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT_BITS) == S_IFSOCK_BITS) {
 		struct listen_call call = { .fd = fd, .backlog = (int)ctx->args[1] };
 		__u32 tid = (__u32)bpf_get_current_pid_tgid();
 
-		/* the port exists only once the call has bound it: report at the exit */
 		bpf_map_update_elem(&listen_calls, &tid, &call, BPF_ANY);
-		return 0;
 	}
-	listen_send(proc, file, fd, (int)ctx->args[1], ST_VIA_SYSCALL);
 	return 0;
 }
 
@@ -105,7 +94,7 @@ static __always_inline int on_read(int fd, __u32 call)
 
 	if (!proc || !stdin_pending(proc) || !maybe_stdin(proc, fd))
 		return 0;
-	if (fd_is_stdin(proc, fd))
+	if (fd_reads_stdin(proc, fd, call))
 		stdin_send(proc, fd, call, ST_VIA_SYSCALL);
 	return 0;
 }
@@ -135,7 +124,7 @@ int handle_recvmsg(struct trace_event_raw_sys_enter *ctx)
 	if (!proc || !stdin_pending(proc))
 		return 0;
 	note_control_message(proc, (const struct user_msghdr *)ctx->args[1]);
-	if (maybe_stdin(proc, fd) && fd_is_stdin(proc, fd))
+	if (maybe_stdin(proc, fd) && fd_reads_stdin(proc, fd, ST_CALL_RECVMSG))
 		stdin_send(proc, fd, ST_CALL_RECVMSG, ST_VIA_SYSCALL);
 	return 0;
 }
@@ -150,7 +139,7 @@ int handle_recvmmsg(struct trace_event_raw_sys_enter *ctx)
 		return 0;
 	/* the first message's header stands for the batch */
 	note_control_message(proc, &((const struct mmsghdr *)ctx->args[1])->msg_hdr);
-	if (maybe_stdin(proc, fd) && fd_is_stdin(proc, fd))
+	if (maybe_stdin(proc, fd) && fd_reads_stdin(proc, fd, ST_CALL_RECVMMSG))
 		stdin_send(proc, fd, ST_CALL_RECVMMSG, ST_VIA_SYSCALL);
 	return 0;
 }

@@ -164,7 +164,7 @@ static __always_inline int uring_read(struct st_proc *proc, struct io_kiocb *req
 		coverage_send(proc, ST_TRIG_FIRST_STDIN, op, task);
 		return 0;
 	}
-	if (file_is_stdin(proc, file))
+	if (file_is_stdin(proc, file) && stdin_call_reads(file, call))
 		stdin_send_task(proc, fd, fixed, call, ST_VIA_IO_URING, task);
 	return 0;
 }

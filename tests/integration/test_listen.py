@@ -1,6 +1,7 @@
 """first-listen: once per process, with the address of the socket."""
 
 import http.client
+import errno
 import os
 import re
 import signal
@@ -85,6 +86,31 @@ class ListenTest(SnaptrigTestCase):
         self.assertEqual(lines[0]["detail"], {
             "fd": int(run.fact_values("fd")[0]), "backlog": 3, "via": "syscall",
             "family": "inet", "address": "0.0.0.0",
+            "port": int(run.fact_values("port")[0])})
+
+    def test_failed_listen_not_counted(self):
+        """A listen(2) that fails listens on nothing; the next one is the first."""
+        script = ("import os, socket\n"
+                  "datagram = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                  "datagram.bind(('127.0.0.1', 0))\n"
+                  "try:\n"
+                  "    datagram.listen(2)\n"
+                  "except OSError as e:\n"
+                  "    os.write(1, b'failed %d\\n' % e.errno)\n"
+                  "s = socket.socket()\n"
+                  "s.bind(('127.0.0.1', 0))\n"
+                  "s.listen(5)\n"
+                  "os.write(1, b'port %d\\n' % s.getsockname()[1])\n"
+                  "os.write(1, b'fd %d\\n' % s.fileno())\n")
+        run = self.trace(["-t", "first-listen"], ["/usr/bin/python3", "-c", script],
+                         stdin=subprocess.DEVNULL)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertEqual(run.fact_values("failed"), [str(errno.EOPNOTSUPP)])
+        lines = run.triggers("first-listen")
+        self.assertEqual(len(lines), 1, run.describe())
+        self.assertEqual(lines[0]["detail"], {
+            "fd": int(run.fact_values("fd")[0]), "backlog": 5, "via": "syscall",
+            "family": "inet", "address": "127.0.0.1",
             "port": int(run.fact_values("port")[0])})
 
     def test_backlog_in_detail(self):

@@ -1,5 +1,6 @@
 """first-stdin: the first read of the file that was stdin, by any call and fd."""
 
+import errno
 import os
 import socket
 import subprocess
@@ -104,6 +105,50 @@ class StdinTest(SnaptrigTestCase):
         self.assertEqual(lines[0]["pid"], pid)
         self.assertEqual(lines[0]["comm"], "python3")
         self.assertEqual(lines[0]["detail"], {"fd": fd, "call": "read", "via": "syscall"})
+
+    def run_python(self, script, stdin):
+        """Trace python3 -c script until it exits; return the run and its pid."""
+        run = self.trace(["-t", "first-stdin"], ["/usr/bin/python3", "-c", script],
+                         stdin=stdin)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        return run, int(run.fact_values("pid")[0])
+
+    def test_failed_recv_not_counted(self):
+        """A recv on a stdin that is no socket fails with ENOTSOCK and reads nothing."""
+        script = ("import ctypes, os\n"
+                  "libc = ctypes.CDLL(None, use_errno=True)\n"
+                  "buf = ctypes.create_string_buffer(8)\n"
+                  "ret = libc.recv(0, buf, 8, 0)\n"
+                  "os.write(1, b'recv %d %d\\n' % (ret, ctypes.get_errno()))\n"
+                  "os.write(1, b'pid %d\\n' % os.getpid())\n"
+                  "os.read(0, 4)\n")
+        with open(self.input_file(), "rb") as stdin:
+            run, pid = self.run_python(script, stdin)
+        self.assertEqual(run.fact_values("recv"), [f"-1 {errno.ENOTSOCK}"])
+        lines = run.triggers("first-stdin")
+        self.assertEqual(len(lines), 1, run.describe())
+        self.assertEqual(lines[0]["pid"], pid)
+        self.assertEqual(lines[0]["detail"], {"fd": 0, "call": "read", "via": "syscall"})
+
+    def test_write_only_stdin_read_fails(self):
+        """A read of a stdin open only for writing fails with EBADF; a reopen reads it."""
+        script = ("import os\n"
+                  "try:\n"
+                  "    os.read(0, 4)\n"
+                  "except OSError as e:\n"
+                  "    os.write(1, b'failed %d\\n' % e.errno)\n"
+                  "fd = os.open('/proc/self/fd/0', os.O_RDONLY)\n"
+                  "os.write(1, b'pid %d\\n' % os.getpid())\n"
+                  "os.write(1, b'fd %d\\n' % fd)\n"
+                  "os.read(fd, 4)\n")
+        with open(self.input_file(), "ab") as stdin:
+            run, pid = self.run_python(script, stdin)
+        self.assertEqual(run.fact_values("failed"), [str(errno.EBADF)])
+        lines = run.triggers("first-stdin")
+        self.assertEqual(len(lines), 1, run.describe())
+        self.assertEqual(lines[0]["pid"], pid)
+        self.assertEqual(lines[0]["detail"], {"fd": int(run.fact_values("fd")[0]),
+                                              "call": "read", "via": "syscall"})
 
     def test_each_program_reads_its_own_stdin(self):
         """A redirected command and a pipeline stage read their own fd 0."""
