@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * Loads bpf/compat.bpf.c, the hook of ia32 system calls. A kernel without
- * ia32 emulation, or one that rejects tp_btf programs on sys_enter, leaves
+ * ia32 emulation, or one that rejects tp_btf programs on sys_exit, leaves
  * the agent running without the hook, and the ia32 path marked blind.
  *
- * Any program on sys_enter slows every system call of every process: about
+ * Any program on sys_exit slows every system call of every process: about
  * 115 ns on a 240 ns getpid on the development machine. So with --ia32 auto
  * the hook is loaded at start and attached only once a traced process runs
  * a 32-bit image.
@@ -78,7 +78,7 @@ fail:
 
 static void compat_fail(struct tracer *t, const char *step, int err)
 {
-	log_error("%s the ia32 system call hook (tp_btf/sys_enter) failed: %s; triggers of 32-bit programs and of int $0x80 are not seen (rerun with -vvv for libbpf's log)",
+	log_error("%s the ia32 system call hook (tp_btf/sys_exit) failed: %s; triggers of 32-bit programs and of int $0x80 are not seen (rerun with -vvv for libbpf's log)",
 		  step, strerror(-err));
 	__atomic_fetch_or(&t->blind_vias, 1u << ST_VIA_IA32, __ATOMIC_RELAXED);
 	t->blind_errors[ST_VIA_IA32] = err;

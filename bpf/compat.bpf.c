@@ -1,20 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * System calls through the ia32 table: those of a 32-bit program, and
- * int $0x80 in a 64-bit one. The syscalls:sys_enter_* tracepoints skip
- * compat calls, so the only hook this kernel lets us use is the raw
- * sys_enter tracepoint, which runs for every system call of every process.
- * Its first test is therefore the cheapest one: TS_COMPAT in the current
- * task's thread_info, a load from the task pointer. A 64-bit call returns
- * there, before the procs lookup. The kernel sets TS_COMPAT on ia32 entry
- * and clears it on every return to user space.
+ * int $0x80 in a 64-bit one. The syscalls:sys_*_* tracepoints skip compat
+ * calls, so the only hook this kernel lets us use is a raw tracepoint on
+ * every system call of every process. The hook is on sys_exit, where both
+ * the arguments (pt_regs keeps them) and the result are known. So reads,
+ * listens and opens count only when they succeeded, a listen names the port
+ * it bound, and an open is judged by the file it opened. Its first test is
+ * the cheapest one: TS_COMPAT in the current task's thread_info, a load from
+ * the task pointer. A 64-bit call returns there, before the procs lookup.
+ * The kernel sets TS_COMPAT on ia32 entry and clears it on the return to
+ * user space, after this tracepoint.
  *
- * NOTE: attaching any program to sys_enter slows every system call on the
- * machine, traced or not. On the 2-core development VM (Linux 6.18) an empty
- * tp_btf program there made a getpid loop (tools/bench/bench-loop) take
- * about 105 ns more per call, and this one about 115 ns more (235 to 350 ns).
+ * NOTE: attaching any program to sys_enter or sys_exit slows every system
+ * call on the machine, traced or not. On the 2-core development VM (Linux
+ * 6.18) an empty tp_btf program on sys_enter made a getpid loop
+ * (tools/bench/bench-loop) take about 105 ns more per call, and this one
+ * about 110 ns more (240 to 350 ns). A second program, on sys_enter,
+ * doubled that, which is why there is only this one.
  *
- * id is the ia32 system call number (asm/unistd_32.h), and the arguments
+ * The system call number is orig_ax (asm/unistd_32.h), and the arguments
  * are in bx, cx, dx, si, di and bp, as 32-bit values: int $0x80 from a
  * 64-bit program may leave the upper halves set, and the kernel ignores them.
  */
@@ -96,19 +101,22 @@ static __always_inline void on_listen(struct st_proc *proc, int fd, int backlog)
 }
 
 /*
- * No ia32 dup or open exit is hooked, so stdin_fds may miss descriptors
- * that the process made with ia32 calls. Each read therefore checks its
+ * No ia32 dup exit is hooked, so stdin_fds may miss descriptors that the
+ * process made with ia32 calls. Each read therefore checks its
  * descriptor's file directly, a walk of the fd table per read until the
  * first read of stdin.
  */
 static __always_inline void on_read(struct st_proc *proc, int fd, __u32 call)
 {
-	if (stdin_pending(proc) && fd_is_stdin(proc, fd))
+	if (stdin_pending(proc) && fd_reads_stdin(proc, fd, call))
 		stdin_send(proc, fd, call, ST_VIA_IA32);
 }
 
-/* socketcall(call, args): args points to an array of u32 arguments. */
-static __always_inline void on_socketcall(struct st_proc *proc, struct pt_regs *regs)
+/*
+ * socketcall(call, args), where args points to an array of u32 arguments:
+ * a listen that succeeded, or a receive that read something.
+ */
+static __always_inline void on_socketcall(struct st_proc *proc, struct pt_regs *regs, long ret)
 {
 	__u32 op = arg32(regs, 0);
 	__u32 args[2] = {};
@@ -116,7 +124,7 @@ static __always_inline void on_socketcall(struct st_proc *proc, struct pt_regs *
 
 	switch (op) {
 	case SOCKETCALL_LISTEN:
-		if (!WANT(ST_TRIG_FIRST_LISTEN) ||
+		if (!WANT(ST_TRIG_FIRST_LISTEN) || ret != 0 ||
 		    (proc->once & ST_TRIG_BIT(ST_TRIG_FIRST_LISTEN)))
 			return;
 		break;
@@ -135,7 +143,8 @@ static __always_inline void on_socketcall(struct st_proc *proc, struct pt_regs *
 	default:
 		return;
 	}
-	if (op != SOCKETCALL_LISTEN && (!WANT(ST_TRIG_FIRST_STDIN) || !stdin_pending(proc)))
+	if (op != SOCKETCALL_LISTEN &&
+	    (!WANT(ST_TRIG_FIRST_STDIN) || !stdin_pending(proc) || ret < 0))
 		return;
 	if (bpf_probe_read_user(args, sizeof(args), (void *)(unsigned long)arg32(regs, 1)))
 		return;
@@ -145,44 +154,12 @@ static __always_inline void on_socketcall(struct st_proc *proc, struct pt_regs *
 		on_read(proc, (int)args[0], call);
 }
 
-#define PATH_PREFIX_LEN 16
-
 /*
- * The device paths as little-endian words, "/dev/ran" + "dom\0" and
- * "/dev/ura" + "ndom" + '\0': string constants would live in .rodata, whose
- * BTF the kernel rejects for this object's static arrays.
+ * The read family, for first-stdin: a call that read, even 0 bytes at the
+ * end of the file, counts. Returns whether id is one of them.
  */
-#define DEV_RAN_WORD 0x6e61722f7665642fULL
-#define DEV_URA_WORD 0x6172752f7665642fULL
-#define DOM_NUL_WORD 0x006d6f64U
-#define NDOM_WORD 0x6d6f646eU
-
-/*
- * Counts an open of /dev/random or /dev/urandom by the path it names.
- * The ia32 open exits are not hooked, so the path is compared at entry,
- * where the file is not known yet. This misses other names of the devices
- * (a symlink, a relative path, a path through /proc/self/fd or a copy of
- * the device node) and counts an open that then fails.
- */
-static __always_inline void on_open(struct st_proc *proc, __u32 path_addr)
-{
-	char path[PATH_PREFIX_LEN] = {};
-	__u64 head;
-	__u32 tail;
-	long len;
-
-	/* len counts the terminating NUL: 12 for /dev/random, 13 for /dev/urandom */
-	len = bpf_probe_read_user_str(path, sizeof(path), (void *)(unsigned long)path_addr);
-	__builtin_memcpy(&head, path, sizeof(head));
-	__builtin_memcpy(&tail, path + 8, sizeof(tail));
-	if (len == 12 && head == DEV_RAN_WORD && tail == DOM_NUL_WORD)
-		on_call_via(proc, ST_CALL_OPEN_RANDOM, ST_CLASS_NONDET, ST_VIA_IA32);
-	else if (len == 13 && head == DEV_URA_WORD && tail == NDOM_WORD && path[12] == '\0')
-		on_call_via(proc, ST_CALL_OPEN_URANDOM, ST_CLASS_NONDET, ST_VIA_IA32);
-}
-
-/* The read family, for first-stdin. Returns whether id is one of them. */
-static __always_inline bool decode_read(struct st_proc *proc, struct pt_regs *regs, long id)
+static __always_inline bool decode_read(struct st_proc *proc, struct pt_regs *regs, long id,
+					long ret)
 {
 	int fd = (int)arg32(regs, 0);
 	__u32 call;
@@ -231,12 +208,17 @@ static __always_inline bool decode_read(struct st_proc *proc, struct pt_regs *re
 	default:
 		return false;
 	}
-	on_read(proc, fd, call);
+	if (ret >= 0)
+		on_read(proc, fd, call);
 	return true;
 }
 
-/* Non-deterministic calls. Returns whether id is one of them. */
-static __always_inline bool decode_nondet(struct st_proc *proc, struct pt_regs *regs, long id)
+/*
+ * Non-deterministic calls, counted whatever their result as on the x86-64
+ * path, except opens: those count by the file they opened. Returns whether
+ * id is one of them.
+ */
+static __always_inline bool decode_nondet(struct st_proc *proc, long id, long ret)
 {
 	__u32 call;
 
@@ -255,16 +237,15 @@ static __always_inline bool decode_nondet(struct st_proc *proc, struct pt_regs *
 		call = ST_CALL_TIME;
 		break;
 	case NR32_OPEN:
-		on_open(proc, arg32(regs, 0));
-		return true;
 	case NR32_OPENAT:
 	case NR32_OPENAT2:
-		on_open(proc, arg32(regs, 1));
+		open_result(proc, ret, NULL, ST_VIA_IA32, NULL);
 		return true;
 	default:
 		return false;
 	}
-	on_call_via(proc, call, ST_CLASS_NONDET, ST_VIA_IA32);
+	if (WANT(ST_TRIG_NON_DETERMINISTIC_CALL))
+		on_call_via(proc, call, ST_CLASS_NONDET, ST_VIA_IA32);
 	return true;
 }
 
@@ -301,30 +282,34 @@ static __always_inline bool decode_txn(struct st_proc *proc, struct pt_regs *reg
 	return true;
 }
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(handle_sys_enter, struct pt_regs *regs, long id)
+SEC("tp_btf/sys_exit")
+int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct st_proc *proc;
+	long id;
 
 	if (!(task->thread_info.status & TS_COMPAT_FLAG))
 		return 0;
 	proc = current_proc();
 	if (!proc)
 		return 0;
+	id = regs->orig_ax;
 
 	if (id == NR32_LISTEN) {
-		if (WANT(ST_TRIG_FIRST_LISTEN))
+		if (WANT(ST_TRIG_FIRST_LISTEN) && ret == 0)
 			on_listen(proc, (int)arg32(regs, 0), (int)arg32(regs, 1));
 		return 0;
 	}
 	if (id == NR32_SOCKETCALL) {
-		on_socketcall(proc, regs);
+		on_socketcall(proc, regs, ret);
 		return 0;
 	}
-	if (WANT(ST_TRIG_FIRST_STDIN) && decode_read(proc, regs, id))
+	if (WANT(ST_TRIG_FIRST_STDIN) && decode_read(proc, regs, id, ret))
 		return 0;
-	if (WANT(ST_TRIG_NON_DETERMINISTIC_CALL) && decode_nondet(proc, regs, id))
+	/* an open of /dev/stdin gives a new name of stdin, so first-stdin needs opens too */
+	if ((WANT(ST_TRIG_NON_DETERMINISTIC_CALL) || WANT(ST_TRIG_FIRST_STDIN)) &&
+	    decode_nondet(proc, id, ret))
 		return 0;
 	if (WANT(ST_TRIG_TRANSACTION))
 		decode_txn(proc, regs, id);

@@ -10,8 +10,11 @@
  *         getrandom   getrandom(2) of 8 bytes
  *         fsync       fsync(2) of a new file in $TMPDIR (default /tmp)
  *         urandom     open(2) of /dev/urandom, then close
- *   -n N  make the call N times (default 1); for listen, on N sockets
- *   -s    use the x86-64 system call table (syscall(2)) instead
+ *   -n N     make the call N times (default 1); for listen, on N sockets
+ *   -s       use the x86-64 system call table (syscall(2)) instead
+ *   -f PATH  urandom opens PATH instead (another name of the device)
+ *   -d       urandom opens with O_DIRECTORY, so the open fails with ENOTDIR
+ *            and prints its result without exiting
  *
  * int $0x80 passes 32-bit registers, so every buffer and path it takes lives
  * in a MAP_32BIT mapping. Prints "pid N" first, "call name=NAME ret=N" for each
@@ -42,6 +45,8 @@
 #define LOW_SIZE 4096
 
 static int use_syscall;
+static const char *open_path = "/dev/urandom";
+static int open_fails;
 
 /* Calls ia32 system call nr with up to three arguments. Returns -errno on failure. */
 static long int80(long nr, long a, long b, long c)
@@ -141,9 +146,16 @@ static void run_mode(const char *mode, char *low, int fd)
 	} else if (!strcmp(mode, "urandom")) {
 		long ufd;
 
-		strcpy(low, "/dev/urandom");
-		ufd = use_syscall ? sys_or_errno(syscall(SYS_open, low, O_RDONLY)) :
-				    int80(NR32_OPEN, (long)low, O_RDONLY, 0);
+		int flags = O_RDONLY | (open_fails ? O_DIRECTORY : 0);
+
+		snprintf(low, LOW_SIZE, "%s", open_path);
+		ufd = use_syscall ? sys_or_errno(syscall(SYS_open, low, flags)) :
+				    int80(NR32_OPEN, (long)low, flags, 0);
+		if (open_fails && ufd < 0) {
+			printf("call name=open ret=%ld\n", ufd);
+			fflush(stdout);
+			return;
+		}
 		check(ufd, "open");
 		close((int)ufd);
 	} else {
@@ -158,8 +170,14 @@ int main(int argc, char **argv)
 	const char *mode;
 	char *low;
 
-	while ((opt = getopt(argc, argv, "sn:")) != -1) {
+	while ((opt = getopt(argc, argv, "sn:f:d")) != -1) {
 		switch (opt) {
+		case 'f':
+			open_path = optarg;
+			break;
+		case 'd':
+			open_fails = 1;
+			break;
 		case 's':
 			use_syscall = 1;
 			break;
@@ -167,12 +185,12 @@ int main(int argc, char **argv)
 			count = atoi(optarg);
 			break;
 		default:
-			fprintf(stderr, "usage: st-int80 [-s] [-n N] read|listen|socketcall|getrandom|fsync|urandom\n");
+			fprintf(stderr, "usage: st-int80 [-s] [-n N] [-f PATH] [-d] read|listen|socketcall|getrandom|fsync|urandom\n");
 			return 2;
 		}
 	}
 	if (optind != argc - 1) {
-		fprintf(stderr, "usage: st-int80 [-s] [-n N] read|listen|socketcall|getrandom|fsync|urandom\n");
+		fprintf(stderr, "usage: st-int80 [-s] [-n N] [-f PATH] [-d] read|listen|socketcall|getrandom|fsync|urandom\n");
 		return 2;
 	}
 	mode = argv[optind];

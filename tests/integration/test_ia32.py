@@ -1,5 +1,6 @@
 """ia32 system calls: a 32-bit program, and int $0x80 in a 64-bit one."""
 
+import os
 import socket
 import subprocess
 import unittest
@@ -104,6 +105,26 @@ class Ia32Test(SnaptrigTestCase):
         self.assertEqual([l["detail"] for l in lines],
                          [calls_detail("open:/dev/urandom", 1, False, "ia32")] * 2,
                          run.describe())
+
+    def test_int80_open_other_name(self):
+        """The open is judged by the file it opened, not by the path named."""
+        link = os.path.join(self.tmp, "random-link")
+        os.symlink("/dev/random", link)
+        run, pid = self.run_tool([tool("st-int80"), "-f", link, "urandom"],
+                                 stdin=subprocess.DEVNULL, args=["--cooldown", "1ns"])
+        lines = [l for l in run.triggers("non-deterministic-call", pid=pid)
+                 if l["detail"]["call"].startswith("open:")]
+        self.assertEqual([l["detail"] for l in lines],
+                         [calls_detail("open:/dev/random", 1, False, "ia32")],
+                         run.describe())
+
+    def test_int80_failed_open_not_counted(self):
+        run, pid = self.run_tool([tool("st-int80"), "-d", "urandom"], stdin=subprocess.DEVNULL,
+                                 args=["--cooldown", "1ns"])
+        self.assertEqual(run.fact_values("call"), [{"name": "open", "ret": "-20"}])
+        lines = [l for l in run.triggers("non-deterministic-call", pid=pid)
+                 if l["detail"]["call"].startswith("open:")]
+        self.assertEqual(lines, [], run.describe())
 
     def test_syscall_path_beside_ia32(self):
         """The same calls through the x86-64 table keep "via": "syscall"."""
