@@ -348,6 +348,8 @@ int session_loop(struct session *s)
 					expirations = 0;
 			}
 		}
+		/* the lines of this wakeup go out before the periodic work below */
+		emitter_flush(&s->emitter);
 		now = boot_now_ns();
 		classifier_tick(&s->classifier, now);
 		uprobes_tick(s->uprobes, now);
