@@ -609,6 +609,32 @@ static void text_safe(char *out, size_t out_len, const char *s, size_t len)
 	out[o] = '\0';
 }
 
+/*
+ * Appends ns_pid, ns_tid and cgroup, the text form of fields_container(),
+ * for a process in a deeper pid namespace or a record with a cgroup.
+ */
+static void text_container(struct emitter *e, size_t *len, const struct line *line)
+{
+	char path[PATH_MAX * 4 + 1];
+	struct container_ids ids;
+	const char *name;
+
+	container_ids_of(line->pid, line->tid, line->record, &ids);
+	if (ids.ns_pid)
+		text_append(e, len, " ns_pid=%u", ids.ns_pid);
+	if (ids.ns_tid)
+		text_append(e, len, " ns_tid=%u", ids.ns_tid);
+	if (!ids.cgroup_id)
+		return;
+	name = cgroup_name(ids.cgroup_id);
+	if (!name) {
+		text_append(e, len, " cgroup_id=%llu", (unsigned long long)ids.cgroup_id);
+		return;
+	}
+	text_safe(path, sizeof(path), name, strlen(name));
+	text_append(e, len, " cgroup=%s", path);
+}
+
 static void text_detail(struct emitter *e, size_t *len, const struct line *line)
 {
 	const struct st_record_header *hdr = line->record;
@@ -736,6 +762,7 @@ static void emit_text(struct emitter *e, const struct line *line)
 			text_append(e, &len, "# %.15s exit %u %s killed by %s", when + 11,
 				    line->pid, comm, signal_name(status & 0x7f));
 	}
+	text_container(e, &len, line);
 	text_append(e, &len, "\n");
 	out_append(e, e->text, len);
 }

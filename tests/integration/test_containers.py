@@ -108,6 +108,26 @@ class PidNamespaceTest(SnaptrigTestCase):
         self.assertEqual(exit_line["ns_tid"], 1)
         self.assertEqual(exit_line["cgroup"], path)
 
+    def test_text_format_names_namespace(self):
+        run = self.trace(["-t", "first-stdin", "--format", "text"],
+                         ["unshare", "--pid", "--fork", "--mount-proc", tool("st-stdin"),
+                          "-n", "1"])
+        self.assertEqual(run.wait_fact("pid"), "1")
+        run.write_stdin(b"data\n")
+        run.close_stdin()
+        self.assertEqual(run.wait_exit(check=False), 0, run.describe())
+        outer = int(run.facts[0][1].split()[-3])
+        lines = [value.split() for _, value in run.facts
+                 if isinstance(value, str) and value.split()[:1] == ["first-stdin"]]
+        self.assertEqual(len(lines), 1, run.describe())
+        inner = int(lines[0][1])
+        self.assertNotEqual(inner, outer)
+        # the command runs in the cgroup of snaptrig, which is the test's
+        path = cgroup_of(os.getpid())
+        self.assertEqual(lines[0][1:], [str(inner), str(inner), "st-stdin", "fd=0", "call=read",
+                                        "via=syscall", "ns_pid=1", "ns_tid=1",
+                                        f"cgroup={path}"])
+
     def test_snapshot_line_names_inner_pid(self):
         run = self.trace(["-t", "first-stdin", "--freeze", "--exec", "/bin/true"],
                          ["unshare", "--pid", "--fork", "--mount-proc", tool("st-stdin"),
