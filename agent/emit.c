@@ -46,7 +46,13 @@ int emitter_open(struct emitter *e, const char *path, enum output_format format)
 	e->realtime_offset_ns = realtime_offset();
 	json_writer_init(&e->json);
 	if (path) {
-		e->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		/* O_NONBLOCK: an open of a FIFO without a reader would wait, signals blocked */
+		e->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NONBLOCK, 0644);
+		if (e->fd < 0 && errno == ENXIO) {
+			log_error("cannot open output '%s': no process has the FIFO open for reading; start the reader first",
+				  path);
+			return -ENXIO;
+		}
 		if (e->fd < 0) {
 			int err = -errno;
 
@@ -55,6 +61,8 @@ int emitter_open(struct emitter *e, const char *path, enum output_format format)
 			e->fd = -1;
 			return err;
 		}
+		/* writes block again, and poll() bounds how long (write_all) */
+		fcntl(e->fd, F_SETFL, fcntl(e->fd, F_GETFL) & ~O_NONBLOCK);
 		e->owns_fd = 1;
 		e->path = path;
 	}

@@ -207,6 +207,31 @@ class CliTest(SnaptrigTestCase):
         self.assertTrue(err and err[-1].startswith("snaptrig: "), err)
         self.assertTrue(any(path in line for line in err), err)
 
+    def test_output_fifo_without_reader(self):
+        """An open of a FIFO nobody reads would wait for ever; it fails at once."""
+        path = os.path.join(self.tmp, "out.fifo")
+        os.mkfifo(path)
+        rc, out, err = self.run_agent(["-o", path, "--", TRUE])
+        self.assertEqual(rc, 1, err)
+        self.assertEqual(out, "")
+        self.assertEqual(err, [f"snaptrig: cannot open output '{path}': no process has the "
+                               "FIFO open for reading; start the reader first"])
+
+    def test_output_fifo_with_reader(self):
+        path = os.path.join(self.tmp, "out.fifo")
+        os.mkfifo(path)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            rc, _, err = self.run_agent(["-o", path, "-t", "bootstrap", "--", TRUE])
+            data = b""
+            while chunk := os.read(fd, 65536):
+                data += chunk
+        finally:
+            os.close(fd)
+        self.assertEqual(rc, 0, err)
+        lines = [json.loads(l) for l in data.decode().splitlines()]
+        self.assertEqual([l["type"] for l in lines], ["start", "trigger", "exit", "stats"])
+
     def test_text_format(self):
         path = os.path.join(self.tmp, "out.txt")
         run = self.trace(["--format", "text", "-o", path, "-t", "first-listen"],
