@@ -72,15 +72,25 @@ static int block_signals(struct session *s)
 	return 0;
 }
 
-/* Starts or attaches to the targets. Returns 0, an exit status, or -errno. */
-static int start_targets(struct session *s)
+/*
+ * Checks the -p targets before the programs load, so a wrong pid is a usage
+ * error, and one that exits during the load is only not traced.
+ */
+static int prepare_targets(struct session *s)
 {
 	size_t slots = s->opts.pid_count ? s->opts.pid_count : 1;
-	int err;
 
 	s->targets = calloc(slots, sizeof(*s->targets));
 	if (!s->targets)
 		return -ENOMEM;
+	return s->opts.command ? 0 : check_targets(s);
+}
+
+/* Starts or attaches to the targets. Returns 0, an exit status, or -errno. */
+static int start_targets(struct session *s)
+{
+	int err;
+
 	if (s->opts.command)
 		return launch_command(s);
 	err = attach_targets(s);
@@ -174,6 +184,9 @@ static int session_start(struct session *s)
 {
 	int err;
 
+	err = prepare_targets(s);
+	if (err)
+		return start_failure_status(err);
 	err = block_signals(s);
 	if (!err)
 		err = emitter_open(&s->emitter, s->opts.output_path, s->opts.format);

@@ -47,7 +47,12 @@ struct session {
 int launch_command(struct session *s);
 
 /* targets.c */
-/* Checks and registers the -p targets. Returns 0 or -errno after a message. */
+/* Checks the -p targets into s->targets. Returns 0 or -errno after a message. */
+int check_targets(struct session *s);
+/*
+ * Registers the checked targets. One that has exited since is dropped with
+ * a message. Returns 0 or -errno after a message.
+ */
 int attach_targets(struct session *s);
 /*
  * Registers process pid, already checked, found at start: its once-triggers

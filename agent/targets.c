@@ -142,7 +142,7 @@ static int check_target(struct session *s, pid_t pid, pid_t *tgid)
 	return 0;
 }
 
-int attach_targets(struct session *s)
+int check_targets(struct session *s)
 {
 	size_t i, j;
 	int err;
@@ -162,23 +162,51 @@ int attach_targets(struct session *s)
 		}
 		s->targets[s->target_count++] = tgid;
 	}
+	return 0;
+}
+
+/*
+ * Drops target i, which exited while the programs loaded, and the kernel
+ * entry it got too late for its exit to be seen.
+ */
+static void drop_target(struct session *s, size_t i)
+{
+	pid_t pid = s->targets[i];
+
+	log_info(0, "process %d exited before snaptrig could attach (-p); not traced", pid);
+	tracer_remove(&s->tracer, pid);
+	classifier_remove(&s->classifier, pid);
+	memmove(&s->targets[i], &s->targets[i + 1], (s->target_count - i - 1) * sizeof(*s->targets));
+	s->target_count--;
+}
+
+int attach_targets(struct session *s)
+{
+	size_t i = 0;
+	int err;
 
 	s->priors = calloc(s->target_count ? s->target_count : 1, sizeof(*s->priors));
 	if (!s->priors)
 		return -ENOMEM;
-	for (i = 0; i < s->target_count; i++) {
+	while (i < s->target_count) {
 		pid_t pid = s->targets[i];
 
+		/* check_targets() saw it before the programs loaded, which takes a while */
+		if (process_gone(pid)) {
+			drop_target(s, i);
+			continue;
+		}
 		err = attach_process(s, pid, &s->priors[i]);
 		if (err) {
 			log_error("cannot trace process %d: %s", pid, strerror(-err));
 			return err;
 		}
-		/* a target that exited before it was registered would never report */
-		if (process_gone(pid)) {
-			log_error("process %d exited while snaptrig attached (-p)", pid);
-			return -ESRCH;
+		/* an exit after the entry was added sends its record and removes the entry */
+		if (process_gone(pid) && tracer_has(&s->tracer, pid)) {
+			drop_target(s, i);
+			continue;
 		}
+		i++;
 	}
 	return 0;
 }

@@ -4,6 +4,7 @@ import os
 import re
 import signal
 import subprocess
+import time
 import unittest
 
 from harness import SnaptrigTestCase, process_state, tool, wait_state
@@ -25,6 +26,49 @@ class AttachTest(SnaptrigTestCase):
         self.assertIsNone(program.proc.poll(), "the target exited on detach")
         self.assertIn(process_state(program.pid), {"S", "R"},
                       "the target must be left running")
+
+    def end_during_load(self, run, target):
+        """Kill target once the agent has begun to load its programs."""
+        deadline = time.monotonic() + 10
+        fds = f"/proc/{run.pid}/fd"
+        while time.monotonic() < deadline:
+            try:
+                links = [os.readlink(os.path.join(fds, fd)) for fd in os.listdir(fds)]
+            except OSError:
+                links = []
+            if "anon_inode:bpf-prog" in links:
+                break
+            time.sleep(0.001)
+        else:
+            self.fail("snaptrig loaded no program" + run.describe())
+        target.proc.kill()
+        target.proc.wait()
+
+    def test_target_exits_during_load(self):
+        """A target checked at start that exits before the attach is only not traced."""
+        target = self.spawn(["/bin/sleep", "30"])
+        run = self.trace(["-p", str(target.pid), "-t", "all"], stdin=subprocess.DEVNULL)
+        self.end_during_load(run, target)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertEqual(run.records[0]["targets"], [], run.describe())
+        self.assertEqual(run.err.lines, [f"snaptrig: process {target.pid} exited before "
+                                         "snaptrig could attach (-p); not traced"])
+        self.assertEqual(run.exits(target.pid), [])
+
+    def test_other_target_still_traced(self):
+        exited = self.spawn(["/bin/sleep", "30"])
+        running = self.spawn(["/bin/sleep", "30"])
+        run = self.trace(["-p", f"{exited.pid},{running.pid}", "-t", "all"],
+                         stdin=subprocess.DEVNULL)
+        self.end_during_load(run, exited)
+        start = run.wait_start()
+        self.assertEqual(start["targets"], [running.pid], run.describe())
+        os.kill(running.pid, signal.SIGTERM)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        exits = run.exits(running.pid)
+        self.assertEqual(len(exits), 1, run.describe())
+        self.assertEqual(exits[0]["status"], "killed")
+        self.assertEqual(run.exits(exited.pid), [])
 
     def test_listen_then_detach(self):
         target = self.spawn([tool("st-listener"), "-g", "0", "0"])
