@@ -15,6 +15,7 @@
 #include "check.h"
 #include "container.h"
 #include "control.h"
+#include "links.h"
 #include "log.h"
 #include "session.h"
 #include "uprobes.h"
@@ -142,13 +143,27 @@ static void session_init(struct session *s)
 	s->snapshots.epoll_fd = s->snapshots.watchdog_fd = -1;
 }
 
+/*
+ * Detaches every program at once. On a failed allocation the links left
+ * out are detached one by one when their objects are destroyed.
+ */
+static void detach_all(struct session *s)
+{
+	struct link_list links = {};
+
+	if (!uprobes_links(s->uprobes, &links))
+		tracer_links(&s->tracer, &links);
+	link_list_destroy(&links);
+}
+
 static void session_cleanup(struct session *s)
 {
 	/* resume held processes before the programs go */
 	snapshots_shutdown(&s->snapshots);
 	control_close(s->control);
+	detach_all(s);
 	uprobes_close(s->uprobes);
-	/* destroying the skeleton detaches every program */
+	/* destroying the skeleton detaches what detach_all() could not list */
 	tracer_close(&s->tracer);
 	snapshots_end_watchdog(&s->snapshots);
 	emitter_close(&s->emitter);

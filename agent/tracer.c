@@ -18,10 +18,14 @@
 #include <bpf/libbpf.h>
 #include "compat.h"
 #include "idle.h"
+#include "idle.skel.h"
+#include "links.h"
 #include "log.h"
 #include "snaptrig.skel.h"
 #include "tracer.h"
 #include "uring.h"
+#include "uring.skel.h"
+#include "compat.skel.h"
 
 #define TRACEFS_MAGIC_NUMBER 0x74726163
 #define TRACEFS_PATH "/sys/kernel/tracing"
@@ -303,6 +307,21 @@ int tracer_open(struct tracer *t, const struct options *opts, pid_t agent_pid,
 	return 0;
 fail:
 	tracer_close(t);
+	return err;
+}
+
+int tracer_links(struct tracer *t, struct link_list *l)
+{
+	int err = 0;
+
+	if (t->skel)
+		err = link_list_add_skeleton(l, t->skel->skeleton);
+	if (!err && t->idle)
+		err = link_list_add_skeleton(l, t->idle->skeleton);
+	if (!err && t->uring)
+		err = link_list_add_skeleton(l, t->uring->skeleton);
+	if (!err && t->compat)
+		err = link_list_add_skeleton(l, t->compat->skeleton);
 	return err;
 }
 

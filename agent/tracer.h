@@ -62,6 +62,9 @@ int tracer_ensure_tracefs(void);
 int tracer_open(struct tracer *t, const struct options *opts, pid_t agent_pid,
 		int (*handle_record)(void *ctx, void *data, size_t size), void *ctx);
 void tracer_close(struct tracer *t);
+struct link_list;
+/* Adds the attached links of t's objects to l, for link_list_destroy(). 0 or -ENOMEM. */
+int tracer_links(struct tracer *t, struct link_list *l);
 
 /* Starts tracing process pid. Returns 0, -EEXIST or -errno. */
 int tracer_add(struct tracer *t, pid_t pid, const struct stdin_id *in);

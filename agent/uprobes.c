@@ -12,6 +12,7 @@
 #include <bpf/libbpf.h>
 #include "classify.h"
 #include "environ.skel.h"
+#include "links.h"
 #include "log.h"
 #include "marker.skel.h"
 #include "snaptrig.skel.h"
@@ -507,6 +508,22 @@ int uprobes_open(struct uprobes **out, struct tracer *t, const struct options *o
 	}
 	*out = u;
 	return 0;
+}
+
+int uprobes_links(struct uprobes *u, struct link_list *l)
+{
+	size_t i;
+	int err = 0;
+
+	if (!u)
+		return 0;
+	for (i = 0; i < u->link_count && !err; i++)
+		err = link_list_add(l, &u->links[i]);
+	if (!err && u->environ)
+		err = link_list_add_skeleton(l, u->environ->skeleton);
+	if (!err && u->marker)
+		err = link_list_add_skeleton(l, u->marker->skeleton);
+	return err;
 }
 
 void uprobes_close(struct uprobes *u)

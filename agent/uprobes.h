@@ -47,6 +47,9 @@ void uprobes_on_record(struct uprobes *u, const void *data, size_t size);
 void uprobes_tick(struct uprobes *u, __u64 now_ns);
 
 /* Detaches and frees everything. Accepts NULL. */
+struct link_list;
+/* Adds the attached links of u to l, for link_list_destroy(). 0 or -ENOMEM. */
+int uprobes_links(struct uprobes *u, struct link_list *l);
 void uprobes_close(struct uprobes *u);
 
 /*
