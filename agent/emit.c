@@ -643,6 +643,29 @@ static void text_container(struct emitter *e, size_t *len, const struct line *li
 	text_append(e, len, " cgroup=%s", path);
 }
 
+/*
+ * Appends calls=NAME:N,... when a coalesced line counts more than one call,
+ * because call= names only the most frequent one.
+ */
+static void text_calls(struct emitter *e, size_t *len, const struct line *line)
+{
+	const char *sep = " calls=";
+	int kinds = 0;
+	__u32 i;
+
+	for (i = 0; i < ST_COUNTED_CALLS; i++)
+		kinds += line->calls[i] != 0;
+	if (kinds < 2)
+		return;
+	for (i = 0; i < ST_COUNTED_CALLS; i++) {
+		if (!line->calls[i])
+			continue;
+		text_append(e, len, "%s%s:%llu", sep, call_name(i),
+			    (unsigned long long)line->calls[i]);
+		sep = ",";
+	}
+}
+
 static void text_detail(struct emitter *e, size_t *len, const struct line *line)
 {
 	const struct st_record_header *hdr = line->record;
@@ -696,6 +719,7 @@ static void text_detail(struct emitter *e, size_t *len, const struct line *line)
 	case ST_TRIG_TRANSACTION:
 		text_append(e, len, "call=%s count=%llu coalesced=%s", call_name(line->call),
 			    (unsigned long long)line->count, line->coalesced ? "yes" : "no");
+		text_calls(e, len, line);
 		break;
 	case ST_TRIG_BOOTSTRAP: {
 		const struct st_exec_record *rec = (const void *)hdr;

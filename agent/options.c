@@ -503,6 +503,10 @@ static int check_snapshot_options(struct options *opts)
 
 static int check_targets(const struct options *opts)
 {
+	if (opts->check && (opts->pid_count || opts->command || opts->cgroup_arg)) {
+		log_error("--check probes the kernel and traces nothing: give no -p, --cgroup or COMMAND");
+		return -EINVAL;
+	}
 	if (opts->check || opts->request_snapshot_pid)
 		return 0;
 	if (opts->pid_count && opts->command) {

@@ -95,6 +95,23 @@ class CallsTest(SnaptrigTestCase):
         self.assertEqual(lines[0]["detail"]["call"], "getrandom")
         self.assertEqual(lines[1]["detail"]["call"], "getrandom")
 
+    def test_text_line_lists_calls(self):
+        """The coalesced text line names every call it counts, not only call=."""
+        args = ["-r", "3", "-c", "2"]
+        expected = self.nondet_expected(args)
+        run = self.trace(["-t", "non-deterministic-call", "--format", "text"],
+                         [tool("st-nondet")] + args)
+        self.assertEqual(run.wait_exit(check=False), 0, run.describe())
+        lines = [value.split() for _, value in run.facts
+                 if isinstance(value, str) and value.split()[:1] == ["non-deterministic-call"]]
+        self.assertEqual(len(lines), 2, run.describe())
+        rest = expected["getrandom"] - 1
+        self.assertEqual(lines[0][4:], ["call=getrandom", "count=1", "coalesced=no"])
+        self.assertEqual(lines[1][4:], ["call=getrandom", f"count={rest + expected['clock_gettime']}",
+                                        "coalesced=yes",
+                                        f"calls=getrandom:{rest},"
+                                        f"clock_gettime:{expected['clock_gettime']}"])
+
     def test_nondet_two_windows(self):
         args = ["-r", "1", "-k", "2", "-d", "500"]
         expected = self.nondet_expected(args)

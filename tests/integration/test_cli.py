@@ -182,6 +182,12 @@ class CliTest(SnaptrigTestCase):
         rc, out, err = self.run_agent(["--check", "-t", "all"])
         self.assertEqual(rc, 0, out + "\n".join(err))
 
+    def test_check_takes_no_target(self):
+        for targets in (["--", TRUE], ["-p", str(os.getpid())], ["--cgroup", "/"]):
+            with self.subTest(targets=targets):
+                self.assertUsageError(["--check"] + targets, "--check probes the kernel "
+                                      "and traces nothing: give no -p, --cgroup or COMMAND")
+
     def test_output_file_appended(self):
         path = os.path.join(self.tmp, "out.jsonl")
         old_umask = os.umask(0o022)
@@ -208,7 +214,7 @@ class CliTest(SnaptrigTestCase):
         self.assertTrue(any(path in line for line in err), err)
 
     def test_output_fifo_without_reader(self):
-        """An open of a FIFO nobody reads would wait for ever; it fails at once."""
+        """An open of a FIFO without a reader would wait for ever, so it fails at once."""
         path = os.path.join(self.tmp, "out.fifo")
         os.mkfifo(path)
         rc, out, err = self.run_agent(["-o", path, "--", TRUE])
