@@ -151,6 +151,19 @@ static __always_inline void idle_send(__u32 tgid, struct idle_proc *proc, __u64 
 	bpf_ringbuf_submit(rec, SUBMIT_WAKE);
 }
 
+/* Whether thread tid of tgid, or the leader when tid is gone, is runnable. */
+static __always_inline bool thread_runnable(__u32 tgid, __u32 tid)
+{
+	struct task_struct *task = idle_task(tgid, &tid);
+	bool runnable;
+
+	if (!task)
+		return false;
+	runnable = task->__state == TASK_RUNNING_STATE;
+	bpf_task_release(task);
+	return runnable;
+}
+
 /*
  * Timer callback. It clears armed before it reads the count: a thread that
  * blocks after the clear arms the timer itself, and one that blocked before
@@ -179,6 +192,12 @@ static int idle_timer_fired(void *map, __u32 *key, struct idle_proc *proc)
 	 */
 	if (bpf_map_lookup_elem(&holds, key))
 		return 0;
+	/* a runnable thread whose wakeup was not seen: the period starts again */
+	if (thread_runnable(*key, proc->last_tid)) {
+		__sync_val_compare_and_swap(&proc->idle_since_ns, since, now);
+		timer_arm(proc, targ_idle_threshold_ns);
+		return 0;
+	}
 	proc->fired_since_ns = since;
 	idle_send(*key, proc, since, now);
 	return 0;
@@ -218,22 +237,37 @@ static __always_inline int proc_start(__u32 tgid, __u64 now)
 	return 0;
 }
 
-/* A runnable thread blocked or left: the process may be idle from now. */
-static __always_inline void proc_thread_stopped(struct idle_proc *proc, __u32 tid, __u64 now)
+/*
+ * Starts an idle period of proc at now, begun by thread tid. A racing wakeup
+ * and block on another CPU may have stored a later time already. Keeping the
+ * later one means an idle period is never dated early.
+ */
+static __always_inline void period_start(struct idle_proc *proc, __u32 tid, __u64 now)
 {
-	__u64 since;
+	__u64 since = proc->idle_since_ns;
 
-	if (__sync_fetch_and_add(&proc->running, -1) != 1)
-		return;
-	/*
-	 * A racing wakeup and block on another CPU may have stored a later time
-	 * already. Keeping the later one means an idle period is never dated early.
-	 */
-	since = proc->idle_since_ns;
 	if (now > since)
 		__sync_val_compare_and_swap(&proc->idle_since_ns, since, now);
 	proc->last_tid = tid;
 	timer_arm(proc, targ_idle_threshold_ns);
+}
+
+/* A runnable thread blocked or left: the process may be idle from now. */
+static __always_inline void proc_thread_stopped(struct idle_proc *proc, __u32 tid, __u64 now)
+{
+	if (__sync_fetch_and_add(&proc->running, -1) == 1)
+		period_start(proc, tid, now);
+}
+
+/*
+ * A thread that the map shows blocked is switching out, so it ran, and its
+ * wakeup was not seen. The process was not idle before now, whatever the
+ * count says, so an idle period that the count shows starts again now.
+ */
+static __always_inline void proc_thread_ran(struct idle_proc *proc, __u32 tid, __u64 now)
+{
+	if (*(volatile __s32 *)&proc->running == 0)
+		period_start(proc, tid, now);
 }
 
 /*
@@ -259,6 +293,8 @@ static __always_inline void thread_set(struct idle_proc *proc, __u32 tid, __u32 
 			 */
 			if (runnable)
 				__sync_fetch_and_add(&proc->running, 1);
+			else
+				proc_thread_ran(proc, tid, bpf_ktime_get_boot_ns());
 			return;
 		}
 		/* the agent's seeding or another CPU created it meanwhile */
@@ -266,8 +302,11 @@ static __always_inline void thread_set(struct idle_proc *proc, __u32 tid, __u32 
 		if (!state)
 			return;
 	}
-	if (*state == runnable || __sync_lock_test_and_set(state, runnable) == runnable)
+	if (*state == runnable || __sync_lock_test_and_set(state, runnable) == runnable) {
+		if (!runnable)
+			proc_thread_ran(proc, tid, bpf_ktime_get_boot_ns());
 		return;
+	}
 	if (runnable)
 		__sync_fetch_and_add(&proc->running, 1);
 	else
