@@ -225,7 +225,7 @@ static int session_start(struct session *s)
 	s->snapshots.classifier = &s->classifier;
 	err = open_uprobes_and_control(s);
 	if (err)
-		return EXIT_RUNTIME;
+		return err == -EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
 
 	ia32_at_start(s);
 	/* the start line is dated before COMMAND's exec, which it precedes */

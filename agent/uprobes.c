@@ -379,7 +379,8 @@ static int attach_environ_probes(struct uprobes *u, const struct options *opts)
 		if (err) {
 			log_error("attaching --environ-probe %s:%s failed: %s; check that the binary defines the symbol (nm -D %s)",
 				  p->binary, p->symbol, strerror(-err), p->binary);
-			return err;
+			/* a binary or symbol that does not exist is a bad value of the option */
+			return err == -ENOENT ? -EINVAL : err;
 		}
 	}
 	return 0;

@@ -262,7 +262,7 @@ static __always_inline void proc_thread_stopped(struct idle_proc *proc, __u32 ti
 /*
  * A thread that the map shows blocked is switching out, so it ran, and its
  * wakeup was not seen. The process was not idle before now, whatever the
- * count says, so an idle period that the count shows starts again now.
+ * count shows, so an idle period starts again now.
  */
 static __always_inline void proc_thread_ran(struct idle_proc *proc, __u32 tid, __u64 now)
 {
