@@ -7,7 +7,9 @@
  * Any program on sys_exit slows every system call of every process: about
  * 115 ns on a 240 ns getpid on the development machine. So with --ia32 auto
  * the hook is loaded at start and attached only once a traced process runs
- * a 32-bit image.
+ * a 32-bit image. Until then the main object stops a traced process at the
+ * exec of a 32-bit image (ia32_exec_hold), and the agent resumes it once
+ * the hook is attached, so that the image's first system call is seen.
  */
 #include <elf.h>
 #include <errno.h>
@@ -69,6 +71,8 @@ int compat_open(struct tracer *t, const struct options *opts, pid_t agent_pid)
 	t->compat = skel;
 	if (opts->ia32 == IA32_ON)
 		compat_attach(t);
+	else
+		t->skel->bss->ia32_exec_hold = 1;
 	return 0;
 fail:
 	compat_fail(t, step, err);
@@ -105,6 +109,8 @@ int compat_attach(struct tracer *t)
 	if (t->compat_attached)
 		return 0;
 	err = compat_bpf__attach(t->compat);
+	/* attached or not, holding 32-bit images at exec for it serves no more */
+	t->skel->bss->ia32_exec_hold = 0;
 	if (err) {
 		compat_fail(t, "attaching", err);
 		compat_bpf__destroy(t->compat);

@@ -125,14 +125,13 @@ int snapshots_init(struct snapshots *sn, const struct options *opts, struct emit
 	sn->tracer = t;
 	sn->epoll_fd = -1;
 	sn->watchdog_fd = -1;
-	if (!snapshots_enabled(sn))
-		return 0;
-	if (opts->exec_template &&
+	if (snapshots_enabled(sn) && opts->exec_template &&
 	    template_parse(opts->exec_template, &sn->template, why, sizeof(why))) {
 		log_error("invalid template '%s' for --exec: %s", opts->exec_template, why);
 		return -EINVAL;
 	}
-	if (opts->freeze) {
+	/* besides --freeze, --ia32 auto stops traced processes at the exec of a 32-bit image */
+	if ((snapshots_enabled(sn) && opts->freeze) || (t->compat && opts->ia32 == IA32_AUTO)) {
 		err = start_watchdog(sn);
 		if (err) {
 			log_error("cannot start the watchdog that resumes held processes: %s",
@@ -259,29 +258,13 @@ static int agent_hold(struct snapshots *sn, __u32 pid, enum st_trigger trigger)
 	return 1;
 }
 
-/*
- * Ends a hold. Returns 1 when the process runs again, 0 when it stays
- * stopped because someone else stopped it meanwhile, -1 when it is gone.
- */
+/* Ends a hold, or kills the process when end_process is set; see tracer_release_hold(). */
 static int release_hold(struct snapshots *sn, __u32 pid, int end_process)
 {
-	struct st_hold hold;
-	int foreign = 0;
-
-	if (bpf_map_lookup_elem(sn->tracer->holds_fd, &pid, &hold) == 0) {
-		foreign = !!(hold.flags & ST_HOLD_FOREIGN_STOP);
-		bpf_map_delete_elem(sn->tracer->holds_fd, &pid);
-	}
-	if (end_process)
-		return kill(pid, SIGKILL) ? -1 : 0;
-	if (foreign) {
-		log_info(1, "process %u was stopped by another process while held; leaving it stopped",
-			 pid);
-		return 0;
-	}
-	if (kill(pid, SIGCONT))
-		return -1;
-	return 1;
+	if (!end_process)
+		return tracer_release_hold(sn->tracer, pid);
+	bpf_map_delete_elem(sn->tracer->holds_fd, &pid);
+	return kill(pid, SIGKILL) ? -1 : 0;
 }
 
 int snapshots_before_line(struct snapshots *sn, const struct line *line, int *held)

@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -393,6 +394,26 @@ void tracer_remove(struct tracer *t, pid_t pid)
 
 	bpf_map_delete_elem(t->procs_fd, &key);
 	idle_remove(t, pid);
+}
+
+int tracer_release_hold(struct tracer *t, pid_t pid)
+{
+	struct st_hold hold;
+	__u32 key = pid;
+	int foreign = 0;
+
+	if (bpf_map_lookup_elem(t->holds_fd, &key, &hold) == 0) {
+		foreign = !!(hold.flags & ST_HOLD_FOREIGN_STOP);
+		bpf_map_delete_elem(t->holds_fd, &key);
+	}
+	if (foreign) {
+		log_info(1, "process %d was stopped by another process while held; leaving it stopped",
+			 pid);
+		return 0;
+	}
+	if (kill(pid, SIGCONT))
+		return -1;
+	return 1;
 }
 
 int tracer_has(struct tracer *t, pid_t pid)

@@ -71,6 +71,12 @@ int tracer_add(struct tracer *t, pid_t pid, const struct stdin_id *in);
 /* Like tracer_add(), with the ST_TRIG_BIT once-triggers that pid is past already. */
 int tracer_add_once(struct tracer *t, pid_t pid, const struct stdin_id *in, __u32 once);
 void tracer_remove(struct tracer *t, pid_t pid);
+/*
+ * Ends the kernel's or the agent's hold of pid: deletes the entry of pid in the holds map and
+ * sends SIGCONT. Returns 1 when the process runs again, 0 when it stays
+ * stopped because someone else stopped it meanwhile, -1 when it is gone.
+ */
+int tracer_release_hold(struct tracer *t, pid_t pid);
 /* Whether pid has an entry in the kernel's procs map. */
 int tracer_has(struct tracer *t, pid_t pid);
 /* Number of entries in the kernel's procs map. */

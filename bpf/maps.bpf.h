@@ -207,29 +207,37 @@ static __always_inline bool once_claim(struct st_proc *proc, __u32 trigger)
 #define SIGSTOP_NUMBER 19
 
 /*
- * Stops the current process for a snapshot when trigger is one that freezes
- * and the process is not held already. bpf_send_signal() stops the whole
- * thread group before the current thread returns to user space, so the
- * process runs no instruction past the trigger point. Returns the
- * ST_RECORD_HELD flag for the record, or 0.
+ * Stops the current process and records the hold under trigger, unless the
+ * process is held already. bpf_send_signal() stops the whole thread group
+ * before the current thread returns to user space, so the process runs no
+ * instruction past this point. Returns true when it stopped the process.
  */
-static __always_inline __u32 hold_current(__u32 trigger)
+static __always_inline bool stop_current(__u32 trigger)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct st_hold hold = {};
 
-	if (!(targ_freeze & ST_TRIG_BIT(trigger)))
-		return 0;
 	hold.since_ns = bpf_ktime_get_boot_ns();
 	hold.trigger = trigger;
 	hold.flags = ST_HOLD_STOP_PENDING;
 	if (bpf_map_update_elem(&holds, &tgid, &hold, BPF_NOEXIST))
-		return 0;
+		return false;
 	if (bpf_send_signal(SIGSTOP_NUMBER)) {
 		bpf_map_delete_elem(&holds, &tgid);
-		return 0;
+		return false;
 	}
-	return ST_RECORD_HELD;
+	return true;
+}
+
+/*
+ * Stops the current process for a snapshot when trigger is one that
+ * freezes. Returns the ST_RECORD_HELD flag for the record, or 0.
+ */
+static __always_inline __u32 hold_current(__u32 trigger)
+{
+	if (!(targ_freeze & ST_TRIG_BIT(trigger)))
+		return 0;
+	return stop_current(trigger) ? ST_RECORD_HELD : 0;
 }
 
 /*

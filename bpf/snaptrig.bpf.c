@@ -20,6 +20,13 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Set by the agent before load. */
 const volatile __u32 targ_follow = 1;		/* add children at fork */
 
+/*
+ * Set by the agent while the ia32 hook is loaded but not attached
+ * (--ia32 auto): a traced exec of a 32-bit image then stops until the
+ * agent has attached it, so that the image's first system call is seen.
+ */
+__u32 ia32_exec_hold;
+
 #define MS_SYNC_FLAG 4			/* MS_SYNC of <sys/mman.h> */
 #define SIGNAL_GROUP_EXIT_FLAG 0x00000004
 #define SEND_SIG_PRIV_PTR 1UL		/* SEND_SIG_PRIV of include/linux/sched/signal.h */
@@ -337,7 +344,8 @@ int BPF_PROG(handle_signal_generate, int sig, struct kernel_siginfo *info,
 	count_passed_on(tgid, sig);
 	if (result == SIGNAL_IGNORED)
 		return 0;
-	if (targ_freeze && is_stop_signal(sig) && note_stop_while_held(tgid, sig))
+	/* the kernel side stops processes for --freeze and, with --ia32 auto, at 32-bit execs */
+	if (is_stop_signal(sig) && note_stop_while_held(tgid, sig))
 		return 0;
 	if (!(signal_trigger_bits(sig) & targ_triggers))
 		return 0;
@@ -430,6 +438,8 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid,
 				  BPF_CORE_READ(bprm, filename));
 	/* the new image has not run yet: stop it before its first instruction */
 	rec->hdr.flags = hold_current(ST_TRIG_BOOTSTRAP);
+	if (rec->ia32 && ia32_exec_hold && !rec->hdr.flags && stop_current(ST_TRIG_BOOTSTRAP))
+		rec->hdr.flags = ST_RECORD_HOOK_HELD;
 	bpf_ringbuf_submit(rec, SUBMIT_WAKE);
 	return 0;
 }

@@ -164,6 +164,8 @@ struct st_proc {
 
 /* st_record_header.flags */
 #define ST_RECORD_HELD (1u << 0) /* the kernel stopped the process at this event */
+/* the kernel stopped a 32-bit image at its exec until the agent attaches the ia32 hook */
+#define ST_RECORD_HOOK_HELD (1u << 1)
 
 /* Header of every ring buffer record; a kind-specific body follows. */
 struct st_record_header {

@@ -193,21 +193,29 @@ class Ia32Test(SnaptrigTestCase):
         self.assertEqual(run.triggers("first-stdin"), [], run.describe())
         self.assertExited(run, pid, 0, comm="st-ia32")
 
-    def test_ia32_exec_attaches_late(self):
-        """A 32-bit image exec'd by a traced shell gets the hook at its exec."""
-        run = self.trace(["-t", IA32_TRIGGERS],
-                         ["/bin/sh", "-c", f"exec {tool('st-ia32')} read"])
-        pid = int(run.wait_fact("pid"))
-        line = run.wait_record(lambda r: r["type"] == "coverage" and
-                               r["reason"] == "late-hook", "the ia32 coverage line")
-        run.write_stdin(DATA)
-        run.close_stdin()
+    def test_ia32_exec_held_until_hooked(self):
+        """A 32-bit image exec'd by a traced shell waits for the hook: its first calls count."""
+        run = self.trace(["-t", IA32_TRIGGERS + ",sigstop", "--cooldown", "0s"],
+                         ["/bin/sh", "-c", f"exec {tool('st-ia32')} random"],
+                         stdin=subprocess.DEVNULL)
         self.assertEqual(run.wait_exit(), 0, run.describe())
-        self.assertEqual(self.assertCoverage(run, pid, "late-hook"), line)
-        # the first read may have entered the kernel before the hook: one of the two counts
-        self.assertOneTrigger(run, "first-stdin", pid, "st-ia32",
-                              {"fd": 0, "call": "read", "via": "ia32"})
-        self.assertLess(line["seq"], run.triggers("first-stdin")[0]["seq"])
+        pid = int(run.fact_values("pid")[0])
+        # the shell may call getrandom itself, through the 64-bit table
+        lines = [l for l in run.triggers("non-deterministic-call")
+                 if l["detail"].get("via") != "syscall"]
+        self.assertEqual([l["detail"] for l in lines],
+                         [calls_detail("getrandom", 1, False, "ia32"),
+                          calls_detail("open:/dev/urandom", 1, False, "ia32")],
+                         run.describe())
+        for line in lines:
+            self.assertEqual((line["pid"], line["tid"]), (pid, pid))
+            self.assertEqual(line["comm"], "st-ia32")
+        # the shell's line says its own int $0x80 calls are not seen; the image has none
+        self.assertEqual([(l["comm"], l["via"], l["reason"]) for l in run.of_type("coverage")],
+                         [("sh", "ia32", "off"), ("sh", "vdso", "user-space")], run.describe())
+        # the kernel's stop of the hold is no sigstop trigger
+        self.assertEqual(run.triggers("sigstop"), [], run.describe())
+        self.assertExited(run, pid, 0, comm="st-ia32")
 
     def test_int80_not_seen_by_default(self):
         """--ia32 auto leaves the hook off for 64-bit programs, whose int $0x80 is not seen."""
