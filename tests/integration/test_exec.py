@@ -135,6 +135,36 @@ class ExecTest(SnaptrigTestCase):
         self.assertExited(run, pid, 0, comm="true")
         self.assertEqual(len(run.of_type("exit")), 1, run.describe())
 
+    def test_exec_from_thread_keeps_once_bits(self):
+        """A thread's exec keeps the process's once bits: a second listen is no first."""
+        listen = ("import socket\n"
+                  "s = socket.socket()\n"
+                  "s.bind(('127.0.0.1', 0))\n"
+                  "s.listen(4)\n")
+        script = (listen +
+                  "import os, threading\n"
+                  "os.write(1, b'pid %d\\n' % os.getpid())\n"
+                  "def run():\n"
+                  "    os.write(1, b'exec-tid %d\\n' % threading.get_native_id())\n"
+                  f"    os.execv('/usr/bin/python3', ['python3', '-c', {listen!r}])\n"
+                  "threading.Thread(target=run).start()\n"
+                  "threading.Event().wait()\n")
+        run = self.trace(["-t", "bootstrap,first-listen"], ["/usr/bin/python3", "-c", script])
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        pid = int(run.fact_values("pid")[0])
+        exec_tid = int(run.fact_values("exec-tid")[0])
+        self.assertNotEqual(exec_tid, pid)
+        boots = run.triggers("bootstrap")
+        self.assertEqual([(l["pid"], l["tid"], l["detail"]["old_tid"]) for l in boots],
+                         [(pid, pid, pid), (pid, pid, exec_tid)], run.describe())
+        listens = run.triggers("first-listen")
+        self.assertEqual(len(listens), 1, run.describe())
+        self.assertEqual(listens[0]["pid"], pid)
+        self.assertEqual(listens[0]["detail"]["backlog"], 4)
+        self.assertLess(listens[0]["seq"], boots[1]["seq"])
+        self.assertExited(run, pid, 0, comm="python3")
+        self.assertEqual(len(run.of_type("exit")), 1, run.describe())
+
     def test_no_follow(self):
         run, shell = self.run_script(["-t", "bootstrap", "--no-follow"])
         self.assertIs(run.records[0]["follow"], False)
