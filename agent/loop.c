@@ -70,6 +70,10 @@ static void arm_timer(struct session *s)
 
 	if (snap && (!next || snap < next))
 		next = snap;
+	/* most passes leave the deadline as it was: spare the system call */
+	if (next == s->timer_deadline_ns)
+		return;
+	s->timer_deadline_ns = next;
 
 	if (next) {
 		its.it_value.tv_sec = next / 1000000000ULL;

@@ -34,6 +34,7 @@ struct session {
 	int epoll_fd;
 	int signal_fd;
 	int timer_fd;
+	__u64 timer_deadline_ns;	/* boot-time deadline armed on timer_fd, 0: none */
 	int child_pidfd;
 	int stop_signal;		/* attach mode: the signal that ended the run */
 };
