@@ -258,6 +258,8 @@ static int handle_signal(struct session *s)
 				log_info(1, "passing %s on to COMMAND (pid %d)", strsignal(sig), s->child);
 				kill(s->child, sig);
 			}
+			/* a held process can act on the signal only once its snapshot ends */
+			snapshots_interrupt(&s->snapshots);
 			continue;
 		}
 		log_info(1, "received %s; detaching", strsignal(sig));

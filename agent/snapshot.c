@@ -561,10 +561,18 @@ void snapshots_after_line(struct snapshots *sn, const struct line *line, __u64 s
 		job->exited = 1;
 		job->status = -1;
 		job->start_failed = 1;
-		job->tail_len = snprintf(job->tail, sizeof(job->tail),
-					 "cannot start the checkpointer: %s", strerror(-err));
-		log_error("snapshot of process %u: cannot start the checkpointer: %s", job->pid,
-			  strerror(-err));
+		if (sn->opts->exec_template) {
+			job->tail_len = snprintf(job->tail, sizeof(job->tail),
+						 "cannot start the checkpointer: %s", strerror(-err));
+			log_error("snapshot of process %u: cannot start the checkpointer: %s",
+				  job->pid, strerror(-err));
+		} else {
+			job->tail_len = snprintf(job->tail, sizeof(job->tail),
+						 "cannot connect to request socket %s: %s",
+						 sn->opts->request_socket, strerror(-err));
+			log_error("snapshot of process %u: cannot connect to request socket %s: %s; start the checkpointer service first",
+				  job->pid, sn->opts->request_socket, strerror(-err));
+		}
 	}
 }
 
@@ -809,8 +817,15 @@ static void finish_job(struct snapshots *sn, struct snapshot_job *job, const cha
 	if (forced_reason) {
 		report.status = "failed";
 		report.reason = forced_reason;
+	} else if (job->start_failed) {
+		/* even when the process exited before the next tick: no request ran */
+		report.status = "failed";
+		report.reason = "start";
 	} else if (job->target_exited) {
 		report.status = "target-exited";
+	} else if (job->interrupted) {
+		report.status = "failed";
+		report.reason = "interrupted";
 	} else if (job->timed_out) {
 		report.status = "timeout";
 	} else if (success) {
@@ -885,6 +900,24 @@ void snapshots_tick(struct snapshots *sn, __u64 now_ns)
 			continue;
 		}
 		i++;
+	}
+}
+
+void snapshots_interrupt(struct snapshots *sn)
+{
+	__u64 now = boot_now_ns();
+	size_t i;
+
+	for (i = 0; i < sn->job_count; i++) {
+		struct snapshot_job *job = sn->jobs[i];
+
+		if (job->interrupted || job->timed_out || job->exited)
+			continue;
+		log_info(1, "ending the snapshot request of process %u early: snaptrig received a signal",
+			 job->pid);
+		job->interrupted = 1;
+		job->deadline_ns = now;
+		enforce_timeout(job, now);
 	}
 }
 

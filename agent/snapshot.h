@@ -37,6 +37,7 @@ struct snapshot_job {
 	int stderr_fd;			/* --exec: read end of its stderr */
 	int sock_fd;			/* --request-socket: the connection */
 	int timed_out;
+	int interrupted;		/* ended early by a signal to snaptrig */
 	int target_exited;
 	int start_failed;		/* the command or the connection could not start */
 	int status;			/* wait(2) status of the command */
@@ -98,6 +99,13 @@ void snapshots_on_exit(struct snapshots *sn, __u32 pid);
 /* Handles an fd of a request; returns 0 when fd is not one of them. */
 int snapshots_handle_fd(struct snapshots *sn, int fd);
 void snapshots_tick(struct snapshots *sn, __u64 now_ns);
+/*
+ * Ends every running request now, as at its timeout: SIGTERM to the
+ * checkpointer, SIGKILL after the grace period, and the process resumed
+ * once the checkpointer is gone. Its snapshot line has status failed and
+ * reason interrupted.
+ */
+void snapshots_interrupt(struct snapshots *sn);
 __u64 snapshots_next_deadline(const struct snapshots *sn);
 size_t snapshots_active(const struct snapshots *sn);
 

@@ -700,6 +700,36 @@ class ExecTest(SnapshotTestCase):
                           held=True, hold="agent", resumed=True, ended=False)
         self.assertServed(run, snaps[0], trigger)
 
+    def test_signal_in_launch_mode_ends_request(self):
+        """SIGTERM to snaptrig ends COMMAND's running request, so COMMAND can act on it."""
+        run, pid = self.trace_counter(["-t", "first-listen", "--freeze",
+                                       "--exec", "/bin/sleep 30"])
+        trigger = run.wait_trigger("first-listen", pid)
+        self.assertEqual(wait_state(pid, {"T"}), "T")
+        deadline = time.monotonic() + TIMEOUT
+        while "sleep" not in children_of(run.pid).values() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        sleepers = [c for c, comm in children_of(run.pid).items() if comm == "sleep"]
+        self.assertEqual(len(sleepers), 1, run.describe())
+        self.kill_later(sleepers[0])
+        started = time.monotonic()
+        run.interrupt(signal.SIGTERM)
+        snap = self.wait_snapshot(run, pid, timeout=TIMEOUT_SLACK + 1)
+        waited = time.monotonic() - started
+        # COMMAND got the SIGTERM that snaptrig passed on, and acts on it once resumed
+        self.assertEqual(run.wait_exit(), 128 + signal.SIGTERM, run.describe())
+
+        self.assertLess(waited, TIMEOUT_SLACK, run.describe())
+        self.assertIn(process_state(sleepers[0]), {None, "Z"}, "the sleep still runs")
+        self.assertFields(run, snap, status="failed", reason="interrupted", signal=15,
+                          signal_name="SIGTERM", held=True, hold="kernel", resumed=True,
+                          ended=False)
+        self.assertServed(run, snap, trigger)
+        exits = run.exits(pid)
+        self.assertEqual(len(exits), 1, run.describe())
+        self.assertEqual((exits[0]["status"], exits[0]["signal"]), ("killed", signal.SIGTERM),
+                         run.describe())
+
     def test_requests_of_processes_run_at_once(self):
         """One request per process at a time, but processes do not wait for each other."""
         gate = Path(self.tmp) / "gate"
@@ -983,7 +1013,28 @@ class RequestSocketTest(SnapshotTestCase):
 
         self.assertFields(run, snap, status="failed", reason="start", held=True,
                           resumed=True,
-                          stderr="cannot start the checkpointer: No such file or directory")
+                          stderr=f"cannot connect to request socket {path}: "
+                          "No such file or directory")
+
+    def test_socket_missing_target_exits_at_once(self):
+        """A request that never started failed, also when its process exits before the tick."""
+        path = os.path.join(self.tmp, "nobody.sock")
+        # the exit often comes before the tick that ends the request: try a few times
+        for _ in range(3):
+            run = self.trace(["-t", "first-stdin", "--request-socket", path],
+                             ["/bin/cat"], stdin=subprocess.PIPE)
+            pid = run.wait_start()["targets"][0]
+            run.write_stdin(b"x\n")
+            run.close_stdin()
+            self.assertEqual(run.wait_exit(), 0, run.describe())
+            snaps = run.of_type("snapshot")
+            self.assertEqual(len(snaps), 1, run.describe())
+            self.assertFields(run, snaps[0], pid=pid, status="failed", reason="start",
+                              held=False, resumed=None,
+                              stderr=f"cannot connect to request socket {path}: "
+                              "No such file or directory")
+            self.assertIn(f"cannot connect to request socket {path}", "\n".join(run.err.lines),
+                          run.describe())
 
 
 class BadInputTest(SnapshotTestCase):
