@@ -186,6 +186,16 @@ class SnapshotTestCase(SnaptrigTestCase):
         """Resume and kill pid in cleanup: a checkpointer or its child."""
         self.addCleanup(self._kill_pid, pid)
 
+    def wait_sleeper(self, run):
+        """Return the pid of the sleep checkpointer that snaptrig started; kill it in cleanup."""
+        deadline = time.monotonic() + TIMEOUT
+        while "sleep" not in children_of(run.pid).values() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        sleepers = [c for c, comm in children_of(run.pid).items() if comm == "sleep"]
+        self.assertEqual(len(sleepers), 1, run.describe())
+        self.kill_later(sleepers[0])
+        return sleepers[0]
+
     def trace_counter(self, args, marker=None, extra=(), **kwargs):
         """Trace st-counter with args; return the run and the counter's pid."""
         command = [tool("st-counter")] + list(extra)
@@ -609,15 +619,10 @@ class ExecTest(SnapshotTestCase):
                                        "--exec", "/bin/sleep 30"])
         trigger = run.wait_trigger("first-listen", pid)
         started = time.monotonic()
-        deadline = started + TIMEOUT
-        while "sleep" not in children_of(run.pid).values() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        sleepers = [c for c, comm in children_of(run.pid).items() if comm == "sleep"]
-        self.assertEqual(len(sleepers), 1, run.describe())
-        self.kill_later(sleepers[0])
+        sleeper = self.wait_sleeper(run)
         snap = self.wait_snapshot(run, pid, timeout=0.3 + TIMEOUT_SLACK + 1)
         waited = time.monotonic() - started
-        self.assertIn(process_state(sleepers[0]), {None, "Z"}, "the sleep still runs")
+        self.assertIn(process_state(sleeper), {None, "Z"}, "the sleep still runs")
         self.assertRunning(pid, "after the timeout")
         self.assertEqual(run.wait_fact("counter"), str(COUNTER_AFTER))
         self.finish_counter(run, pid)
@@ -680,16 +685,11 @@ class ExecTest(SnapshotTestCase):
         run.wait_start()
         trigger = self.send_alarm(run, pid, 0)
         self.assertEqual(wait_state(pid, {"T"}), "T")
-        deadline = time.monotonic() + TIMEOUT
-        while "sleep" not in children_of(run.pid).values() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        sleepers = [c for c, comm in children_of(run.pid).items() if comm == "sleep"]
-        self.assertEqual(len(sleepers), 1, run.describe())
-        self.kill_later(sleepers[0])
+        sleeper = self.wait_sleeper(run)
         run.interrupt()
         self.assertEqual(run.wait_exit(), 0, run.describe())
         self.assertRunning(pid, "after snaptrig stopped")
-        self.assertIn(process_state(sleepers[0]), {None, "Z"}, "the sleep still runs")
+        self.assertIn(process_state(sleeper), {None, "Z"}, "the sleep still runs")
         target.wait_fact("got")
         os.kill(pid, signal.SIGTERM)
         self.assertEqual(target.wait_exit(), 0)
@@ -706,12 +706,7 @@ class ExecTest(SnapshotTestCase):
                                        "--exec", "/bin/sleep 30"])
         trigger = run.wait_trigger("first-listen", pid)
         self.assertEqual(wait_state(pid, {"T"}), "T")
-        deadline = time.monotonic() + TIMEOUT
-        while "sleep" not in children_of(run.pid).values() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        sleepers = [c for c, comm in children_of(run.pid).items() if comm == "sleep"]
-        self.assertEqual(len(sleepers), 1, run.describe())
-        self.kill_later(sleepers[0])
+        sleeper = self.wait_sleeper(run)
         started = time.monotonic()
         run.interrupt(signal.SIGTERM)
         snap = self.wait_snapshot(run, pid, timeout=TIMEOUT_SLACK + 1)
@@ -720,7 +715,7 @@ class ExecTest(SnapshotTestCase):
         self.assertEqual(run.wait_exit(), 128 + signal.SIGTERM, run.describe())
 
         self.assertLess(waited, TIMEOUT_SLACK, run.describe())
-        self.assertIn(process_state(sleepers[0]), {None, "Z"}, "the sleep still runs")
+        self.assertIn(process_state(sleeper), {None, "Z"}, "the sleep still runs")
         self.assertFields(run, snap, status="failed", reason="interrupted", signal=15,
                           signal_name="SIGTERM", held=True, hold="kernel", resumed=True,
                           ended=False)
