@@ -467,8 +467,10 @@ static void report_skip(struct snapshots *sn, const struct line *line, __u64 seq
 		.served_count = 1,
 	};
 
-	if (report.held)
+	if (report.held) {
+		report.held_ns = boot_now_ns() - line->boot_ns;
 		report.resumed = release_hold(sn, line->pid, 0) > 0;
+	}
 	emit_snapshot(sn->emitter, &report);
 }
 

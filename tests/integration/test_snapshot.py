@@ -522,6 +522,10 @@ class HoldTest(SnapshotTestCase):
                               exit_code=None, held=True, hold="kernel", resumed=True,
                               ended=False)
             self.assertServed(run, snap, line)
+            # held from the trigger until the release, which came before the line
+            self.assertGreater(snap["held_ns"], 0, run.describe())
+            self.assertLessEqual(snap["held_ns"], snap["boot_ns"] - line["boot_ns"],
+                                 run.describe())
         self.assertExited(run, pid, 0, comm="st-sync")
 
 
