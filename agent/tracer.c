@@ -406,6 +406,7 @@ int tracer_release_hold(struct tracer *t, pid_t pid)
 		foreign = !!(hold.flags & ST_HOLD_FOREIGN_STOP);
 		bpf_map_delete_elem(t->holds_fd, &key);
 	}
+	/* NOTE: the holds map is this agent's own, so another snaptrig's hold of pid ends too */
 	if (foreign) {
 		log_info(1, "process %d was stopped by another process while held; leaving it stopped",
 			 pid);
