@@ -41,6 +41,11 @@ static int record_cb(void *ctx, void *data, size_t size)
 	}
 	if (hdr && hdr->kind == ST_REC_EXEC)
 		ia32_on_exec(s, (const struct st_exec_record *)hdr);
+	/* the kernel stopped the new image until its hooks were attached, above */
+	if (hdr && hdr->kind == ST_REC_EXEC && (hdr->flags & ST_RECORD_HOOK_HELD)) {
+		log_info(2, "resuming process %u: the hooks of its new image are attached", hdr->pid);
+		tracer_release_hold(&s->tracer, hdr->pid);
+	}
 	if (hdr && hdr->kind == ST_REC_EXIT)
 		container_forget(hdr->pid);
 	return 0;

@@ -19,6 +19,7 @@
 #include "triggers.h"
 #include "session.h"
 #include "snapshot.h"
+#include "uprobes.h"
 
 #define KILL_GRACE_NS 1000000000ULL	/* SIGTERM to SIGKILL for a timed-out command */
 
@@ -130,8 +131,9 @@ int snapshots_init(struct snapshots *sn, const struct options *opts, struct emit
 		log_error("invalid template '%s' for --exec: %s", opts->exec_template, why);
 		return -EINVAL;
 	}
-	/* besides --freeze, --ia32 auto stops traced processes at the exec of a 32-bit image */
-	if ((snapshots_enabled(sn) && opts->freeze) || (t->compat && opts->ia32 == IA32_AUTO)) {
+	/* besides --freeze, execs of images whose hooks the agent attaches stop processes */
+	if ((snapshots_enabled(sn) && opts->freeze) || (t->compat && opts->ia32 == IA32_AUTO) ||
+	    (opts->triggers & UPROBE_TRIGGERS)) {
 		err = start_watchdog(sn);
 		if (err) {
 			log_error("cannot start the watchdog that resumes held processes: %s",

@@ -313,9 +313,6 @@ void ia32_on_exec(struct session *s, const struct st_exec_record *rec)
 		/* the image ran before the hook was attached: mark from when on it is seen */
 		classifier_coverage(&s->classifier, pid, NULL, boot_now_ns(), DECODED_TRIGGERS,
 				    ST_VIA_IA32, ST_COVERAGE_LATE, 0);
-	/* the kernel stopped the image at its exec until the hook was attached */
-	if (rec->hdr.flags & ST_RECORD_HOOK_HELD)
-		tracer_release_hold(&s->tracer, pid);
 }
 
 void report_targets(struct session *s)

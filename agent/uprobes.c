@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "classify.h"
 #include "environ.skel.h"
@@ -59,6 +60,7 @@ struct uprobes {
 	struct examined_file *files;
 	size_t file_count;
 	size_t file_cap;
+	struct snaptrig_bpf *main_skel;	/* its images map, and the switch of exec stops */
 	struct rescan rescans[RESCANS_MAX];
 	size_t rescan_count;
 };
@@ -192,6 +194,24 @@ static void examine_file(struct uprobes *u, const char *path, const char *name, 
 		attach_markers(u, path);
 }
 
+/*
+ * Adds the executable at path to the kernel's images map, so that its
+ * execs no longer stop until the agent has examined it.
+ */
+static void note_image(struct uprobes *u, const char *path)
+{
+	struct st_image image = {};
+	struct stat st;
+	__u8 examined = 1;
+
+	if (stat(path, &st))
+		return;
+	image.dev = ((__u64)major(st.st_dev) << 20) | minor(st.st_dev);
+	image.ino = st.st_ino;
+	if (bpf_map_update_elem(bpf_map__fd(u->main_skel->maps.images), &image, &examined, BPF_ANY))
+		log_info(2, "cannot add %s to the examined images: %s", path, strerror(errno));
+}
+
 static void examine_path(struct uprobes *u, const char *path)
 {
 	struct stat st;
@@ -199,6 +219,7 @@ static void examine_path(struct uprobes *u, const char *path)
 	if (stat(path, &st) || !S_ISREG(st.st_mode))
 		return;
 	examine_file(u, path, path, st.st_dev, st.st_ino);
+	note_image(u, path);
 }
 
 /*
@@ -247,6 +268,8 @@ void uprobes_add_process(struct uprobes *u, pid_t pid)
 	while (fgets(line, sizeof(line), maps))
 		examine_maps_line(u, pid, line);
 	fclose(maps);
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	note_image(u, path);
 }
 
 void uprobes_add_command(struct uprobes *u, char *const *command)
@@ -286,11 +309,12 @@ void uprobes_on_record(struct uprobes *u, const void *data, size_t size)
 	if (!u || !hdr || hdr->kind != ST_REC_EXEC)
 		return;
 	/*
-	 * NOTE: the process runs on while the agent attaches, so a probe it
-	 * reaches within the first few milliseconds after exec is missed. The
-	 * dynamic loader maps the libraries after the exec record, so they are
-	 * examined again RESCAN_DELAY_NS later. A library that the process
-	 * dlopen()s after that is not examined at all.
+	 * The exec of an image not examined before waits stopped for this
+	 * (ST_RECORD_HOOK_HELD). NOTE: the dynamic loader maps the libraries
+	 * after the exec record, and the process runs on meanwhile, so they
+	 * are examined RESCAN_DELAY_NS later: a probe in a library that it
+	 * reaches before then is missed, and one in a library that it
+	 * dlopen()s after then is not examined at all.
 	 */
 	uprobes_add_process(u, hdr->pid);
 	schedule_rescan(u, hdr->pid, hdr->boot_ns + RESCAN_DELAY_NS);
@@ -492,12 +516,13 @@ int uprobes_open(struct uprobes **out, struct tracer *t, const struct options *o
 	int err = 0;
 
 	*out = NULL;
-	if (!(opts->triggers & (ST_TRIG_BIT(ST_TRIG_FIRST_ENVIRON) | marker_triggers)))
+	if (!(opts->triggers & UPROBE_TRIGGERS))
 		return 0;
 	u = calloc(1, sizeof(*u));
 	if (!u)
 		return -ENOMEM;
 	u->triggers = opts->triggers;
+	u->main_skel = t->skel;
 	err = load_objects(u, t, opts->triggers & marker_triggers,
 			   opts->triggers & ST_TRIG_BIT(ST_TRIG_FIRST_ENVIRON));
 	/* markers first, so the libc files the environ part examines are checked for them too */
@@ -507,6 +532,7 @@ int uprobes_open(struct uprobes **out, struct tracer *t, const struct options *o
 		uprobes_close(u);
 		return err;
 	}
+	t->skel->bss->image_exec_hold = 1;
 	*out = u;
 	return 0;
 }

@@ -22,6 +22,10 @@
 struct tracer;
 struct uprobes;
 
+/* Triggers whose probes the agent attaches to the files that processes map. */
+#define UPROBE_TRIGGERS (ST_TRIG_BIT(ST_TRIG_FIRST_ENVIRON) | ST_TRIG_BIT(ST_TRIG_EXPLICIT) | \
+			 ST_TRIG_BIT(ST_TRIG_TRANSACTION))
+
 /*
  * Loads the programs that opts->triggers need into objects that share the
  * tracer's maps, and attaches the open-family hooks, the libc probes and the

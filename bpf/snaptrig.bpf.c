@@ -27,6 +27,22 @@ const volatile __u32 targ_follow = 1;		/* add children at fork */
  */
 __u32 ia32_exec_hold;
 
+/*
+ * Set by the agent while it attaches uprobes to the images that traced
+ * processes run (markers, first-environ): a traced exec of an image that
+ * is not in images then stops until the agent has examined it, so that a
+ * marker right at the program's start is seen.
+ */
+__u32 image_exec_hold;
+
+/* Images the agent has examined, so their execs run on without a stop. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, ST_IMAGES_MAX);
+	__type(key, struct st_image);
+	__type(value, __u8);
+} images SEC(".maps");
+
 #define MS_SYNC_FLAG 4			/* MS_SYNC of <sys/mman.h> */
 #define SIGNAL_GROUP_EXIT_FLAG 0x00000004
 #define SEND_SIG_PRIV_PTR 1UL		/* SEND_SIG_PRIV of include/linux/sched/signal.h */
@@ -411,6 +427,22 @@ static __always_inline void stdin_from_exec(struct st_proc *proc, struct task_st
 	__sync_fetch_and_or(&proc->flags, ST_PROC_STDIN_KNOWN);
 }
 
+/* Whether the agent attaches hooks for the image that bprm loads before it runs. */
+static __always_inline bool exec_needs_hooks(bool ia32, struct linux_binprm *bprm)
+{
+	struct st_image image = {};
+	struct inode *inode;
+
+	if (ia32 && ia32_exec_hold)
+		return true;
+	if (!image_exec_hold)
+		return false;
+	inode = BPF_CORE_READ(bprm, file, f_inode);
+	image.dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	image.ino = BPF_CORE_READ(inode, i_ino);
+	return !bpf_map_lookup_elem(&images, &image);
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid,
 	     struct linux_binprm *bprm)
@@ -438,7 +470,7 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid,
 				  BPF_CORE_READ(bprm, filename));
 	/* the new image has not run yet: stop it before its first instruction */
 	rec->hdr.flags = hold_current(ST_TRIG_BOOTSTRAP);
-	if (rec->ia32 && ia32_exec_hold && !rec->hdr.flags && stop_current(ST_TRIG_BOOTSTRAP))
+	if (!rec->hdr.flags && exec_needs_hooks(rec->ia32, bprm) && stop_current(ST_TRIG_BOOTSTRAP))
 		rec->hdr.flags = ST_RECORD_HOOK_HELD;
 	bpf_ringbuf_submit(rec, SUBMIT_WAKE);
 	return 0;

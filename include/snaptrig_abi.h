@@ -164,8 +164,20 @@ struct st_proc {
 
 /* st_record_header.flags */
 #define ST_RECORD_HELD (1u << 0) /* the kernel stopped the process at this event */
-/* the kernel stopped a 32-bit image at its exec until the agent attaches the ia32 hook */
+/*
+ * The kernel stopped the process at its exec until the agent has attached
+ * the hooks of the new image: the ia32 hook, or the uprobes of its markers.
+ */
 #define ST_RECORD_HOOK_HELD (1u << 1)
+
+/* Executables the agent has examined for uprobes: the images map. */
+#define ST_IMAGES_MAX 8192
+
+/* Identity of an executable file, as the kernel has it. */
+struct st_image {
+	__u64 dev;		/* kernel-internal dev_t of its superblock: major << 20 | minor */
+	__u64 ino;
+};
 
 /* Header of every ring buffer record; a kind-specific body follows. */
 struct st_record_header {

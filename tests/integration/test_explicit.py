@@ -87,12 +87,12 @@ class ExplicitTest(SnaptrigTestCase):
     def test_exec_later_is_attached(self):
         """A traced process that execs st-marker later is attached at its exec.
 
-        st-marker waits before its first marker: the agent attaches when the
-        exec record arrives, while the new image already runs.
+        st-marker places its first marker at once: the exec of an image the
+        agent has not examined waits stopped until its markers are attached.
         """
         run = self.trace(["-t", "explicit"],
                          [tool("st-getenv"), "-n", "0", "-f", "1", "-x",
-                          tool("st-marker"), "-d", "300", "-n", "3"])
+                          tool("st-marker"), "-d", "0", "-p", "0", "-n", "3"])
         self.assertEqual(run.wait_exit(), 0, run.describe())
         children = [int(c) for c in run.fact_values("child")]
         self.assertEqual(len(children), 1, run.describe())
