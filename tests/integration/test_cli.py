@@ -182,6 +182,36 @@ class CliTest(SnaptrigTestCase):
         rc, out, err = self.run_agent(["--check", "-t", "all"])
         self.assertEqual(rc, 0, out + "\n".join(err))
 
+    def run_check_unprivileged(self, args):
+        """Run snaptrig --check as uid and gid 65534 (nobody); return (exit code, stdout lines)."""
+        if not shutil.which("setpriv"):
+            self.skipTest("setpriv (util-linux) is not installed")
+        proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534",
+                               "--clear-groups", str(SNAPTRIG), "--check"] + args,
+                              stdin=subprocess.DEVNULL, capture_output=True,
+                              text=True, timeout=TIMEOUT)
+        return proc.returncode, proc.stdout.splitlines()
+
+    def test_check_without_root_skips_probes(self):
+        """Without root no BPF probe can pass, so none may print ok."""
+        rc, out = self.run_check_unprivileged([])
+        self.assertEqual(rc, 1, out)
+        ok = [line for line in out if line.startswith("  ok ")]
+        self.assertEqual(ok, ["  ok       kernel BTF (/sys/kernel/btf/vmlinux)"], out)
+        self.assertIn("  skipped  tracefs, ring buffer, tracepoints, uprobes, BPF helpers "
+                      "and program loads (probing them needs root)", out)
+        self.assertEqual(out[-1], "these requested triggers cannot work: "
+                         + ",".join(DEFAULT_TRIGGERS), out)
+
+    def test_check_disables_requested_only(self):
+        rc, out = self.run_check_unprivileged(["-t", "first-listen,sigint"])
+        self.assertEqual(rc, 1, out)
+        self.assertEqual(out[0], "snaptrig 0.1.0: checking the kernel for: "
+                         "first-listen,sigint", out)
+        missing = [line for line in out if line.startswith("  missing ")]
+        self.assertEqual(missing, ["  missing  running as root (or with CAP_BPF and "
+                                   "CAP_PERFMON) (disables: first-listen,sigint)"], out)
+
     def test_check_takes_no_target(self):
         for targets in (["--", TRUE], ["-p", str(os.getpid())], ["--cgroup", "/"]):
             with self.subTest(targets=targets):
