@@ -55,6 +55,22 @@ class CliTest(SnaptrigTestCase):
                     self.assertUsageError([option, value, "--", TRUE],
                                           f"invalid duration '{value}' for {option}")
 
+    def test_period_minimum(self):
+        for option in ("--snapshot-interval", "--idle-threshold"):
+            for value in ("0s", "1ns", "999us", "0.0009s"):
+                with self.subTest(option=option, value=value):
+                    self.assertUsageError([option, value, "--", TRUE],
+                                          f"invalid duration '{value}' for {option}: "
+                                          "must be at least 1ms")
+
+    def test_period_minimum_accepted(self):
+        for option, key in (("--snapshot-interval", "snapshot_interval_ns"),
+                            ("--idle-threshold", "idle_threshold_ns")):
+            with self.subTest(option=option):
+                run = self.trace(["-t", "bootstrap", option, "1ms"], [TRUE])
+                self.assertEqual(run.wait_exit(), 0, run.describe())
+                self.assertEqual(run.records[0][key], 1_000_000)
+
     def test_missing_unit_message(self):
         self.assertUsageError(["--cooldown", "5", "--", TRUE], "missing unit")
 
