@@ -109,6 +109,49 @@ class CliTest(SnaptrigTestCase):
         rc, _, err = self.run_agent(["--", self.tmp])
         self.assertEqual(rc, 126, err)
 
+    def write_command(self, name, data, mode=0o755):
+        path = os.path.join(self.tmp, name)
+        with open(path, "wb") as f:
+            f.write(data)
+        os.chmod(path, mode)
+        return path
+
+    def test_command_exec_format_error(self):
+        """A file the kernel cannot execute is not run with /bin/sh."""
+        bad_elf = self.write_command("bad-elf", b"\x7fELFgarbage")
+        no_shebang = self.write_command("no-shebang", b"echo ran; exit 3\n")
+        env = dict(os.environ, PATH=self.tmp + ":/usr/bin:/bin")
+        for command in (bad_elf, no_shebang, "bad-elf"):
+            with self.subTest(command=command):
+                proc = subprocess.run([str(SNAPTRIG), "-t", "bootstrap", "--", command],
+                                      stdin=subprocess.DEVNULL, capture_output=True,
+                                      text=True, env=env, timeout=TIMEOUT)
+                err = proc.stderr.splitlines()
+                self.assertEqual(proc.returncode, 126, err)
+                self.assertNotIn("ran", proc.stdout)
+                self.assertEqual(err, [f"snaptrig: cannot execute COMMAND '{command}': "
+                                       "Exec format error; give a program built for this "
+                                       "machine, or a script with a #! line"])
+
+    def test_command_script_with_shebang(self):
+        script = self.write_command("script", b"#!/bin/sh\necho ran\nexit 5\n")
+        env = dict(os.environ, PATH=self.tmp + ":/usr/bin:/bin")
+        for command in (script, "script"):
+            with self.subTest(command=command):
+                run = self.trace(["-t", "bootstrap"], [command], env=env)
+                self.assertEqual(run.wait_exit(), 5, run.describe())
+                self.assertEqual(run.fact_values("ran"), [""], run.describe())
+                self.assertEqual(run.triggers("bootstrap")[0]["detail"]["filename"], script)
+
+    def test_command_in_path_not_executable(self):
+        self.write_command("plain", b"#!/bin/sh\nexit 0\n", mode=0o644)
+        env = dict(os.environ, PATH=self.tmp + ":/usr/bin:/bin")
+        proc = subprocess.run([str(SNAPTRIG), "--", "plain"], stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, env=env, timeout=TIMEOUT)
+        self.assertEqual(proc.returncode, 126, proc.stderr)
+        self.assertEqual(proc.stderr.splitlines(),
+                         ["snaptrig: cannot execute COMMAND 'plain': Permission denied"])
+
     def test_exit_code_passthrough(self):
         run = self.trace(["-t", "bootstrap"], [SHELL, "-c", "exit 7"])
         start = run.wait_start()
