@@ -141,6 +141,25 @@ static void print_help(void)
 	       "126 not executable); with -p, 0. 1: runtime error, 2: usage error.\n");
 }
 
+/*
+ * Prints the help (opt 'h') or the version (opt 'V') once every option is
+ * parsed. An operand is rejected, because exiting 0 would hide the mistake.
+ */
+static int print_info(int opt, int argc, char **argv)
+{
+	const char *name = opt == 'h' ? "--help" : "--version";
+
+	if (optind < argc) {
+		log_error("unexpected argument '%s' after %s: it takes none", argv[optind], name);
+		return -EINVAL;
+	}
+	if (opt == 'h')
+		print_help();
+	else
+		printf("snaptrig %s\n", SNAPTRIG_VERSION);
+	return OPTIONS_EXIT_OK;
+}
+
 /* Durations past a year make no sense here, and sums with the clock must not overflow. */
 #define MAX_DURATION_NS (365ULL * 24 * 3600 * 1000000000ULL)
 
@@ -535,7 +554,7 @@ static int check_targets(const struct options *opts)
 
 int options_parse(int argc, char **argv, struct options *opts)
 {
-	int triggers_given = 0, opt, err;
+	int triggers_given = 0, info = 0, opt, err;
 
 	memset(opts, 0, sizeof(*opts));
 	opts->cooldown_ns = 1000000000ULL;
@@ -547,13 +566,10 @@ int options_parse(int argc, char **argv, struct options *opts)
 	opterr = 0;
 	/* "+" stops at the first non-option, so COMMAND's own options stay its own */
 	while ((opt = getopt_long(argc, argv, "+:p:t:o:vhV", long_options, NULL)) != -1) {
-		if (opt == 'h') {
-			print_help();
-			return OPTIONS_EXIT_OK;
-		}
-		if (opt == 'V') {
-			printf("snaptrig %s\n", SNAPTRIG_VERSION);
-			return OPTIONS_EXIT_OK;
+		if (opt == 'h' || opt == 'V') {
+			if (!info)
+				info = opt;
+			continue;
 		}
 		if (opt == ':') {
 			log_error("option '%s' needs a value (see --help)", argv[optind - 1]);
@@ -567,6 +583,8 @@ int options_parse(int argc, char **argv, struct options *opts)
 		if (err)
 			return err;
 	}
+	if (info)
+		return print_info(info, argc, argv);
 	if (!triggers_given)
 		opts->triggers = TRIGGERS_DEFAULT & TRIGGERS_AVAILABLE;
 	if (optind < argc)

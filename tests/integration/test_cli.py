@@ -235,6 +235,16 @@ class CliTest(SnaptrigTestCase):
         self.assertEqual(rc, 0)
         self.assertIn("0.1.0", out)
 
+    def test_help_and_version_reject_operands(self):
+        cases = [(["--version", "extra"], "'extra' after --version"),
+                 (["-V", "--", TRUE], f"'{TRUE}' after --version"),
+                 (["--help", "extra"], "'extra' after --help"),
+                 (["-h", "-t", "all", TRUE], f"'{TRUE}' after --help")]
+        for args, fragment in cases:
+            with self.subTest(args=args):
+                self.assertUsageError(args, "unexpected argument " + fragment,
+                                      "it takes none")
+
     def test_check_passes_here(self):
         rc, out, err = self.run_agent(["--check"])
         self.assertEqual(rc, 0, out + "\n".join(err))
