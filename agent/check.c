@@ -33,10 +33,12 @@ static void report(struct check_state *st, const char *feature, int ok, __u32 ne
 		printf("  ok       %s\n", feature);
 		return;
 	}
-	needed_by &= TRIGGERS_ALL;
+	/* the header names the requested triggers, so the list names only those */
+	needed_by &= st->requested;
 	trigger_mask_format(needed_by, names, sizeof(names));
-	printf("  missing  %s (disables: %s)\n", feature, needed_by ? names : "nothing requested");
-	st->blocked |= needed_by & st->requested;
+	printf("  missing  %s (disables: %s)\n", feature,
+	       needed_by ? names : "none of the requested triggers");
+	st->blocked |= needed_by;
 }
 
 /* name is "category/event". */
@@ -122,6 +124,39 @@ static void check_uprobe_programs(struct check_state *st)
 	       ST_TRIG_BIT(ST_TRIG_EXPLICIT));
 }
 
+/* The probes that need root: tracefs, BPF maps, helpers and program loads. */
+static void check_privileged(struct check_state *st, const struct options *opts, int have_btf)
+{
+	report(st, "tracefs mounted or mountable", tracer_ensure_tracefs() == 0, ALL_TRIGGERS);
+
+	log_quiet_libbpf(1);
+	report(st, "BPF ring buffer", libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) == 1,
+	       ALL_TRIGGERS);
+	check_tracepoints(st);
+	report(st, "uprobes", access("/sys/bus/event_source/devices/uprobe/type", F_OK) == 0,
+	       ST_TRIG_BIT(ST_TRIG_FIRST_ENVIRON) | ST_TRIG_BIT(ST_TRIG_EXPLICIT));
+	report(st, "bpf_send_signal helper",
+	       libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_send_signal, NULL) == 1,
+	       0);
+	report(st, "bpf_timer helper",
+	       libbpf_probe_bpf_helper(BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_timer_init, NULL) == 1,
+	       ST_TRIG_BIT(ST_TRIG_IDLE));
+	if (have_btf)
+		report(st, "snaptrig's programs load and attach", programs_attach(opts) == 0,
+		       opts->triggers);
+	if (have_btf)
+		check_uprobe_programs(st);
+	if (have_btf)
+		report(st, "idle programs (tp_btf, bpf_timer, syscall seeding) load and attach",
+		       idle_check() == 0, ST_TRIG_BIT(ST_TRIG_IDLE));
+	/* without these, triggers still work on the other paths, and coverage lines report the gap */
+	report(st, "tracepoint io_uring/io_uring_submit_req (io_uring requests)",
+	       tracepoint_present("io_uring/io_uring_submit_req"), 0);
+	if (have_btf)
+		report(st, "ia32 system call hook (tp_btf/sys_exit) loads", compat_check() == 0, 0);
+	log_quiet_libbpf(0);
+}
+
 int check_run(const struct options *opts)
 {
 	struct check_state st = { .requested = opts->triggers };
@@ -133,35 +168,16 @@ int check_run(const struct options *opts)
 	printf("snaptrig %s: checking the kernel for: %s\n", SNAPTRIG_VERSION, names);
 	report(&st, "running as root (or with CAP_BPF and CAP_PERFMON)", root, ALL_TRIGGERS);
 	report(&st, "kernel BTF (/sys/kernel/btf/vmlinux)", have_btf, ALL_TRIGGERS);
-	report(&st, "tracefs mounted or mountable", root && tracer_ensure_tracefs() == 0,
-	       ALL_TRIGGERS);
-
-	log_quiet_libbpf(1);
-	report(&st, "BPF ring buffer", libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) == 1,
-	       ALL_TRIGGERS);
-	check_tracepoints(&st);
-	report(&st, "uprobes", access("/sys/bus/event_source/devices/uprobe/type", F_OK) == 0,
-	       ST_TRIG_BIT(ST_TRIG_FIRST_ENVIRON) | ST_TRIG_BIT(ST_TRIG_EXPLICIT));
-	report(&st, "bpf_send_signal helper",
-	       libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_send_signal, NULL) == 1,
-	       0);
-	report(&st, "bpf_timer helper",
-	       libbpf_probe_bpf_helper(BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_timer_init, NULL) == 1,
-	       ST_TRIG_BIT(ST_TRIG_IDLE));
-	if (root && have_btf)
-		report(&st, "snaptrig's programs load and attach", programs_attach(opts) == 0,
-		       opts->triggers);
-	if (root && have_btf)
-		check_uprobe_programs(&st);
-	if (root && have_btf)
-		report(&st, "idle programs (tp_btf, bpf_timer, syscall seeding) load and attach",
-		       idle_check() == 0, ST_TRIG_BIT(ST_TRIG_IDLE));
-	/* without these, triggers still work on the other paths, and coverage lines report the gap */
-	report(&st, "tracepoint io_uring/io_uring_submit_req (io_uring requests)",
-	       tracepoint_present("io_uring/io_uring_submit_req"), 0);
-	if (root && have_btf)
-		report(&st, "ia32 system call hook (tp_btf/sys_exit) loads", compat_check() == 0, 0);
-	log_quiet_libbpf(0);
+	/*
+	 * Without root the kernel rejects BPF maps and programs and tracefs is
+	 * not readable, so these probes would call present features missing,
+	 * and libbpf_probe_bpf_helper() reports a helper as supported when the
+	 * load fails without a verifier message.
+	 */
+	if (root)
+		check_privileged(&st, opts, have_btf);
+	else
+		printf("  skipped  tracefs, ring buffer, tracepoints, uprobes, BPF helpers and program loads (probing them needs root)\n");
 
 	if (!st.blocked) {
 		printf("every requested trigger can work\n");

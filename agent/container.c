@@ -109,6 +109,25 @@ static const char *below_mount(const char *arg, const char *mount)
 	return arg;
 }
 
+/*
+ * Logs that arg names no cgroup v2 directory. A path outside the mount was
+ * read relative to the cgroup2 root, so the message names that reading
+ * and not the joined path.
+ */
+static void cgroup_missing_error(const char *arg, const char *mount, const char *rel,
+				 const char *dir)
+{
+	if (below_mount(arg, mount) != arg)
+		log_error("invalid --cgroup '%s': %s is not a cgroup v2 directory; give a path under %s or relative to it",
+			  arg, dir, mount);
+	else if (arg[0] == '/')
+		log_error("invalid --cgroup '%s': not under the cgroup2 mount %s, and no cgroup %s exists below its root; give a directory under %s, or a path relative to it as in the 0:: line of /proc/PID/cgroup",
+			  arg, mount, rel, mount);
+	else
+		log_error("invalid --cgroup '%s': no cgroup %s exists below the cgroup2 mount %s; give a path relative to it as in the 0:: line of /proc/PID/cgroup, or a directory under it",
+			  arg, rel, mount);
+}
+
 int cgroup_target_resolve(const char *arg, struct cgroup_target *t)
 {
 	char mount[PATH_MAX], rel[PATH_MAX], dir[PATH_MAX * 2];
@@ -131,8 +150,7 @@ int cgroup_target_resolve(const char *arg, struct cgroup_target *t)
 	snprintf(dir, sizeof(dir), "%s%s", mount, strcmp(rel, "/") ? rel : "");
 	if (stat(dir, &st) || !S_ISDIR(st.st_mode) || statfs(dir, &sfs) ||
 	    sfs.f_type != CGROUP2_SUPER_MAGIC_NUMBER) {
-		log_error("invalid --cgroup '%s': %s is not a cgroup v2 directory; give a path under %s or relative to it",
-			  arg, dir, mount);
+		cgroup_missing_error(arg, mount, rel, dir);
 		return -ENOENT;
 	}
 	/* on 64-bit kernels the inode number of a kernfs directory is its id */

@@ -5,6 +5,7 @@
  * is described in control.h.
  */
 #include <errno.h>
+#include <libgen.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -441,16 +442,47 @@ static int socket_in_use(const struct sockaddr_un *addr)
 	return in_use;
 }
 
+/* Writes into buf what to do after err from checking or binding the socket path. */
+static const char *socket_path_hint(const char *path, int err, char *buf, size_t len)
+{
+	char copy[PATH_MAX];
+	const char *dir;
+	struct stat st;
+	int stat_err, not_dir;
+
+	snprintf(copy, sizeof(copy), "%s", path);
+	dir = dirname(copy);
+	stat_err = stat(dir, &st) ? errno : 0;
+	not_dir = stat_err ? stat_err == ENOTDIR : !S_ISDIR(st.st_mode);
+
+	if (stat_err == ENOENT)
+		snprintf(buf, len, "create the directory '%s' or choose another path", dir);
+	else if (not_dir)
+		snprintf(buf, len, "'%s' is not a directory: choose another path", dir);
+	else if (err == EACCES || err == EPERM)
+		snprintf(buf, len, "check that this user may create files in '%s', or choose another path",
+			 dir);
+	else if (err == EROFS)
+		snprintf(buf, len, "choose a path on a writable file system");
+	else
+		snprintf(buf, len, "choose another path");
+	return buf;
+}
+
 /* Removes a stale socket at path; leaves any other file alone. */
 static int clear_path(const char *path, const struct sockaddr_un *addr)
 {
+	char hint[PATH_MAX + 96];
 	struct stat st;
+	int err;
 
 	if (lstat(path, &st)) {
-		if (errno == ENOENT)
+		err = errno;
+		if (err == ENOENT)
 			return 0;
-		log_error("cannot use '%s' for --control: %s", path, strerror(errno));
-		return -errno;
+		log_error("cannot use '%s' for --control: %s; %s", path, strerror(err),
+			  socket_path_hint(path, err, hint, sizeof(hint)));
+		return -err;
 	}
 	if (!S_ISSOCK(st.st_mode)) {
 		log_error("cannot use '%s' for --control: the file exists and is not a socket; remove it or choose another path",
@@ -497,6 +529,7 @@ static int listen_at(struct control *ctl, const struct sockaddr_un *addr)
 int control_open(struct control **out, const char *path)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	char hint[PATH_MAX + 96];
 	struct control *ctl;
 	int err;
 
@@ -524,7 +557,8 @@ int control_open(struct control **out, const char *path)
 	}
 	err = listen_at(ctl, &addr);
 	if (err) {
-		log_error("cannot listen on '%s' for --control: %s", path, strerror(-err));
+		log_error("cannot listen on '%s' for --control: %s; %s", path, strerror(-err),
+			  socket_path_hint(path, -err, hint, sizeof(hint)));
 		control_close(ctl);
 		return err;
 	}

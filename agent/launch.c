@@ -25,35 +25,22 @@
 /*
  * Executes COMMAND from the path the parent resolved. execvp() would call
  * getenv("PATH") in the child, which is traced already, and that would be
- * COMMAND's first-environ. Without a resolved path, execvp() reports the
- * error as usual. A file without a #! line runs with /bin/sh, as execvp()
- * does it.
+ * COMMAND's first-environ. execv() runs exactly the file it is given: the
+ * kernel runs a #! script's interpreter, and any other file it cannot
+ * execute fails with ENOEXEC, where execvp() would run it with /bin/sh.
  */
-static void exec_command(char **argv, const char *path)
+static void exec_command(char **argv, const char *path, int search_err)
 {
-	size_t argc;
-
-	if (!path) {
-		execvp(argv[0], argv);
-		return;
-	}
-	execv(path, argv);
-	if (errno != ENOEXEC)
-		return;
-	for (argc = 0; argv[argc]; argc++)
-		;
-	{
-		char *sh_argv[argc + 2];
-
-		sh_argv[0] = "sh";
-		sh_argv[1] = (char *)path;
-		memcpy(sh_argv + 2, argv + 1, argc * sizeof(*argv));
-		execv("/bin/sh", sh_argv);
-	}
-	errno = ENOEXEC;
+	if (path)
+		execv(path, argv);
+	else if (strchr(argv[0], '/'))
+		execv(argv[0], argv);	/* for the kernel's own errno */
+	else
+		errno = -search_err;
 }
 
-static void child_exec(struct session *s, int gate_fd, int error_fd, const char *path)
+static void child_exec(struct session *s, int gate_fd, int error_fd, const char *path,
+		       int search_err)
 {
 	char go;
 	int err;
@@ -64,7 +51,7 @@ static void child_exec(struct session *s, int gate_fd, int error_fd, const char 
 	if (read(gate_fd, &go, 1) != 1)
 		_exit(EXIT_NOT_FOUND);
 	close(gate_fd);
-	exec_command(s->opts.command, path);
+	exec_command(s->opts.command, path, search_err);
 	err = errno;
 	if (write(error_fd, &err, sizeof(err)) < 0)
 		_exit(EXIT_NOT_FOUND);
@@ -90,6 +77,11 @@ static int exec_result(struct session *s, int error_fd)
 		log_error("COMMAND '%s' not found; check the name or give its path", cmd);
 		return EXIT_NOT_FOUND;
 	}
+	if (err == ENOEXEC) {
+		log_error("cannot execute COMMAND '%s': %s; give a program built for this machine, or a script with a #! line",
+			  cmd, strerror(err));
+		return EXIT_NOT_EXECUTABLE;
+	}
 	log_error("cannot execute COMMAND '%s': %s", cmd, strerror(err));
 	return EXIT_NOT_EXECUTABLE;
 }
@@ -99,10 +91,10 @@ int launch_command(struct session *s)
 	int gate[2] = { -1, -1 }, error_pipe[2] = { -1, -1 };
 	char resolved[PATH_MAX];
 	struct stdin_id in;
-	int err, resolved_ok;
+	int err, search_err;
 
-	resolved_ok = usdt_resolve_command(s->opts.command[0], getenv("PATH"), resolved,
-					   sizeof(resolved)) == 0;
+	search_err = usdt_resolve_command(s->opts.command[0], getenv("PATH"), resolved,
+					  sizeof(resolved));
 
 	if (pipe2(gate, O_CLOEXEC) || pipe2(error_pipe, O_CLOEXEC)) {
 		err = -errno;
@@ -119,7 +111,7 @@ int launch_command(struct session *s)
 	if (s->child == 0) {
 		close(gate[1]);
 		close(error_pipe[0]);
-		child_exec(s, gate[0], error_pipe[1], resolved_ok ? resolved : NULL);
+		child_exec(s, gate[0], error_pipe[1], search_err ? NULL : resolved, search_err);
 	}
 	close(gate[0]);
 	close(error_pipe[1]);

@@ -84,13 +84,14 @@ static void print_help(void)
 	       "                              sigstop, non-deterministic-call, bootstrap,\n"
 	       "                              transaction, explicit; sets: default, all\n"
 	       "      --snapshot-interval DURATION\n"
-	       "                              period of periodic-interval (default 10s)\n"
+	       "                              period of periodic-interval (default 10s,\n"
+	       "                              at least 1ms)\n"
 	       "      --cooldown DURATION     window that coalesces repeated\n"
 	       "                              non-deterministic-call and transaction\n"
 	       "                              triggers into one line (default 1s; 0s: none)\n"
 	       "      --idle-threshold DURATION\n"
 	       "                              time every thread must be blocked before idle\n"
-	       "                              (default 1s)\n"
+	       "                              (default 1s, at least 1ms)\n"
 	       "  -o, --output PATH           append lines to PATH (default: standard output)\n"
 	       "      --format json|text      JSON lines, or aligned text (default json)\n"
 	       "      --no-follow             do not trace children of traced processes\n"
@@ -140,6 +141,25 @@ static void print_help(void)
 	       "126 not executable); with -p, 0. 1: runtime error, 2: usage error.\n");
 }
 
+/*
+ * Prints the help (opt 'h') or the version (opt 'V') once every option is
+ * parsed. An operand is rejected, because exiting 0 would hide the mistake.
+ */
+static int print_info(int opt, int argc, char **argv)
+{
+	const char *name = opt == 'h' ? "--help" : "--version";
+
+	if (optind < argc) {
+		log_error("unexpected argument '%s' after %s: it takes none", argv[optind], name);
+		return -EINVAL;
+	}
+	if (opt == 'h')
+		print_help();
+	else
+		printf("snaptrig %s\n", SNAPTRIG_VERSION);
+	return OPTIONS_EXIT_OK;
+}
+
 /* Durations past a year make no sense here, and sums with the clock must not overflow. */
 #define MAX_DURATION_NS (365ULL * 24 * 3600 * 1000000000ULL)
 
@@ -157,6 +177,26 @@ static int parse_duration_option(const char *name, const char *value, __u64 *ns)
 	}
 	log_error("invalid duration '%s' for --%s: %s", value, name,
 		  duration_error(value, why, sizeof(why)));
+	return -EINVAL;
+}
+
+/*
+ * Minimum of --snapshot-interval and --idle-threshold. With a period of
+ * nanoseconds, periodic-interval lines come as fast as the agent can write
+ * them, and idle fires at almost every time a thread blocks.
+ */
+#define MIN_PERIOD_NS 1000000ULL
+
+static int parse_period_option(const char *name, const char *value, __u64 *ns)
+{
+	char min[DURATION_FORMAT_LEN];
+
+	if (parse_duration_option(name, value, ns))
+		return -EINVAL;
+	if (*ns >= MIN_PERIOD_NS)
+		return 0;
+	duration_format(MIN_PERIOD_NS, min, sizeof(min));
+	log_error("invalid duration '%s' for --%s: must be at least %s", value, name, min);
 	return -EINVAL;
 }
 
@@ -347,23 +387,11 @@ static int parse_one(int opt, const char *arg, struct options *opts, int *trigge
 		}
 		return 0;
 	case OPT_INTERVAL:
-		if (parse_duration_option("snapshot-interval", arg, &opts->interval_ns))
-			return -EINVAL;
-		if (opts->interval_ns == 0) {
-			log_error("invalid duration '%s' for --snapshot-interval: must be more than 0", arg);
-			return -EINVAL;
-		}
-		return 0;
+		return parse_period_option("snapshot-interval", arg, &opts->interval_ns);
 	case OPT_COOLDOWN:
 		return parse_duration_option("cooldown", arg, &opts->cooldown_ns);
 	case OPT_IDLE_THRESHOLD:
-		if (parse_duration_option("idle-threshold", arg, &opts->idle_threshold_ns))
-			return -EINVAL;
-		if (opts->idle_threshold_ns < 1000000ULL) {
-			log_error("invalid duration '%s' for --idle-threshold: must be at least 1ms", arg);
-			return -EINVAL;
-		}
-		return 0;
+		return parse_period_option("idle-threshold", arg, &opts->idle_threshold_ns);
 	case 'o':
 		if (!*arg) {
 			log_error("invalid output path '' for --output: give a file path");
@@ -526,7 +554,7 @@ static int check_targets(const struct options *opts)
 
 int options_parse(int argc, char **argv, struct options *opts)
 {
-	int triggers_given = 0, opt, err;
+	int triggers_given = 0, info = 0, opt, err;
 
 	memset(opts, 0, sizeof(*opts));
 	opts->cooldown_ns = 1000000000ULL;
@@ -538,13 +566,10 @@ int options_parse(int argc, char **argv, struct options *opts)
 	opterr = 0;
 	/* "+" stops at the first non-option, so COMMAND's own options stay its own */
 	while ((opt = getopt_long(argc, argv, "+:p:t:o:vhV", long_options, NULL)) != -1) {
-		if (opt == 'h') {
-			print_help();
-			return OPTIONS_EXIT_OK;
-		}
-		if (opt == 'V') {
-			printf("snaptrig %s\n", SNAPTRIG_VERSION);
-			return OPTIONS_EXIT_OK;
+		if (opt == 'h' || opt == 'V') {
+			if (!info)
+				info = opt;
+			continue;
 		}
 		if (opt == ':') {
 			log_error("option '%s' needs a value (see --help)", argv[optind - 1]);
@@ -558,6 +583,8 @@ int options_parse(int argc, char **argv, struct options *opts)
 		if (err)
 			return err;
 	}
+	if (info)
+		return print_info(info, argc, argv);
 	if (!triggers_given)
 		opts->triggers = TRIGGERS_DEFAULT & TRIGGERS_AVAILABLE;
 	if (optind < argc)

@@ -130,16 +130,26 @@ out:
 	return err;
 }
 
-static int is_executable_file(const char *path)
+/*
+ * Returns 0 for an executable regular file, -EACCES (as execve(2) does) for
+ * any other file and for a path through a directory without search
+ * permission, and -ENOENT otherwise.
+ */
+static int check_executable(const char *path)
 {
 	struct stat st;
 
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+	if (stat(path, &st))
+		return errno == EACCES ? -EACCES : -ENOENT;
+	if (S_ISREG(st.st_mode) && access(path, X_OK) == 0)
+		return 0;
+	return -EACCES;
 }
 
 int usdt_resolve_command(const char *name, const char *path_env, char *out, size_t len)
 {
 	const char *dir, *end;
+	int err = -ENOENT;
 
 	if (!*name)
 		return -ENOENT;
@@ -147,7 +157,7 @@ int usdt_resolve_command(const char *name, const char *path_env, char *out, size
 		if (strlen(name) >= len)
 			return -ENAMETOOLONG;
 		strcpy(out, name);
-		return is_executable_file(out) ? 0 : -ENOENT;
+		return check_executable(out);
 	}
 	if (!path_env)
 		path_env = "/bin:/usr/bin";
@@ -161,10 +171,17 @@ int usdt_resolve_command(const char *name, const char *path_env, char *out, size
 			n = snprintf(out, len, "%.*s/%s", (int)dir_len, dir, name);
 		else
 			n = snprintf(out, len, "%s", name);
-		if (n >= 0 && (size_t)n < len && is_executable_file(out))
-			return 0;
+		if (n >= 0 && (size_t)n < len) {
+			/* as in execvp(3), one EACCES makes the search fail with it */
+			int found = check_executable(out);
+
+			if (found == 0)
+				return 0;
+			if (found == -EACCES)
+				err = -EACCES;
+		}
 		if (!*end)
 			break;
 	}
-	return -ENOENT;
+	return err;
 }

@@ -34,7 +34,9 @@ int usdt_file_probes(const char *path, const char *provider, const char *const *
  * Resolves name as execvp(3) would: a name containing '/' is used as given;
  * otherwise each PATH entry is tried in order (PATH unset: "/bin:/usr/bin"; an
  * empty entry is the current directory) for an executable regular file.
- * Writes the path into out. Returns 0, -ENOENT, or -ENAMETOOLONG.
+ * Writes the path into out. Returns 0, -ENOENT when no file is found,
+ * -EACCES when a file is found but none is an executable regular file (the
+ * error of execvp(3)), or -ENAMETOOLONG.
  */
 int usdt_resolve_command(const char *name, const char *path_env, char *out, size_t len);
 

@@ -55,6 +55,22 @@ class CliTest(SnaptrigTestCase):
                     self.assertUsageError([option, value, "--", TRUE],
                                           f"invalid duration '{value}' for {option}")
 
+    def test_period_minimum(self):
+        for option in ("--snapshot-interval", "--idle-threshold"):
+            for value in ("0s", "1ns", "999us", "0.0009s"):
+                with self.subTest(option=option, value=value):
+                    self.assertUsageError([option, value, "--", TRUE],
+                                          f"invalid duration '{value}' for {option}: "
+                                          "must be at least 1ms")
+
+    def test_period_minimum_accepted(self):
+        for option, key in (("--snapshot-interval", "snapshot_interval_ns"),
+                            ("--idle-threshold", "idle_threshold_ns")):
+            with self.subTest(option=option):
+                run = self.trace(["-t", "bootstrap", option, "1ms"], [TRUE])
+                self.assertEqual(run.wait_exit(), 0, run.describe())
+                self.assertEqual(run.records[0][key], 1_000_000)
+
     def test_missing_unit_message(self):
         self.assertUsageError(["--cooldown", "5", "--", TRUE], "missing unit")
 
@@ -92,6 +108,49 @@ class CliTest(SnaptrigTestCase):
         self.assertTrue(err and err[-1].startswith("snaptrig: "), err)
         rc, _, err = self.run_agent(["--", self.tmp])
         self.assertEqual(rc, 126, err)
+
+    def write_command(self, name, data, mode=0o755):
+        path = os.path.join(self.tmp, name)
+        with open(path, "wb") as f:
+            f.write(data)
+        os.chmod(path, mode)
+        return path
+
+    def test_command_exec_format_error(self):
+        """A file the kernel cannot execute is not run with /bin/sh."""
+        bad_elf = self.write_command("bad-elf", b"\x7fELFgarbage")
+        no_shebang = self.write_command("no-shebang", b"echo ran; exit 3\n")
+        env = dict(os.environ, PATH=self.tmp + ":/usr/bin:/bin")
+        for command in (bad_elf, no_shebang, "bad-elf"):
+            with self.subTest(command=command):
+                proc = subprocess.run([str(SNAPTRIG), "-t", "bootstrap", "--", command],
+                                      stdin=subprocess.DEVNULL, capture_output=True,
+                                      text=True, env=env, timeout=TIMEOUT)
+                err = proc.stderr.splitlines()
+                self.assertEqual(proc.returncode, 126, err)
+                self.assertNotIn("ran", proc.stdout)
+                self.assertEqual(err, [f"snaptrig: cannot execute COMMAND '{command}': "
+                                       "Exec format error; give a program built for this "
+                                       "machine, or a script with a #! line"])
+
+    def test_command_script_with_shebang(self):
+        script = self.write_command("script", b"#!/bin/sh\necho ran\nexit 5\n")
+        env = dict(os.environ, PATH=self.tmp + ":/usr/bin:/bin")
+        for command in (script, "script"):
+            with self.subTest(command=command):
+                run = self.trace(["-t", "bootstrap"], [command], env=env)
+                self.assertEqual(run.wait_exit(), 5, run.describe())
+                self.assertEqual(run.fact_values("ran"), [""], run.describe())
+                self.assertEqual(run.triggers("bootstrap")[0]["detail"]["filename"], script)
+
+    def test_command_in_path_not_executable(self):
+        self.write_command("plain", b"#!/bin/sh\nexit 0\n", mode=0o644)
+        env = dict(os.environ, PATH=self.tmp + ":/usr/bin:/bin")
+        proc = subprocess.run([str(SNAPTRIG), "--", "plain"], stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, env=env, timeout=TIMEOUT)
+        self.assertEqual(proc.returncode, 126, proc.stderr)
+        self.assertEqual(proc.stderr.splitlines(),
+                         ["snaptrig: cannot execute COMMAND 'plain': Permission denied"])
 
     def test_exit_code_passthrough(self):
         run = self.trace(["-t", "bootstrap"], [SHELL, "-c", "exit 7"])
@@ -176,11 +235,51 @@ class CliTest(SnaptrigTestCase):
         self.assertEqual(rc, 0)
         self.assertIn("0.1.0", out)
 
+    def test_help_and_version_reject_operands(self):
+        cases = [(["--version", "extra"], "'extra' after --version"),
+                 (["-V", "--", TRUE], f"'{TRUE}' after --version"),
+                 (["--help", "extra"], "'extra' after --help"),
+                 (["-h", "-t", "all", TRUE], f"'{TRUE}' after --help")]
+        for args, fragment in cases:
+            with self.subTest(args=args):
+                self.assertUsageError(args, "unexpected argument " + fragment,
+                                      "it takes none")
+
     def test_check_passes_here(self):
         rc, out, err = self.run_agent(["--check"])
         self.assertEqual(rc, 0, out + "\n".join(err))
         rc, out, err = self.run_agent(["--check", "-t", "all"])
         self.assertEqual(rc, 0, out + "\n".join(err))
+
+    def run_check_unprivileged(self, args):
+        """Run snaptrig --check as uid and gid 65534 (nobody); return (exit code, stdout lines)."""
+        if not shutil.which("setpriv"):
+            self.skipTest("setpriv (util-linux) is not installed")
+        proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534",
+                               "--clear-groups", str(SNAPTRIG), "--check"] + args,
+                              stdin=subprocess.DEVNULL, capture_output=True,
+                              text=True, timeout=TIMEOUT)
+        return proc.returncode, proc.stdout.splitlines()
+
+    def test_check_without_root_skips_probes(self):
+        """Without root no BPF probe can pass, so none may print ok."""
+        rc, out = self.run_check_unprivileged([])
+        self.assertEqual(rc, 1, out)
+        ok = [line for line in out if line.startswith("  ok ")]
+        self.assertEqual(ok, ["  ok       kernel BTF (/sys/kernel/btf/vmlinux)"], out)
+        self.assertIn("  skipped  tracefs, ring buffer, tracepoints, uprobes, BPF helpers "
+                      "and program loads (probing them needs root)", out)
+        self.assertEqual(out[-1], "these requested triggers cannot work: "
+                         + ",".join(DEFAULT_TRIGGERS), out)
+
+    def test_check_disables_requested_only(self):
+        rc, out = self.run_check_unprivileged(["-t", "first-listen,sigint"])
+        self.assertEqual(rc, 1, out)
+        self.assertEqual(out[0], "snaptrig 0.1.0: checking the kernel for: "
+                         "first-listen,sigint", out)
+        missing = [line for line in out if line.startswith("  missing ")]
+        self.assertEqual(missing, ["  missing  running as root (or with CAP_BPF and "
+                                   "CAP_PERFMON) (disables: first-listen,sigint)"], out)
 
     def test_check_takes_no_target(self):
         for targets in (["--", TRUE], ["-p", str(os.getpid())], ["--cgroup", "/"]):

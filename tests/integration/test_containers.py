@@ -350,6 +350,34 @@ class CgroupTest(SnaptrigTestCase):
         self.assertEqual(start["targets"], [pid])
         self.stop_agent(run)
 
+    def assertCgroupRejected(self, path, message):
+        out = subprocess.run([str(SNAPTRIG), "--cgroup", path], capture_output=True,
+                             text=True, timeout=TIMEOUT)
+        self.assertEqual(out.returncode, 2, out.stderr)
+        self.assertEqual(out.stdout, "")
+        self.assertEqual(out.stderr.splitlines(), [f"snaptrig: invalid --cgroup '{path}': "
+                                                   + message])
+
+    def test_path_outside_mount_named(self):
+        """The error for an absolute path outside the mount names the mount, not a joined path."""
+        path = "/no-such-dir-outside-cgroup2/snaptrig-test"
+        self.assertCgroupRejected(
+            path, f"not under the cgroup2 mount {self.mount}, and no cgroup {path} "
+            f"exists below its root; give a directory under {self.mount}, or a path "
+            "relative to it as in the 0:: line of /proc/PID/cgroup")
+
+    def test_missing_relative_cgroup_named(self):
+        self.assertCgroupRejected(
+            "no-such-cgroup", f"no cgroup /no-such-cgroup exists below the cgroup2 mount "
+            f"{self.mount}; give a path relative to it as in the 0:: line of "
+            "/proc/PID/cgroup, or a directory under it")
+
+    def test_missing_cgroup_under_mount_named(self):
+        path = self.dir + "/no-such-cgroup"
+        self.assertCgroupRejected(
+            path, f"{path} is not a cgroup v2 directory; give a path under "
+            f"{self.mount} or relative to it")
+
     def test_invalid_paths_rejected(self):
         for path in ("/tmp", "/no-such-cgroup-here", self.rel + "/../x", ""):
             with self.subTest(path=path):

@@ -187,6 +187,30 @@ class ControlTest(SnaptrigTestCase):
         with open(path, encoding="ascii") as f:
             self.assertEqual(f.read(), "keep me\n")
 
+    def test_bad_directory_named(self):
+        """A socket path in a missing directory or under a file names the fix."""
+        missing_dir = os.path.join(self.tmp, "no-such-dir")
+        file = os.path.join(self.tmp, "file")
+        with open(file, "w", encoding="ascii") as f:
+            f.write("keep me\n")
+        cases = [
+            (os.path.join(missing_dir, "control.sock"),
+             f"cannot listen on '{missing_dir}/control.sock' for --control: No such "
+             f"file or directory; create the directory '{missing_dir}' or choose "
+             "another path"),
+            (os.path.join(file, "control.sock"),
+             f"cannot use '{file}/control.sock' for --control: Not a directory; "
+             f"'{file}' is not a directory: choose another path"),
+        ]
+        for path, message in cases:
+            with self.subTest(path=path):
+                result = subprocess.run([str(SNAPTRIG), "--control", path, "--",
+                                         "/bin/true"], capture_output=True, text=True,
+                                        timeout=TIMEOUT)
+                self.assertEqual(result.returncode, 1, result.stderr)
+                self.assertEqual(result.stdout, "")
+                self.assertEqual(result.stderr.splitlines(), ["snaptrig: " + message])
+
     def test_socket_in_use_kept(self):
         run, pid, path = self.start()
         result = subprocess.run([str(SNAPTRIG), "--control", path, "--", "/bin/true"],

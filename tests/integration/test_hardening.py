@@ -498,7 +498,7 @@ BAD_INPUT = [
     (["--idle-threshold", "1e3s"], "invalid duration '1e3s' for --idle-threshold: "
      "unknown unit 'e3s' (use ns, us, ms, s or m)"),
     (["--snapshot-interval", "0s"],
-     "invalid duration '0s' for --snapshot-interval: must be more than 0"),
+     "invalid duration '0s' for --snapshot-interval: must be at least 1ms"),
     (["--ring-buffer-size", ""],
      "invalid size '' for --ring-buffer-size: expected a number like 4M"),
     (["--ring-buffer-size", "-4K"],

@@ -5,6 +5,7 @@
  * and on files without markers, and the PATH lookup.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -201,14 +203,39 @@ static void resolve_through_path(void **state)
 	assert_int_equal(usdt_resolve_command("", "/bin", out, sizeof(out)), -ENOENT);
 }
 
+/* As execvp(3) does, a file found without execute permission fails the search with EACCES. */
+static void resolve_through_path_not_executable(void **state)
+{
+	char dir[] = "/tmp/snaptrig-test-path-XXXXXX", file[PATH_MAX], out[PATH_MAX];
+	int fd;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(file, sizeof(file), "%s/st-plain", dir);
+	fd = open(file, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	assert_true(fd >= 0);
+	close(fd);
+
+	assert_int_equal(usdt_resolve_command("st-plain", dir, out, sizeof(out)), -EACCES);
+	assert_int_equal(usdt_resolve_command("sh", dir, out, sizeof(out)), -ENOENT);
+
+	assert_int_equal(chmod(file, 0755), 0);
+	assert_int_equal(usdt_resolve_command("st-plain", dir, out, sizeof(out)), 0);
+	assert_string_equal(out, file);
+
+	unlink(file);
+	rmdir(dir);
+}
+
 static void resolve_name_with_slash(void **state)
 {
 	char out[PATH_MAX], small[4];
 
 	assert_int_equal(usdt_resolve_command("/bin/sh", "/nonexistent", out, sizeof(out)), 0);
 	assert_string_equal(out, "/bin/sh");
-	assert_int_equal(usdt_resolve_command("/etc/passwd", "/bin", out, sizeof(out)), -ENOENT);
-	assert_int_equal(usdt_resolve_command("/bin", "/bin", out, sizeof(out)), -ENOENT);
+	assert_int_equal(usdt_resolve_command("/etc/passwd", "/bin", out, sizeof(out)), -EACCES);
+	assert_int_equal(usdt_resolve_command("/bin", "/bin", out, sizeof(out)), -EACCES);
+	assert_int_equal(usdt_resolve_command("/no-such-dir/sh", "/bin", out, sizeof(out)),
+			 -ENOENT);
 	assert_int_equal(usdt_resolve_command("/bin/sh", "/bin", small, sizeof(small)),
 			 -ENAMETOOLONG);
 }
@@ -226,6 +253,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(file_without_markers),
 		cmocka_unit_test(file_not_elf),
 		cmocka_unit_test(resolve_through_path),
+		cmocka_unit_test(resolve_through_path_not_executable),
 		cmocka_unit_test(resolve_name_with_slash),
 	};
 	char self[PATH_MAX];
