@@ -311,10 +311,10 @@ void uprobes_on_record(struct uprobes *u, const void *data, size_t size)
 	/*
 	 * The exec of an image not examined before waits stopped for this
 	 * (ST_RECORD_HOOK_HELD). NOTE: the dynamic loader maps the libraries
-	 * after the exec record, and the process runs on meanwhile, so they
-	 * are examined RESCAN_DELAY_NS later: a probe in a library that it
-	 * reaches before then is missed, and one in a library that it
-	 * dlopen()s after then is not examined at all.
+	 * after the exec record, while the process runs, so they are examined
+	 * RESCAN_DELAY_NS later. A probe in a library that the process reaches
+	 * before then is missed. A library it dlopen()s after then is not
+	 * examined at all.
 	 */
 	uprobes_add_process(u, hdr->pid);
 	schedule_rescan(u, hdr->pid, hdr->boot_ns + RESCAN_DELAY_NS);

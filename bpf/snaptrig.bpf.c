@@ -29,7 +29,7 @@ __u32 ia32_exec_hold;
 
 /*
  * Set by the agent while it attaches uprobes to the images that traced
- * processes run (markers, first-environ): a traced exec of an image that
+ * processes run (markers, first-environ). A traced exec of an image that
  * is not in images then stops until the agent has examined it, so that a
  * marker right at the program's start is seen.
  */
