@@ -166,7 +166,11 @@ int check_run(const struct options *opts)
 
 	trigger_mask_format(opts->triggers, names, sizeof(names));
 	printf("snaptrig %s: checking the kernel for: %s\n", SNAPTRIG_VERSION, names);
-	report(&st, "running as root (or with CAP_BPF and CAP_PERFMON)", root, ALL_TRIGGERS);
+	/*
+	 * NOTE: snaptrig itself also runs with CAP_BPF and CAP_PERFMON, but the
+	 * probes below read tracefs, which only root may read on most systems.
+	 */
+	report(&st, "running as root", root, ALL_TRIGGERS);
 	report(&st, "kernel BTF (/sys/kernel/btf/vmlinux)", have_btf, ALL_TRIGGERS);
 	/*
 	 * Without root the kernel rejects BPF maps and programs and tracefs is
