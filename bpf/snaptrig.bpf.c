@@ -427,12 +427,21 @@ static __always_inline void stdin_from_exec(struct st_proc *proc, struct task_st
 	__sync_fetch_and_or(&proc->flags, ST_PROC_STDIN_KNOWN);
 }
 
-/* Whether the agent attaches hooks for the image that bprm loads before it runs. */
-static __always_inline bool exec_needs_hooks(bool ia32, struct linux_binprm *bprm)
+/*
+ * Whether the process waits at its exec until the agent has attached the
+ * hooks for the image that bprm loads. A process with a controlling
+ * terminal runs on: an interactive shell waits for its jobs with WUNTRACED,
+ * would see the stop, and would take the job for stopped and resume it in
+ * the background.
+ */
+static __always_inline bool exec_needs_hooks(struct task_struct *task, bool ia32,
+					     struct linux_binprm *bprm)
 {
 	struct st_image image = {};
 	struct inode *inode;
 
+	if (BPF_CORE_READ(task, signal, tty))
+		return false;
 	if (ia32 && ia32_exec_hold)
 		return true;
 	if (!image_exec_hold)
@@ -470,7 +479,7 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid,
 				  BPF_CORE_READ(bprm, filename));
 	/* the new image has not run yet: stop it before its first instruction */
 	rec->hdr.flags = hold_current(ST_TRIG_BOOTSTRAP);
-	if (!rec->hdr.flags && exec_needs_hooks(rec->ia32, bprm) && stop_current(ST_TRIG_BOOTSTRAP))
+	if (!rec->hdr.flags && exec_needs_hooks(task, rec->ia32, bprm) && stop_current(ST_TRIG_BOOTSTRAP))
 		rec->hdr.flags = ST_RECORD_HOOK_HELD;
 	bpf_ringbuf_submit(rec, SUBMIT_WAKE);
 	return 0;

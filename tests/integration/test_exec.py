@@ -2,6 +2,7 @@
 
 import os
 import signal
+import subprocess
 import unittest
 
 from harness import SnaptrigTestCase, process_state, tool
@@ -164,6 +165,54 @@ class ExecTest(SnaptrigTestCase):
         self.assertLess(listens[0]["seq"], boots[1]["seq"])
         self.assertExited(run, pid, 0, comm="python3")
         self.assertEqual(len(run.of_type("exit")), 1, run.describe())
+
+    # Forks a child that execs /bin/true and prints each wait status of it
+    # that waitpid(2) with WUNTRACED returns, as an interactive shell gets them.
+    WAIT_UNTRACED = ("import os, sys\n"
+                     "if sys.argv[1] == 'tty':\n"
+                     "    os.setsid()\n"
+                     "    leader, follower = os.openpty()\n"
+                     "    os.close(os.open(os.ttyname(follower), os.O_RDWR))\n"
+                     "child = os.fork()\n"
+                     "if child == 0:\n"
+                     "    os.execv('/bin/true', ['true'])\n"
+                     "while True:\n"
+                     "    _, status = os.waitpid(child, os.WUNTRACED)\n"
+                     "    if os.WIFSTOPPED(status):\n"
+                     "        os.write(1, b'wait stopped\\n')\n"
+                     "        continue\n"
+                     "    os.write(1, b'wait exited %d\\n' % os.WEXITSTATUS(status))\n"
+                     "    break\n")
+
+    def resumed_at_exec(self, run):
+        """Return the pids that the -vv log names as resumed after an exec stop."""
+        return [int(line.split()[3].rstrip(":")) for line in run.err.lines
+                if line.startswith("snaptrig: resuming process ")]
+
+    def test_exec_stops_until_probed(self):
+        """A new image without a terminal waits at its exec until its probes are attached."""
+        run = self.trace(["-vv", "-t", "explicit"],
+                         ["/usr/bin/python3", "-c", self.WAIT_UNTRACED, "none"],
+                         stdin=subprocess.DEVNULL)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        child = [r["pid"] for r in run.of_type("exec") if r["comm"] == "true"]
+        self.assertEqual(len(child), 1, run.describe())
+        self.assertEqual(self.resumed_at_exec(run), child, run.describe())
+        # the parent may or may not wait while the child is stopped
+        self.assertIn(run.fact_values("wait"), (["stopped", "exited 0"], ["exited 0"]),
+                      run.describe())
+
+    def test_exec_with_terminal_not_stopped(self):
+        """A process with a controlling terminal runs on at its exec, so job control is unaffected."""
+        run = self.trace(["-vv", "-t", "explicit,sigstop"],
+                         ["/usr/bin/python3", "-c", self.WAIT_UNTRACED, "tty"],
+                         stdin=subprocess.DEVNULL)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertEqual(len([r for r in run.of_type("exec") if r["comm"] == "true"]), 1,
+                         run.describe())
+        self.assertEqual(self.resumed_at_exec(run), [], run.describe())
+        self.assertEqual(run.fact_values("wait"), ["exited 0"], run.describe())
+        self.assertEqual(run.of_type("trigger"), [], run.describe())
 
     def test_no_follow(self):
         run, shell = self.run_script(["-t", "bootstrap", "--no-follow"])
