@@ -432,7 +432,8 @@ static __always_inline void stdin_from_exec(struct st_proc *proc, struct task_st
  * hooks for the image that bprm loads. A process with a controlling
  * terminal runs on: an interactive shell waits for its jobs with WUNTRACED,
  * would see the stop, and would take the job for stopped and resume it in
- * the background.
+ * the background. So does a ptraced process, whose debugger would get the
+ * SIGSTOP and the SIGCONT as signals of its own program.
  */
 static __always_inline bool exec_needs_hooks(struct task_struct *task, bool ia32,
 					     struct linux_binprm *bprm)
@@ -440,7 +441,7 @@ static __always_inline bool exec_needs_hooks(struct task_struct *task, bool ia32
 	struct st_image image = {};
 	struct inode *inode;
 
-	if (BPF_CORE_READ(task, signal, tty))
+	if (BPF_CORE_READ(task, signal, tty) || BPF_CORE_READ(task, ptrace))
 		return false;
 	if (ia32 && ia32_exec_hold)
 		return true;

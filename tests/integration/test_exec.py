@@ -214,6 +214,20 @@ class ExecTest(SnaptrigTestCase):
         self.assertEqual(run.fact_values("wait"), ["exited 0"], run.describe())
         self.assertEqual(run.of_type("trigger"), [], run.describe())
 
+    @unittest.skipUnless(os.access("/usr/bin/gdb", os.X_OK), "gdb is not installed")
+    def test_exec_under_debugger_not_stopped(self):
+        """A ptraced process runs on at its exec, so its debugger gets no SIGSTOP or SIGCONT."""
+        run = self.trace(["-vv", "-t", "explicit"],
+                         ["/usr/bin/gdb", "-q", "-batch", "-ex", "run", "--args", TRUE],
+                         stdin=subprocess.DEVNULL)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        inferior = [r["pid"] for r in run.of_type("exec") if r["comm"] == "true"]
+        self.assertEqual(len(inferior), 1, run.describe())
+        # gdb's own helpers, such as iconv, are no debuggee and may stop
+        self.assertNotIn(inferior[0], self.resumed_at_exec(run), run.describe())
+        self.assertTrue(any("exited normally" in line for line in run.out.lines),
+                        run.describe())
+
     def test_no_follow(self):
         run, shell = self.run_script(["-t", "bootstrap", "--no-follow"])
         self.assertIs(run.records[0]["follow"], False)
