@@ -61,6 +61,7 @@ static void child_exec(struct session *s, int gate_fd, int error_fd, const char 
 static int exec_result(struct session *s, int error_fd)
 {
 	const char *cmd = s->opts.command[0];
+	char path[PATH_MAX];
 	ssize_t n;
 	int err;
 
@@ -73,6 +74,12 @@ static int exec_result(struct session *s, int error_fd)
 		err = EIO;
 	waitpid(s->child, &s->child_status, 0);
 	s->child_reaped = 1;
+	if (err == ENOENT && usdt_resolve_command(cmd, getenv("PATH"), path, sizeof(path)) == 0) {
+		/* the file is there: what the kernel did not find is what it names */
+		log_error("cannot execute COMMAND '%s' (%s): the interpreter on its #! line or its dynamic loader was not found",
+			  cmd, path);
+		return EXIT_NOT_FOUND;
+	}
 	if (err == ENOENT) {
 		log_error("COMMAND '%s' not found; check the name or give its path", cmd);
 		return EXIT_NOT_FOUND;

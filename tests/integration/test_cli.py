@@ -143,6 +143,20 @@ class CliTest(SnaptrigTestCase):
                 self.assertEqual(run.fact_values("ran"), [""], run.describe())
                 self.assertEqual(run.triggers("bootstrap")[0]["detail"]["filename"], script)
 
+    def test_command_missing_interpreter(self):
+        """A script whose #! interpreter is missing is found: the message names the interpreter."""
+        script = self.write_command("no-interp", b"#!/nonexistent/interp\necho ran\n")
+        env = dict(os.environ, PATH=self.tmp + ":/usr/bin:/bin")
+        for command, path in ((script, script), ("no-interp", script)):
+            with self.subTest(command=command):
+                proc = subprocess.run([str(SNAPTRIG), "--", command], stdin=subprocess.DEVNULL,
+                                      capture_output=True, text=True, env=env, timeout=TIMEOUT)
+                self.assertEqual(proc.returncode, 127, proc.stderr)
+                self.assertEqual(proc.stderr.splitlines(),
+                                 [f"snaptrig: cannot execute COMMAND '{command}' ({path}): "
+                                  "the interpreter on its #! line or its dynamic loader "
+                                  "was not found"])
+
     def test_command_in_path_not_executable(self):
         self.write_command("plain", b"#!/bin/sh\nexit 0\n", mode=0o644)
         env = dict(os.environ, PATH=self.tmp + ":/usr/bin:/bin")
