@@ -159,7 +159,7 @@ static void detach_all(struct session *s)
 	if (!uprobes_links(s->uprobes, &links))
 		tracer_links(&s->tracer, &links);
 	if (links.count)
-		log_info(1, "detaching %zu BPF links; the kernel waits for RCU grace periods, 1 to 2 s with -t all",
+		log_info(1, "detaching %zu BPF links; the kernel waits for RCU grace periods, up to a few seconds with -t all",
 			 links.count);
 	link_list_destroy(&links);
 }
