@@ -302,14 +302,14 @@ void ia32_at_start(struct session *s)
 void ia32_on_exec(struct session *s, const struct st_exec_record *rec)
 {
 	__u32 pid = rec->hdr.pid;
-	int held = !!(rec->hdr.flags & (ST_RECORD_HOOK_HELD | ST_RECORD_HELD));
+	int stopped_at_exec = !!(rec->hdr.flags & (ST_RECORD_HOOK_HELD | ST_RECORD_HELD));
 
 	if (rec->ia32 && s->opts.ia32 == IA32_OFF)
 		classifier_coverage(&s->classifier, pid, NULL, rec->hdr.boot_ns, DECODED_TRIGGERS,
 				    ST_VIA_IA32, ST_COVERAGE_OFF, 0);
 	else if (rec->ia32 && s->opts.ia32 == IA32_AUTO && s->tracer.compat &&
 		 !s->tracer.compat_attached &&
-		 compat_attach(&s->tracer) == 0 && !held)
+		 compat_attach(&s->tracer) == 0 && !stopped_at_exec)
 		/* the image ran before the hook was attached: mark from when on it is seen */
 		classifier_coverage(&s->classifier, pid, NULL, boot_now_ns(), DECODED_TRIGGERS,
 				    ST_VIA_IA32, ST_COVERAGE_LATE, 0);

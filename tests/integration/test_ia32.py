@@ -209,7 +209,7 @@ class Ia32Test(SnaptrigTestCase):
         pid = int(run.fact_values("pid")[0])
         self.assertOneTrigger(run, "first-stdin", pid, "st-ia32",
                               {"fd": 0, "call": "recv", "via": "ia32"})
-        # the shell's line says its own int $0x80 calls are not seen; the image has none
+        # the shell's coverage line marks its own int $0x80 calls as unseen; the image has none
         self.assertEqual([(l["comm"], l["via"], l["reason"]) for l in run.of_type("coverage")],
                          [("sh", "ia32", "off")], run.describe())
         # the kernel's stop of the hold is no sigstop trigger
