@@ -27,6 +27,7 @@ static int record_cb(void *ctx, void *data, size_t size)
 {
 	const struct st_record_header *hdr = record_decode(data, size);
 	struct session *s = ctx;
+	int dropped;
 
 	/* before the classifier, to attach the new image's markers soonest */
 	uprobes_on_record(s->uprobes, data, size);
@@ -35,18 +36,17 @@ static int record_cb(void *ctx, void *data, size_t size)
 	/* the join line comes before the first trigger line of the process */
 	if (hdr && hdr->kind == ST_REC_JOIN)
 		cgroup_on_join(s, (const struct st_join_record *)hdr);
-	if (classifier_record(&s->classifier, data, size) == -EINVAL) {
+	dropped = classifier_record(&s->classifier, data, size) == -EINVAL;
+	if (dropped)
 		log_info(1, "dropped a malformed record of %zu bytes", size);
-		return 0;
-	}
-	if (hdr && hdr->kind == ST_REC_EXEC)
+	if (!dropped && hdr && hdr->kind == ST_REC_EXEC)
 		ia32_on_exec(s, (const struct st_exec_record *)hdr);
 	/* the kernel stopped the new image until its hooks were attached, above */
 	if (hdr && hdr->kind == ST_REC_EXEC && (hdr->flags & ST_RECORD_HOOK_HELD)) {
 		log_info(2, "resuming process %u: the hooks of its new image are attached", hdr->pid);
 		tracer_release_hold(&s->tracer, hdr->pid);
 	}
-	if (hdr && hdr->kind == ST_REC_EXIT)
+	if (!dropped && hdr && hdr->kind == ST_REC_EXIT)
 		container_forget(hdr->pid);
 	return 0;
 }
