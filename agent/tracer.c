@@ -477,7 +477,7 @@ __u64 tracer_read_lost(struct tracer *t, __u64 *by_kind)
 
 static void stdin_id_from_stat(const struct stat *st, struct stdin_id *in)
 {
-	in->dev = ((__u64)major(st->st_dev) << 20) | minor(st->st_dev);
+	in->dev = kernel_dev(st->st_dev);
 	in->ino = st->st_ino;
 	in->fds = 1;	/* fd 0 */
 	in->known = 1;

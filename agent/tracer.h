@@ -3,6 +3,7 @@
 #ifndef SNAPTRIG_TRACER_H
 #define SNAPTRIG_TRACER_H
 
+#include <sys/sysmacros.h>
 #include <sys/types.h>
 #include "options.h"
 
@@ -28,6 +29,12 @@ struct tracer {
 	__u32 blind_vias;		/* 1 << enum st_via of paths whose hooks failed to load */
 	int blind_errors[ST_VIA_COUNT];	/* the -errno of each of those loads */
 };
+
+/* Encodes dev as the kernel's internal dev_t (major << 20 | minor), the form BPF programs read. */
+static inline __u64 kernel_dev(dev_t dev)
+{
+	return ((__u64)major(dev) << 20) | minor(dev);
+}
 
 /* Identity of the file that was a process's stdin, as the kernel identifies it. */
 struct stdin_id {

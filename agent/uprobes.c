@@ -206,7 +206,7 @@ static void note_image(struct uprobes *u, const char *path)
 
 	if (stat(path, &st))
 		return;
-	image.dev = ((__u64)major(st.st_dev) << 20) | minor(st.st_dev);
+	image.dev = kernel_dev(st.st_dev);
 	image.ino = st.st_ino;
 	if (bpf_map_update_elem(bpf_map__fd(u->main_skel->maps.images), &image, &examined, BPF_ANY))
 		log_info(2, "cannot add %s to the examined images: %s", path, strerror(errno));

@@ -360,7 +360,7 @@ int BPF_PROG(handle_signal_generate, int sig, struct kernel_siginfo *info,
 	count_passed_on(tgid, sig);
 	if (result == SIGNAL_IGNORED)
 		return 0;
-	/* the kernel side stops processes for --freeze and, with --ia32 auto, at 32-bit execs */
+	/* the kernel side stops processes for --freeze, and at execs: see exec_needs_hooks() */
 	if (is_stop_signal(sig) && note_stop_while_held(tgid, sig))
 		return 0;
 	if (!(signal_trigger_bits(sig) & targ_triggers))
@@ -438,15 +438,17 @@ static __always_inline void stdin_from_exec(struct st_proc *proc, struct task_st
 static __always_inline bool exec_needs_hooks(struct task_struct *task, bool ia32,
 					     struct linux_binprm *bprm)
 {
+	bool ia32_hook = ia32 && ia32_exec_hold;
 	struct st_image image = {};
 	struct inode *inode;
 
+	/* the switches first: most execs need no hook at all */
+	if (!ia32_hook && !image_exec_hold)
+		return false;
 	if (BPF_CORE_READ(task, signal, tty) || BPF_CORE_READ(task, ptrace))
 		return false;
-	if (ia32 && ia32_exec_hold)
+	if (ia32_hook)
 		return true;
-	if (!image_exec_hold)
-		return false;
 	inode = BPF_CORE_READ(bprm, file, f_inode);
 	image.dev = BPF_CORE_READ(inode, i_sb, s_dev);
 	image.ino = BPF_CORE_READ(inode, i_ino);
@@ -480,7 +482,8 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid,
 				  BPF_CORE_READ(bprm, filename));
 	/* the new image has not run yet: stop it before its first instruction */
 	rec->hdr.flags = hold_current(ST_TRIG_BOOTSTRAP);
-	if (!rec->hdr.flags && exec_needs_hooks(task, rec->ia32, bprm) && stop_current(ST_TRIG_BOOTSTRAP))
+	if (!rec->hdr.flags && exec_needs_hooks(task, rec->ia32, bprm) &&
+	    stop_current(ST_TRIG_BOOTSTRAP))
 		rec->hdr.flags = ST_RECORD_HOOK_HELD;
 	bpf_ringbuf_submit(rec, SUBMIT_WAKE);
 	return 0;

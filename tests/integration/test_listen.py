@@ -71,6 +71,22 @@ class ListenTest(SnaptrigTestCase):
         self.assertNotEqual(first["port"], second["port"])
         self.assertNoLines(run, untraced.pid)
 
+    def run_python(self, script):
+        """Trace python3 -c script with -t first-listen until it exits 0; return the run."""
+        run = self.trace(["-t", "first-listen"], ["/usr/bin/python3", "-c", script],
+                         stdin=subprocess.DEVNULL)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        return run
+
+    def assertOneListen(self, run, backlog, address):
+        """Assert one first-listen line on the socket whose fd and port the script wrote."""
+        lines = run.triggers("first-listen")
+        self.assertEqual(len(lines), 1, run.describe())
+        self.assertEqual(lines[0]["detail"], {
+            "fd": int(run.fact_values("fd")[0]), "backlog": backlog, "via": "syscall",
+            "family": "inet", "address": address,
+            "port": int(run.fact_values("port")[0])})
+
     def test_port_bound_by_listen(self):
         """listen(2) on an unbound socket picks the port; the line names it."""
         script = ("import os, socket\n"
@@ -78,15 +94,8 @@ class ListenTest(SnaptrigTestCase):
                   "s.listen(3)\n"
                   "os.write(1, b'port %d\\n' % s.getsockname()[1])\n"
                   "os.write(1, b'fd %d\\n' % s.fileno())\n")
-        run = self.trace(["-t", "first-listen"], ["/usr/bin/python3", "-c", script],
-                         stdin=subprocess.DEVNULL)
-        self.assertEqual(run.wait_exit(), 0, run.describe())
-        lines = run.triggers("first-listen")
-        self.assertEqual(len(lines), 1, run.describe())
-        self.assertEqual(lines[0]["detail"], {
-            "fd": int(run.fact_values("fd")[0]), "backlog": 3, "via": "syscall",
-            "family": "inet", "address": "0.0.0.0",
-            "port": int(run.fact_values("port")[0])})
+        run = self.run_python(script)
+        self.assertOneListen(run, 3, "0.0.0.0")
 
     def test_failed_listen_not_counted(self):
         """A listen(2) that fails listens on nothing; the next one is the first."""
@@ -102,16 +111,9 @@ class ListenTest(SnaptrigTestCase):
                   "s.listen(5)\n"
                   "os.write(1, b'port %d\\n' % s.getsockname()[1])\n"
                   "os.write(1, b'fd %d\\n' % s.fileno())\n")
-        run = self.trace(["-t", "first-listen"], ["/usr/bin/python3", "-c", script],
-                         stdin=subprocess.DEVNULL)
-        self.assertEqual(run.wait_exit(), 0, run.describe())
+        run = self.run_python(script)
         self.assertEqual(run.fact_values("failed"), [str(errno.EOPNOTSUPP)])
-        lines = run.triggers("first-listen")
-        self.assertEqual(len(lines), 1, run.describe())
-        self.assertEqual(lines[0]["detail"], {
-            "fd": int(run.fact_values("fd")[0]), "backlog": 5, "via": "syscall",
-            "family": "inet", "address": "127.0.0.1",
-            "port": int(run.fact_values("port")[0])})
+        self.assertOneListen(run, 5, "127.0.0.1")
 
     def test_backlog_in_detail(self):
         run, pid = self.run_listener(["-b", "3", "0"])

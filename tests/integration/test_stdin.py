@@ -31,12 +31,12 @@ class StdinTest(SnaptrigTestCase):
         self.assertExited(run, pid, 0, comm="st-stdin")
         return run, pid
 
-    def assertFirstStdin(self, run, pid, fd, call, via="syscall"):
+    def assertFirstStdin(self, run, pid, fd, call, via="syscall", comm="st-stdin"):
         lines = run.triggers("first-stdin")
         self.assertEqual(len(lines), 1, run.describe())
         self.assertEqual(lines[0]["pid"], pid)
         self.assertEqual(lines[0]["tid"], pid)
-        self.assertEqual(lines[0]["comm"], "st-stdin")
+        self.assertEqual(lines[0]["comm"], comm)
         self.assertEqual(lines[0]["detail"], {"fd": fd, "call": call, "via": via})
         # traced from its first instruction: this read is the first for certain
         self.assertNotIn("since", lines[0])
@@ -100,11 +100,7 @@ class StdinTest(SnaptrigTestCase):
         pid = int(run.fact_values("pid")[0])
         fd = int(run.fact_values("fd")[0])
         self.assertNotEqual(fd, 0)
-        lines = run.triggers("first-stdin")
-        self.assertEqual(len(lines), 1, run.describe())
-        self.assertEqual(lines[0]["pid"], pid)
-        self.assertEqual(lines[0]["comm"], "python3")
-        self.assertEqual(lines[0]["detail"], {"fd": fd, "call": "read", "via": "syscall"})
+        self.assertFirstStdin(run, pid, fd, "read", comm="python3")
 
     def run_python(self, script, stdin):
         """Trace python3 -c script until it exits; return the run and its pid."""
@@ -125,10 +121,7 @@ class StdinTest(SnaptrigTestCase):
         with open(self.input_file(), "rb") as stdin:
             run, pid = self.run_python(script, stdin)
         self.assertEqual(run.fact_values("recv"), [f"-1 {errno.ENOTSOCK}"])
-        lines = run.triggers("first-stdin")
-        self.assertEqual(len(lines), 1, run.describe())
-        self.assertEqual(lines[0]["pid"], pid)
-        self.assertEqual(lines[0]["detail"], {"fd": 0, "call": "read", "via": "syscall"})
+        self.assertFirstStdin(run, pid, 0, "read", comm="python3")
 
     def test_write_only_stdin_read_fails(self):
         """A read of a stdin open only for writing fails with EBADF; a reopen reads it."""
@@ -144,11 +137,7 @@ class StdinTest(SnaptrigTestCase):
         with open(self.input_file(), "ab") as stdin:
             run, pid = self.run_python(script, stdin)
         self.assertEqual(run.fact_values("failed"), [str(errno.EBADF)])
-        lines = run.triggers("first-stdin")
-        self.assertEqual(len(lines), 1, run.describe())
-        self.assertEqual(lines[0]["pid"], pid)
-        self.assertEqual(lines[0]["detail"], {"fd": int(run.fact_values("fd")[0]),
-                                              "call": "read", "via": "syscall"})
+        self.assertFirstStdin(run, pid, int(run.fact_values("fd")[0]), "read", comm="python3")
 
     def test_each_program_reads_its_own_stdin(self):
         """A redirected command and a pipeline stage read their own fd 0."""
