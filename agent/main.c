@@ -223,7 +223,7 @@ static int session_start(struct session *s)
 	s->classifier.ctx = s;
 	s->emitter.show_held = s->opts.freeze;
 
-	err = tracer_open(&s->tracer, &s->opts, getpid(), record_cb, s);
+	err = tracer_open(&s->tracer, &s->opts, getpid());
 	if (err)
 		return EXIT_RUNTIME;
 	s->classifier.calls_ctx = &s->tracer;
@@ -234,6 +234,10 @@ static int session_start(struct session *s)
 	err = open_uprobes_and_control(s);
 	if (err)
 		return err == -EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
+	/* after the last load, so that no parse of the kernel's BTF adds to the ring's pages */
+	err = tracer_open_reader(&s->tracer, record_cb, s);
+	if (err)
+		return EXIT_RUNTIME;
 
 	ia32_at_start(s);
 	/* the start line is dated before COMMAND's exec, which it precedes */

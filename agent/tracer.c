@@ -12,7 +12,6 @@
 #include <sys/vfs.h>
 #include <dirent.h>
 #include <limits.h>
-#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -176,63 +175,31 @@ int tracer_check_privileges(void)
 
 #define SIDE_OBJECTS 3
 
-/* The side objects, slowest to load first. Each needs only the main object's maps. */
+/* The side objects. Each needs only the main object's maps. */
 static int (*const side_open[SIDE_OBJECTS])(struct tracer *t, const struct options *opts,
 					      pid_t agent_pid) = { uring_open, idle_open, compat_open };
 
-struct side_load {
-	struct tracer *t;
-	const struct options *opts;
-	pid_t agent_pid;
-	unsigned int next;		/* index in side_open of the next object to open */
-	int err[SIDE_OBJECTS];
-};
-
-static void *side_load_worker(void *arg)
-{
-	struct side_load *load = arg;
-	unsigned int i;
-
-	while ((i = __atomic_fetch_add(&load->next, 1, __ATOMIC_RELAXED)) < SIDE_OBJECTS)
-		load->err[i] = side_open[i](load->t, load->opts, load->agent_pid);
-	return NULL;
-}
-
 /*
- * Opens the io_uring, idle and ia32 objects on up to one thread per online
- * CPU, this one included. Each parses the kernel's BTF again and runs the
- * verifier, 20 to 80 ms apiece on a 2-CPU virtual machine. Each parse keeps
- * about 7 MiB until its load ends, so threads beyond the CPUs would add
- * memory and no speed. Each open function writes its own fields of t, and
- * blind_vias atomically.
+ * Opens the io_uring, idle and ia32 objects one after the other. Loading
+ * each parses the kernel's BTF again into about twice the size of
+ * /sys/kernel/btf/vmlinux (11 MiB on Linux 6.18), freed when that load ends.
+ * Loads in parallel would add that much to the agent's peak memory per load
+ * at once, while one at a time they take about 30 ms longer.
  */
 static int open_side_objects(struct tracer *t, const struct options *opts, pid_t agent_pid)
 {
-	struct side_load load = { .t = t, .opts = opts, .agent_pid = agent_pid };
-	pthread_t threads[SIDE_OBJECTS - 1];
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	size_t helpers = 0, started = 0, i;
+	size_t i;
+	int err;
 
-	if (cpus > 1)
-		helpers = (size_t)cpus - 1;
-	if (helpers > SIDE_OBJECTS - 1)
-		helpers = SIDE_OBJECTS - 1;
-
-	while (started < helpers &&
-	       pthread_create(&threads[started], NULL, side_load_worker, &load) == 0)
-		started++;
-	side_load_worker(&load);
-	for (i = 0; i < started; i++)
-		pthread_join(threads[i], NULL);
 	for (i = 0; i < SIDE_OBJECTS; i++) {
-		if (load.err[i])
-			return load.err[i];
+		err = side_open[i](t, opts, agent_pid);
+		if (err)
+			return err;
 	}
 	return 0;
 }
 
-int tracer_open(struct tracer *t, const struct options *opts, pid_t agent_pid,
-		int (*handle_record)(void *ctx, void *data, size_t size), void *ctx)
+int tracer_open(struct tracer *t, const struct options *opts, pid_t agent_pid)
 {
 	struct snaptrig_bpf *skel;
 	int err;
@@ -290,12 +257,6 @@ int tracer_open(struct tracer *t, const struct options *opts, pid_t agent_pid,
 	if (err)
 		goto fail;
 
-	t->rb = ring_buffer__new(bpf_map__fd(skel->maps.events), handle_record, ctx, NULL);
-	if (!t->rb) {
-		err = -errno;
-		log_error("creating the ring buffer reader failed: %s", strerror(errno));
-		goto fail;
-	}
 	t->procs_fd = bpf_map__fd(skel->maps.procs);
 	t->lost_fd = bpf_map__fd(skel->maps.lost);
 	t->holds_fd = bpf_map__fd(skel->maps.holds);
@@ -309,6 +270,19 @@ int tracer_open(struct tracer *t, const struct options *opts, pid_t agent_pid,
 fail:
 	tracer_close(t);
 	return err;
+}
+
+int tracer_open_reader(struct tracer *t, int (*handle_record)(void *ctx, void *data, size_t size),
+		       void *ctx)
+{
+	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), handle_record, ctx, NULL);
+	if (!t->rb) {
+		int err = -errno;
+
+		log_error("creating the ring buffer reader failed: %s", strerror(errno));
+		return err;
+	}
+	return 0;
 }
 
 int tracer_links(struct tracer *t, struct link_list *l)

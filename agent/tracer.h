@@ -63,11 +63,18 @@ int tracer_ensure_tracefs(void);
 
 /*
  * Opens, configures, loads and attaches the programs that opts->triggers
- * need. handle_record receives every ring buffer record. Returns 0 or -errno
- * after printing what failed.
+ * need. Returns 0 or -errno after printing what failed.
  */
-int tracer_open(struct tracer *t, const struct options *opts, pid_t agent_pid,
-		int (*handle_record)(void *ctx, void *data, size_t size), void *ctx);
+int tracer_open(struct tracer *t, const struct options *opts, pid_t agent_pid);
+
+/*
+ * Maps the ring buffer for reading, with handle_record called for every
+ * record. From then on the ring counts twice its size in the agent's RSS,
+ * because its data area is mapped twice. Records sent before this call wait
+ * in the ring. Returns 0 or -errno after printing what failed.
+ */
+int tracer_open_reader(struct tracer *t, int (*handle_record)(void *ctx, void *data, size_t size),
+		       void *ctx);
 void tracer_close(struct tracer *t);
 struct link_list;
 /* Adds the attached links of t's objects to l, for link_list_destroy(). 0 or -ENOMEM. */

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <errno.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -471,41 +470,20 @@ static int load_marker(struct uprobes *u, struct tracer *t)
 	return err;
 }
 
-struct environ_load {
-	struct uprobes *u;
-	struct tracer *t;
-	int err;
-};
-
-static void *environ_load_thread(void *arg)
-{
-	struct environ_load *job = arg;
-
-	job->err = load_environ(job->u, job->t);
-	return NULL;
-}
-
 /*
- * Loads the marker and first-environ objects in parallel, because each
- * parses the kernel's BTF and runs the verifier. Each writes its own field
- * of u. The environ object loads on this thread when no thread starts.
+ * Loads the marker object, then the first-environ object: one at a time,
+ * because each load parses the kernel's BTF (see open_side_objects() in
+ * tracer.c).
  */
 static int load_objects(struct uprobes *u, struct tracer *t, bool marker, bool environ)
 {
-	struct environ_load job = { .u = u, .t = t };
-	pthread_t thread;
-	bool started = false;
 	int err = 0;
 
-	if (environ)
-		started = pthread_create(&thread, NULL, environ_load_thread, &job) == 0;
 	if (marker)
 		err = load_marker(u, t);
-	if (started)
-		pthread_join(thread, NULL);
-	else if (environ)
-		environ_load_thread(&job);
-	return err ? err : job.err;
+	if (!err && environ)
+		err = load_environ(u, t);
+	return err;
 }
 
 int uprobes_open(struct uprobes **out, struct tracer *t, const struct options *opts)
