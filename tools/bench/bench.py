@@ -88,6 +88,14 @@ def bpftrace(script):
     return wrap
 
 
+def floor(mode):
+    """Return a wrapper that runs argv under floor.bpf.c's hooks: "tp" or "raw"."""
+    def wrap(argv):
+        return [os.path.join(BIN, "bench-floor"), mode, os.path.join(BIN, "floor.bpf.o"),
+                "--", *argv]
+    return wrap
+
+
 def strace(calls, seccomp):
     def wrap(argv):
         cmd = ["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=" + calls]
@@ -346,12 +354,15 @@ def bench_syscalls(cfg):
             "strace -f": strace(HOOKED_CALLS, False),
             "strace -f --seccomp-bpf": strace(HOOKED_CALLS, True),
         }
-        # Diagnostics: -t sigalrm attaches no syscall tracepoint at all, and
-        # pread-nop.bt is an empty program on the pread64 tracepoint.
+        # Diagnostics: -t sigalrm attaches no syscall tracepoint at all,
+        # pread-nop.bt is an empty program on the pread64 tracepoint, and
+        # the floor variants are a map lookup on a tp/syscalls or a raw_tp hook.
         if op == "getpid":
             variants["snaptrig -t sigalrm"] = snaptrig("-t", "sigalrm")
         else:
             variants["bpftrace pread-nop.bt"] = bpftrace("pread-nop.bt")
+        variants["floor tp"] = floor("tp")
+        variants["floor raw"] = floor("raw")
         scale = {"strace -f": 1 / 50, "strace -f --seccomp-bpf": 1 / 50}
         if op == "getpid":
             scale["strace -f --seccomp-bpf"] = 1
@@ -380,6 +391,7 @@ def bench_flood(cfg):
         "bpftrace getrandom.bt": bpftrace("getrandom.bt"),
         "strace -f": strace("getrandom", False),
         "strace -f --seccomp-bpf": strace("getrandom", True),
+        "floor tp": floor("tp"),
     }
     scale = {"strace -f": 1 / 50, "strace -f --seccomp-bpf": 1 / 50,
              "bpftrace getrandom.bt": 1 / 10}

@@ -146,7 +146,7 @@ def reason_getpid(doc):
                      f"{seccomp['median']:.3f}")
     if not parts:
         return "not yet investigated"
-    text = "; ".join(parts) + "."
+    text = "; ".join(parts) + "." + floor_note(doc, "getpid traced")
     if alone and beside and alone["median"] <= 1.10 and beside["median"] > 1 + NOISE_BAND:
         text += (" Both point to the syscall tracepoints: once any sys_enter tracepoint is "
                  "enabled, the kernel sends every syscall of every task through its syscall "
@@ -177,33 +177,54 @@ def reason_untraced_getpid(doc):
                    "investigated.")
 
 
+def floor_note(doc, name):
+    """Return a sentence on what the bare hooks of floor.bpf.c cost on workload name."""
+    tp = ratio_of(doc, name, "floor tp")
+    raw = ratio_of(doc, name, "floor raw")
+    if not tp and not raw:
+        return ""
+    parts = []
+    if tp:
+        parts.append(f"a bare tp/syscalls hook with one map lookup (floor tp) gets "
+                     f"{tp['median']:.3f}")
+    if raw:
+        parts.append(f"the same lookup in a raw_tp program on sys_enter, which runs for every "
+                     f"system call of every process (floor raw), gets {raw['median']:.3f}")
+    return " On this loop " + ", and ".join(parts) + "."
+
+
 def reason_pread(doc):
     nop = ratio_of(doc, "pread traced", "bpftrace pread-nop.bt")
     bt = ratio_of(doc, "pread traced", "bpftrace all.bt")
     d_all = delta_ns(doc, "pread traced", "snaptrig -t all")
-    d_nop = delta_ns(doc, "pread traced", "bpftrace pread-nop.bt")
+    d_floor = delta_ns(doc, "pread traced", "floor tp")
     d_bt = delta_ns(doc, "pread traced", "bpftrace all.bt")
     parts = []
     if d_all is not None:
         parts.append(f"snaptrig adds {d_all:.0f} ns per pread")
-    if nop and d_nop is not None:
-        parts.append(f"an empty bpftrace program on the same tracepoint, with a filter that "
-                     f"never matches, adds {d_nop:.0f} ns ({nop['median']:.3f}×)")
+    if d_floor is not None:
+        parts.append(f"a bare tp/syscalls hook on pread64 with one map lookup adds "
+                     f"{d_floor:.0f} ns")
+    if nop:
+        parts.append(f"an empty bpftrace program on the same tracepoint gets "
+                     f"{nop['median']:.3f}×")
     if bt and d_bt is not None:
         parts.append(f"bpftrace all.bt (a hash lookup and an fd == 0 test) adds {d_bt:.0f} ns "
                      f"({bt['median']:.3f}×)")
     if not parts:
         return "not yet investigated"
     text = "; ".join(parts) + "."
-    if d_all and d_nop is not None and d_nop >= d_all:
-        text += (" The empty program cost as much as snaptrig in this run, so the split "
-                 "between the tracepoint path and the program is not resolved.")
-    elif d_all and d_nop is not None and d_all > 0:
-        text += (f" So about {max(0, d_nop / d_all * 100):.0f} % of snaptrig's cost "
-                 "is the perf-event syscall tracepoint path that any tp/syscalls program pays, "
-                 "and the rest is the program, bpf/snaptrig.bpf.c on_read(): the procs lookup, "
-                 "then the fd table, inode and superblock reads it makes on every call of a "
-                 "process whose first-stdin has not fired.")
+    if d_all and d_floor is not None and d_all > 0:
+        share = min(100, max(0, d_floor / d_all * 100))
+        text += (f" So about {share:.0f} % of snaptrig's cost is the perf-event syscall "
+                 "tracepoint path that any tp/syscalls program pays before its first "
+                 "instruction, and the rest is bpf/snaptrig.bpf.c on_read() past the lookup.")
+    raw = ratio_of(doc, "pread traced", "floor raw")
+    raw_getpid = ratio_of(doc, "getpid traced", "floor raw")
+    if raw and raw_getpid:
+        text += (f" A raw_tp hook on sys_enter would be cheaper here ({raw['median']:.3f}) but "
+                 f"would put every system call of every process at {raw_getpid['median']:.3f} "
+                 "(getpid), which is why snaptrig hooks each call on its own tracepoint.")
     return text
 
 
@@ -215,7 +236,11 @@ def reason_untraced_read(doc):
     if d is not None:
         parts.append(f"an untraced process's pread costs {d:.0f} ns more: it still runs the "
                      "tracepoint, the program and a procs lookup that misses")
-    if nop:
+    floor = ratio_of(doc, "pread traced", "floor tp")
+    if floor:
+        parts.append(f"a bare tp/syscalls hook with one map lookup costs {floor['median']:.3f}× "
+                     "on the traced loop")
+    elif nop:
         parts.append(f"the empty pread-nop.bt program alone costs {nop['median']:.3f}× on the "
                      "traced loop")
     if bt:
@@ -225,19 +250,21 @@ def reason_untraced_read(doc):
 
 def reason_flood(doc, label):
     d = delta_ns(doc, "getrandom flood", label)
-    d_nop = delta_ns(doc, "pread traced", "bpftrace pread-nop.bt")
+    d_floor = delta_ns(doc, "getrandom flood", "floor tp")
+    floor_r = ratio_of(doc, "getrandom flood", "floor tp")
     agent = find(doc, "agent")
     parts = []
     if d is not None:
         parts.append(f"snaptrig adds {d:.0f} ns per getrandom")
-    if d_nop is not None and d is not None and d_nop < d:
-        parts.append(f"the syscall tracepoint path accounts for about {d_nop:.0f} ns of it "
-                     "(pread-nop.bt on pread), and the rest is on_call() in bpf/maps.bpf.h "
-                     "(an atomic add, a clock read and a compare on every call)")
-    elif d_nop is not None:
-        parts.append(f"the empty pread-nop.bt program alone cost {d_nop:.0f} ns per pread in "
-                     "this run, so the split between the tracepoint path and on_call() is not "
-                     "resolved")
+    if d_floor is not None and floor_r and d is not None and d_floor < d:
+        parts.append(f"a bare tp/syscalls hook on getrandom with one map lookup adds "
+                     f"{d_floor:.0f} ns ({floor_r['median']:.3f}×), and the other "
+                     f"{d - d_floor:.0f} ns are on_call() in bpf/maps.bpf.h (an atomic add, a "
+                     "clock read and a compare on every call)")
+    elif d_floor is not None and floor_r:
+        parts.append(f"a bare tp/syscalls hook on getrandom with one map lookup cost "
+                     f"{d_floor:.0f} ns ({floor_r['median']:.3f}×) in this run, as much as "
+                     "snaptrig, so the split between the hook and on_call() is not resolved")
     if label.endswith("0s") and agent and agent["flood"]:
         f = agent["flood"][0]
         busy = f["agent_cpu_s"] / f["seconds"] if f["seconds"] else 0
@@ -311,11 +338,11 @@ def reason_rss(doc):
 def reason_peak(doc, hwm, rss):
     text = (f"The peak is {(hwm - rss) / 1024:.1f} MiB above the RSS at the end of the flood. "
             if rss else "")
-    return text + ("It is reached at start-up, not during the flood: libbpf reads and indexes "
-                   "the kernel's BTF (/sys/kernel/btf/vmlinux) for each BPF object it loads and "
-                   "frees it when that load ends, and the agent loads its side objects on one "
-                   "thread per CPU to keep start-up short, so up to that many copies are "
-                   "resident at once.")
+    return text + ("A peak above the end RSS is reached at start-up: libbpf reads the kernel's "
+                   "BTF (/sys/kernel/btf/vmlinux) twice over, into a buffer and a copy, for each "
+                   "BPF object it loads, and frees it when that load ends. The agent loads its "
+                   "objects one at a time and maps the ring buffer after the last load, so one "
+                   "such parse is resident at a time.")
 
 
 def add_targets(doc, t):
@@ -611,6 +638,13 @@ def peers_section(doc):
         "bpftrace for the tracepoint cost alone (pread only): `bpftrace -o /dev/null "
         "tools/bench/pread-nop.bt -c PROG`.", "",
         code_block(os.path.join(BENCH_DIR, "pread-nop.bt")), "",
+        "The floor variants are not a peer: `bench-floor tp|raw floor.bpf.o -- PROG` loads "
+        "tools/bench/floor.bpf.c, puts PROG's pid in a hash map and attaches either one "
+        "tp/syscalls program per hooked call (pread64 and getrandom), as snaptrig does, or "
+        "one raw_tp program on sys_enter that runs for every system call and returns at once "
+        "for the others. Each program only looks the calling process up in the map, the least "
+        "a hook of snaptrig does, so these rows show what the hook mechanism costs before "
+        "snaptrig's own work.", "",
         f"strace, syscall loops and churn: `strace -f -qq -o /dev/null -e trace={calls} -- "
         "PROG`, and the same with `--seccomp-bpf`. Flood: `strace -f -qq -o /dev/null -e "
         "trace=getrandom [--seccomp-bpf] -- PROG`. redis: `strace -f -qq -o /dev/null -e "

@@ -32,8 +32,10 @@ cp build/snaptrig "$bin/snaptrig"
 for src in tools/bench/bench-*.c; do
 	name=$(basename "$src" .c)
 	${CC:-gcc} -O2 -g -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
-		"$src" -o "$bin/$name"
+		"$src" -o "$bin/$name" -lbpf
 done
+${CLANG:-clang} -g -O2 -target bpf -mcpu=v3 -Wall -Werror \
+	-I"/usr/include/$(${CC:-gcc} -dumpmachine)" -c tools/bench/floor.bpf.c -o "$bin/floor.bpf.o"
 
 command="tools/bench/run.sh"
 [ -z "${MAKELEVEL:-}" ] || command="make bench"
