@@ -826,9 +826,9 @@ def config(quick):
     c.redis_n = 20000 if quick else 50000
     c.agent_flood_n = 200000 if quick else 1000000
     c.latency_n = 150 if quick else 500
-    # Quick mode runs snaptrig alone, except for the bpftrace peer of the flood.
+    # Quick mode runs snaptrig and the bare hooks, and the bpftrace peer of the flood.
     c.keep = {"snaptrig -t all", "snaptrig -t all -p other",
-              "snaptrig -t all --cooldown 0s"} if quick else None
+              "snaptrig -t all --cooldown 0s", "floor tp", "floor raw"} if quick else None
     return c
 
 

@@ -214,8 +214,12 @@ def reason_pread(doc):
     if not parts:
         return "not yet investigated"
     text = "; ".join(parts) + "."
-    if d_all and d_floor is not None and d_all > 0:
-        share = min(100, max(0, d_floor / d_all * 100))
+    if d_all and d_floor is not None and d_floor >= d_all:
+        text += (" The bare hook cost as much as snaptrig in this run, so snaptrig's cost is "
+                 "the perf-event syscall tracepoint path that any tp/syscalls program pays, "
+                 "and its own work past the lookup is within the noise.")
+    elif d_all and d_floor is not None and d_all > 0:
+        share = max(0, d_floor / d_all * 100)
         text += (f" So about {share:.0f} % of snaptrig's cost is the perf-event syscall "
                  "tracepoint path that any tp/syscalls program pays before its first "
                  "instruction, and the rest is bpf/snaptrig.bpf.c on_read() past the lookup.")
