@@ -682,22 +682,27 @@ static void text_detail(struct emitter *e, size_t *len, const struct line *line)
 
 		if (rec->family == AF_INET || rec->family == AF_INET6) {
 			inet_ntop(rec->family, rec->addr, addr, sizeof(addr));
-			text_append(e, len, "fd=%d family=%s address=%s port=%u backlog=%d",
-				    rec->fd, family_name(rec->family), addr, rec->port, rec->backlog);
+			text_append(e, len, "fd=%d family=%s address=%s port=%u", rec->fd,
+				    family_name(rec->family), addr, rec->port);
 		} else {
 			int abstract = rec->sun_path[0] == 0 && rec->sun_path[1] != 0;
 
 			text_safe(buf, sizeof(buf), rec->sun_path + abstract, ST_SUN_PATH_LEN - 1);
-			text_append(e, len, "fd=%d family=%s path=%s%s backlog=%d", rec->fd,
-				    family_name(rec->family), abstract ? "@" : "", buf, rec->backlog);
+			text_append(e, len, "fd=%d family=%s path=%s%s", rec->fd,
+				    family_name(rec->family), abstract ? "@" : "", buf);
 		}
+		/* as in detail_listen(): a socket found at attach has no known backlog or call */
+		if (!line->at_attach)
+			text_append(e, len, " backlog=%d via=%s", rec->backlog, via_name(rec->via));
 		break;
 	}
 	case ST_TRIG_FIRST_STDIN: {
 		const struct st_stdin_record *rec = (const void *)hdr;
 
-		text_append(e, len, "fd=%d call=%s via=%s%s", rec->fd, call_name(rec->call),
-			    via_name(rec->via), rec->fixed ? " fixed=true" : "");
+		text_append(e, len, "fd=%d", rec->fd);
+		if (!line->at_attach)
+			text_append(e, len, " call=%s via=%s%s", call_name(rec->call),
+				    via_name(rec->via), rec->fixed ? " fixed=true" : "");
 		break;
 	}
 	case ST_TRIG_FIRST_SIGINT:

@@ -7,7 +7,7 @@ import subprocess
 import time
 import unittest
 
-from harness import SnaptrigTestCase, process_state, tool, wait_state
+from harness import TIMEOUT, SnaptrigTestCase, process_state, tool, wait_state
 
 
 class AttachTest(SnaptrigTestCase):
@@ -192,10 +192,51 @@ class AttachTest(SnaptrigTestCase):
         self.attach_to_listener(["-u", path], lambda facts: {
             "fd": int(re.search(r"fd=(\d+)", facts).group(1)), "family": "unix", "path": path})
 
-    def test_stdin_file_read_before_attach(self):
+    def text_line_at_attach(self, pid, trigger):
+        """Attach to pid with --format text; return the words of the trigger's line."""
+        run = self.trace(["-p", str(pid), "-t", trigger, "--format", "text"],
+                         stdin=subprocess.DEVNULL)
+
+        def words():
+            return [v.split() for _, v in run.facts
+                    if isinstance(v, str) and v.split()[:1] == [trigger]]
+        if run.out.wait(lambda _: words(), TIMEOUT) is None:
+            self.fail(f"timed out waiting for a {trigger} text line" + run.describe())
+        run.interrupt(signal.SIGINT)
+        self.assertEqual(run.wait_exit(check=False), 0, run.describe())
+        return words()[0]
+
+    def spawn_file_reader(self, reader):
+        """Run python3 code reader with stdin from a file; return it and its pid."""
         data = os.path.join(self.tmp, "input")
         with open(data, "w", encoding="ascii") as f:
             f.write("0123456789\n")
+        with open(data, "rb") as stdin:
+            target = self.spawn(["/usr/bin/python3", "-c", reader], stdin=stdin)
+        return target, int(target.wait_fact("pid"))
+
+    def test_text_lines_at_attach(self):
+        """The text format shows no backlog, call or via for what /proc cannot show."""
+        listener = self.spawn([tool("st-listener"), "0"])
+        pid = int(listener.wait_fact("pid"))
+        listener.wait_fact("ready")
+        facts = listener.fact_values("listen")[0]
+        self.assertEqual(self.text_line_at_attach(pid, "first-listen"),
+                         ["first-listen", str(pid), str(pid), "st-listener",
+                          f"fd={facts['fd']}", "family=inet", "address=127.0.0.1",
+                          f"port={facts['port']}", "source=attach"])
+        listener.close_stdin()
+        self.assertEqual(listener.wait_exit(), 0)
+
+        _, pid = self.spawn_file_reader("import os, time\n"
+                                        "os.read(0, 4)\n"
+                                        "os.write(1, b'pid %d\\n' % os.getpid())\n"
+                                        "time.sleep(60)\n")
+        self.assertEqual(self.text_line_at_attach(pid, "first-stdin"),
+                         ["first-stdin", str(pid), str(pid), "python3", "fd=0",
+                          "source=attach"])
+
+    def test_stdin_file_read_before_attach(self):
         reader = ("import os, signal, sys\n"
                   "os.read(0, 4)\n"
                   "os.write(1, b'pid %d\\n' % os.getpid())\n"
@@ -203,9 +244,7 @@ class AttachTest(SnaptrigTestCase):
                   "signal.pause()\n"
                   "os.read(0, 4)\n"
                   "os.write(1, b'done\\n')\n")
-        with open(data, "rb") as stdin:
-            target = self.spawn(["/usr/bin/python3", "-c", reader], stdin=stdin)
-        pid = int(target.wait_fact("pid"))
+        target, pid = self.spawn_file_reader(reader)
         run = self.attach([pid], "first-stdin")
         line = run.wait_trigger("first-stdin", pid)
         self.assertAtAttach(run, line, pid, "python3", {"fd": 0})
