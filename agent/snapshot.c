@@ -52,30 +52,96 @@ static void resume_held(int holds_fd)
 }
 
 /*
- * The agent writes WATCHDOG_DETACHED before it closes the pipe once its
- * programs are detached. EOF without it means the agent died. Its programs
- * then stay attached until the kernel has closed all its fds, and one may
- * stop a process again meanwhile. So the watchdog waits for the agent's exit
- * and then scans the holds map twice.
+ * The agent sends the watchdog 5-byte messages, each written at once: a
+ * kind, then a process group in host byte order. It names each checkpointer
+ * group when it starts and when it ends, and sends WATCHDOG_DETACHED before
+ * it closes the pipe once its programs are detached. EOF without it means
+ * the agent died. The watchdog then kills the running checkpointers first,
+ * because their children (gdb under gcore, say) would go on dumping a
+ * process that is running again. The agent's programs stay attached until
+ * the kernel has closed all its fds, and one may stop a process again
+ * meanwhile. So the watchdog waits for the agent's exit and then scans the
+ * holds map twice.
  */
+#define WATCHDOG_STARTED 'S'
+#define WATCHDOG_ENDED 'E'
 #define WATCHDOG_DETACHED 'D'
+#define WATCHDOG_MESSAGE_LEN 5
 #define WATCHDOG_RESCAN_US 50000
+
+/* The checkpointer groups that the agent named and did not end yet. */
+struct group_set {
+	pid_t *groups;
+	size_t count, cap;
+};
+
+static void group_set_note(struct group_set *set, char kind, pid_t group)
+{
+	size_t i;
+
+	if (kind == WATCHDOG_ENDED) {
+		for (i = 0; i < set->count; i++) {
+			if (set->groups[i] == group) {
+				set->groups[i] = set->groups[--set->count];
+				return;
+			}
+		}
+		return;
+	}
+	if (kind != WATCHDOG_STARTED || group <= 0)
+		return;
+	if (set->count == set->cap) {
+		size_t cap = set->cap ? set->cap * 2 : 16;
+		pid_t *groups = realloc(set->groups, cap * sizeof(*groups));
+
+		/* NOTE: without memory this group is not killed when the agent dies */
+		if (!groups)
+			return;
+		set->groups = groups;
+		set->cap = cap;
+	}
+	set->groups[set->count++] = group;
+}
 
 static void watchdog_main(int holds_fd, int pipe_fd, int agent_pidfd)
 {
 	struct pollfd pfd = { .fd = agent_pidfd, .events = POLLIN };
-	char byte, last = 0;
+	struct group_set running = {};
+	unsigned char message[WATCHDOG_MESSAGE_LEN];
+	char last = 0;
+	__u32 group;
+	size_t i;
 
-	while (read(pipe_fd, &byte, 1) > 0)
-		last = byte;
-	if (last != WATCHDOG_DETACHED && agent_pidfd >= 0)
-		poll(&pfd, 1, 1000);
+	while (read(pipe_fd, message, sizeof(message)) == (ssize_t)sizeof(message)) {
+		last = (char)message[0];
+		memcpy(&group, message + 1, sizeof(group));
+		group_set_note(&running, last, (pid_t)group);
+	}
+	if (last != WATCHDOG_DETACHED) {
+		for (i = 0; i < running.count; i++)
+			kill(-running.groups[i], SIGKILL);
+		if (agent_pidfd >= 0)
+			poll(&pfd, 1, 1000);
+	}
 	resume_held(holds_fd);
 	if (last != WATCHDOG_DETACHED) {
 		usleep(WATCHDOG_RESCAN_US);
 		resume_held(holds_fd);
 	}
 	_exit(0);
+}
+
+/* Sends the watchdog one message; group is 0 for WATCHDOG_DETACHED. */
+static int watchdog_send(struct snapshots *sn, char kind, pid_t group)
+{
+	unsigned char message[WATCHDOG_MESSAGE_LEN] = { (unsigned char)kind };
+	__u32 value = (__u32)group;
+
+	if (sn->watchdog_fd < 0)
+		return 0;
+	memcpy(message + 1, &value, sizeof(value));
+	return write(sn->watchdog_fd, message, sizeof(message)) == (ssize_t)sizeof(message) ?
+	       0 : -1;
 }
 
 static int start_watchdog(struct snapshots *sn)
@@ -388,8 +454,12 @@ static int start_exec(struct snapshots *sn, struct snapshot_job *job, const char
 		exec_checkpointer(argv, pipe_fds[1], job, trigger, event_line);
 	err = job->checkpointer < 0 ? -errno : 0;
 	/* both sides set the group, so a signal to it reaches the command's children */
-	if (!err)
+	if (!err) {
 		setpgid(job->checkpointer, job->checkpointer);
+		if (watchdog_send(sn, WATCHDOG_STARTED, job->checkpointer))
+			log_info(1, "cannot tell the watchdog about checkpointer %d",
+				 job->checkpointer);
+	}
 	close(pipe_fds[1]);
 	template_argv_free(argv);
 	if (err) {
@@ -866,6 +936,10 @@ static void finish_job(struct snapshots *sn, struct snapshot_job *job, const cha
 
 static void remove_job(struct snapshots *sn, size_t index)
 {
+	if (sn->jobs[index]->checkpointer > 0 &&
+	    watchdog_send(sn, WATCHDOG_ENDED, sn->jobs[index]->checkpointer))
+		log_info(1, "cannot tell the watchdog that checkpointer %d ended",
+			 sn->jobs[index]->checkpointer);
 	job_free(sn, sn->jobs[index]);
 	sn->jobs[index] = sn->jobs[--sn->job_count];
 }
@@ -965,7 +1039,7 @@ void snapshots_shutdown(struct snapshots *sn)
 				job->exited = 1;
 			}
 		}
-		finish_job(sn, job, running ? "snaptrig stopped" : NULL);
+		finish_job(sn, job, running ? "interrupted" : NULL);
 	}
 	while (sn->job_count)
 		remove_job(sn, 0);
@@ -979,12 +1053,10 @@ void snapshots_shutdown(struct snapshots *sn)
 
 void snapshots_end_watchdog(struct snapshots *sn)
 {
-	char detached = WATCHDOG_DETACHED;
-
 	if (sn->watchdog_fd < 0)
 		return;
 	/* the programs are detached: the watchdog resumes what is left and exits */
-	if (write(sn->watchdog_fd, &detached, 1) != 1)
+	if (watchdog_send(sn, WATCHDOG_DETACHED, 0))
 		log_info(1, "cannot tell the watchdog that the programs are detached");
 	close(sn->watchdog_fd);
 	sn->watchdog_fd = -1;

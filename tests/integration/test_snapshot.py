@@ -382,6 +382,35 @@ class HoldTest(SnapshotTestCase):
         self.assertEqual(run.of_type("snapshot"), [])
         run.close_stdin()
 
+    def test_agent_killed_ends_checkpointer_children(self):
+        """The watchdog kills the checkpointer's group, its children too, before it resumes."""
+        child_file = Path(self.tmp) / "child"
+        script = Path(self.tmp) / "dump.sh"
+        script.write_text("#!/bin/sh\n"
+                          "/bin/sleep 30 &\n"
+                          f"echo $! > {shlex.quote(str(child_file))}.tmp\n"
+                          f"mv {shlex.quote(str(child_file))}.tmp "
+                          f"{shlex.quote(str(child_file))}\n"
+                          "wait\n", encoding="ascii")
+        script.chmod(0o755)
+        run, pid = self.trace_counter(["-t", "first-listen", "--freeze",
+                                       "--exec", shlex.quote(str(script))])
+        run.wait_trigger("first-listen", pid)
+        self.assertEqual(wait_state(pid, {"T"}), "T")
+        deadline = time.monotonic() + TIMEOUT
+        while not child_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        sleeper = int(child_file.read_text(encoding="ascii"))
+        self.kill_later(sleeper)
+        self.assertEqual(process_state(sleeper), "S")
+
+        os.kill(run.pid, signal.SIGKILL)
+        self.assertRunning(pid, "after snaptrig was killed")
+        self.assertIn(wait_state(sleeper, {None, "Z"}, RESUME_WAIT), {None, "Z"},
+                      "the checkpointer's child outlived snaptrig")
+        self.assertEqual(run.wait_exit(check=False), -signal.SIGKILL)
+        run.close_stdin()
+
     def test_foreign_stop_stays_stopped(self):
         """A SIGSTOP from another process during the request is not undone."""
         out = Path(self.tmp) / "record.json"
@@ -700,7 +729,7 @@ class ExecTest(SnapshotTestCase):
 
         snaps = run.of_type("snapshot")
         self.assertEqual(len(snaps), 1, run.describe())
-        self.assertFields(run, snaps[0], pid=pid, status="failed", reason="snaptrig stopped",
+        self.assertFields(run, snaps[0], pid=pid, status="failed", reason="interrupted",
                           held=True, hold="agent", resumed=True, ended=False)
         self.assertServed(run, snaps[0], trigger)
 
