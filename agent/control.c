@@ -679,6 +679,7 @@ static void run_snapshot(struct session *s, struct json_writer *w,
 			 const struct control_request *req)
 {
 	char message[CONTROL_ERROR_LEN];
+	pid_t pid = req->pid, group;
 	__u64 seq;
 	int err;
 
@@ -688,23 +689,29 @@ static void run_snapshot(struct session *s, struct json_writer *w,
 	}
 	/* earlier kernel records come first in the output */
 	ring_buffer__consume(s->tracer.rb);
-	if (!is_traced(s, req->pid)) {
-		snprintf(message, sizeof(message), "pid %d is not traced", req->pid);
+	/* as with -p, a thread's id stands for its process */
+	if (!is_traced(s, pid)) {
+		group = thread_group_of(pid);
+		if (group > 0 && group != pid && is_traced(s, group))
+			pid = group;
+	}
+	if (!is_traced(s, pid)) {
+		snprintf(message, sizeof(message), "pid %d is not traced", pid);
 		reply_error(w, req, message);
 		return;
 	}
 	seq = s->emitter.seq + 1;
-	err = classifier_operator_snapshot(&s->classifier, req->pid, boot_now_ns());
+	err = classifier_operator_snapshot(&s->classifier, pid, boot_now_ns());
 	if (err) {
-		snprintf(message, sizeof(message), "snapshot of pid %d failed: %s", req->pid,
+		snprintf(message, sizeof(message), "snapshot of pid %d failed: %s", pid,
 			 strerror(-err));
 		reply_error(w, req, message);
 		return;
 	}
-	log_info(1, "operator requested a snapshot of pid %d", req->pid);
+	log_info(1, "operator requested a snapshot of pid %d", pid);
 	reply_begin_ok(w, req, "snapshot");
 	json_key(w, "pid");
-	json_u64(w, req->pid);
+	json_u64(w, pid);
 	json_key(w, "seq");
 	json_u64(w, seq);
 }

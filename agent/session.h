@@ -55,6 +55,8 @@ int check_targets(struct session *s);
  * a message. Returns 0 or -errno after a message.
  */
 int attach_targets(struct session *s);
+/* Returns the process (thread group) of thread tid from /proc, or -errno. */
+pid_t thread_group_of(pid_t tid);
 /*
  * Registers process pid, already checked, found at start: its once-triggers
  * that /proc shows are past go into prior (written by attach_report_prior()),

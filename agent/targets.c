@@ -112,6 +112,15 @@ static int read_proc_identity(pid_t pid, pid_t *tgid, unsigned long *flags)
 	return 0;
 }
 
+pid_t thread_group_of(pid_t tid)
+{
+	unsigned long flags;
+	pid_t tgid = 0;
+	int err = read_proc_identity(tid, &tgid, &flags);
+
+	return err ? err : tgid;
+}
+
 static int check_target(struct session *s, pid_t pid, pid_t *tgid)
 {
 	unsigned long flags;

@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import socket
 import stat
 import subprocess
@@ -77,6 +78,27 @@ class ControlTest(SnaptrigTestCase):
         self.assertEqual((lines[0]["pid"], lines[0]["tid"]), (pid, pid))
         self.assertEqual(lines[0]["comm"], "st-marker")
         self.assertEqual(lines[0]["detail"], {"source": "operator"})
+
+    def test_thread_id_names_its_process(self):
+        """A snapshot request for a thread's id snapshots its process, as -p does."""
+        path = os.path.join(self.tmp, "control.sock")
+        run = self.trace(["-t", "explicit", "--control", path], [tool("st-signals")])
+        run.wait_start()
+        pid = int(run.wait_fact("pid"))
+        run.wait_fact("ready")
+        tids = [int(t) for t in run.fact_values("tid")]
+        self.assertEqual(len(tids), 3, run.describe())
+        thread = next(t for t in tids if t != pid)
+        result, reply = self.request_snapshot(path, thread)
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        self.assertEqual(reply["ok"], True, reply)
+        self.assertEqual(reply["pid"], pid)
+        line = run.wait_trigger("explicit", pid)
+        self.assertEqual(line["seq"], reply["seq"])
+        self.assertEqual((line["pid"], line["tid"]), (pid, pid))
+        os.kill(pid, signal.SIGTERM)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertEqual(len(run.triggers("explicit")), 1, run.describe())
 
     def test_socket_mode_and_removal(self):
         run, pid, path = self.start()
