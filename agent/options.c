@@ -25,6 +25,7 @@ enum {
 	OPT_SNAPSHOT_ON,
 	OPT_SNAPSHOT_TIMEOUT,
 	OPT_MAX_SNAPSHOTS,
+	OPT_MARKER_SITES,
 	OPT_STOP_AFTER_SNAPSHOT,
 	OPT_FREEZE,
 	OPT_ENVIRON_PROBE,
@@ -52,6 +53,7 @@ static const struct option long_options[] = {
 	{ "snapshot-on", required_argument, NULL, OPT_SNAPSHOT_ON },
 	{ "snapshot-timeout", required_argument, NULL, OPT_SNAPSHOT_TIMEOUT },
 	{ "max-snapshots", required_argument, NULL, OPT_MAX_SNAPSHOTS },
+	{ "marker-sites", required_argument, NULL, OPT_MARKER_SITES },
 	{ "stop-after-snapshot", no_argument, NULL, OPT_STOP_AFTER_SNAPSHOT },
 	{ "freeze", no_argument, NULL, OPT_FREEZE },
 	{ "environ-probe", required_argument, NULL, OPT_ENVIRON_PROBE },
@@ -108,6 +110,9 @@ static void print_help(void)
 	       "      --environ-probe BINARY:SYMBOL\n"
 	       "                              count a call of SYMBOL in BINARY as a read of\n"
 	       "                              the environment too (first-environ; repeatable)\n"
+	       "      --marker-sites N        attach the explicit and transaction markers of\n"
+	       "                              at most N places in the code, all files together\n"
+	       "                              (default 1024; each costs about 0.1s at exit)\n"
 	       "      --control PATH          accept operator requests, one JSON object per\n"
 	       "                              line, on a unix socket created at PATH (mode\n"
 	       "                              0600): snapshot (an explicit trigger), stats, list\n"
@@ -476,6 +481,20 @@ static int parse_one(int opt, const char *arg, struct options *opts, int *trigge
 		}
 		return 0;
 	}
+	case OPT_MARKER_SITES: {
+		char *end;
+		unsigned long sites;
+
+		errno = 0;
+		sites = strtoul(arg, &end, 10);
+		if (errno || end == arg || *end || *arg == '-' || !sites || sites > MARKER_SITES_MAX) {
+			log_error("invalid count '%s' for --marker-sites: expected 1 to %u", arg,
+				  MARKER_SITES_MAX);
+			return -EINVAL;
+		}
+		opts->marker_sites = (unsigned int)sites;
+		return 0;
+	}
 	case OPT_STOP_AFTER_SNAPSHOT:
 		opts->stop_after_snapshot = 1;
 		return 0;
@@ -562,6 +581,7 @@ int options_parse(int argc, char **argv, struct options *opts)
 	opts->idle_threshold_ns = 1000000000ULL;
 	opts->snapshot_timeout_ns = 60000000000ULL;
 	opts->follow = 1;
+	opts->marker_sites = MARKER_SITES_DEFAULT;
 
 	opterr = 0;
 	/* "+" stops at the first non-option, so COMMAND's own options stay its own */

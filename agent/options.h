@@ -14,6 +14,9 @@
 
 /* Most --environ-probe options; the index travels in a uprobe's cookie. */
 #define ENVIRON_PROBES_MAX 64
+/* --marker-sites: libbpf keeps one spec entry per place of a USDT probe */
+#define MARKER_SITES_DEFAULT 1024
+#define MARKER_SITES_MAX 65536
 
 /* One --environ-probe BINARY:SYMBOL. */
 struct environ_probe {
@@ -36,6 +39,7 @@ enum output_format {
 struct options {
 	__u64 snapshot_timeout_ns;
 	__u64 max_snapshots;		/* per process; 0: no limit */
+	unsigned int marker_sites;	/* places of markers attached at most */
 	__u64 cooldown_ns;
 	__u64 interval_ns;
 	__u64 idle_threshold_ns;

@@ -60,6 +60,9 @@ struct uprobes {
 	size_t file_count;
 	size_t file_cap;
 	struct snaptrig_bpf *main_skel;	/* its images map, and the switch of exec stops */
+	unsigned int marker_sites;	/* places of the attached markers */
+	unsigned int marker_room;	/* places at most, --marker-sites */
+	bool markers_off;		/* no more markers are attached, see attach_markers() */
 	struct rescan rescans[RESCANS_MAX];
 	size_t rescan_count;
 };
@@ -152,10 +155,10 @@ static void attach_markers(struct uprobes *u, const char *path)
 		[MARKER_SNAPSHOT] = u->marker->progs.handle_marker_snapshot,
 		[MARKER_TRANSACTION] = u->marker->progs.handle_marker_transaction,
 	};
-	unsigned int found = 0;
+	unsigned int found = 0, sites[MARKER_COUNT];
 	int i, err;
 
-	err = usdt_file_probes(path, USDT_PROVIDER, marker_names, MARKER_COUNT, &found);
+	err = usdt_file_probes(path, USDT_PROVIDER, marker_names, MARKER_COUNT, &found, sites);
 	if (err) {
 		if (err != -ENOEXEC)
 			log_info(2, "cannot read the ELF notes of %s: %s", path, strerror(-err));
@@ -166,13 +169,34 @@ static void attach_markers(struct uprobes *u, const char *path)
 
 		if (!(found & (1u << i)) || !(u->triggers & ST_TRIG_BIT(needs[i])))
 			continue;
+		if (u->markers_off) {
+			log_info(1, "not attaching the %s marker in %s: markers are off", marker_names[i],
+				 path);
+			continue;
+		}
+		/*
+		 * libbpf takes one entry of its spec map per place of a marker
+		 * at most. A second failed attach corrupts its list of free
+		 * entries in libbpf 1.1 (it is freed twice), so the agent stops
+		 * before the map is full and after any failure. NOTE: the
+		 * markers stay attached until snaptrig exits, even when no
+		 * process runs their file any more.
+		 */
+		if (u->marker_sites + sites[i] > u->marker_room) {
+			log_error("the markers of %u places are attached, and --marker-sites is %u; markers in %s and in files examined later are not seen",
+				  u->marker_sites, u->marker_room, path);
+			u->markers_off = true;
+			continue;
+		}
 		link = bpf_program__attach_usdt(progs[i], -1, path, USDT_PROVIDER, marker_names[i],
 						NULL);
 		if (!link) {
-			log_error("attaching the %s marker in %s failed: %s; its markers are not seen",
+			log_error("attaching the %s marker in %s failed: %s; markers in it and in files examined later are not seen",
 				  marker_names[i], path, strerror(errno));
+			u->markers_off = true;
 			continue;
 		}
+		u->marker_sites += sites[i];
 		log_info(1, "attached the %s marker in %s", marker_names[i], path);
 		keep_link(u, link);
 	}
@@ -455,6 +479,15 @@ static int load_marker(struct uprobes *u, struct tracer *t)
 		log_error("opening the marker BPF object failed: %s", strerror(errno));
 		return err;
 	}
+	/* the spec map sets --marker-sites; libbpf sizes the address map 4 times larger */
+	err = bpf_map__set_max_entries(u->marker->maps.__bpf_usdt_specs, u->marker_room);
+	if (!err)
+		err = bpf_map__set_max_entries(u->marker->maps.__bpf_usdt_ip_to_spec_id,
+					       u->marker_room * 4);
+	if (err) {
+		log_error("sizing the marker maps failed: %s", strerror(-err));
+		return err;
+	}
 	COPY_TUNABLES(u->marker->rodata, t->skel->rodata);
 	bpf_program__set_autoload(u->marker->progs.handle_marker_snapshot,
 				  !!(u->triggers & ST_TRIG_BIT(ST_TRIG_EXPLICIT)));
@@ -501,6 +534,7 @@ int uprobes_open(struct uprobes **out, struct tracer *t, const struct options *o
 		return -ENOMEM;
 	u->triggers = opts->triggers;
 	u->main_skel = t->skel;
+	u->marker_room = opts->marker_sites;
 	err = load_objects(u, t, opts->triggers & marker_triggers,
 			   opts->triggers & ST_TRIG_BIT(ST_TRIG_FIRST_ENVIRON));
 	/* markers first, so the libc files the environ part examines are checked for them too */

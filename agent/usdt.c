@@ -17,7 +17,7 @@
 /* Matches one note descriptor: pc, base, semaphore, then three strings. */
 static int scan_descriptor(const char *desc, size_t size, int is_elf64,
 			   const char *provider, const char *const *names,
-			   unsigned int count, unsigned int *mask)
+			   unsigned int count, unsigned int *mask, unsigned int *sites)
 {
 	size_t addrs = (is_elf64 ? 8 : 4) * 3;
 	const char *prov, *name;
@@ -36,14 +36,19 @@ static int scan_descriptor(const char *desc, size_t size, int is_elf64,
 		return -EINVAL;
 	if (strcmp(prov, provider))
 		return 0;
-	for (i = 0; i < count && i < 32; i++)
-		if (!strcmp(name, names[i]))
-			*mask |= 1u << i;
+	for (i = 0; i < count && i < 32; i++) {
+		if (strcmp(name, names[i]))
+			continue;
+		*mask |= 1u << i;
+		if (sites)
+			sites[i]++;
+	}
 	return 0;
 }
 
 int usdt_notes_scan(const void *data, size_t size, int is_elf64, const char *provider,
-		    const char *const *names, unsigned int count, unsigned int *mask)
+		    const char *const *names, unsigned int count, unsigned int *mask,
+		    unsigned int *sites)
 {
 	const char *p = data;
 	size_t off = 0;
@@ -66,7 +71,7 @@ int usdt_notes_scan(const void *data, size_t size, int is_elf64, const char *pro
 		if (type == STAPSDT_NOTE_TYPE && namesz == sizeof(STAPSDT_NOTE_NAME) &&
 		    !memcmp(p + off, STAPSDT_NOTE_NAME, sizeof(STAPSDT_NOTE_NAME))) {
 			err = scan_descriptor(p + name_end, descsz, is_elf64, provider, names,
-					      count, mask);
+					      count, mask, sites);
 			if (err)
 				return err;
 		}
@@ -76,7 +81,7 @@ int usdt_notes_scan(const void *data, size_t size, int is_elf64, const char *pro
 }
 
 static int scan_elf(Elf *elf, const char *provider, const char *const *names,
-		    unsigned int count, unsigned int *mask)
+		    unsigned int count, unsigned int *mask, unsigned int *sites)
 {
 	int is_elf64 = gelf_getclass(elf) == ELFCLASS64;
 	Elf_Scn *scn = NULL;
@@ -99,7 +104,7 @@ static int scan_elf(Elf *elf, const char *provider, const char *const *names,
 		if (!data || !data->d_buf)
 			continue;
 		err = usdt_notes_scan(data->d_buf, data->d_size, is_elf64, provider, names,
-				      count, mask);
+				      count, mask, sites);
 		if (err)
 			return err;
 	}
@@ -107,12 +112,14 @@ static int scan_elf(Elf *elf, const char *provider, const char *const *names,
 }
 
 int usdt_file_probes(const char *path, const char *provider, const char *const *names,
-		     unsigned int count, unsigned int *mask)
+		     unsigned int count, unsigned int *mask, unsigned int *sites)
 {
 	Elf *elf = NULL;
 	int fd, err;
 
 	*mask = 0;
+	if (sites)
+		memset(sites, 0, count * sizeof(*sites));
 	if (elf_version(EV_CURRENT) == EV_NONE)
 		return -EINVAL;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -123,7 +130,7 @@ int usdt_file_probes(const char *path, const char *provider, const char *const *
 		err = -ENOEXEC;
 		goto out;
 	}
-	err = scan_elf(elf, provider, names, count, mask);
+	err = scan_elf(elf, provider, names, count, mask, sites);
 out:
 	elf_end(elf);
 	close(fd);

@@ -15,20 +15,23 @@
 /*
  * Scans the bytes of one SHT_NOTE section in host byte order. For each
  * stapsdt note of provider, sets bit i of *mask when the probe's name is
- * names[i] (count at most 32). is_elf64 selects 8-byte addresses in the note
- * descriptor, else 4-byte ones. Returns 0, or -EINVAL for a malformed note,
- * with the bits found before it set.
+ * names[i] (count at most 32), and adds one to sites[i] unless sites is
+ * NULL: the number of places in the code that fire the probe. is_elf64
+ * selects 8-byte addresses in the note descriptor, else 4-byte ones. Returns
+ * 0, or -EINVAL for a malformed note, with the bits found before it set.
  */
 int usdt_notes_scan(const void *data, size_t size, int is_elf64, const char *provider,
-		    const char *const *names, unsigned int count, unsigned int *mask);
+		    const char *const *names, unsigned int count, unsigned int *mask,
+		    unsigned int *sites);
 
 /*
- * Reads the ELF file at path and sets *mask as usdt_notes_scan() does, over
- * every .note.stapsdt section. Returns 0 (with *mask 0 when the file has no
- * such probe), -ENOEXEC when the file is not ELF, or another -errno.
+ * Reads the ELF file at path and sets *mask and sites (count entries, or
+ * NULL) as usdt_notes_scan() does, over every .note.stapsdt section. Returns
+ * 0 (with *mask 0 when the file has no such probe), -ENOEXEC when the file is
+ * not ELF, or another -errno.
  */
 int usdt_file_probes(const char *path, const char *provider, const char *const *names,
-		     unsigned int count, unsigned int *mask);
+		     unsigned int count, unsigned int *mask, unsigned int *sites);
 
 /*
  * Resolves name as execvp(3) would: a name containing '/' is used as given;

@@ -1,6 +1,7 @@
 """explicit and transaction through the markers of include/snaptrig.h."""
 
 import os
+import shutil
 import subprocess
 import unittest
 
@@ -99,6 +100,37 @@ class ExplicitTest(SnaptrigTestCase):
         lines = run.triggers("explicit")
         self.assertEqual([l["pid"] for l in lines], children * 3, run.describe())
         self.assertTrue(all(l["comm"] == "st-marker" for l in lines))
+
+    def test_marker_sites_full(self):
+        """Past --marker-sites places, later files are skipped, without a crash.
+
+        Each copy of st-marker is a file of its own with two marker places,
+        so 4 copies fill 8 places. The 5th copy's marker is not seen, and a
+        copy attached before still is.
+        """
+        copies = []
+        for i in range(5):
+            path = os.path.join(self.tmp, f"marker{i}")
+            shutil.copy(tool("st-marker"), path)
+            copies.append(path)
+        script = os.path.join(self.tmp, "run-all.sh")
+        with open(script, "w", encoding="ascii") as f:
+            f.write("#!/bin/sh\n")
+            for path in copies[:-1]:
+                f.write(f"{path} -n 0 -m 0 -d 0 -p 0 || exit 1\n")
+            f.write(f"{copies[-1]} -n 1 -d 0 -p 0 || exit 1\n")
+            f.write(f"{copies[0]} -n 1 -d 0 -p 0 || exit 1\n")
+        os.chmod(script, 0o755)
+        run = self.trace(["-t", "explicit,transaction", "--marker-sites", "8"], [script])
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        pids = [int(p) for p in run.fact_values("pid")]
+        self.assertEqual(len(pids), 6, run.describe())
+        lines = run.triggers("explicit")
+        self.assertEqual([l["pid"] for l in lines], [pids[-1]], run.describe())
+        full = [l for l in run.err.lines if "--marker-sites is 8" in l]
+        self.assertEqual(len(full), 1, run.describe())
+        self.assertIn("markers of 8 places are attached", full[0])
+        self.assertIn(copies[-1], full[0])
 
     def test_marker_in_library(self):
         lib = os.path.join(self.tmp, "libmark.so")

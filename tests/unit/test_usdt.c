@@ -68,8 +68,25 @@ static void notes_find_both_probes(void **state)
 
 	put_note(buf, &len, 3, "stapsdt", desc, make_desc(desc, 8, "snaptrig", "snapshot"));
 	put_note(buf, &len, 3, "stapsdt", desc, make_desc(desc, 8, "snaptrig", "transaction"));
-	assert_int_equal(usdt_notes_scan(buf, len, 1, "snaptrig", names, 2, &mask), 0);
+	assert_int_equal(usdt_notes_scan(buf, len, 1, "snaptrig", names, 2, &mask, NULL), 0);
 	assert_int_equal(mask, 3);
+}
+
+static void notes_count_sites(void **state)
+{
+	char buf[512], desc[128];
+	unsigned int mask = 0, sites[2] = { 0, 0 };
+	size_t len = 0;
+
+	/* the snapshot marker at two places in the code, the transaction marker at one */
+	put_note(buf, &len, 3, "stapsdt", desc, make_desc(desc, 8, "snaptrig", "snapshot"));
+	put_note(buf, &len, 3, "stapsdt", desc, make_desc(desc, 8, "libc", "transaction"));
+	put_note(buf, &len, 3, "stapsdt", desc, make_desc(desc, 8, "snaptrig", "transaction"));
+	put_note(buf, &len, 3, "stapsdt", desc, make_desc(desc, 8, "snaptrig", "snapshot"));
+	assert_int_equal(usdt_notes_scan(buf, len, 1, "snaptrig", names, 2, &mask, sites), 0);
+	assert_int_equal(mask, 3);
+	assert_int_equal(sites[0], 2);
+	assert_int_equal(sites[1], 1);
 }
 
 static void notes_other_provider(void **state)
@@ -80,7 +97,7 @@ static void notes_other_provider(void **state)
 
 	put_note(buf, &len, 3, "stapsdt", desc, make_desc(desc, 8, "libc", "snapshot"));
 	put_note(buf, &len, 3, "stapsdt", desc, make_desc(desc, 8, "snaptrig", "other"));
-	assert_int_equal(usdt_notes_scan(buf, len, 1, "snaptrig", names, 2, &mask), 0);
+	assert_int_equal(usdt_notes_scan(buf, len, 1, "snaptrig", names, 2, &mask, NULL), 0);
 	assert_int_equal(mask, 0);
 }
 
@@ -94,7 +111,7 @@ static void notes_skip_other_types(void **state)
 	put_note(buf, &len, 3, "GNU", "0123456789abcdef", 16);
 	put_note(buf, &len, 1, "stapsdt", desc, make_desc(desc, 8, "snaptrig", "snapshot"));
 	put_note(buf, &len, 3, "stapsdt", desc, make_desc(desc, 8, "snaptrig", "transaction"));
-	assert_int_equal(usdt_notes_scan(buf, len, 1, "snaptrig", names, 2, &mask), 0);
+	assert_int_equal(usdt_notes_scan(buf, len, 1, "snaptrig", names, 2, &mask, NULL), 0);
 	assert_int_equal(mask, 2);
 }
 
@@ -105,11 +122,11 @@ static void notes_elf32_addresses(void **state)
 	size_t len = 0;
 
 	put_note(buf, &len, 3, "stapsdt", desc, make_desc(desc, 4, "snaptrig", "snapshot"));
-	assert_int_equal(usdt_notes_scan(buf, len, 0, "snaptrig", names, 2, &mask), 0);
+	assert_int_equal(usdt_notes_scan(buf, len, 0, "snaptrig", names, 2, &mask, NULL), 0);
 	assert_int_equal(mask, 1);
 	/* read with 8-byte addresses, the strings start in the wrong place */
 	mask = 0;
-	assert_int_equal(usdt_notes_scan(buf, len, 1, "snaptrig", names, 2, &mask), 0);
+	assert_int_equal(usdt_notes_scan(buf, len, 1, "snaptrig", names, 2, &mask, NULL), 0);
 	assert_int_equal(mask, 0);
 }
 
@@ -122,14 +139,14 @@ static void notes_malformed(void **state)
 
 	hdr = put_note(buf, &len, 3, "stapsdt", desc, make_desc(desc, 8, "snaptrig", "snapshot"));
 	hdr[1] = 0xfffffff0;	/* descriptor beyond the section */
-	assert_int_equal(usdt_notes_scan(buf, len, 1, "snaptrig", names, 2, &mask), -EINVAL);
+	assert_int_equal(usdt_notes_scan(buf, len, 1, "snaptrig", names, 2, &mask, NULL), -EINVAL);
 	hdr[1] = 20;		/* shorter than the three addresses and a string */
-	assert_int_equal(usdt_notes_scan(buf, len, 1, "snaptrig", names, 2, &mask), -EINVAL);
+	assert_int_equal(usdt_notes_scan(buf, len, 1, "snaptrig", names, 2, &mask, NULL), -EINVAL);
 	hdr[1] = 24;		/* addresses only, no provider string */
-	assert_int_equal(usdt_notes_scan(buf, len, 1, "snaptrig", names, 2, &mask), -EINVAL);
+	assert_int_equal(usdt_notes_scan(buf, len, 1, "snaptrig", names, 2, &mask, NULL), -EINVAL);
 	/* a section that ends inside a note header */
-	assert_int_equal(usdt_notes_scan(buf, 7, 1, "snaptrig", names, 2, &mask), -EINVAL);
-	assert_int_equal(usdt_notes_scan(buf, 0, 1, "snaptrig", names, 2, &mask), 0);
+	assert_int_equal(usdt_notes_scan(buf, 7, 1, "snaptrig", names, 2, &mask, NULL), -EINVAL);
+	assert_int_equal(usdt_notes_scan(buf, 0, 1, "snaptrig", names, 2, &mask, NULL), 0);
 	assert_int_equal(mask, 0);
 }
 
@@ -142,7 +159,7 @@ static void notes_unterminated_name(void **state)
 
 	/* cut the descriptor inside the probe name */
 	put_note(buf, &len, 3, "stapsdt", desc, size - 5);
-	assert_int_equal(usdt_notes_scan(buf, len, 1, "snaptrig", names, 2, &mask), -EINVAL);
+	assert_int_equal(usdt_notes_scan(buf, len, 1, "snaptrig", names, 2, &mask, NULL), -EINVAL);
 	assert_int_equal(mask, 0);
 }
 
@@ -154,9 +171,9 @@ static void file_with_markers(void **state)
 	snprintf(path, sizeof(path), "%s/st-marker", tools_dir);
 	if (access(path, R_OK))
 		skip();
-	assert_int_equal(usdt_file_probes(path, "snaptrig", names, 2, &mask), 0);
+	assert_int_equal(usdt_file_probes(path, "snaptrig", names, 2, &mask, NULL), 0);
 	assert_int_equal(mask, 3);
-	assert_int_equal(usdt_file_probes(path, "other", names, 2, &mask), 0);
+	assert_int_equal(usdt_file_probes(path, "other", names, 2, &mask, NULL), 0);
 	assert_int_equal(mask, 0);
 }
 
@@ -168,7 +185,7 @@ static void file_without_markers(void **state)
 	snprintf(path, sizeof(path), "%s/st-forker", tools_dir);
 	if (access(path, R_OK))
 		skip();
-	assert_int_equal(usdt_file_probes(path, "snaptrig", names, 2, &mask), 0);
+	assert_int_equal(usdt_file_probes(path, "snaptrig", names, 2, &mask, NULL), 0);
 	assert_int_equal(mask, 0);
 }
 
@@ -181,10 +198,10 @@ static void file_not_elf(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, "#!/bin/sh\n", 10), 10);
 	close(fd);
-	assert_int_equal(usdt_file_probes(path, "snaptrig", names, 2, &mask), -ENOEXEC);
+	assert_int_equal(usdt_file_probes(path, "snaptrig", names, 2, &mask, NULL), -ENOEXEC);
 	assert_int_equal(mask, 0);
 	unlink(path);
-	assert_int_equal(usdt_file_probes(path, "snaptrig", names, 2, &mask), -ENOENT);
+	assert_int_equal(usdt_file_probes(path, "snaptrig", names, 2, &mask, NULL), -ENOENT);
 }
 
 static void resolve_through_path(void **state)
@@ -244,6 +261,7 @@ int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(notes_find_both_probes),
+		cmocka_unit_test(notes_count_sites),
 		cmocka_unit_test(notes_other_provider),
 		cmocka_unit_test(notes_skip_other_types),
 		cmocka_unit_test(notes_elf32_addresses),
