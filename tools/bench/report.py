@@ -298,16 +298,19 @@ def reason_churn(doc):
     if d is not None:
         text += f"snaptrig adds {d / 1e3:.0f} µs per cycle. "
     if bt:
-        text += (f"bpftrace all.bt, which hooks the same calls and follows children the same "
-                 f"way, gets {bt['median']:.3f}. That points to the hooks that the start-up of "
-                 "/bin/true runs through (the dynamic loader's openat and read calls, and the "
-                 "syscall slow path) rather than to the agent, but the split is not isolated. ")
+        text += (f"bpftrace all.bt, which hooks the same system calls and follows children "
+                 f"the same way but has no first-environ, gets {bt['median']:.3f}. ")
     return text + ("Each cycle also sends a fork, an exec and an exit record; the exec and "
                    "exit records wake the agent, the fork record does not. Measured once "
-                   "outside make bench (bench-churn 300, five runs each, medians): 850 µs "
-                   "untraced, 985 µs with -t sigalrm, which hooks no system call, and 818 µs "
-                   "with -t sigalrm --no-follow, so following the children costs more than "
-                   "the syscall hooks.")
+                   "outside make bench (bench-churn 300, two or three runs each): 550 to 557 µs "
+                   "untraced, 606 to 610 µs with -t sigalrm (children followed, no system "
+                   "call hooked), 609 to 626 µs with every trigger but first-environ, and 652 "
+                   "to 730 µs with -t first-environ alone. So first-environ makes most of the "
+                   "difference: its uprobes on libc's getenv family make the kernel install "
+                   "breakpoints in every process that maps libc, at each exec (uprobe_mmap() "
+                   "copies the probed pages), and an untraced churn beside `snaptrig -t "
+                   "first-environ -p other` paid it too, 606 to 612 µs against 549 to 563 µs "
+                   "alone.")
 
 
 def reason_redis(doc):
