@@ -159,7 +159,7 @@ static void detach_all(struct session *s)
 	if (!uprobes_links(s->uprobes, &links))
 		tracer_links(&s->tracer, &links);
 	if (links.count)
-		log_info(1, "detaching %zu BPF links; the kernel waits for RCU grace periods, up to a few seconds with -t all and about 0.1 s more per attached marker",
+		log_info(1, "detaching %zu BPF links; the kernel waits for RCU grace periods, up to a few seconds with -t all and about 0.1 s more per place of an attached marker",
 			 links.count);
 	link_list_destroy(&links);
 }

@@ -227,7 +227,11 @@ int attach_process(struct session *s, pid_t pid, struct prior_state *prior)
 	struct stdin_id in;
 	int err;
 
-	/* before the entry exists, so a call after it is never taken for a past one */
+	/*
+	 * before the entry exists, so a call after it is never taken for a past
+	 * one. NOTE: a listen or stdin read between this scan and the entry is
+	 * seen by neither and gets no line.
+	 */
 	prior_scan(pid, s->opts.triggers, prior);
 	stdin_id_of_pid(pid, &in);
 	err = tracer_add_once(&s->tracer, pid, &in, prior_once_bits(prior));
