@@ -84,7 +84,7 @@ static void compat_fail(struct tracer *t, const char *step, int err)
 {
 	log_error("%s the ia32 system call hook (tp_btf/sys_exit) failed: %s; triggers of 32-bit programs and of int $0x80 are not seen (rerun with -vvv for libbpf's log)",
 		  step, strerror(-err));
-	__atomic_fetch_or(&t->blind_vias, 1u << ST_VIA_IA32, __ATOMIC_RELAXED);
+	t->blind_vias |= 1u << ST_VIA_IA32;
 	t->blind_errors[ST_VIA_IA32] = err;
 }
 

@@ -689,16 +689,15 @@ static void run_snapshot(struct session *s, struct json_writer *w,
 	}
 	/* earlier kernel records come first in the output */
 	ring_buffer__consume(s->tracer.rb);
-	/* as with -p, a thread's id stands for its process */
+	/* as with -p, a thread's id is taken for its process */
 	if (!is_traced(s, pid)) {
 		group = thread_group_of(pid);
-		if (group > 0 && group != pid && is_traced(s, group))
-			pid = group;
-	}
-	if (!is_traced(s, pid)) {
-		snprintf(message, sizeof(message), "pid %d is not traced", pid);
-		reply_error(w, req, message);
-		return;
+		if (group <= 0 || group == pid || !is_traced(s, group)) {
+			snprintf(message, sizeof(message), "pid %d is not traced", pid);
+			reply_error(w, req, message);
+			return;
+		}
+		pid = group;
 	}
 	seq = s->emitter.seq + 1;
 	err = classifier_operator_snapshot(&s->classifier, pid, boot_now_ns());

@@ -75,20 +75,21 @@ struct group_set {
 	size_t count, cap;
 };
 
-static void group_set_note(struct group_set *set, char kind, pid_t group)
+static void group_set_remove(struct group_set *set, pid_t group)
 {
 	size_t i;
 
-	if (kind == WATCHDOG_ENDED) {
-		for (i = 0; i < set->count; i++) {
-			if (set->groups[i] == group) {
-				set->groups[i] = set->groups[--set->count];
-				return;
-			}
+	for (i = 0; i < set->count; i++) {
+		if (set->groups[i] == group) {
+			set->groups[i] = set->groups[--set->count];
+			return;
 		}
-		return;
 	}
-	if (kind != WATCHDOG_STARTED || group <= 0)
+}
+
+static void group_set_add(struct group_set *set, pid_t group)
+{
+	if (group <= 0)
 		return;
 	if (set->count == set->cap) {
 		size_t cap = set->cap ? set->cap * 2 : 16;
@@ -115,7 +116,10 @@ static void watchdog_main(int holds_fd, int pipe_fd, int agent_pidfd)
 	while (read(pipe_fd, message, sizeof(message)) == (ssize_t)sizeof(message)) {
 		last = (char)message[0];
 		memcpy(&group, message + 1, sizeof(group));
-		group_set_note(&running, last, (pid_t)group);
+		if (last == WATCHDOG_STARTED)
+			group_set_add(&running, (pid_t)group);
+		else if (last == WATCHDOG_ENDED)
+			group_set_remove(&running, (pid_t)group);
 	}
 	if (last != WATCHDOG_DETACHED) {
 		for (i = 0; i < running.count; i++)
@@ -131,7 +135,7 @@ static void watchdog_main(int holds_fd, int pipe_fd, int agent_pidfd)
 	_exit(0);
 }
 
-/* Sends the watchdog one message; group is 0 for WATCHDOG_DETACHED. */
+/* Sends the watchdog one message, with group 0 for WATCHDOG_DETACHED. Returns 0 or -1. */
 static int watchdog_send(struct snapshots *sn, char kind, pid_t group)
 {
 	unsigned char message[WATCHDOG_MESSAGE_LEN] = { (unsigned char)kind };
@@ -457,8 +461,8 @@ static int start_exec(struct snapshots *sn, struct snapshot_job *job, const char
 	if (!err) {
 		setpgid(job->checkpointer, job->checkpointer);
 		if (watchdog_send(sn, WATCHDOG_STARTED, job->checkpointer))
-			log_info(1, "cannot tell the watchdog about checkpointer %d",
-				 job->checkpointer);
+			log_info(1, "sending checkpointer %d to the watchdog failed: %s",
+				 job->checkpointer, strerror(errno));
 	}
 	close(pipe_fds[1]);
 	template_argv_free(argv);
@@ -938,8 +942,8 @@ static void remove_job(struct snapshots *sn, size_t index)
 {
 	if (sn->jobs[index]->checkpointer > 0 &&
 	    watchdog_send(sn, WATCHDOG_ENDED, sn->jobs[index]->checkpointer))
-		log_info(1, "cannot tell the watchdog that checkpointer %d ended",
-			 sn->jobs[index]->checkpointer);
+		log_info(1, "telling the watchdog that checkpointer %d ended failed: %s",
+			 sn->jobs[index]->checkpointer, strerror(errno));
 	job_free(sn, sn->jobs[index]);
 	sn->jobs[index] = sn->jobs[--sn->job_count];
 }

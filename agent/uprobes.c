@@ -170,17 +170,16 @@ static void attach_markers(struct uprobes *u, const char *path)
 		if (!(found & (1u << i)) || !(u->triggers & ST_TRIG_BIT(needs[i])))
 			continue;
 		if (u->markers_off) {
-			log_info(1, "not attaching the %s marker in %s: markers are off", marker_names[i],
-				 path);
+			log_info(1, "not attaching the %s marker in %s: an earlier file reached --marker-sites or failed to attach",
+				 marker_names[i], path);
 			continue;
 		}
 		/*
-		 * libbpf takes one entry of its spec map per place of a marker
-		 * at most. A second failed attach corrupts its list of free
-		 * entries in libbpf 1.1 (it is freed twice), so the agent stops
-		 * before the map is full and after any failure. NOTE: the
-		 * markers stay attached until snaptrig exits, even when no
-		 * process runs their file any more.
+		 * libbpf uses at most one spec map entry per place of a marker.
+		 * libbpf 1.1 frees its list of free entries twice after a second
+		 * failed attach, so the agent stops before the map is full and
+		 * after any failure. NOTE: markers stay attached until exit, even
+		 * when no process runs their file any more.
 		 */
 		if (u->marker_sites + sites[i] > u->marker_room) {
 			log_error("the markers of %u places are attached, and --marker-sites is %u; markers in %s and in files examined later are not seen",
@@ -191,8 +190,8 @@ static void attach_markers(struct uprobes *u, const char *path)
 		link = bpf_program__attach_usdt(progs[i], -1, path, USDT_PROVIDER, marker_names[i],
 						NULL);
 		if (!link) {
-			log_error("attaching the %s marker in %s failed: %s; markers in it and in files examined later are not seen",
-				  marker_names[i], path, strerror(errno));
+			log_error("attaching the %s marker in %s failed: %s; markers in %s and in files examined later are not seen",
+				  marker_names[i], path, strerror(errno), path);
 			u->markers_off = true;
 			continue;
 		}

@@ -40,7 +40,7 @@ static void go_blind(struct tracer *t, const char *step, int err)
 {
 	log_info(0, "%s the io_uring BPF programs failed: %s; first-listen, first-stdin, non-deterministic-call and transaction do not see io_uring requests (rerun with -vvv for libbpf's log)",
 		 step, strerror(-err));
-	__atomic_fetch_or(&t->blind_vias, 1u << ST_VIA_IO_URING, __ATOMIC_RELAXED);
+	t->blind_vias |= 1u << ST_VIA_IO_URING;
 }
 
 int uring_open(struct tracer *t, const struct options *opts, pid_t agent_pid)

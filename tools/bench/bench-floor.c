@@ -49,8 +49,9 @@ int main(int argc, char **argv)
 {
 	struct bpf_object *obj;
 	int gate[2], status;
-	__u32 pid, value = 1;
+	__u32 key, value = 1;
 	char go = 1;
+	pid_t pid;
 
 	if (argc < 5 || strcmp(argv[3], "--") || (strcmp(argv[1], "tp") && strcmp(argv[1], "raw")))
 		usage();
@@ -66,12 +67,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "running %s failed: %s\n", argv[4], strerror(errno));
 		_exit(127);
 	}
-	if ((int)pid < 0)
+	if (pid < 0)
 		return 1;
 	close(gate[0]);
-	if (bpf_map_update_elem(bpf_map__fd(bpf_object__find_map_by_name(obj, "traced")), &pid,
+	key = (__u32)pid;
+	if (bpf_map_update_elem(bpf_map__fd(bpf_object__find_map_by_name(obj, "traced")), &key,
 				&value, BPF_ANY)) {
-		fprintf(stderr, "adding pid %u failed: %s\n", pid, strerror(errno));
+		fprintf(stderr, "adding pid %d failed: %s\n", pid, strerror(errno));
 		kill(pid, SIGKILL);
 	}
 	if (write(gate[1], &go, 1) != 1)

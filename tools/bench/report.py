@@ -645,13 +645,13 @@ def peers_section(doc):
         "bpftrace for the tracepoint cost alone (pread only): `bpftrace -o /dev/null "
         "tools/bench/pread-nop.bt -c PROG`.", "",
         code_block(os.path.join(BENCH_DIR, "pread-nop.bt")), "",
-        "The floor variants are not a peer: `bench-floor tp|raw floor.bpf.o -- PROG` loads "
-        "tools/bench/floor.bpf.c, puts PROG's pid in a hash map and attaches either one "
+        "The floor variants are not a peer. `bench-floor tp|raw floor.bpf.o -- PROG` loads "
+        "tools/bench/floor.bpf.c and puts PROG's pid in a hash map. It attaches either one "
         "tp/syscalls program per hooked call (pread64 and getrandom), as snaptrig does, or "
-        "one raw_tp program on sys_enter that runs for every system call and returns at once "
-        "for the others. Each program only looks the calling process up in the map, the least "
-        "a hook of snaptrig does, so these rows show what the hook mechanism costs before "
-        "snaptrig's own work.", "",
+        "one raw_tp program on sys_enter, which runs for every system call and returns at "
+        "once for the others. Each program only looks the calling process up in the map, as "
+        "every hook of snaptrig does first. So these rows show what the hook mechanism costs "
+        "before snaptrig's own work.", "",
         f"strace, syscall loops and churn: `strace -f -qq -o /dev/null -e trace={calls} -- "
         "PROG`, and the same with `--seccomp-bpf`. Flood: `strace -f -qq -o /dev/null -e "
         "trace=getrandom [--seccomp-bpf] -- PROG`. redis: `strace -f -qq -o /dev/null -e "
