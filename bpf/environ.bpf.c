@@ -44,7 +44,7 @@ static __always_inline struct st_environ_record *environ_reserve(struct st_proc 
 	rec = once_reserve(proc, ST_TRIG_FIRST_ENVIRON, sizeof(*rec), ST_REC_ENVIRON);
 	if (!rec)
 		return NULL;
-	header_current(&rec->hdr, ST_REC_ENVIRON, sizeof(*rec));
+	header_current(&rec->hdr, ST_REC_ENVIRON, sizeof(*rec), bpf_ktime_get_boot_ns());
 	rec->source = 0;
 	rec->probe = 0;
 	rec->name[0] = '\0';

@@ -180,7 +180,7 @@ static __always_inline void listen_send_task(struct st_proc *proc, struct file *
 	if (!rec)
 		return;
 	__builtin_memset(rec, 0, sizeof(*rec));
-	header_fill(&rec->hdr, ST_REC_LISTEN, sizeof(*rec), task);
+	header_fill(&rec->hdr, ST_REC_LISTEN, sizeof(*rec), task, bpf_ktime_get_boot_ns());
 	rec->fd = fd;
 	rec->backlog = backlog;
 	rec->via = via;
@@ -210,7 +210,7 @@ static __always_inline void stdin_send_task(struct st_proc *proc, int fd, bool f
 	rec = once_reserve(proc, ST_TRIG_FIRST_STDIN, sizeof(*rec), ST_REC_STDIN);
 	if (!rec)
 		return;
-	header_fill(&rec->hdr, ST_REC_STDIN, sizeof(*rec), task);
+	header_fill(&rec->hdr, ST_REC_STDIN, sizeof(*rec), task, bpf_ktime_get_boot_ns());
 	rec->fd = fd;
 	rec->call = call;
 	rec->via = via;

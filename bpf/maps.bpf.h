@@ -77,15 +77,14 @@ static __always_inline bool task_in_target_cgroup(struct task_struct *task)
 }
 
 /*
- * Fills the pid namespace and cgroup fields of a header. ns_pid and ns_tid
- * stay 0 unless task's pid namespace is deeper than the agent's, and
- * cgroup_id stays 0 unless --cgroup is on or the namespace is deeper, so
- * most records pay two reads here.
+ * Fills the pid namespace and cgroup fields of a header for task, whose
+ * struct pid is pid at namespace level. ns_pid and ns_tid stay 0 unless that
+ * namespace is deeper than the agent's, and cgroup_id stays 0 unless
+ * --cgroup is on or the namespace is deeper.
  */
-static __always_inline void header_ns(struct st_record_header *hdr, struct task_struct *task)
+static __always_inline void header_ns_level(struct st_record_header *hdr, struct task_struct *task,
+					    struct pid *pid, unsigned int level)
 {
-	struct pid *pid = BPF_CORE_READ(task, thread_pid);
-	unsigned int level = BPF_CORE_READ(pid, level);
 	bool deeper = level > targ_pidns_level;
 	struct pid *leader;
 	int nr = 0;
@@ -103,6 +102,27 @@ static __always_inline void header_ns(struct st_record_header *hdr, struct task_
 	}
 	if (targ_cgroup_id || deeper)
 		hdr->cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
+}
+
+/* The same for any task, with two probe reads on the common path. */
+static __always_inline void header_ns(struct st_record_header *hdr, struct task_struct *task)
+{
+	struct pid *pid = BPF_CORE_READ(task, thread_pid);
+
+	header_ns_level(hdr, task, pid, BPF_CORE_READ(pid, level));
+}
+
+/*
+ * The same for the current task. Its BTF pointer is read with plain loads,
+ * which cost a fraction of a probe read's helper call. Every calls record
+ * takes this path.
+ */
+static __always_inline void header_ns_current(struct st_record_header *hdr)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pid *pid = task->thread_pid;
+
+	header_ns_level(hdr, task, pid, pid->level);
 }
 
 static __always_inline struct st_proc *current_proc(void)
@@ -138,16 +158,16 @@ static __always_inline void *record_reserve(__u32 size, __u32 kind)
 	return rec;
 }
 
-/* Fills a header for an event caused by the current task. */
+/* Fills a header for an event caused by the current task at boot time now. */
 static __always_inline void header_current(struct st_record_header *hdr, __u32 kind,
-					   __u32 size)
+					   __u32 size, __u64 now)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 
 	hdr->flags = 0;
 	hdr->pad = 0;
-	header_ns(hdr, (struct task_struct *)bpf_get_current_task());
-	hdr->boot_ns = bpf_ktime_get_boot_ns();
+	header_ns_current(hdr);
+	hdr->boot_ns = now;
 	hdr->kind = kind;
 	hdr->pid = id >> 32;
 	hdr->tid = (__u32)id;
@@ -156,12 +176,12 @@ static __always_inline void header_current(struct st_record_header *hdr, __u32 k
 }
 
 static __always_inline void header_task(struct st_record_header *hdr, __u32 kind,
-					__u32 size, struct task_struct *task)
+					__u32 size, struct task_struct *task, __u64 now)
 {
 	hdr->flags = 0;
 	hdr->pad = 0;
 	header_ns(hdr, task);
-	hdr->boot_ns = bpf_ktime_get_boot_ns();
+	hdr->boot_ns = now;
 	hdr->kind = kind;
 	hdr->pid = BPF_CORE_READ(task, tgid);
 	hdr->tid = BPF_CORE_READ(task, pid);
@@ -169,14 +189,18 @@ static __always_inline void header_task(struct st_record_header *hdr, __u32 kind
 	BPF_CORE_READ_STR_INTO(&hdr->comm, task, comm);
 }
 
-/* Fills a header for an event of task, or of the current task when task is NULL. */
+/*
+ * Fills a header for an event of task, or of the current task when task is
+ * NULL. now is the event's bpf_ktime_get_boot_ns(), passed in because a
+ * clock read costs tens of nanoseconds and the caller may hold one already.
+ */
 static __always_inline void header_fill(struct st_record_header *hdr, __u32 kind, __u32 size,
-					struct task_struct *task)
+					struct task_struct *task, __u64 now)
 {
 	if (task)
-		header_task(hdr, kind, size, task);
+		header_task(hdr, kind, size, task, now);
 	else
-		header_current(hdr, kind, size);
+		header_current(hdr, kind, size, now);
 }
 
 /*
@@ -257,7 +281,7 @@ static __always_inline int on_call_task(struct st_proc *proc, __u32 call, __u32 
 
 	now = bpf_ktime_get_boot_ns();
 	opened = proc->window_ns[class];
-	if (opened && now - opened < targ_cooldown_ns)
+	if (targ_cooldown_ns && opened && now - opened < targ_cooldown_ns)
 		return 0;
 	/*
 	 * Keep the last quarter of the ring buffer for records that carry more
@@ -267,15 +291,18 @@ static __always_inline int on_call_task(struct st_proc *proc, __u32 call, __u32 
 	 */
 	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > targ_ring_size / 4 * 3)
 		return 0;
-	/* Two threads may race here; only the one that moves the window sends. */
-	if (__sync_val_compare_and_swap(&proc->window_ns[class], opened, now) != opened)
+	/*
+	 * Two threads may race here; only the one that moves the window sends.
+	 * With no cooldown every call sends and nothing reads the window.
+	 */
+	if (targ_cooldown_ns &&
+	    __sync_val_compare_and_swap(&proc->window_ns[class], opened, now) != opened)
 		return 0;
 
 	rec = record_reserve(sizeof(*rec), ST_REC_CALLS);
 	if (!rec)
 		return 0;
-	header_fill(&rec->hdr, ST_REC_CALLS, sizeof(*rec), task);
-	rec->hdr.boot_ns = now;
+	header_fill(&rec->hdr, ST_REC_CALLS, sizeof(*rec), task, now);
 	rec->hdr.flags = hold_current(class == ST_CLASS_TXN ? ST_TRIG_TRANSACTION :
 				      ST_TRIG_NON_DETERMINISTIC_CALL);
 	__builtin_memcpy(rec->calls, proc->calls, sizeof(rec->calls));

@@ -27,7 +27,7 @@ int BPF_USDT(handle_marker_snapshot)
 	rec = record_reserve(sizeof(*rec), ST_REC_EXPLICIT);
 	if (!rec)
 		return 0;
-	header_current(&rec->hdr, ST_REC_EXPLICIT, sizeof(*rec));
+	header_current(&rec->hdr, ST_REC_EXPLICIT, sizeof(*rec), bpf_ktime_get_boot_ns());
 	rec->source = ST_EXPLICIT_MARKER;
 	rec->pad = 0;
 	rec->hdr.flags = hold_current(ST_TRIG_EXPLICIT);

@@ -386,7 +386,7 @@ int BPF_PROG(handle_signal_generate, int sig, struct kernel_siginfo *info,
 	if (!rec)
 		return 0;
 	__builtin_memset(rec, 0, sizeof(*rec));
-	header_task(&rec->hdr, ST_REC_SIGNAL, sizeof(*rec), task);
+	header_task(&rec->hdr, ST_REC_SIGNAL, sizeof(*rec), task, bpf_ktime_get_boot_ns());
 	rec->sig = sig;
 	rec->code = code;
 	rec->result = result;
@@ -472,7 +472,7 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid,
 	rec = record_reserve(sizeof(*rec), ST_REC_EXEC);
 	if (!rec)
 		return 0;
-	header_task(&rec->hdr, ST_REC_EXEC, sizeof(*rec), task);
+	header_task(&rec->hdr, ST_REC_EXEC, sizeof(*rec), task, bpf_ktime_get_boot_ns());
 	rec->old_tid = old_pid;
 	rec->ppid = BPF_CORE_READ(task, real_parent, tgid);
 	/* the kernel marks the first return of a 32-bit image as an ia32 system call */
@@ -543,7 +543,7 @@ static __always_inline void join_task(struct task_struct *task)
 	rec = record_reserve(sizeof(*rec), ST_REC_JOIN);
 	if (!rec)
 		return;
-	header_task(&rec->hdr, ST_REC_JOIN, sizeof(*rec), task);
+	header_task(&rec->hdr, ST_REC_JOIN, sizeof(*rec), task, bpf_ktime_get_boot_ns());
 	/* the record names the process, not the thread that moved */
 	rec->hdr.tid = tgid;
 	rec->ppid = BPF_CORE_READ(task, real_parent, tgid);
@@ -604,7 +604,7 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	rec = record_reserve(sizeof(*rec), ST_REC_FORK);
 	if (!rec)
 		return 0;
-	header_task(&rec->hdr, ST_REC_FORK, sizeof(*rec), parent);
+	header_task(&rec->hdr, ST_REC_FORK, sizeof(*rec), parent, bpf_ktime_get_boot_ns());
 	rec->child_pid = ctgid;
 	rec->pad = 0;
 	/* a fork makes no line, and every record after it forces the wakeup */
@@ -648,7 +648,7 @@ int BPF_PROG(handle_exit, struct task_struct *task)
 		bpf_map_delete_elem(&holds, &tgid);
 		return 0;
 	}
-	header_task(&rec->hdr, ST_REC_EXIT, sizeof(*rec), task);
+	header_task(&rec->hdr, ST_REC_EXIT, sizeof(*rec), task, bpf_ktime_get_boot_ns());
 	/* io_uring's kernel threads (iou-sqp-, iou-wrk-) may exit last: name the process */
 	if (BPF_CORE_READ(task, flags) & PF_IO_WORKER_FLAG)
 		BPF_CORE_READ_STR_INTO(&rec->hdr.comm, task, group_leader, comm);

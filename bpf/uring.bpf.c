@@ -56,7 +56,7 @@ static __always_inline void coverage_send(struct st_proc *proc, __u32 trigger, _
 	rec = record_reserve(sizeof(*rec), ST_REC_COVERAGE);
 	if (!rec)
 		return;
-	header_fill(&rec->hdr, ST_REC_COVERAGE, sizeof(*rec), task);
+	header_fill(&rec->hdr, ST_REC_COVERAGE, sizeof(*rec), task, bpf_ktime_get_boot_ns());
 	rec->trigger = trigger;
 	rec->via = ST_VIA_IO_URING;
 	rec->reason = ST_COVERAGE_UNDECODED;
