@@ -688,7 +688,7 @@ static void run_snapshot(struct session *s, struct json_writer *w,
 		return;
 	}
 	/* earlier kernel records come first in the output */
-	ring_buffer__consume(s->tracer.rb);
+	ring_reader_consume(&s->tracer.ring);
 	/* as with -p, a thread's id is taken for its process */
 	if (!is_traced(s, pid)) {
 		group = thread_group_of(pid);

@@ -123,7 +123,7 @@ static void reconcile_once(struct session *s, __u64 now)
 {
 	size_t i;
 
-	ring_buffer__consume(s->tracer.rb);
+	ring_reader_consume(&s->tracer.ring);
 	for (i = 0; i < s->classifier.proc_count; i++) {
 		__u32 pid = s->classifier.procs[i].pid;
 		struct st_proc kernel;
@@ -168,7 +168,7 @@ static void check_liveness(struct session *s, __u64 now)
 		return;
 	s->next_liveness_ns = now + LIVENESS_NS;
 	reap_exited(s, now);
-	ring_buffer__consume(s->tracer.rb);
+	ring_reader_consume(&s->tracer.ring);
 	for (i = 0; i < s->classifier.proc_count; i++) {
 		pid_t pid = s->classifier.procs[i].pid;
 		struct st_proc kernel;
@@ -180,7 +180,7 @@ static void check_liveness(struct session *s, __u64 now)
 		pid_t pid = s->classifier.procs[i].pid;
 
 		if (process_gone(pid)) {
-			ring_buffer__consume(s->tracer.rb);
+			ring_reader_consume(&s->tracer.ring);
 			if (classifier_find(&s->classifier, pid)) {
 				log_info(1, "process %d vanished without an exit record", pid);
 				tracer_remove(&s->tracer, pid);
@@ -304,7 +304,7 @@ static int setup_fds(struct session *s)
 	if (!err)
 		err = epoll_add(s->epoll_fd, s->timer_fd);
 	if (!err)
-		err = epoll_add(s->epoll_fd, ring_buffer__epoll_fd(s->tracer.rb));
+		err = epoll_add(s->epoll_fd, ring_reader_fd(&s->tracer.ring));
 	if (!err)
 		err = epoll_add(s->epoll_fd, s->child_pidfd);
 	if (!err)
@@ -335,7 +335,7 @@ int session_loop(struct session *s)
 			break;
 		}
 		/* poll() drains only rings that epoll reported; consume() drains all */
-		ring_buffer__consume(s->tracer.rb);
+		ring_reader_consume(&s->tracer.ring);
 		for (i = 0; i < n; i++) {
 			int fd = events[i].data.fd;
 
@@ -374,7 +374,7 @@ void session_finish(struct session *s)
 {
 	__u64 by_kind[ST_LOST_SLOTS];
 
-	ring_buffer__consume(s->tracer.rb);
+	ring_reader_consume(&s->tracer.ring);
 	classifier_flush(&s->classifier, boot_now_ns());
 	snapshots_shutdown(&s->snapshots);
 	s->next_lost_check_ns = 0;

@@ -275,14 +275,11 @@ fail:
 int tracer_open_reader(struct tracer *t, int (*handle_record)(void *ctx, void *data, size_t size),
 		       void *ctx)
 {
-	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), handle_record, ctx, NULL);
-	if (!t->rb) {
-		int err = -errno;
+	int err = ring_reader_open(&t->ring, bpf_map__fd(t->skel->maps.events), handle_record, ctx);
 
-		log_error("creating the ring buffer reader failed: %s", strerror(errno));
-		return err;
-	}
-	return 0;
+	if (err)
+		log_error("mapping the ring buffer failed: %s", strerror(-err));
+	return err;
 }
 
 int tracer_links(struct tracer *t, struct link_list *l)
@@ -304,8 +301,7 @@ void tracer_close(struct tracer *t)
 {
 	if (!t)
 		return;
-	ring_buffer__free(t->rb);
-	t->rb = NULL;
+	ring_reader_close(&t->ring);
 	idle_close(t);
 	uring_close(t);
 	compat_close(t);

@@ -6,12 +6,12 @@
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 #include "options.h"
+#include "ring.h"
 
 struct snaptrig_bpf;
 struct idle_bpf;
 struct uring_bpf;
 struct compat_bpf;
-struct ring_buffer;
 struct bpf_object;
 
 struct tracer {
@@ -21,7 +21,7 @@ struct tracer {
 	struct uring_bpf *uring;	/* NULL unless loaded: see uring_open() */
 	struct compat_bpf *compat;	/* NULL unless loaded: the ia32 system call hook */
 	int compat_attached;		/* the ia32 hook is attached: see compat_attach() */
-	struct ring_buffer *rb;
+	struct ring_reader ring;	/* mapped by tracer_open_reader() */
 	int procs_fd;
 	int lost_fd;
 	int holds_fd;
