@@ -106,7 +106,8 @@ class CallsTest(SnaptrigTestCase):
                  if isinstance(value, str) and value.split()[:1] == ["non-deterministic-call"]]
         self.assertEqual(len(lines), 2, run.describe())
         rest = expected["getrandom"] - 1
-        self.assertEqual(lines[0][4:], ["call=getrandom", "count=1", "coalesced=no"])
+        self.assertEqual(lines[0][4:], ["call=getrandom", "count=1", "coalesced=no",
+                                        "via=syscall"])
         self.assertEqual(lines[1][4:], ["call=getrandom", f"count={rest + expected['clock_gettime']}",
                                         "coalesced=yes",
                                         f"calls=getrandom:{rest},"
