@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -225,12 +226,12 @@ static int parse_pid_list(const char *list, struct options *opts)
 
 		errno = 0;
 		pid = strtol(item, &end, 10);
-		if (end != item && !*end && (errno == ERANGE || pid > INT_MAX)) {
+		if (isdigit((unsigned char)*item) && !*end && (errno == ERANGE || pid > INT_MAX)) {
 			log_error("invalid pid '%s' for -p: out of range", item);
 			err = -EINVAL;
 			break;
 		}
-		if (errno || end == item || *end || pid <= 0) {
+		if (errno || !isdigit((unsigned char)*item) || *end || pid <= 0) {
 			log_error("invalid pid '%s' for -p: expected a positive integer", item);
 			err = -EINVAL;
 			break;
@@ -267,7 +268,7 @@ static int parse_ring_size(const char *arg, __u64 *bytes)
 		log_error("invalid size '%s' for --ring-buffer-size: out of range", arg);
 		return -EINVAL;
 	}
-	if (errno || end == arg || *arg == '-') {
+	if (errno || !isdigit((unsigned char)*arg)) {
 		log_error("invalid size '%s' for --ring-buffer-size: expected a number like 4M", arg);
 		return -EINVAL;
 	}
@@ -350,7 +351,7 @@ static int parse_probe_option(int opt, const char *arg, struct options *opts)
 	}
 	errno = 0;
 	pid = strtol(arg, &end, 10);
-	if (errno || end == arg || *end || pid <= 0 || pid > INT_MAX) {
+	if (errno || !isdigit((unsigned char)*arg) || *end || pid <= 0 || pid > INT_MAX) {
 		log_error("invalid pid '%s' for --request-snapshot: expected a positive integer", arg);
 		return -EINVAL;
 	}
@@ -476,7 +477,7 @@ static int parse_one(int opt, const char *arg, struct options *opts, int *trigge
 			log_error("invalid count '%s' for --max-snapshots: out of range", arg);
 			return -EINVAL;
 		}
-		if (errno || end == arg || *end || *arg == '-' || !opts->max_snapshots) {
+		if (errno || !isdigit((unsigned char)*arg) || *end || !opts->max_snapshots) {
 			log_error("invalid count '%s' for --max-snapshots: expected a positive integer", arg);
 			return -EINVAL;
 		}
@@ -488,7 +489,8 @@ static int parse_one(int opt, const char *arg, struct options *opts, int *trigge
 
 		errno = 0;
 		sites = strtoul(arg, &end, 10);
-		if (errno || end == arg || *end || *arg == '-' || !sites || sites > MARKER_SITES_MAX) {
+		if (errno || !isdigit((unsigned char)*arg) || *end || !sites ||
+		    sites > MARKER_SITES_MAX) {
 			log_error("invalid count '%s' for --marker-sites: expected 1 to %u", arg,
 				  MARKER_SITES_MAX);
 			return -EINVAL;
