@@ -10,6 +10,7 @@ struct ring_reader {
 	const unsigned long *producer;	/* the producer page, data pages after it */
 	const unsigned char *data;	/* mapped twice, so no record wraps */
 	size_t mask;			/* data size - 1; the size is a power of two */
+	size_t release_bytes;		/* bytes consumed between stores of the position */
 	size_t page_size;
 	int map_fd;
 	int (*handle)(void *ctx, void *data, size_t size);

@@ -80,6 +80,7 @@ static void fake_open(struct fake_ring *f, struct seen *s)
 	f->reader.producer = &f->producer;
 	f->reader.data = area;
 	f->reader.mask = DATA_SIZE - 1;
+	f->reader.release_bytes = 64 * 1024;
 	f->reader.handle = record_seen;
 	f->reader.ctx = s;
 }
@@ -265,6 +266,7 @@ static void open_real_map(void **state)
 	err = ring_reader_open(&r, fd, record_seen, NULL);
 	assert_int_equal(err, 0);
 	assert_int_equal(r.mask, 64 * 1024 - 1);
+	assert_int_equal(r.release_bytes, 8 * 1024);
 	assert_int_equal(*r.consumer, 0);
 	assert_int_equal(*r.producer, 0);
 	assert_int_equal(ring_reader_fd(&r), fd);
@@ -272,6 +274,23 @@ static void open_real_map(void **state)
 	assert_int_equal(r.data[0], r.data[64 * 1024]);
 	ring_reader_close(&r);
 	assert_null(r.consumer);
+	close(fd);
+}
+
+/* A large ring hands space back every 64 KiB, not every eighth of its size. */
+static void open_caps_release_interval(void **state)
+{
+	struct ring_reader r;
+	int fd;
+
+	(void)state;
+	fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "test_ring_big", 0, 0, 4 << 20, NULL);
+	if (fd < 0)
+		fail_msg("creating a ring buffer map failed: %s (run as root)", strerror(errno));
+
+	assert_int_equal(ring_reader_open(&r, fd, record_seen, NULL), 0);
+	assert_int_equal(r.release_bytes, 64 * 1024);
+	ring_reader_close(&r);
 	close(fd);
 }
 
@@ -301,6 +320,7 @@ int main(void)
 		cmocka_unit_test(consume_handler_error),
 		cmocka_unit_test(consume_releases_in_pass),
 		cmocka_unit_test(open_real_map),
+		cmocka_unit_test(open_caps_release_interval),
 		cmocka_unit_test(open_rejects_other_maps),
 	};
 
