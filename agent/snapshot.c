@@ -268,31 +268,41 @@ static int kernel_held(const struct line *line)
 
 #define STOP_WAIT_NS 500000000ULL	/* how long to wait for every thread to stop */
 
-/* Whether every thread of pid is in a stopped state (T, or t under ptrace). */
-static int all_threads_stopped(__u32 pid)
+/*
+ * Whether every thread of pid is in one of the /proc states in states, or
+ * gone. A process that is gone, or whose threads cannot be listed, counts.
+ */
+static int all_threads_in(__u32 pid, const char *states)
 {
 	char path[64];
 	struct dirent *entry;
-	int stopped = 1, seen = 0;
+	int all = 1;
 	DIR *dir;
 
 	snprintf(path, sizeof(path), "/proc/%u/task", pid);
 	dir = opendir(path);
 	if (!dir)
-		return 1;	/* gone: nothing left to wait for */
-	while (stopped && (entry = readdir(dir))) {
+		return 1;
+	while (all && (entry = readdir(dir))) {
 		char state;
 
 		if (entry->d_name[0] == '.')
 			continue;
 		state = process_state((pid_t)strtol(entry->d_name, NULL, 10));
-		seen = 1;
-		if (state && state != 'T' && state != 't')
-			stopped = 0;
+		if (state && !strchr(states, state))
+			all = 0;
 	}
 	closedir(dir);
-	return stopped || !seen;
+	return all;
 }
+
+/* Stopped (T, or t under ptrace) or exited (Z, X), so the thread runs no more. */
+#define STATES_STILL "TtZX"
+/*
+ * Exited. A zombie takes SIGSTOP without effect. A zombie leader alone does
+ * not make the process exited while another thread runs.
+ */
+#define STATES_EXITED "ZX"
 
 /*
  * Waits until the held process has really stopped. A SIGSTOP takes effect
@@ -303,7 +313,7 @@ static void wait_stopped(__u32 pid)
 {
 	__u64 deadline = boot_now_ns() + STOP_WAIT_NS;
 
-	while (!all_threads_stopped(pid)) {
+	while (!all_threads_in(pid, STATES_STILL)) {
 		if (boot_now_ns() > deadline) {
 			log_info(1, "process %u has threads that did not stop within %llu ms; snapshot goes on",
 				 pid, STOP_WAIT_NS / 1000000);
@@ -320,6 +330,8 @@ static int agent_hold(struct snapshots *sn, __u32 pid, enum st_trigger trigger)
 
 	if (process_state(pid) == 'T')
 		return 0;	/* someone else stopped it: it stays as it is */
+	if (all_threads_in(pid, STATES_EXITED))
+		return 0;	/* only its exit record is left to come */
 	hold.since_ns = boot_now_ns();
 	if (bpf_map_update_elem(sn->tracer->holds_fd, &pid, &hold, BPF_NOEXIST))
 		return 0;

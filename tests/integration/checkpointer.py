@@ -11,6 +11,7 @@ so a reader never sees half of it):
   env           every SNAPTRIG_* variable
   fds           {fd: link target} of its open descriptors
   state         the state letter of /proc/PID/stat (None if PID is gone)
+  threads       {tid: state letter} of every thread in /proc/PID/task
   exe           the target of /proc/PID/exe
   absent_exists whether PATH of --absent exists
 Then it waits until the --gate file exists (at most 20 s), writes TEXT to
@@ -68,6 +69,11 @@ def main():
     }
     if opts.pid is not None:
         record["state"] = process_state(opts.pid)
+        try:
+            tids = os.listdir(f"/proc/{opts.pid}/task")
+        except OSError:
+            tids = []
+        record["threads"] = {tid: process_state(int(tid)) for tid in tids}
         try:
             record["exe"] = os.readlink(f"/proc/{opts.pid}/exe")
         except OSError:

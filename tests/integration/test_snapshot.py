@@ -338,6 +338,31 @@ class HoldTest(SnapshotTestCase):
         self.assertServed(run, snap, trigger)
         self.assertEqual(len(run.of_type("snapshot")), 1, run.describe())
 
+    def test_agent_hold_zombie_leader(self):
+        """A process whose main thread exited is held: its live thread stops at once."""
+        out = Path(self.tmp) / "record.json"
+        template = checkpointer(out, "--pid", "{pid}")
+        run = self.trace(["-v", "-t", "periodic-interval", "--snapshot-interval", "300ms",
+                          "--freeze", "--max-snapshots", "1", "--exec", template],
+                         [tool("st-leader-exit")])
+        pid = int(run.wait_fact("pid"))
+        tid = int(run.wait_fact("tid"))
+        self.assertEqual(wait_state(pid, {"Z"}), "Z")
+        snap = self.wait_snapshot(run, pid)
+        record = read_json_file(out)
+        run.write_stdin(b"go\n")
+        self.assertEqual(run.wait_exit(), 7, run.describe())
+
+        self.assertEqual(record["threads"], {str(pid): "Z", str(tid): "T"})
+        trigger = run.triggers("periodic-interval", pid)[0]
+        self.assertIs(trigger["held"], True)
+        self.assertFields(run, snap, status="ok", exit_code=0, held=True, hold="agent",
+                          resumed=True, ended=False)
+        self.assertServed(run, snap, trigger)
+        waited = [l for l in run.err.lines if "did not stop within" in l]
+        self.assertEqual(waited, [], run.describe())
+        self.assertExited(run, pid, 7, comm="st-leader-exit")
+
     def test_bootstrap_hold_before_first_instruction(self):
         """At bootstrap the new image is loaded and stopped."""
         out = Path(self.tmp) / "record.json"
