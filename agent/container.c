@@ -297,6 +297,85 @@ void container_ids_of(__u32 pid, __u32 tid, const struct st_record_header *hdr,
 		ids->ns_tid = entry->ns_tid;
 }
 
+/* Reads the last NSpid entry of pid, its id in its own namespace, and that namespace's level. */
+static int ns_pid_of(__u32 pid, __u32 *ns_pid, __u32 *level)
+{
+	char path[64], line[512];
+	int found = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%u/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = line + 6, *end;
+
+		if (strncmp(line, "NSpid:", 6))
+			continue;
+		/* one id for each level from the initial namespace down */
+		for (*level = 0;; (*level)++) {
+			unsigned long nr = strtoul(p, &end, 10);
+
+			if (end == p)
+				break;
+			*ns_pid = (__u32)nr;
+			p = end;
+		}
+		found = *level > 0;
+		if (found)
+			(*level)--;
+		break;
+	}
+	fclose(f);
+	return found ? 0 : -ENOENT;
+}
+
+/* Reads the id of pid's cgroup v2 cgroup from the 0:: line of /proc/PID/cgroup; 0 if unknown. */
+static __u64 cgroup_id_of(__u32 pid)
+{
+	char path[64], line[PATH_MAX + 8], dir[PATH_MAX * 2 + 16];
+	struct stat st;
+	__u64 id = 0;
+	FILE *f;
+
+	if (!mount_path[0] && cgroup2_mount_point(mount_path, sizeof(mount_path)))
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%u/cgroup", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "0::", 3))
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		snprintf(dir, sizeof(dir), "%s%s", mount_path, strcmp(line + 3, "/") ? line + 3 : "");
+		/* on 64-bit kernels the inode number of a kernfs directory is its id */
+		if (stat(dir, &st) == 0)
+			id = st.st_ino;
+		break;
+	}
+	fclose(f);
+	return id;
+}
+
+void container_seed(__u32 pid, int with_cgroup)
+{
+	static __u32 own_level = (__u32)-1;
+	struct st_record_header hdr = { .pid = pid, .tid = pid };
+	__u32 nr = 0, level = 0;
+
+	if (own_level == (__u32)-1)
+		own_level = pidns_level_self();
+	if (ns_pid_of(pid, &nr, &level))
+		return;
+	if (level > own_level)
+		hdr.ns_pid = hdr.ns_tid = nr;
+	if (with_cgroup || hdr.ns_pid)
+		hdr.cgroup_id = cgroup_id_of(pid);
+	container_note(&hdr);
+}
+
 __u32 pidns_level_self(void)
 {
 	char line[512];

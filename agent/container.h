@@ -64,6 +64,14 @@ void container_forget(__u32 pid);
 void container_ids_of(__u32 pid, __u32 tid, const struct st_record_header *hdr,
 		      struct container_ids *ids);
 
+/*
+ * Remembers the fields of pid from /proc, as its records would carry them,
+ * for lines written before the kernel sends one: attach-time lines of -p and
+ * --cgroup targets. with_cgroup is set with --cgroup, which puts the cgroup
+ * on every line.
+ */
+void container_seed(__u32 pid, int with_cgroup);
+
 /* The level of the agent's pid namespace: the entries of NSpid less one. */
 __u32 pidns_level_self(void);
 

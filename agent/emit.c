@@ -852,6 +852,7 @@ static void emit_coverage(struct emitter *e, const struct line *line)
 			if (triggers & ST_TRIG_BIT(t))
 				text_append(e, &len, "%s%s", trigger_name(t),
 					    triggers >> (t + 1) ? "," : "");
+		text_container(e, &len, line);
 		text_append(e, &len, "\n");
 		out_append(e, e->text, len);
 		return;
@@ -860,6 +861,7 @@ static void emit_coverage(struct emitter *e, const struct line *line)
 	key_u64(w, "pid", line->pid);
 	key_u64(w, "tid", line->tid);
 	key_comm(w, "comm", line->comm);
+	fields_container(w, line->pid, line->tid, &rec->hdr);
 	json_key(w, "triggers");
 	json_array_begin(w);
 	for (t = 0; t < ST_TRIG_COUNT; t++)

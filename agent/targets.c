@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "compat.h"
+#include "container.h"
 #include "log.h"
 #include "session.h"
 
@@ -333,6 +334,8 @@ void report_targets(struct session *s)
 	size_t i;
 
 	for (i = 0; i < s->target_count; i++) {
+		/* its lines here come before any record that carries these fields */
+		container_seed((__u32)s->targets[i], s->opts.cgroup.id != 0);
 		/* a running 32-bit target: calls from now on are seen, like the others */
 		if (s->opts.ia32 == IA32_AUTO && !s->opts.command && process_is_ia32(s->targets[i]))
 			compat_attach(&s->tracer);

@@ -108,6 +108,31 @@ class PidNamespaceTest(SnaptrigTestCase):
         self.assertEqual(exit_line["ns_tid"], 1)
         self.assertEqual(exit_line["cgroup"], path)
 
+    def test_attach_lines_name_namespace(self):
+        """Lines written at attach, before any record, carry the namespace ids."""
+        outer = self.spawn(["unshare", "--pid", "--fork", "--mount-proc", tool("st-stdin"),
+                            "-n", "1"])
+        self.assertEqual(outer.wait_fact("pid"), "1")
+        inner = children_of(outer.pid)[0]
+        path = cgroup_of(inner)
+        cgroup_id = os.stat(self.mount + (path if path != "/" else "")).st_ino
+        run = self.trace(["-t", "all", "-p", str(inner)])
+        run.wait_start()
+        coverage = run.wait_record(lambda r: r["type"] == "coverage" and r["pid"] == inner,
+                                   f"a coverage line of {inner}")
+        outer.proc.stdin.write(b"data\n")
+        outer.close_stdin()
+        self.assertEqual(outer.wait_exit(), 0, outer.describe())
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+
+        lines = [l for l in run.of_type("coverage") if l["pid"] == inner]
+        self.assertIn(coverage, lines)
+        for line in lines:
+            self.assertEqual(line["ns_pid"], 1, line)
+            self.assertEqual(line["ns_tid"], 1, line)
+            self.assertEqual(line["cgroup_id"], cgroup_id, line)
+            self.assertEqual(line["cgroup"], path, line)
+
     def test_text_format_names_namespace(self):
         run = self.trace(["-t", "first-stdin", "--format", "text"],
                          ["unshare", "--pid", "--fork", "--mount-proc", tool("st-stdin"),
@@ -285,6 +310,28 @@ class CgroupTest(SnaptrigTestCase):
         self.assertListenIn(run, program, pid)
         self.stop_agent(run)
         self.assertEqual(run.of_type("join"), [], "a member at start is no joiner")
+
+    def test_coverage_lines_name_cgroup(self):
+        """Coverage lines of members at start and of joiners carry the cgroup."""
+        at_start, start_pid = self.listener()
+        self.move_in(start_pid)
+        run, start = self.start_agent("all")
+        self.assertEqual(start["targets"], [start_pid])
+        joiner, join_pid = self.listener()
+        self.move_in(join_pid)
+        self.assertJoin(run, join_pid, os.getpid(), "st-listener")
+        for program, pid in ((at_start, start_pid), (joiner, join_pid)):
+            run.wait_record(lambda r, pid=pid: r["type"] == "coverage" and r["pid"] == pid,
+                            f"a coverage line of {pid}")
+        self.stop_agent(run)
+
+        for pid in (start_pid, join_pid):
+            lines = [l for l in run.of_type("coverage") if l["pid"] == pid]
+            self.assertTrue(lines, run.describe())
+            for line in lines:
+                self.assertEqual(line["cgroup_id"], self.cgroup_id, line)
+                self.assertEqual(line["cgroup"], self.rel, line)
+                self.assertNotIn("ns_pid", line)
 
     def test_member_of_child_cgroup_is_traced(self):
         os.mkdir(self.dir + "/inner")
