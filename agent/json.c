@@ -106,6 +106,14 @@ static void append(struct json_writer *w, const char *s, size_t n)
 		put(w, s, n);
 }
 
+static void put_char(struct json_writer *w, char c)
+{
+	if (reserve(w, 1)) {
+		w->buf[w->len++] = c;
+		w->buf[w->len] = '\0';
+	}
+}
+
 static void fail_usage(struct json_writer *w)
 {
 	if (!w->error)
@@ -142,7 +150,7 @@ static bool begin_value(struct json_writer *w)
 	}
 
 	if (*level & LEVEL_NONEMPTY)
-		append(w, ",", 1);
+		put_char(w, ',');
 	*level |= LEVEL_NONEMPTY;
 	return !w->error;
 }
@@ -300,11 +308,9 @@ static void put_string(struct json_writer *w, const char *s, size_t n)
 		unsigned char c;
 		size_t seq;
 
-		/* copy a run of plain bytes at once, since most strings are one such run */
+		/* copy plain bytes as they are scanned: most strings are one short run */
 		for (plain = i; plain < n && !is_special(in[plain]); plain++)
-			;
-		memcpy(out, in + i, plain - i);
-		out += plain - i;
+			*out++ = (char)in[plain];
 		i = plain;
 		if (i == n)
 			break;
@@ -329,27 +335,34 @@ static void put_string(struct json_writer *w, const char *s, size_t n)
 	w->len = (size_t)(out - w->buf);
 }
 
+/* Maximum key length that put_key() copies while it scans; longer keys take two passes. */
+#define SHORT_KEY_LEN 32
+
 /*
- * Appends "key": in one copy when the key needs no escaping, which is so for
- * every key the agent writes, and through put_string() otherwise.
+ * Appends "key": copying the key while scanning it, when it is short and
+ * needs no escaping, which is so for every key the agent writes, and through
+ * put_string() otherwise.
  */
 static void put_key(struct json_writer *w, const char *key)
 {
-	size_t n = strlen(key), i;
+	size_t i;
+	char *out;
 
-	for (i = 0; i < n && !is_special((unsigned char)key[i]); i++)
-		;
-	if (i < n) {
-		put_string(w, key, n);
-		append(w, ":", 1);
+	if (!reserve(w, SHORT_KEY_LEN + 3))
+		return;
+	out = w->buf + w->len;
+	*out++ = '"';
+	for (i = 0; i < SHORT_KEY_LEN && key[i] && !is_special((unsigned char)key[i]); i++)
+		*out++ = key[i];
+	if (key[i]) {
+		put_string(w, key, strlen(key));
+		put_char(w, ':');
 		return;
 	}
-	if (!reserve(w, n + 3))
-		return;
-	w->buf[w->len] = '"';
-	memcpy(w->buf + w->len + 1, key, n);
-	memcpy(w->buf + w->len + 1 + n, "\":", 3);
-	w->len += n + 3;
+	*out++ = '"';
+	*out++ = ':';
+	*out = '\0';
+	w->len = (size_t)(out - w->buf);
 }
 
 void json_key(struct json_writer *w, const char *key)
@@ -365,7 +378,7 @@ void json_key(struct json_writer *w, const char *key)
 
 	level = &w->levels[w->depth - 1];
 	if (*level & LEVEL_NONEMPTY)
-		append(w, ",", 1);
+		put_char(w, ',');
 	*level |= LEVEL_NONEMPTY;
 
 	put_key(w, key);
@@ -405,7 +418,11 @@ void json_u64(struct json_writer *w, __u64 value)
 		return;
 
 	start = format_u64(digits + sizeof(digits), value);
-	append(w, start, (size_t)(digits + sizeof(digits) - start));
+	if (!reserve(w, sizeof(digits)))
+		return;
+	while (start < digits + sizeof(digits))
+		w->buf[w->len++] = *start++;
+	w->buf[w->len] = '\0';
 }
 
 void json_i64(struct json_writer *w, __s64 value)
@@ -450,7 +467,7 @@ int json_finish_line(struct json_writer *w)
 		return w->error;
 	}
 
-	append(w, "\n", 1);
+	put_char(w, '\n');
 	return w->error;
 }
 
