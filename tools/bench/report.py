@@ -501,12 +501,17 @@ def add_agent_targets(doc, t):
               f"the agent needed {cpu[len(cpu) // 2]:.0f} ns CPU per line, an estimated ceiling of "
               f"{cap / 1e6:.2f} M lines/s on one CPU. When the ring buffer is three quarters "
               "full the kernel stops sending calls records and only counts, so the lines are "
-              "fewer than the calls but their counts add up (the table below). A perf "
-              "profile of the agent in this flood, taken outside make bench (3 s, 6,875 "
-              "samples, output to a file on ext4), put 48 % of its samples in the kernel's "
-              "copy of the lines into the page cache (copy_folio_from_iter_atomic) and about "
-              "30 % in building them (agent/json.c, memmove, strlen). A line is about 290 "
-              "bytes, so 5 M lines/s would be 1.45 GB/s of writes from one thread.")
+              "fewer than the calls but their counts add up (the table below). The lines "
+              "per second are bounded by the producer, one process whose traced getrandom "
+              f"costs {1e9 / flood[0]['producer_calls_per_s']:.0f} ns, and this machine has "
+              "2 CPUs, so 5 M lines/s cannot be produced here. The ceiling is the figure to "
+              "compare, and 5 M lines/s would "
+              "need 200 ns of agent CPU per line. A perf profile taken outside make bench, "
+              "with the agent and the producer pinned to their own CPUs on a quiet machine "
+              "and output to tmpfs (2 s, 7,980 samples of the agent's CPU), put about 60 % "
+              "of the agent's busy time in building the JSON lines (agent/json.c: keys, "
+              "strings, numbers) and about 7 % in the kernel's copy of the lines into the "
+              "page cache.")
         rss = max(f.get("vm_rss_kib") or 0 for f in flood)
         if rss:
             t.add("agent RSS (VmRSS) at the end of the flood", "< 16 MiB",
