@@ -517,6 +517,36 @@ static void string_key_escaped(void **state)
 	json_writer_free(&w);
 }
 
+/* Keys of 31 to 34 bytes, around the length that the writer copies while it scans. */
+static void key_lengths_around_copy_limit(void **state)
+{
+	static const char *const tails[] = { "", "\"" };
+	char key[40], expected[128];
+	size_t len, t;
+
+	(void)state;
+	for (len = 31; len <= 34; len++) {
+		for (t = 0; t < 2; t++) {
+			struct json_writer w;
+			int n;
+
+			memset(key, 'k', len);
+			strcpy(key + len, tails[t]);
+			n = snprintf(expected, sizeof(expected), "{\"%.*s%s\":7}", (int)len, key,
+				     t ? "\\\"" : "");
+			assert_true(n > 0 && (size_t)n < sizeof(expected));
+
+			json_writer_init(&w);
+			json_object_begin(&w);
+			json_key(&w, key);
+			json_u64(&w, 7);
+			json_object_end(&w);
+			assert_output(&w, expected, (size_t)n);
+			json_writer_free(&w);
+		}
+	}
+}
+
 static void numbers_and_literals(void **state)
 {
 	static const char expected[] =
@@ -890,6 +920,7 @@ int main(void)
 		cmocka_unit_test(string_invalid_lead_bytes),
 		cmocka_unit_test(string_every_byte_value),
 		cmocka_unit_test(string_key_escaped),
+		cmocka_unit_test(key_lengths_around_copy_limit),
 		cmocka_unit_test(numbers_and_literals),
 		cmocka_unit_test(nested_commas),
 		cmocka_unit_test(max_depth),
