@@ -331,7 +331,10 @@ static int ns_pid_of(__u32 pid, __u32 *ns_pid, __u32 *level)
 	return found ? 0 : -ENOENT;
 }
 
-/* Reads the id of pid's cgroup v2 cgroup from the 0:: line of /proc/PID/cgroup; 0 if unknown. */
+/*
+ * Reads the id of pid's cgroup v2 cgroup from the 0:: line of
+ * /proc/PID/cgroup. Returns 0 when unknown.
+ */
 static __u64 cgroup_id_of(__u32 pid)
 {
 	char path[64], line[PATH_MAX + 8], dir[PATH_MAX * 2 + 16];
@@ -361,15 +364,12 @@ static __u64 cgroup_id_of(__u32 pid)
 
 void container_seed(__u32 pid, int with_cgroup)
 {
-	static __u32 own_level = (__u32)-1;
 	struct st_record_header hdr = { .pid = pid, .tid = pid };
 	__u32 nr = 0, level = 0;
 
-	if (own_level == (__u32)-1)
-		own_level = pidns_level_self();
 	if (ns_pid_of(pid, &nr, &level))
 		return;
-	if (level > own_level)
+	if (level > pidns_level_self())
 		hdr.ns_pid = hdr.ns_tid = nr;
 	if (with_cgroup || hdr.ns_pid)
 		hdr.cgroup_id = cgroup_id_of(pid);
@@ -378,25 +378,9 @@ void container_seed(__u32 pid, int with_cgroup)
 
 __u32 pidns_level_self(void)
 {
-	char line[512];
-	__u32 level = 0;
-	FILE *f = fopen("/proc/self/status", "re");
+	__u32 nr, level;
 
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		char *p;
-
-		if (strncmp(line, "NSpid:", 6))
-			continue;
-		/* one pid for each level from the initial namespace down */
-		for (p = line + 6; *p; p++)
-			if (*p == '\t' || *p == ' ')
-				level += p[1] >= '0' && p[1] <= '9';
-		break;
-	}
-	fclose(f);
-	return level ? level - 1 : 0;
+	return ns_pid_of((__u32)getpid(), &nr, &level) ? 0 : level;
 }
 
 /* Traces the processes listed in dir/cgroup.procs. */

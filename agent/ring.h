@@ -6,10 +6,10 @@
 #include <stddef.h>
 
 struct ring_reader {
-	unsigned long *consumer;	/* the consumer page: read and written */
+	unsigned long *consumer;	/* the consumer page, which the reader writes */
 	const unsigned long *producer;	/* the producer page, data pages after it */
 	const unsigned char *data;	/* mapped twice, so no record wraps */
-	size_t mask;			/* data size - 1; the size is a power of two */
+	size_t mask;			/* data size minus 1, since the size is a power of two */
 	size_t release_bytes;		/* bytes consumed between stores of the position */
 	size_t page_size;
 	int map_fd;
@@ -31,7 +31,7 @@ int ring_reader_open(struct ring_reader *r, int map_fd,
  */
 int ring_reader_consume(struct ring_reader *r);
 
-/* The fd to watch for EPOLLIN: the map's own, readable while data waits. */
+/* Returns the fd to watch for EPOLLIN, the map's own, which is readable while data waits. */
 int ring_reader_fd(const struct ring_reader *r);
 
 void ring_reader_close(struct ring_reader *r);

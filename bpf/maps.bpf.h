@@ -104,7 +104,7 @@ static __always_inline void header_ns_level(struct st_record_header *hdr, struct
 		hdr->cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
 }
 
-/* The same for any task, with two probe reads on the common path. */
+/* Fills the same fields for any task, with two probe reads on the common path. */
 static __always_inline void header_ns(struct st_record_header *hdr, struct task_struct *task)
 {
 	struct pid *pid = BPF_CORE_READ(task, thread_pid);
@@ -113,9 +113,9 @@ static __always_inline void header_ns(struct st_record_header *hdr, struct task_
 }
 
 /*
- * The same for the current task. Its BTF pointer is read with plain loads,
- * which cost a fraction of a probe read's helper call. Every calls record
- * takes this path.
+ * Fills the same fields for the current task. Its BTF pointer is read with
+ * plain loads, which cost a fraction of a probe read's helper call. Every
+ * calls record takes this path.
  */
 static __always_inline void header_ns_current(struct st_record_header *hdr)
 {
@@ -292,7 +292,7 @@ static __always_inline int on_call_task(struct st_proc *proc, __u32 call, __u32 
 	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > targ_ring_size / 4 * 3)
 		return 0;
 	/*
-	 * Two threads may race here; only the one that moves the window sends.
+	 * Two threads may race here, and only the one that moves the window sends.
 	 * With no cooldown every call sends and nothing reads the window.
 	 */
 	if (targ_cooldown_ns &&
