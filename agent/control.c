@@ -766,6 +766,8 @@ static void run_stats(struct session *s, struct json_writer *w,
 	json_object_end(w);
 	json_key(w, "lost");
 	json_u64(w, s->lost_total);
+	json_key(w, "latency");
+	latency_write_json(&s->emitter.latency, w);
 }
 
 static void handle_line(struct control *ctl, struct session *s, struct control_client *cl,

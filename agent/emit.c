@@ -77,6 +77,10 @@ void emitter_close(struct emitter *e)
 	free(e->out);
 	e->out = NULL;
 	e->out_len = e->out_cap = 0;
+	free(e->pending);
+	e->pending = NULL;
+	e->pending_count = e->pending_done = e->pending_cap = 0;
+	latency_free(&e->latency);
 	if (e->owns_fd && e->fd >= 0)
 		close(e->fd);
 	e->fd = -1;
@@ -116,6 +120,21 @@ static void write_all(struct emitter *e, const char *buf, size_t len)
 	}
 }
 
+/* Counts the delay of each pending line that ends at or before written bytes of out. */
+static void settle_delays(struct emitter *e, size_t written)
+{
+	__u64 now;
+
+	if (e->pending_done == e->pending_count || e->error)
+		return;
+	now = boot_now_ns();
+	while (e->pending_done < e->pending_count && e->pending[e->pending_done].end <= written) {
+		const struct pending_delay *p = &e->pending[e->pending_done++];
+
+		latency_add(&e->latency, p->kind, now > p->boot_ns ? now - p->boot_ns : 0);
+	}
+}
+
 /* Lines wait in e->out up to this size before a pass ends. */
 #define OUT_FLUSH_BYTES (64 * 1024)
 
@@ -131,7 +150,9 @@ void emitter_flush(struct emitter *e)
 	/* Linux holds the inode lock for a write to a regular file, so lines stay whole at any size */
 	if (e->regular_file) {
 		write_all(e, e->out, e->out_len);
+		settle_delays(e, e->out_len);
 		e->out_len = 0;
+		e->pending_count = e->pending_done = 0;
 		return;
 	}
 	while (start < e->out_len && !e->error) {
@@ -148,9 +169,11 @@ void emitter_flush(struct emitter *e)
 				break;
 		}
 		write_all(e, e->out + start, end - start);
+		settle_delays(e, end);
 		start = end;
 	}
 	e->out_len = 0;
+	e->pending_count = e->pending_done = 0;
 }
 
 static void out_append(struct emitter *e, const char *buf, size_t len)
@@ -877,20 +900,47 @@ static void emit_coverage(struct emitter *e, const struct line *line)
 	line_end(e);
 }
 
-void emit_line(void *ctx, const struct line *line)
+/*
+ * Notes the line just added to out, if it was made from a kernel record, so
+ * that its delay is counted when the write that carries it returns.
+ */
+static void note_delay(struct emitter *e, const struct line *line)
 {
-	struct emitter *e = ctx;
+	unsigned int kind;
+
+	if (!line->record || line->at_attach || line->reconciled || e->error)
+		return;
+	if (line->type == LINE_TRIGGER)
+		kind = line->trigger;
+	else
+		kind = line->type == LINE_EXEC ? LATENCY_EXEC : LATENCY_EXIT;
+	if (!e->out_len) {
+		/* too long to gather: out_append() wrote it already */
+		__u64 now = boot_now_ns();
+
+		latency_add(&e->latency, kind, now > line->boot_ns ? now - line->boot_ns : 0);
+		return;
+	}
+	if (e->pending_count == e->pending_cap) {
+		size_t cap = e->pending_cap ? e->pending_cap * 2 : 256;
+		struct pending_delay *grown = realloc(e->pending, cap * sizeof(*grown));
+
+		if (!grown)
+			return;
+		e->pending = grown;
+		e->pending_cap = cap;
+	}
+	e->pending[e->pending_count++] = (struct pending_delay){
+		.end = e->out_len,
+		.boot_ns = line->boot_ns,
+		.kind = kind,
+	};
+}
+
+static void emit_json_line(struct emitter *e, const struct line *line)
+{
 	struct json_writer *w = &e->json;
 
-	if (line->type == LINE_COVERAGE) {
-		emit_coverage(e, line);
-		return;
-	}
-
-	if (e->format == FORMAT_TEXT) {
-		emit_text(e, line);
-		return;
-	}
 	if (line->type == LINE_TRIGGER) {
 		line_begin(e, "trigger", line->boot_ns);
 		key_str(w, "trigger", trigger_name(line->trigger));
@@ -916,6 +966,21 @@ void emit_line(void *ctx, const struct line *line)
 	else
 		fields_exit(w, (const void *)line->record);
 	line_end(e);
+}
+
+void emit_line(void *ctx, const struct line *line)
+{
+	struct emitter *e = ctx;
+
+	if (line->type == LINE_COVERAGE) {
+		emit_coverage(e, line);
+		return;
+	}
+	if (e->format == FORMAT_TEXT)
+		emit_text(e, line);
+	else
+		emit_json_line(e, line);
+	note_delay(e, line);
 }
 
 void emit_snapshot(struct emitter *e, const struct snapshot_report *r)
@@ -1012,6 +1077,8 @@ void emit_stats(struct emitter *e, const struct classifier *c, __u64 lost_total,
 		e->seq++;
 		return;
 	}
+	/* the lines before it are written first, so that their delays are in it */
+	emitter_flush(e);
 	line_begin(e, "stats", boot_now_ns());
 	key_u64(w, "records", c->records);
 	json_key(w, "triggers");
@@ -1023,5 +1090,7 @@ void emit_stats(struct emitter *e, const struct classifier *c, __u64 lost_total,
 	key_u64(w, "lost", lost_total);
 	json_key(w, "lost_by_kind");
 	kind_counts(w, lost_by_kind);
+	json_key(w, "latency");
+	latency_write_json(&e->latency, w);
 	line_end(e);
 }

@@ -6,12 +6,20 @@
 #include <sys/types.h>
 #include "classify.h"
 #include "json.h"
+#include "latency.h"
 #include "options.h"
 
 /* A trigger line that a snapshot request stands for. */
 struct served_trigger {
 	__u64 seq;
 	enum st_trigger trigger;
+};
+
+/* A line in the output buffer whose delay is counted once it is written. */
+struct pending_delay {
+	size_t end;			/* offset in emitter.out just past the line */
+	__u64 boot_ns;			/* of the kernel record the line came from */
+	unsigned int kind;		/* an st_trigger or a latency_kind */
 };
 
 /* The content of a "snapshot" line. */
@@ -53,6 +61,11 @@ struct emitter {
 	char *out;			/* lines not written yet */
 	size_t out_len;
 	size_t out_cap;
+	struct latency_set latency;	/* kernel record to written line */
+	struct pending_delay *pending;	/* lines in out from kernel records */
+	size_t pending_count;
+	size_t pending_done;		/* of pending, the ones written */
+	size_t pending_cap;
 };
 
 /* Opens path for appending, or uses standard output when path is NULL. */

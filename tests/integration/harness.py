@@ -407,6 +407,17 @@ class TracedRun:
         t.assertEqual([r for r in self.of_type("trigger")
                        if r["trigger"] not in start["triggers"]], [],
                       "lines of triggers that were not selected")
+        # latency counts the lines made from kernel records, a subset of each kind
+        for kind, figures in stats["latency"].items():
+            lines = (self.of_type(kind) if kind in ("exec", "exit")
+                     else self.triggers(kind))
+            t.assertLessEqual(figures["lines"], len(lines), kind + self.describe())
+            t.assertLessEqual(figures["p50_ns"], figures["p99_ns"], kind)
+            t.assertLessEqual(figures["p99_ns"], figures["max_ns"], kind)
+            # every delay ended before the stats line took its time
+            t.assertLessEqual(figures["max_ns"],
+                              stats["boot_ns"] - min(r["boot_ns"] for r in lines),
+                              kind + ": a delay longer than the run" + self.describe())
 
     def assert_lines_valid(self):
         """Assert that every line was valid JSON, UTF-8 and matched the schema."""

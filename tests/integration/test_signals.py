@@ -3,6 +3,7 @@
 import os
 import signal
 import threading
+import time
 import unittest
 
 from harness import SnaptrigTestCase, process_state, tool, wait_state
@@ -209,6 +210,33 @@ class SignalsTest(SnaptrigTestCase):
         run.wait_trigger("sigalrm", pid)
         self.stop_tool(run, pid)
         self.assertEqual([l["trigger"] for l in run.triggers()], ["sigalrm"])
+
+    def test_stats_latency_of_delayed_lines(self):
+        run, pid, _ = self.start_signals(triggers="sigalrm")
+        self.send(run, pid, signal.SIGALRM, 0)
+        run.wait_trigger("sigalrm", pid)
+        # with the agent stopped, the next two records wait in the ring buffer
+        self.resume_later(run.pid)
+        os.kill(run.pid, signal.SIGSTOP)
+        self.assertEqual(wait_state(run.pid, {"T"}), "T")
+        self.send(run, pid, signal.SIGALRM, 1)
+        self.send(run, pid, signal.SIGALRM, 2)
+        stopped = 0.3
+        time.sleep(stopped)
+        os.kill(run.pid, signal.SIGCONT)
+        self.stop_tool(run, pid)
+        lines = run.triggers("sigalrm")
+        self.assertEqual(len(lines), 3, run.describe())
+        stats = run.records[-1]
+        latency = stats["latency"]
+        self.assertEqual(sorted(latency), ["exec", "exit", "sigalrm"], run.describe())
+        self.assertEqual(latency["exec"]["lines"], len(run.of_type("exec")))
+        self.assertEqual(latency["exit"]["lines"], 1)
+        self.assertEqual(latency["sigalrm"]["lines"], 3)
+        # the second and third lines waited at least as long as the agent was stopped
+        self.assertGreaterEqual(latency["sigalrm"]["p50_ns"], stopped * 1e9, latency)
+        self.assertLessEqual(latency["sigalrm"]["max_ns"], stats["boot_ns"] - lines[1]["boot_ns"])
+        self.assertLess(latency["sigalrm"]["max_ns"], 10e9, latency)
 
     def test_killed_by_signal_exit_line(self):
         run, pid, _ = self.start_signals()

@@ -734,8 +734,12 @@ def latency_run(mode, count, interval_us):
     random_mode = mode.startswith("getrandom")
     want = "non-deterministic-call" if random_mode else "sigalrm"
     events = []
+    written = {}
     for raw, received in lines:
         rec = json.loads(raw)
+        if rec.get("type") == "stats":
+            # the agent's own figures: kernel record to the return of its write(2)
+            written = rec["latency"].get(want, {})
         if rec.get("type") == "trigger" and rec.get("trigger") == want:
             if random_mode and rec["detail"].get("coalesced"):
                 continue
@@ -752,7 +756,10 @@ def latency_run(mode, count, interval_us):
             "kernel_to_line_us": {"p50": percentile(k2l, 50), "p99": percentile(k2l, 99),
                                   "max": max(k2l) if k2l else None},
             "call_to_line_us": {"p50": percentile(c2l, 50), "p99": percentile(c2l, 99),
-                                "max": max(c2l) if c2l else None}}
+                                "max": max(c2l) if c2l else None},
+            "kernel_to_written_us": {"lines": written.get("lines", 0),
+                                     **{k: written[k + "_ns"] / 1e3 if written else None
+                                        for k in ("p50", "p99", "max")}}}
 
 
 def bench_agent(cfg):
