@@ -358,6 +358,18 @@ int tracer_add_once(struct tracer *t, pid_t pid, const struct stdin_id *in, __u3
 	return err;
 }
 
+int tracer_set_once(struct tracer *t, pid_t pid, __u32 once)
+{
+	struct st_once_seed args = { .tgid = (__u32)pid, .once = once };
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &args, .ctx_size_in = sizeof(args));
+
+	if (!once)
+		return 0;
+	if (bpf_prog_test_run_opts(bpf_program__fd(t->skel->progs.once_seed), &opts))
+		return -errno;
+	return (int)opts.retval;
+}
+
 void tracer_remove(struct tracer *t, pid_t pid)
 {
 	__u32 key = pid;
