@@ -333,12 +333,7 @@ int tracer_share_maps(struct tracer *t, struct bpf_object *obj)
 
 int tracer_add(struct tracer *t, pid_t pid, const struct stdin_id *in)
 {
-	return tracer_add_once(t, pid, in, 0);
-}
-
-int tracer_add_once(struct tracer *t, pid_t pid, const struct stdin_id *in, __u32 once)
-{
-	struct st_proc proc = { .once = once };
+	struct st_proc proc = {};
 	__u32 key = pid;
 	int err;
 
