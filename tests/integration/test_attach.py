@@ -2,12 +2,57 @@
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
 import unittest
 
-from harness import TIMEOUT, SnaptrigTestCase, process_state, tool, wait_state
+from harness import (PYTHON, TIMEOUT, SnaptrigTestCase, log_pid, process_state, tool,
+                     wait_state)
+
+# Loopback connections that make /proc/PID/net/tcp long, so that reading it
+# takes tens of milliseconds. Each one takes two descriptors of the holder.
+HELD_CONNECTIONS = 8000
+
+# Run in a new network namespace: bring lo up, hold connections to its own
+# listening socket, print "connections N", then run argv[2:] in the same
+# namespace and exit with its status.
+CONNECTION_HOLDER = """
+import resource, socket, subprocess, sys
+count = int(sys.argv[1])
+_, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+if hard != resource.RLIM_INFINITY and hard < 2 * count + 64:
+    sys.exit(f"the hard descriptor limit {hard} is too low for {count} connections")
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+server = socket.socket()
+server.bind(("127.0.0.1", 0))
+server.listen(128)
+sockets = []
+for _ in range(count):
+    sockets.append(socket.create_connection(server.getsockname()))
+    sockets.append(server.accept()[0])
+server.close()
+print(f"connections {count}", flush=True)
+sys.exit(subprocess.run(sys.argv[2:]).returncode)
+"""
+
+
+def has_open(pid, path):
+    """Return whether process pid has a descriptor that refers to path."""
+    fds = f"/proc/{pid}/fd"
+    try:
+        names = os.listdir(fds)
+    except OSError:
+        return False
+    for name in names:
+        try:
+            if os.readlink(os.path.join(fds, name)) == path:
+                return True
+        except OSError:
+            continue
+    return False
 
 
 class AttachTest(SnaptrigTestCase):
@@ -27,20 +72,17 @@ class AttachTest(SnaptrigTestCase):
         self.assertIn(process_state(program.pid), {"S", "R"},
                       "the target must be left running")
 
+    def wait_agent_opens(self, run, path):
+        """Poll the agent's descriptors until one of them refers to path."""
+        deadline = time.monotonic() + TIMEOUT
+        while not has_open(run.pid, path):
+            if time.monotonic() > deadline:
+                self.fail(f"snaptrig did not open {path}" + run.describe())
+            time.sleep(0.001)
+
     def end_during_load(self, run, target):
         """Kill target once the agent has begun to load its programs."""
-        deadline = time.monotonic() + 10
-        fds = f"/proc/{run.pid}/fd"
-        while time.monotonic() < deadline:
-            try:
-                links = [os.readlink(os.path.join(fds, fd)) for fd in os.listdir(fds)]
-            except OSError:
-                links = []
-            if "anon_inode:bpf-prog" in links:
-                break
-            time.sleep(0.001)
-        else:
-            self.fail("snaptrig loaded no program" + run.describe())
+        self.wait_agent_opens(run, "anon_inode:bpf-prog")
         target.proc.kill()
         target.proc.wait()
 
@@ -70,6 +112,19 @@ class AttachTest(SnaptrigTestCase):
         self.assertEqual(exits[0]["status"], "killed")
         self.assertEqual(run.exits(exited.pid), [])
 
+    def assertListenSinceAttach(self, run, target, pid):
+        """Assert the kernel's first-listen line of st-listener's first socket."""
+        line = run.wait_trigger("first-listen", pid)
+        first = target.fact_values("listen")[0]
+        self.assertEqual(line["tid"], pid)
+        self.assertEqual(line["comm"], "st-listener")
+        self.assertEqual(line["detail"], {
+            "fd": int(first["fd"]), "backlog": 16, "via": "syscall", "family": "inet",
+            "address": "127.0.0.1", "port": int(first["port"])})
+        # it may have listened before the attach, so the line is marked
+        self.assertEqual(line["since"], "attach")
+        self.assertNotIn("source", line)
+
     def test_listen_then_detach(self):
         target = self.spawn([tool("st-listener"), "-g", "0", "0"])
         pid = int(target.wait_fact("pid"))
@@ -82,16 +137,7 @@ class AttachTest(SnaptrigTestCase):
         other.wait_fact("ready")
         os.kill(pid, signal.SIGUSR1)
         target.wait_fact("ready")
-        line = run.wait_trigger("first-listen", pid)
-        first = target.fact_values("listen")[0]
-        self.assertEqual(line["tid"], pid)
-        self.assertEqual(line["comm"], "st-listener")
-        self.assertEqual(line["detail"], {
-            "fd": int(first["fd"]), "backlog": 16, "via": "syscall", "family": "inet",
-            "address": "127.0.0.1", "port": int(first["port"])})
-        # it may have listened before the attach, so the line is marked
-        self.assertEqual(line["since"], "attach")
-        self.assertNotIn("source", line)
+        self.assertListenSinceAttach(run, target, pid)
 
         run.interrupt(signal.SIGINT)
         self.assertEqual(run.wait_exit(), 0, run.describe())
@@ -102,6 +148,38 @@ class AttachTest(SnaptrigTestCase):
 
         target.close_stdin()
         self.assertEqual(target.wait_exit(), 0)
+
+    def test_listen_during_proc_scan(self):
+        """A listen while the agent reads /proc for past listens gets one line."""
+        for program in ("unshare", "ip"):
+            if shutil.which(program) is None:
+                self.skipTest(f"{program} not found: install util-linux and iproute2")
+        target = self.spawn(["unshare", "--net", PYTHON, "-c", CONNECTION_HOLDER,
+                             str(HELD_CONNECTIONS), tool("st-listener"), "-g", "-B", "0"])
+        target.wait_fact("connections", timeout=60)
+        pid = int(target.wait_fact("pid"))
+        # st-listener is the holder's child, which the cleanup does not know
+        log_pid(pid)
+        self.addCleanup(self._kill_pid, pid)
+        target.wait_fact("waiting")
+
+        run = self.trace(["-p", str(pid), "-t", "first-listen"], stdin=subprocess.DEVNULL)
+        # The table lists listening sockets first, so the listen comes after
+        # the agent has read past them and before it has read the table's end.
+        tcp = f"/proc/{pid}/net/tcp"
+        self.wait_agent_opens(run, tcp)
+        os.kill(pid, signal.SIGUSR1)
+        target.wait_fact("ready")
+        self.assertTrue(has_open(run.pid, tcp),
+                        "snaptrig had read the whole table before the listen, so the test "
+                        "missed the window; raise HELD_CONNECTIONS" + run.describe())
+        self.assertListenSinceAttach(run, target, pid)
+
+        run.interrupt(signal.SIGINT)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertEqual(len(run.triggers("first-listen", pid=pid)), 1, run.describe())
+        target.close_stdin()
+        self.assertEqual(target.wait_exit(), 0, target.describe())
 
     def test_signals_then_sigterm(self):
         target = self.spawn([tool("st-signals")])
