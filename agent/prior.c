@@ -2,11 +2,12 @@
 /*
  * The state of a process before snaptrig attached to it. The kernel side gets
  * only what happens after the procs entry exists, so for an attached
- * process the agent reads /proc once. A socket that is listening already
- * means first-listen is past. A stdin file read part of the way means
- * first-stdin is past. Both are reported with "source":"attach" and their
- * once bits are set before the entry is created, so no later call is
- * reported as the first one.
+ * process the agent reads /proc once, right after it created the entry. A
+ * socket that is listening already means first-listen is past. A stdin file
+ * read part of the way means first-stdin is past. The agent then sets their
+ * once bits in the entry, so no later call is reported as the first one,
+ * and reports with "source":"attach" those whose bits the kernel had not set
+ * already.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -213,6 +214,14 @@ __u32 prior_once_bits(const struct prior_state *p)
 {
 	return (p->listening ? ST_TRIG_BIT(ST_TRIG_FIRST_LISTEN) : 0) |
 	       (p->stdin_read ? ST_TRIG_BIT(ST_TRIG_FIRST_STDIN) : 0);
+}
+
+void prior_drop(struct prior_state *p, __u32 once)
+{
+	if (once & ST_TRIG_BIT(ST_TRIG_FIRST_LISTEN))
+		p->listening = 0;
+	if (once & ST_TRIG_BIT(ST_TRIG_FIRST_STDIN))
+		p->stdin_read = 0;
 }
 
 __u32 prior_unknown_bits(const struct prior_state *p, __u32 triggers)

@@ -20,6 +20,8 @@ struct prior_state {
 void prior_scan(pid_t pid, __u32 triggers, struct prior_state *p);
 /* ST_TRIG_BIT of the once-triggers that p shows already happened. */
 __u32 prior_once_bits(const struct prior_state *p);
+/* Removes from p the ST_TRIG_BIT once-triggers in once, which the kernel reports itself. */
+void prior_drop(struct prior_state *p, __u32 once);
 /*
  * ST_TRIG_BIT of the selected once-triggers that may have happened before
  * the attach without a trace in /proc: their first line after the attach

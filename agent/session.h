@@ -58,9 +58,10 @@ int attach_targets(struct session *s);
 /* Returns the process (thread group) of thread tid from /proc, or -errno. */
 pid_t thread_group_of(pid_t tid);
 /*
- * Registers process pid, already checked, found at start: its once-triggers
- * that /proc shows are past go into prior (written by attach_report_prior()),
- * and the others are marked as seen only since the attach.
+ * Registers process pid, already checked, found at start. The once-triggers
+ * that /proc shows are past, except those the kernel saw after it created
+ * pid's entry, go into prior (written by report_targets()). The others are
+ * marked as seen only since the attach.
  */
 int attach_process(struct session *s, pid_t pid, struct prior_state *prior);
 /*

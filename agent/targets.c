@@ -226,18 +226,27 @@ int attach_process(struct session *s, pid_t pid, struct prior_state *prior)
 	char comm[ST_COMM_LEN];
 	struct proc_entry *proc;
 	struct stdin_id in;
-	int err;
+	int err, claimed;
 
-	/*
-	 * before the entry exists, so a call after it is never taken for a past
-	 * one. NOTE: a listen or stdin read between this scan and the entry is
-	 * seen by neither and gets no line.
-	 */
-	prior_scan(pid, s->opts.triggers, prior);
 	stdin_id_of_pid(pid, &in);
-	err = tracer_add_once(&s->tracer, pid, &in, prior_once_bits(prior));
+	err = tracer_add(&s->tracer, pid, &in);
 	if (err)
 		return err;
+	/*
+	 * The kernel sees every call made after its entry exists, and this scan
+	 * finds what the calls before it left, so no call falls between the two.
+	 * A trigger that both saw is reported by the kernel's record, whose line
+	 * carries "since":"attach" because an earlier call may have left what
+	 * the scan found.
+	 */
+	prior_scan(pid, s->opts.triggers, prior);
+	claimed = tracer_set_once(&s->tracer, pid, prior_once_bits(prior));
+	/* a process that exited has no entry, and its exit record is on its way */
+	if (claimed == -ENOENT)
+		claimed = 0;
+	if (claimed < 0)
+		return claimed;
+	prior_drop(prior, claimed);
 	read_comm(pid, comm);
 	err = classifier_add(&s->classifier, pid, comm, boot_now_ns());
 	if (err)

@@ -333,12 +333,7 @@ int tracer_share_maps(struct tracer *t, struct bpf_object *obj)
 
 int tracer_add(struct tracer *t, pid_t pid, const struct stdin_id *in)
 {
-	return tracer_add_once(t, pid, in, 0);
-}
-
-int tracer_add_once(struct tracer *t, pid_t pid, const struct stdin_id *in, __u32 once)
-{
-	struct st_proc proc = { .once = once };
+	struct st_proc proc = {};
 	__u32 key = pid;
 	int err;
 
@@ -356,6 +351,18 @@ int tracer_add_once(struct tracer *t, pid_t pid, const struct stdin_id *in, __u3
 	if (err)
 		bpf_map_delete_elem(t->procs_fd, &key);
 	return err;
+}
+
+int tracer_set_once(struct tracer *t, pid_t pid, __u32 once)
+{
+	struct st_once_seed args = { .tgid = (__u32)pid, .once = once };
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &args, .ctx_size_in = sizeof(args));
+
+	if (!once)
+		return 0;
+	if (bpf_prog_test_run_opts(bpf_program__fd(t->skel->progs.once_seed), &opts))
+		return -errno;
+	return (int)opts.retval;
 }
 
 void tracer_remove(struct tracer *t, pid_t pid)

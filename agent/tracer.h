@@ -82,8 +82,13 @@ int tracer_links(struct tracer *t, struct link_list *l);
 
 /* Starts tracing process pid. Returns 0, -EEXIST or -errno. */
 int tracer_add(struct tracer *t, pid_t pid, const struct stdin_id *in);
-/* Like tracer_add(), with the ST_TRIG_BIT once-triggers that pid is past already. */
-int tracer_add_once(struct tracer *t, pid_t pid, const struct stdin_id *in, __u32 once);
+/*
+ * Sets the ST_TRIG_BIT once-triggers in once on pid's kernel entry, atomically
+ * against the programs that claim them. Returns the bits of once that were
+ * set already, because pid passed the trigger after its entry was created
+ * and the kernel sends the record, or -errno (-ENOENT: pid has no entry).
+ */
+int tracer_set_once(struct tracer *t, pid_t pid, __u32 once);
 void tracer_remove(struct tracer *t, pid_t pid);
 /*
  * Ends the kernel's or the agent's hold of pid: deletes the entry of pid in the holds map and

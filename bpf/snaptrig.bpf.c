@@ -53,6 +53,7 @@ struct {
 #define SIGNAL_IGNORED 1		/* TRACE_SIGNAL_IGNORED */
 #define PF_IO_WORKER_FLAG 0x00000010	/* PF_IO_WORKER of include/linux/sched.h */
 #define TS_COMPAT_FLAG 0x0002		/* TS_COMPAT of arch/x86/include/asm/thread_info.h */
+#define ENOENT_ERR 2
 
 /*
  * A listen(2) in progress, by thread. The line is sent at the exit, once
@@ -667,4 +668,28 @@ int BPF_PROG(handle_exit, struct task_struct *task)
 	bpf_ringbuf_submit(rec, SUBMIT_WAKE);
 	bpf_map_delete_elem(&holds, &tgid);
 	return 0;
+}
+
+/*
+ * Sets the once bits that the agent found past in /proc for a process whose
+ * entry it has created. The OR is atomic, like once_claim() in the hooks, so
+ * either a hook claims a trigger first and sends its record, or this program
+ * sets it first and no hook sends one. Returns the bits of args->once that
+ * were set before, or -ENOENT when the process has no entry.
+ *
+ * The agent runs it with BPF_PROG_TEST_RUN, and a raw_tp section without a
+ * tracepoint name is never attached. A SEC("syscall") program would be
+ * sleepable, and before Linux 6.1 the verifier let sleepable programs use
+ * only preallocated hash maps, which procs is not.
+ */
+SEC("raw_tp")
+int once_seed(struct st_once_seed *args)
+{
+	__u32 tgid = args->tgid;
+	__u32 once = args->once;
+	struct st_proc *proc = bpf_map_lookup_elem(&procs, &tgid);
+
+	if (!proc)
+		return -ENOENT_ERR;
+	return __sync_fetch_and_or(&proc->once, once) & once;
 }

@@ -358,6 +358,18 @@ struct st_idle_seed {
 	__u32 runnable;		/* 1: runnable or running, 0: blocked */
 };
 
+/*
+ * Input of the once_seed program, which the agent runs with BPF_PROG_TEST_RUN
+ * to set the once bits of the triggers that /proc shows an attached process
+ * is past. It returns the bits of once that were set already, or -ENOENT
+ * when tgid has no procs entry. The fields are 64-bit because the program's
+ * context is a raw tracepoint's array of 64-bit arguments.
+ */
+struct st_once_seed {
+	__u64 tgid;
+	__u64 once;		/* ST_TRIG_BIT mask */
+};
+
 /* Indexes into the lost counters: records the ring buffer could not take. */
 #define ST_LOST_SLOTS ST_REC_KIND_COUNT
 

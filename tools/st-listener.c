@@ -2,13 +2,15 @@
 /*
  * st-listener: listen on loopback sockets so tests can watch first-listen.
  *
- * Usage: st-listener [-6] [-b BACKLOG] [-g] [-u PATH] [-U NAME] [PORT...]
+ * Usage: st-listener [-6] [-b BACKLOG] [-g [-B]] [-u PATH] [-U NAME] [PORT...]
  *   PORT     listen on 127.0.0.1:PORT (::1 with -6); 0 picks an ephemeral port
  *   -u PATH  also listen on a unix socket bound to PATH
  *   -U NAME  also listen on an abstract unix socket named NAME
  *   -b N     backlog passed to listen(2), default 16
  *   -g       wait for SIGUSR1 before the first listen(2), so a tracer can
  *            attach to the running process first
+ *   -B       with -g, create and bind the TCP sockets before that wait, so
+ *            the process has sockets that do not listen yet
  *
  * Prints "pid N", then one "listen fd=N family=F port=P backlog=B" or
  * "listen fd=N family=unix path=P" line per socket in listen order, then
@@ -44,7 +46,8 @@ static void die(const char *step, const char *value)
 	exit(1);
 }
 
-static void listen_inet(const char *port_arg, int inet6, int backlog)
+/* Creates a TCP socket bound to the loopback address and port_arg. */
+static int bind_inet(const char *port_arg, int inet6)
 {
 	struct sockaddr_storage ss = { 0 };
 	socklen_t len;
@@ -79,6 +82,15 @@ static void listen_inet(const char *port_arg, int inet6, int backlog)
 	}
 	if (bind(fd, (struct sockaddr *)&ss, len))
 		die("bind to port", port_arg);
+	return fd;
+}
+
+static void listen_inet(int fd, const char *port_arg, int inet6, int backlog)
+{
+	struct sockaddr_storage ss = { 0 };
+	socklen_t len;
+	long port;
+
 	if (listen(fd, backlog))
 		die("listen on port", port_arg);
 
@@ -157,10 +169,11 @@ int main(int argc, char **argv)
 {
 	const char *unix_path = NULL, *abstract_name = NULL;
 	struct sigaction sa = { .sa_handler = on_stop };
-	int inet6 = 0, go_signal = 0, backlog = 16;
+	int inet6 = 0, go_signal = 0, bind_first = 0, backlog = 16;
+	int fds[MAX_SOCKETS];
 	int opt, i;
 
-	while ((opt = getopt(argc, argv, "6b:gu:U:")) != -1) {
+	while ((opt = getopt(argc, argv, "6b:gBu:U:")) != -1) {
 		switch (opt) {
 		case '6':
 			inet6 = 1;
@@ -171,6 +184,9 @@ int main(int argc, char **argv)
 		case 'g':
 			go_signal = 1;
 			break;
+		case 'B':
+			bind_first = 1;
+			break;
 		case 'u':
 			unix_path = optarg;
 			break;
@@ -178,7 +194,7 @@ int main(int argc, char **argv)
 			abstract_name = optarg;
 			break;
 		default:
-			fprintf(stderr, "usage: st-listener [-6] [-b BACKLOG] [-g] [-u PATH] [-U NAME] [PORT...]\n");
+			fprintf(stderr, "usage: st-listener [-6] [-b BACKLOG] [-g [-B]] [-u PATH] [-U NAME] [PORT...]\n");
 			return 2;
 		}
 	}
@@ -193,11 +209,16 @@ int main(int argc, char **argv)
 
 	printf("pid %d\n", getpid());
 	fflush(stdout);
+	for (i = optind; bind_first && i < argc; i++)
+		fds[i - optind] = bind_inet(argv[i], inet6);
 	if (go_signal)
 		wait_for_sigusr1();
 
-	for (i = optind; i < argc; i++)
-		listen_inet(argv[i], inet6, backlog);
+	for (i = optind; i < argc; i++) {
+		int fd = bind_first ? fds[i - optind] : bind_inet(argv[i], inet6);
+
+		listen_inet(fd, argv[i], inet6, backlog);
+	}
 	if (unix_path)
 		listen_unix(unix_path, 0, backlog);
 	if (abstract_name)

@@ -2,12 +2,86 @@
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
 import unittest
 
-from harness import TIMEOUT, SnaptrigTestCase, process_state, tool, wait_state
+from harness import (PYTHON, TIMEOUT, SnaptrigTestCase, log_pid, process_state, tool,
+                     wait_state)
+
+# Loopback connections that make /proc/PID/net/tcp long, so that reading it
+# takes tens of milliseconds. Each one takes two descriptors of the holder.
+HELD_CONNECTIONS = 8000
+
+# Run in a new network namespace: bring lo up, hold connections to its own
+# listening socket, then run argv[2:] in the same namespace and exit with its
+# status.
+CONNECTION_HOLDER = """
+import resource, socket, subprocess, sys
+count = int(sys.argv[1])
+_, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+if hard != resource.RLIM_INFINITY and hard < 2 * count + 64:
+    sys.exit(f"the hard descriptor limit {hard} is too low for {count} connections")
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+server = socket.socket()
+server.bind(("127.0.0.1", 0))
+server.listen(128)
+sockets = []
+for _ in range(count):
+    sockets.append(socket.create_connection(server.getsockname()))
+    sockets.append(server.accept()[0])
+server.close()
+sys.exit(subprocess.run(sys.argv[2:]).returncode)
+"""
+
+# Descriptors that make /proc/PID/fd long, so that listing it takes tens of
+# milliseconds.
+HELD_DESCRIPTORS = 15000
+
+# Open descriptors of /dev/null, then run argv[2:] with them inherited and
+# exit with its status.
+DESCRIPTOR_HOLDER = """
+import os, resource, subprocess, sys
+count = int(sys.argv[1])
+_, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+if hard != resource.RLIM_INFINITY and hard < count + 64:
+    sys.exit(f"the hard descriptor limit {hard} is too low for {count} descriptors")
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+for _ in range(count):
+    os.set_inheritable(os.open("/dev/null", os.O_RDONLY), True)
+sys.exit(subprocess.run(sys.argv[2:], close_fds=False).returncode)
+"""
+
+
+def descriptor_of(pid, path):
+    """Return the number of a descriptor of process pid that refers to path, or None."""
+    fds = f"/proc/{pid}/fd"
+    try:
+        names = os.listdir(fds)
+    except OSError:
+        return None
+    for name in names:
+        try:
+            if os.readlink(os.path.join(fds, name)) == path:
+                return name
+        except OSError:
+            continue
+    return None
+
+
+def position_of(pid, path):
+    """Return the file offset of process pid's descriptor on path, or None."""
+    fd = descriptor_of(pid, path)
+    if fd is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/fdinfo/{fd}", encoding="ascii") as f:
+            return int(f.readline().split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 class AttachTest(SnaptrigTestCase):
@@ -27,20 +101,34 @@ class AttachTest(SnaptrigTestCase):
         self.assertIn(process_state(program.pid), {"S", "R"},
                       "the target must be left running")
 
+    def wait_agent_opens(self, run, path):
+        """Poll the agent's descriptors until one of them refers to path."""
+        deadline = time.monotonic() + TIMEOUT
+        while descriptor_of(run.pid, path) is None:
+            if time.monotonic() > deadline:
+                self.fail(f"snaptrig did not open {path}" + run.describe())
+            time.sleep(0.001)
+
+    def wait_agent_reopens(self, run, path):
+        """Poll the agent until it reads the directory path a second time.
+
+        A second opening starts at offset 0, below where the first one ended.
+        """
+        deadline = time.monotonic() + TIMEOUT
+        last = None
+        while True:
+            position = position_of(run.pid, path)
+            if position is not None and last is not None and position < last:
+                return
+            if position is not None:
+                last = position
+            if time.monotonic() > deadline:
+                self.fail(f"snaptrig did not read {path} twice" + run.describe())
+            time.sleep(0.0005)
+
     def end_during_load(self, run, target):
         """Kill target once the agent has begun to load its programs."""
-        deadline = time.monotonic() + 10
-        fds = f"/proc/{run.pid}/fd"
-        while time.monotonic() < deadline:
-            try:
-                links = [os.readlink(os.path.join(fds, fd)) for fd in os.listdir(fds)]
-            except OSError:
-                links = []
-            if "anon_inode:bpf-prog" in links:
-                break
-            time.sleep(0.001)
-        else:
-            self.fail("snaptrig loaded no program" + run.describe())
+        self.wait_agent_opens(run, "anon_inode:bpf-prog")
         target.proc.kill()
         target.proc.wait()
 
@@ -70,6 +158,19 @@ class AttachTest(SnaptrigTestCase):
         self.assertEqual(exits[0]["status"], "killed")
         self.assertEqual(run.exits(exited.pid), [])
 
+    def assertListenSinceAttach(self, run, target, pid):
+        """Assert the kernel's first-listen line of st-listener's first socket."""
+        line = run.wait_trigger("first-listen", pid)
+        first = target.fact_values("listen")[0]
+        self.assertEqual(line["tid"], pid)
+        self.assertEqual(line["comm"], "st-listener")
+        self.assertEqual(line["detail"], {
+            "fd": int(first["fd"]), "backlog": 16, "via": "syscall", "family": "inet",
+            "address": "127.0.0.1", "port": int(first["port"])})
+        # it may have listened before the attach, so the line is marked
+        self.assertEqual(line["since"], "attach")
+        self.assertNotIn("source", line)
+
     def test_listen_then_detach(self):
         target = self.spawn([tool("st-listener"), "-g", "0", "0"])
         pid = int(target.wait_fact("pid"))
@@ -82,16 +183,7 @@ class AttachTest(SnaptrigTestCase):
         other.wait_fact("ready")
         os.kill(pid, signal.SIGUSR1)
         target.wait_fact("ready")
-        line = run.wait_trigger("first-listen", pid)
-        first = target.fact_values("listen")[0]
-        self.assertEqual(line["tid"], pid)
-        self.assertEqual(line["comm"], "st-listener")
-        self.assertEqual(line["detail"], {
-            "fd": int(first["fd"]), "backlog": 16, "via": "syscall", "family": "inet",
-            "address": "127.0.0.1", "port": int(first["port"])})
-        # it may have listened before the attach, so the line is marked
-        self.assertEqual(line["since"], "attach")
-        self.assertNotIn("source", line)
+        self.assertListenSinceAttach(run, target, pid)
 
         run.interrupt(signal.SIGINT)
         self.assertEqual(run.wait_exit(), 0, run.describe())
@@ -102,6 +194,58 @@ class AttachTest(SnaptrigTestCase):
 
         target.close_stdin()
         self.assertEqual(target.wait_exit(), 0)
+
+    def spawn_held_listener(self, holder):
+        """Start st-listener -g -B under the holder command; return it and its pid."""
+        target = self.spawn(holder + [tool("st-listener"), "-g", "-B", "0"])
+        pid = int(target.wait_fact("pid", timeout=60))
+        # st-listener is the holder's child, which the cleanup does not know
+        log_pid(pid)
+        self.addCleanup(self._kill_pid, pid)
+        target.wait_fact("waiting")
+        return target, pid
+
+    def listen_while_open(self, run, target, pid, path, hint):
+        """Make target listen, check that the agent still had path open, stop the agent."""
+        os.kill(pid, signal.SIGUSR1)
+        target.wait_fact("ready")
+        self.assertIsNotNone(descriptor_of(run.pid, path),
+                             f"snaptrig had closed {path} before the listen, so the test "
+                             f"missed the window; {hint}" + run.describe())
+        self.assertListenSinceAttach(run, target, pid)
+
+        run.interrupt(signal.SIGINT)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertEqual(len(run.triggers("first-listen", pid=pid)), 1, run.describe())
+        target.close_stdin()
+        self.assertEqual(target.wait_exit(), 0, target.describe())
+
+    def test_listen_during_proc_scan(self):
+        """A listen while the agent reads /proc for past listens gets one line."""
+        for program in ("unshare", "ip"):
+            if shutil.which(program) is None:
+                self.skipTest(f"{program} not found: install util-linux and iproute2")
+        target, pid = self.spawn_held_listener(["unshare", "--net", PYTHON, "-c",
+                                                CONNECTION_HOLDER, str(HELD_CONNECTIONS)])
+        run = self.trace(["-p", str(pid), "-t", "first-listen"], stdin=subprocess.DEVNULL)
+        # The table lists listening sockets first, so the listen comes after
+        # the agent has read past them and before it has read the table's end.
+        tcp = f"/proc/{pid}/net/tcp"
+        self.wait_agent_opens(run, tcp)
+        self.listen_while_open(run, target, pid, tcp, "raise HELD_CONNECTIONS")
+
+    def test_listen_seen_by_scan_and_kernel(self):
+        """A listen in both the kernel's view and the /proc scan gets one line."""
+        target, pid = self.spawn_held_listener([PYTHON, "-c", DESCRIPTOR_HOLDER,
+                                                str(HELD_DESCRIPTORS)])
+        run = self.trace(["-p", str(pid), "-t", "first-listen"], stdin=subprocess.DEVNULL)
+        # The agent lists the descriptors for copies of stdin before it creates
+        # the kernel entry, and again for sockets before it reads the socket
+        # tables. A listen during the second listing is seen by the kernel and
+        # is in the tables when the agent reads them.
+        fds = f"/proc/{pid}/fd"
+        self.wait_agent_reopens(run, fds)
+        self.listen_while_open(run, target, pid, fds, "raise HELD_DESCRIPTORS")
 
     def test_signals_then_sigterm(self):
         target = self.spawn([tool("st-signals")])
