@@ -128,17 +128,21 @@ static int open_uprobes_and_control(struct session *s)
 /*
  * Opens /dev/null on any of fds 0 to 2 that is closed, so that no file the
  * agent opens later becomes a standard stream of COMMAND or of the agent.
+ * Returns a mask with bit N set when fd N was closed.
  */
-static void open_standard_fds(void)
+static unsigned int open_standard_fds(void)
 {
+	unsigned int closed = 0;
 	int fd;
 
 	for (fd = 0; fd <= 2; fd++) {
 		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
 			continue;
+		closed |= 1u << fd;
 		if (open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) != fd)
 			break;
 	}
+	return closed;
 }
 
 static void session_init(struct session *s)
@@ -259,9 +263,10 @@ static int session_start(struct session *s)
 int main(int argc, char **argv)
 {
 	struct session s;
+	unsigned int closed_fds;
 	int err, status;
 
-	open_standard_fds();
+	closed_fds = open_standard_fds();
 	session_init(&s);
 	log_setup_libbpf();
 	err = options_parse(argc, argv, &s.opts);
@@ -280,6 +285,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
+	if ((closed_fds & (1u << STDOUT_FILENO)) && !s.opts.output_path) {
+		log_error("cannot write output: standard output is closed; open it or give --output FILE");
+		status = EXIT_RUNTIME;
+		goto out;
+	}
 	status = session_start(&s);
 	if (status)
 		goto out;

@@ -326,6 +326,31 @@ class CliTest(SnaptrigTestCase):
         self.assertTrue(err and err[-1].startswith("snaptrig: "), err)
         self.assertTrue(any(path in line for line in err), err)
 
+    def test_closed_stdout_fails(self):
+        """With standard output closed and no --output, no line could be written."""
+        marker = os.path.join(self.tmp, "ran")
+        proc = subprocess.run(["/bin/sh", "-c", 'exec "$0" -t bootstrap -- /bin/touch "$1" >&-',
+                               str(SNAPTRIG), marker],
+                              stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=TIMEOUT)
+        err = proc.stderr.decode(errors="replace").splitlines()
+        self.assertEqual(proc.returncode, 1, err)
+        self.assertEqual(err, ["snaptrig: cannot write output: standard output is closed; "
+                               "open it or give --output FILE"])
+        self.assertFalse(os.path.exists(marker), "COMMAND ran")
+        # with --output the closed stdout does not matter
+        path = os.path.join(self.tmp, "out.jsonl")
+        proc = subprocess.run(["/bin/sh", "-c",
+                               'exec "$0" -o "$1" -t bootstrap -- /bin/touch "$2" >&-',
+                               str(SNAPTRIG), path, marker],
+                              stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=TIMEOUT)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertTrue(os.path.exists(marker), "COMMAND did not run")
+        with open(path, encoding="utf-8") as f:
+            types = [json.loads(line)["type"] for line in f]
+        self.assertEqual(types[0], "start")
+        self.assertEqual(types[-1], "stats")
+        self.assertEqual(types.count("trigger"), 1, types)
+
     def test_output_fifo_without_reader(self):
         """An open of a FIFO without a reader would wait for ever, so it fails at once."""
         path = os.path.join(self.tmp, "out.fifo")
