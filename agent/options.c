@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 #include "duration.h"
 #include "log.h"
 #include "template.h"
@@ -333,6 +334,22 @@ static int parse_environ_probe(const char *arg, struct options *opts)
 	return 0;
 }
 
+/* Checks that a Unix socket path is not empty and fits in sun_path. */
+static int parse_socket_path(const char *arg, const char *option, const char **out)
+{
+	if (!*arg) {
+		log_error("invalid path '' for %s: give the socket path", option);
+		return -EINVAL;
+	}
+	if (strlen(arg) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		log_error("invalid path '%s' for %s: longer than %zu bytes; use a shorter path",
+			  arg, option, sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+		return -EINVAL;
+	}
+	*out = arg;
+	return 0;
+}
+
 /* --environ-probe, --control and --request-snapshot */
 static int parse_probe_option(int opt, const char *arg, struct options *opts)
 {
@@ -341,14 +358,8 @@ static int parse_probe_option(int opt, const char *arg, struct options *opts)
 
 	if (opt == OPT_ENVIRON_PROBE)
 		return parse_environ_probe(arg, opts);
-	if (opt == OPT_CONTROL) {
-		if (!*arg) {
-			log_error("invalid path '' for --control: give the socket path");
-			return -EINVAL;
-		}
-		opts->control_path = arg;
-		return 0;
-	}
+	if (opt == OPT_CONTROL)
+		return parse_socket_path(arg, "--control", &opts->control_path);
 	errno = 0;
 	pid = strtol(arg, &end, 10);
 	if (errno || !isdigit((unsigned char)*arg) || *end || pid <= 0 || pid > INT_MAX) {
@@ -447,12 +458,7 @@ static int parse_one(int opt, const char *arg, struct options *opts, int *trigge
 		opts->exec_template = arg;
 		return 0;
 	case OPT_REQUEST_SOCKET:
-		if (!*arg) {
-			log_error("invalid path '' for --request-socket: give the socket path");
-			return -EINVAL;
-		}
-		opts->request_socket = arg;
-		return 0;
+		return parse_socket_path(arg, "--request-socket", &opts->request_socket);
 	case OPT_SNAPSHOT_ON:
 		if (trigger_list_parse(arg, TRIGGERS_AVAILABLE, &opts->snapshot_on, why,
 				       sizeof(why))) {

@@ -551,6 +551,12 @@ BAD_INPUT = [
     (["--exec", "a {pid"], "invalid template 'a {pid' for --exec: unknown "
      "placeholder '{pid' (use {pid}, {tid}, {trigger}, {seq}, {time}, or {{ for a brace)"),
     (["--control", ""], "invalid path '' for --control: give the socket path"),
+    (["--control", "/tmp/" + "c" * 103],
+     f"invalid path '/tmp/{'c' * 103}' for --control: longer than 107 bytes; use a shorter path"),
+    (["--request-socket", ""], "invalid path '' for --request-socket: give the socket path"),
+    (["--request-socket", "/tmp/" + "r" * 103, "--", "/bin/true"],
+     f"invalid path '/tmp/{'r' * 103}' for --request-socket: longer than 107 bytes; "
+     "use a shorter path"),
     (["--request-snapshot", "0"],
      "invalid pid '0' for --request-snapshot: expected a positive integer"),
     (["-o", ""], "invalid output path '' for --output: give a file path"),
