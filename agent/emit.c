@@ -129,9 +129,9 @@ static void settle_delays(struct emitter *e, size_t written)
 		return;
 	now = boot_now_ns();
 	while (e->pending_done < e->pending_count && e->pending[e->pending_done].end <= written) {
-		const struct pending_delay *p = &e->pending[e->pending_done++];
+		const struct pending_delay *delay = &e->pending[e->pending_done++];
 
-		latency_add(&e->latency, p->kind, now > p->boot_ns ? now - p->boot_ns : 0);
+		latency_add(&e->latency, delay->kind, now > delay->boot_ns ? now - delay->boot_ns : 0);
 	}
 }
 
@@ -758,6 +758,9 @@ static void text_detail(struct emitter *e, size_t *len, const struct line *line)
 
 		text_safe(buf, sizeof(buf), rec->filename, ST_PATH_LEN);
 		text_append(e, len, "filename=%s ppid=%u", buf, rec->ppid);
+		/* the line's tid is the leader's, like its pid, so name another thread that called exec */
+		if (rec->old_tid != rec->hdr.tid)
+			text_append(e, len, " old_tid=%u", rec->old_tid);
 		break;
 	}
 	case ST_TRIG_PERIODIC_INTERVAL:

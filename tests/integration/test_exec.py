@@ -136,6 +136,20 @@ class ExecTest(SnaptrigTestCase):
         self.assertExited(run, pid, 0, comm="true")
         self.assertEqual(len(run.of_type("exit")), 1, run.describe())
 
+    def test_exec_from_thread_text_names_thread(self):
+        """Text lines name the exec'ing thread only when it was not the leader."""
+        run = self.trace(["-t", "bootstrap", "--format", "text"], [tool("st-forker"), "-x"])
+        self.assertEqual(run.wait_exit(check=False), 0, run.describe())
+        pid = int(run.fact_values("pid")[0])
+        exec_tid = int(run.fact_values("exec-tid")[0])
+        lines = [[name] + value.split() for name, value in run.facts
+                 if isinstance(value, str) and value.split()[:1] == ["bootstrap"]]
+        self.assertEqual(len(lines), 2, run.describe())
+        self.assertEqual(lines[0][2:], [str(pid), str(pid), "st-forker",
+                                        f"filename={tool('st-forker')}", f"ppid={run.pid}"])
+        self.assertEqual(lines[1][2:], [str(pid), str(pid), "true", f"filename={TRUE}",
+                                        f"ppid={run.pid}", f"old_tid={exec_tid}"])
+
     def test_exec_from_thread_keeps_once_bits(self):
         """A thread's exec keeps the process's once bits: a second listen is no first."""
         listen = ("import socket\n"
