@@ -992,9 +992,12 @@ void emit_snapshot(struct emitter *e, const struct snapshot_report *r)
 	size_t i;
 
 	if (e->format == FORMAT_TEXT) {
-		out_printf(e, "# snapshot %u %s%s%s held=%llums\n", r->pid, r->status,
-			r->reason ? " " : "", r->reason ? r->reason : "",
-			(unsigned long long)(r->held_ns / 1000000));
+		char when[JSON_TIME_LEN];
+
+		json_time_rfc3339(boot_now_ns() + e->realtime_offset_ns, when, sizeof(when));
+		out_printf(e, "# %.15s snapshot %u %s%s%s held=%llums\n", when + 11, r->pid,
+			   r->status, r->reason ? " " : "", r->reason ? r->reason : "",
+			   (unsigned long long)(r->held_ns / 1000000));
 		e->seq++;
 		return;
 	}

@@ -262,6 +262,18 @@ class SnapshotTestCase(SnaptrigTestCase):
 @unittest.skipUnless(os.access(GCORE, os.X_OK), "gcore (Debian package gdb) is not installed")
 class GcoreTest(SnapshotTestCase):
 
+    def test_text_snapshot_line_has_time(self):
+        run = self.trace(["--format", "text", "-t", "bootstrap", "--exec", "/bin/true"],
+                         ["/bin/sleep", "0.5"])
+        self.assertEqual(run.wait_exit(check=False), 0, run.describe())
+        boots = [value.split() for _, value in run.facts
+                 if isinstance(value, str) and value.split()[:1] == ["bootstrap"]]
+        self.assertEqual(len(boots), 1, run.describe())
+        pid = boots[0][1]
+        snaps = [line for line in run.out.lines if " snapshot " in line]
+        self.assertEqual(len(snaps), 1, run.describe())
+        self.assertRegex(snaps[0], rf"^# \d\d:\d\d:\d\d\.\d{{6}} snapshot {pid} ok held=0ms$")
+
     def test_gcore_at_first_listen(self):
         """The core contains the counter as it was at listen(2), not after it."""
         template = f"{GCORE} -o {self.tmp}/core {{pid}}"
