@@ -809,6 +809,8 @@ static void emit_text(struct emitter *e, const struct line *line)
 		text_append(e, &len, "%.15s  %-24s %u %u %s ", when + 11,
 			    trigger_name(line->trigger), line->pid, line->tid, comm);
 		text_detail(e, &len, line);
+		if (e->show_held)
+			text_append(e, &len, " held=%s", line->held ? "yes" : "no");
 		if (line->at_attach)
 			text_append(e, &len, " source=attach");
 		if (line->since_attach)

@@ -274,6 +274,16 @@ class GcoreTest(SnapshotTestCase):
         self.assertEqual(len(snaps), 1, run.describe())
         self.assertRegex(snaps[0], rf"^# \d\d:\d\d:\d\d\.\d{{6}} snapshot {pid} ok held=0ms$")
 
+    def test_text_trigger_line_says_held(self):
+        run = self.trace(["--format", "text", "-t", "bootstrap", "--freeze", "--exec", "/bin/true"],
+                         ["/bin/sleep", "0.5"])
+        self.assertEqual(run.wait_exit(check=False), 0, run.describe())
+        boots = [value.split() for _, value in run.facts
+                 if isinstance(value, str) and value.split()[:1] == ["bootstrap"]]
+        self.assertEqual(len(boots), 1, run.describe())
+        self.assertEqual(boots[0][1:], [boots[0][1], boots[0][1], "sleep", "filename=/bin/sleep",
+                                        f"ppid={run.pid}", "held=yes"])
+
     def test_gcore_at_first_listen(self):
         """The core contains the counter as it was at listen(2), not after it."""
         template = f"{GCORE} -o {self.tmp}/core {{pid}}"
