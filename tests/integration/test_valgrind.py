@@ -5,6 +5,7 @@ they trap in snaptrig's own getenv calls too, and valgrind, which runs
 snaptrig on its own CPU emulation, dies on that int3 (SIGTRAP).
 """
 
+import json
 import re
 import signal
 import subprocess
@@ -29,7 +30,24 @@ def leak_summary(text):
     return found
 
 
+def environ_uprobes_loaded():
+    """Return the ids of loaded programs named handle_environ_uprobe."""
+    out = subprocess.run(["bpftool", "prog", "show", "-j"], capture_output=True,
+                         text=True, check=True).stdout
+    return [p["id"] for p in json.loads(out or "[]")
+            if p.get("name") == "handle_environ_uprobe"]
+
+
 class ValgrindTest(SnaptrigTestCase):
+
+    def setUp(self):
+        super().setUp()
+        # another snaptrig's getenv uprobes would kill valgrind with SIGTRAP
+        loaded = environ_uprobes_loaded()
+        if loaded:
+            self.fail(f"another snaptrig traces first-environ (BPF programs {loaded}): its "
+                      "uprobes put int3 into every process's libc, and valgrind dies on it; "
+                      "stop that snaptrig and rerun")
 
     def valgrind(self):
         return [VALGRIND, "--leak-check=full", "--show-leak-kinds=all",
