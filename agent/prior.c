@@ -23,26 +23,31 @@
 
 #define TCP_LISTEN_STATE 0x0A		/* TCP_LISTEN in /proc/net/tcp's st column */
 #define UNIX_ACCEPTCON_FLAG 0x10000	/* __SO_ACCEPTCON in /proc/net/unix's Flags */
-#define MAX_SOCKETS 4096
 
 struct socket_fd {
 	unsigned long inode;
 	int fd;
 };
 
-/* Collects the socket inodes that the descriptors of pid refer to. */
-static size_t socket_fds(pid_t pid, struct socket_fd *out, size_t cap)
+/*
+ * Collects the socket inodes that the descriptors of pid refer to, in an
+ * array that grows with them. Returns their number; *out is NULL when there
+ * are none or memory ran out.
+ */
+static size_t socket_fds(pid_t pid, struct socket_fd **out)
 {
 	char dir[64], path[PATH_MAX], link[64];
+	struct socket_fd *fds = NULL;
 	struct dirent *entry;
-	size_t n = 0;
+	size_t n = 0, cap = 0;
 	DIR *d;
 
+	*out = NULL;
 	snprintf(dir, sizeof(dir), "/proc/%d/fd", pid);
 	d = opendir(dir);
 	if (!d)
 		return 0;
-	while ((entry = readdir(d)) && n < cap) {
+	while ((entry = readdir(d))) {
 		unsigned long inode;
 		ssize_t len;
 
@@ -55,23 +60,54 @@ static size_t socket_fds(pid_t pid, struct socket_fd *out, size_t cap)
 		link[len] = '\0';
 		if (sscanf(link, "socket:[%lu]", &inode) != 1)
 			continue;
-		out[n].inode = inode;
-		out[n].fd = atoi(entry->d_name);
+		if (n == cap) {
+			size_t grown_cap = cap ? cap * 2 : 64;
+			struct socket_fd *grown = realloc(fds, grown_cap * sizeof(*grown));
+
+			if (!grown) {
+				free(fds);
+				closedir(d);
+				return 0;
+			}
+			fds = grown;
+			cap = grown_cap;
+		}
+		fds[n].inode = inode;
+		fds[n].fd = atoi(entry->d_name);
 		n++;
 	}
 	closedir(d);
+	*out = fds;
 	return n;
 }
 
+static int compare_socket_fds(const void *a, const void *b)
+{
+	const struct socket_fd *x = a, *y = b;
+
+	if (x->inode != y->inode)
+		return x->inode < y->inode ? -1 : 1;
+	return (x->fd > y->fd) - (x->fd < y->fd);
+}
+
+/*
+ * Returns the lowest descriptor of fds, sorted by compare_socket_fds(), that
+ * refers to inode, or -1. A process with many connections has as many lines
+ * in /proc/net/tcp, so each lookup is a binary search.
+ */
 static int fd_of_inode(const struct socket_fd *fds, size_t n, unsigned long inode)
 {
-	int best = -1;
-	size_t i;
+	size_t low = 0, high = n;
 
-	for (i = 0; i < n; i++)
-		if (fds[i].inode == inode && (best < 0 || fds[i].fd < best))
-			best = fds[i].fd;
-	return best;
+	while (low < high) {
+		size_t mid = low + (high - low) / 2;
+
+		if (fds[mid].inode < inode)
+			low = mid + 1;
+		else
+			high = mid;
+	}
+	return low < n && fds[low].inode == inode ? fds[low].fd : -1;
 }
 
 /* Keeps the listening socket with the lowest descriptor. */
@@ -198,11 +234,9 @@ void prior_scan(pid_t pid, __u32 triggers, struct prior_state *p)
 		scan_stdin(p, pid);
 	if (!(triggers & ST_TRIG_BIT(ST_TRIG_FIRST_LISTEN)))
 		return;
-	fds = calloc(MAX_SOCKETS, sizeof(*fds));
-	if (!fds)
-		return;
-	n = socket_fds(pid, fds, MAX_SOCKETS);
+	n = socket_fds(pid, &fds);
 	if (n) {
+		qsort(fds, n, sizeof(*fds), compare_socket_fds);
 		scan_tcp(p, pid, AF_INET, fds, n);
 		scan_tcp(p, pid, AF_INET6, fds, n);
 		scan_unix(p, pid, fds, n);

@@ -63,6 +63,23 @@ for _ in range(count):
 sys.exit(subprocess.run(sys.argv[2:], close_fds=False).returncode)
 """
 
+# Sockets ahead of the listening one: more than the 4096 that the /proc scan
+# once stopped at.
+HELD_SOCKETS = 4200
+
+# Open UDP sockets, then run argv[2:] with them inherited and exit with its
+# status.
+SOCKET_HOLDER = """
+import resource, socket, subprocess, sys
+count = int(sys.argv[1])
+_, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+sockets = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(count)]
+for s in sockets:
+    s.set_inheritable(True)
+sys.exit(subprocess.run(sys.argv[2:], close_fds=False).returncode)
+"""
+
 
 def descriptor_of(pid, path):
     """Return the number of a descriptor of process pid that refers to path, or None."""
@@ -337,6 +354,25 @@ class AttachTest(SnaptrigTestCase):
         self.attach_to_listener(["0"], lambda facts: {
             "fd": int(facts["fd"]), "family": "inet", "address": "127.0.0.1",
             "port": int(facts["port"])})
+
+    def test_listening_behind_many_sockets(self):
+        """A listening socket past thousands of other sockets is found."""
+        target = self.spawn([PYTHON, "-c", SOCKET_HOLDER, str(HELD_SOCKETS),
+                             tool("st-listener"), "0"])
+        pid = int(target.wait_fact("pid", timeout=60))
+        target.wait_fact("ready")
+        facts = target.fact_values("listen")[0]
+        self.assertGreater(int(facts["fd"]), HELD_SOCKETS)
+        run = self.attach([pid], "first-listen")
+        line = run.wait_trigger("first-listen", pid)
+        self.assertAtAttach(run, line, pid, "st-listener", {
+            "fd": int(facts["fd"]), "family": "inet", "address": "127.0.0.1",
+            "port": int(facts["port"])})
+        run.interrupt(signal.SIGINT)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertEqual(len(run.triggers("first-listen")), 1, run.describe())
+        target.close_stdin()
+        self.assertEqual(target.wait_exit(), 0)
 
     def test_unix_listening_before_attach(self):
         path = os.path.join(self.tmp, "attach here.sock")  # /proc shows it with the space
