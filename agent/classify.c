@@ -582,6 +582,7 @@ int classifier_operator_snapshot(struct classifier *c, __u32 pid, __u64 now_ns)
 	rec.hdr.pid = pid;
 	rec.hdr.tid = pid;
 	rec.hdr.size = sizeof(rec);
+	rec.hdr.flags = ST_RECORD_AGENT;
 	memcpy(rec.hdr.comm, proc->comm, sizeof(rec.hdr.comm));
 	rec.source = ST_EXPLICIT_OPERATOR;
 	emit_trigger(c, ST_TRIG_EXPLICIT, &rec.hdr);

@@ -913,7 +913,8 @@ static void note_delay(struct emitter *e, const struct line *line)
 {
 	unsigned int kind;
 
-	if (!line->record || line->at_attach || line->reconciled || e->error)
+	if (!line->record || (line->record->flags & ST_RECORD_AGENT) || line->at_attach ||
+	    line->reconciled || e->error)
 		return;
 	if (line->type == LINE_TRIGGER)
 		kind = line->trigger;

@@ -106,6 +106,7 @@ static void reap_exited(struct session *s, __u64 now)
 		rec.hdr.pid = key;
 		rec.hdr.tid = key;
 		rec.hdr.boot_ns = now;
+		rec.hdr.flags = ST_RECORD_AGENT;
 		known = classifier_find(&s->classifier, key);
 		if (known)
 			memcpy(rec.hdr.comm, known->comm, sizeof(rec.hdr.comm));

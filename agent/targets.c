@@ -261,6 +261,7 @@ static void report_prior(struct session *s, pid_t pid, struct prior_state *prior
 	struct proc_entry *proc = classifier_find(&s->classifier, pid);
 	struct st_record_header hdr = {
 		.boot_ns = boot_now_ns(),
+		.flags = ST_RECORD_AGENT,
 		.pid = pid,
 		.tid = pid,
 	};

@@ -169,6 +169,8 @@ struct st_proc {
  * the hooks of the new image: the ia32 hook, or the uprobes of its markers.
  */
 #define ST_RECORD_HOOK_HELD (1u << 1)
+/* The agent made the record, not the kernel: its boot_ns is when the agent made it. */
+#define ST_RECORD_AGENT (1u << 31)
 
 /* Executables the agent has examined for uprobes: the images map. */
 #define ST_IMAGES_MAX 8192

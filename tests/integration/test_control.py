@@ -78,6 +78,10 @@ class ControlTest(SnaptrigTestCase):
         self.assertEqual((lines[0]["pid"], lines[0]["tid"]), (pid, pid))
         self.assertEqual(lines[0]["comm"], "st-marker")
         self.assertEqual(lines[0]["detail"], {"source": "operator"})
+        # the agent made the line, so it has no kernel time to measure from
+        latency = run.records[-1]["latency"]
+        self.assertNotIn("explicit", latency, run.describe())
+        self.assertEqual(latency["exit"]["lines"], 1, run.describe())
 
     def test_thread_id_names_its_process(self):
         """A snapshot request for a thread's id snapshots its process, as -p does."""
