@@ -43,7 +43,7 @@ static void child_exec(struct session *s, int gate_fd, int error_fd, const char 
 		       int search_err)
 {
 	char go;
-	int err;
+	int err, fd;
 
 	/* what the agent blocked or ignored must not leak into COMMAND */
 	signal(SIGPIPE, SIG_DFL);
@@ -51,6 +51,10 @@ static void child_exec(struct session *s, int gate_fd, int error_fd, const char 
 	if (read(gate_fd, &go, 1) != 1)
 		_exit(EXIT_NOT_FOUND);
 	close(gate_fd);
+	/* a standard stream closed for snaptrig is closed for COMMAND, not /dev/null */
+	for (fd = 0; fd <= 2; fd++)
+		if (s->closed_fds & (1u << fd))
+			close(fd);
 	exec_command(s->opts.command, path, search_err);
 	err = errno;
 	if (write(error_fd, &err, sizeof(err)) < 0)
@@ -124,8 +128,8 @@ int launch_command(struct session *s)
 	close(error_pipe[1]);
 	gate[0] = error_pipe[1] = -1;
 
-	/* the child inherits the agent's stdin */
-	if (stdin_id_of_fd(STDIN_FILENO, &in))
+	/* the child inherits the agent's stdin, and has none when it was closed */
+	if ((s->closed_fds & (1u << STDIN_FILENO)) || stdin_id_of_fd(STDIN_FILENO, &in))
 		memset(&in, 0, sizeof(in));
 	err = tracer_add(&s->tracer, s->child, &in);
 	if (err) {

@@ -268,6 +268,7 @@ int main(int argc, char **argv)
 
 	closed_fds = open_standard_fds();
 	session_init(&s);
+	s.closed_fds = closed_fds;
 	log_setup_libbpf();
 	err = options_parse(argc, argv, &s.opts);
 	if (err) {

@@ -25,6 +25,7 @@ struct session {
 	__u64 next_lost_check_ns;
 	__u64 next_liveness_ns;
 	sigset_t orig_mask;		/* signal mask to restore in the launched child */
+	unsigned int closed_fds;	/* bit N: fd N (0 to 2) was closed when snaptrig started */
 	pid_t *targets;			/* pids traced from the start */
 	struct prior_state *priors;	/* attach mode: what each target did before, or NULL */
 	size_t target_count;

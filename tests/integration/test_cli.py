@@ -351,6 +351,18 @@ class CliTest(SnaptrigTestCase):
         self.assertEqual(types[-1], "stats")
         self.assertEqual(types.count("trigger"), 1, types)
 
+    def test_closed_stdin_stays_closed_for_command(self):
+        """COMMAND gets the closed stdin that snaptrig got, not /dev/null."""
+        proc = subprocess.run(["/bin/sh", "-c", 'exec "$0" -t first-stdin -- "$1" <&-',
+                               str(SNAPTRIG), tool("st-stdin")],
+                              capture_output=True, timeout=TIMEOUT)
+        err = proc.stderr.decode(errors="replace")
+        self.assertEqual(proc.returncode, 1, err)
+        self.assertIn("st-stdin: read on fd 0 failed: Bad file descriptor", err)
+        lines = [json.loads(l) for l in proc.stdout.decode().splitlines() if l.startswith("{")]
+        self.assertEqual([l["type"] for l in lines if l["type"] == "trigger"], [], lines)
+        self.assertEqual(lines[-1]["type"], "stats")
+
     def test_output_fifo_without_reader(self):
         """An open of a FIFO without a reader would wait for ever, so it fails at once."""
         path = os.path.join(self.tmp, "out.fifo")
