@@ -820,6 +820,8 @@ static void emit_text(struct emitter *e, const struct line *line)
 
 		text_safe(comm, sizeof(comm), rec->filename, ST_PATH_LEN);
 		text_append(e, &len, "# %.15s exec %u %s", when + 11, line->pid, comm);
+		if (rec->old_tid != rec->hdr.tid)
+			text_append(e, &len, " old_tid=%u", rec->old_tid);
 	} else {
 		const struct st_exit_record *rec = (const void *)line->record;
 		int status = rec->exit_code;
@@ -1062,8 +1064,11 @@ static void kind_counts(struct json_writer *w, const __u64 *by_kind)
 void emit_lost(struct emitter *e, __u64 total, const __u64 *delta_by_kind)
 {
 	if (e->format == FORMAT_TEXT) {
-		out_printf(e, "# lost %llu records in total; raise --ring-buffer-size\n",
-			(unsigned long long)total);
+		char when[JSON_TIME_LEN];
+
+		json_time_rfc3339(boot_now_ns() + e->realtime_offset_ns, when, sizeof(when));
+		out_printf(e, "# %.15s lost %llu records in total; raise --ring-buffer-size\n",
+			   when + 11, (unsigned long long)total);
 		e->seq++;
 		return;
 	}
@@ -1081,6 +1086,19 @@ void emit_stats(struct emitter *e, const struct classifier *c, __u64 lost_total,
 	int t;
 
 	if (e->format == FORMAT_TEXT) {
+		unsigned int kind;
+
+		emitter_flush(e);
+		for (kind = 0; kind < LATENCY_KINDS; kind++) {
+			const struct latency_hist *h = e->latency.kinds[kind];
+
+			if (!h || !h->count)
+				continue;
+			out_printf(e, "# latency %s lines=%llu p50=%.1fus p99=%.1fus max=%.1fus\n",
+				   latency_kind_name(kind), (unsigned long long)h->count,
+				   latency_percentile(h, 50) / 1e3, latency_percentile(h, 99) / 1e3,
+				   h->max_ns / 1e3);
+		}
 		out_printf(e, "# %llu records, %llu lost\n", (unsigned long long)c->records,
 			(unsigned long long)lost_total);
 		e->seq++;

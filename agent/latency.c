@@ -77,7 +77,7 @@ __u64 latency_percentile(const struct latency_hist *h, unsigned int percent)
 	return latency_bucket_top(i);
 }
 
-static const char *kind_name(unsigned int kind)
+const char *latency_kind_name(unsigned int kind)
 {
 	if (kind == LATENCY_EXEC)
 		return "exec";
@@ -102,7 +102,7 @@ void latency_write_json(const struct latency_set *set, struct json_writer *w)
 
 		if (!h || !h->count)
 			continue;
-		json_key(w, kind_name(kind));
+		json_key(w, latency_kind_name(kind));
 		json_object_begin(w);
 		key_u64(w, "lines", h->count);
 		key_u64(w, "p50_ns", latency_percentile(h, 50));

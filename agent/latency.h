@@ -6,8 +6,8 @@
  * lines and one for exit lines, so that a coalesced trigger's delay does not
  * hide in the figures of a signal.
  *
- * A histogram has 16 buckets for each power of two, so a percentile is at
- * most 1/16 (6.25 %) above the true value; the maximum is exact.
+ * A histogram has 16 buckets for each power of two. So a percentile is at
+ * most 1/16 (6.25 %) above the true value, and the maximum is exact.
  */
 #ifndef SNAPTRIG_LATENCY_H
 #define SNAPTRIG_LATENCY_H
@@ -37,6 +37,8 @@ struct latency_set {
 	struct latency_hist *kinds[LATENCY_KINDS];	/* NULL until a line of that kind */
 };
 
+/* The name of kind in output lines: a trigger's name, "exec" or "exit". */
+const char *latency_kind_name(unsigned int kind);
 /* The bucket of a delay, and the largest delay that bucket holds. */
 unsigned int latency_bucket(__u64 ns);
 __u64 latency_bucket_top(unsigned int bucket);

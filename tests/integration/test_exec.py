@@ -1,6 +1,7 @@
 """bootstrap and exec lines, and following children."""
 
 import os
+import re
 import signal
 import subprocess
 import unittest
@@ -149,6 +150,24 @@ class ExecTest(SnaptrigTestCase):
                                         f"filename={tool('st-forker')}", f"ppid={run.pid}"])
         self.assertEqual(lines[1][2:], [str(pid), str(pid), "true", f"filename={TRUE}",
                                         f"ppid={run.pid}", f"old_tid={exec_tid}"])
+        # the end of the run: a latency line per kind, then the counts
+        tail = run.out.lines[-3:]
+        pattern = r"^# latency {} lines={} p50=[0-9.]+us p99=[0-9.]+us max=[0-9.]+us$"
+        self.assertRegex(tail[0], pattern.format("bootstrap", 2))
+        self.assertRegex(tail[1], pattern.format("exit", 1))
+        self.assertEqual(tail[2], "# 3 records, 0 lost")
+
+    def test_exec_from_thread_text_exec_line(self):
+        """Without bootstrap, the text exec line names the exec'ing thread too."""
+        run = self.trace(["-t", "sigint", "--format", "text"], [tool("st-forker"), "-x"])
+        self.assertEqual(run.wait_exit(check=False), 0, run.describe())
+        pid = int(run.fact_values("pid")[0])
+        exec_tid = int(run.fact_values("exec-tid")[0])
+        execs = [line.split()[2:] for line in run.out.lines
+                 if re.match(r"# \d\d:\d\d:\d\d\.\d{6} exec ", line)]
+        self.assertEqual(execs, [["exec", str(pid), tool("st-forker")],
+                                 ["exec", str(pid), TRUE, f"old_tid={exec_tid}"]],
+                         run.describe())
 
     def test_exec_from_thread_keeps_once_bits(self):
         """A thread's exec keeps the process's once bits: a second listen is no first."""
