@@ -200,7 +200,11 @@ static void scan_unix(struct prior_state *p, pid_t pid, const struct socket_fd *
 	fclose(f);
 }
 
-/* Whether the stdin of pid is a file that was read or moved past its start. */
+/*
+ * Whether the stdin of pid is a file that was read or moved past its start.
+ * NOTE: a read in progress has not moved the offset yet, and the kernel
+ * hooks missed its start, so a single such read gets no line.
+ */
 static void scan_stdin(struct prior_state *p, pid_t pid)
 {
 	char path[64], line[128];
