@@ -268,6 +268,7 @@ static void on_calls(struct classifier *c, struct proc_entry *proc,
 		flush_class(c, proc, class, rec->calls, rec->call, 1,
 			    proc->window_end_ns[class], NULL);
 	proc->window_end_ns[class] = 0;
+	proc->window_retry_ns[class] = 0;
 
 	flush_class(c, proc, class, rec->calls, ST_CALL_COUNT, 0, rec->hdr.boot_ns, &rec->hdr);
 	if (c->cooldown_ns)
@@ -460,23 +461,39 @@ done:
 	return 0;
 }
 
+/* How long a closed window waits for the record of the window the kernel opened after it. */
+#define NEXT_RECORD_WAIT_NS 10000000ULL
+
 static void tick_windows(struct classifier *c, struct proc_entry *proc, __u64 now_ns)
 {
-	__u64 calls[ST_COUNTED_CALLS];
+	__u64 calls[ST_COUNTED_CALLS], windows[ST_CLASS_COUNT];
 	int have_calls = 0;
 	__u32 class;
 
 	for (class = 0; class < ST_CLASS_COUNT; class++) {
 		__u64 end = proc->window_end_ns[class];
 
-		if (!end || end > now_ns)
+		if (!end || end > now_ns || proc->window_retry_ns[class] > now_ns)
 			continue;
-		proc->window_end_ns[class] = 0;
 		if (!have_calls) {
-			if (!c->read_calls || c->read_calls(c->calls_ctx, proc->pid, calls))
+			if (!c->read_calls ||
+			    c->read_calls(c->calls_ctx, proc->pid, calls, windows)) {
+				proc->window_end_ns[class] = 0;
 				return;
+			}
 			have_calls = 1;
 		}
+		/*
+		 * The kernel opened a newer window, so the record of its first
+		 * call is on the way, and that call is in the counts already.
+		 * Its record splits the counts right, so wait for it a little.
+		 */
+		if (windows[class] > end - c->cooldown_ns && !proc->window_retry_ns[class]) {
+			proc->window_retry_ns[class] = now_ns + NEXT_RECORD_WAIT_NS;
+			continue;
+		}
+		proc->window_end_ns[class] = 0;
+		proc->window_retry_ns[class] = 0;
 		flush_class(c, proc, class, calls, ST_CALL_COUNT, 0, end, NULL);
 	}
 }
@@ -556,10 +573,13 @@ __u64 classifier_next_deadline(const struct classifier *c)
 	for (i = 0; i < c->proc_count; i++) {
 		const struct proc_entry *proc = &c->procs[i];
 
-		for (class = 0; class < ST_CLASS_COUNT; class++)
-			if (proc->window_end_ns[class] &&
-			    (!next || proc->window_end_ns[class] < next))
-				next = proc->window_end_ns[class];
+		for (class = 0; class < ST_CLASS_COUNT; class++) {
+			__u64 due = proc->window_retry_ns[class] ? proc->window_retry_ns[class] :
+								    proc->window_end_ns[class];
+
+			if (proc->window_end_ns[class] && (!next || due < next))
+				next = due;
+		}
 		if (proc->next_interval_ns && (!next || proc->next_interval_ns < next))
 			next = proc->next_interval_ns;
 	}

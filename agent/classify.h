@@ -45,6 +45,7 @@ struct line {
 struct proc_entry {
 	__u64 reported[ST_COUNTED_CALLS];	/* counts already written */
 	__u64 window_end_ns[ST_CLASS_COUNT];	/* 0: no open cooldown window */
+	__u64 window_retry_ns[ST_CLASS_COUNT];	/* a newer window's record is due: look then */
 	__u64 next_interval_ns;
 	__u64 interval_number;
 	__u64 resumed_ns;			/* when a snapshot of it last ended */
@@ -66,8 +67,8 @@ struct classifier {
 	struct proc_entry *procs;
 	size_t proc_count;
 	size_t proc_cap;
-	/* Reads the kernel's st_proc.calls of pid; 0 or -errno. */
-	int (*read_calls)(void *ctx, __u32 pid, __u64 *calls);
+	/* Reads the kernel's st_proc.calls and window_ns of pid; 0 or -errno. */
+	int (*read_calls)(void *ctx, __u32 pid, __u64 *calls, __u64 *windows);
 	void *calls_ctx;
 	void (*emit)(void *ctx, const struct line *line);
 	/* Ends the hold of pid when its held record wrote no line; may be NULL. */

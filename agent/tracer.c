@@ -416,7 +416,7 @@ size_t tracer_count(struct tracer *t)
 	return n;
 }
 
-int tracer_read_calls(void *ctx, __u32 pid, __u64 *calls)
+int tracer_read_calls(void *ctx, __u32 pid, __u64 *calls, __u64 *windows)
 {
 	struct tracer *t = ctx;
 	struct st_proc proc;
@@ -424,6 +424,7 @@ int tracer_read_calls(void *ctx, __u32 pid, __u64 *calls)
 	if (bpf_map_lookup_elem(t->procs_fd, &pid, &proc))
 		return -errno;
 	memcpy(calls, proc.calls, sizeof(proc.calls));
+	memcpy(windows, proc.window_ns, sizeof(proc.window_ns));
 	return 0;
 }
 

@@ -102,7 +102,7 @@ int tracer_has(struct tracer *t, pid_t pid);
 size_t tracer_count(struct tracer *t);
 
 /* Classifier callback: copies the kernel's st_proc.calls of pid. */
-int tracer_read_calls(void *ctx, __u32 pid, __u64 *calls);
+int tracer_read_calls(void *ctx, __u32 pid, __u64 *calls, __u64 *windows);
 
 /* Copies the kernel's st_proc of pid; 0 or -errno. */
 int tracer_read_proc(struct tracer *t, __u32 pid, struct st_proc *proc);

@@ -12,9 +12,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static int read_calls(void *ctx, __u32 pid, __u64 *calls)
+static int read_calls(void *ctx, __u32 pid, __u64 *calls, __u64 *windows)
 {
 	memset(calls, 0, sizeof(__u64) * ST_COUNTED_CALLS);
+	memset(windows, 0, sizeof(__u64) * ST_CLASS_COUNT);
 	return 0;
 }
 

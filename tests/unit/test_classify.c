@@ -17,6 +17,7 @@ struct capture {
 	struct line lines[MAX_LINES];
 	size_t count;
 	__u64 kernel_calls[ST_COUNTED_CALLS];	/* what read_calls returns */
+	__u64 kernel_windows[ST_CLASS_COUNT];
 	int read_calls_error;
 };
 
@@ -28,13 +29,14 @@ static void capture_line(void *ctx, const struct line *line)
 	cap->lines[cap->count++] = *line;
 }
 
-static int capture_read_calls(void *ctx, __u32 pid, __u64 *calls)
+static int capture_read_calls(void *ctx, __u32 pid, __u64 *calls, __u64 *windows)
 {
 	struct capture *cap = ctx;
 
 	if (cap->read_calls_error)
 		return cap->read_calls_error;
 	memcpy(calls, cap->kernel_calls, sizeof(cap->kernel_calls));
+	memcpy(windows, cap->kernel_windows, sizeof(cap->kernel_windows));
 	return 0;
 }
 
@@ -122,6 +124,70 @@ static void calls_first_then_coalesced(void **state)
 	assert_int_equal(cap.lines[1].calls[ST_CALL_GETRANDOM], 30);
 	assert_int_equal(cap.lines[1].calls[ST_CALL_CLOCK_GETTIME], 11);
 	assert_int_equal(cap.lines[1].call, ST_CALL_GETRANDOM);
+	assert_int_equal(cap.lines[1].coalesced, 1);
+	assert_int_equal(cap.lines[1].boot_ns, 6 * SEC);
+	assert_int_equal(classifier_next_deadline(&c), 0);
+	classifier_free(&c);
+}
+
+/* Traces pid 10 with a 1 s cooldown, and opens its window with one getrandom at 5 s. */
+static void open_window_at_5s(struct classifier *c, struct capture *cap)
+{
+	__u64 calls[ST_COUNTED_CALLS] = { [ST_CALL_GETRANDOM] = 1 };
+	struct st_calls_record rec = calls_record(10, 5 * SEC, ST_CALL_GETRANDOM, calls);
+
+	setup_classifier(c, cap, ST_TRIG_BIT(ST_TRIG_NON_DETERMINISTIC_CALL), SEC);
+	assert_int_equal(classifier_add(c, 10, "worker", 0), 0);
+	assert_int_equal(classifier_record(c, &rec, sizeof(rec)), 0);
+	assert_int_equal(cap->count, 1);
+}
+
+/* A window ends while the record of the next window's first call is on the way. */
+static void calls_tick_waits_for_next_record(void **state)
+{
+	struct classifier c;
+	struct capture cap;
+	__u64 calls[ST_COUNTED_CALLS] = {};
+	struct st_calls_record rec;
+
+	open_window_at_5s(&c, &cap);
+
+	/* the kernel counted one more call and opened its window after this one ended */
+	cap.kernel_calls[ST_CALL_GETRANDOM] = 2;
+	cap.kernel_windows[ST_CLASS_NONDET] = 6 * SEC + 5;
+	classifier_tick(&c, 6 * SEC + 10);
+	assert_int_equal(cap.count, 1);
+	assert_int_equal(classifier_next_deadline(&c), 6 * SEC + 10 + 10000000);
+
+	/* its record opens the new window with its own line, and the old one has nothing */
+	calls[ST_CALL_GETRANDOM] = 2;
+	rec = calls_record(10, 6 * SEC + 5, ST_CALL_GETRANDOM, calls);
+	assert_int_equal(classifier_record(&c, &rec, sizeof(rec)), 0);
+	assert_int_equal(cap.count, 2);
+	assert_int_equal(cap.lines[1].count, 1);
+	assert_int_equal(cap.lines[1].coalesced, 0);
+	assert_int_equal(cap.lines[1].boot_ns, 6 * SEC + 5);
+	assert_int_equal(classifier_next_deadline(&c), 7 * SEC + 5);
+	classifier_free(&c);
+}
+
+/* The record of the next window never comes (a failed reserve): the counts go out late. */
+static void calls_tick_gives_up_waiting(void **state)
+{
+	struct classifier c;
+	struct capture cap;
+
+	open_window_at_5s(&c, &cap);
+
+	cap.kernel_calls[ST_CALL_GETRANDOM] = 3;
+	cap.kernel_windows[ST_CLASS_NONDET] = 6 * SEC + 5;
+	classifier_tick(&c, 6 * SEC);
+	assert_int_equal(cap.count, 1);
+	classifier_tick(&c, 6 * SEC + 10000000 - 1);
+	assert_int_equal(cap.count, 1);
+	classifier_tick(&c, 6 * SEC + 10000000);
+	assert_int_equal(cap.count, 2);
+	assert_int_equal(cap.lines[1].count, 2);
 	assert_int_equal(cap.lines[1].coalesced, 1);
 	assert_int_equal(cap.lines[1].boot_ns, 6 * SEC);
 	assert_int_equal(classifier_next_deadline(&c), 0);
@@ -441,6 +507,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(decode_rejects_bad_records),
 		cmocka_unit_test(calls_first_then_coalesced),
+		cmocka_unit_test(calls_tick_waits_for_next_record),
+		cmocka_unit_test(calls_tick_gives_up_waiting),
 		cmocka_unit_test(calls_late_tick_splits_window),
 		cmocka_unit_test(calls_zero_cooldown_recovers_lost),
 		cmocka_unit_test(calls_flushed_before_exit),
