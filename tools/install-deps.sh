@@ -6,7 +6,8 @@ set -eu
 
 build_pkgs="make gcc clang llvm pkg-config libbpf-dev libelf-dev zlib1g-dev
 bpftool libcmocka-dev systemtap-sdt-dev"
-test_pkgs="python3 python3-jsonschema sqlite3 gdb procps strace valgrind libclang-rt-14-dev"
+test_pkgs="python3 python3-jsonschema sqlite3 gdb procps strace valgrind libclang-rt-14-dev
+iproute2 util-linux"
 bench_pkgs="bpftrace strace redis-server redis-tools"
 
 [ $# -gt 0 ] || set -- build test
