@@ -89,6 +89,13 @@ void emitter_close(struct emitter *e)
 	e->text = NULL;
 }
 
+/* Formats the current time into when and returns its time of day, which text lines print with %.15s. */
+static const char *time_of_day(const struct emitter *e, char when[JSON_TIME_LEN])
+{
+	json_time_rfc3339(boot_now_ns() + e->realtime_offset_ns, when, JSON_TIME_LEN);
+	return when + 11;
+}
+
 /* How long the output may take no data before snaptrig gives up on it. */
 #define OUTPUT_STALL_MS 5000
 
@@ -120,6 +127,12 @@ static void write_all(struct emitter *e, const char *buf, size_t len)
 	}
 }
 
+/* Counts the delay of a line of kind from its record's boot_ns to now. */
+static void add_delay(struct emitter *e, unsigned int kind, __u64 boot_ns, __u64 now)
+{
+	latency_add(&e->latency, kind, now > boot_ns ? now - boot_ns : 0);
+}
+
 /* Counts the delay of each pending line that ends at or before written bytes of out. */
 static void settle_delays(struct emitter *e, size_t written)
 {
@@ -131,7 +144,7 @@ static void settle_delays(struct emitter *e, size_t written)
 	while (e->pending_done < e->pending_count && e->pending[e->pending_done].end <= written) {
 		const struct pending_delay *delay = &e->pending[e->pending_done++];
 
-		latency_add(&e->latency, delay->kind, now > delay->boot_ns ? now - delay->boot_ns : 0);
+		add_delay(e, delay->kind, delay->boot_ns, now);
 	}
 }
 
@@ -924,9 +937,7 @@ static void note_delay(struct emitter *e, const struct line *line)
 		kind = line->type == LINE_EXEC ? LATENCY_EXEC : LATENCY_EXIT;
 	if (!e->out_len) {
 		/* too long to gather: out_append() wrote it already */
-		__u64 now = boot_now_ns();
-
-		latency_add(&e->latency, kind, now > line->boot_ns ? now - line->boot_ns : 0);
+		add_delay(e, kind, line->boot_ns, boot_now_ns());
 		return;
 	}
 	if (e->pending_count == e->pending_cap) {
@@ -999,9 +1010,8 @@ void emit_snapshot(struct emitter *e, const struct snapshot_report *r)
 	if (e->format == FORMAT_TEXT) {
 		char when[JSON_TIME_LEN];
 
-		json_time_rfc3339(boot_now_ns() + e->realtime_offset_ns, when, sizeof(when));
-		out_printf(e, "# %.15s snapshot %u %s%s%s held=%llums\n", when + 11, r->pid,
-			   r->status, r->reason ? " " : "", r->reason ? r->reason : "",
+		out_printf(e, "# %.15s snapshot %u %s%s%s held=%llums\n", time_of_day(e, when),
+			   r->pid, r->status, r->reason ? " " : "", r->reason ? r->reason : "",
 			   (unsigned long long)(r->held_ns / 1000000));
 		e->seq++;
 		return;
@@ -1066,9 +1076,8 @@ void emit_lost(struct emitter *e, __u64 total, const __u64 *delta_by_kind)
 	if (e->format == FORMAT_TEXT) {
 		char when[JSON_TIME_LEN];
 
-		json_time_rfc3339(boot_now_ns() + e->realtime_offset_ns, when, sizeof(when));
 		out_printf(e, "# %.15s lost %llu records in total; raise --ring-buffer-size\n",
-			   when + 11, (unsigned long long)total);
+			   time_of_day(e, when), (unsigned long long)total);
 		e->seq++;
 		return;
 	}
@@ -1085,10 +1094,11 @@ void emit_stats(struct emitter *e, const struct classifier *c, __u64 lost_total,
 	struct json_writer *w = &e->json;
 	int t;
 
+	/* the lines before it are written first, so that their delays are in it */
+	emitter_flush(e);
 	if (e->format == FORMAT_TEXT) {
 		unsigned int kind;
 
-		emitter_flush(e);
 		for (kind = 0; kind < LATENCY_KINDS; kind++) {
 			const struct latency_hist *h = e->latency.kinds[kind];
 
@@ -1104,8 +1114,6 @@ void emit_stats(struct emitter *e, const struct classifier *c, __u64 lost_total,
 		e->seq++;
 		return;
 	}
-	/* the lines before it are written first, so that their delays are in it */
-	emitter_flush(e);
 	line_begin(e, "stats", boot_now_ns());
 	key_u64(w, "records", c->records);
 	json_key(w, "triggers");

@@ -263,12 +263,10 @@ static int session_start(struct session *s)
 int main(int argc, char **argv)
 {
 	struct session s;
-	unsigned int closed_fds;
 	int err, status;
 
-	closed_fds = open_standard_fds();
 	session_init(&s);
-	s.closed_fds = closed_fds;
+	s.closed_fds = open_standard_fds();
 	log_setup_libbpf();
 	err = options_parse(argc, argv, &s.opts);
 	if (err) {
@@ -286,7 +284,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
-	if ((closed_fds & (1u << STDOUT_FILENO)) && !s.opts.output_path) {
+	if ((s.closed_fds & (1u << STDOUT_FILENO)) && !s.opts.output_path) {
 		log_error("cannot write output: standard output is closed; open it or give --output FILE");
 		status = EXIT_RUNTIME;
 		goto out;

@@ -233,11 +233,11 @@ int attach_process(struct session *s, pid_t pid, struct prior_state *prior)
 	if (err)
 		return err;
 	/*
-	 * The kernel sees every call made after its entry exists, and this scan
-	 * finds what the calls before it left, so no call falls between the two.
-	 * A trigger that both saw is reported by the kernel's record, whose line
-	 * carries "since":"attach" because an earlier call may have left what
-	 * the scan found.
+	 * The kernel hooks record every call made after the entry exists, and
+	 * this scan finds what earlier calls left, so no call falls between the
+	 * two. When both found a trigger, the kernel's record reports it, with
+	 * "since":"attach", because an earlier call may have left what the scan
+	 * found.
 	 */
 	prior_scan(pid, s->opts.triggers, prior);
 	claimed = tracer_set_once(&s->tracer, pid, prior_once_bits(prior));
