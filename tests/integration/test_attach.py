@@ -11,6 +11,23 @@ import unittest
 from harness import (PYTHON, TIMEOUT, SnaptrigTestCase, log_pid, process_state, tool,
                      wait_state)
 
+# The start of each holder program below: raise the descriptor limit to
+# hold count descriptors (argv[1]) and a few more, or exit saying why not.
+RAISE_LIMIT = """
+import os, resource, socket, subprocess, sys
+count = int(sys.argv[1])
+
+
+def raise_limit(need, what):
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < need:
+        hard = need  # root with CAP_SYS_RESOURCE may raise it up to fs.nr_open
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ValueError, OSError) as err:
+        sys.exit(f"cannot raise the descriptor limit to {hard} for {count} {what}: {err}")
+"""
+
 # Loopback connections that make /proc/PID/net/tcp long, so that reading it
 # takes tens of milliseconds. Each one takes two descriptors of the holder.
 HELD_CONNECTIONS = 8000
@@ -18,17 +35,8 @@ HELD_CONNECTIONS = 8000
 # Run in a new network namespace: bring lo up, hold connections to its own
 # listening socket, then run argv[2:] in the same namespace and exit with its
 # status.
-CONNECTION_HOLDER = """
-import resource, socket, subprocess, sys
-count = int(sys.argv[1])
-need = 2 * count + 64
-_, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-if hard != resource.RLIM_INFINITY and hard < need:
-    hard = need  # root with CAP_SYS_RESOURCE may raise it up to fs.nr_open
-try:
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-except (ValueError, OSError) as err:
-    sys.exit(f"cannot raise the descriptor limit to {hard} for {count} connections: {err}")
+CONNECTION_HOLDER = RAISE_LIMIT + """
+raise_limit(2 * count + 64, "connections")
 subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
 server = socket.socket()
 server.bind(("127.0.0.1", 0))
@@ -47,39 +55,26 @@ HELD_DESCRIPTORS = 15000
 
 # Open descriptors of /dev/null, then run argv[2:] with them inherited and
 # exit with its status.
-DESCRIPTOR_HOLDER = """
-import os, resource, subprocess, sys
-count = int(sys.argv[1])
-need = count + 64
-_, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-if hard != resource.RLIM_INFINITY and hard < need:
-    hard = need  # root with CAP_SYS_RESOURCE may raise it up to fs.nr_open
-try:
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-except (ValueError, OSError) as err:
-    sys.exit(f"cannot raise the descriptor limit to {hard} for {count} descriptors: {err}")
+DESCRIPTOR_HOLDER = RAISE_LIMIT + """
+raise_limit(count + 64, "descriptors")
 for _ in range(count):
     os.set_inheritable(os.open("/dev/null", os.O_RDONLY), True)
 sys.exit(subprocess.run(sys.argv[2:], close_fds=False).returncode)
 """
 
-# Sockets ahead of the listening one: more than the 4096 that the /proc scan
-# once stopped at.
+# Sockets ahead of the listening one: more than 4096, so that a scan with a
+# fixed table of 4096 sockets misses it.
 HELD_SOCKETS = 4200
 
 # Open UDP sockets, then run argv[2:] with them inherited and exit with its
 # status.
-SOCKET_HOLDER = """
-import resource, socket, subprocess, sys
-count = int(sys.argv[1])
-_, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+SOCKET_HOLDER = RAISE_LIMIT + """
+raise_limit(count + 64, "sockets")
 sockets = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(count)]
 for s in sockets:
     s.set_inheritable(True)
 sys.exit(subprocess.run(sys.argv[2:], close_fds=False).returncode)
 """
-
 
 def descriptor_of(pid, path):
     """Return the number of a descriptor of process pid that refers to path, or None."""

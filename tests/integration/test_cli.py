@@ -351,7 +351,7 @@ class CliTest(SnaptrigTestCase):
         self.assertEqual(types[-1], "stats")
         self.assertEqual(types.count("trigger"), 1, types)
 
-    def test_closed_stdin_stays_closed_for_command(self):
+    def test_closed_stdin_reaches_command(self):
         """COMMAND gets the closed stdin that snaptrig got, not /dev/null."""
         proc = subprocess.run(["/bin/sh", "-c", 'exec "$0" -t first-stdin -- "$1" <&-',
                                str(SNAPTRIG), tool("st-stdin")],

@@ -137,7 +137,7 @@ class ExecTest(SnaptrigTestCase):
         self.assertExited(run, pid, 0, comm="true")
         self.assertEqual(len(run.of_type("exit")), 1, run.describe())
 
-    def test_exec_from_thread_text_names_thread(self):
+    def test_text_bootstrap_names_exec_thread(self):
         """Text lines name the exec'ing thread only when it was not the leader."""
         run = self.trace(["-t", "bootstrap", "--format", "text"], [tool("st-forker"), "-x"])
         self.assertEqual(run.wait_exit(check=False), 0, run.describe())
@@ -157,7 +157,7 @@ class ExecTest(SnaptrigTestCase):
         self.assertRegex(tail[1], pattern.format("exit", 1))
         self.assertEqual(tail[2], "# 3 records, 0 lost")
 
-    def test_exec_from_thread_text_exec_line(self):
+    def test_text_exec_names_exec_thread(self):
         """Without bootstrap, the text exec line names the exec'ing thread too."""
         run = self.trace(["-t", "sigint", "--format", "text"], [tool("st-forker"), "-x"])
         self.assertEqual(run.wait_exit(check=False), 0, run.describe())
