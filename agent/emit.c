@@ -231,6 +231,29 @@ static void out_printf(struct emitter *e, const char *fmt, ...)
 		out_append(e, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
+/*
+ * Writes a name from the agent's own tables or a fixed word, or null for NULL.
+ * Such names need no escaping, so they skip the scan of process strings.
+ */
+static void json_name(struct json_writer *w, const char *name)
+{
+	if (name)
+		json_string_plain(w, name, strlen(name));
+	else
+		json_null(w);
+}
+
+/*
+ * Members with a string literal key, quoted at compile time. A key made at
+ * run time goes through json_key().
+ */
+#define key_u64(w, key, v) (json_key_lit(w, key), json_u64(w, v))
+#define key_i64(w, key, v) (json_key_lit(w, key), json_i64(w, v))
+#define key_str(w, key, s) (json_key_lit(w, key), json_string(w, s))
+#define key_name(w, key, s) (json_key_lit(w, key), json_name(w, s))
+#define key_comm(w, key, comm) \
+	(json_key_lit(w, key), json_string_len(w, comm, strnlen(comm, ST_COMM_LEN)))
+
 /* Opens a line object with the fields every line has. */
 static void line_begin(struct emitter *e, const char *type, __u64 boot_ns)
 {
@@ -239,15 +262,15 @@ static void line_begin(struct emitter *e, const char *type, __u64 boot_ns)
 
 	json_writer_reset(w);
 	json_object_begin(w);
-	json_key(w, "type");
-	json_string(w, type);
-	json_key(w, "seq");
+	json_key_lit(w, "type");
+	json_name(w, type);
+	json_key_lit(w, "seq");
 	json_u64(w, ++e->seq);
-	json_key(w, "time");
+	json_key_lit(w, "time");
 	if (json_time_rfc3339(boot_ns + e->realtime_offset_ns, when, sizeof(when)))
 		strcpy(when, "1970-01-01T00:00:00.000000000Z");
-	json_string(w, when);
-	json_key(w, "boot_ns");
+	json_string_plain(w, when, strlen(when));
+	json_key_lit(w, "boot_ns");
 	json_u64(w, boot_ns);
 }
 
@@ -260,30 +283,6 @@ static void line_end(struct emitter *e)
 		return;
 	}
 	out_append(e, e->json.buf, e->json.len);
-}
-
-static void key_u64(struct json_writer *w, const char *key, __u64 v)
-{
-	json_key(w, key);
-	json_u64(w, v);
-}
-
-static void key_i64(struct json_writer *w, const char *key, __s64 v)
-{
-	json_key(w, key);
-	json_i64(w, v);
-}
-
-static void key_str(struct json_writer *w, const char *key, const char *s)
-{
-	json_key(w, key);
-	json_string(w, s);
-}
-
-static void key_comm(struct json_writer *w, const char *key, const char *comm)
-{
-	json_key(w, key);
-	json_string_len(w, comm, strnlen(comm, ST_COMM_LEN));
 }
 
 /*
@@ -316,7 +315,7 @@ static void trigger_names(struct json_writer *w, __u32 mask)
 	json_array_begin(w);
 	for (t = 0; t < ST_TRIG_COUNT; t++)
 		if (mask & ST_TRIG_BIT(t))
-			json_string(w, trigger_name(t));
+			json_name(w, trigger_name(t));
 	json_array_end(w);
 }
 
@@ -341,16 +340,16 @@ void emit_start(struct emitter *e, const struct options *opts, const pid_t *targ
 	key_str(w, "version", SNAPTRIG_VERSION);
 	key_u64(w, "schema_version", 1);
 	key_u64(w, "agent_pid", agent_pid);
-	key_str(w, "mode", opts->command ? "launch" : "attach");
-	json_key(w, "triggers");
+	key_name(w, "mode", opts->command ? "launch" : "attach");
+	json_key_lit(w, "triggers");
 	trigger_names(w, opts->triggers);
-	json_key(w, "targets");
+	json_key_lit(w, "targets");
 	json_array_begin(w);
 	for (i = 0; i < target_count; i++)
 		json_u64(w, targets[i]);
 	json_array_end(w);
 	if (opts->command) {
-		json_key(w, "command");
+		json_key_lit(w, "command");
 		json_array_begin(w);
 		for (i = 0; opts->command[i]; i++)
 			json_string(w, opts->command[i]);
@@ -359,7 +358,7 @@ void emit_start(struct emitter *e, const struct options *opts, const pid_t *targ
 	key_u64(w, "cooldown_ns", opts->cooldown_ns);
 	key_u64(w, "snapshot_interval_ns", opts->interval_ns);
 	key_u64(w, "idle_threshold_ns", opts->idle_threshold_ns);
-	json_key(w, "follow");
+	json_key_lit(w, "follow");
 	json_bool(w, opts->follow);
 	if (opts->cgroup.id)
 		key_str(w, "cgroup", opts->cgroup.path);
@@ -406,9 +405,9 @@ static void detail_listen(struct json_writer *w, const struct st_listen_record *
 	/* /proc shows neither the backlog nor the call of a socket found at attach */
 	if (!at_attach) {
 		key_i64(w, "backlog", rec->backlog);
-		key_str(w, "via", via_name(rec->via));
+		key_name(w, "via", via_name(rec->via));
 	}
-	key_str(w, "family", family_name(rec->family));
+	key_name(w, "family", family_name(rec->family));
 	if (rec->family == AF_INET || rec->family == AF_INET6) {
 		inet_ntop(rec->family, rec->addr, addr, sizeof(addr));
 		key_str(w, "address", addr);
@@ -427,7 +426,7 @@ static void detail_listen(struct json_writer *w, const struct st_listen_record *
 			len = strnlen(rec->sun_path, ST_SUN_PATH_LEN);
 			memcpy(path, rec->sun_path, len);
 		}
-		json_key(w, "path");
+		json_key_lit(w, "path");
 		json_string_len(w, path, len);
 	}
 }
@@ -435,13 +434,13 @@ static void detail_listen(struct json_writer *w, const struct st_listen_record *
 static void detail_signal(struct json_writer *w, const struct st_signal_record *rec)
 {
 	key_u64(w, "signal", rec->sig);
-	key_str(w, "name", signal_name(rec->sig));
+	key_name(w, "name", signal_name(rec->sig));
 	key_i64(w, "code", rec->code);
-	json_key(w, "thread");
+	json_key_lit(w, "thread");
 	json_bool(w, rec->thread);
-	key_str(w, "result", signal_result_name(rec->result));
+	key_name(w, "result", signal_result_name(rec->result));
 	if (rec->sender_pid != ST_NO_SENDER) {
-		json_key(w, "sender");
+		json_key_lit(w, "sender");
 		json_object_begin(w);
 		key_u64(w, "pid", rec->sender_pid);
 		key_u64(w, "tid", rec->sender_tid);
@@ -454,21 +453,23 @@ static void detail_calls(struct json_writer *w, const struct line *line)
 {
 	__u32 i;
 
-	key_str(w, "call", call_name(line->call));
+	key_name(w, "call", call_name(line->call));
 	key_u64(w, "count", line->count);
-	json_key(w, "calls");
+	json_key_lit(w, "calls");
 	json_object_begin(w);
 	for (i = 0; i < ST_COUNTED_CALLS; i++)
-		if (line->calls[i])
-			key_u64(w, call_name(i), line->calls[i]);
+		if (line->calls[i]) {
+			json_key(w, call_name(i));
+			json_u64(w, line->calls[i]);
+		}
 	json_object_end(w);
-	json_key(w, "coalesced");
+	json_key_lit(w, "coalesced");
 	json_bool(w, line->coalesced);
 	/* SNAPTRIG_TRANSACTION() markers are counted as the call "marker" */
-	key_str(w, "source", line->call == ST_CALL_MARKER ? "marker" : "syscall");
+	key_name(w, "source", line->call == ST_CALL_MARKER ? "marker" : "syscall");
 	/* only the line of the call that opened the window has its record, and so its path */
 	if (line->record && line->record->kind == ST_REC_CALLS && line->call != ST_CALL_MARKER)
-		key_str(w, "via", via_name(((const struct st_calls_record *)line->record)->via));
+		key_name(w, "via", via_name(((const struct st_calls_record *)line->record)->via));
 }
 
 static const char *environ_source_name(__u32 source)
@@ -488,9 +489,9 @@ static void detail_environ(struct emitter *e, const struct st_environ_record *re
 {
 	struct json_writer *w = &e->json;
 
-	key_str(w, "source", environ_source_name(rec->source));
+	key_name(w, "source", environ_source_name(rec->source));
 	if (rec->source == ST_ENVIRON_GETENV || rec->source == ST_ENVIRON_SECURE_GETENV) {
-		json_key(w, "name");
+		json_key_lit(w, "name");
 		json_string_len(w, rec->name, strnlen(rec->name, ST_ENV_NAME_LEN));
 	} else if (rec->source == ST_ENVIRON_PROBE && rec->probe < e->environ_probe_count) {
 		key_str(w, "binary", e->environ_probes[rec->probe].binary);
@@ -511,7 +512,7 @@ static __u64 idle_ns(const struct st_idle_record *rec)
 
 static void fields_exec(struct json_writer *w, const struct st_exec_record *rec)
 {
-	json_key(w, "filename");
+	json_key_lit(w, "filename");
 	json_string_len(w, rec->filename, strnlen(rec->filename, ST_PATH_LEN));
 	key_u64(w, "ppid", rec->ppid);
 	key_u64(w, "old_tid", rec->old_tid);
@@ -522,10 +523,10 @@ static void detail(struct emitter *e, const struct line *line)
 	struct json_writer *w = &e->json;
 	const struct st_record_header *hdr = line->record;
 
-	json_key(w, "detail");
+	json_key_lit(w, "detail");
 	json_object_begin(w);
 	if (line->reconciled) {
-		json_key(w, "reconciled");
+		json_key_lit(w, "reconciled");
 		json_bool(w, true);
 		json_object_end(w);
 		return;
@@ -540,10 +541,10 @@ static void detail(struct emitter *e, const struct line *line)
 		key_i64(w, "fd", rec->fd);
 		if (line->at_attach)
 			break;
-		key_str(w, "call", call_name(rec->call));
-		key_str(w, "via", via_name(rec->via));
+		key_name(w, "call", call_name(rec->call));
+		key_name(w, "via", via_name(rec->via));
 		if (rec->fixed) {
-			json_key(w, "fixed");
+			json_key_lit(w, "fixed");
 			json_bool(w, true);
 		}
 		break;
@@ -577,7 +578,7 @@ static void detail(struct emitter *e, const struct line *line)
 		detail_environ(e, (const void *)hdr);
 		break;
 	case ST_TRIG_EXPLICIT:
-		key_str(w, "source",
+		key_name(w, "source",
 			explicit_source_name(((const struct st_explicit_record *)hdr)->source));
 		break;
 	default:
@@ -591,14 +592,14 @@ static void fields_exit(struct json_writer *w, const struct st_exit_record *rec)
 	int status = rec->exit_code;
 
 	if ((status & 0x7f) == 0) {
-		key_str(w, "status", "exited");
+		key_name(w, "status", "exited");
 		key_i64(w, "exit_code", (status >> 8) & 0xff);
 	} else {
-		key_str(w, "status", "killed");
+		key_name(w, "status", "killed");
 		key_i64(w, "signal", status & 0x7f);
-		key_str(w, "signal_name", signal_name(status & 0x7f));
+		key_name(w, "signal_name", signal_name(status & 0x7f));
 	}
-	json_key(w, "core_dumped");
+	json_key_lit(w, "core_dumped");
 	json_bool(w, !!(status & 0x80));
 }
 
@@ -905,14 +906,14 @@ static void emit_coverage(struct emitter *e, const struct line *line)
 	key_u64(w, "tid", line->tid);
 	key_comm(w, "comm", line->comm);
 	fields_container(w, line->pid, line->tid, &rec->hdr);
-	json_key(w, "triggers");
+	json_key_lit(w, "triggers");
 	json_array_begin(w);
 	for (t = 0; t < ST_TRIG_COUNT; t++)
 		if (triggers & ST_TRIG_BIT(t))
-			json_string(w, trigger_name(t));
+			json_name(w, trigger_name(t));
 	json_array_end(w);
-	key_str(w, "via", via_name(rec->via));
-	key_str(w, "reason", coverage_reason_name(rec->reason));
+	key_name(w, "via", via_name(rec->via));
+	key_name(w, "reason", coverage_reason_name(rec->reason));
 	if (rec->reason == ST_COVERAGE_UNDECODED)
 		key_u64(w, "op", rec->op);
 	if (line->coverage_error)
@@ -962,7 +963,7 @@ static void emit_json_line(struct emitter *e, const struct line *line)
 
 	if (line->type == LINE_TRIGGER) {
 		line_begin(e, "trigger", line->boot_ns);
-		key_str(w, "trigger", trigger_name(line->trigger));
+		key_name(w, "trigger", trigger_name(line->trigger));
 	} else {
 		line_begin(e, line->type == LINE_EXEC ? "exec" : "exit", line->boot_ns);
 	}
@@ -971,13 +972,13 @@ static void emit_json_line(struct emitter *e, const struct line *line)
 	fields_container(w, line->pid, line->tid, line->record);
 	key_comm(w, "comm", line->comm);
 	if (line->type == LINE_TRIGGER && e->show_held) {
-		json_key(w, "held");
+		json_key_lit(w, "held");
 		json_bool(w, line->held);
 	}
 	if (line->at_attach)
-		key_str(w, "source", "attach");
+		key_name(w, "source", "attach");
 	if (line->since_attach)
-		key_str(w, "since", "attach");
+		key_name(w, "since", "attach");
 	if (line->type == LINE_TRIGGER)
 		detail(e, line);
 	else if (line->type == LINE_EXEC)
@@ -1023,37 +1024,37 @@ void emit_snapshot(struct emitter *e, const struct snapshot_report *r)
 	key_str(w, "status", r->status);
 	if (r->reason)
 		key_str(w, "reason", r->reason);
-	json_key(w, "triggers");
+	json_key_lit(w, "triggers");
 	json_array_begin(w);
 	for (i = 0; i < r->served_count; i++) {
 		json_object_begin(w);
-		key_str(w, "trigger", trigger_name(r->served[i].trigger));
+		key_name(w, "trigger", trigger_name(r->served[i].trigger));
 		key_u64(w, "seq", r->served[i].seq);
 		json_object_end(w);
 	}
 	json_array_end(w);
-	json_key(w, "exit_code");
+	json_key_lit(w, "exit_code");
 	if (r->exit_code >= 0)
 		json_i64(w, r->exit_code);
 	else
 		json_null(w);
 	if (r->term_signal) {
 		key_u64(w, "signal", r->term_signal);
-		key_str(w, "signal_name", signal_name(r->term_signal));
+		key_name(w, "signal_name", signal_name(r->term_signal));
 	}
 	key_u64(w, "duration_ns", r->duration_ns);
-	json_key(w, "held");
+	json_key_lit(w, "held");
 	json_bool(w, r->held);
 	key_str(w, "hold", r->hold);
 	key_u64(w, "held_ns", r->held_ns);
-	json_key(w, "resumed");
+	json_key_lit(w, "resumed");
 	if (r->resumed >= 0)
 		json_bool(w, r->resumed);
 	else
 		json_null(w);
-	json_key(w, "ended");
+	json_key_lit(w, "ended");
 	json_bool(w, r->ended);
-	json_key(w, "stderr");
+	json_key_lit(w, "stderr");
 	if (r->output)
 		json_string_len(w, r->output, r->output_len);
 	else
@@ -1066,8 +1067,10 @@ static void kind_counts(struct json_writer *w, const __u64 *by_kind)
 	__u32 kind;
 
 	json_object_begin(w);
-	for (kind = 1; kind < ST_REC_KIND_COUNT; kind++)
-		key_u64(w, record_kind_name(kind), by_kind[kind]);
+	for (kind = 1; kind < ST_REC_KIND_COUNT; kind++) {
+		json_key(w, record_kind_name(kind));
+		json_u64(w, by_kind[kind]);
+	}
 	json_object_end(w);
 }
 
@@ -1083,7 +1086,7 @@ void emit_lost(struct emitter *e, __u64 total, const __u64 *delta_by_kind)
 	}
 	line_begin(e, "lost", boot_now_ns());
 	key_u64(&e->json, "total", total);
-	json_key(&e->json, "by_kind");
+	json_key_lit(&e->json, "by_kind");
 	kind_counts(&e->json, delta_by_kind);
 	line_end(e);
 }
@@ -1116,16 +1119,18 @@ void emit_stats(struct emitter *e, const struct classifier *c, __u64 lost_total,
 	}
 	line_begin(e, "stats", boot_now_ns());
 	key_u64(w, "records", c->records);
-	json_key(w, "triggers");
+	json_key_lit(w, "triggers");
 	json_object_begin(w);
 	for (t = 0; t < ST_TRIG_COUNT; t++)
-		if (c->triggers & ST_TRIG_BIT(t))
-			key_u64(w, trigger_name(t), c->trigger_lines[t]);
+		if (c->triggers & ST_TRIG_BIT(t)) {
+			json_key(w, trigger_name(t));
+			json_u64(w, c->trigger_lines[t]);
+		}
 	json_object_end(w);
 	key_u64(w, "lost", lost_total);
-	json_key(w, "lost_by_kind");
+	json_key_lit(w, "lost_by_kind");
 	kind_counts(w, lost_by_kind);
-	json_key(w, "latency");
+	json_key_lit(w, "latency");
 	latency_write_json(&e->latency, w);
 	line_end(e);
 }

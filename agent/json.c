@@ -282,10 +282,20 @@ static size_t escape_ascii(char *out, unsigned char c)
 	return MAX_ESCAPE_LEN;
 }
 
-/* Whether a byte cannot be copied as it is: controls, '"', '\\', DEL and non-ASCII. */
-static bool is_special(unsigned char c)
+/*
+ * Bytes that cannot be copied as they are: controls, '"', '\\', DEL and
+ * non-ASCII. The table costs one load per byte in place of four compares.
+ */
+static const bool special_byte[256] = {
+	[0x00 ... 0x1f] = true,
+	['"'] = true,
+	['\\'] = true,
+	[0x7f ... 0xff] = true,
+};
+
+static inline bool is_special(unsigned char c)
 {
-	return c < 0x20 || c >= 0x7f || c == '"' || c == '\\';
+	return special_byte[c];
 }
 
 /* Appends s as a quoted, escaped JSON string. */
@@ -365,24 +375,56 @@ static void put_key(struct json_writer *w, const char *key)
 	w->len = (size_t)(out - w->buf);
 }
 
-void json_key(struct json_writer *w, const char *key)
+/*
+ * Checks that a key may come next and writes the comma that separates it
+ * from the previous member. Returns false when nothing may be written.
+ */
+static bool begin_key(struct json_writer *w)
 {
 	__u8 *level;
 
 	if (w->error)
-		return;
+		return false;
 	if (w->depth == 0 || w->after_key || !(w->levels[w->depth - 1] & LEVEL_OBJECT)) {
 		fail_usage(w);
-		return;
+		return false;
 	}
 
 	level = &w->levels[w->depth - 1];
 	if (*level & LEVEL_NONEMPTY)
 		put_char(w, ',');
 	*level |= LEVEL_NONEMPTY;
+	return !w->error;
+}
 
+void json_key(struct json_writer *w, const char *key)
+{
+	if (!begin_key(w))
+		return;
 	put_key(w, key);
 	w->after_key = true;
+}
+
+void json_key_quoted(struct json_writer *w, const char *quoted, size_t len)
+{
+	if (!begin_key(w))
+		return;
+	append(w, quoted, len);
+	w->after_key = true;
+}
+
+void json_string_plain(struct json_writer *w, const char *s, size_t len)
+{
+	char *out;
+
+	if (!begin_value(w) || !reserve(w, len + 2))
+		return;
+	out = w->buf + w->len;
+	out[0] = '"';
+	memcpy(out + 1, s, len);
+	out[len + 1] = '"';
+	out[len + 2] = '\0';
+	w->len += len + 2;
 }
 
 void json_string_len(struct json_writer *w, const char *s, size_t len)
@@ -399,29 +441,57 @@ void json_string(struct json_writer *w, const char *s)
 		json_string_len(w, s, strlen(s));
 }
 
+/* "00" to "99": format_u64() writes two digits per division. */
+static const char digit_pairs[] =
+	"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+	"8081828384858687888990919293949596979899";
+
 /* Writes the decimal digits of value before end. Returns where they start. */
 static char *format_u64(char *end, __u64 value)
 {
-	do {
-		*--end = (char)('0' + value % 10);
-		value /= 10;
-	} while (value);
+	while (value >= 100) {
+		unsigned int pair = (unsigned int)(value % 100) * 2;
+
+		value /= 100;
+		*--end = digit_pairs[pair + 1];
+		*--end = digit_pairs[pair];
+	}
+	if (value >= 10) {
+		*--end = digit_pairs[value * 2 + 1];
+		*--end = digit_pairs[value * 2];
+	} else {
+		*--end = (char)('0' + value);
+	}
 	return end;
+}
+
+/* Number of decimal digits of value. */
+static unsigned int digit_count(__u64 value)
+{
+	unsigned int n = 1;
+
+	while (value >= 10000) {
+		value /= 10000;
+		n += 4;
+	}
+	if (value >= 1000)
+		return n + 3;
+	if (value >= 100)
+		return n + 2;
+	return value >= 10 ? n + 1 : n;
 }
 
 void json_u64(struct json_writer *w, __u64 value)
 {
-	char digits[20];
-	char *start;
+	unsigned int n;
 
-	if (!begin_value(w))
+	if (!begin_value(w) || !reserve(w, 20))
 		return;
 
-	start = format_u64(digits + sizeof(digits), value);
-	if (!reserve(w, sizeof(digits)))
-		return;
-	while (start < digits + sizeof(digits))
-		w->buf[w->len++] = *start++;
+	n = digit_count(value);
+	format_u64(w->buf + w->len + n, value);
+	w->len += n;
 	w->buf[w->len] = '\0';
 }
 

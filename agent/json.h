@@ -60,6 +60,21 @@ void json_array_end(struct json_writer *w);
 /* Writes an object member's key. The next call must write its value. */
 void json_key(struct json_writer *w, const char *key);
 
+/*
+ * Writes a key that is already quoted and followed by its colon, len bytes
+ * at quoted, as json_key_lit() makes it. The key must need no escaping.
+ */
+void json_key_quoted(struct json_writer *w, const char *quoted, size_t len);
+/* json_key() for a string literal key, quoted at compile time. */
+#define json_key_lit(w, key) \
+	json_key_quoted((w), "\"" key "\":", sizeof("\"" key "\":") - 1)
+
+/*
+ * Writes len bytes of s as a string without escaping them, so s must be
+ * printable ASCII without '"' or '\\', such as the agent's own names.
+ */
+void json_string_plain(struct json_writer *w, const char *s, size_t len);
+
 /* Writes a NUL-terminated string, or null when s is NULL. */
 void json_string(struct json_writer *w, const char *s);
 /* Writes len bytes of s as a string, in which NUL bytes become \u0000. */

@@ -16,6 +16,8 @@
 #include <cmocka.h>
 
 #include "json.h"
+#include "names.h"
+#include "triggers.h"
 
 #define U_FFFD "\xef\xbf\xbd"
 #define CHECKER_MAX_DEPTH 64
@@ -571,6 +573,131 @@ static void numbers_and_literals(void **state)
 	json_writer_free(&w);
 }
 
+/* Every digit count, at each power of ten and next to it, against printf. */
+static void numbers_every_length(void **state)
+{
+	__u64 p = 1, values[3];
+	char expected[32];
+	int i, k;
+
+	(void)state;
+	for (i = 0; i < 20; i++, p *= 10) {
+		values[0] = p - 1;
+		values[1] = p;
+		values[2] = p + 1;
+		for (k = 0; k < 3; k++) {
+			struct json_writer w;
+			int n = snprintf(expected, sizeof(expected), "%llu",
+					 (unsigned long long)values[k]);
+
+			json_writer_init(&w);
+			json_u64(&w, values[k]);
+			assert_output(&w, expected, (size_t)n);
+			json_writer_free(&w);
+		}
+	}
+}
+
+static void literal_keys_and_plain_strings(void **state)
+{
+	static const char expected[] =
+		"{\"type\":\"trigger\",\"seq\":12,\"made\":\"a-b_c:d\",\"detail\":"
+		"{\"empty\":\"\",\"n\":[\"x\",1]}}";
+	struct json_writer w;
+
+	(void)state;
+	json_writer_init(&w);
+	json_object_begin(&w);
+	json_key_lit(&w, "type");
+	json_string_plain(&w, "trigger", 7);
+	json_key_lit(&w, "seq");
+	json_u64(&w, 12);
+	json_key(&w, "made");
+	json_string_plain(&w, "a-b_c:d", 7);
+	json_key_lit(&w, "detail");
+	json_object_begin(&w);
+	json_key_lit(&w, "empty");
+	json_string_plain(&w, "", 0);
+	json_key_lit(&w, "n");
+	json_array_begin(&w);
+	json_string_plain(&w, "x", 1);
+	json_u64(&w, 1);
+	json_array_end(&w);
+	json_object_end(&w);
+	json_object_end(&w);
+	ASSERT_OUTPUT(&w, expected);
+	json_writer_free(&w);
+}
+
+static void literal_key_misuse(void **state)
+{
+	struct json_writer w;
+
+	(void)state;
+	/* a key at the top level */
+	json_writer_init(&w);
+	json_key_lit(&w, "a");
+	assert_int_equal(w.error, -EINVAL);
+	json_writer_free(&w);
+
+	/* a key in an array */
+	json_writer_init(&w);
+	json_array_begin(&w);
+	json_key_lit(&w, "a");
+	assert_int_equal(w.error, -EINVAL);
+	json_writer_free(&w);
+
+	/* two keys in a row */
+	json_writer_init(&w);
+	json_object_begin(&w);
+	json_key_lit(&w, "a");
+	json_key_lit(&w, "b");
+	assert_int_equal(w.error, -EINVAL);
+	json_writer_free(&w);
+
+	/* a plain string in an object without a key */
+	json_writer_init(&w);
+	json_object_begin(&w);
+	json_string_plain(&w, "a", 1);
+	assert_int_equal(w.error, -EINVAL);
+	json_writer_free(&w);
+}
+
+/* Checks that a name, which json_string_plain() copies as it is, needs no escaping. */
+static void assert_plain_name(const char *name)
+{
+	const char *p;
+
+	if (!name)
+		return;
+	for (p = name; *p; p++)
+		if (*p < 0x20 || *p >= 0x7f || *p == '"' || *p == '\\')
+			fail_msg("name '%s' needs escaping", name);
+}
+
+static void agent_names_are_plain(void **state)
+{
+	char when[JSON_TIME_LEN];
+	__u32 i;
+	int sig;
+
+	(void)state;
+	for (i = 0; i < ST_TRIG_COUNT; i++)
+		assert_plain_name(trigger_name((enum st_trigger)i));
+	for (i = 0; i < ST_CALL_COUNT; i++)
+		assert_plain_name(call_name(i));
+	for (i = 0; i < ST_VIA_COUNT + 1; i++)
+		assert_plain_name(via_name(i));
+	for (i = 0; i < ST_REC_KIND_COUNT; i++)
+		assert_plain_name(record_kind_name(i));
+	for (i = 0; i < 8; i++)
+		assert_plain_name(signal_result_name(i));
+	for (sig = 0; sig <= 65; sig++)
+		assert_plain_name(signal_name(sig));
+	assert_int_equal(json_time_rfc3339(UINT64_C(1733390000123456789), when, sizeof(when)), 0);
+	assert_plain_name(when);
+}
+
 static void nested_commas(void **state)
 {
 	static const char expected[] =
@@ -922,6 +1049,10 @@ int main(void)
 		cmocka_unit_test(string_key_escaped),
 		cmocka_unit_test(key_lengths_around_copy_limit),
 		cmocka_unit_test(numbers_and_literals),
+		cmocka_unit_test(numbers_every_length),
+		cmocka_unit_test(literal_keys_and_plain_strings),
+		cmocka_unit_test(literal_key_misuse),
+		cmocka_unit_test(agent_names_are_plain),
 		cmocka_unit_test(nested_commas),
 		cmocka_unit_test(max_depth),
 		cmocka_unit_test(finish_line_newline),
