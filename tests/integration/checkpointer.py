@@ -9,6 +9,7 @@ so a reader never sees half of it):
   checkpointer  its own pid, ppid and process group id
   args          the ARGs after "--", as snaptrig expanded them
   env           every SNAPTRIG_* variable
+  env_names     the name of each entry of /proc/self/environ, in order
   fds           {fd: link target} of its open descriptors
   state         the state letter of /proc/PID/stat (None if PID is gone)
   threads       {tid: state letter} of every thread in /proc/PID/task
@@ -35,6 +36,12 @@ def process_state(pid):
     except OSError:
         return None
     return stat[stat.rindex(")") + 2]
+
+
+def environ_names():
+    with open("/proc/self/environ", "rb") as f:
+        entries = f.read().split(b"\0")
+    return [e.split(b"=", 1)[0].decode(errors="replace") for e in entries if e]
 
 
 def open_fds():
@@ -65,6 +72,7 @@ def main():
                          "pgid": os.getpgid(0)},
         "args": opts.args,
         "env": {k: v for k, v in os.environ.items() if k.startswith("SNAPTRIG_")},
+        "env_names": environ_names(),
         "fds": open_fds(),
     }
     if opts.pid is not None:

@@ -648,6 +648,29 @@ class ExecTest(SnapshotTestCase):
         self.assertEqual(len(run.of_type("snapshot")), 1, run.describe())
         self.assertExited(run, pid, 0, comm="st-counter")
 
+    def test_environment_replaces_agent_values(self):
+        """The agent's own SNAPTRIG_* values are replaced, once each; others pass through."""
+        out = Path(self.tmp) / "record.json"
+        env = dict(os.environ, SNAPTRIG_PID="1", SNAPTRIG_EVENT="stale",
+                   SNAPTRIG_HELD="7", SNAPTRIG_EXTRA="kept")
+        run, pid = self.trace_counter(["-t", "first-listen", "--exec", checkpointer(out)],
+                                      env=env)
+        trigger = run.wait_trigger("first-listen", pid)
+        self.wait_snapshot(run, pid)
+        record = read_json_file(out)
+        self.finish_counter(run, pid)
+
+        env = record["env"]
+        self.assertEqual(env.get("SNAPTRIG_PID"), str(pid))
+        self.assertEqual(env.get("SNAPTRIG_HELD"), "0")
+        self.assertEqual(json.loads(env.get("SNAPTRIG_EVENT", "null"))["seq"], trigger["seq"])
+        self.assertEqual(env.get("SNAPTRIG_EXTRA"), "kept")
+        names = record["env_names"]
+        for name in ("SNAPTRIG_EVENT", "SNAPTRIG_TRIGGER", "SNAPTRIG_PID", "SNAPTRIG_TID",
+                     "SNAPTRIG_SEQ", "SNAPTRIG_HELD", "SNAPTRIG_EXTRA"):
+            self.assertEqual(names.count(name), 1, f"{name} in {names}")
+        self.assertIn("PATH", names)
+
     def test_exit_code_failed(self):
         out = Path(self.tmp) / "record.json"
         template = checkpointer(out, "--exit", "3", "--stderr", "disk full\n")
