@@ -29,8 +29,6 @@ static int record_cb(void *ctx, void *data, size_t size)
 	struct session *s = ctx;
 	int dropped;
 
-	/* before the classifier, to attach the new image's markers soonest */
-	uprobes_on_record(s->uprobes, data, size);
 	if (hdr)
 		container_note(hdr);
 	/* the join line comes before the first trigger line of the process */
@@ -39,6 +37,15 @@ static int record_cb(void *ctx, void *data, size_t size)
 	dropped = classifier_record(&s->classifier, data, size) == -EINVAL;
 	if (dropped)
 		log_info(1, "dropped a malformed record of %zu bytes", size);
+	/*
+	 * Reading the new image's maps for markers took about 70 us per exec here,
+	 * so its bootstrap or exec line is written first. The image waits for the
+	 * markers all the same, stopped when it is new (ST_RECORD_HOOK_HELD).
+	 */
+	if (hdr && hdr->kind == ST_REC_EXEC && s->uprobes) {
+		emitter_flush(&s->emitter);
+		uprobes_on_record(s->uprobes, data, size);
+	}
 	if (!dropped && hdr && hdr->kind == ST_REC_EXEC)
 		ia32_on_exec(s, (const struct st_exec_record *)hdr);
 	/* the kernel stopped the new image until its hooks were attached, above */
