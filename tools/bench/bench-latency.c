@@ -11,9 +11,23 @@
  *   getrandom-fork  a child forked right before the sample calls getrandom(2)
  *                   once and exits: the same call right after a fork
  *   sigalrm         the process sends itself SIGALRM (handled, not ignored)
+ *   exec            a child forked right before the sample execs this program
+ *                   as "bench-latency listen", which listens once on a
+ *                   loopback port and exits: an exec, a bootstrap, a
+ *                   first-listen and an exit line per sample
  * OUTFILE gets one line per sample: "PID BOOT_NS".
+ *
+ * Two more modes are for other programs to run. "bench-latency listen"
+ * listens once on 127.0.0.1, port 0, and exits. "bench-latency stamp FILE"
+ * is an --exec checkpointer: it takes CLOCK_BOOTTIME first, then appends
+ * "BOOT_NS STARTED_NS" to FILE, where BOOT_NS is the trigger line's boot_ns
+ * from SNAPTRIG_EVENT.
  */
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "bench.h"
@@ -141,6 +155,63 @@ static uint64_t sample_getrandom_fork(pid_t *pid)
 	return before;
 }
 
+/* Returns CLOCK_BOOTTIME before the fork of a child that execs "bench-latency listen". */
+static uint64_t sample_exec(const char *self, pid_t *pid)
+{
+	uint64_t before = clock_ns(CLOCK_BOOTTIME);
+
+	*pid = fork();
+	if (*pid < 0) {
+		perror("fork");
+		exit(1);
+	}
+	if (*pid == 0) {
+		execl(self, self, "listen", (char *)NULL);
+		_exit(127);
+	}
+	reap(*pid);
+	return before;
+}
+
+static int listen_once(void)
+{
+	struct sockaddr_in addr = {
+		.sin_family = AF_INET,
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) || listen(fd, 1)) {
+		perror("listen on 127.0.0.1");
+		return 1;
+	}
+	return 0;
+}
+
+/* Appends the trigger's boot_ns and the time this checkpointer started to path. */
+static int stamp(const char *path)
+{
+	uint64_t started = clock_ns(CLOCK_BOOTTIME);
+	const char *event = getenv("SNAPTRIG_EVENT");
+	const char *field = event ? strstr(event, "\"boot_ns\":") : NULL;
+	char line[64];
+	int fd, n;
+
+	if (!field) {
+		fprintf(stderr, "stamp: SNAPTRIG_EVENT has no boot_ns\n");
+		return 1;
+	}
+	n = snprintf(line, sizeof(line), "%llu %llu\n",
+		     strtoull(field + strlen("\"boot_ns\":"), NULL, 10),
+		     (unsigned long long)started);
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd < 0 || write(fd, line, (size_t)n) != n) {
+		fprintf(stderr, "stamp: writing '%s' failed: %s\n", path, strerror(errno));
+		return 1;
+	}
+	return close(fd) ? 1 : 0;
+}
+
 static uint64_t sample_sigalrm(pid_t *pid)
 {
 	uint64_t before;
@@ -158,12 +229,19 @@ int main(int argc, char **argv)
 	long count, interval, i;
 	pid_t *pids;
 	const char *mode;
+	char self[PATH_MAX];
+	ssize_t self_len;
 	FILE *out;
 
+	if (argc == 2 && !strcmp(argv[1], "listen"))
+		return listen_once();
+	if (argc == 3 && !strcmp(argv[1], "stamp"))
+		return stamp(argv[2]);
 	mode = argc == 5 ? argv[1] : "";
 	if (strcmp(mode, "getrandom-pool") && strcmp(mode, "getrandom-fork") &&
-	    strcmp(mode, "sigalrm")) {
-		fprintf(stderr, "usage: %s getrandom-pool|getrandom-fork|sigalrm COUNT INTERVAL_US OUTFILE\n",
+	    strcmp(mode, "sigalrm") && strcmp(mode, "exec")) {
+		fprintf(stderr,
+			"usage: %s getrandom-pool|getrandom-fork|sigalrm|exec COUNT INTERVAL_US OUTFILE\n",
 			argv[0]);
 		return 2;
 	}
@@ -176,6 +254,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	sigaction(SIGALRM, &sa, NULL);
+	/* the exec mode's children run this file by its name, so their comm is its name */
+	self_len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (self_len < 0) {
+		perror("readlink /proc/self/exe");
+		return 1;
+	}
+	self[self_len] = '\0';
 
 	if (!strcmp(mode, "getrandom-pool")) {
 		sample_pool(count, interval, before, pids);
@@ -183,6 +268,8 @@ int main(int argc, char **argv)
 		for (i = 0; i < count; i++) {
 			if (!strcmp(mode, "getrandom-fork"))
 				before[i] = sample_getrandom_fork(&pids[i]);
+			else if (!strcmp(mode, "exec"))
+				before[i] = sample_exec(self, &pids[i]);
 			else
 				before[i] = sample_sigalrm(&pids[i]);
 			pause_us(interval);

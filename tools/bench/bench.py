@@ -720,7 +720,8 @@ def read_lines_timed(proc):
         lines.extend((line, now) for line in done)
 
 
-def latency_run(mode, count, interval_us):
+def traced_latency_samples(mode, count, interval_us):
+    """Run `snaptrig -t all -- bench-latency MODE ...`; return its timed lines and samples."""
     samples = Tmp.file(f"latency-{mode}.txt")
     agent = subprocess.Popen([SNAPTRIG, "-t", "all", "--",
                               os.path.join(BIN, "bench-latency"), mode, str(count),
@@ -730,16 +731,19 @@ def latency_run(mode, count, interval_us):
     lines = read_lines_timed(agent)
     agent.wait(timeout=60)
     with open(samples) as f:
-        before = [tuple(int(x) for x in line.split()) for line in f]
+        return lines, [tuple(int(x) for x in line.split()) for line in f]
+
+
+def latency_run(mode, count, interval_us):
+    lines, before = traced_latency_samples(mode, count, interval_us)
     random_mode = mode.startswith("getrandom")
     want = "non-deterministic-call" if random_mode else "sigalrm"
     events = []
-    written = {}
+    stats_line = None
     for raw, received in lines:
         rec = json.loads(raw)
         if rec.get("type") == "stats":
-            # the agent's own figures: kernel record to the return of its write(2)
-            written = rec["latency"].get(want, {})
+            stats_line = rec
         if rec.get("type") == "trigger" and rec.get("trigger") == want:
             if random_mode and rec["detail"].get("coalesced"):
                 continue
@@ -752,14 +756,67 @@ def latency_run(mode, count, interval_us):
     k2l = [(r - b) / 1e3 for _, b, r in pairs]
     c2l = [(r - t) / 1e3 for t, _, r in pairs]
     return {"mode": mode, "samples": count, "lines": len(events), "matched": len(pairs),
-            "interval_us": interval_us,
-            "kernel_to_line_us": {"p50": percentile(k2l, 50), "p99": percentile(k2l, 99),
-                                  "max": max(k2l) if k2l else None},
-            "call_to_line_us": {"p50": percentile(c2l, 50), "p99": percentile(c2l, 99),
-                                "max": max(c2l) if c2l else None},
-            "kernel_to_written_us": {"lines": written.get("lines", 0),
-                                     **{k: written[k + "_ns"] / 1e3 if written else None
-                                        for k in ("p50", "p99", "max")}}}
+            "interval_us": interval_us, "kernel_to_line_us": micros_stats(k2l),
+            "call_to_line_us": micros_stats(c2l),
+            "kernel_to_written_us": written_stats(stats_line, want)}
+
+
+def micros_stats(values):
+    return {"p50": percentile(values, 50), "p99": percentile(values, 99),
+            "max": max(values) if values else None}
+
+
+def written_stats(stats_line, kind):
+    """Return the agent's own kernel-to-write(2) figures for one kind, in µs."""
+    written = stats_line.get("latency", {}).get(kind, {}) if stats_line else {}
+    return {"lines": written.get("lines", 0),
+            **{k: written[k + "_ns"] / 1e3 if written else None for k in ("p50", "p99", "max")}}
+
+
+# Lines of each forked child in the exec mode: (line type, trigger) by latency kind.
+EXEC_KINDS = {"bootstrap": ("trigger", "bootstrap"), "first-listen": ("trigger", "first-listen"),
+              "exit": ("exit", None)}
+
+
+def latency_exec_run(count, interval_us):
+    """Run the exec mode: each sample forks a child that execs, listens once and exits."""
+    lines, samples = traced_latency_samples("exec", count, interval_us)
+    children = {pid for pid, _ in samples}
+    stats_line = None
+    received = {kind: [] for kind in EXEC_KINDS}
+    for raw, at in lines:
+        rec = json.loads(raw)
+        if rec.get("type") == "stats":
+            stats_line = rec
+        if rec.get("pid") not in children:
+            continue
+        for kind, (line_type, trigger) in EXEC_KINDS.items():
+            if rec.get("type") == line_type and rec.get("trigger") == trigger:
+                received[kind].append((at - rec["boot_ns"]) / 1e3)
+    return {"mode": "exec", "samples": count, "interval_us": interval_us,
+            "kinds": {kind: {"matched": len(values), "kernel_to_line_us": micros_stats(values),
+                             "kernel_to_written_us": written_stats(stats_line, kind)}
+                      for kind, values in received.items()}}
+
+
+def checkpointer_run(count, interval_us, freeze):
+    """Time SIGALRM triggers, each running bench-latency stamp as the --exec checkpointer."""
+    samples = Tmp.file("latency-checkpointer.txt")
+    stamps = Tmp.file("latency-stamps.txt")
+    if os.path.exists(stamps):
+        os.unlink(stamps)
+    stamp = f"{os.path.join(BIN, 'bench-latency')} stamp {stamps}"
+    agent = subprocess.Popen([SNAPTRIG, "-t", "sigalrm", "--cooldown", "0s", "--exec", stamp,
+                              *(["--freeze"] if freeze else []), "-o", "/dev/null", "--",
+                              os.path.join(BIN, "bench-latency"), "sigalrm", str(count),
+                              str(interval_us), samples],
+                             stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    agent.wait(timeout=120)
+    with open(stamps) as f:
+        delays = [(int(started) - int(boot)) / 1e3 for boot, started in
+                  (line.split() for line in f)]
+    return {"freeze": freeze, "samples": count, "started": len(delays),
+            "interval_us": interval_us, "kernel_to_started_us": micros_stats(delays)}
 
 
 def bench_agent(cfg):
@@ -780,9 +837,12 @@ def bench_agent(cfg):
     latency = [latency_run("getrandom-pool", cfg.latency_n, 3000),
                latency_run("getrandom-fork", cfg.latency_n, 3000),
                latency_run("sigalrm", cfg.latency_n, 1000)]
+    latency_exec = latency_exec_run(cfg.latency_n, 3000)
+    started = [checkpointer_run(cfg.latency_n, 5000, freeze) for freeze in (False, True)]
     log("agent latency done")
     return [{"name": "agent", "flood": flood, "flood_bpftrace": peer,
-             "start_ms": {k: stats(v) for k, v in starts.items()}, "latency": latency}]
+             "start_ms": {k: stats(v) for k, v in starts.items()}, "latency": latency,
+             "latency_exec": latency_exec, "checkpointer_start": started}]
 
 
 def machine():
