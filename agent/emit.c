@@ -1011,9 +1011,10 @@ void emit_snapshot(struct emitter *e, const struct snapshot_report *r)
 	if (e->format == FORMAT_TEXT) {
 		char when[JSON_TIME_LEN];
 
-		out_printf(e, "# %.15s snapshot %u %s%s%s held=%llums\n", time_of_day(e, when),
+		out_printf(e, "# %.15s snapshot %u %s%s%s held=%llums%s\n", time_of_day(e, when),
 			   r->pid, r->status, r->reason ? " " : "", r->reason ? r->reason : "",
-			   (unsigned long long)(r->held_ns / 1000000));
+			   (unsigned long long)(r->held_ns / 1000000),
+			   r->continued > 0 ? " continued=yes" : "");
 		e->seq++;
 		return;
 	}
@@ -1050,6 +1051,11 @@ void emit_snapshot(struct emitter *e, const struct snapshot_report *r)
 	json_key_lit(w, "resumed");
 	if (r->resumed >= 0)
 		json_bool(w, r->resumed);
+	else
+		json_null(w);
+	json_key_lit(w, "continued");
+	if (r->continued >= 0)
+		json_bool(w, r->continued);
 	else
 		json_null(w);
 	json_key_lit(w, "ended");

@@ -39,6 +39,7 @@ struct snapshot_report {
 	int term_signal;		/* the signal that ended the command, or 0 */
 	int held;
 	int resumed;			/* 1 resumed, 0 left stopped or ended, -1 not held */
+	int continued;			/* 1 when someone else sent SIGCONT while held, -1 not held */
 	int ended;			/* --stop-after-snapshot killed the process */
 };
 

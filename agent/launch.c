@@ -112,6 +112,11 @@ int launch_command(struct session *s)
 		log_error("cannot create pipes for COMMAND: %s", strerror(errno));
 		goto out;
 	}
+	/*
+	 * COMMAND stays in snaptrig's process group, so a terminal's Ctrl-C
+	 * reaches it. NOTE: if that group becomes orphaned while COMMAND is held
+	 * (stopped), the kernel sends it SIGHUP and SIGCONT.
+	 */
 	s->child = fork();
 	if (s->child < 0) {
 		err = -errno;

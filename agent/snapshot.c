@@ -342,9 +342,18 @@ static int agent_hold(struct snapshots *sn, __u32 pid, enum st_trigger trigger)
 	return 1;
 }
 
-/* Ends a hold, or kills the process when end_process is set; see tracer_release_hold(). */
-static int release_hold(struct snapshots *sn, __u32 pid, int end_process)
+/*
+ * Ends a hold, or kills the process when end_process is set; see
+ * tracer_release_hold(). When continued is not NULL, it is set to whether
+ * someone else sent the process SIGCONT while it was held.
+ */
+static int release_hold(struct snapshots *sn, __u32 pid, int end_process, int *continued)
 {
+	struct st_hold hold;
+
+	if (continued)
+		*continued = !bpf_map_lookup_elem(sn->tracer->holds_fd, &pid, &hold) &&
+			     (hold.flags & ST_HOLD_FOREIGN_CONT);
 	if (!end_process)
 		return tracer_release_hold(sn->tracer, pid);
 	bpf_map_delete_elem(sn->tracer->holds_fd, &pid);
@@ -357,7 +366,7 @@ int snapshots_before_line(struct snapshots *sn, const struct line *line, int *he
 	if (!requested(sn, line)) {
 		/* a kernel hold for a trigger that requests nothing: let it go */
 		if (kernel_held(line))
-			release_hold(sn, line->pid, 0);
+			release_hold(sn, line->pid, 0, NULL);
 		return 0;
 	}
 	if (kernel_held(line)) {
@@ -376,7 +385,7 @@ int snapshots_before_line(struct snapshots *sn, const struct line *line, int *he
 void snapshots_release(struct snapshots *sn, __u32 pid)
 {
 	if (!job_of_pid(sn, pid))
-		release_hold(sn, pid, 0);
+		release_hold(sn, pid, 0, NULL);
 }
 
 static int epoll_watch(struct snapshots *sn, int fd)
@@ -622,13 +631,14 @@ static void report_skip(struct snapshots *sn, const struct line *line, __u64 seq
 		.held = kernel_held(line),
 		.hold = kernel_held(line) ? "kernel" : "none",
 		.resumed = -1,
+		.continued = -1,
 		.served = &served,
 		.served_count = 1,
 	};
 
 	if (report.held) {
 		report.held_ns = boot_now_ns() - line->boot_ns;
-		report.resumed = release_hold(sn, line->pid, 0) > 0;
+		report.resumed = release_hold(sn, line->pid, 0, &report.continued) > 0;
 	}
 	emit_snapshot(sn->emitter, &report);
 }
@@ -958,6 +968,7 @@ static void finish_job(struct snapshots *sn, struct snapshot_job *job, const cha
 		.output = job->tail,
 		.output_len = job->tail_len,
 		.resumed = -1,
+		.continued = -1,
 	};
 	__u64 now = boot_now_ns();
 	int success;
@@ -1012,7 +1023,7 @@ static void finish_job(struct snapshots *sn, struct snapshot_job *job, const cha
 	report.ended = success && !forced_reason && sn->opts->stop_after_snapshot &&
 		       !job->target_exited;
 	if (report.held && !job->target_exited)
-		report.resumed = release_hold(sn, job->pid, report.ended) > 0;
+		report.resumed = release_hold(sn, job->pid, report.ended, &report.continued) > 0;
 	else if (report.ended)
 		kill(job->pid, SIGKILL);
 	pstate_of(sn, job->pid)->last_end_ns = now;

@@ -325,6 +325,18 @@ static __always_inline bool note_stop_while_held(__u32 tgid, int sig)
 }
 
 /*
+ * Marks the hold of tgid when a SIGCONT comes from anyone but the agent and
+ * its checkpointers: the process may then have run during its snapshot.
+ */
+static __always_inline void note_cont_while_held(__u32 tgid)
+{
+	struct st_hold *hold = bpf_map_lookup_elem(&holds, &tgid);
+
+	if (hold && !current_from_agent())
+		__sync_fetch_and_or(&hold->flags, ST_HOLD_FOREIGN_CONT);
+}
+
+/*
  * Notes when a signal that the agent passes on to a launched COMMAND was
  * generated for a traced process. When a whole process group is signalled,
  * COMMAND has its copy already when the agent reads its own. The agent finds
@@ -359,6 +371,9 @@ int BPF_PROG(handle_signal_generate, int sig, struct kernel_siginfo *info,
 
 	tgid = BPF_CORE_READ(task, tgid);
 	count_passed_on(tgid, sig);
+	/* SIGCONT resumes a stopped process even when its result is "ignored" */
+	if (sig == 18)
+		note_cont_while_held(tgid);
 	if (result == SIGNAL_IGNORED)
 		return 0;
 	/* the kernel side stops processes for --freeze, and at execs: see exec_needs_hooks() */

@@ -199,6 +199,7 @@ struct st_record_header {
 /* st_hold.flags */
 #define ST_HOLD_FOREIGN_STOP (1u << 0) /* someone else stopped the process while held */
 #define ST_HOLD_STOP_PENDING (1u << 1) /* the kernel's own SIGSTOP is not generated yet */
+#define ST_HOLD_FOREIGN_CONT (1u << 2) /* someone else sent SIGCONT while held */
 
 /*
  * A process the kernel stopped for a snapshot, keyed by tgid in the holds

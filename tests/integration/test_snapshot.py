@@ -334,7 +334,7 @@ class HoldTest(SnapshotTestCase):
         self.assertEqual(record["env"]["SNAPTRIG_HELD"], "1")
         self.assertIs(trigger["held"], True)
         self.assertFields(run, snap, status="ok", exit_code=0, held=True, hold="kernel",
-                          resumed=True, ended=False, stderr="")
+                          resumed=True, continued=False, ended=False, stderr="")
         self.assertServed(run, snap, trigger)
         self.assertGreaterEqual(snap["held_ns"], snap["duration_ns"])
         self.assertExited(run, pid, 0, comm="st-counter")
@@ -356,9 +356,36 @@ class HoldTest(SnapshotTestCase):
         self.assertEqual(record["env"]["SNAPTRIG_HELD"], "1")
         self.assertIs(trigger["held"], True)
         self.assertFields(run, snap, status="ok", exit_code=0, held=True, hold="agent",
-                          resumed=True, ended=False)
+                          resumed=True, continued=False, ended=False)
         self.assertServed(run, snap, trigger)
         self.assertEqual(len(run.of_type("snapshot")), 1, run.describe())
+
+    def test_foreign_sigcont_marks_continued(self):
+        """A SIGCONT from another process during the hold makes continued true."""
+        run, pid = self.trace_counter(["-t", "first-listen", "--freeze",
+                                       "--exec", "/bin/sleep 1"])
+        trigger = run.wait_trigger("first-listen", pid)
+        self.assertEqual(wait_state(pid, {"T"}), "T")
+        os.kill(pid, signal.SIGCONT)
+        snap = self.wait_snapshot(run, pid)
+        self.finish_counter(run, pid)
+
+        self.assertFields(run, snap, status="ok", exit_code=0, held=True, hold="kernel",
+                          resumed=True, continued=True)
+        self.assertServed(run, snap, trigger)
+        self.assertExited(run, pid, 0, comm="st-counter")
+
+    def test_checkpointer_sigcont_not_foreign(self):
+        """The checkpointer's own SIGCONT belongs to the snapshot: continued stays false."""
+        run, pid = self.trace_counter(["-t", "first-listen", "--freeze",
+                                       "--exec", "/bin/kill -CONT {pid}"])
+        trigger = run.wait_trigger("first-listen", pid)
+        snap = self.wait_snapshot(run, pid)
+        self.finish_counter(run, pid)
+
+        self.assertFields(run, snap, status="ok", exit_code=0, held=True, hold="kernel",
+                          continued=False)
+        self.assertServed(run, snap, trigger)
 
     def test_agent_hold_zombie_leader(self):
         """A process whose main thread exited is held: its live thread stops at once."""
@@ -642,7 +669,8 @@ class ExecTest(SnapshotTestCase):
         self.assertEqual(record["checkpointer"]["ppid"], run.pid)
         self.assertEqual(record["checkpointer"]["pgid"], record["checkpointer"]["pid"])
         self.assertFields(run, snap, tid=pid, status="ok", exit_code=0, held=False,
-                          hold="none", held_ns=0, resumed=None, ended=False, stderr="")
+                          hold="none", held_ns=0, resumed=None, continued=None, ended=False,
+                          stderr="")
         self.assertNotIn("reason", snap)
         self.assertServed(run, snap, trigger)
         self.assertEqual(len(run.of_type("snapshot")), 1, run.describe())
