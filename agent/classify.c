@@ -128,6 +128,18 @@ static void line_from_record(struct line *line, enum line_type type,
 	line->comm[ST_COMM_LEN - 1] = '\0';
 }
 
+/*
+ * Whether a trigger line comes from something the process did: periodic
+ * lines and the agent's own records (operator requests, the state found at
+ * attach) do not.
+ */
+static int shows_activity(const struct line *line)
+{
+	if (line->trigger == ST_TRIG_PERIODIC_INTERVAL)
+		return 0;
+	return !line->record || !(line->record->flags & ST_RECORD_AGENT);
+}
+
 static void emit(struct classifier *c, const struct line *line)
 {
 	if (line->record && line->record == c->current)
@@ -139,7 +151,7 @@ static void emit(struct classifier *c, const struct line *line)
 		__u32 bit = ST_TRIG_BIT(line->trigger);
 
 		c->trigger_lines[line->trigger]++;
-		if (proc)
+		if (proc && shows_activity(line))
 			proc->last_trigger = line->trigger;
 		if (proc && (proc->since_attach & bit)) {
 			struct line copy = *line;
@@ -352,8 +364,8 @@ void classifier_snapshot_ended(struct classifier *c, __u32 pid, __u64 now_ns)
 /*
  * Whether an idle record starts a new idle period. The launched child before
  * its exec waits in snaptrig's start gate, which is no idle period. Neither
- * is an idle process going idle again right after the snapshot of its idle
- * woke it.
+ * is an idle process going idle again right after a snapshot woke it, when
+ * nothing but periodic or operator lines came after its idle line.
  */
 static int idle_is_new(const struct proc_entry *proc, const struct st_idle_record *rec)
 {

@@ -52,7 +52,7 @@ struct proc_entry {
 	__u32 pid;
 	__u32 reconciled;			/* once_lost bits already written */
 	__u32 before_exec;			/* the launched child, still snaptrig's code */
-	__u32 last_trigger;			/* of the last trigger line, ST_TRIG_COUNT: none */
+	__u32 last_trigger;			/* of the last line that shows_activity(), ST_TRIG_COUNT: none */
 	__u32 since_attach;			/* ST_TRIG_BIT of once-triggers seen only since attach */
 	char comm[ST_COMM_LEN];
 };

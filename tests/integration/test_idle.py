@@ -97,6 +97,39 @@ class IdleTest(SnaptrigTestCase):
         self.finish(run, pid)
         self.assertEqual(len(run.triggers("idle")), 1, run.describe())
 
+    def held_snapshot_run(self, *args):
+        """Trace a blocked st-idle with --freeze and the true checkpointer."""
+        run = self.trace(["-t", "idle", "--idle-threshold", THRESHOLD, "--freeze",
+                          "--exec", "/bin/true", "--cooldown", "0s"] + list(args),
+                         [tool("st-idle"), "sleep"])
+        pid = int(run.wait_fact("pid"))
+        run.wait_fact("ready")
+        return run, pid
+
+    def test_idle_snapshot_no_idle_again(self):
+        """The hold of an idle snapshot wakes the threads, which is no new idle period."""
+        run, pid = self.held_snapshot_run()
+        run.wait_trigger("idle", pid)
+        time.sleep(WATCH_S)
+        self.finish(run, pid)
+        self.assertEqual(len(run.triggers("idle")), 1, run.describe())
+        self.assertEqual(len(run.of_type("snapshot")), 1, run.describe())
+
+    def test_periodic_snapshot_no_idle_again(self):
+        """Neither is the hold of a periodic snapshot of an idle process."""
+        run, pid = self.held_snapshot_run("-t", "periodic-interval", "--snapshot-interval",
+                                          "400ms", "--snapshot-on", "periodic-interval")
+        run.wait_trigger("idle", pid)
+        deadline = time.monotonic() + 10
+        while len(run.triggers("periodic-interval")) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(WATCH_S)
+        self.finish(run, pid)
+        self.assertGreaterEqual(len(run.triggers("periodic-interval")), 4, run.describe())
+        self.assertEqual([s["status"] for s in run.of_type("snapshot")][:4], ["ok"] * 4,
+                         run.describe())
+        self.assertEqual(len(run.triggers("idle")), 1, run.describe())
+
     def test_threads_exit_runnable(self):
         # threads that exit while runnable must give back their count
         run, pid = self.launch("thread-exit", "4")
