@@ -1009,11 +1009,15 @@ void emit_snapshot(struct emitter *e, const struct snapshot_report *r)
 	size_t i;
 
 	if (e->format == FORMAT_TEXT) {
-		char when[JSON_TIME_LEN];
+		char when[JSON_TIME_LEN], ended_by[32] = "";
 
-		out_printf(e, "# %.15s snapshot %u %s%s%s held=%llums%s\n", time_of_day(e, when),
+		if (r->exit_code >= 0)
+			snprintf(ended_by, sizeof(ended_by), " exit=%d", r->exit_code);
+		else if (r->term_signal)
+			snprintf(ended_by, sizeof(ended_by), " signal=%d", r->term_signal);
+		out_printf(e, "# %.15s snapshot %u %s%s%s held=%llums%s%s\n", time_of_day(e, when),
 			   r->pid, r->status, r->reason ? " " : "", r->reason ? r->reason : "",
-			   (unsigned long long)(r->held_ns / 1000000),
+			   (unsigned long long)(r->held_ns / 1000000), ended_by,
 			   r->continued > 0 ? " continued=yes" : "");
 		e->seq++;
 		return;

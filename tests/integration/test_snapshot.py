@@ -272,7 +272,17 @@ class GcoreTest(SnapshotTestCase):
         pid = boots[0][1]
         snaps = [line for line in run.out.lines if " snapshot " in line]
         self.assertEqual(len(snaps), 1, run.describe())
-        self.assertRegex(snaps[0], rf"^# \d\d:\d\d:\d\d\.\d{{6}} snapshot {pid} ok held=0ms$")
+        self.assertRegex(snaps[0],
+                         rf"^# \d\d:\d\d:\d\d\.\d{{6}} snapshot {pid} ok held=0ms exit=0$")
+
+    def test_text_snapshot_line_failed(self):
+        run = self.trace(["--format", "text", "-t", "bootstrap", "--exec", "/bin/false"],
+                         ["/bin/sleep", "0.5"])
+        self.assertEqual(run.wait_exit(check=False), 0, run.describe())
+        snaps = [line.split()[2:] for line in run.out.lines if " snapshot " in line]
+        self.assertEqual(len(snaps), 1, run.describe())
+        self.assertEqual(snaps[0][2:], ["failed", "exit-code", "held=0ms", "exit=1"],
+                         run.describe())
 
     def test_text_trigger_line_says_held(self):
         run = self.trace(["--format", "text", "-t", "bootstrap", "--freeze", "--exec", "/bin/true"],
