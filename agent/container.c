@@ -456,9 +456,10 @@ int cgroup_attach_members(struct session *s)
 
 void cgroup_on_join(struct session *s, const struct st_join_record *rec)
 {
-	const struct prior_state none = {};
+	struct prior_state prior = {};
 	struct proc_entry *proc;
 	__u32 pid = rec->hdr.pid;
+	int claimed;
 
 	if (!classifier_find(&s->classifier, pid))
 		classifier_add(&s->classifier, pid, rec->hdr.comm, rec->hdr.boot_ns);
@@ -470,10 +471,19 @@ void cgroup_on_join(struct session *s, const struct st_join_record *rec)
 	if (!process_gone(pid))
 		idle_add(&s->tracer, pid);
 	uprobes_add_process(s->uprobes, pid);
+	/*
+	 * It ran before it joined, as a -p target ran before the attach, and is
+	 * scanned the same way: the kernel entry exists since the join, so a
+	 * once-trigger that both found is the kernel's, and the scan drops it.
+	 */
+	prior_scan(pid, s->opts.triggers, &prior);
+	claimed = tracer_set_once(&s->tracer, pid, prior_once_bits(&prior));
+	/* an entry gone means the process exited, and its exit record reports it */
+	prior_drop(&prior, claimed >= 0 ? (__u32)claimed : ~0u);
 	emit_join(&s->emitter, rec);
-	/* it ran before it joined: its first once-triggers may not be its first */
 	proc = classifier_find(&s->classifier, pid);
 	if (proc)
-		proc->since_attach = prior_unknown_bits(&none, s->opts.triggers);
+		proc->since_attach = prior_unknown_bits(&prior, s->opts.triggers);
+	report_prior(s, pid, &prior);
 	report_coverage(s, pid);
 }

@@ -72,6 +72,8 @@ int attach_process(struct session *s, pid_t pid, struct prior_state *prior);
 void report_targets(struct session *s);
 /* Writes the coverage lines of a process that starts to be traced. */
 void report_coverage(struct session *s, pid_t pid);
+/* Writes the lines, "source":"attach", of the once-triggers that prior found. */
+void report_prior(struct session *s, pid_t pid, struct prior_state *prior);
 /*
  * Attaches the ia32 hook, with --ia32 auto, before a 32-bit COMMAND starts;
  * report_targets() attaches it for a running 32-bit target.

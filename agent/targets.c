@@ -256,7 +256,7 @@ int attach_process(struct session *s, pid_t pid, struct prior_state *prior)
 	return 0;
 }
 
-static void report_prior(struct session *s, pid_t pid, struct prior_state *prior)
+void report_prior(struct session *s, pid_t pid, struct prior_state *prior)
 {
 	struct proc_entry *proc = classifier_find(&s->classifier, pid);
 	struct st_record_header hdr = {

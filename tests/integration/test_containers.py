@@ -294,6 +294,25 @@ class CgroupTest(SnaptrigTestCase):
         self.assertNoLines(run, outside_pid, "a process outside the cgroup")
         self.assertEqual(len(run.of_type("join")), 1, run.describe())
 
+    def test_joiner_listening_before_join(self):
+        """A process that listened before it joined gets the first-listen of an attach."""
+        run, _ = self.start_agent("first-listen")
+        program, pid = self.listener()
+        os.kill(pid, signal.SIGUSR1)
+        program.wait_fact("ready")
+        port = int(program.fact_values("listen")[0]["port"])
+
+        self.move_in(pid)
+        join = self.assertJoin(run, pid, os.getpid(), "st-listener")
+        line = run.wait_trigger("first-listen", pid)
+        self.stop_agent(run)
+        self.assertLess(join["seq"], line["seq"])
+        self.assertEqual(line["source"], "attach", run.describe())
+        self.assertNotIn("since", line, run.describe())
+        self.assertEqual(line["detail"]["port"], port, run.describe())
+        self.assertEqual(line["detail"]["address"], "127.0.0.1", run.describe())
+        self.assertEqual(len(run.triggers("first-listen", pid)), 1, run.describe())
+
     def test_process_that_leaves_stays_traced(self):
         run, _ = self.start_agent("first-listen")
         program, pid = self.listener()
