@@ -182,8 +182,8 @@ static void attach_markers(struct uprobes *u, const char *path)
 		 * when no process runs their file any more.
 		 */
 		if (u->marker_sites + sites[i] > u->marker_room) {
-			log_error("the markers of %u places are attached, and --marker-sites is %u; markers in %s and in files examined later are not seen",
-				  u->marker_sites, u->marker_room, path);
+			log_error("marker limit reached: %u of --marker-sites %u places are in use and %s needs %u more; its markers and those of files examined later are not seen (raise --marker-sites)",
+				  u->marker_sites, u->marker_room, path, sites[i]);
 			u->markers_off = true;
 			continue;
 		}

@@ -127,10 +127,10 @@ class ExplicitTest(SnaptrigTestCase):
         self.assertEqual(len(pids), 6, run.describe())
         lines = run.triggers("explicit")
         self.assertEqual([l["pid"] for l in lines], [pids[-1]], run.describe())
-        full = [l for l in run.err.lines if "--marker-sites is 8" in l]
+        full = [l for l in run.err.lines if "marker limit reached" in l]
         self.assertEqual(len(full), 1, run.describe())
-        self.assertIn("markers of 8 places are attached", full[0])
-        self.assertIn(copies[-1], full[0])
+        self.assertIn("8 of --marker-sites 8 places are in use", full[0])
+        self.assertIn(f"{copies[-1]} needs 1 more", full[0])
 
     def test_marker_in_library(self):
         lib = os.path.join(self.tmp, "libmark.so")
