@@ -188,12 +188,16 @@ static void scan_unix(struct prior_state *p, pid_t pid, const struct socket_fd *
 			continue;
 		consider(p, fd);
 		p->listen.family = AF_UNIX;
-		/* the rest of the line, spaces included; the kernel prints '@' for an abstract '\0' */
+		/*
+		 * The rest of the line, spaces included. The kernel prints each '\0'
+		 * of an abstract name as '@', and a '\n' in the name ends the line.
+		 */
 		name = at ? line + at : line + strlen(line);
 		len = strcspn(name, "\n");
-		if (len > ST_SUN_PATH_LEN - 1)
-			len = ST_SUN_PATH_LEN - 1;
+		if (len > ST_SUN_PATH_LEN)
+			len = ST_SUN_PATH_LEN;
 		memcpy(p->listen.sun_path, name, len);
+		p->listen.sun_path_len = (__u32)len;
 		if (name[0] == '@')
 			p->listen.sun_path[0] = '\0';
 	}

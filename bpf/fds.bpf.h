@@ -53,13 +53,18 @@ static __always_inline void listen_fill_address(struct st_listen_record *rec,
 		ua = BPF_CORE_READ((struct unix_sock *)sk, addr);
 		if (!ua)
 			return;
-		/* len counts sun_family; an abstract name starts with '\0' */
+		/*
+		 * len counts sun_family. For a path name it also counts the '\0'
+		 * that the kernel adds, which a 108-byte path has past sun_path.
+		 */
 		len = BPF_CORE_READ(ua, len) - (int)sizeof(__u16);
 		if (len <= 0)
 			return;
-		if (len > ST_SUN_PATH_LEN - 1)
-			len = ST_SUN_PATH_LEN - 1;
-		bpf_probe_read_kernel(rec->sun_path, len, ua->name[0].sun_path);
+		if (len > ST_SUN_PATH_LEN)
+			len = ST_SUN_PATH_LEN;
+		if (bpf_probe_read_kernel(rec->sun_path, len, ua->name[0].sun_path))
+			return;
+		rec->sun_path_len = len;
 	}
 }
 
