@@ -396,6 +396,27 @@ static const char *family_name(__u16 family)
 	return "other";
 }
 
+/*
+ * Writes the name of the unix socket of rec to out, which has room for
+ * ST_SUN_PATH_LEN bytes: a path name up to its first '\0', or '@' and every
+ * byte of an abstract name after its leading '\0'. Returns its length.
+ */
+static size_t unix_socket_name(const struct st_listen_record *rec, char *out)
+{
+	size_t len = rec->sun_path_len;
+
+	if (len > ST_SUN_PATH_LEN)
+		len = ST_SUN_PATH_LEN;
+	if (len > 0 && rec->sun_path[0] == '\0') {
+		out[0] = '@';
+		memcpy(out + 1, rec->sun_path + 1, len - 1);
+		return len;
+	}
+	len = strnlen(rec->sun_path, len);
+	memcpy(out, rec->sun_path, len);
+	return len;
+}
+
 static void detail_listen(struct json_writer *w, const struct st_listen_record *rec,
 			  int at_attach)
 {
@@ -413,19 +434,9 @@ static void detail_listen(struct json_writer *w, const struct st_listen_record *
 		key_str(w, "address", addr);
 		key_u64(w, "port", rec->port);
 	} else if (rec->family == AF_UNIX) {
-		char path[ST_SUN_PATH_LEN + 1];
-		size_t len;
+		char path[ST_SUN_PATH_LEN];
+		size_t len = unix_socket_name(rec, path);
 
-		/* abstract names start with '\0'; write them with a leading '@' */
-		if (rec->sun_path[0] == '\0' && rec->sun_path[1] != '\0') {
-			path[0] = '@';
-			len = strnlen(rec->sun_path + 1, ST_SUN_PATH_LEN - 1);
-			memcpy(path + 1, rec->sun_path + 1, len);
-			len++;
-		} else {
-			len = strnlen(rec->sun_path, ST_SUN_PATH_LEN);
-			memcpy(path, rec->sun_path, len);
-		}
 		json_key_lit(w, "path");
 		json_string_len(w, path, len);
 	}
@@ -639,11 +650,15 @@ static void text_append(struct emitter *e, size_t *len, const char *fmt, ...)
  * printable ASCII, and spaces, '=' and '\', become \xNN, so key=value pairs
  * split on spaces stay unambiguous.
  */
-static void text_safe(char *out, size_t out_len, const char *s, size_t len)
+/*
+ * Writes the len bytes at s to out for the text format, '\0' included, with
+ * every byte outside printable ASCII, and space, '=' and '\\', as \xNN.
+ */
+static void text_escape(char *out, size_t out_len, const char *s, size_t len)
 {
 	size_t o = 0, i;
 
-	for (i = 0; i < len && s[i] && o + 5 < out_len; i++) {
+	for (i = 0; i < len && o + 5 < out_len; i++) {
 		unsigned char ch = s[i];
 
 		if (ch <= 0x20 || ch >= 0x7f || ch == '\\' || ch == '=')
@@ -652,6 +667,12 @@ static void text_safe(char *out, size_t out_len, const char *s, size_t len)
 			out[o++] = ch;
 	}
 	out[o] = '\0';
+}
+
+/* Calls text_escape() for the string at s, which ends at its first '\0' or after len bytes. */
+static void text_safe(char *out, size_t out_len, const char *s, size_t len)
+{
+	text_escape(out, out_len, s, strnlen(s, len));
 }
 
 /*
@@ -722,11 +743,11 @@ static void text_detail(struct emitter *e, size_t *len, const struct line *line)
 			text_append(e, len, "fd=%d family=%s address=%s port=%u", rec->fd,
 				    family_name(rec->family), addr, rec->port);
 		} else {
-			int abstract = rec->sun_path[0] == 0 && rec->sun_path[1] != 0;
+			char path[ST_SUN_PATH_LEN];
 
-			text_safe(buf, sizeof(buf), rec->sun_path + abstract, ST_SUN_PATH_LEN - 1);
-			text_append(e, len, "fd=%d family=%s path=%s%s", rec->fd,
-				    family_name(rec->family), abstract ? "@" : "", buf);
+			text_escape(buf, sizeof(buf), path, unix_socket_name(rec, path));
+			text_append(e, len, "fd=%d family=%s path=%s", rec->fd,
+				    family_name(rec->family), buf);
 		}
 		/* as in detail_listen(): a socket found at attach has no known backlog or call */
 		if (!line->at_attach)

@@ -7,22 +7,31 @@
  * read part of the way means first-stdin is past. The agent then sets their
  * once bits in the entry, so no later call is reported as the first one,
  * and reports with "source":"attach" those whose bits the kernel had not set
- * already.
+ * already. The name of a listening unix socket comes from a unix_diag
+ * request, because /proc/net/unix garbles some bytes of abstract names.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "log.h"
 #include "prior.h"
 
 #define TCP_LISTEN_STATE 0x0A		/* TCP_LISTEN in /proc/net/tcp's st column */
 #define UNIX_ACCEPTCON_FLAG 0x10000	/* __SO_ACCEPTCON in /proc/net/unix's Flags */
+#define DIAG_NO_COOKIE 0xffffffffU	/* INET_DIAG_NOCOOKIE: find the socket by inode alone */
 
 struct socket_fd {
 	unsigned long inode;
@@ -163,11 +172,157 @@ static void scan_tcp(struct prior_state *p, pid_t pid, int family,
 	fclose(f);
 }
 
+/*
+ * Opens a NETLINK_SOCK_DIAG socket in the network namespace of pid, because
+ * unix_diag finds only the sockets of the namespace that its socket was made
+ * in. Returns the descriptor, or -errno.
+ */
+static int diag_socket_of(pid_t pid)
+{
+	struct stat own_stat, target_stat;
+	int own_ns, target_ns, fd;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+	target_ns = open(path, O_RDONLY | O_CLOEXEC);
+	if (target_ns < 0)
+		return -errno;
+	own_ns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (own_ns < 0) {
+		fd = -errno;
+		goto close_target;
+	}
+	if (fstat(own_ns, &own_stat) || fstat(target_ns, &target_stat)) {
+		fd = -errno;
+		goto close_own;
+	}
+	if (own_stat.st_ino == target_stat.st_ino && own_stat.st_dev == target_stat.st_dev) {
+		fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+		fd = fd < 0 ? -errno : fd;
+		goto close_own;
+	}
+
+	/* setns() moves only this thread, and only until the second call */
+	if (setns(target_ns, CLONE_NEWNET)) {
+		fd = -errno;
+		goto close_own;
+	}
+	fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	fd = fd < 0 ? -errno : fd;
+	if (setns(own_ns, CLONE_NEWNET))
+		log_error("returning to snaptrig's network namespace from that of pid %d failed: %s; sockets it opens from now on are in that namespace, so restart snaptrig",
+			  pid, strerror(errno));
+close_own:
+	close(own_ns);
+close_target:
+	close(target_ns);
+	return fd;
+}
+
+/*
+ * Sends a unix_diag request on fd for the name of the unix socket with inode
+ * number inode. Returns the length of the reply in reply, or -errno.
+ */
+static ssize_t diag_request_name(int fd, unsigned long inode, void *reply, size_t size)
+{
+	struct {
+		struct nlmsghdr header;
+		struct unix_diag_req request;
+	} message = {
+		.header = {
+			.nlmsg_len = sizeof(message),
+			.nlmsg_type = SOCK_DIAG_BY_FAMILY,
+			.nlmsg_flags = NLM_F_REQUEST,
+		},
+		.request = {
+			.sdiag_family = AF_UNIX,
+			.udiag_states = ~0U,
+			.udiag_ino = (__u32)inode,
+			.udiag_show = UDIAG_SHOW_NAME,
+			.udiag_cookie = { DIAG_NO_COOKIE, DIAG_NO_COOKIE },
+		},
+	};
+	ssize_t n;
+
+	if (send(fd, &message, sizeof(message), 0) < 0)
+		return -errno;
+	/* the kernel queues the reply before send() returns */
+	n = recv(fd, reply, size, MSG_DONTWAIT);
+	return n < 0 ? -errno : n;
+}
+
+/*
+ * Copies the UNIX_DIAG_NAME attribute of a unix_diag reply of n bytes about
+ * the socket with inode number inode to the sun_path of rec. Returns 0, or
+ * -errno.
+ */
+static int diag_parse_name(const struct nlmsghdr *header, ssize_t n, unsigned long inode,
+			   struct st_listen_record *rec)
+{
+	const struct unix_diag_msg *msg = NLMSG_DATA(header);
+	const struct rtattr *attr;
+	size_t len;
+	int attrs_len;
+
+	if (!NLMSG_OK(header, (size_t)n))
+		return -EBADMSG;
+	if (header->nlmsg_type == NLMSG_ERROR) {
+		const struct nlmsgerr *err = NLMSG_DATA(header);
+
+		if (header->nlmsg_len < NLMSG_LENGTH(sizeof(*err)))
+			return -EBADMSG;
+		return err->error < 0 ? err->error : -EBADMSG;
+	}
+	if (header->nlmsg_type != SOCK_DIAG_BY_FAMILY ||
+	    header->nlmsg_len < NLMSG_LENGTH(sizeof(*msg)))
+		return -EBADMSG;
+	if (msg->udiag_ino != (__u32)inode)
+		return -ESTALE;
+
+	attr = (const struct rtattr *)((const char *)msg + NLMSG_ALIGN(sizeof(*msg)));
+	attrs_len = (int)(header->nlmsg_len - NLMSG_LENGTH(NLMSG_ALIGN(sizeof(*msg))));
+	for (; RTA_OK(attr, attrs_len); attr = RTA_NEXT(attr, attrs_len)) {
+		if (attr->rta_type != UNIX_DIAG_NAME)
+			continue;
+		len = RTA_PAYLOAD(attr);
+		if (len > ST_SUN_PATH_LEN)
+			len = ST_SUN_PATH_LEN;
+		memset(rec->sun_path, 0, sizeof(rec->sun_path));
+		memcpy(rec->sun_path, RTA_DATA(attr), len);
+		rec->sun_path_len = (__u32)len;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/*
+ * Reads the name of the unix socket of pid with inode number inode into rec,
+ * every byte of it, which /proc/net/unix does not show. Returns 0, or -errno.
+ */
+static int diag_unix_name(pid_t pid, unsigned long inode, struct st_listen_record *rec)
+{
+	union {
+		struct nlmsghdr header;
+		char bytes[1024];
+	} reply;
+	ssize_t n;
+	int fd;
+
+	fd = diag_socket_of(pid);
+	if (fd < 0)
+		return fd;
+	n = diag_request_name(fd, inode, &reply, sizeof(reply));
+	close(fd);
+	if (n < 0)
+		return (int)n;
+	return diag_parse_name(&reply.header, n, inode, rec);
+}
+
 /* Reads /proc/PID/net/unix for sockets of the process that accept connections. */
 static void scan_unix(struct prior_state *p, pid_t pid, const struct socket_fd *fds, size_t n)
 {
 	char path[64], line[512 + ST_SUN_PATH_LEN];
-	unsigned long inode;
+	unsigned long inode, listen_inode = 0;
 	unsigned int flags;
 	FILE *f;
 
@@ -188,16 +343,26 @@ static void scan_unix(struct prior_state *p, pid_t pid, const struct socket_fd *
 			continue;
 		consider(p, fd);
 		p->listen.family = AF_UNIX;
-		/* the rest of the line, spaces included; the kernel prints '@' for an abstract '\0' */
+		listen_inode = inode;
+		/*
+		 * The rest of the line, spaces included, is the name that unix_diag
+		 * replaces below. The kernel prints each '\0' of an abstract name as
+		 * '@', and a '\n' in the name ends the line.
+		 */
 		name = at ? line + at : line + strlen(line);
 		len = strcspn(name, "\n");
-		if (len > ST_SUN_PATH_LEN - 1)
-			len = ST_SUN_PATH_LEN - 1;
+		if (len > ST_SUN_PATH_LEN)
+			len = ST_SUN_PATH_LEN;
 		memcpy(p->listen.sun_path, name, len);
+		p->listen.sun_path_len = (__u32)len;
 		if (name[0] == '@')
 			p->listen.sun_path[0] = '\0';
 	}
 	fclose(f);
+
+	/* NOTE: the name stays /proc's when unix_diag fails, as in a namespace setns() cannot enter */
+	if (p->listening && p->listen.family == AF_UNIX && listen_inode)
+		diag_unix_name(pid, listen_inode, &p->listen);
 }
 
 /*

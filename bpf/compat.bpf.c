@@ -104,11 +104,13 @@ static __always_inline void on_listen(struct st_proc *proc, int fd, int backlog)
  * No ia32 dup exit is hooked, so stdin_fds may miss descriptors that the
  * process made with ia32 calls. Each read therefore checks its
  * descriptor's file directly, a walk of the fd table per read until the
- * first read of stdin.
+ * first read of stdin. A read that failed before reading, such as a pread64
+ * of a pipe (ESPIPE), returned an error and never gets here, so no call
+ * needs the FMODE_PREAD check of the entry hooks.
  */
 static __always_inline void on_read(struct st_proc *proc, int fd, __u32 call)
 {
-	if (stdin_pending(proc) && fd_reads_stdin(proc, fd, call))
+	if (stdin_pending(proc) && fd_reads_stdin(proc, fd, call, false))
 		stdin_send(proc, fd, call, ST_VIA_IA32);
 }
 

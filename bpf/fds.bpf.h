@@ -53,13 +53,18 @@ static __always_inline void listen_fill_address(struct st_listen_record *rec,
 		ua = BPF_CORE_READ((struct unix_sock *)sk, addr);
 		if (!ua)
 			return;
-		/* len counts sun_family; an abstract name starts with '\0' */
+		/*
+		 * len counts sun_family. For a path name it also counts the '\0'
+		 * that the kernel adds, which a 108-byte path has past sun_path.
+		 */
 		len = BPF_CORE_READ(ua, len) - (int)sizeof(__u16);
 		if (len <= 0)
 			return;
-		if (len > ST_SUN_PATH_LEN - 1)
-			len = ST_SUN_PATH_LEN - 1;
-		bpf_probe_read_kernel(rec->sun_path, len, ua->name[0].sun_path);
+		if (len > ST_SUN_PATH_LEN)
+			len = ST_SUN_PATH_LEN;
+		if (bpf_probe_read_kernel(rec->sun_path, len, ua->name[0].sun_path))
+			return;
+		rec->sun_path_len = len;
 	}
 }
 
@@ -89,15 +94,23 @@ static __always_inline bool fd_is_stdin(const struct st_proc *proc, int fd)
 }
 
 #define FMODE_READ_BIT 0x1		/* FMODE_READ of linux/fs.h */
+#define FMODE_PREAD_BIT 0x8		/* FMODE_PREAD of linux/fs.h */
 
 /*
- * Whether read-family call would read from file, the file that was stdin:
- * it fails before reading (EBADF) when the file is not open for reading,
- * and a receive fails (ENOTSOCK) when the file is no socket.
+ * Whether read-family call would read from file, the file that was stdin.
+ * It fails before reading (EBADF) when the file is not open for reading,
+ * and a receive fails (ENOTSOCK) when the file is no socket. A call that
+ * reads at an explicit offset (at_offset) fails before reading (ESPIPE,
+ * or EINVAL for a splice from a socket) when the file has no FMODE_PREAD:
+ * a pipe, a FIFO, a socket or a terminal has none.
  */
-static __always_inline bool stdin_call_reads(struct file *file, __u32 call)
+static __always_inline bool stdin_call_reads(struct file *file, __u32 call, bool at_offset)
 {
-	if (!(BPF_CORE_READ(file, f_mode) & FMODE_READ_BIT))
+	fmode_t mode = BPF_CORE_READ(file, f_mode);
+
+	if (!(mode & FMODE_READ_BIT))
+		return false;
+	if (at_offset && !(mode & FMODE_PREAD_BIT))
 		return false;
 	if (call == ST_CALL_RECVFROM || call == ST_CALL_RECVMSG || call == ST_CALL_RECVMMSG ||
 	    call == ST_CALL_RECV)
@@ -105,12 +118,16 @@ static __always_inline bool stdin_call_reads(struct file *file, __u32 call)
 	return true;
 }
 
-/* Whether call on descriptor fd of the current process reads from stdin's file. */
-static __always_inline bool fd_reads_stdin(const struct st_proc *proc, int fd, __u32 call)
+/*
+ * Whether call on descriptor fd of the current process reads from stdin's
+ * file, at an explicit offset when at_offset.
+ */
+static __always_inline bool fd_reads_stdin(const struct st_proc *proc, int fd, __u32 call,
+					   bool at_offset)
 {
 	struct file *file = current_fd_file(fd);
 
-	return file_is_stdin(proc, file) && stdin_call_reads(file, call);
+	return file_is_stdin(proc, file) && stdin_call_reads(file, call, at_offset);
 }
 
 /*

@@ -110,33 +110,57 @@ int handle_exit_listen(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
-/* first-stdin: a read-family call on a descriptor whose file is stdin's */
-
-static __always_inline int on_read(int fd, __u32 call)
+/*
+ * Sends first-stdin when a read-family call on descriptor fd reads stdin's
+ * file, at an explicit offset when at_offset.
+ */
+static __always_inline int on_read(int fd, __u32 call, bool at_offset)
 {
 	struct st_proc *proc = current_proc();
 
 	if (!proc || !stdin_pending(proc) || !maybe_stdin(proc, fd))
 		return 0;
-	if (fd_reads_stdin(proc, fd, call))
+	if (fd_reads_stdin(proc, fd, call, at_offset))
 		stdin_send(proc, fd, call, ST_VIA_SYSCALL);
 	return 0;
 }
 
-/* arg is the index of the argument with the descriptor read from */
-#define READ_HOOK_ARG(name, call, arg)					\
+#define READ_HOOK(name, call)						\
 SEC("tp/syscalls/sys_enter_" #name)					\
 int handle_##name(struct trace_event_raw_sys_enter *ctx)		\
 {									\
-	return on_read((int)ctx->args[arg], call);			\
+	return on_read((int)ctx->args[0], call, false);			\
 }
-#define READ_HOOK(name, call) READ_HOOK_ARG(name, call, 0)
+
+/*
+ * A read at the offset in argument 3. A negative offset fails with EINVAL
+ * before reading.
+ */
+#define PREAD_HOOK(name, call)						\
+SEC("tp/syscalls/sys_enter_" #name)					\
+int handle_##name(struct trace_event_raw_sys_enter *ctx)		\
+{									\
+	if ((long)ctx->args[3] < 0)					\
+		return 0;						\
+	return on_read((int)ctx->args[0], call, true);			\
+}
 
 READ_HOOK(read, ST_CALL_READ)
 READ_HOOK(readv, ST_CALL_READV)
-READ_HOOK(pread64, ST_CALL_PREAD64)
-READ_HOOK(preadv, ST_CALL_PREADV)
-READ_HOOK(preadv2, ST_CALL_PREADV2)
+PREAD_HOOK(pread64, ST_CALL_PREAD64)
+PREAD_HOOK(preadv, ST_CALL_PREADV)
+
+/* preadv2 with offset -1 reads at the file position, as readv does */
+SEC("tp/syscalls/sys_enter_preadv2")
+int handle_preadv2(struct trace_event_raw_sys_enter *ctx)
+{
+	long offset = (long)ctx->args[3];
+
+	if (offset < -1)
+		return 0;
+	return on_read((int)ctx->args[0], ST_CALL_PREADV2, offset != -1);
+}
+
 READ_HOOK(recvfrom, ST_CALL_RECVFROM)
 
 SEC("tp/syscalls/sys_enter_recvmsg")
@@ -148,7 +172,7 @@ int handle_recvmsg(struct trace_event_raw_sys_enter *ctx)
 	if (!proc || !stdin_pending(proc))
 		return 0;
 	note_control_message(proc, (const struct user_msghdr *)ctx->args[1]);
-	if (maybe_stdin(proc, fd) && fd_reads_stdin(proc, fd, ST_CALL_RECVMSG))
+	if (maybe_stdin(proc, fd) && fd_reads_stdin(proc, fd, ST_CALL_RECVMSG, false))
 		stdin_send(proc, fd, ST_CALL_RECVMSG, ST_VIA_SYSCALL);
 	return 0;
 }
@@ -163,15 +187,29 @@ int handle_recvmmsg(struct trace_event_raw_sys_enter *ctx)
 		return 0;
 	/* the first message's header stands for the batch */
 	note_control_message(proc, &((const struct mmsghdr *)ctx->args[1])->msg_hdr);
-	if (maybe_stdin(proc, fd) && fd_reads_stdin(proc, fd, ST_CALL_RECVMMSG))
+	if (maybe_stdin(proc, fd) && fd_reads_stdin(proc, fd, ST_CALL_RECVMMSG, false))
 		stdin_send(proc, fd, ST_CALL_RECVMMSG, ST_VIA_SYSCALL);
 	return 0;
 }
 
-/* calls that move stdin's data elsewhere read it too */
-READ_HOOK(splice, ST_CALL_SPLICE)
+/*
+ * Calls that move stdin's data elsewhere read it too. splice(fd_in, off_in,
+ * ...) and sendfile(out_fd, in_fd, offset, ...) read at an offset when its
+ * pointer is not NULL.
+ */
+SEC("tp/syscalls/sys_enter_splice")
+int handle_splice(struct trace_event_raw_sys_enter *ctx)
+{
+	return on_read((int)ctx->args[0], ST_CALL_SPLICE, ctx->args[1] != 0);
+}
+
+SEC("tp/syscalls/sys_enter_sendfile64")
+int handle_sendfile64(struct trace_event_raw_sys_enter *ctx)
+{
+	return on_read((int)ctx->args[1], ST_CALL_SENDFILE, ctx->args[2] != 0);
+}
+
 READ_HOOK(tee, ST_CALL_TEE)
-READ_HOOK_ARG(sendfile64, ST_CALL_SENDFILE, 1)
 READ_HOOK(copy_file_range, ST_CALL_COPY_FILE_RANGE)
 
 /* New descriptors that may refer to stdin */

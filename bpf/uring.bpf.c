@@ -145,12 +145,13 @@ static __always_inline struct file *request_file(struct io_kiocb *req, int fd, b
 
 /*
  * Sends first-stdin for a request that reads descriptor fd, or fixed file
- * index fd when fixed, if the file is stdin's.
- * For a fixed file the record's fd is the index into the registered file
- * table, which is what the SQE carries, and the line has "fixed": true.
+ * index fd when fixed, if the file is stdin's, at an explicit offset when
+ * at_offset. For a fixed file the record's fd is the index into the
+ * registered file table, which is what the SQE carries, and the line has
+ * "fixed": true.
  */
 static __always_inline int uring_read(struct st_proc *proc, struct io_kiocb *req, int fd,
-				      bool fixed, __u32 call, __u32 op)
+				      bool fixed, __u32 call, __u32 op, bool at_offset)
 {
 	struct task_struct *task;
 	struct file *file;
@@ -164,27 +165,35 @@ static __always_inline int uring_read(struct st_proc *proc, struct io_kiocb *req
 		coverage_send(proc, ST_TRIG_FIRST_STDIN, op, task);
 		return 0;
 	}
-	if (file_is_stdin(proc, file) && stdin_call_reads(file, call))
+	if (file_is_stdin(proc, file) && stdin_call_reads(file, call, at_offset))
 		stdin_send_task(proc, fd, fixed, call, ST_VIA_IO_URING, task);
 	return 0;
 }
 
-/* SPLICE and TEE read the descriptor in io_splice.splice_fd_in. */
+/*
+ * SPLICE and TEE read the descriptor in io_splice.splice_fd_in. A SPLICE
+ * whose off_in is not -1 reads at that offset, as splice(2) with off_in
+ * does. TEE takes no offsets, and its prep does not set off_in.
+ */
 static __always_inline int uring_splice(struct st_proc *proc, struct io_kiocb *req, __u32 call,
 					__u32 op)
 {
 	struct io_splice *sp = (struct io_splice *)&req->cmd;
+	bool at_offset = false;
 	__u32 flags;
 	int fd_in;
 
 	if (!bpf_core_field_exists(struct io_splice, splice_fd_in) ||
-	    !bpf_core_field_exists(struct io_splice, flags)) {
+	    !bpf_core_field_exists(struct io_splice, flags) ||
+	    !bpf_core_field_exists(struct io_splice, off_in)) {
 		coverage_send(proc, ST_TRIG_FIRST_STDIN, op, request_task(req));
 		return 0;
 	}
 	fd_in = BPF_CORE_READ(sp, splice_fd_in);
 	flags = BPF_CORE_READ(sp, flags);
-	return uring_read(proc, req, fd_in, flags & SPLICE_FD_IN_FIXED_FLAG, call, op);
+	if (call == ST_CALL_SPLICE)
+		at_offset = BPF_CORE_READ(sp, off_in) != -1;
+	return uring_read(proc, req, fd_in, flags & SPLICE_FD_IN_FIXED_FLAG, call, op, at_offset);
 }
 
 static __always_inline int uring_listen(struct st_proc *proc, struct io_kiocb *req, __u32 op)
@@ -269,7 +278,8 @@ static __always_inline int on_stdin_request(struct st_proc *proc, struct io_kioc
 	if (call >= 0) {
 		bool fixed = BPF_CORE_READ(req, flags) & FIXED_FILE_FLAG;
 
-		return uring_read(proc, req, BPF_CORE_READ(req, cqe.fd), fixed, call, op);
+		/* a read at an explicit offset reads a pipe too, because the pipe ignores the offset */
+		return uring_read(proc, req, BPF_CORE_READ(req, cqe.fd), fixed, call, op, false);
 	}
 	if (op == URING_OP(IORING_OP_SPLICE))
 		return uring_splice(proc, req, ST_CALL_SPLICE, op);

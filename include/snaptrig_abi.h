@@ -220,7 +220,13 @@ struct st_listen_record {
 	__u16 family;		/* AF_INET, AF_INET6, AF_UNIX, ... */
 	__u16 port;		/* host byte order */
 	__u32 via;		/* enum st_via */
-	char sun_path[ST_SUN_PATH_LEN]; /* AF_UNIX: bound path, '\0' first if abstract */
+	__u32 sun_path_len;	/* AF_UNIX: bytes of sun_path in the address, 0 if unnamed */
+	/*
+	 * AF_UNIX: the bound name. An abstract name starts with '\0', is
+	 * sun_path_len bytes long and may contain more '\0' bytes. A path name
+	 * ends at its first '\0' within sun_path_len bytes.
+	 */
+	char sun_path[ST_SUN_PATH_LEN];
 };
 
 struct st_stdin_record {

@@ -5,6 +5,8 @@
  *
  * Usage: st-int80 [-s] [-n N] MODE
  *   MODE  read        read(2) of stdin
+ *         pread       pread64(2) of stdin at offset 0, whose result is printed
+ *                     even when it fails, then read(2) of stdin
  *         listen      listen(2) on a TCP socket bound to 127.0.0.1, port 0
  *         socketcall  the same listen through socketcall(2)
  *         getrandom   getrandom(2) of 8 bytes
@@ -38,6 +40,7 @@
 #define NR32_OPEN 5
 #define NR32_SOCKETCALL 102
 #define NR32_FSYNC 118
+#define NR32_PREAD64 180
 #define NR32_GETRANDOM 355
 #define NR32_LISTEN 363
 #define SOCKETCALL_LISTEN 4
@@ -56,6 +59,18 @@ static long int80(long nr, long a, long b, long c)
 	__asm__ volatile("int $0x80"
 			 : "=a"(ret)
 			 : "a"(nr), "b"(a), "c"(b), "d"(c)
+			 : "memory", "r8", "r9", "r10", "r11");
+	return ret;
+}
+
+/* int80() with five arguments, the last two in si and di. */
+static long int80_5(long nr, long a, long b, long c, long d, long e)
+{
+	long ret;
+
+	__asm__ volatile("int $0x80"
+			 : "=a"(ret)
+			 : "a"(nr), "b"(a), "c"(b), "d"(c), "S"(d), "D"(e)
 			 : "memory", "r8", "r9", "r10", "r11");
 	return ret;
 }
@@ -135,6 +150,13 @@ static void run_mode(const char *mode, char *low, int fd)
 	if (!strcmp(mode, "read")) {
 		check(use_syscall ? sys_or_errno(syscall(SYS_read, 0, low, 8)) :
 				    int80(NR32_READ, 0, (long)low, 8), "read");
+	} else if (!strcmp(mode, "pread")) {
+		/* the offset is split into its low and high 32 bits */
+		printf("call name=pread64 ret=%ld\n",
+		       use_syscall ? sys_or_errno(syscall(SYS_pread64, 0, low, 8, 0L)) :
+				     int80_5(NR32_PREAD64, 0, (long)low, 8, 0, 0));
+		fflush(stdout);
+		run_mode("read", low, fd);
 	} else if (!strcmp(mode, "listen") || !strcmp(mode, "socketcall")) {
 		listening_socket(low, !strcmp(mode, "socketcall"));
 	} else if (!strcmp(mode, "getrandom")) {
@@ -185,12 +207,12 @@ int main(int argc, char **argv)
 			count = atoi(optarg);
 			break;
 		default:
-			fprintf(stderr, "usage: st-int80 [-s] [-n N] [-f PATH] [-d] read|listen|socketcall|getrandom|fsync|urandom\n");
+			fprintf(stderr, "usage: st-int80 [-s] [-n N] [-f PATH] [-d] read|pread|listen|socketcall|getrandom|fsync|urandom\n");
 			return 2;
 		}
 	}
 	if (optind != argc - 1) {
-		fprintf(stderr, "usage: st-int80 [-s] [-n N] [-f PATH] [-d] read|listen|socketcall|getrandom|fsync|urandom\n");
+		fprintf(stderr, "usage: st-int80 [-s] [-n N] [-f PATH] [-d] read|pread|listen|socketcall|getrandom|fsync|urandom\n");
 		return 2;
 	}
 	mode = argv[optind];

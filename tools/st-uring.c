@@ -4,7 +4,7 @@
  * non-deterministic-call through io_uring requests only, with the raw
  * io_uring_setup, io_uring_enter and io_uring_register system calls.
  *
- * Usage: st-uring [-n N] [-F] [-P] [-S] [-A] [-R] [-o OP] MODE [DIR]
+ * Usage: st-uring [-n N] [-F] [-P] [-S] [-A] [-R] [-O OFFSET] [-k] [-o OP] MODE [DIR]
  *   MODE read    N requests that read stdin with OP. OP is read (default),
  *                readv, read_fixed, readv_fixed, recv or recvmsg (these
  *                two need a socket as stdin), or read_multishot. One
@@ -32,6 +32,11 @@
  *   -A    set IOSQE_ASYNC on each request, so an io-wq worker thread issues it
  *   -R    read mode: open /proc/self/fd/0 with IORING_OP_OPENAT first, and
  *         read the new descriptor
+ *   -O OFFSET  read and splice modes: read stdin at OFFSET (the SQE's off
+ *         for the read opcodes but recv and recvmsg, splice_off_in for
+ *         SPLICE) instead of at the file position
+ *   -k    read and splice modes: a request that fails prints
+ *         "failed op=NAME errno=N" instead of ending the program
  *
  * Prints "pid N" first; "sqthread N" (tid of the SQ thread) with -P;
  * "fixed N" (the fixed index) with -F; for read "opcode N" (the request's
@@ -66,6 +71,10 @@
 #define FIXED_INDEX 1
 #define LISTEN_BACKLOG 7
 #define CHUNK 8
+
+/* -O and -k */
+static __u64 read_offset = (__u64)-1;
+static int keep_going;
 
 struct ring {
 	int fd;
@@ -306,9 +315,12 @@ static void do_read(struct ring *r, const char *op_name, int n, int fd, int fixe
 
 		sqe->opcode = op;
 		sqe_target(sqe, fd, fixed);
-		/* the file position, as read(2); off is addr2 for the recv opcodes, which must be 0 */
+		/*
+		 * -1 reads at the file position, as read(2) does. The recv opcodes
+		 * take addr2 in off, which must be 0.
+		 */
 		if (op != IORING_OP_RECV && op != IORING_OP_RECVMSG)
-			sqe->off = (__u64)-1;
+			sqe->off = read_offset;
 		if (op == IORING_OP_READV || op == OP_READV_FIXED) {
 			sqe->addr = (unsigned long)&iov;
 			sqe->len = 1;
@@ -320,6 +332,10 @@ static void do_read(struct ring *r, const char *op_name, int n, int fd, int fixe
 			sqe->len = CHUNK;
 		}
 		res = submit_wait(r);
+		if (res < 0 && keep_going) {
+			printf("failed op=%s errno=%d\n", op_name, -res);
+			continue;
+		}
 		if (res < 0) {
 			errno = -res;
 			die(op_name);
@@ -344,12 +360,16 @@ static void do_splice(struct ring *r, int n, int fixed, int tee)
 		sqe->splice_fd_in = fixed ? FIXED_INDEX : STDIN_FILENO;
 		sqe->splice_flags = fixed ? SPLICE_F_FD_IN_FIXED : 0;
 		if (!tee) {
-			/* no offsets: the pipes' own positions; TEE takes none */
+			/* -1 reads at the file position, and TEE takes no offsets */
 			sqe->off = (__u64)-1;
-			sqe->splice_off_in = (__u64)-1;
+			sqe->splice_off_in = read_offset;
 		}
 		sqe->len = CHUNK;
 		res = submit_wait(r);
+		if (res < 0 && keep_going) {
+			printf("failed op=%s errno=%d\n", tee ? "tee" : "splice", -res);
+			continue;
+		}
 		if (res < 0) {
 			errno = -res;
 			die(tee ? "IORING_OP_TEE" : "IORING_OP_SPLICE");
@@ -557,7 +577,7 @@ int main(int argc, char **argv)
 	int n = 2, fixed = 0, sqpoll = 0, single_issuer = 0, async = 0, reopen = 0, opt;
 	struct ring r;
 
-	while ((opt = getopt(argc, argv, "n:FPSARo:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:FPSARO:ko:")) != -1) {
 		switch (opt) {
 		case 'n':
 			n = atoi(optarg);
@@ -577,11 +597,17 @@ int main(int argc, char **argv)
 		case 'R':
 			reopen = 1;
 			break;
+		case 'O':
+			read_offset = strtoull(optarg, NULL, 0);
+			break;
+		case 'k':
+			keep_going = 1;
+			break;
 		case 'o':
 			op = optarg;
 			break;
 		default:
-			fprintf(stderr, "usage: st-uring [-n N] [-F] [-P] [-S] [-A] [-R] [-o OP] MODE [DIR]\n");
+			fprintf(stderr, "usage: st-uring [-n N] [-F] [-P] [-S] [-A] [-R] [-O OFFSET] [-k] [-o OP] MODE [DIR]\n");
 			return 2;
 		}
 	}

@@ -375,6 +375,34 @@ class AttachTest(SnaptrigTestCase):
         self.attach_to_listener(["-u", path], lambda facts: {
             "fd": int(re.search(r"fd=(\d+)", facts).group(1)), "family": "unix", "path": path})
 
+    def spawn_abstract_listener(self, name, prefix=()):
+        """Run python3 listening on the abstract unix socket name (bytes); return it, pid, fd.
+
+        prefix is a command that execs python3 in the same process, such as unshare -n.
+        """
+        script = ("import os, socket, sys\n"
+                  "s = socket.socket(socket.AF_UNIX)\n"
+                  f"s.bind({name!r})\n"
+                  "s.listen(2)\n"
+                  "os.write(1, b'pid %d\\nfd %d\\n' % (os.getpid(), s.fileno()))\n"
+                  "sys.stdin.read()\n")
+        target = self.spawn(list(prefix) + [PYTHON, "-c", script])
+        return target, int(target.wait_fact("pid")), int(target.wait_fact("fd"))
+
+    def test_abstract_name_before_attach(self):
+        """/proc/net/unix shows '\\0' as '@' and ends at '\\n', but the line has every byte."""
+        for prefix in ([], ["/usr/bin/unshare", "-n"]):
+            with self.subTest(prefix=prefix):
+                target, pid, fd = self.spawn_abstract_listener(b"\0ab\0c\n\xff=", prefix)
+                run = self.attach([pid], "first-listen")
+                line = run.wait_trigger("first-listen", pid)
+                self.assertAtAttach(run, line, pid, "python3", {
+                    "fd": fd, "family": "unix", "path": "@ab\0c\n\ufffd="})
+                run.interrupt(signal.SIGINT)
+                self.assertEqual(run.wait_exit(), 0, run.describe())
+                target.close_stdin()
+                self.assertEqual(target.wait_exit(), 0)
+
     def text_line_at_attach(self, pid, trigger):
         """Attach to pid with --format text; return the words of the trigger's line."""
         run = self.trace(["-p", str(pid), "-t", trigger, "--format", "text"],

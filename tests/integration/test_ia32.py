@@ -1,5 +1,6 @@
 """ia32 system calls: a 32-bit program, and int $0x80 in a 64-bit one."""
 
+import errno
 import os
 import socket
 import subprocess
@@ -55,6 +56,27 @@ class Ia32Test(SnaptrigTestCase):
         self.assertEqual(run.fact_values("call"), [{"name": "read", "ret": "8"}] * 2)
         self.assertOneTrigger(run, "first-stdin", pid, "st-int80",
                               {"fd": 0, "call": "read", "via": "ia32"})
+        self.assertExited(run, pid, 0, comm="st-int80")
+
+    def test_int80_pipe_pread_fails(self):
+        """pread64 of a pipe fails with ESPIPE before reading, so the read after it counts."""
+        run, pid = self.run_tool([tool("st-int80"), "pread"], data=DATA)
+        self.assertEqual(run.fact_values("call"), [
+            {"name": "pread64", "ret": str(-errno.ESPIPE)}, {"name": "read", "ret": "8"}])
+        self.assertOneTrigger(run, "first-stdin", pid, "st-int80",
+                              {"fd": 0, "call": "read", "via": "ia32"})
+        self.assertExited(run, pid, 0, comm="st-int80")
+
+    def test_int80_file_pread(self):
+        path = os.path.join(self.tmp, "stdin.txt")
+        with open(path, "wb") as f:
+            f.write(DATA)
+        with open(path, "rb") as stdin:
+            run, pid = self.run_tool([tool("st-int80"), "pread"], stdin=stdin)
+        self.assertEqual(run.fact_values("call"), [
+            {"name": "pread64", "ret": "8"}, {"name": "read", "ret": "8"}])
+        self.assertOneTrigger(run, "first-stdin", pid, "st-int80",
+                              {"fd": 0, "call": "pread64", "via": "ia32"})
         self.assertExited(run, pid, 0, comm="st-int80")
 
     def test_int80_listen(self):

@@ -161,6 +161,54 @@ class ListenTest(SnaptrigTestCase):
         self.assertEqual(lines[0]["detail"]["family"], "unix")
         self.assertEqual(lines[0]["detail"]["path"], "@" + name)
 
+    def run_unix_listen(self, name, text=False):
+        """Trace python3 listening on the unix socket name (bytes); return the run.
+
+        bind(2) gets exactly the bytes of name, with no '\\0' after a path,
+        which Python's own bind() would reject for a 108-byte path.
+        """
+        script = ("import ctypes, os, socket\n"
+                  "libc = ctypes.CDLL(None, use_errno=True)\n"
+                  "s = socket.socket(socket.AF_UNIX)\n"
+                  f"address = socket.AF_UNIX.to_bytes(2, 'little') + {name!r}\n"
+                  "if libc.bind(s.fileno(), address, len(address)):\n"
+                  "    raise OSError(ctypes.get_errno(), 'bind failed')\n"
+                  "s.listen(2)\n"
+                  "os.write(1, b'fd %d\\n' % s.fileno())\n")
+        args = ["-t", "first-listen"] + (["--format", "text"] if text else [])
+        run = self.trace(args, [PYTHON, "-c", script], stdin=subprocess.DEVNULL)
+        self.assertEqual(run.wait_exit(check=not text), 0, run.describe())
+        return run
+
+    def test_unix_name_every_byte(self):
+        """Every byte of a name reaches the line, '\\0' included, escaped as JSON."""
+        long_path = os.path.join(self.tmp, "")
+        long_path += "p" * (108 - len(long_path))
+        cases = [
+            (b"\0ab\0c\n\xff=", "@ab\0c\n\ufffd="),
+            (b"\0" + b"n" * 107, "@" + "n" * 107),
+            (b"\0", "@"),
+            (os.fsencode(long_path), long_path),
+        ]
+        for name, path in cases:
+            with self.subTest(name=name):
+                run = self.run_unix_listen(name)
+                lines = run.triggers("first-listen")
+                self.assertEqual(len(lines), 1, run.describe())
+                self.assertEqual(lines[0]["detail"], {
+                    "fd": int(run.fact_values("fd")[0]), "backlog": 2, "via": "syscall",
+                    "family": "unix", "path": path})
+
+    def test_unix_name_text_format(self):
+        """The text format writes each byte of the name outside printable ASCII as \\xNN."""
+        run = self.run_unix_listen(b"\0ab\0c\n\xff= ", text=True)
+        words = [value.split() for _, value in run.facts
+                 if isinstance(value, str) and value.split()[:1] == ["first-listen"]]
+        self.assertEqual(len(words), 1, run.describe())
+        self.assertEqual(words[0][4:], [
+            f"fd={run.fact_values('fd')[0]}", "family=unix",
+            "path=@ab\\x00c\\x0a\\xff\\x3d\\x20", "backlog=2", "via=syscall"])
+
     def test_inet_then_unix_fires_once(self):
         path = os.path.join(self.tmp, "second.sock")
         run, pid = self.run_listener(["0", "-u", path])

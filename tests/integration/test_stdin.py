@@ -10,6 +10,29 @@ from harness import SnaptrigTestCase, tool
 
 DATA = b"0123456789abcdefghijklmnopqrstuvwxyz\n"
 
+# Python code that defines positional reads of fd 0 as raw x86-64 system
+# calls, because glibc's preadv(3) makes a preadv2 call. Each one writes
+# "NAME RET ERRNO".
+POSITIONAL_READS = (
+    "import ctypes, os\n"
+    "libc = ctypes.CDLL(None, use_errno=True)\n"
+    "libc.syscall.restype = ctypes.c_long\n"
+    "buf = ctypes.create_string_buffer(8)\n"
+    "iov = (ctypes.c_ulong * 2)(ctypes.addressof(buf), 8)\n"
+    "offset = ctypes.c_long(0)\n"
+    "_, sink = os.pipe()\n"
+    "def call(name, nr, *args):\n"
+    "    ret = libc.syscall(ctypes.c_long(nr), *[ctypes.c_long(a) for a in args])\n"
+    "    err = ctypes.get_errno() if ret < 0 else 0\n"
+    "    os.write(1, b'%s %d %d\\n' % (name.encode(), ret, err))\n"
+    "def pread64(pos): call('pread64', 17, 0, ctypes.addressof(buf), 8, pos)\n"
+    "def preadv(pos): call('preadv', 295, 0, ctypes.addressof(iov), 1, pos, 0)\n"
+    "def preadv2(pos): call('preadv2', 327, 0, ctypes.addressof(iov), 1, pos, 0, 0)\n"
+    "def sendfile(): call('sendfile', 40, sink, 0, ctypes.addressof(offset), 8)\n"
+    "def splice(): call('splice', 275, 0, ctypes.addressof(offset), sink, 0, 8, 0)\n"
+    "os.write(1, b'pid %d\\n' % os.getpid())\n"
+)
+
 
 class StdinTest(SnaptrigTestCase):
 
@@ -122,6 +145,50 @@ class StdinTest(SnaptrigTestCase):
             run, pid = self.run_python(script, stdin)
         self.assertEqual(run.fact_values("recv"), [f"-1 {errno.ENOTSOCK}"])
         self.assertFirstStdin(run, pid, 0, "read", comm="python3")
+
+    def run_positional(self, calls, stdin, data=None):
+        """Trace POSITIONAL_READS followed by calls; return the run and its pid."""
+        run = self.trace(["-t", "first-stdin"],
+                         ["/usr/bin/python3", "-c", POSITIONAL_READS + calls], stdin=stdin)
+        if data is not None:
+            run.write_stdin(data)
+            run.close_stdin()
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        return run, int(run.fact_values("pid")[0])
+
+    def test_pipe_reads_at_offset_fail(self):
+        """Reads at an offset fail with ESPIPE on a pipe before reading anything."""
+        for call in ("pread64(0)", "preadv(0)", "preadv2(0)", "sendfile()", "splice()"):
+            name = call.partition("(")[0]
+            with self.subTest(call=name):
+                run, pid = self.run_positional(call + "\nos.read(0, 4)\n",
+                                               subprocess.PIPE, DATA)
+                self.assertEqual(run.fact_values(name), [f"-1 {errno.ESPIPE}"])
+                self.assertFirstStdin(run, pid, 0, "read", comm="python3")
+
+    def test_negative_offsets_fail(self):
+        """A negative offset fails with EINVAL before reading, even on a file."""
+        for call in ("pread64(-1)", "preadv(-1)", "preadv2(-2)"):
+            name = call.partition("(")[0]
+            with self.subTest(call=name), open(self.input_file(), "rb") as stdin:
+                run, pid = self.run_positional(call + "\nos.read(0, 4)\n", stdin)
+                self.assertEqual(run.fact_values(name), [f"-1 {errno.EINVAL}"])
+                self.assertFirstStdin(run, pid, 0, "read", comm="python3")
+
+    def test_pipe_preadv2_at_position(self):
+        """preadv2 with offset -1 reads at the file position, which a pipe has."""
+        run, pid = self.run_positional("preadv2(-1)\n", subprocess.PIPE, DATA)
+        self.assertEqual(run.fact_values("preadv2"), ["8 0"])
+        self.assertFirstStdin(run, pid, 0, "preadv2", comm="python3")
+
+    def test_file_reads_at_offset(self):
+        """On a regular file the same calls read, and the first one counts."""
+        for call in ("pread64(4)", "preadv(4)", "preadv2(4)", "sendfile()", "splice()"):
+            name = call.partition("(")[0]
+            with self.subTest(call=name), open(self.input_file(), "rb") as stdin:
+                run, pid = self.run_positional(call + "\n", stdin)
+                self.assertEqual(run.fact_values(name), ["8 0"])
+                self.assertFirstStdin(run, pid, 0, name, comm="python3")
 
     def test_write_only_stdin_read_fails(self):
         """A read of a stdin open only for writing fails with EBADF; a reopen reads it."""

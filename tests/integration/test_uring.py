@@ -1,5 +1,6 @@
 """io_uring requests: triggers for which no system call tracepoint fires."""
 
+import errno
 import json
 import os
 import shlex
@@ -98,6 +99,35 @@ class UringTest(SnaptrigTestCase):
                     if fixed:
                         detail.update(fd=FIXED_INDEX, fixed=True)
                     self.assertOneTrigger(run, "first-stdin", pid, detail)
+
+    def test_pipe_reads_at_offset(self):
+        """A read request at an explicit offset reads a pipe, which ignores the offset."""
+        for op in ("read", "readv", "read_fixed"):
+            with self.subTest(op=op):
+                run, pid = self.run_uring(["-O", "0", "-o", op, "-n", "1", "read"], data=DATA)
+                self.assertEqual(run.fact_values("read"), [{"op": op, "bytes": "8"}])
+                self.assertOneTrigger(run, "first-stdin", pid,
+                                      {"fd": 0, "call": op, "via": "io_uring"})
+
+    def test_pipe_splice_at_offset_fails(self):
+        """A SPLICE from a pipe at an offset fails with ESPIPE before reading."""
+        for fixed in (False, True):
+            with self.subTest(fixed=fixed):
+                args = (["-F"] if fixed else []) + ["-k", "-O", "0", "-n", "1", "splice"]
+                run, pid = self.run_uring(args, data=DATA)
+                self.assertEqual(run.fact_values("failed"),
+                                 [{"op": "splice", "errno": str(errno.ESPIPE)}])
+                self.assertEqual(run.triggers("first-stdin"), [], run.describe())
+
+    def test_file_splice_at_offset(self):
+        path = os.path.join(self.tmp, "stdin.txt")
+        with open(path, "wb") as f:
+            f.write(DATA)
+        with open(path, "rb") as stdin:
+            run, pid = self.run_uring(["-O", "4", "-n", "1", "splice"], stdin=stdin)
+        self.assertEqual(run.fact_values("splice"), [{"bytes": "8"}])
+        self.assertOneTrigger(run, "first-stdin", pid,
+                              {"fd": 0, "call": "splice", "via": "io_uring"})
 
     def test_reopened_stdin_read(self):
         """An IORING_OP_OPENAT of /proc/self/fd/0 gives a descriptor of stdin."""
