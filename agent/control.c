@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include "json.h"
+#include "jsonparse.h"
 #include "log.h"
 #include "session.h"
 #include "triggers.h"
@@ -28,381 +29,123 @@
 #define CONTROL_OUT_MAX (64 * 1024)	/* unsent reply bytes before a client is dropped */
 #define CONTROL_READS_PER_EVENT 16	/* so one busy client cannot hold the loop */
 #define CLIENT_TIMEOUT_S 5
-#define KEY_MAX 32
 #define REQUEST_NAME_MAX 32
+/* Bytes of a number shown in a message about it. */
+#define NUMBER_SHOWN_MAX 24
 
 /* Request line parser */
 
-struct parser {
-	const char *p;
-	const char *end;
-	char *err;
-	size_t err_len;
-};
-
-static int parse_fail(struct parser *ps, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static int parse_fail(struct parser *ps, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ps->err_len) {
-		va_start(ap, fmt);
-		vsnprintf(ps->err, ps->err_len, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
-
-static void skip_space(struct parser *ps)
-{
-	while (ps->p < ps->end &&
-	       (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\r' || *ps->p == '\n'))
-		ps->p++;
-}
-
-/* Length of the valid UTF-8 sequence at s (RFC 3629), or 0. */
-static size_t utf8_length(const unsigned char *s, size_t avail)
-{
-	unsigned int cp;
-	size_t len, i;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (avail < len)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
-static size_t utf8_encode(unsigned int cp, char *out)
-{
-	if (cp < 0x80) {
-		out[0] = cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		out[0] = 0xc0 | (cp >> 6);
-		out[1] = 0x80 | (cp & 0x3f);
-		return 2;
-	}
-	if (cp < 0x10000) {
-		out[0] = 0xe0 | (cp >> 12);
-		out[1] = 0x80 | ((cp >> 6) & 0x3f);
-		out[2] = 0x80 | (cp & 0x3f);
-		return 3;
-	}
-	out[0] = 0xf0 | (cp >> 18);
-	out[1] = 0x80 | ((cp >> 12) & 0x3f);
-	out[2] = 0x80 | ((cp >> 6) & 0x3f);
-	out[3] = 0x80 | (cp & 0x3f);
-	return 4;
-}
-
-static int parse_hex4(struct parser *ps, unsigned int *value)
-{
-	int i;
-
-	*value = 0;
-	if (ps->end - ps->p < 4)
-		return parse_fail(ps, "invalid \\u escape in string");
-	for (i = 0; i < 4; i++) {
-		char c = *ps->p++;
-		unsigned int digit;
-
-		if (c >= '0' && c <= '9')
-			digit = c - '0';
-		else if (c >= 'a' && c <= 'f')
-			digit = c - 'a' + 10;
-		else if (c >= 'A' && c <= 'F')
-			digit = c - 'A' + 10;
-		else
-			return parse_fail(ps, "invalid \\u escape in string");
-		*value = *value << 4 | digit;
-	}
-	return 0;
-}
-
-/* Decodes a \u escape (after the "\u"), joining a surrogate pair. */
-static int parse_unicode_escape(struct parser *ps, unsigned int *cp)
-{
-	unsigned int low;
-
-	if (parse_hex4(ps, cp))
-		return -EINVAL;
-	if (*cp >= 0xdc00 && *cp <= 0xdfff)
-		return parse_fail(ps, "unpaired surrogate escape in string");
-	if (*cp < 0xd800 || *cp > 0xdbff)
-		return 0;
-	if (ps->end - ps->p < 2 || ps->p[0] != '\\' || ps->p[1] != 'u')
-		return parse_fail(ps, "unpaired surrogate escape in string");
-	ps->p += 2;
-	if (parse_hex4(ps, &low))
-		return -EINVAL;
-	if (low < 0xdc00 || low > 0xdfff)
-		return parse_fail(ps, "unpaired surrogate escape in string");
-	*cp = 0x10000 + ((*cp - 0xd800) << 10) + (low - 0xdc00);
-	return 0;
-}
-
-/* Decodes one escape after the backslash into out; returns its length or -EINVAL. */
-static int parse_escape(struct parser *ps, char *out)
-{
-	static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
-	const char *hit;
-	unsigned int cp;
-
-	if (ps->p == ps->end)
-		return parse_fail(ps, "unterminated string");
-	hit = strchr(from, *ps->p);
-	if (*ps->p && hit) {
-		ps->p++;
-		out[0] = to[hit - from];
-		return 1;
-	}
-	if (*ps->p++ != 'u')
-		return parse_fail(ps, "invalid escape in string");
-	if (parse_unicode_escape(ps, &cp))
-		return -EINVAL;
-	return utf8_encode(cp, out);
-}
-
-/*
- * Parses a string into out (cap bytes, NUL added) and stores its length.
- * what names the string in messages.
- */
-static int parse_string(struct parser *ps, char *out, size_t cap, size_t *out_len,
-			const char *what)
-{
-	size_t len = 0;
-
-	ps->p++;	/* the opening quote */
-	for (;;) {
-		char piece[4];
-		size_t n;
-		int got;
-
-		if (ps->p == ps->end)
-			return parse_fail(ps, "unterminated string");
-		if (*ps->p == '"')
-			break;
-		if ((unsigned char)*ps->p < 0x20)
-			return parse_fail(ps, "control character in string; escape it");
-		if (*ps->p == '\\') {
-			ps->p++;
-			got = parse_escape(ps, piece);
-			if (got < 0)
-				return got;
-			n = got;
-		} else {
-			n = utf8_length((const unsigned char *)ps->p, ps->end - ps->p);
-			if (!n)
-				return parse_fail(ps, "invalid UTF-8 in string");
-			memcpy(piece, ps->p, n);
-			ps->p += n;
-		}
-		if (len + n >= cap)
-			return parse_fail(ps, "%s longer than %zu bytes", what, cap - 1);
-		memcpy(out + len, piece, n);
-		len += n;
-	}
-	ps->p++;
-	out[len] = '\0';
-	*out_len = len;
-	return 0;
-}
-
-/* Parses a JSON number that must be an integer in [min, max]. */
-static int parse_integer(struct parser *ps, __s64 min, __s64 max, __s64 *value,
-			 const char *what)
-{
-	int negative = 0;
-	__u64 magnitude = 0;
-	const char *digits;
-
-	if (*ps->p == '-') {
-		negative = 1;
-		ps->p++;
-	}
-	digits = ps->p;
-	while (ps->p < ps->end && *ps->p >= '0' && *ps->p <= '9') {
-		unsigned int d = *ps->p++ - '0';
-
-		if (magnitude > (UINT64_MAX - d) / 10)
-			return parse_fail(ps, "%s out of range", what);
-		magnitude = magnitude * 10 + d;
-	}
-	if (ps->p == digits)
-		return parse_fail(ps, "%s must be an integer", what);
-	if (*digits == '0' && ps->p - digits > 1)
-		return parse_fail(ps, "%s has a leading zero", what);
-	if (ps->p < ps->end && (*ps->p == '.' || *ps->p == 'e' || *ps->p == 'E'))
-		return parse_fail(ps, "%s must be an integer", what);
-	if (negative ? magnitude > (__u64)INT64_MAX + 1 : magnitude > (__u64)INT64_MAX)
-		return parse_fail(ps, "%s out of range", what);
-	*value = negative ? (__s64)(0 - magnitude) : (__s64)magnitude;
-	if (*value < min || *value > max)
-		return parse_fail(ps, "%s %lld out of range (%lld to %lld)", what,
-				  (long long)*value, (long long)min, (long long)max);
-	return 0;
-}
-
-static int is_number_start(char c)
-{
-	return c == '-' || (c >= '0' && c <= '9');
-}
-
-static int parse_request_name(struct parser *ps, struct control_request *req)
+static int read_request_name(struct json_parser *ps, struct control_request *req)
 {
 	char name[REQUEST_NAME_MAX];
 	size_t len;
+	int err;
 
-	if (*ps->p != '"')
-		return parse_fail(ps, "field 'request' must be a string");
-	if (parse_string(ps, name, sizeof(name), &len, "field 'request'"))
-		return -EINVAL;
-	if (!strcmp(name, "snapshot"))
+	if (json_next_type(ps) != JSON_STRING)
+		return json_parse_fail(ps, "member 'request' must be a string");
+	err = json_parse_string(ps, name, sizeof(name), &len);
+	if (err && err != -ENOSPC)
+		return err;
+	if (json_name_is(name, len, "snapshot"))
 		req->kind = CONTROL_REQ_SNAPSHOT;
-	else if (!strcmp(name, "stats"))
+	else if (json_name_is(name, len, "stats"))
 		req->kind = CONTROL_REQ_STATS;
-	else if (!strcmp(name, "list"))
+	else if (json_name_is(name, len, "list"))
 		req->kind = CONTROL_REQ_LIST;
 	else
-		return parse_fail(ps, "unknown request '%s': use snapshot, stats or list", name);
+		return json_parse_fail(ps, "unknown request '%s': use snapshot, stats or list", name);
 	return 0;
 }
 
-static int parse_id(struct parser *ps, struct control_request *req)
+/* Reads an integer member in [min, max] into *value. */
+static int read_integer(struct json_parser *ps, const char *name, __s64 min, __s64 max,
+			__s64 *value)
 {
-	if (*ps->p == '"') {
-		if (parse_string(ps, req->id, sizeof(req->id), &req->id_len, "field 'id'"))
-			return -EINVAL;
-		req->id_kind = CONTROL_ID_STRING;
-		return 0;
-	}
-	if (!is_number_start(*ps->p))
-		return parse_fail(ps, "field 'id' must be a string or an integer");
-	if (parse_integer(ps, INT64_MIN, INT64_MAX, &req->id_number, "field 'id'"))
-		return -EINVAL;
-	req->id_kind = CONTROL_ID_INTEGER;
-	return 0;
+	const char *start;
+	int err;
+
+	if (json_next_type(ps) != JSON_NUMBER)
+		return json_parse_fail(ps, "member '%s' must be an integer", name);
+	start = ps->p;
+	err = json_parse_integer(ps, value);
+	if (err == -EDOM)
+		return json_parse_fail(ps, "member '%s' must be an integer", name);
+	if (err == -ERANGE || (!err && (*value < min || *value > max)))
+		return json_parse_fail(ps, "member '%s' %.*s out of range (%lld to %lld)", name,
+				       (int)(ps->p - start < NUMBER_SHOWN_MAX ? ps->p - start : NUMBER_SHOWN_MAX),
+				       start, (long long)min, (long long)max);
+	return err;
 }
 
-/* Parses the value of the member named key. seen has one bit per known key. */
-static int parse_member(struct parser *ps, const char *key, unsigned int *seen,
-			struct control_request *req)
+static int read_pid(struct json_parser *ps, struct control_request *req)
 {
-	static const char *const keys[] = { "request", "pid", "id" };
-	unsigned int i;
 	__s64 pid;
+	int err = read_integer(ps, "pid", 1, INT_MAX, &pid);
 
-	for (i = 0; i < 3; i++)
-		if (!strcmp(key, keys[i]))
-			break;
-	if (i == 3)
-		return parse_fail(ps, "unknown field '%s': use request, pid or id", key);
-	if (*seen & (1u << i))
-		return parse_fail(ps, "duplicate field '%s'", key);
-	*seen |= 1u << i;
-	if (ps->p == ps->end)
-		return parse_fail(ps, "missing value of field '%s'", key);
-
-	switch (i) {
-	case 0:
-		return parse_request_name(ps, req);
-	case 1:
-		if (!is_number_start(*ps->p))
-			return parse_fail(ps, "field 'pid' must be an integer");
-		if (parse_integer(ps, 1, INT_MAX, &pid, "pid"))
-			return -EINVAL;
+	if (!err)
 		req->pid = (pid_t)pid;
-		return 0;
-	default:
-		return parse_id(ps, req);
-	}
+	return err;
 }
 
-static int parse_members(struct parser *ps, struct control_request *req)
+static int read_id(struct json_parser *ps, struct control_request *req)
 {
-	unsigned int seen = 0;
+	enum json_type type = json_next_type(ps);
+	int err;
 
-	skip_space(ps);
-	if (ps->p < ps->end && *ps->p == '}') {
-		ps->p++;
-		return 0;
+	if (type == JSON_NUMBER) {
+		err = read_integer(ps, "id", INT64_MIN, INT64_MAX, &req->id_number);
+		if (!err)
+			req->id_kind = CONTROL_ID_INTEGER;
+		return err;
 	}
-	for (;;) {
-		char key[KEY_MAX];
-		size_t key_len;
+	if (type != JSON_STRING)
+		return json_parse_fail(ps, "member 'id' must be a string or an integer");
+	err = json_parse_string(ps, req->id, sizeof(req->id), &req->id_len);
+	if (err == -ENOSPC)
+		return json_parse_fail(ps, "member 'id' longer than %d bytes", CONTROL_ID_MAX);
+	if (!err)
+		req->id_kind = CONTROL_ID_STRING;
+	return err;
+}
 
-		if (ps->p == ps->end || *ps->p != '"')
-			return parse_fail(ps, "expected a field name in quotes");
-		if (parse_string(ps, key, sizeof(key), &key_len, "field name"))
-			return -EINVAL;
-		if (strlen(key) != key_len)
-			return parse_fail(ps, "field name contains a NUL character");
-		skip_space(ps);
-		if (ps->p == ps->end || *ps->p != ':')
-			return parse_fail(ps, "expected ':' after field '%s'", key);
-		ps->p++;
-		skip_space(ps);
-		if (parse_member(ps, key, &seen, req))
-			return -EINVAL;
-		skip_space(ps);
-		if (ps->p < ps->end && *ps->p == ',') {
-			ps->p++;
-			skip_space(ps);
-			continue;
-		}
-		if (ps->p < ps->end && *ps->p == '}') {
-			ps->p++;
-			return 0;
-		}
-		return parse_fail(ps, "expected ',' or '}' after field '%s'", key);
-	}
+static int read_member(struct json_parser *ps, const char *name, size_t len, void *ctx)
+{
+	struct control_request *req = ctx;
+
+	if (json_name_is(name, len, "request"))
+		return read_request_name(ps, req);
+	if (json_name_is(name, len, "pid"))
+		return read_pid(ps, req);
+	if (json_name_is(name, len, "id"))
+		return read_id(ps, req);
+	if (memchr(name, '\0', len))
+		return json_parse_fail(ps, "member name contains a NUL character");
+	return json_parse_fail(ps, "unknown member '%s': use request, pid or id", name);
 }
 
 int control_parse_request(const char *line, size_t len, struct control_request *req,
 			  char *err, size_t err_len)
 {
-	struct parser ps = { .p = line, .end = line + len, .err = err, .err_len = err_len };
+	struct json_parser ps;
+	enum json_type type;
 
 	memset(req, 0, sizeof(*req));
-	if (err_len)
-		err[0] = '\0';
-	skip_space(&ps);
-	if (ps.p == ps.end)
-		return parse_fail(&ps, "empty request line");
-	if (*ps.p != '{')
-		return parse_fail(&ps, "a request must be a JSON object");
-	ps.p++;
-	if (parse_members(&ps, req))
+	json_parser_init(&ps, line, len, err, err_len);
+	type = json_next_type(&ps);
+	if (type == JSON_NONE && json_at_end(&ps))
+		return json_parse_fail(&ps, "empty request line");
+	if (type != JSON_OBJECT)
+		return json_parse_fail(&ps, "a request must be a JSON object");
+	if (json_parse_object(&ps, read_member, req))
 		return -EINVAL;
-	skip_space(&ps);
-	if (ps.p != ps.end)
-		return parse_fail(&ps, "unexpected characters after the request object");
+	if (!json_at_end(&ps))
+		return json_parse_fail(&ps, "unexpected characters after the request object");
 	if (req->kind == CONTROL_REQ_NONE)
-		return parse_fail(&ps, "missing field 'request'");
+		return json_parse_fail(&ps, "missing member 'request'");
 	if (req->kind == CONTROL_REQ_SNAPSHOT && !req->pid)
-		return parse_fail(&ps, "request snapshot needs field 'pid'");
+		return json_parse_fail(&ps, "request snapshot needs member 'pid'");
 	if (req->kind != CONTROL_REQ_SNAPSHOT && req->pid)
-		return parse_fail(&ps, "field 'pid' is valid only with request snapshot");
+		return json_parse_fail(&ps, "member 'pid' is valid only with request snapshot");
 	return 0;
 }
 

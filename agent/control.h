@@ -3,12 +3,12 @@
  * Operator requests over a unix stream socket (--control PATH).
  *
  * Protocol: each request is one JSON object on one line, at most
- * CONTROL_LINE_MAX bytes before the '\n'. Fields:
+ * CONTROL_LINE_MAX bytes before the '\n'. Members:
  *   "request"  "snapshot", "stats" or "list" (required)
  *   "pid"      the traced process to snapshot (snapshot only, required there)
  *   "id"       optional string (at most CONTROL_ID_MAX bytes) or integer,
  *              echoed back in the reply
- * No other field, no duplicate field and nothing after the object is
+ * No other member, no duplicate member and nothing after the object is
  * accepted. Each line gets exactly one reply line, in order, whose first
  * member is "ok":
  *   {"ok":true,"id":7,"request":"snapshot","pid":1234,"seq":12}

@@ -127,8 +127,8 @@ class ControlTest(SnaptrigTestCase):
             (b'{"request":"snapshot","pid":"' + str(pid).encode() + b'"}\n',
              "must be an integer"),
             (b'{"request":"snapshot","pid":' + str(pid).encode() + b',"force":1}\n',
-             "unknown field"),
-            (b'{"request":"snapshot"}\n', "needs field 'pid'"),
+             "unknown member"),
+            (b'{"request":"snapshot"}\n', "needs member 'pid'"),
             (b'{"request":"snapshot","pid":' + b"7" * 5000 + b'}\n',
              "longer than 4096 bytes"),
         ]

@@ -170,26 +170,26 @@ static void rejects_structure(void **state)
 	assert_rejected("   ", "empty request line");
 	assert_rejected("[]", "must be a JSON object");
 	assert_rejected("\"snapshot\"", "must be a JSON object");
-	assert_rejected("{", "expected a field name");
+	assert_rejected("{", "expected a member name");
 	assert_rejected("{\"request\":\"list\"", "expected ',' or '}'");
-	assert_rejected("{\"request\":\"list\",}", "expected a field name");
+	assert_rejected("{\"request\":\"list\",}", "expected a member name");
 	assert_rejected("{\"request\" \"list\"}", "expected ':'");
 	assert_rejected("{\"request\":}", "must be a string");
 	assert_rejected("{\"request\":\"list\"} {}", "unexpected characters");
 	assert_rejected("{\"request\":\"list\"}x", "unexpected characters");
-	assert_rejected("{request:\"list\"}", "expected a field name");
-	assert_rejected("{'request':'list'}", "expected a field name");
-	assert_rejected("{}", "missing field 'request'");
+	assert_rejected("{request:\"list\"}", "expected a member name");
+	assert_rejected("{'request':'list'}", "expected a member name");
+	assert_rejected("{}", "missing member 'request'");
 }
 
 static void rejects_fields(void **state)
 {
 	assert_rejected("{\"request\":\"reboot\"}", "unknown request 'reboot'");
 	assert_rejected("{\"request\":\"Snapshot\",\"pid\":1}", "unknown request");
-	assert_rejected("{\"request\":\"list\",\"force\":true}", "unknown field 'force'");
-	assert_rejected("{\"request\":\"list\",\"request\":\"list\"}", "duplicate field 'request'");
-	assert_rejected("{\"request\":\"snapshot\",\"pid\":1,\"pid\":2}", "duplicate field 'pid'");
-	assert_rejected("{\"request\":\"snapshot\"}", "needs field 'pid'");
+	assert_rejected("{\"request\":\"list\",\"force\":true}", "unknown member 'force'");
+	assert_rejected("{\"request\":\"list\",\"request\":\"list\"}", "duplicate member 'request'");
+	assert_rejected("{\"request\":\"snapshot\",\"pid\":1,\"pid\":2}", "duplicate member 'pid'");
+	assert_rejected("{\"request\":\"snapshot\"}", "needs member 'pid'");
 	assert_rejected("{\"request\":\"stats\",\"pid\":1}", "only with request snapshot");
 	assert_rejected("{\"request\":7}", "must be a string");
 	assert_rejected("{\"req\\u0000uest\":\"list\"}", "NUL");
@@ -208,7 +208,7 @@ static void rejects_pids(void **state)
 	assert_rejected("{\"request\":\"snapshot\",\"pid\":-0}", "out of range");
 	assert_rejected("{\"request\":\"snapshot\",\"pid\":2147483648}", "out of range");
 	assert_rejected("{\"request\":\"snapshot\",\"pid\":012}", "leading zero");
-	assert_rejected("{\"request\":\"snapshot\",\"pid\":-}", "must be an integer");
+	assert_rejected("{\"request\":\"snapshot\",\"pid\":-}", "invalid number '-'");
 	assert_rejected("{\"request\":\"snapshot\",\"pid\":null}", "must be an integer");
 	assert_rejected("{\"request\":\"snapshot\",\"pid\":}", "must be an integer");
 }
