@@ -35,74 +35,118 @@
 
 /* Request line parser */
 
-static int read_request_name(struct json_parser *ps, struct control_request *req)
+struct request_parse {
+	struct control_request *req;
+	/* the first invalid member value; the parse goes on to find the id */
+	char error[CONTROL_ERROR_LEN];
+};
+
+static void reject_member(struct request_parse *rp, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void reject_member(struct request_parse *rp, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (rp->error[0])
+		return;
+	va_start(ap, fmt);
+	vsnprintf(rp->error, sizeof(rp->error), fmt, ap);
+	va_end(ap);
+}
+
+static int read_request_name(struct json_parser *ps, struct request_parse *rp)
 {
 	char name[REQUEST_NAME_MAX];
 	size_t len;
 	int err;
 
-	if (json_next_type(ps) != JSON_STRING)
-		return json_parse_fail(ps, "member 'request' must be a string");
+	if (json_next_type(ps) != JSON_STRING) {
+		reject_member(rp, "member 'request' must be a string");
+		return json_skip_value(ps);
+	}
 	err = json_parse_string(ps, name, sizeof(name), &len);
 	if (err && err != -ENOSPC)
 		return err;
 	if (json_name_is(name, len, "snapshot"))
-		req->kind = CONTROL_REQ_SNAPSHOT;
+		rp->req->kind = CONTROL_REQ_SNAPSHOT;
 	else if (json_name_is(name, len, "stats"))
-		req->kind = CONTROL_REQ_STATS;
+		rp->req->kind = CONTROL_REQ_STATS;
 	else if (json_name_is(name, len, "list"))
-		req->kind = CONTROL_REQ_LIST;
+		rp->req->kind = CONTROL_REQ_LIST;
 	else
-		return json_parse_fail(ps, "unknown request '%s': use snapshot, stats or list", name);
+		reject_member(rp, "unknown request '%s': use snapshot, stats or list", name);
 	return 0;
 }
 
-/* Reads an integer member in [min, max] into *value. */
-static int read_integer(struct json_parser *ps, const char *name, __s64 min, __s64 max,
-			__s64 *value)
+/*
+ * Reads an integer member in [min, max] into *value. Returns 0, 1 when the
+ * value has another type or range (it is then rejected and skipped), or
+ * -EINVAL when it is no JSON value.
+ */
+static int read_integer(struct json_parser *ps, struct request_parse *rp, const char *name,
+			__s64 min, __s64 max, __s64 *value)
 {
 	const char *start;
+	__s64 number;
 	int err;
 
-	if (json_next_type(ps) != JSON_NUMBER)
-		return json_parse_fail(ps, "member '%s' must be an integer", name);
+	if (json_next_type(ps) != JSON_NUMBER) {
+		reject_member(rp, "member '%s' must be an integer", name);
+		err = json_skip_value(ps);
+		return err ? err : 1;
+	}
 	start = ps->p;
-	err = json_parse_integer(ps, value);
-	if (err == -EDOM)
-		return json_parse_fail(ps, "member '%s' must be an integer", name);
-	if (err == -ERANGE || (!err && (*value < min || *value > max)))
-		return json_parse_fail(ps, "member '%s' %.*s out of range (%lld to %lld)", name,
-				       (int)(ps->p - start < NUMBER_SHOWN_MAX ? ps->p - start : NUMBER_SHOWN_MAX),
-				       start, (long long)min, (long long)max);
-	return err;
+	err = json_parse_integer(ps, &number);
+	if (err == -EDOM) {
+		reject_member(rp, "member '%s' must be an integer", name);
+		return 1;
+	}
+	if (err == -ERANGE || (!err && (number < min || number > max))) {
+		reject_member(rp, "member '%s' %.*s out of range (%lld to %lld)", name,
+			      (int)(ps->p - start < NUMBER_SHOWN_MAX ? ps->p - start : NUMBER_SHOWN_MAX),
+			      start, (long long)min, (long long)max);
+		return 1;
+	}
+	if (err)
+		return err;
+	*value = number;
+	return 0;
 }
 
-static int read_pid(struct json_parser *ps, struct control_request *req)
+static int read_pid(struct json_parser *ps, struct request_parse *rp)
 {
 	__s64 pid;
-	int err = read_integer(ps, "pid", 1, INT_MAX, &pid);
+	int ret = read_integer(ps, rp, "pid", 1, INT_MAX, &pid);
 
-	if (!err)
-		req->pid = (pid_t)pid;
-	return err;
+	if (ret == 0)
+		rp->req->pid = (pid_t)pid;
+	return ret < 0 ? ret : 0;
 }
 
-static int read_id(struct json_parser *ps, struct control_request *req)
+static int read_id(struct json_parser *ps, struct request_parse *rp)
 {
+	struct control_request *req = rp->req;
 	enum json_type type = json_next_type(ps);
 	int err;
 
 	if (type == JSON_NUMBER) {
-		err = read_integer(ps, "id", INT64_MIN, INT64_MAX, &req->id_number);
-		if (!err)
+		err = read_integer(ps, rp, "id", INT64_MIN, INT64_MAX, &req->id_number);
+		if (err == 0)
 			req->id_kind = CONTROL_ID_INTEGER;
-		return err;
+		return err < 0 ? err : 0;
 	}
-	if (type != JSON_STRING)
-		return json_parse_fail(ps, "member 'id' must be a string or an integer");
+	if (type != JSON_STRING) {
+		reject_member(rp, "member 'id' must be a string or an integer");
+		return json_skip_value(ps);
+	}
 	err = json_parse_string(ps, req->id, sizeof(req->id), &req->id_len);
-	if (err == -ENOSPC)
-		return json_parse_fail(ps, "member 'id' longer than %d bytes", CONTROL_ID_MAX);
+	if (err == -ENOSPC) {
+		reject_member(rp, "member 'id' longer than %d bytes", CONTROL_ID_MAX);
+		req->id[0] = '\0';
+		req->id_len = 0;
+		return 0;
+	}
 	if (!err)
 		req->id_kind = CONTROL_ID_STRING;
 	return err;
@@ -110,24 +154,28 @@ static int read_id(struct json_parser *ps, struct control_request *req)
 
 static int read_member(struct json_parser *ps, const char *name, size_t len, void *ctx)
 {
-	struct control_request *req = ctx;
+	struct request_parse *rp = ctx;
 
 	if (json_name_is(name, len, "request"))
-		return read_request_name(ps, req);
+		return read_request_name(ps, rp);
 	if (json_name_is(name, len, "pid"))
-		return read_pid(ps, req);
+		return read_pid(ps, rp);
 	if (json_name_is(name, len, "id"))
-		return read_id(ps, req);
+		return read_id(ps, rp);
 	if (memchr(name, '\0', len))
-		return json_parse_fail(ps, "member name contains a NUL character");
-	return json_parse_fail(ps, "unknown member '%s': use request, pid or id", name);
+		reject_member(rp, "member name contains a NUL character");
+	else
+		reject_member(rp, "unknown member '%s': use request, pid or id", name);
+	return json_skip_value(ps);
 }
 
 int control_parse_request(const char *line, size_t len, struct control_request *req,
 			  char *err, size_t err_len)
 {
+	struct request_parse rp = { .req = req };
 	struct json_parser ps;
 	enum json_type type;
+	int ret;
 
 	memset(req, 0, sizeof(*req));
 	json_parser_init(&ps, line, len, err, err_len);
@@ -136,8 +184,16 @@ int control_parse_request(const char *line, size_t len, struct control_request *
 		return json_parse_fail(&ps, "empty request line");
 	if (type != JSON_OBJECT)
 		return json_parse_fail(&ps, "a request must be a JSON object");
-	if (json_parse_object(&ps, read_member, req))
-		return -EINVAL;
+	ret = json_parse_object(&ps, read_member, &rp);
+	if (ret) {
+		/* the line is no JSON object, so it has no id to echo */
+		req->id_kind = CONTROL_ID_ABSENT;
+	}
+	/* an invalid member value comes before any syntax error the parse found */
+	if (rp.error[0])
+		return json_parse_fail(&ps, "%s", rp.error);
+	if (ret)
+		return ret;
 	if (!json_at_end(&ps))
 		return json_parse_fail(&ps, "unexpected characters after the request object");
 	if (req->kind == CONTROL_REQ_NONE)

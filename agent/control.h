@@ -16,9 +16,10 @@
  *   {"ok":true,"request":"list","pids":[1234,1240]}
  *   {"ok":true,"request":"stats","traced":2,"records":40,"triggers":{...},"lost":0}
  *   {"ok":false,"id":7,"error":"pid 99 is not traced"}
- * A rejected request changes nothing. A line longer than CONTROL_LINE_MAX is
- * rejected as a whole. Bytes after the last '\n' when a client closes its end
- * are no request and get no reply.
+ * A rejected request changes nothing, and its reply echoes the id when the
+ * line begins with a JSON object that has a valid id. A line longer than
+ * CONTROL_LINE_MAX is rejected as a whole. Bytes after the last '\n' when a
+ * client closes its end are no request and get no reply.
  */
 #ifndef SNAPTRIG_CONTROL_H
 #define SNAPTRIG_CONTROL_H
@@ -55,9 +56,10 @@ struct control_request {
 
 /*
  * Parses one request line of len bytes, without its '\n'; line need not be
- * NUL-terminated. Returns 0, or -EINVAL with a one-line message in err. On
- * error, req->id is still set when the id was read before the error, so that
- * the reply can echo it. Pure: no I/O, no allocation.
+ * NUL-terminated. Returns 0, or -EINVAL with a one-line message in err about
+ * the first error in the line. On error, req->id is still set when the line
+ * begins with a JSON object that has a valid id, so that the reply can echo
+ * it. Pure: no I/O, no allocation.
  */
 int control_parse_request(const char *line, size_t len, struct control_request *req,
 			  char *err, size_t err_len);

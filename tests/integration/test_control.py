@@ -148,6 +148,42 @@ class ControlTest(SnaptrigTestCase):
         self.finish(run)
         self.assertEqual(run.triggers("explicit"), [], run.describe())
 
+    def test_error_replies_echo_id(self):
+        run, pid, path = self.start()
+        client = Client(self, path)
+        cases = [
+            (b'{"request":"bogus","id":9}',
+             {"ok": False, "id": 9,
+              "error": "unknown request 'bogus': use snapshot, stats or list"}),
+            (b'{"request":"snapshot","pid":"' + str(pid).encode() + b'","id":"s"}',
+             {"ok": False, "id": "s", "error": "member 'pid' must be an integer"}),
+            (b'{"force":1,"request":"list","id":-3}',
+             {"ok": False, "id": -3,
+              "error": "unknown member 'force': use request, pid or id"}),
+            (b'{"request":"stats","pid":1,"id":10}',
+             {"ok": False, "id": 10,
+              "error": "member 'pid' is valid only with request snapshot"}),
+            (b'{"request":"snapshot","pid":2147483648,"id":11}',
+             {"ok": False, "id": 11,
+              "error": "member 'pid' 2147483648 out of range (1 to 2147483647)"}),
+            (b'{"request":"snapshot","pid":1,"id":13}',
+             {"ok": False, "id": 13, "error": "pid 1 is not traced"}),
+            (b'{"request":"snapshot","pid":0,"id":12}',
+             {"ok": False, "id": 12,
+              "error": "member 'pid' 0 out of range (1 to 2147483647)"}),
+            # no complete object, or no valid id: nothing to echo
+            (b'{"request":"list","id":9',
+             {"ok": False, "error": "expected ',' or '}' after member 'id'"}),
+            (b'{"request":"bogus","id":1.5}',
+             {"ok": False, "error": "unknown request 'bogus': use snapshot, stats or list"}),
+        ]
+        for line, expected in cases:
+            with self.subTest(line=line):
+                client.send(line + b"\n")
+                self.assertEqual(client.reply(), expected)
+        self.finish(run)
+        self.assertEqual(run.triggers("explicit"), [], run.describe())
+
     def test_line_of_exactly_4096_bytes(self):
         run, pid, path = self.start()
         client = Client(self, path)
