@@ -8,6 +8,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,12 @@
 
 #define CONTROL_MAX_CLIENTS 32
 #define CONTROL_BACKLOG 16
-#define CONTROL_OUT_MAX (64 * 1024)	/* unsent reply bytes before a client is dropped */
+/*
+ * Unsent reply bytes, beyond what the socket buffer holds, at which a client's
+ * requests wait until it reads replies. A client's buffer exceeds this by at
+ * most one reply.
+ */
+#define CONTROL_OUT_PAUSE (64 * 1024)
 #define CONTROL_READS_PER_EVENT 16	/* so one busy client cannot hold the loop */
 #define CLIENT_TIMEOUT_S 5
 #define REQUEST_NAME_MAX 32
@@ -208,6 +214,9 @@ int control_parse_request(const char *line, size_t len, struct control_request *
 /* Server */
 
 struct control_client {
+	__u64 out_since_ns;	/* boot clock: when the socket last took reply bytes */
+	struct ucred peer;	/* pid and uid of the client when it connected */
+	const char *failed;	/* the step that failed: "reading a request", ... */
 	int fd;
 	int discarding;		/* inside a line that was too long: drop up to '\n' */
 	int eof;		/* the client closed its end; close after the last reply */
@@ -379,10 +388,30 @@ int control_watch(struct control *ctl, int epoll_fd)
 	return 0;
 }
 
-static void client_close(struct control *ctl, struct control_client *cl)
+/* Number of reply lines in the client's unsent bytes. */
+static size_t unsent_replies(const struct control_client *cl)
+{
+	const char *p = cl->out, *end = cl->out + cl->out_len;
+	size_t count = 0;
+
+	while (p < end && (p = memchr(p, '\n', end - p))) {
+		count++;
+		p++;
+	}
+	return count;
+}
+
+/*
+ * Closes the client's connection and logs one line at level (0 is always
+ * written) with the reason and the number of replies lost with it.
+ */
+static void client_close(struct control *ctl, struct control_client *cl, int level,
+			 const char *reason)
 {
 	unsigned int i;
 
+	log_info(level, "control client pid %d uid %u disconnected: %s; unsent replies: %zu",
+		 cl->peer.pid, cl->peer.uid, reason, unsent_replies(cl));
 	for (i = 0; i < CONTROL_MAX_CLIENTS; i++)
 		if (ctl->clients[i] == cl)
 			ctl->clients[i] = NULL;
@@ -392,11 +421,21 @@ static void client_close(struct control *ctl, struct control_client *cl)
 	free(cl);
 }
 
+/*
+ * Whether the client's unsent replies reached CONTROL_OUT_PAUSE, so that its
+ * requests wait, unread and not carried out, until it reads replies.
+ */
+static bool client_paused(const struct control_client *cl)
+{
+	return cl->out_len >= CONTROL_OUT_PAUSE;
+}
+
 static void client_update_events(struct control *ctl, struct control_client *cl)
 {
 	struct epoll_event ev = { .data.fd = cl->fd };
 
-	ev.events = (cl->eof ? 0 : EPOLLIN | EPOLLRDHUP) | (cl->out_len ? EPOLLOUT : 0);
+	ev.events = (cl->eof || client_paused(cl) ? 0 : EPOLLIN | EPOLLRDHUP) |
+		    (cl->out_len ? EPOLLOUT : 0);
 	epoll_ctl(ctl->epoll_fd, EPOLL_CTL_MOD, cl->fd, &ev);
 }
 
@@ -412,10 +451,14 @@ static int client_flush(struct control_client *cl)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
-		if (n < 0)
+		if (n < 0) {
+			cl->failed = "sending a reply";
 			return -errno;
+		}
 		done += n;
 	}
+	if (done)
+		cl->out_since_ns = boot_now_ns();
 	memmove(cl->out, cl->out + done, cl->out_len - done);
 	cl->out_len -= done;
 	return 0;
@@ -426,11 +469,14 @@ static int client_send(struct control_client *cl, const char *buf, size_t len)
 {
 	char *grown;
 
-	if (cl->out_len + len > CONTROL_OUT_MAX)
-		return -ENOBUFS;
 	grown = realloc(cl->out, cl->out_len + len);
-	if (!grown)
+	if (!grown) {
+		cl->failed = "queueing a reply";
 		return -ENOMEM;
+	}
+	/* the wait for the client to read starts with its first unsent byte */
+	if (!cl->out_len)
+		cl->out_since_ns = boot_now_ns();
 	cl->out = grown;
 	memcpy(cl->out + cl->out_len, buf, len);
 	cl->out_len += len;
@@ -569,8 +615,9 @@ static void run_stats(struct session *s, struct json_writer *w,
 	latency_write_json(&s->emitter.latency, w);
 }
 
-static void handle_line(struct control *ctl, struct session *s, struct control_client *cl,
-			const char *line, size_t len)
+/* Carries out one request line and queues its reply. Returns 0 or -errno. */
+static int handle_line(struct control *ctl, struct session *s, struct control_client *cl,
+		       const char *line, size_t len)
 {
 	struct json_writer *w = &ctl->json;
 	struct control_request req;
@@ -593,63 +640,73 @@ static void handle_line(struct control *ctl, struct session *s, struct control_c
 	json_object_end(w);
 	if (json_finish_line(w)) {
 		log_error("cannot format a control reply: %s", strerror(-w->error));
-		return;
+		return 0;
 	}
-	if (client_send(cl, w->buf, w->len))
-		cl->eof = 1;	/* not reading its replies: stop reading its requests */
+	return client_send(cl, w->buf, w->len);
 }
 
-static void reply_too_long(struct control *ctl, struct control_client *cl)
+static int reply_too_long(struct control *ctl, struct control_client *cl)
 {
 	static const char reply[] =
 		"{\"ok\":false,\"error\":\"request line longer than 4096 bytes\"}\n";
 
 	_Static_assert(CONTROL_LINE_MAX == 4096, "the reply names the limit");
 	log_info(1, "control request rejected: line longer than %d bytes", CONTROL_LINE_MAX);
-	if (client_send(cl, reply, sizeof(reply) - 1))
-		cl->eof = 1;
+	return client_send(cl, reply, sizeof(reply) - 1);
 }
 
-/* Handles the complete lines in the input buffer and keeps the rest. */
-static void client_lines(struct control *ctl, struct session *s, struct control_client *cl)
+/*
+ * Handles the complete lines in the input buffer, in order, until the client
+ * is paused, and keeps the rest. Returns 0, or -errno when the client must go.
+ */
+static int client_lines(struct control *ctl, struct session *s, struct control_client *cl)
 {
 	size_t start = 0;
 	char *nl;
+	int err = 0;
 
-	while (!cl->eof && (nl = memchr(cl->in + start, '\n', cl->in_len - start))) {
+	while (!err && !client_paused(cl) &&
+	       (nl = memchr(cl->in + start, '\n', cl->in_len - start))) {
 		size_t len = nl - (cl->in + start);
 
 		if (cl->discarding)
 			cl->discarding = 0;
 		else
-			handle_line(ctl, s, cl, cl->in + start, len);
+			err = handle_line(ctl, s, cl, cl->in + start, len);
 		start += len + 1;
 	}
 	memmove(cl->in, cl->in + start, cl->in_len - start);
 	cl->in_len -= start;
-	if (cl->in_len == sizeof(cl->in)) {
+	if (!err && cl->in_len == sizeof(cl->in) && !memchr(cl->in, '\n', cl->in_len)) {
 		/* no '\n' within the limit: reject the line, drop it up to its end */
 		if (!cl->discarding)
-			reply_too_long(ctl, cl);
+			err = reply_too_long(ctl, cl);
 		cl->discarding = 1;
 		cl->in_len = 0;
 	}
+	return err;
 }
 
-/* Reads what the client sent. Returns 0, or -errno when the client must go. */
+/*
+ * Reads what the client sent and handles it, until the client is paused.
+ * Returns 0, or -errno when the client must go.
+ */
 static int client_read(struct control *ctl, struct session *s, struct control_client *cl)
 {
-	int reads;
+	int reads, err;
 
-	for (reads = 0; reads < CONTROL_READS_PER_EVENT && !cl->eof; reads++) {
+	for (reads = 0; reads < CONTROL_READS_PER_EVENT && !cl->eof && !client_paused(cl);
+	     reads++) {
 		ssize_t n = read(cl->fd, cl->in + cl->in_len, sizeof(cl->in) - cl->in_len);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return 0;
-		if (n < 0)
+		if (n < 0) {
+			cl->failed = "reading a request";
 			return -errno;
+		}
 		if (n == 0) {
 			/* bytes after the last '\n' are no complete request */
 			cl->eof = 1;
@@ -657,7 +714,9 @@ static int client_read(struct control *ctl, struct session *s, struct control_cl
 			return 0;
 		}
 		cl->in_len += n;
-		client_lines(ctl, s, cl);
+		err = client_lines(ctl, s, cl);
+		if (err)
+			return err;
 	}
 	return 0;
 }
@@ -668,6 +727,7 @@ static void accept_clients(struct control *ctl)
 
 	for (;;) {
 		struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
+		socklen_t peer_len = sizeof(struct ucred);
 		struct control_client *cl;
 		unsigned int i;
 		int fd = accept4(ctl->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -688,6 +748,8 @@ static void accept_clients(struct control *ctl)
 			continue;
 		}
 		cl->fd = fd;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cl->peer, &peer_len))
+			cl->peer.uid = (uid_t)-1;	/* pid 0: unknown */
 		ev.data.fd = fd;
 		if (epoll_ctl(ctl->epoll_fd, EPOLL_CTL_ADD, fd, &ev)) {
 			log_error("watching a control client failed: %s", strerror(errno));
@@ -696,6 +758,7 @@ static void accept_clients(struct control *ctl)
 			continue;
 		}
 		ctl->clients[i] = cl;
+		log_info(2, "control client pid %d uid %u connected", cl->peer.pid, cl->peer.uid);
 	}
 }
 
@@ -712,6 +775,7 @@ static struct control_client *find_client(struct control *ctl, int fd)
 int control_handle_event(struct control *ctl, struct session *s, int fd, __u32 events)
 {
 	struct control_client *cl;
+	char reason[96];
 	int err = 0;
 
 	if (!ctl)
@@ -723,16 +787,40 @@ int control_handle_event(struct control *ctl, struct session *s, int fd, __u32 e
 	cl = find_client(ctl, fd);
 	if (!cl)
 		return 0;
-	if (events & EPOLLOUT)
+	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 		err = client_flush(cl);
-	if (!err && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+	/* first the requests that waited while the client was paused */
+	if (!err && !client_paused(cl))
+		err = client_lines(ctl, s, cl);
+	if (!err && !client_paused(cl) && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
 		err = client_read(ctl, s, cl);
-	if (err || (cl->eof && !cl->out_len)) {
-		client_close(ctl, cl);
+	if (err) {
+		snprintf(reason, sizeof(reason), "%s failed: %s", cl->failed, strerror(-err));
+		client_close(ctl, cl, 0, reason);
+		return 1;
+	}
+	if (cl->eof && !cl->out_len) {
+		client_close(ctl, cl, 2, "it closed the connection");
 		return 1;
 	}
 	client_update_events(ctl, cl);
 	return 1;
+}
+
+void control_tick(struct control *ctl, __u64 now_ns)
+{
+	struct control_client *cl;
+	char reason[64];
+	unsigned int i;
+
+	if (!ctl)
+		return;
+	snprintf(reason, sizeof(reason), "it read no reply for %d s", CONTROL_STALL_S);
+	for (i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+		cl = ctl->clients[i];
+		if (cl && cl->out_len && now_ns - cl->out_since_ns >= CONTROL_STALL_S * 1000000000ULL)
+			client_close(ctl, cl, 0, reason);
+	}
 }
 
 void control_close(struct control *ctl)
@@ -744,7 +832,7 @@ void control_close(struct control *ctl)
 		return;
 	for (i = 0; i < CONTROL_MAX_CLIENTS; i++)
 		if (ctl->clients[i])
-			client_close(ctl, ctl->clients[i]);
+			client_close(ctl, ctl->clients[i], 2, "snaptrig is exiting");
 	if (ctl->listen_fd >= 0)
 		close(ctl->listen_fd);
 	/* remove the socket only while it is still the file this agent created */

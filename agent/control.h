@@ -20,6 +20,10 @@
  * line begins with a JSON object that has a valid id. A line longer than
  * CONTROL_LINE_MAX is rejected as a whole. Bytes after the last '\n' when a
  * client closes its end are no request and get no reply.
+ *
+ * A client may send many requests before it reads a reply. When 64 KiB of its
+ * replies wait unsent, its requests are not read until it reads replies, and
+ * a client that reads none for CONTROL_STALL_S seconds is disconnected.
  */
 #ifndef SNAPTRIG_CONTROL_H
 #define SNAPTRIG_CONTROL_H
@@ -31,6 +35,8 @@
 #define CONTROL_LINE_MAX 4096
 #define CONTROL_ID_MAX 128
 #define CONTROL_ERROR_LEN 160
+/* Seconds a client may read none of its unsent replies before it is disconnected. */
+#define CONTROL_STALL_S 10
 
 enum control_request_kind {
 	CONTROL_REQ_NONE,
@@ -80,6 +86,11 @@ int control_watch(struct control *ctl, int epoll_fd);
  * clients, and returns 1; returns 0 for any other fd.
  */
 int control_handle_event(struct control *ctl, struct session *s, int fd, __u32 events);
+/*
+ * Disconnects each client that has read none of its unsent replies for
+ * CONTROL_STALL_S seconds, at now_ns of the boot clock. Accepts NULL.
+ */
+void control_tick(struct control *ctl, __u64 now_ns);
 /* Closes every client and the socket, and removes the socket file. Accepts NULL. */
 void control_close(struct control *ctl);
 
