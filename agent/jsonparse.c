@@ -13,11 +13,13 @@
 void json_parser_init(struct json_parser *ps, const char *text, size_t len, char *err,
 		      size_t err_len)
 {
+	ps->text = text;
 	ps->p = text;
 	ps->end = text + len;
 	ps->err = err;
 	ps->err_len = err_len;
 	ps->depth = 0;
+	ps->name_count = 0;
 	if (err_len)
 		err[0] = '\0';
 }
@@ -234,18 +236,23 @@ static int next_char(struct json_parser *ps, char *out)
 	return n;
 }
 
-int json_parse_string(struct json_parser *ps, char *out, size_t cap, size_t *len)
+/* json_parse_string(), which also computes the FNV-1a hash of the whole decoded string. */
+static int parse_string_hashed(struct json_parser *ps, char *out, size_t cap, size_t *len,
+			       __u32 *hash)
 {
 	bool cut = false;
 	size_t used = 0;
 	char piece[4];
-	int n;
+	int n, i;
 
 	skip_space(ps);
 	if (ps->p == ps->end || *ps->p != '"')
 		return json_parse_fail(ps, "expected a string");
 	ps->p++;
+	*hash = 2166136261u;
 	while ((n = next_char(ps, piece)) > 0) {
+		for (i = 0; i < n; i++)
+			*hash = (*hash ^ (unsigned char)piece[i]) * 16777619u;
 		/* a character that does not fit ends the copy, so no character is split */
 		if (cut || used + n >= cap) {
 			cut = true;
@@ -259,6 +266,13 @@ int json_parse_string(struct json_parser *ps, char *out, size_t cap, size_t *len
 	out[used] = '\0';
 	*len = used;
 	return cut ? -ENOSPC : 0;
+}
+
+int json_parse_string(struct json_parser *ps, char *out, size_t cap, size_t *len)
+{
+	__u32 hash;
+
+	return parse_string_hashed(ps, out, cap, len, &hash);
 }
 
 /* Numbers and literals */
@@ -459,79 +473,59 @@ int json_skip_value(struct json_parser *ps)
 	}
 }
 
-/* Returns the end of the string at p, in text that was parsed before. */
-static const char *skip_parsed_string(const char *p)
-{
-	for (p++; *p != '"'; p++)
-		if (*p == '\\')
-			p++;
-	return p + 1;
-}
-
 /*
- * Moves past the value of a member in text that was parsed before, so is
- * valid: to the ',' or '}' that follows it.
+ * Whether the strings with opening quotes at a and b, which were parsed
+ * before and so are valid, decode to the same bytes.
  */
-static const char *skip_parsed_value(const char *p)
+static bool parsed_strings_equal(struct json_parser *ps, const char *a, const char *b)
 {
-	unsigned int depth = 0;
+	const char *saved = ps->p;
+	bool equal;
 
-	for (;; p++) {
-		if (*p == '"') {
-			p = skip_parsed_string(p) - 1;
-		} else if (*p == '{' || *p == '[') {
-			depth++;
-		} else if (*p == ']' || (*p == '}' && depth)) {
-			depth--;
-		} else if (depth == 0 && (*p == ',' || *p == '}')) {
-			return p;
-		}
-	}
-}
-
-/* Whether the parsed strings at a and b decode to the same bytes. */
-static bool parsed_strings_equal(const char *a, const char *b, const char *end)
-{
-	struct json_parser pa = { .p = a + 1, .end = end };
-	struct json_parser pb = { .p = b + 1, .end = end };
-
+	a++;
+	b++;
 	for (;;) {
 		char x[4], y[4];
-		int nx = next_char(&pa, x), ny = next_char(&pb, y);
+		int nx, ny;
 
+		ps->p = a;
+		nx = next_char(ps, x);
+		a = ps->p;
+		ps->p = b;
+		ny = next_char(ps, y);
+		b = ps->p;
 		/* a character has one UTF-8 form, so equal strings decode in step */
-		if (nx != ny || memcmp(x, y, nx > 0 ? nx : 0))
-			return false;
-		if (nx <= 0)
-			return nx == 0;
+		if (nx != ny || memcmp(x, y, nx > 0 ? nx : 0)) {
+			equal = false;
+			break;
+		}
+		if (nx <= 0) {
+			equal = nx == 0;
+			break;
+		}
 	}
+	ps->p = saved;
+	return equal;
 }
 
 /*
- * Whether a member of the object whose first member starts at first, before
- * the member name at name, has the same name.
+ * Whether a name recorded since entry first has the hash and decodes as the
+ * name with its opening quote at name.
  */
-static bool name_seen(const char *first, const char *name, const char *end)
+static bool name_seen(struct json_parser *ps, unsigned int first, const char *name, __u32 hash)
 {
-	const char *p = first;
+	unsigned int i;
 
-	for (;;) {
-		while (is_space(*p))
-			p++;
-		if (p == name)
-			return false;
-		if (parsed_strings_equal(p, name, end))
+	for (i = first; i < ps->name_count; i++)
+		if (ps->name_hashes[i] == hash &&
+		    parsed_strings_equal(ps, ps->text + ps->name_offsets[i], name))
 			return true;
-		p = skip_parsed_string(p);
-		while (*p != ':')
-			p++;
-		p = skip_parsed_value(p + 1) + 1;
-	}
+	return false;
 }
 
 int json_parse_object(struct json_parser *ps, json_member_fn member, void *ctx)
 {
-	const char *first;
+	unsigned int first = ps->name_count;	/* this object's first name entry */
 	int err;
 
 	skip_space(ps);
@@ -540,23 +534,29 @@ int json_parse_object(struct json_parser *ps, json_member_fn member, void *ctx)
 	err = enter_container(ps);
 	if (err)
 		return err;
-	first = ps->p;
 	if (take_close(ps, '}'))
 		return 0;
 	for (;;) {
 		char name[JSON_NAME_MAX];
 		const char *name_at;
 		size_t len;
+		__u32 hash;
 
 		skip_space(ps);
 		name_at = ps->p;
 		if (ps->p == ps->end || *ps->p != '"')
 			return json_parse_fail(ps, "expected a member name in quotes");
-		err = json_parse_string(ps, name, sizeof(name), &len);
+		err = parse_string_hashed(ps, name, sizeof(name), &len, &hash);
 		if (err && err != -ENOSPC)
 			return err;
-		if (name_seen(first, name_at, ps->end))
+		if (name_seen(ps, first, name_at, hash))
 			return json_parse_fail(ps, "duplicate member '%s'", name);
+		if (ps->name_count == JSON_PARSE_MAX_NAMES)
+			return json_parse_fail(ps, "more than %d member names in the open objects",
+					       JSON_PARSE_MAX_NAMES);
+		ps->name_hashes[ps->name_count] = hash;
+		ps->name_offsets[ps->name_count] = name_at - ps->text;
+		ps->name_count++;
 		skip_space(ps);
 		if (ps->p == ps->end || *ps->p != ':')
 			return json_parse_fail(ps, "expected ':' after member '%s'", name);
@@ -568,6 +568,7 @@ int json_parse_object(struct json_parser *ps, json_member_fn member, void *ctx)
 		case 1:
 			continue;
 		case 0:
+			ps->name_count = first;
 			return 0;
 		default:
 			return json_parse_fail(ps, "expected ',' or '}' after member '%s'", name);

@@ -25,6 +25,11 @@
 
 /* Maximum number of objects and arrays open at once. */
 #define JSON_PARSE_MAX_DEPTH 32
+/*
+ * Maximum number of member names in the objects open at once, more than a
+ * text of 4 KiB can contain (a member takes at least 5 bytes).
+ */
+#define JSON_PARSE_MAX_NAMES 1024
 /* Buffer size of the member names given to a json_member_fn, NUL included. */
 #define JSON_NAME_MAX 64
 
@@ -40,11 +45,16 @@ enum json_type {
 };
 
 struct json_parser {
+	const char *text;	/* the first byte */
 	const char *p;		/* next byte to read */
 	const char *end;	/* one past the last byte */
 	char *err;		/* message of the error; unused when err_len is 0 */
 	size_t err_len;
 	unsigned int depth;	/* objects and arrays open at p */
+	unsigned int name_count; /* entries in name_hashes and name_offsets */
+	/* the member names of the open objects, to find duplicates */
+	__u32 name_hashes[JSON_PARSE_MAX_NAMES];	/* FNV-1a of the decoded name */
+	__u32 name_offsets[JSON_PARSE_MAX_NAMES];	/* of its opening quote in text (< 4 GiB) */
 };
 
 /* Starts a parse of len bytes at text; err (err_len bytes) receives messages. */
@@ -85,7 +95,7 @@ int json_skip_value(struct json_parser *ps);
 
 /*
  * Called by json_parse_object() for each member with its decoded name, cut to
- * at most JSON_NAME_MAX - 1 bytes; len is the length stored, so a cut name is
+ * at most JSON_NAME_MAX - 1 bytes. len is the length stored, so a cut name is
  * never equal to a shorter one. The function must consume the member's value
  * with a parse function or json_skip_value(). A return value other than 0
  * ends the object's parse with that value.
@@ -94,9 +104,10 @@ typedef int (*json_member_fn)(struct json_parser *ps, const char *name, size_t l
 			      void *ctx);
 
 /*
- * Parses an object and calls member for each of its members in order. Each
- * new name is compared with the names before it, so an object of n members
- * costs O(n * object length); the agent's inputs are at most 4 KiB.
+ * Parses an object and calls member for each of its members in order. A new
+ * name is compared with each earlier name of the object by a 32-bit hash,
+ * and only on a match byte by byte, so an object of n members costs O(n^2)
+ * integer comparisons.
  */
 int json_parse_object(struct json_parser *ps, json_member_fn member, void *ctx);
 

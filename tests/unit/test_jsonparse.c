@@ -237,6 +237,26 @@ static void duplicate_names_rejected(void **state)
 	/* the same name in different objects is no duplicate */
 	assert_valid("{\"a\":{\"a\":1},\"b\":[{\"a\":1},{\"a\":2}]}");
 	assert_valid("{\"a\":1,\"ab\":2,\"b\":3,\"a\\u0000\":4}");
+	/* different names with the same FNV-1a hash */
+	assert_valid("{\"glbvs\":1,\"yacxa\":2}");
+	assert_invalid("{\"glbvs\":1,\"yacxa\":2,\"yacxa\":3}", "duplicate member 'yacxa'");
+}
+
+static void member_names_limited(void **state)
+{
+	char text[JSON_PARSE_MAX_NAMES * 12 + 16];
+	size_t len = 0;
+	int i;
+
+	/* JSON_PARSE_MAX_NAMES names fit, across nested objects too */
+	len += sprintf(text + len, "{\"n\":{");
+	for (i = 1; i < JSON_PARSE_MAX_NAMES; i++)
+		len += sprintf(text + len, "%s\"%x\":0", i > 1 ? "," : "", i);
+	strcpy(text + len, "}}");
+	assert_valid(text);
+
+	strcpy(text + len, ",\"x\":0}}");
+	assert_invalid(text, "more than 1024 member names in the open objects");
 }
 
 struct seen_members {
@@ -333,6 +353,7 @@ int main(void)
 		cmocka_unit_test(nested_values_skipped),
 		cmocka_unit_test(depth_limited),
 		cmocka_unit_test(duplicate_names_rejected),
+		cmocka_unit_test(member_names_limited),
 		cmocka_unit_test(member_names_in_order),
 		cmocka_unit_test(text_not_nul_terminated),
 		cmocka_unit_test(message_fits_buffer),
