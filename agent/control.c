@@ -8,6 +8,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include "json.h"
+#include "jsonparse.h"
 #include "log.h"
 #include "session.h"
 #include "triggers.h"
@@ -25,390 +27,196 @@
 
 #define CONTROL_MAX_CLIENTS 32
 #define CONTROL_BACKLOG 16
-#define CONTROL_OUT_MAX (64 * 1024)	/* unsent reply bytes before a client is dropped */
+/*
+ * Unsent reply bytes, beyond what the socket buffer holds, at which a client's
+ * requests wait until it reads replies. A client's buffer exceeds this by at
+ * most one reply.
+ */
+#define CONTROL_OUT_PAUSE (64 * 1024)
 #define CONTROL_READS_PER_EVENT 16	/* so one busy client cannot hold the loop */
 #define CLIENT_TIMEOUT_S 5
-#define KEY_MAX 32
 #define REQUEST_NAME_MAX 32
+/* Bytes of a number shown in a message about it. */
+#define NUMBER_SHOWN_MAX 24
 
 /* Request line parser */
 
-struct parser {
-	const char *p;
-	const char *end;
-	char *err;
-	size_t err_len;
+struct request_parse {
+	struct control_request *req;
+	/* the first invalid member value; the parse goes on to find the id */
+	char error[CONTROL_ERROR_LEN];
 };
 
-static int parse_fail(struct parser *ps, const char *fmt, ...)
+static void reject_member(struct request_parse *rp, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-static int parse_fail(struct parser *ps, const char *fmt, ...)
+static void reject_member(struct request_parse *rp, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (ps->err_len) {
-		va_start(ap, fmt);
-		vsnprintf(ps->err, ps->err_len, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
+	if (rp->error[0])
+		return;
+	va_start(ap, fmt);
+	vsnprintf(rp->error, sizeof(rp->error), fmt, ap);
+	va_end(ap);
 }
 
-static void skip_space(struct parser *ps)
-{
-	while (ps->p < ps->end &&
-	       (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\r' || *ps->p == '\n'))
-		ps->p++;
-}
-
-/* Length of the valid UTF-8 sequence at s (RFC 3629), or 0. */
-static size_t utf8_length(const unsigned char *s, size_t avail)
-{
-	unsigned int cp;
-	size_t len, i;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (avail < len)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
-static size_t utf8_encode(unsigned int cp, char *out)
-{
-	if (cp < 0x80) {
-		out[0] = cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		out[0] = 0xc0 | (cp >> 6);
-		out[1] = 0x80 | (cp & 0x3f);
-		return 2;
-	}
-	if (cp < 0x10000) {
-		out[0] = 0xe0 | (cp >> 12);
-		out[1] = 0x80 | ((cp >> 6) & 0x3f);
-		out[2] = 0x80 | (cp & 0x3f);
-		return 3;
-	}
-	out[0] = 0xf0 | (cp >> 18);
-	out[1] = 0x80 | ((cp >> 12) & 0x3f);
-	out[2] = 0x80 | ((cp >> 6) & 0x3f);
-	out[3] = 0x80 | (cp & 0x3f);
-	return 4;
-}
-
-static int parse_hex4(struct parser *ps, unsigned int *value)
-{
-	int i;
-
-	*value = 0;
-	if (ps->end - ps->p < 4)
-		return parse_fail(ps, "invalid \\u escape in string");
-	for (i = 0; i < 4; i++) {
-		char c = *ps->p++;
-		unsigned int digit;
-
-		if (c >= '0' && c <= '9')
-			digit = c - '0';
-		else if (c >= 'a' && c <= 'f')
-			digit = c - 'a' + 10;
-		else if (c >= 'A' && c <= 'F')
-			digit = c - 'A' + 10;
-		else
-			return parse_fail(ps, "invalid \\u escape in string");
-		*value = *value << 4 | digit;
-	}
-	return 0;
-}
-
-/* Decodes a \u escape (after the "\u"), joining a surrogate pair. */
-static int parse_unicode_escape(struct parser *ps, unsigned int *cp)
-{
-	unsigned int low;
-
-	if (parse_hex4(ps, cp))
-		return -EINVAL;
-	if (*cp >= 0xdc00 && *cp <= 0xdfff)
-		return parse_fail(ps, "unpaired surrogate escape in string");
-	if (*cp < 0xd800 || *cp > 0xdbff)
-		return 0;
-	if (ps->end - ps->p < 2 || ps->p[0] != '\\' || ps->p[1] != 'u')
-		return parse_fail(ps, "unpaired surrogate escape in string");
-	ps->p += 2;
-	if (parse_hex4(ps, &low))
-		return -EINVAL;
-	if (low < 0xdc00 || low > 0xdfff)
-		return parse_fail(ps, "unpaired surrogate escape in string");
-	*cp = 0x10000 + ((*cp - 0xd800) << 10) + (low - 0xdc00);
-	return 0;
-}
-
-/* Decodes one escape after the backslash into out; returns its length or -EINVAL. */
-static int parse_escape(struct parser *ps, char *out)
-{
-	static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
-	const char *hit;
-	unsigned int cp;
-
-	if (ps->p == ps->end)
-		return parse_fail(ps, "unterminated string");
-	hit = strchr(from, *ps->p);
-	if (*ps->p && hit) {
-		ps->p++;
-		out[0] = to[hit - from];
-		return 1;
-	}
-	if (*ps->p++ != 'u')
-		return parse_fail(ps, "invalid escape in string");
-	if (parse_unicode_escape(ps, &cp))
-		return -EINVAL;
-	return utf8_encode(cp, out);
-}
-
-/*
- * Parses a string into out (cap bytes, NUL added) and stores its length.
- * what names the string in messages.
- */
-static int parse_string(struct parser *ps, char *out, size_t cap, size_t *out_len,
-			const char *what)
-{
-	size_t len = 0;
-
-	ps->p++;	/* the opening quote */
-	for (;;) {
-		char piece[4];
-		size_t n;
-		int got;
-
-		if (ps->p == ps->end)
-			return parse_fail(ps, "unterminated string");
-		if (*ps->p == '"')
-			break;
-		if ((unsigned char)*ps->p < 0x20)
-			return parse_fail(ps, "control character in string; escape it");
-		if (*ps->p == '\\') {
-			ps->p++;
-			got = parse_escape(ps, piece);
-			if (got < 0)
-				return got;
-			n = got;
-		} else {
-			n = utf8_length((const unsigned char *)ps->p, ps->end - ps->p);
-			if (!n)
-				return parse_fail(ps, "invalid UTF-8 in string");
-			memcpy(piece, ps->p, n);
-			ps->p += n;
-		}
-		if (len + n >= cap)
-			return parse_fail(ps, "%s longer than %zu bytes", what, cap - 1);
-		memcpy(out + len, piece, n);
-		len += n;
-	}
-	ps->p++;
-	out[len] = '\0';
-	*out_len = len;
-	return 0;
-}
-
-/* Parses a JSON number that must be an integer in [min, max]. */
-static int parse_integer(struct parser *ps, __s64 min, __s64 max, __s64 *value,
-			 const char *what)
-{
-	int negative = 0;
-	__u64 magnitude = 0;
-	const char *digits;
-
-	if (*ps->p == '-') {
-		negative = 1;
-		ps->p++;
-	}
-	digits = ps->p;
-	while (ps->p < ps->end && *ps->p >= '0' && *ps->p <= '9') {
-		unsigned int d = *ps->p++ - '0';
-
-		if (magnitude > (UINT64_MAX - d) / 10)
-			return parse_fail(ps, "%s out of range", what);
-		magnitude = magnitude * 10 + d;
-	}
-	if (ps->p == digits)
-		return parse_fail(ps, "%s must be an integer", what);
-	if (*digits == '0' && ps->p - digits > 1)
-		return parse_fail(ps, "%s has a leading zero", what);
-	if (ps->p < ps->end && (*ps->p == '.' || *ps->p == 'e' || *ps->p == 'E'))
-		return parse_fail(ps, "%s must be an integer", what);
-	if (negative ? magnitude > (__u64)INT64_MAX + 1 : magnitude > (__u64)INT64_MAX)
-		return parse_fail(ps, "%s out of range", what);
-	*value = negative ? (__s64)(0 - magnitude) : (__s64)magnitude;
-	if (*value < min || *value > max)
-		return parse_fail(ps, "%s %lld out of range (%lld to %lld)", what,
-				  (long long)*value, (long long)min, (long long)max);
-	return 0;
-}
-
-static int is_number_start(char c)
-{
-	return c == '-' || (c >= '0' && c <= '9');
-}
-
-static int parse_request_name(struct parser *ps, struct control_request *req)
+static int read_request_name(struct json_parser *ps, struct request_parse *rp)
 {
 	char name[REQUEST_NAME_MAX];
 	size_t len;
+	int err;
 
-	if (*ps->p != '"')
-		return parse_fail(ps, "field 'request' must be a string");
-	if (parse_string(ps, name, sizeof(name), &len, "field 'request'"))
-		return -EINVAL;
-	if (!strcmp(name, "snapshot"))
-		req->kind = CONTROL_REQ_SNAPSHOT;
-	else if (!strcmp(name, "stats"))
-		req->kind = CONTROL_REQ_STATS;
-	else if (!strcmp(name, "list"))
-		req->kind = CONTROL_REQ_LIST;
+	if (json_next_type(ps) != JSON_STRING) {
+		reject_member(rp, "member 'request' must be a string");
+		return json_skip_value(ps);
+	}
+	err = json_parse_string(ps, name, sizeof(name), &len);
+	if (err && err != -ENOSPC)
+		return err;
+	if (json_name_is(name, len, "snapshot"))
+		rp->req->kind = CONTROL_REQ_SNAPSHOT;
+	else if (json_name_is(name, len, "stats"))
+		rp->req->kind = CONTROL_REQ_STATS;
+	else if (json_name_is(name, len, "list"))
+		rp->req->kind = CONTROL_REQ_LIST;
 	else
-		return parse_fail(ps, "unknown request '%s': use snapshot, stats or list", name);
+		reject_member(rp, "unknown request '%s': use snapshot, stats or list", name);
 	return 0;
 }
 
-static int parse_id(struct parser *ps, struct control_request *req)
+/*
+ * Reads an integer member in [min, max] into *value. Returns 0, 1 when the
+ * value has another type or range (it is then rejected and skipped), or
+ * -EINVAL when it is no JSON value.
+ */
+static int read_integer(struct json_parser *ps, struct request_parse *rp, const char *name,
+			__s64 min, __s64 max, __s64 *value)
 {
-	if (*ps->p == '"') {
-		if (parse_string(ps, req->id, sizeof(req->id), &req->id_len, "field 'id'"))
-			return -EINVAL;
-		req->id_kind = CONTROL_ID_STRING;
-		return 0;
+	const char *start;
+	__s64 number;
+	int err;
+
+	if (json_next_type(ps) != JSON_NUMBER) {
+		reject_member(rp, "member '%s' must be an integer", name);
+		err = json_skip_value(ps);
+		return err ? err : 1;
 	}
-	if (!is_number_start(*ps->p))
-		return parse_fail(ps, "field 'id' must be a string or an integer");
-	if (parse_integer(ps, INT64_MIN, INT64_MAX, &req->id_number, "field 'id'"))
-		return -EINVAL;
-	req->id_kind = CONTROL_ID_INTEGER;
+	start = ps->p;
+	err = json_parse_integer(ps, &number);
+	if (err == -EDOM) {
+		reject_member(rp, "member '%s' must be an integer", name);
+		return 1;
+	}
+	if (err == -ERANGE || (!err && (number < min || number > max))) {
+		reject_member(rp, "member '%s' %.*s out of range (%lld to %lld)", name,
+			      (int)(ps->p - start < NUMBER_SHOWN_MAX ? ps->p - start : NUMBER_SHOWN_MAX),
+			      start, (long long)min, (long long)max);
+		return 1;
+	}
+	if (err)
+		return err;
+	*value = number;
 	return 0;
 }
 
-/* Parses the value of the member named key. seen has one bit per known key. */
-static int parse_member(struct parser *ps, const char *key, unsigned int *seen,
-			struct control_request *req)
+static int read_pid(struct json_parser *ps, struct request_parse *rp)
 {
-	static const char *const keys[] = { "request", "pid", "id" };
-	unsigned int i;
 	__s64 pid;
+	int ret = read_integer(ps, rp, "pid", 1, INT_MAX, &pid);
 
-	for (i = 0; i < 3; i++)
-		if (!strcmp(key, keys[i]))
-			break;
-	if (i == 3)
-		return parse_fail(ps, "unknown field '%s': use request, pid or id", key);
-	if (*seen & (1u << i))
-		return parse_fail(ps, "duplicate field '%s'", key);
-	*seen |= 1u << i;
-	if (ps->p == ps->end)
-		return parse_fail(ps, "missing value of field '%s'", key);
-
-	switch (i) {
-	case 0:
-		return parse_request_name(ps, req);
-	case 1:
-		if (!is_number_start(*ps->p))
-			return parse_fail(ps, "field 'pid' must be an integer");
-		if (parse_integer(ps, 1, INT_MAX, &pid, "pid"))
-			return -EINVAL;
-		req->pid = (pid_t)pid;
-		return 0;
-	default:
-		return parse_id(ps, req);
-	}
+	if (ret == 0)
+		rp->req->pid = (pid_t)pid;
+	return ret < 0 ? ret : 0;
 }
 
-static int parse_members(struct parser *ps, struct control_request *req)
+static int read_id(struct json_parser *ps, struct request_parse *rp)
 {
-	unsigned int seen = 0;
+	struct control_request *req = rp->req;
+	enum json_type type = json_next_type(ps);
+	int err;
 
-	skip_space(ps);
-	if (ps->p < ps->end && *ps->p == '}') {
-		ps->p++;
+	if (type == JSON_NUMBER) {
+		err = read_integer(ps, rp, "id", INT64_MIN, INT64_MAX, &req->id_number);
+		if (err == 0)
+			req->id_kind = CONTROL_ID_INTEGER;
+		return err < 0 ? err : 0;
+	}
+	if (type != JSON_STRING) {
+		reject_member(rp, "member 'id' must be a string or an integer");
+		return json_skip_value(ps);
+	}
+	err = json_parse_string(ps, req->id, sizeof(req->id), &req->id_len);
+	if (err == -ENOSPC) {
+		reject_member(rp, "member 'id' longer than %d bytes", CONTROL_ID_MAX);
+		req->id[0] = '\0';
+		req->id_len = 0;
 		return 0;
 	}
-	for (;;) {
-		char key[KEY_MAX];
-		size_t key_len;
+	if (!err)
+		req->id_kind = CONTROL_ID_STRING;
+	return err;
+}
 
-		if (ps->p == ps->end || *ps->p != '"')
-			return parse_fail(ps, "expected a field name in quotes");
-		if (parse_string(ps, key, sizeof(key), &key_len, "field name"))
-			return -EINVAL;
-		if (strlen(key) != key_len)
-			return parse_fail(ps, "field name contains a NUL character");
-		skip_space(ps);
-		if (ps->p == ps->end || *ps->p != ':')
-			return parse_fail(ps, "expected ':' after field '%s'", key);
-		ps->p++;
-		skip_space(ps);
-		if (parse_member(ps, key, &seen, req))
-			return -EINVAL;
-		skip_space(ps);
-		if (ps->p < ps->end && *ps->p == ',') {
-			ps->p++;
-			skip_space(ps);
-			continue;
-		}
-		if (ps->p < ps->end && *ps->p == '}') {
-			ps->p++;
-			return 0;
-		}
-		return parse_fail(ps, "expected ',' or '}' after field '%s'", key);
-	}
+static int read_member(struct json_parser *ps, const char *name, size_t len, void *ctx)
+{
+	struct request_parse *rp = ctx;
+
+	if (json_name_is(name, len, "request"))
+		return read_request_name(ps, rp);
+	if (json_name_is(name, len, "pid"))
+		return read_pid(ps, rp);
+	if (json_name_is(name, len, "id"))
+		return read_id(ps, rp);
+	if (memchr(name, '\0', len))
+		reject_member(rp, "member name contains a NUL character");
+	else
+		reject_member(rp, "unknown member '%s': use request, pid or id", name);
+	return json_skip_value(ps);
 }
 
 int control_parse_request(const char *line, size_t len, struct control_request *req,
 			  char *err, size_t err_len)
 {
-	struct parser ps = { .p = line, .end = line + len, .err = err, .err_len = err_len };
+	struct request_parse rp = { .req = req };
+	struct json_parser ps;
+	enum json_type type;
+	int ret;
 
 	memset(req, 0, sizeof(*req));
-	if (err_len)
-		err[0] = '\0';
-	skip_space(&ps);
-	if (ps.p == ps.end)
-		return parse_fail(&ps, "empty request line");
-	if (*ps.p != '{')
-		return parse_fail(&ps, "a request must be a JSON object");
-	ps.p++;
-	if (parse_members(&ps, req))
-		return -EINVAL;
-	skip_space(&ps);
-	if (ps.p != ps.end)
-		return parse_fail(&ps, "unexpected characters after the request object");
+	json_parser_init(&ps, line, len, err, err_len);
+	type = json_next_type(&ps);
+	if (type == JSON_NONE && json_at_end(&ps))
+		return json_parse_fail(&ps, "empty request line");
+	if (type != JSON_OBJECT)
+		return json_parse_fail(&ps, "a request must be a JSON object");
+	ret = json_parse_object(&ps, read_member, &rp);
+	if (ret) {
+		/* the line is no JSON object, so it has no id to echo */
+		req->id_kind = CONTROL_ID_ABSENT;
+	}
+	/* an invalid member value comes before any syntax error the parse found */
+	if (rp.error[0])
+		return json_parse_fail(&ps, "%s", rp.error);
+	if (ret)
+		return ret;
+	if (!json_at_end(&ps))
+		return json_parse_fail(&ps, "unexpected characters after the request object");
 	if (req->kind == CONTROL_REQ_NONE)
-		return parse_fail(&ps, "missing field 'request'");
+		return json_parse_fail(&ps, "missing member 'request'");
 	if (req->kind == CONTROL_REQ_SNAPSHOT && !req->pid)
-		return parse_fail(&ps, "request snapshot needs field 'pid'");
+		return json_parse_fail(&ps, "request snapshot needs member 'pid'");
 	if (req->kind != CONTROL_REQ_SNAPSHOT && req->pid)
-		return parse_fail(&ps, "field 'pid' is valid only with request snapshot");
+		return json_parse_fail(&ps, "member 'pid' is valid only with request snapshot");
 	return 0;
 }
 
 /* Server */
 
 struct control_client {
+	__u64 out_since_ns;	/* boot clock: when the socket last took reply bytes */
+	struct ucred peer;	/* pid and uid of the client when it connected */
+	const char *failed;	/* the step that failed: "reading a request", ... */
 	int fd;
 	int discarding;		/* inside a line that was too long: drop up to '\n' */
 	int eof;		/* the client closed its end; close after the last reply */
@@ -580,10 +388,30 @@ int control_watch(struct control *ctl, int epoll_fd)
 	return 0;
 }
 
-static void client_close(struct control *ctl, struct control_client *cl)
+/* Number of reply lines in the client's unsent bytes. */
+static size_t unsent_replies(const struct control_client *cl)
+{
+	const char *p = cl->out, *end = cl->out + cl->out_len;
+	size_t count = 0;
+
+	while (p < end && (p = memchr(p, '\n', end - p))) {
+		count++;
+		p++;
+	}
+	return count;
+}
+
+/*
+ * Closes the client's connection and logs one line at level (0 is always
+ * written) with the reason and the number of replies lost with it.
+ */
+static void client_close(struct control *ctl, struct control_client *cl, int level,
+			 const char *reason)
 {
 	unsigned int i;
 
+	log_info(level, "control client pid %d uid %u disconnected: %s; unsent replies: %zu",
+		 cl->peer.pid, cl->peer.uid, reason, unsent_replies(cl));
 	for (i = 0; i < CONTROL_MAX_CLIENTS; i++)
 		if (ctl->clients[i] == cl)
 			ctl->clients[i] = NULL;
@@ -593,11 +421,21 @@ static void client_close(struct control *ctl, struct control_client *cl)
 	free(cl);
 }
 
+/*
+ * Whether the client's unsent replies reached CONTROL_OUT_PAUSE, so that its
+ * requests wait, unread and not carried out, until it reads replies.
+ */
+static bool client_paused(const struct control_client *cl)
+{
+	return cl->out_len >= CONTROL_OUT_PAUSE;
+}
+
 static void client_update_events(struct control *ctl, struct control_client *cl)
 {
 	struct epoll_event ev = { .data.fd = cl->fd };
 
-	ev.events = (cl->eof ? 0 : EPOLLIN | EPOLLRDHUP) | (cl->out_len ? EPOLLOUT : 0);
+	ev.events = (cl->eof || client_paused(cl) ? 0 : EPOLLIN | EPOLLRDHUP) |
+		    (cl->out_len ? EPOLLOUT : 0);
 	epoll_ctl(ctl->epoll_fd, EPOLL_CTL_MOD, cl->fd, &ev);
 }
 
@@ -613,10 +451,14 @@ static int client_flush(struct control_client *cl)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
-		if (n < 0)
+		if (n < 0) {
+			cl->failed = "sending a reply";
 			return -errno;
+		}
 		done += n;
 	}
+	if (done)
+		cl->out_since_ns = boot_now_ns();
 	memmove(cl->out, cl->out + done, cl->out_len - done);
 	cl->out_len -= done;
 	return 0;
@@ -627,11 +469,14 @@ static int client_send(struct control_client *cl, const char *buf, size_t len)
 {
 	char *grown;
 
-	if (cl->out_len + len > CONTROL_OUT_MAX)
-		return -ENOBUFS;
 	grown = realloc(cl->out, cl->out_len + len);
-	if (!grown)
+	if (!grown) {
+		cl->failed = "queueing a reply";
 		return -ENOMEM;
+	}
+	/* the wait for the client to read starts with its first unsent byte */
+	if (!cl->out_len)
+		cl->out_since_ns = boot_now_ns();
 	cl->out = grown;
 	memcpy(cl->out + cl->out_len, buf, len);
 	cl->out_len += len;
@@ -770,8 +615,9 @@ static void run_stats(struct session *s, struct json_writer *w,
 	latency_write_json(&s->emitter.latency, w);
 }
 
-static void handle_line(struct control *ctl, struct session *s, struct control_client *cl,
-			const char *line, size_t len)
+/* Carries out one request line and queues its reply. Returns 0 or -errno. */
+static int handle_line(struct control *ctl, struct session *s, struct control_client *cl,
+		       const char *line, size_t len)
 {
 	struct json_writer *w = &ctl->json;
 	struct control_request req;
@@ -794,63 +640,73 @@ static void handle_line(struct control *ctl, struct session *s, struct control_c
 	json_object_end(w);
 	if (json_finish_line(w)) {
 		log_error("cannot format a control reply: %s", strerror(-w->error));
-		return;
+		return 0;
 	}
-	if (client_send(cl, w->buf, w->len))
-		cl->eof = 1;	/* not reading its replies: stop reading its requests */
+	return client_send(cl, w->buf, w->len);
 }
 
-static void reply_too_long(struct control *ctl, struct control_client *cl)
+static int reply_too_long(struct control *ctl, struct control_client *cl)
 {
 	static const char reply[] =
 		"{\"ok\":false,\"error\":\"request line longer than 4096 bytes\"}\n";
 
 	_Static_assert(CONTROL_LINE_MAX == 4096, "the reply names the limit");
 	log_info(1, "control request rejected: line longer than %d bytes", CONTROL_LINE_MAX);
-	if (client_send(cl, reply, sizeof(reply) - 1))
-		cl->eof = 1;
+	return client_send(cl, reply, sizeof(reply) - 1);
 }
 
-/* Handles the complete lines in the input buffer and keeps the rest. */
-static void client_lines(struct control *ctl, struct session *s, struct control_client *cl)
+/*
+ * Handles the complete lines in the input buffer, in order, until the client
+ * is paused, and keeps the rest. Returns 0, or -errno when the client must go.
+ */
+static int client_lines(struct control *ctl, struct session *s, struct control_client *cl)
 {
 	size_t start = 0;
 	char *nl;
+	int err = 0;
 
-	while (!cl->eof && (nl = memchr(cl->in + start, '\n', cl->in_len - start))) {
+	while (!err && !client_paused(cl) &&
+	       (nl = memchr(cl->in + start, '\n', cl->in_len - start))) {
 		size_t len = nl - (cl->in + start);
 
 		if (cl->discarding)
 			cl->discarding = 0;
 		else
-			handle_line(ctl, s, cl, cl->in + start, len);
+			err = handle_line(ctl, s, cl, cl->in + start, len);
 		start += len + 1;
 	}
 	memmove(cl->in, cl->in + start, cl->in_len - start);
 	cl->in_len -= start;
-	if (cl->in_len == sizeof(cl->in)) {
+	if (!err && cl->in_len == sizeof(cl->in) && !memchr(cl->in, '\n', cl->in_len)) {
 		/* no '\n' within the limit: reject the line, drop it up to its end */
 		if (!cl->discarding)
-			reply_too_long(ctl, cl);
+			err = reply_too_long(ctl, cl);
 		cl->discarding = 1;
 		cl->in_len = 0;
 	}
+	return err;
 }
 
-/* Reads what the client sent. Returns 0, or -errno when the client must go. */
+/*
+ * Reads what the client sent and handles it, until the client is paused.
+ * Returns 0, or -errno when the client must go.
+ */
 static int client_read(struct control *ctl, struct session *s, struct control_client *cl)
 {
-	int reads;
+	int reads, err;
 
-	for (reads = 0; reads < CONTROL_READS_PER_EVENT && !cl->eof; reads++) {
+	for (reads = 0; reads < CONTROL_READS_PER_EVENT && !cl->eof && !client_paused(cl);
+	     reads++) {
 		ssize_t n = read(cl->fd, cl->in + cl->in_len, sizeof(cl->in) - cl->in_len);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return 0;
-		if (n < 0)
+		if (n < 0) {
+			cl->failed = "reading a request";
 			return -errno;
+		}
 		if (n == 0) {
 			/* bytes after the last '\n' are no complete request */
 			cl->eof = 1;
@@ -858,7 +714,9 @@ static int client_read(struct control *ctl, struct session *s, struct control_cl
 			return 0;
 		}
 		cl->in_len += n;
-		client_lines(ctl, s, cl);
+		err = client_lines(ctl, s, cl);
+		if (err)
+			return err;
 	}
 	return 0;
 }
@@ -869,6 +727,7 @@ static void accept_clients(struct control *ctl)
 
 	for (;;) {
 		struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
+		socklen_t peer_len = sizeof(struct ucred);
 		struct control_client *cl;
 		unsigned int i;
 		int fd = accept4(ctl->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -889,6 +748,8 @@ static void accept_clients(struct control *ctl)
 			continue;
 		}
 		cl->fd = fd;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cl->peer, &peer_len))
+			cl->peer.uid = (uid_t)-1;	/* pid 0: unknown */
 		ev.data.fd = fd;
 		if (epoll_ctl(ctl->epoll_fd, EPOLL_CTL_ADD, fd, &ev)) {
 			log_error("watching a control client failed: %s", strerror(errno));
@@ -897,6 +758,7 @@ static void accept_clients(struct control *ctl)
 			continue;
 		}
 		ctl->clients[i] = cl;
+		log_info(2, "control client pid %d uid %u connected", cl->peer.pid, cl->peer.uid);
 	}
 }
 
@@ -913,6 +775,7 @@ static struct control_client *find_client(struct control *ctl, int fd)
 int control_handle_event(struct control *ctl, struct session *s, int fd, __u32 events)
 {
 	struct control_client *cl;
+	char reason[96];
 	int err = 0;
 
 	if (!ctl)
@@ -924,16 +787,40 @@ int control_handle_event(struct control *ctl, struct session *s, int fd, __u32 e
 	cl = find_client(ctl, fd);
 	if (!cl)
 		return 0;
-	if (events & EPOLLOUT)
+	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 		err = client_flush(cl);
-	if (!err && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+	/* first the requests that waited while the client was paused */
+	if (!err && !client_paused(cl))
+		err = client_lines(ctl, s, cl);
+	if (!err && !client_paused(cl) && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
 		err = client_read(ctl, s, cl);
-	if (err || (cl->eof && !cl->out_len)) {
-		client_close(ctl, cl);
+	if (err) {
+		snprintf(reason, sizeof(reason), "%s failed: %s", cl->failed, strerror(-err));
+		client_close(ctl, cl, 0, reason);
+		return 1;
+	}
+	if (cl->eof && !cl->out_len) {
+		client_close(ctl, cl, 2, "it closed the connection");
 		return 1;
 	}
 	client_update_events(ctl, cl);
 	return 1;
+}
+
+void control_tick(struct control *ctl, __u64 now_ns)
+{
+	struct control_client *cl;
+	char reason[64];
+	unsigned int i;
+
+	if (!ctl)
+		return;
+	snprintf(reason, sizeof(reason), "it read no reply for %d s", CONTROL_STALL_S);
+	for (i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+		cl = ctl->clients[i];
+		if (cl && cl->out_len && now_ns - cl->out_since_ns >= CONTROL_STALL_S * 1000000000ULL)
+			client_close(ctl, cl, 0, reason);
+	}
 }
 
 void control_close(struct control *ctl)
@@ -945,7 +832,7 @@ void control_close(struct control *ctl)
 		return;
 	for (i = 0; i < CONTROL_MAX_CLIENTS; i++)
 		if (ctl->clients[i])
-			client_close(ctl, ctl->clients[i]);
+			client_close(ctl, ctl->clients[i], 2, "snaptrig is exiting");
 	if (ctl->listen_fd >= 0)
 		close(ctl->listen_fd);
 	/* remove the socket only while it is still the file this agent created */

@@ -3,12 +3,12 @@
  * Operator requests over a unix stream socket (--control PATH).
  *
  * Protocol: each request is one JSON object on one line, at most
- * CONTROL_LINE_MAX bytes before the '\n'. Fields:
+ * CONTROL_LINE_MAX bytes before the '\n'. Members:
  *   "request"  "snapshot", "stats" or "list" (required)
  *   "pid"      the traced process to snapshot (snapshot only, required there)
  *   "id"       optional string (at most CONTROL_ID_MAX bytes) or integer,
  *              echoed back in the reply
- * No other field, no duplicate field and nothing after the object is
+ * No other member, no duplicate member and nothing after the object is
  * accepted. Each line gets exactly one reply line, in order, whose first
  * member is "ok":
  *   {"ok":true,"id":7,"request":"snapshot","pid":1234,"seq":12}
@@ -16,9 +16,14 @@
  *   {"ok":true,"request":"list","pids":[1234,1240]}
  *   {"ok":true,"request":"stats","traced":2,"records":40,"triggers":{...},"lost":0}
  *   {"ok":false,"id":7,"error":"pid 99 is not traced"}
- * A rejected request changes nothing. A line longer than CONTROL_LINE_MAX is
- * rejected as a whole. Bytes after the last '\n' when a client closes its end
- * are no request and get no reply.
+ * A rejected request changes nothing, and its reply echoes the id when the
+ * line begins with a JSON object that has a valid id. A line longer than
+ * CONTROL_LINE_MAX is rejected as a whole. Bytes after the last '\n' when a
+ * client closes its end are no request and get no reply.
+ *
+ * A client may send many requests before it reads a reply. When 64 KiB of its
+ * replies wait unsent, its requests are not read until it reads replies, and
+ * a client that reads none for CONTROL_STALL_S seconds is disconnected.
  */
 #ifndef SNAPTRIG_CONTROL_H
 #define SNAPTRIG_CONTROL_H
@@ -30,6 +35,8 @@
 #define CONTROL_LINE_MAX 4096
 #define CONTROL_ID_MAX 128
 #define CONTROL_ERROR_LEN 160
+/* Seconds a client may read none of its unsent replies before it is disconnected. */
+#define CONTROL_STALL_S 10
 
 enum control_request_kind {
 	CONTROL_REQ_NONE,
@@ -55,9 +62,10 @@ struct control_request {
 
 /*
  * Parses one request line of len bytes, without its '\n'; line need not be
- * NUL-terminated. Returns 0, or -EINVAL with a one-line message in err. On
- * error, req->id is still set when the id was read before the error, so that
- * the reply can echo it. Pure: no I/O, no allocation.
+ * NUL-terminated. Returns 0, or -EINVAL with a one-line message in err about
+ * the first error in the line. On error, req->id is still set when the line
+ * begins with a JSON object that has a valid id, so that the reply can echo
+ * it. Pure: no I/O, no allocation.
  */
 int control_parse_request(const char *line, size_t len, struct control_request *req,
 			  char *err, size_t err_len);
@@ -78,6 +86,11 @@ int control_watch(struct control *ctl, int epoll_fd);
  * clients, and returns 1; returns 0 for any other fd.
  */
 int control_handle_event(struct control *ctl, struct session *s, int fd, __u32 events);
+/*
+ * Disconnects each client that has read none of its unsent replies for
+ * CONTROL_STALL_S seconds, at now_ns of the boot clock. Accepts NULL.
+ */
+void control_tick(struct control *ctl, __u64 now_ns);
 /* Closes every client and the socket, and removes the socket file. Accepts NULL. */
 void control_close(struct control *ctl);
 

@@ -361,6 +361,7 @@ int session_loop(struct session *s)
 		classifier_tick(&s->classifier, now);
 		uprobes_tick(s->uprobes, now);
 		snapshots_tick(&s->snapshots, now);
+		control_tick(s->control, now);
 		arm_timer(s);
 		check_lost(s, now);
 		check_liveness(s, now);

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include "jsonparse.h"
 #include "log.h"
 #include "triggers.h"
 #include "session.h"
@@ -22,6 +23,9 @@
 #include "uprobes.h"
 
 #define KILL_GRACE_NS 1000000000ULL	/* SIGTERM to SIGKILL for a timed-out command */
+#define REPLY_ERROR_MAX 500	/* bytes of a reply's error text kept for the snapshot line */
+#define REPLY_REASON_LEN 160	/* a message about what makes a reply invalid */
+#define REPLY_SHOWN_MAX 200	/* bytes of an invalid reply shown in its message */
 
 int snapshots_enabled(const struct snapshots *sn)
 {
@@ -786,82 +790,72 @@ static void read_stderr(struct snapshots *sn, struct snapshot_job *job)
 		close_fd(sn, &job->stderr_fd);
 }
 
-/*
- * Finds the value of member key in a one-line JSON object: returns a pointer
- * just past the colon, or NULL. A match must be a key: a string followed by
- * a colon, so a string value equal to key does not count.
- */
-static const char *json_member(const char *text, const char *key)
+struct reply_parse {
+	char *error;		/* the decoded "error" member */
+	size_t error_cap;
+	size_t error_len;
+	bool ok;
+	bool has_ok;
+};
+
+static int read_reply_member(struct json_parser *ps, const char *name, size_t len, void *ctx)
 {
-	size_t len = strlen(key);
-	const char *p = text;
+	struct reply_parse *rp = ctx;
+	int err;
 
-	while ((p = strchr(p, '"'))) {
-		const char *q = p + 1;
-
-		if (!strncmp(q, key, len) && q[len] == '"') {
-			q += len + 1;
-			while (*q == ' ' || *q == '\t')
-				q++;
-			if (*q == ':') {
-				q++;
-				while (*q == ' ' || *q == '\t')
-					q++;
-				return q;
-			}
-		}
-		/* skip this string, escapes included */
-		for (q = p + 1; *q && *q != '"'; q++)
-			if (*q == '\\' && q[1])
-				q++;
-		if (!*q)
-			return NULL;
-		p = q + 1;
+	if (json_name_is(name, len, "ok")) {
+		if (json_next_type(ps) != JSON_BOOL)
+			return json_parse_fail(ps, "member 'ok' is not a boolean");
+		rp->has_ok = true;
+		return json_parse_bool(ps, &rp->ok);
 	}
-	return NULL;
+	if (json_name_is(name, len, "error")) {
+		if (json_next_type(ps) != JSON_STRING)
+			return json_parse_fail(ps, "member 'error' is not a string");
+		/* a longer error text is cut, and the reply stays valid */
+		err = json_parse_string(ps, rp->error, rp->error_cap, &rp->error_len);
+		return err == -ENOSPC ? 0 : err;
+	}
+	return json_skip_value(ps);
 }
 
-/* Copies a JSON string value at p into out, decoding the common escapes. */
-static void json_string_value(const char *p, char *out, size_t out_len)
+int snapshot_parse_reply(const char *reply, size_t len, bool *ok, char *message,
+			 size_t cap, size_t *message_len)
 {
-	size_t o = 0;
+	struct reply_parse rp = { .error = message, .error_cap = cap };
+	char reason[REPLY_REASON_LEN];
+	struct json_parser ps;
+	int err;
 
-	if (*p != '"') {
-		snprintf(out, out_len, "%.200s", p);
-		return;
+	message[0] = '\0';
+	json_parser_init(&ps, reply, len, reason, sizeof(reason));
+	if (json_next_type(&ps) != JSON_OBJECT)
+		err = json_parse_fail(&ps, "not a JSON object");
+	else
+		err = json_parse_object(&ps, read_reply_member, &rp);
+	if (!err && !json_at_end(&ps))
+		err = json_parse_fail(&ps, "unexpected characters after the object");
+	if (!err && !rp.has_ok)
+		err = json_parse_fail(&ps, "missing member 'ok'");
+	if (err) {
+		snprintf(message, cap, "invalid reply: %s: %.*s", reason,
+			 (int)(len < REPLY_SHOWN_MAX ? len : REPLY_SHOWN_MAX), reply);
+		*message_len = strlen(message);
+		return err;
 	}
-	for (p++; *p && *p != '"' && o + 1 < out_len; p++) {
-		char ch = *p;
-
-		if (ch == '\\' && p[1]) {
-			p++;
-			ch = *p;
-			if (ch == 'n')
-				ch = '\n';
-			else if (ch == 't')
-				ch = '\t';
-			else if (ch == 'r')
-				ch = '\r';
-		}
-		out[o++] = ch;
-	}
-	out[o] = '\0';
+	*ok = rp.ok;
+	*message_len = rp.error_len;
+	return 0;
 }
 
-/* Parses the reply line: {"ok":true} or {"ok":false,"error":"..."}. */
-static void parse_reply(struct snapshot_job *job)
+/* Checks the reply line, len bytes without its '\n'; an invalid reply fails the request. */
+static void parse_reply(struct snapshot_job *job, size_t len)
 {
-	const char *ok = json_member(job->reply, "ok");
-	const char *error = json_member(job->reply, "error");
+	bool ok = false;
 
 	job->exited = 1;
-	job->reply_ok = ok && !strncmp(ok, "true", 4);
-	job->tail[0] = '\0';
-	if (!ok)
-		snprintf(job->tail, sizeof(job->tail), "invalid reply: %.200s", job->reply);
-	else if (error)
-		json_string_value(error, job->tail, 501);
-	job->tail_len = strlen(job->tail);
+	job->reply_ok = snapshot_parse_reply(job->reply, len, &ok, job->tail,
+					     REPLY_ERROR_MAX + 1, &job->tail_len) == 0 && ok;
 }
 
 static void read_reply(struct snapshot_job *job)
@@ -882,15 +876,16 @@ static void read_reply(struct snapshot_job *job)
 				snprintf(job->tail, sizeof(job->tail),
 					 "the request socket closed without a reply");
 			else
-				parse_reply(job);
+				parse_reply(job, job->reply_len);
 			return;
 		}
+		/* a NUL byte in the reply is invalid JSON, not the end of the line */
+		newline = memchr(job->reply + job->reply_len, '\n', (size_t)n);
 		job->reply_len += (size_t)n;
 		job->reply[job->reply_len] = '\0';
-		newline = strchr(job->reply, '\n');
 		if (newline) {
 			*newline = '\0';
-			parse_reply(job);
+			parse_reply(job, newline - job->reply);
 			return;
 		}
 	}
@@ -898,7 +893,6 @@ static void read_reply(struct snapshot_job *job)
 	snprintf(job->tail, sizeof(job->tail), "reply longer than %zu bytes", sizeof(job->reply));
 }
 
-/* Signals the command and everything it started in its process group. */
 static void signal_checkpointer(const struct snapshot_job *job, int sig)
 {
 	if (job->checkpointer <= 0)

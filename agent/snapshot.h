@@ -96,6 +96,18 @@ void snapshots_release(struct snapshots *sn, __u32 pid);
 /* The process exited: its request, if any, ends as target-exited. */
 void snapshots_on_exit(struct snapshots *sn, __u32 pid);
 
+/*
+ * Checks a reply line of the request socket, len bytes without its '\n': one
+ * JSON object with a boolean "ok", an optional string "error" and any other
+ * members, no duplicate member, and nothing but whitespace after it. Returns
+ * 0 and sets *ok, with the decoded error text (empty without one, cut to
+ * cap - 1 bytes at a character boundary) in message and its length in
+ * *message_len. Returns -EINVAL when the reply is invalid, with message
+ * "invalid reply: " and the reason, then the start of the reply.
+ */
+int snapshot_parse_reply(const char *reply, size_t len, bool *ok, char *message,
+			 size_t cap, size_t *message_len);
+
 /* Handles an fd of a request; returns 0 when fd is not one of them. */
 int snapshots_handle_fd(struct snapshots *sn, int fd);
 void snapshots_tick(struct snapshots *sn, __u64 now_ns);

@@ -2,13 +2,23 @@
 
 import json
 import os
+import re
 import signal
 import socket
 import stat
 import subprocess
+import threading
+import time
 import unittest
 
 from harness import SNAPTRIG, TIMEOUT, SnaptrigTestCase, tool
+
+# Seconds a client may read none of its replies before snaptrig disconnects
+# it (CONTROL_STALL_S in agent/control.h).
+STALL_S = 10
+# Seconds without a new explicit line after which snaptrig is taken to have
+# stopped carrying out a client's requests.
+SETTLE_S = 0.3
 
 
 class Client:
@@ -34,6 +44,29 @@ class Client:
         self.send(json.dumps(obj).encode() + b"\n")
         return self.reply()
 
+    def fill(self, line):
+        """Send copies of line until the socket takes no more; return the bytes sent."""
+        self.sock.setblocking(False)
+        data = line * 1000
+        sent = 0
+        try:
+            while True:
+                sent += self.sock.send(data)
+        except BlockingIOError:
+            pass
+        self.sock.settimeout(TIMEOUT)
+        return sent
+
+    def count_lines_until_closed(self):
+        """Read until snaptrig closes the connection; return the complete lines read."""
+        data = b""
+        try:
+            while chunk := self.sock.recv(65536):
+                data += chunk
+        except ConnectionResetError:
+            pass
+        return data.count(b"\n")
+
     def close(self):
         self.replies.close()
         self.sock.close()
@@ -53,6 +86,24 @@ class ControlTest(SnaptrigTestCase):
     def finish(self, run):
         run.close_stdin()
         self.assertEqual(run.wait_exit(), 0, run.describe())
+
+    def wait_explicit_settled(self, run):
+        """Wait until explicit lines came and then none for SETTLE_S; return their number."""
+        deadline = time.monotonic() + TIMEOUT
+        count = 0
+        while time.monotonic() < deadline:
+            time.sleep(SETTLE_S)
+            now = len(run.triggers("explicit"))
+            if now and now == count:
+                return now
+            count = now
+        self.fail("explicit lines did not stop coming" + run.describe())
+
+    def wait_error_line(self, run, pattern, timeout):
+        """Return the match of the first stderr line that matches pattern."""
+        line = run.err.wait(lambda l: re.fullmatch(pattern, l), timeout)
+        self.assertIsNotNone(line, f"no stderr line matches {pattern}" + run.describe())
+        return re.fullmatch(pattern, line)
 
     def request_snapshot(self, path, pid):
         result = subprocess.run([str(SNAPTRIG), "--control", path, "--request-snapshot",
@@ -127,8 +178,8 @@ class ControlTest(SnaptrigTestCase):
             (b'{"request":"snapshot","pid":"' + str(pid).encode() + b'"}\n',
              "must be an integer"),
             (b'{"request":"snapshot","pid":' + str(pid).encode() + b',"force":1}\n',
-             "unknown field"),
-            (b'{"request":"snapshot"}\n', "needs field 'pid'"),
+             "unknown member"),
+            (b'{"request":"snapshot"}\n', "needs member 'pid'"),
             (b'{"request":"snapshot","pid":' + b"7" * 5000 + b'}\n',
              "longer than 4096 bytes"),
         ]
@@ -145,6 +196,42 @@ class ControlTest(SnaptrigTestCase):
         reply = client.request({"request": "stats"})
         self.assertEqual(reply["triggers"], {"explicit": 0})
         self.assertEqual(reply["traced"], 1)
+        self.finish(run)
+        self.assertEqual(run.triggers("explicit"), [], run.describe())
+
+    def test_error_replies_echo_id(self):
+        run, pid, path = self.start()
+        client = Client(self, path)
+        cases = [
+            (b'{"request":"bogus","id":9}',
+             {"ok": False, "id": 9,
+              "error": "unknown request 'bogus': use snapshot, stats or list"}),
+            (b'{"request":"snapshot","pid":"' + str(pid).encode() + b'","id":"s"}',
+             {"ok": False, "id": "s", "error": "member 'pid' must be an integer"}),
+            (b'{"force":1,"request":"list","id":-3}',
+             {"ok": False, "id": -3,
+              "error": "unknown member 'force': use request, pid or id"}),
+            (b'{"request":"stats","pid":1,"id":10}',
+             {"ok": False, "id": 10,
+              "error": "member 'pid' is valid only with request snapshot"}),
+            (b'{"request":"snapshot","pid":2147483648,"id":11}',
+             {"ok": False, "id": 11,
+              "error": "member 'pid' 2147483648 out of range (1 to 2147483647)"}),
+            (b'{"request":"snapshot","pid":1,"id":13}',
+             {"ok": False, "id": 13, "error": "pid 1 is not traced"}),
+            (b'{"request":"snapshot","pid":0,"id":12}',
+             {"ok": False, "id": 12,
+              "error": "member 'pid' 0 out of range (1 to 2147483647)"}),
+            # no complete object, or no valid id: nothing to echo
+            (b'{"request":"list","id":9',
+             {"ok": False, "error": "expected ',' or '}' after member 'id'"}),
+            (b'{"request":"bogus","id":1.5}',
+             {"ok": False, "error": "unknown request 'bogus': use snapshot, stats or list"}),
+        ]
+        for line, expected in cases:
+            with self.subTest(line=line):
+                client.send(line + b"\n")
+                self.assertEqual(client.reply(), expected)
         self.finish(run)
         self.assertEqual(run.triggers("explicit"), [], run.describe())
 
@@ -173,6 +260,79 @@ class ControlTest(SnaptrigTestCase):
                          ("\u00e9", "snapshot", True))
         self.finish(run)
         self.assertEqual(len(run.triggers("explicit", pid)), 1, run.describe())
+
+    def test_pipelined_requests_all_answered(self):
+        """Requests sent at once, before any reply is read, each get their reply."""
+        run, pid, path = self.start()
+        client = Client(self, path)
+        count = 3000
+        data = b"".join(b'{"request":"snapshot","pid":%d,"id":%d}\n' % (pid, i)
+                        for i in range(count))
+        send_errors = []
+
+        def send_all():
+            try:
+                client.send(data)
+            except OSError as exc:
+                send_errors.append(exc)
+        sender = threading.Thread(target=send_all)
+        sender.start()
+        # read only once snaptrig has stopped, so the replies pile up unread
+        self.wait_explicit_settled(run)
+        replies = [client.reply() for _ in range(count)]
+        sender.join(TIMEOUT)
+        self.assertEqual(send_errors, [])
+        self.assertEqual([r["id"] for r in replies], list(range(count)))
+        self.assertEqual([r for r in replies if r["ok"] is not True], [])
+        self.finish(run)
+        lines = run.triggers("explicit", pid)
+        self.assertEqual(len(lines), count, "one explicit line per request")
+        self.assertEqual([r["seq"] for r in replies], [l["seq"] for l in lines])
+        self.assertEqual([l for l in run.err.lines if "disconnected" in l], [])
+
+    def test_client_not_reading_disconnected(self):
+        """A client that reads no reply for 10 s is disconnected, and the others are served."""
+        run, pid, path = self.start()
+        stalled = Client(self, path)
+        line = b'{"request":"snapshot","pid":%d}\n' % pid
+        started = time.monotonic()
+        sent = stalled.fill(line)
+        executed = self.wait_explicit_settled(run)
+        sent += stalled.fill(line)
+        # snaptrig stopped reading requests, so the last ones wait in the socket
+        self.assertLess(executed, sent // len(line), run.describe())
+        self.assertEqual(len(run.triggers("explicit")), executed)
+
+        other = Client(self, path)
+        self.assertEqual(other.request({"request": "list", "id": 1}),
+                         {"ok": True, "id": 1, "request": "list", "pids": [pid]})
+        match = self.wait_error_line(
+            run, f"snaptrig: control client pid {os.getpid()} uid {os.getuid()} "
+            rf"disconnected: it read no reply for {STALL_S} s; unsent replies: (\d+)",
+            STALL_S + TIMEOUT)
+        self.assertGreaterEqual(time.monotonic() - started, STALL_S)
+        unsent = int(match.group(1))
+        received = stalled.count_lines_until_closed()
+        self.assertEqual(received + unsent, executed, "every request had its reply queued")
+        self.assertEqual(other.request({"request": "list"})["pids"], [pid])
+        self.finish(run)
+        self.assertEqual(len(run.triggers("explicit")), executed,
+                         "requests left unread are not carried out")
+
+    def test_client_closing_unread_logged(self):
+        """A client that leaves with replies unread is logged, and its unread requests dropped."""
+        run, pid, path = self.start()
+        client = Client(self, path)
+        client.fill(b'{"request":"snapshot","pid":%d}\n' % pid)
+        executed = self.wait_explicit_settled(run)
+        client.close()
+        self.wait_error_line(
+            run, f"snaptrig: control client pid {os.getpid()} uid {os.getuid()} "
+            "disconnected: sending a reply failed: (Broken pipe|Connection reset by peer); "
+            r"unsent replies: [1-9]\d*", TIMEOUT)
+        self.assertEqual(Client(self, path).request({"request": "list"})["pids"], [pid])
+        self.finish(run)
+        self.assertEqual(len(run.triggers("explicit")), executed, run.describe())
 
     def test_clients_at_once_partial_lines(self):
         run, pid, path = self.start()

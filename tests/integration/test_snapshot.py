@@ -1111,6 +1111,39 @@ class RequestSocketTest(SnapshotTestCase):
         self.assertEqual(snap["stderr"], "disk full")
         self.assertServed(run, snap, trigger)
 
+    def test_reply_error_escapes_decoded(self):
+        server = self.serve('{"ok":false,"error":'
+                            r'"e\u00e9 smile\ud83d\ude00 ctl\u0001 slash\/ tab\t."}')
+        run, pid = self.trace_counter(["-t", "first-listen", "--request-socket", server.path])
+        snap = self.wait_snapshot(run, pid)
+        self.finish_counter(run, pid)
+
+        self.assertFields(run, snap, status="failed", reason="reply",
+                          stderr="e\u00e9 smile\U0001f600 ctl\u0001 slash/ tab\t.")
+
+    def test_invalid_replies_fail(self):
+        """A reply that is not one object with a boolean ok fails, with the reason in stderr."""
+        cases = [
+            ('{"ok":"true"}', "member 'ok' is not a boolean"),
+            ('{"ok":true,"ok":false}', "duplicate member 'ok'"),
+            ('{"ok":true} junk', "unexpected characters after the object"),
+            ('{"ok":true,"error":7}', "member 'error' is not a string"),
+            ('{"status":"ok"}', "missing member 'ok'"),
+            ('["ok",true]', "not a JSON object"),
+        ]
+        for number, (reply, reason) in enumerate(cases):
+            with self.subTest(reply=reply):
+                server = ReplyServer(self, os.path.join(self.tmp, f"checkpointer{number}.sock"),
+                                     reply)
+                run, pid = self.trace_counter(["-t", "first-listen", "--request-socket",
+                                               server.path])
+                snap = self.wait_snapshot(run, pid)
+                self.finish_counter(run, pid)
+
+                self.assertEqual(len(server.requests), 1)
+                self.assertFields(run, snap, status="failed", reason="reply",
+                                  stderr=f"invalid reply: {reason}: {reply}")
+
     def test_no_reply_times_out(self):
         server = self.serve(None)
         run, pid = self.trace_counter(["-t", "first-listen", "--freeze",

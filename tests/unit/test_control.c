@@ -152,16 +152,78 @@ static void nul_byte_in_line(void **state)
 	assert_non_null(strstr(err, "unexpected characters"));
 }
 
+/* Asserts that line is rejected and that its id is the integer id. */
+static void assert_rejected_with_id(const char *line, __s64 id)
+{
+	struct control_request req;
+	char err[CONTROL_ERROR_LEN];
+
+	assert_int_equal(parse(line, &req, err), -EINVAL);
+	if (req.id_kind != CONTROL_ID_INTEGER)
+		fail_msg("line %s (%s): no id", line, err);
+	assert_true(req.id_number == id);
+}
+
+/* Asserts that line is rejected and has no id to echo. */
+static void assert_rejected_without_id(const char *line)
+{
+	struct control_request req;
+	char err[CONTROL_ERROR_LEN];
+
+	assert_int_equal(parse(line, &req, err), -EINVAL);
+	if (req.id_kind != CONTROL_ID_ABSENT)
+		fail_msg("line %s (%s): id kind %d", line, err, req.id_kind);
+}
+
 static void error_keeps_id(void **state)
 {
 	struct control_request req;
 	char err[CONTROL_ERROR_LEN];
 
-	assert_int_equal(parse("{\"id\":5,\"request\":\"jump\"}", &req, err), -EINVAL);
-	assert_int_equal(req.id_kind, CONTROL_ID_INTEGER);
-	assert_int_equal(req.id_number, 5);
-	assert_int_equal(parse("{\"request\":\"jump\",\"id\":5}", &req, err), -EINVAL);
-	assert_int_equal(req.id_kind, CONTROL_ID_ABSENT);
+	assert_rejected_with_id("{\"id\":5,\"request\":\"jump\"}", 5);
+	assert_rejected_with_id("{\"request\":\"jump\",\"id\":5}", 5);
+	assert_rejected_with_id("{\"request\":7,\"id\":5}", 5);
+	assert_rejected_with_id("{\"request\":\"snapshot\",\"pid\":\"1\",\"id\":5}", 5);
+	assert_rejected_with_id("{\"request\":\"snapshot\",\"pid\":1.5,\"id\":5}", 5);
+	assert_rejected_with_id("{\"request\":\"snapshot\",\"pid\":0,\"id\":5}", 5);
+	assert_rejected_with_id("{\"force\":{\"a\":[1]},\"request\":\"list\",\"id\":5}", 5);
+	assert_rejected_with_id("{\"request\":\"snapshot\",\"id\":5}", 5);
+	assert_rejected_with_id("{\"request\":\"list\",\"pid\":1,\"id\":5}", 5);
+	assert_rejected_with_id("{\"id\":5}", 5);
+	assert_rejected_with_id("{\"request\":\"list\",\"id\":5} x", 5);
+
+	/* the first error in the line is the one reported */
+	assert_int_equal(parse("{\"request\":\"jump\",\"pid\":0,\"id\":5}", &req, err), -EINVAL);
+	assert_non_null(strstr(err, "unknown request 'jump'"));
+	assert_int_equal(parse("{\"pid\":0,\"request\":\"jump\",\"id\":5}", &req, err), -EINVAL);
+	assert_non_null(strstr(err, "member 'pid' 0 out of range"));
+
+	/* a string id is echoed as well */
+	assert_int_equal(parse("{\"request\":\"jump\",\"id\":\"a\\u0000b\"}", &req, err), -EINVAL);
+	assert_int_equal(req.id_kind, CONTROL_ID_STRING);
+	assert_int_equal(req.id_len, 3);
+	assert_memory_equal(req.id, "a\0b", 3);
+}
+
+static void error_without_valid_id(void **state)
+{
+	char line[CONTROL_ID_MAX + 64], id[CONTROL_ID_MAX + 2];
+
+	/* not a complete JSON object, even with the id read before the error */
+	assert_rejected_without_id("{\"id\":5,\"request\":\"jump\"");
+	assert_rejected_without_id("{\"id\":5,\"request\":\"list\",}");
+	assert_rejected_without_id("{\"id\":5,\"request\":\"snapshot\",\"pid\":012}");
+	assert_rejected_without_id("{\"id\":5,\"id\":5,\"request\":\"list\"}");
+	assert_rejected_without_id("{\"id\":5,\"request\":\"list\",\"request\":\"list\"}");
+	/* an id of the wrong type or size */
+	assert_rejected_without_id("{\"request\":\"jump\",\"id\":1.5}");
+	assert_rejected_without_id("{\"request\":\"jump\",\"id\":9223372036854775808}");
+	assert_rejected_without_id("{\"request\":\"jump\",\"id\":null}");
+	assert_rejected_without_id("{\"request\":\"jump\",\"id\":[5]}");
+	memset(id, 'i', CONTROL_ID_MAX + 1);
+	id[CONTROL_ID_MAX + 1] = '\0';
+	snprintf(line, sizeof(line), "{\"request\":\"list\",\"id\":\"%s\"}", id);
+	assert_rejected_without_id(line);
 }
 
 static void rejects_structure(void **state)
@@ -170,26 +232,26 @@ static void rejects_structure(void **state)
 	assert_rejected("   ", "empty request line");
 	assert_rejected("[]", "must be a JSON object");
 	assert_rejected("\"snapshot\"", "must be a JSON object");
-	assert_rejected("{", "expected a field name");
+	assert_rejected("{", "expected a member name");
 	assert_rejected("{\"request\":\"list\"", "expected ',' or '}'");
-	assert_rejected("{\"request\":\"list\",}", "expected a field name");
+	assert_rejected("{\"request\":\"list\",}", "expected a member name");
 	assert_rejected("{\"request\" \"list\"}", "expected ':'");
 	assert_rejected("{\"request\":}", "must be a string");
 	assert_rejected("{\"request\":\"list\"} {}", "unexpected characters");
 	assert_rejected("{\"request\":\"list\"}x", "unexpected characters");
-	assert_rejected("{request:\"list\"}", "expected a field name");
-	assert_rejected("{'request':'list'}", "expected a field name");
-	assert_rejected("{}", "missing field 'request'");
+	assert_rejected("{request:\"list\"}", "expected a member name");
+	assert_rejected("{'request':'list'}", "expected a member name");
+	assert_rejected("{}", "missing member 'request'");
 }
 
 static void rejects_fields(void **state)
 {
 	assert_rejected("{\"request\":\"reboot\"}", "unknown request 'reboot'");
 	assert_rejected("{\"request\":\"Snapshot\",\"pid\":1}", "unknown request");
-	assert_rejected("{\"request\":\"list\",\"force\":true}", "unknown field 'force'");
-	assert_rejected("{\"request\":\"list\",\"request\":\"list\"}", "duplicate field 'request'");
-	assert_rejected("{\"request\":\"snapshot\",\"pid\":1,\"pid\":2}", "duplicate field 'pid'");
-	assert_rejected("{\"request\":\"snapshot\"}", "needs field 'pid'");
+	assert_rejected("{\"request\":\"list\",\"force\":true}", "unknown member 'force'");
+	assert_rejected("{\"request\":\"list\",\"request\":\"list\"}", "duplicate member 'request'");
+	assert_rejected("{\"request\":\"snapshot\",\"pid\":1,\"pid\":2}", "duplicate member 'pid'");
+	assert_rejected("{\"request\":\"snapshot\"}", "needs member 'pid'");
 	assert_rejected("{\"request\":\"stats\",\"pid\":1}", "only with request snapshot");
 	assert_rejected("{\"request\":7}", "must be a string");
 	assert_rejected("{\"req\\u0000uest\":\"list\"}", "NUL");
@@ -208,7 +270,7 @@ static void rejects_pids(void **state)
 	assert_rejected("{\"request\":\"snapshot\",\"pid\":-0}", "out of range");
 	assert_rejected("{\"request\":\"snapshot\",\"pid\":2147483648}", "out of range");
 	assert_rejected("{\"request\":\"snapshot\",\"pid\":012}", "leading zero");
-	assert_rejected("{\"request\":\"snapshot\",\"pid\":-}", "must be an integer");
+	assert_rejected("{\"request\":\"snapshot\",\"pid\":-}", "invalid number '-'");
 	assert_rejected("{\"request\":\"snapshot\",\"pid\":null}", "must be an integer");
 	assert_rejected("{\"request\":\"snapshot\",\"pid\":}", "must be an integer");
 }
@@ -254,6 +316,7 @@ int main(void)
 		cmocka_unit_test(line_not_nul_terminated),
 		cmocka_unit_test(nul_byte_in_line),
 		cmocka_unit_test(error_keeps_id),
+		cmocka_unit_test(error_without_valid_id),
 		cmocka_unit_test(rejects_structure),
 		cmocka_unit_test(rejects_fields),
 		cmocka_unit_test(rejects_pids),
