@@ -83,7 +83,6 @@ int classifier_add(struct classifier *c, __u32 pid, const char *comm, __u64 now_
 	c->current_proc = NULL;	/* the array may have moved */
 	memset(proc, 0, sizeof(*proc));
 	proc->pid = pid;
-	proc->last_trigger = ST_TRIG_COUNT;
 	if (comm)
 		strncpy(proc->comm, comm, sizeof(proc->comm) - 1);
 	if (enabled(c, ST_TRIG_PERIODIC_INTERVAL))
@@ -128,18 +127,6 @@ static void line_from_record(struct line *line, enum line_type type,
 	line->comm[ST_COMM_LEN - 1] = '\0';
 }
 
-/*
- * Whether a trigger line comes from something the process did: periodic
- * lines and the agent's own records (operator requests, the state found at
- * attach) do not.
- */
-static int shows_activity(const struct line *line)
-{
-	if (line->trigger == ST_TRIG_PERIODIC_INTERVAL)
-		return 0;
-	return !line->record || !(line->record->flags & ST_RECORD_AGENT);
-}
-
 static void emit(struct classifier *c, const struct line *line)
 {
 	if (line->record && line->record == c->current)
@@ -151,8 +138,6 @@ static void emit(struct classifier *c, const struct line *line)
 		__u32 bit = ST_TRIG_BIT(line->trigger);
 
 		c->trigger_lines[line->trigger]++;
-		if (proc && shows_activity(line))
-			proc->last_trigger = line->trigger;
 		if (proc && (proc->since_attach & bit)) {
 			struct line copy = *line;
 
@@ -353,6 +338,14 @@ void classifier_reconcile(struct classifier *c, __u32 pid, __u32 once_lost, __u6
 /* A snapshot's own stop and resume wake the threads for this long at most. */
 #define SNAPSHOT_SETTLE_NS 100000000ULL
 
+void classifier_hold_started(struct classifier *c, __u32 pid, __u64 now_ns, int idle_reported)
+{
+	struct proc_entry *proc = classifier_find(c, pid);
+
+	if (proc)
+		proc->idle_hold_ns = idle_reported ? now_ns : 0;
+}
+
 void classifier_snapshot_ended(struct classifier *c, __u32 pid, __u64 now_ns)
 {
 	struct proc_entry *proc = classifier_find(c, pid);
@@ -364,14 +357,15 @@ void classifier_snapshot_ended(struct classifier *c, __u32 pid, __u64 now_ns)
 /*
  * Whether an idle record starts a new idle period. The launched child before
  * its exec waits in snaptrig's start gate, which is no idle period. Neither
- * is an idle process going idle again right after a snapshot woke it, when
- * nothing but periodic or operator lines came after its idle line.
+ * is an idle process going idle again right after a hold woke it, when it
+ * had stayed blocked from its last idle record to the hold.
  */
 static int idle_is_new(const struct proc_entry *proc, const struct st_idle_record *rec)
 {
 	if (proc->before_exec)
 		return 0;
-	if (proc->last_trigger == ST_TRIG_IDLE && proc->resumed_ns &&
+	if (proc->idle_hold_ns && proc->resumed_ns >= proc->idle_hold_ns &&
+	    rec->idle_since_ns >= proc->idle_hold_ns &&
 	    rec->idle_since_ns <= proc->resumed_ns + SNAPSHOT_SETTLE_NS)
 		return 0;
 	return 1;

@@ -49,10 +49,10 @@ struct proc_entry {
 	__u64 next_interval_ns;
 	__u64 interval_number;
 	__u64 resumed_ns;			/* when a snapshot of it last ended */
+	__u64 idle_hold_ns;			/* start of a hold in an idle period already reported, or 0 */
 	__u32 pid;
 	__u32 reconciled;			/* once_lost bits already written */
 	__u32 before_exec;			/* the launched child, still snaptrig's code */
-	__u32 last_trigger;			/* of the last line that shows_activity(), ST_TRIG_COUNT: none */
 	__u32 since_attach;			/* ST_TRIG_BIT of once-triggers seen only since attach */
 	char comm[ST_COMM_LEN];
 };
@@ -141,6 +141,12 @@ int classifier_operator_snapshot(struct classifier *c, __u32 pid, __u64 now_ns);
  */
 void classifier_reconcile(struct classifier *c, __u32 pid, __u32 once_lost, __u64 now_ns);
 
+/*
+ * Notes that a snapshot request of pid began, holding it or not.
+ * idle_reported is whether the process was in an idle period already
+ * reported (see idle_reported()).
+ */
+void classifier_hold_started(struct classifier *c, __u32 pid, __u64 now_ns, int idle_reported);
 /*
  * Notes that a snapshot of pid ended at now_ns. Stopping, resuming or
  * attaching to a process wakes its threads, so an idle period that begins

@@ -123,6 +123,31 @@ static int seed_threads(struct tracer *t, pid_t pid)
 	return err;
 }
 
+/*
+ * The agent's view of struct idle_proc in bpf/idle.bpf.c, whose bpf_timer is
+ * 16 bytes. idle_reported() checks the map's value size against it.
+ */
+struct idle_proc_view {
+	__u64 timer[2];
+	__u64 idle_since_ns;
+	__u64 fired_since_ns;
+	__s32 running;
+	__u32 armed;
+	__u32 last_tid;
+	__u32 pad;
+};
+
+int idle_reported(struct tracer *t, pid_t pid)
+{
+	struct idle_proc_view view;
+	__u32 key = pid;
+
+	if (!t->idle || bpf_map__value_size(t->idle->maps.idle_procs) != sizeof(view) ||
+	    bpf_map_lookup_elem(bpf_map__fd(t->idle->maps.idle_procs), &key, &view))
+		return 0;
+	return view.running == 0 && view.idle_since_ns == view.fired_since_ns;
+}
+
 int idle_add(struct tracer *t, pid_t pid)
 {
 	int err;

@@ -43,6 +43,11 @@ void idle_close(struct tracer *t);
  * tracks pid already, as for a child added at fork) or -errno.
  */
 int idle_add(struct tracer *t, pid_t pid);
+/*
+ * Whether every thread of pid has stayed blocked since its last idle record:
+ * the idle period that record reported still goes on. 0 when unknown.
+ */
+int idle_reported(struct tracer *t, pid_t pid);
 /* Stops idle tracking of pid. */
 void idle_remove(struct tracer *t, pid_t pid);
 

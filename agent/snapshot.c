@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "jsonparse.h"
+#include "idle.h"
 #include "log.h"
 #include "triggers.h"
 #include "session.h"
@@ -364,6 +365,17 @@ static int release_hold(struct snapshots *sn, __u32 pid, int end_process, int *c
 	return kill(pid, SIGKILL) ? -1 : 0;
 }
 
+/*
+ * Tells the classifier that a hold of pid began, and whether pid had stayed
+ * blocked since its last idle record, so that the wakeups of the stop and the
+ * resume start no new idle period.
+ */
+static void note_hold(struct snapshots *sn, __u32 pid, int idle_reported)
+{
+	if (sn->classifier)
+		classifier_hold_started(sn->classifier, pid, boot_now_ns(), idle_reported);
+}
+
 int snapshots_before_line(struct snapshots *sn, const struct line *line, int *held)
 {
 	*held = 0;
@@ -375,14 +387,21 @@ int snapshots_before_line(struct snapshots *sn, const struct line *line, int *he
 	}
 	if (kernel_held(line)) {
 		*held = 1;
+		note_hold(sn, line->pid, 0);
 		return 1;
 	}
 	/* the signal of a sigstop or sigtstp trigger stops the process itself */
 	if (line->trigger == ST_TRIG_SIGSTOP || line->trigger == ST_TRIG_SIGTSTP)
 		return 1;
 	if (sn->opts->freeze && !job_of_pid(sn, line->pid) &&
-	    !skip_reason(sn, line->pid, boot_now_ns()))
+	    !skip_reason(sn, line->pid, boot_now_ns())) {
+		/* read before the stop, which wakes every thread */
+		int reported = idle_reported(sn->tracer, line->pid);
+
 		*held = agent_hold(sn, line->pid, line->trigger);
+		if (*held)
+			note_hold(sn, line->pid, reported);
+	}
 	return 1;
 }
 

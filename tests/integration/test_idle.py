@@ -10,7 +10,7 @@ import subprocess
 import time
 import unittest
 
-from harness import SnaptrigTestCase, tool, wait_state
+from harness import SNAPTRIG, TIMEOUT, SnaptrigTestCase, tool, wait_state
 
 THRESHOLD = "200ms"
 THRESHOLD_NS = 200_000_000
@@ -129,6 +129,30 @@ class IdleTest(SnaptrigTestCase):
         self.assertEqual([s["status"] for s in run.of_type("snapshot")][:4], ["ok"] * 4,
                          run.describe())
         self.assertEqual(len(run.triggers("idle")), 1, run.describe())
+
+    def test_run_before_hold_idle_again(self):
+        """A process that ran after its idle line and before a hold is idle again after it."""
+        control = f"{self.tmp}/control.sock"
+        run, pid = self.held_snapshot_run("-t", "explicit", "--snapshot-on", "explicit",
+                                          "--control", control)
+        run.wait_trigger("idle", pid)
+        # the read wakes the process; the hold comes before the threshold ends
+        run.write_stdin(b"x\n")
+        request = subprocess.run([str(SNAPTRIG), "--control", control, "--request-snapshot",
+                                  str(pid)], capture_output=True, timeout=TIMEOUT)
+        self.assertEqual(request.returncode, 0, request.stderr)
+        self.assertTrue(run.out.wait(lambda _: len(run.triggers("idle", pid)) == 2, TIMEOUT),
+                        "no idle line after the hold" + run.describe())
+        # a second hold of the idle process makes no third idle line
+        request = subprocess.run([str(SNAPTRIG), "--control", control, "--request-snapshot",
+                                  str(pid)], capture_output=True, timeout=TIMEOUT)
+        self.assertEqual(request.returncode, 0, request.stderr)
+        time.sleep(WATCH_S)
+        self.finish(run, pid)
+        self.assertEqual(len(run.triggers("idle", pid)), 2, run.describe())
+        snaps = run.of_type("snapshot")
+        self.assertEqual([(s["status"], s["hold"]) for s in snaps], [("ok", "agent")] * 2,
+                         run.describe())
 
     def test_threads_exit_runnable(self):
         # threads that exit while runnable must give back their count
