@@ -569,9 +569,14 @@ static int start_exec(struct snapshots *sn, struct snapshot_job *job, const char
 	job->checkpointer = spawn_checkpointer(argv, env, pipe_fds[1], &exec_errno);
 	err = job->checkpointer < 0 ? -errno : 0;
 	free(env);
-	if (!err && exec_errno)
-		dprintf(pipe_fds[1], "snaptrig: cannot execute checkpointer '%s': %s\n", argv[0],
-			strerror(exec_errno));
+	if (!err && exec_errno) {
+		/* vfork() returned after the child's _exit(): no checkpointer ran */
+		waitpid(job->checkpointer, NULL, 0);
+		job->tail_len = (size_t)snprintf(job->tail, sizeof(job->tail),
+						 "cannot execute checkpointer '%s': %s", argv[0],
+						 strerror(exec_errno));
+		err = -exec_errno;
+	}
 	/* both sides set the group, so a signal to it reaches the command's children */
 	if (!err) {
 		setpgid(job->checkpointer, job->checkpointer);
@@ -756,10 +761,12 @@ void snapshots_after_line(struct snapshots *sn, const struct line *line, __u64 s
 		job->status = -1;
 		job->start_failed = 1;
 		if (sn->opts->exec_template) {
-			job->tail_len = snprintf(job->tail, sizeof(job->tail),
-						 "cannot start the checkpointer: %s", strerror(-err));
-			log_error("snapshot of process %u: cannot start the checkpointer: %s",
-				  job->pid, strerror(-err));
+			/* start_exec() names the command when its exec failed */
+			if (!job->tail_len)
+				job->tail_len = snprintf(job->tail, sizeof(job->tail),
+							 "cannot start the checkpointer: %s",
+							 strerror(-err));
+			log_error("snapshot of process %u: %s", job->pid, job->tail);
 		} else {
 			job->tail_len = snprintf(job->tail, sizeof(job->tail),
 						 "cannot connect to request socket %s: %s",

@@ -738,21 +738,31 @@ class ExecTest(SnapshotTestCase):
         self.assertGreaterEqual(len(snap["stderr"]), 512)
         self.assertLessEqual(len(snap["stderr"]), 1024)
 
-    def test_command_not_found(self):
-        missing = Path(self.tmp) / "no-such-checkpointer"
+    def assertNotStarted(self, command, why):
+        """A checkpointer that cannot be executed fails the request with reason start."""
         run, pid = self.trace_counter(["-t", "first-listen", "--freeze",
-                                       "--exec", f"{missing} {{pid}}"])
+                                       "--exec", f"{command} {{pid}}"])
         trigger = run.wait_trigger("first-listen", pid)
         snap = self.wait_snapshot(run, pid)
         self.assertEqual(run.wait_fact("counter"), str(COUNTER_AFTER))
         self.finish_counter(run, pid)
 
-        self.assertFields(run, snap, status="failed", exit_code=127, held=True,
-                          hold="kernel", resumed=True, ended=False)
-        self.assertEqual(snap["stderr"],
-                         f"snaptrig: cannot execute checkpointer '{missing}': "
-                         "No such file or directory\n")
+        message = f"cannot execute checkpointer '{command}': {why}"
+        self.assertFields(run, snap, status="failed", reason="start", exit_code=None,
+                          held=True, hold="kernel", resumed=True, ended=False, stderr=message)
         self.assertServed(run, snap, trigger)
+        self.assertIn(f"snaptrig: snapshot of process {pid}: {message}", run.err.lines,
+                      run.describe())
+
+    def test_command_not_found(self):
+        self.assertNotStarted(Path(self.tmp) / "no-such-checkpointer",
+                              "No such file or directory")
+
+    def test_command_not_executable(self):
+        plain = Path(self.tmp) / "plain-file"
+        plain.write_text("#!/bin/sh\nexit 0\n")
+        plain.chmod(0o644)
+        self.assertNotStarted(plain, "Permission denied")
 
     def test_timeout_ends_checkpointer(self):
         run, pid = self.trace_counter(["-t", "first-listen", "--freeze",
