@@ -363,14 +363,15 @@ static __always_inline bool note_stop_while_held(__u32 tgid, int sig)
 }
 
 /*
- * Marks the hold of tgid when a SIGCONT comes from anyone but the agent and
- * its checkpointers: the process may then have run during its snapshot.
+ * Marks the hold of tgid when a SIGCONT comes from anyone but the agent
+ * itself, its checkpointers included: the process may then have run during
+ * its snapshot. gdb's gcore sends none.
  */
 static __always_inline void note_cont_while_held(__u32 tgid)
 {
 	struct st_hold *hold = bpf_map_lookup_elem(&holds, &tgid);
 
-	if (hold && !current_from_agent())
+	if (hold && (__u32)(bpf_get_current_pid_tgid() >> 32) != targ_agent_tgid)
 		__sync_fetch_and_or(&hold->flags, ST_HOLD_FOREIGN_CONT);
 }
 

@@ -306,7 +306,7 @@ class GcoreTest(SnapshotTestCase):
 
         self.assertIs(trigger["held"], True)
         self.assertFields(run, snap, tid=pid, status="ok", exit_code=0, held=True,
-                          hold="kernel", resumed=True, ended=False)
+                          hold="kernel", resumed=True, continued=False, ended=False)
         self.assertServed(run, snap, trigger)
         self.assertGreater(snap["held_ns"], 0)
         self.assertLess(snap["seq"], run.exits(pid)[0]["seq"])
@@ -385,8 +385,8 @@ class HoldTest(SnapshotTestCase):
         self.assertServed(run, snap, trigger)
         self.assertExited(run, pid, 0, comm="st-counter")
 
-    def test_checkpointer_sigcont_not_foreign(self):
-        """The checkpointer's own SIGCONT belongs to the snapshot: continued stays false."""
+    def test_checkpointer_sigcont_continues(self):
+        """A SIGCONT from the checkpointer lets the process run too: continued is true."""
         run, pid = self.trace_counter(["-t", "first-listen", "--freeze",
                                        "--exec", "/bin/kill -CONT {pid}"])
         trigger = run.wait_trigger("first-listen", pid)
@@ -394,7 +394,7 @@ class HoldTest(SnapshotTestCase):
         self.finish_counter(run, pid)
 
         self.assertFields(run, snap, status="ok", exit_code=0, held=True, hold="kernel",
-                          continued=False)
+                          continued=True)
         self.assertServed(run, snap, trigger)
 
     def test_agent_hold_zombie_leader(self):
