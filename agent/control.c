@@ -741,7 +741,8 @@ static void accept_clients(struct control *ctl)
 			;
 		cl = i < CONTROL_MAX_CLIENTS ? calloc(1, sizeof(*cl)) : NULL;
 		if (!cl) {
-			log_info(1, "control client rejected: %d clients connected already", i);
+			log_error("control client rejected: %d clients are connected, the limit; an idle client keeps its place until it closes",
+				  i);
 			if (send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
 				log_info(2, "cannot send the rejection to the control client: %s", strerror(errno));
 			close(fd);
