@@ -13,6 +13,8 @@
 #define S_IFMT_BITS 00170000
 #define S_IFSOCK_BITS 0140000
 #define S_IFCHR_BITS 0020000
+#define S_IFREG_BITS 0100000
+#define S_IFIFO_BITS 0010000
 #define KDEV(major, minor) (((__u32)(major) << 20) | (minor))
 
 static __always_inline struct file *task_fd_file(struct task_struct *task, int fd)
@@ -94,6 +96,7 @@ static __always_inline bool fd_is_stdin(const struct st_proc *proc, int fd)
 }
 
 #define FMODE_READ_BIT 0x1		/* FMODE_READ of linux/fs.h */
+#define FMODE_LSEEK_BIT 0x4		/* FMODE_LSEEK of linux/fs.h */
 #define FMODE_PREAD_BIT 0x8		/* FMODE_PREAD of linux/fs.h */
 
 /*
@@ -115,7 +118,25 @@ static __always_inline bool stdin_call_reads(struct file *file, __u32 call, bool
 	if (call == ST_CALL_RECVFROM || call == ST_CALL_RECVMSG || call == ST_CALL_RECVMMSG ||
 	    call == ST_CALL_RECV)
 		return (BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT_BITS) == S_IFSOCK_BITS;
+	/* copy_file_range fails with EINVAL unless both files are regular */
+	if (call == ST_CALL_COPY_FILE_RANGE)
+		return (BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT_BITS) == S_IFREG_BITS;
 	return true;
+}
+
+/*
+ * Whether sendfile(out, file, ...) reads file, which passed stdin_call_reads().
+ * It fails with EINVAL before reading when file is a pipe or a FIFO, and,
+ * unless out is one, when file cannot seek (a socket or a terminal). Seen on
+ * Linux 6.18 with a pipe, a socket and a regular file as input.
+ */
+static __always_inline bool sendfile_reads(struct file *file, struct file *out)
+{
+	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT_BITS) == S_IFIFO_BITS)
+		return false;
+	if (BPF_CORE_READ(file, f_mode) & FMODE_LSEEK_BIT)
+		return true;
+	return out && (BPF_CORE_READ(out, f_inode, i_mode) & S_IFMT_BITS) == S_IFIFO_BITS;
 }
 
 /*

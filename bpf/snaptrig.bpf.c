@@ -206,7 +206,18 @@ int handle_splice(struct trace_event_raw_sys_enter *ctx)
 SEC("tp/syscalls/sys_enter_sendfile64")
 int handle_sendfile64(struct trace_event_raw_sys_enter *ctx)
 {
-	return on_read((int)ctx->args[1], ST_CALL_SENDFILE, ctx->args[2] != 0);
+	struct st_proc *proc = current_proc();
+	int fd = (int)ctx->args[1];
+	struct file *file;
+
+	if (!proc || !stdin_pending(proc) || !maybe_stdin(proc, fd))
+		return 0;
+	file = current_fd_file(fd);
+	if (file_is_stdin(proc, file) &&
+	    stdin_call_reads(file, ST_CALL_SENDFILE, ctx->args[2] != 0) &&
+	    sendfile_reads(file, current_fd_file((int)ctx->args[0])))
+		stdin_send(proc, fd, ST_CALL_SENDFILE, ST_VIA_SYSCALL);
+	return 0;
 }
 
 READ_HOOK(tee, ST_CALL_TEE)

@@ -30,6 +30,11 @@ POSITIONAL_READS = (
     "def preadv2(pos): call('preadv2', 327, 0, ctypes.addressof(iov), 1, pos, 0, 0)\n"
     "def sendfile(): call('sendfile', 40, sink, 0, ctypes.addressof(offset), 8)\n"
     "def splice(): call('splice', 275, 0, ctypes.addressof(offset), sink, 0, 8, 0)\n"
+    "null = os.open('/dev/null', os.O_WRONLY)\n"
+    "out = os.open(os.environ['OUT_FILE'], os.O_WRONLY | os.O_CREAT, 0o600)\n"
+    "def sendfile_null(): call('sendfile_null', 40, null, 0, 0, 8)\n"
+    "def sendfile_pipe(): call('sendfile_pipe', 40, sink, 0, 0, 8)\n"
+    "def copy_range(): call('copy_range', 326, 0, 0, out, 0, 8, 0)\n"
     "os.write(1, b'pid %d\\n' % os.getpid())\n"
 )
 
@@ -148,8 +153,10 @@ class StdinTest(SnaptrigTestCase):
 
     def run_positional(self, calls, stdin, data=None):
         """Trace POSITIONAL_READS followed by calls; return the run and its pid."""
+        env = dict(os.environ, OUT_FILE=os.path.join(self.tmp, "copy.out"))
         run = self.trace(["-t", "first-stdin"],
-                         ["/usr/bin/python3", "-c", POSITIONAL_READS + calls], stdin=stdin)
+                         ["/usr/bin/python3", "-c", POSITIONAL_READS + calls], stdin=stdin,
+                         env=env)
         if data is not None:
             run.write_stdin(data)
             run.close_stdin()
@@ -165,6 +172,40 @@ class StdinTest(SnaptrigTestCase):
                                                subprocess.PIPE, DATA)
                 self.assertEqual(run.fact_values(name), [f"-1 {errno.ESPIPE}"])
                 self.assertFirstStdin(run, pid, 0, "read", comm="python3")
+
+    def test_pipe_moves_fail(self):
+        """sendfile and copy_file_range from a pipe fail with EINVAL before reading."""
+        for call in ("sendfile_null()", "sendfile_pipe()", "copy_range()"):
+            name = call.partition("(")[0]
+            with self.subTest(call=name):
+                run, pid = self.run_positional(call + "\nos.read(0, 4)\n",
+                                               subprocess.PIPE, DATA)
+                self.assertEqual(run.fact_values(name), [f"-1 {errno.EINVAL}"])
+                self.assertFirstStdin(run, pid, 0, "read", comm="python3")
+
+    def test_socket_sendfile_needs_pipe(self):
+        """From a socket, sendfile works into a pipe only; copy_file_range never does."""
+        for call, result, first in (("sendfile_null()", f"-1 {errno.EINVAL}", "read"),
+                                    ("copy_range()", f"-1 {errno.EINVAL}", "read"),
+                                    ("sendfile_pipe()", "8 0", "sendfile")):
+            name = call.partition("(")[0]
+            with self.subTest(call=name):
+                ours, theirs = socket.socketpair()
+                with ours, theirs:
+                    ours.sendall(DATA)
+                    run, pid = self.run_positional(call + "\nos.read(0, 4)\n", theirs)
+                self.assertEqual(run.fact_values(name), [result])
+                self.assertFirstStdin(run, pid, 0, first, comm="python3")
+
+    def test_file_moves_read(self):
+        """From a regular file, both sendfile forms and copy_file_range read."""
+        for call, first in (("sendfile_null()", "sendfile"), ("sendfile_pipe()", "sendfile"),
+                            ("copy_range()", "copy_file_range")):
+            name = call.partition("(")[0]
+            with self.subTest(call=name), open(self.input_file(), "rb") as stdin:
+                run, pid = self.run_positional(call + "\n", stdin)
+                self.assertEqual(run.fact_values(name), ["8 0"])
+                self.assertFirstStdin(run, pid, 0, first, comm="python3")
 
     def test_negative_offsets_fail(self):
         """A negative offset fails with EINVAL before reading, even on a file."""
