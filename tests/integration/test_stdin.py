@@ -163,24 +163,18 @@ class StdinTest(SnaptrigTestCase):
         self.assertEqual(run.wait_exit(), 0, run.describe())
         return run, int(run.fact_values("pid")[0])
 
-    def test_pipe_reads_at_offset_fail(self):
-        """Reads at an offset fail with ESPIPE on a pipe before reading anything."""
-        for call in ("pread64(0)", "preadv(0)", "preadv2(0)", "sendfile()", "splice()"):
+    def test_pipe_calls_fail_unread(self):
+        """On a pipe, reads at an offset fail with ESPIPE, and sendfile and
+        copy_file_range with EINVAL, before reading anything."""
+        for call, err in (("pread64(0)", errno.ESPIPE), ("preadv(0)", errno.ESPIPE),
+                          ("preadv2(0)", errno.ESPIPE), ("sendfile()", errno.ESPIPE),
+                          ("splice()", errno.ESPIPE), ("sendfile_null()", errno.EINVAL),
+                          ("sendfile_pipe()", errno.EINVAL), ("copy_range()", errno.EINVAL)):
             name = call.partition("(")[0]
             with self.subTest(call=name):
                 run, pid = self.run_positional(call + "\nos.read(0, 4)\n",
                                                subprocess.PIPE, DATA)
-                self.assertEqual(run.fact_values(name), [f"-1 {errno.ESPIPE}"])
-                self.assertFirstStdin(run, pid, 0, "read", comm="python3")
-
-    def test_pipe_moves_fail(self):
-        """sendfile and copy_file_range from a pipe fail with EINVAL before reading."""
-        for call in ("sendfile_null()", "sendfile_pipe()", "copy_range()"):
-            name = call.partition("(")[0]
-            with self.subTest(call=name):
-                run, pid = self.run_positional(call + "\nos.read(0, 4)\n",
-                                               subprocess.PIPE, DATA)
-                self.assertEqual(run.fact_values(name), [f"-1 {errno.EINVAL}"])
+                self.assertEqual(run.fact_values(name), [f"-1 {err}"])
                 self.assertFirstStdin(run, pid, 0, "read", comm="python3")
 
     def test_socket_sendfile_needs_pipe(self):
