@@ -362,6 +362,10 @@ void classifier_snapshot_ended(struct classifier *c, __u32 pid, __u64 now_ns)
  */
 static int idle_is_new(const struct proc_entry *proc, const struct st_idle_record *rec)
 {
+	/*
+	 * NOTE: a process whose own wait ends while it is held runs at the resume,
+	 * which looks the same as the hold's wakeup, so that idle period gets no line.
+	 */
 	if (proc->before_exec)
 		return 0;
 	if (proc->idle_hold_ns && proc->resumed_ns >= proc->idle_hold_ns &&
