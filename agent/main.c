@@ -38,20 +38,20 @@ static int record_cb(void *ctx, void *data, size_t size)
 	if (dropped)
 		log_info(1, "dropped a malformed record of %zu bytes", size);
 	/*
-	 * Reading the new image's maps for markers took about 70 us per exec here,
+	 * Reading a new image's maps for markers took about 70 us per exec here,
 	 * so its bootstrap or exec line is written first. The image waits for the
-	 * markers all the same, stopped when it is new (ST_RECORD_HOOK_HELD).
+	 * markers all the same, stopped (ST_RECORD_HOOK_HELD).
 	 */
-	if (hdr && hdr->kind == ST_REC_EXEC && s->uprobes) {
+	if (hdr && hdr->kind == ST_REC_EXEC && uprobes_on_exec(s->uprobes, hdr)) {
 		emitter_flush(&s->emitter);
-		uprobes_on_record(s->uprobes, data, size);
+		uprobes_add_process(s->uprobes, hdr->pid);
 	}
 	if (!dropped && hdr && hdr->kind == ST_REC_EXEC)
 		ia32_on_exec(s, (const struct st_exec_record *)hdr);
 	/* the kernel stopped the new image until its hooks were attached, above */
 	if (hdr && hdr->kind == ST_REC_EXEC && (hdr->flags & ST_RECORD_HOOK_HELD)) {
 		log_info(2, "resuming process %u: the hooks of its new image are attached", hdr->pid);
-		tracer_release_hold(&s->tracer, hdr->pid);
+		tracer_release_hold(&s->tracer, hdr->pid, 0, NULL);
 	}
 	if (!dropped && hdr && hdr->kind == ST_REC_EXIT)
 		container_forget(hdr->pid);

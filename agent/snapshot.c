@@ -354,15 +354,12 @@ static int agent_hold(struct snapshots *sn, __u32 pid, enum st_trigger trigger)
  */
 static int release_hold(struct snapshots *sn, __u32 pid, int end_process, int *continued)
 {
-	struct st_hold hold;
+	__u32 flags;
+	int ret = tracer_release_hold(sn->tracer, pid, end_process, &flags);
 
 	if (continued)
-		*continued = !bpf_map_lookup_elem(sn->tracer->holds_fd, &pid, &hold) &&
-			     (hold.flags & ST_HOLD_FOREIGN_CONT);
-	if (!end_process)
-		return tracer_release_hold(sn->tracer, pid);
-	bpf_map_delete_elem(sn->tracer->holds_fd, &pid);
-	return kill(pid, SIGKILL) ? -1 : 0;
+		*continued = !!(flags & ST_HOLD_FOREIGN_CONT);
+	return ret;
 }
 
 /*

@@ -373,16 +373,19 @@ void tracer_remove(struct tracer *t, pid_t pid)
 	idle_remove(t, pid);
 }
 
-int tracer_release_hold(struct tracer *t, pid_t pid)
+int tracer_release_hold(struct tracer *t, pid_t pid, int kill_process, __u32 *flags)
 {
-	struct st_hold hold;
+	struct st_hold hold = {};
 	__u32 key = pid;
-	int foreign = 0;
+	int foreign;
 
-	if (bpf_map_lookup_elem(t->holds_fd, &key, &hold) == 0) {
-		foreign = !!(hold.flags & ST_HOLD_FOREIGN_STOP);
+	if (bpf_map_lookup_elem(t->holds_fd, &key, &hold) == 0)
 		bpf_map_delete_elem(t->holds_fd, &key);
-	}
+	if (flags)
+		*flags = hold.flags;
+	if (kill_process)
+		return kill(pid, SIGKILL) ? -1 : 0;
+	foreign = !!(hold.flags & ST_HOLD_FOREIGN_STOP);
 	/* NOTE: the holds map is this agent's own, so another snaptrig's hold of pid ends too */
 	if (foreign) {
 		log_info(1, "process %d was stopped by another process while held; leaving it stopped",

@@ -91,11 +91,13 @@ int tracer_add(struct tracer *t, pid_t pid, const struct stdin_id *in);
 int tracer_set_once(struct tracer *t, pid_t pid, __u32 once);
 void tracer_remove(struct tracer *t, pid_t pid);
 /*
- * Ends the kernel's or the agent's hold of pid: deletes the entry of pid in the holds map and
- * sends SIGCONT. Returns 1 when the process runs again, 0 when it stays
- * stopped because someone else stopped it meanwhile, -1 when it is gone.
+ * Ends the kernel's or the agent's hold of pid: deletes its entry in the holds
+ * map, then sends SIGCONT, or SIGKILL when kill_process is set. Stores the
+ * entry's ST_HOLD_* flags in *flags unless flags is NULL (0 without an entry).
+ * Returns 1 when the process runs again, 0 when someone else stopped it
+ * meanwhile or it was killed, and -1 when it is gone.
  */
-int tracer_release_hold(struct tracer *t, pid_t pid);
+int tracer_release_hold(struct tracer *t, pid_t pid, int kill_process, __u32 *flags);
 /* Whether pid has an entry in the kernel's procs map. */
 int tracer_has(struct tracer *t, pid_t pid);
 /* Number of entries in the kernel's procs map. */

@@ -333,8 +333,8 @@ static void schedule_rescan(struct uprobes *u, pid_t pid, __u64 due_ns)
 
 /*
  * Whether the image that pid runs was examined before. At its exec only the
- * image and its interpreter are mapped, so such an exec needs no scan: its
- * libraries are mapped later and the rescan examines them.
+ * image and its interpreter are mapped, so such an exec needs no scan, which
+ * saved about 90 us of agent CPU per exec here. The rescan finds the libraries.
  */
 static int image_examined(const struct uprobes *u, pid_t pid)
 {
@@ -345,27 +345,19 @@ static int image_examined(const struct uprobes *u, pid_t pid)
 	return stat(path, &st) == 0 && was_examined(u, st.st_dev, st.st_ino);
 }
 
-void uprobes_on_record(struct uprobes *u, const void *data, size_t size)
+int uprobes_on_exec(struct uprobes *u, const struct st_record_header *hdr)
 {
-	const struct st_record_header *hdr = record_decode(data, size);
-
-	if (!u || !hdr || hdr->kind != ST_REC_EXEC)
-		return;
-	/* skipping the scan saved about 90 us of agent CPU per exec here */
-	if (!(hdr->flags & ST_RECORD_HOOK_HELD) && image_examined(u, hdr->pid)) {
-		schedule_rescan(u, hdr->pid, hdr->boot_ns + RESCAN_DELAY_NS);
-		return;
-	}
+	if (!u)
+		return 0;
 	/*
-	 * The exec of an image not examined before waits stopped for this
-	 * (ST_RECORD_HOOK_HELD). NOTE: the dynamic loader maps the libraries
-	 * after the exec record, while the process runs, so they are examined
-	 * RESCAN_DELAY_NS later. A probe in a library that the process reaches
-	 * before then is missed. A library it dlopen()s after then is not
-	 * examined at all.
+	 * NOTE: the dynamic loader maps the libraries after the exec record,
+	 * while the process runs, so they are examined RESCAN_DELAY_NS later. A
+	 * probe in a library that the process reaches before then is missed. A
+	 * library it dlopen()s after then is not examined at all.
 	 */
-	uprobes_add_process(u, hdr->pid);
 	schedule_rescan(u, hdr->pid, hdr->boot_ns + RESCAN_DELAY_NS);
+	/* the exec of an image not examined before waits stopped (ST_RECORD_HOOK_HELD) */
+	return (hdr->flags & ST_RECORD_HOOK_HELD) || !image_examined(u, hdr->pid);
 }
 
 void uprobes_tick(struct uprobes *u, __u64 now_ns)

@@ -41,11 +41,12 @@ void uprobes_add_command(struct uprobes *u, char *const *command);
 void uprobes_add_process(struct uprobes *u, pid_t pid);
 
 /*
- * Looks at one ring buffer record: after an exec it examines the new image
- * now and the process's files again a little later, when the dynamic loader
- * has mapped the libraries.
+ * Schedules a second look at the files of the process that exec record hdr
+ * names, for when the dynamic loader has mapped the libraries. Returns 1 when
+ * the new image needs uprobes_add_process() now as well, 0 when the agent
+ * examined it before.
  */
-void uprobes_on_record(struct uprobes *u, const void *data, size_t size);
+int uprobes_on_exec(struct uprobes *u, const struct st_record_header *hdr);
 
 /* Runs the later examinations that are due at now_ns (boot clock). */
 void uprobes_tick(struct uprobes *u, __u64 now_ns);

@@ -112,16 +112,22 @@ int handle_exit_listen(struct trace_event_raw_sys_exit *ctx)
 
 /*
  * Sends first-stdin when a read-family call on descriptor fd reads stdin's
- * file, at an explicit offset when at_offset.
+ * file, at an explicit offset when at_offset. out_fd is sendfile's output,
+ * which decides whether it can read; the other calls pass -1.
  */
-static __always_inline int on_read(int fd, __u32 call, bool at_offset)
+static __always_inline int on_read(int fd, __u32 call, bool at_offset, int out_fd)
 {
 	struct st_proc *proc = current_proc();
+	struct file *file;
 
 	if (!proc || !stdin_pending(proc) || !maybe_stdin(proc, fd))
 		return 0;
-	if (fd_reads_stdin(proc, fd, call, at_offset))
-		stdin_send(proc, fd, call, ST_VIA_SYSCALL);
+	file = current_fd_file(fd);
+	if (!file_is_stdin(proc, file) || !stdin_call_reads(file, call, at_offset))
+		return 0;
+	if (call == ST_CALL_SENDFILE && !sendfile_reads(file, current_fd_file(out_fd)))
+		return 0;
+	stdin_send(proc, fd, call, ST_VIA_SYSCALL);
 	return 0;
 }
 
@@ -129,7 +135,7 @@ static __always_inline int on_read(int fd, __u32 call, bool at_offset)
 SEC("tp/syscalls/sys_enter_" #name)					\
 int handle_##name(struct trace_event_raw_sys_enter *ctx)		\
 {									\
-	return on_read((int)ctx->args[0], call, false);			\
+	return on_read((int)ctx->args[0], call, false, -1);		\
 }
 
 /*
@@ -142,7 +148,7 @@ int handle_##name(struct trace_event_raw_sys_enter *ctx)		\
 {									\
 	if ((long)ctx->args[3] < 0)					\
 		return 0;						\
-	return on_read((int)ctx->args[0], call, true);			\
+	return on_read((int)ctx->args[0], call, true, -1);		\
 }
 
 READ_HOOK(read, ST_CALL_READ)
@@ -158,7 +164,7 @@ int handle_preadv2(struct trace_event_raw_sys_enter *ctx)
 
 	if (offset < -1)
 		return 0;
-	return on_read((int)ctx->args[0], ST_CALL_PREADV2, offset != -1);
+	return on_read((int)ctx->args[0], ST_CALL_PREADV2, offset != -1, -1);
 }
 
 READ_HOOK(recvfrom, ST_CALL_RECVFROM)
@@ -200,24 +206,13 @@ int handle_recvmmsg(struct trace_event_raw_sys_enter *ctx)
 SEC("tp/syscalls/sys_enter_splice")
 int handle_splice(struct trace_event_raw_sys_enter *ctx)
 {
-	return on_read((int)ctx->args[0], ST_CALL_SPLICE, ctx->args[1] != 0);
+	return on_read((int)ctx->args[0], ST_CALL_SPLICE, ctx->args[1] != 0, -1);
 }
 
 SEC("tp/syscalls/sys_enter_sendfile64")
 int handle_sendfile64(struct trace_event_raw_sys_enter *ctx)
 {
-	struct st_proc *proc = current_proc();
-	int fd = (int)ctx->args[1];
-	struct file *file;
-
-	if (!proc || !stdin_pending(proc) || !maybe_stdin(proc, fd))
-		return 0;
-	file = current_fd_file(fd);
-	if (file_is_stdin(proc, file) &&
-	    stdin_call_reads(file, ST_CALL_SENDFILE, ctx->args[2] != 0) &&
-	    sendfile_reads(file, current_fd_file((int)ctx->args[0])))
-		stdin_send(proc, fd, ST_CALL_SENDFILE, ST_VIA_SYSCALL);
-	return 0;
+	return on_read((int)ctx->args[1], ST_CALL_SENDFILE, ctx->args[2] != 0, (int)ctx->args[0]);
 }
 
 READ_HOOK(tee, ST_CALL_TEE)

@@ -738,7 +738,7 @@ class ExecTest(SnapshotTestCase):
         self.assertGreaterEqual(len(snap["stderr"]), 512)
         self.assertLessEqual(len(snap["stderr"]), 1024)
 
-    def assertNotStarted(self, command, why):
+    def assertNotStarted(self, command, error):
         """A checkpointer that cannot be executed fails the request with reason start."""
         run, pid = self.trace_counter(["-t", "first-listen", "--freeze",
                                        "--exec", f"{command} {{pid}}"])
@@ -747,7 +747,7 @@ class ExecTest(SnapshotTestCase):
         self.assertEqual(run.wait_fact("counter"), str(COUNTER_AFTER))
         self.finish_counter(run, pid)
 
-        message = f"cannot execute checkpointer '{command}': {why}"
+        message = f"cannot execute checkpointer '{command}': {error}"
         self.assertFields(run, snap, status="failed", reason="start", exit_code=None,
                           held=True, hold="kernel", resumed=True, ended=False, stderr=message)
         self.assertServed(run, snap, trigger)

@@ -503,17 +503,17 @@ def add_agent_targets(doc, t):
               f"{(p99 - limit_us) / limit_us * 100:+.0f} % vs target", reason)
 
     kinds = (agent.get("latency_exec") or {}).get("kinds", {})
-    for kind, what in (("first-listen", "once-trigger (first-listen, right after an exec)"),
-                       ("bootstrap", "exec (bootstrap line)"), ("exit", "exit line")):
+    for kind, line_kind in (("first-listen", "once-trigger (first-listen, right after an exec)"),
+                            ("bootstrap", "exec (bootstrap line)"), ("exit", "exit line")):
         x = kinds.get(kind)
         written = x["kernel_to_written_us"] if x else None
-        what = f"trigger latency kernel→line written p99, {what}"
+        target = f"trigger latency kernel→line written p99, {line_kind}"
         if not written or written["p99"] is None:
-            t.add(what, "< 100 µs", "—", None, "", "no line measured")
+            t.add(target, "< 100 µs", "—", None, "", "no line measured")
             continue
         reader = x["kernel_to_line_us"]
         p99 = written["p99"]
-        t.add(what, "< 100 µs", f"written: p50 {written['p50']:.0f} µs, p99 {p99:.0f} µs "
+        t.add(target, "< 100 µs", f"written: p50 {written['p50']:.0f} µs, p99 {p99:.0f} µs "
               f"(n={written['lines']}); read through a pipe: p50 {reader['p50']:.0f} µs, "
               f"p99 {reader['p99']:.0f} µs (n={x['matched']})", p99 < 100,
               f"{(p99 - 100) / 100 * 100:+.0f} % vs target", reason_exec_latency(written))
@@ -666,9 +666,9 @@ def agent_tables(res):
         out += ["", "Checkpointer start: `snaptrig -t sigalrm --cooldown 0s --exec "
                 "'bench-latency stamp FILE' [--freeze] -- bench-latency sigalrm N 5000 FILE`. "
                 "The checkpointer takes CLOCK_BOOTTIME first thing in main() and subtracts the "
-                "boot_ns of the trigger line it gets in SNAPTRIG_EVENT, so the figure includes "
-                "the agent's wake-up, its vfork() and exec of the checkpointer, and the dynamic "
-                "loader's start of a small C program.", "",
+                "boot_ns of the trigger line it gets in SNAPTRIG_EVENT. So the figure includes "
+                "the agent's wake-up, its vfork() and exec of the checkpointer, and the start "
+                "of a small C program by the dynamic loader.", "",
                 "| --freeze | triggers | checkpointers started | p50 | p99 | max |",
                 "|---|---|---|---|---|---|"]
         for x in started:
