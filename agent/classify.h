@@ -67,7 +67,7 @@ struct classifier {
 	struct proc_entry *procs;
 	size_t proc_count;
 	size_t proc_cap;
-	/* Reads the kernel's st_proc.calls and window_ns of pid; 0 or -errno. */
+	/* Reads the kernel's st_proc.calls and window_ns of pid. Returns 0 or -errno. */
 	int (*read_calls)(void *ctx, __u32 pid, __u64 *calls, __u64 *windows);
 	void *calls_ctx;
 	void (*emit)(void *ctx, const struct line *line);

@@ -43,7 +43,7 @@
 
 struct request_parse {
 	struct control_request *req;
-	/* the first invalid member value; the parse goes on to find the id */
+	/* the first invalid member value, kept while the parse goes on to find the id */
 	char error[CONTROL_ERROR_LEN];
 };
 

@@ -186,7 +186,7 @@ static int parse_unicode_escape(struct json_parser *ps, unsigned int *cp)
 	return 0;
 }
 
-/* Decodes one escape after the backslash into out; returns its length or -EINVAL. */
+/* Decodes one escape after the backslash into out. Returns its length or -EINVAL. */
 static int parse_escape(struct json_parser *ps, char *out)
 {
 	static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
@@ -277,7 +277,7 @@ int json_parse_string(struct json_parser *ps, char *out, size_t cap, size_t *len
 
 /* Numbers and literals */
 
-/* Moves past a run of decimal digits; returns whether there was one. */
+/* Moves past a run of decimal digits. Returns whether there was one. */
 static bool take_digits(struct json_parser *ps)
 {
 	const char *digits = ps->p;

@@ -48,7 +48,7 @@ struct json_parser {
 	const char *text;	/* the first byte */
 	const char *p;		/* next byte to read */
 	const char *end;	/* one past the last byte */
-	char *err;		/* message of the error; unused when err_len is 0 */
+	char *err;		/* message of the error, unused when err_len is 0 */
 	size_t err_len;
 	unsigned int depth;	/* objects and arrays open at p */
 	unsigned int name_count; /* entries in name_hashes and name_offsets */
@@ -57,7 +57,7 @@ struct json_parser {
 	__u32 name_offsets[JSON_PARSE_MAX_NAMES];	/* of its opening quote in text (< 4 GiB) */
 };
 
-/* Starts a parse of len bytes at text; err (err_len bytes) receives messages. */
+/* Starts a parse of len bytes at text. Messages go to err, err_len bytes. */
 void json_parser_init(struct json_parser *ps, const char *text, size_t len, char *err,
 		      size_t err_len);
 

@@ -43,7 +43,7 @@ const char *latency_kind_name(unsigned int kind);
 unsigned int latency_bucket(__u64 ns);
 __u64 latency_bucket_top(unsigned int bucket);
 
-/* Counts one delay of kind, an st_trigger or a latency_kind; a failed allocation drops it. */
+/* Counts one delay of kind, an st_trigger or a latency_kind. A failed allocation drops it. */
 void latency_add(struct latency_set *set, unsigned int kind, __u64 ns);
 /* The smallest bucket top at or above percent of the delays, at most the maximum. */
 __u64 latency_percentile(const struct latency_hist *h, unsigned int percent);

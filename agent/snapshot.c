@@ -871,7 +871,7 @@ int snapshot_parse_reply(const char *reply, size_t len, bool *ok, char *message,
 	return 0;
 }
 
-/* Checks the reply line, len bytes without its '\n'; an invalid reply fails the request. */
+/* Checks the reply line, len bytes without its '\n'. An invalid reply fails the request. */
 static void parse_reply(struct snapshot_job *job, size_t len)
 {
 	bool ok = false;
