@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <linux/capability.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
@@ -32,6 +33,28 @@
 #define DEBUGFS_TRACING_PATH "/sys/kernel/debug/tracing"
 /* Below this cooldown, windows open so often that waking per window costs more. */
 #define WAKEUP_MIN_COOLDOWN_NS 1000000ULL
+
+__u32 tracer_calls_no_wakeup(__u64 cooldown_ns)
+{
+	return cooldown_ns < WAKEUP_MIN_COOLDOWN_NS;
+}
+
+/*
+ * Returns the whole jiffies that surely lie inside a cooldown window, where
+ * the hooks skip the clock read. clock_getres() of CLOCK_MONOTONIC_COARSE
+ * gives the tick. The window's last sixteenth and two ticks are left to the
+ * clock, since jiffies may lag it by a tick. 0 turns the shortcut off.
+ */
+__u64 tracer_quiet_jiffies(__u64 cooldown_ns)
+{
+	struct timespec tick;
+	__u64 quiet;
+
+	if (clock_getres(CLOCK_MONOTONIC_COARSE, &tick) || tick.tv_sec || tick.tv_nsec <= 0)
+		return 0;
+	quiet = (cooldown_ns - cooldown_ns / 16) / (__u64)tick.tv_nsec;
+	return quiet > 2 ? quiet - 2 : 0;
+}
 
 static int is_tracefs(const char *path)
 {
@@ -229,7 +252,8 @@ int tracer_open(struct tracer *t, const struct options *opts, pid_t agent_pid)
 	skel->rodata->targ_triggers = opts->triggers;
 	skel->rodata->targ_follow = opts->follow;
 	skel->rodata->targ_cooldown_ns = opts->cooldown_ns;
-	skel->rodata->targ_calls_no_wakeup = opts->cooldown_ns < WAKEUP_MIN_COOLDOWN_NS;
+	skel->rodata->targ_calls_no_wakeup = tracer_calls_no_wakeup(opts->cooldown_ns);
+	skel->rodata->targ_quiet_jiffies = tracer_quiet_jiffies(opts->cooldown_ns);
 	if (opts->freeze)
 		skel->rodata->targ_freeze = opts->snapshot_on & opts->triggers;
 	if (opts->ring_buffer_size) {

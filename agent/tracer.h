@@ -67,6 +67,10 @@ int tracer_ensure_tracefs(void);
  */
 int tracer_open(struct tracer *t, const struct options *opts, pid_t agent_pid);
 
+/* targ_calls_no_wakeup and targ_quiet_jiffies of maps.bpf.h for a cooldown of cooldown_ns. */
+__u32 tracer_calls_no_wakeup(__u64 cooldown_ns);
+__u64 tracer_quiet_jiffies(__u64 cooldown_ns);
+
 /*
  * Maps the ring buffer for reading, with handle_record called for every
  * record. From then on the ring counts twice its size in the agent's RSS,

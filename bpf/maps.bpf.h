@@ -44,6 +44,7 @@ const volatile __u32 targ_freeze;		/* ST_TRIG_BIT mask of triggers that stop the
 const volatile __u32 targ_triggers;		/* ST_TRIG_BIT mask */
 const volatile __u64 targ_cooldown_ns = 1000000000ULL;
 const volatile __u32 targ_calls_no_wakeup;	/* cooldown too short to wake per window */
+const volatile __u64 targ_quiet_jiffies;	/* whole jiffies surely inside a window; 0: none */
 const volatile __u64 targ_ring_size = 4 << 20;	/* bytes of the events ring buffer */
 const volatile __u64 targ_cgroup_id;		/* kernfs id of the --cgroup target; 0: no --cgroup */
 const volatile __u32 targ_cgroup_level;	/* depth of that cgroup below the cgroup2 root */
@@ -273,12 +274,22 @@ static __always_inline int on_call_task(struct st_proc *proc, __u32 call, __u32 
 					struct task_struct *task)
 {
 	struct st_calls_record *rec;
-	__u64 now, opened;
+	__u64 now, opened, jiffies = 0;
 
 	if (call >= ST_COUNTED_CALLS || class >= ST_CLASS_COUNT)
 		return 0;
 	__sync_fetch_and_add(&proc->calls[call], 1);
 
+	/*
+	 * Calls in most of a window end on a jiffies compare,
+	 * because a clock read costs about 70 ns on a KVM guest. Jiffies stop
+	 * during a suspend, so a window that spans one may end late.
+	 */
+	if (targ_quiet_jiffies) {
+		jiffies = bpf_jiffies64();
+		if ((__s64)(proc->quiet_until_jiffies[class] - jiffies) > 0)
+			return 0;
+	}
 	now = bpf_ktime_get_boot_ns();
 	opened = proc->window_ns[class];
 	if (targ_cooldown_ns && opened && now - opened < targ_cooldown_ns)
@@ -298,6 +309,8 @@ static __always_inline int on_call_task(struct st_proc *proc, __u32 call, __u32 
 	if (targ_cooldown_ns &&
 	    __sync_val_compare_and_swap(&proc->window_ns[class], opened, now) != opened)
 		return 0;
+	if (targ_quiet_jiffies)
+		proc->quiet_until_jiffies[class] = jiffies + targ_quiet_jiffies;
 
 	rec = record_reserve(sizeof(*rec), ST_REC_CALLS);
 	if (!rec)

@@ -144,6 +144,8 @@ struct st_proc {
 	__u64 calls[ST_COUNTED_CALLS];
 	/* boot-time ns when each class last opened a cooldown window */
 	__u64 window_ns[ST_CLASS_COUNT];
+	/* jiffies value before which each class's window is surely still open */
+	__u64 quiet_until_jiffies[ST_CLASS_COUNT];
 	/* identity of the file that was stdin: kernel dev_t of the superblock */
 	__u64 stdin_dev;
 	__u64 stdin_ino;

@@ -113,19 +113,37 @@ class CallsTest(SnaptrigTestCase):
                                         f"calls=getrandom:{rest},"
                                         f"clock_gettime:{expected['clock_gettime']}"])
 
-    def test_nondet_two_windows(self):
-        args = ["-r", "1", "-k", "2", "-d", "500"]
+    def assertGetrandomWindows(self, args, cooldown, shape):
+        """Run st-nondet with args and check the (count, coalesced) of each line.
+
+        glibc's malloc seed makes one getrandom before round one, so shape
+        has a line for it and the rounds' calls add up to one less.
+        """
         expected = self.nondet_expected(args)
-        run = self.trace(["-t", "non-deterministic-call", "--cooldown", "100ms"],
+        run = self.trace(["-t", "non-deterministic-call", "--cooldown", cooldown],
                          [tool("st-nondet")] + args)
         self.assertEqual(run.wait_exit(), 0, run.describe())
         pid = int(run.fact_values("pid")[0])
         lines = run.triggers("non-deterministic-call", pid=pid)
-        shape = [(l["detail"]["count"], l["detail"]["coalesced"]) for l in lines]
-        # Round one: glibc's malloc seed and one call; round two: one call.
-        self.assertEqual(expected["getrandom"], 3)
-        self.assertEqual(shape, [(1, False), (1, True), (1, False)], run.describe())
-        self.assertEqual(summed_calls(lines), {"getrandom": 3})
+        got = [(l["detail"]["count"], l["detail"]["coalesced"]) for l in lines]
+        total = sum(count for count, _ in shape)
+        self.assertEqual(expected["getrandom"], total)
+        self.assertEqual(got, shape, run.describe())
+        self.assertEqual(summed_calls(lines), {"getrandom": total})
+
+    def test_nondet_two_windows(self):
+        # Round one: the malloc seed and one call; round two: one call.
+        self.assertGetrandomWindows(["-r", "1", "-k", "2", "-d", "500"], "100ms",
+                                    [(1, False), (1, True), (1, False)])
+
+    def test_nondet_window_reopens_after_cooldown(self):
+        """A call 1.3 cooldowns after the last window opened starts a new one.
+
+        The hooks compare jiffies in the first part of a window. A span that
+        was too long would coalesce rounds two and three.
+        """
+        self.assertGetrandomWindows(["-r", "1", "-k", "3", "-d", "400"], "300ms",
+                                    [(1, False), (1, True), (1, False), (1, False)])
 
     def test_nondet_pending_before_exit(self):
         args = ["-r", "5", "-g", "1"]

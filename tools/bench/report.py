@@ -263,8 +263,9 @@ def reason_flood(doc, label):
     if d_floor is not None and floor_r and d is not None and d_floor < d:
         parts.append(f"a bare tp/syscalls hook on getrandom with one map lookup adds "
                      f"{d_floor:.0f} ns ({floor_r['median']:.3f}×), and the other "
-                     f"{d - d_floor:.0f} ns are on_call() in bpf/maps.bpf.h (an atomic add, a "
-                     "clock read and a compare on every call)")
+                     f"{d - d_floor:.0f} ns are on_call() in bpf/maps.bpf.h (an atomic add and a "
+                     "jiffies compare on every call, and a clock read in the last sixteenth of "
+                     "each window)")
     elif d_floor is not None and floor_r:
         parts.append(f"a bare tp/syscalls hook on getrandom with one map lookup cost "
                      f"{d_floor:.0f} ns ({floor_r['median']:.3f}×) in this run, as much as "
