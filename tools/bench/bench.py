@@ -89,10 +89,14 @@ def bpftrace(script):
 
 
 def floor(mode):
-    """Return a wrapper that runs argv under floor.bpf.c's hooks: "tp" or "raw"."""
+    """Return a wrapper that runs argv under bench-floor's hooks.
+
+    mode is "tp" or "raw" (floor.bpf.c) or "churn" (floor-churn.bpf.c).
+    """
+    obj = "floor-churn.bpf.o" if mode == "churn" else "floor.bpf.o"
+
     def wrap(argv):
-        return [os.path.join(BIN, "bench-floor"), mode, os.path.join(BIN, "floor.bpf.o"),
-                "--", *argv]
+        return [os.path.join(BIN, "bench-floor"), mode, os.path.join(BIN, obj), "--", *argv]
     return wrap
 
 
@@ -428,6 +432,7 @@ def bench_churn(cfg):
         "bpftrace all.bt": bpftrace("all.bt"),
         "strace -f": strace(HOOKED_CALLS, False),
         "strace -f --seccomp-bpf": strace(HOOKED_CALLS, True),
+        "floor churn": floor("churn"),
     }
 
     def workload(factor):
@@ -895,7 +900,7 @@ def config(quick):
     c.latency_n = 150 if quick else 500
     # Quick mode runs snaptrig and the bare hooks, and the bpftrace peer of the flood.
     c.keep = {"snaptrig -t all", "snaptrig -t all -p other",
-              "snaptrig -t all --cooldown 0s", "floor tp", "floor raw"} if quick else None
+              "snaptrig -t all --cooldown 0s", "floor tp", "floor raw", "floor churn"} if quick else None
     return c
 
 

@@ -11,25 +11,12 @@
 #include <linux/bpf.h>
 #include <linux/types.h>
 #include <bpf/bpf_helpers.h>
+#include "floor.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define NR_PREAD64 17		/* x86_64 system call numbers */
 #define NR_GETRANDOM 318
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u32);
-	__type(value, __u32);
-} traced SEC(".maps");
-
-static __always_inline int lookup_current(void)
-{
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-
-	return bpf_map_lookup_elem(&traced, &tgid) != NULL;
-}
 
 SEC("tp/syscalls/sys_enter_pread64")
 int tp_pread64(void *ctx)

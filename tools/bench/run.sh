@@ -36,6 +36,10 @@ for src in tools/bench/bench-*.c; do
 done
 ${CLANG:-clang} -g -O2 -target bpf -mcpu=v3 -Wall -Werror \
 	-I"/usr/include/$(${CC:-gcc} -dumpmachine)" -c tools/bench/floor.bpf.c -o "$bin/floor.bpf.o"
+# floor-churn.bpf.c reads task_struct through the build's vmlinux.h
+arch=$(uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+${CLANG:-clang} -g -O2 -target bpf -mcpu=v3 -Wall -Werror -D__TARGET_ARCH_"$arch" -Ibuild \
+	-c tools/bench/floor-churn.bpf.c -o "$bin/floor-churn.bpf.o"
 
 command="tools/bench/run.sh"
 [ -z "${MAKELEVEL:-}" ] || command="make bench"
