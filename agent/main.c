@@ -42,7 +42,8 @@ static int record_cb(void *ctx, void *data, size_t size)
 	 * so its bootstrap or exec line is written first. The image waits for the
 	 * markers all the same, stopped (ST_RECORD_HOOK_HELD).
 	 */
-	if (hdr && hdr->kind == ST_REC_EXEC && uprobes_on_exec(s->uprobes, hdr)) {
+	if (!dropped && hdr && hdr->kind == ST_REC_EXEC &&
+	    uprobes_on_exec(s->uprobes, (const struct st_exec_record *)hdr)) {
 		emitter_flush(&s->emitter);
 		uprobes_add_process(s->uprobes, hdr->pid);
 	}
@@ -53,8 +54,10 @@ static int record_cb(void *ctx, void *data, size_t size)
 		log_info(2, "resuming process %u: the hooks of its new image are attached", hdr->pid);
 		tracer_release_hold(&s->tracer, hdr->pid, 0, NULL);
 	}
-	if (!dropped && hdr && hdr->kind == ST_REC_EXIT)
+	if (!dropped && hdr && hdr->kind == ST_REC_EXIT) {
 		container_forget(hdr->pid);
+		uprobes_on_exit(s->uprobes, hdr->pid);
+	}
 	return 0;
 }
 

@@ -332,20 +332,19 @@ static void schedule_rescan(struct uprobes *u, pid_t pid, __u64 due_ns)
 }
 
 /*
- * Whether the image that pid runs was examined before. At its exec only the
+ * Whether the image that rec loaded was examined before. At its exec only the
  * image and its interpreter are mapped, so such an exec needs no scan, which
  * saved about 90 us of agent CPU per exec here. The rescan finds the libraries.
  */
-static int image_examined(const struct uprobes *u, pid_t pid)
+static int image_examined(const struct uprobes *u, const struct st_exec_record *rec)
 {
-	char path[64];
-	struct stat st;
+	/* the record has the kernel's dev_t, major << 20 | minor */
+	dev_t dev = makedev(rec->image.dev >> 20, rec->image.dev & 0xfffff);
 
-	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
-	return stat(path, &st) == 0 && was_examined(u, st.st_dev, st.st_ino);
+	return was_examined(u, dev, rec->image.ino);
 }
 
-int uprobes_on_exec(struct uprobes *u, const struct st_record_header *hdr)
+int uprobes_on_exec(struct uprobes *u, const struct st_exec_record *rec)
 {
 	if (!u)
 		return 0;
@@ -355,9 +354,23 @@ int uprobes_on_exec(struct uprobes *u, const struct st_record_header *hdr)
 	 * probe in a library that the process reaches before then is missed. A
 	 * library it dlopen()s after then is not examined at all.
 	 */
-	schedule_rescan(u, hdr->pid, hdr->boot_ns + RESCAN_DELAY_NS);
+	schedule_rescan(u, rec->hdr.pid, rec->hdr.boot_ns + RESCAN_DELAY_NS);
 	/* the exec of an image not examined before waits stopped (ST_RECORD_HOOK_HELD) */
-	return (hdr->flags & ST_RECORD_HOOK_HELD) || !image_examined(u, hdr->pid);
+	return (rec->hdr.flags & ST_RECORD_HOOK_HELD) || !image_examined(u, rec);
+}
+
+void uprobes_on_exit(struct uprobes *u, pid_t pid)
+{
+	size_t i;
+
+	if (!u)
+		return;
+	for (i = 0; i < u->rescan_count; i++) {
+		if (u->rescans[i].pid == pid) {
+			u->rescans[i] = u->rescans[--u->rescan_count];
+			return;
+		}
+	}
 }
 
 void uprobes_tick(struct uprobes *u, __u64 now_ns)

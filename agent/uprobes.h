@@ -41,12 +41,15 @@ void uprobes_add_command(struct uprobes *u, char *const *command);
 void uprobes_add_process(struct uprobes *u, pid_t pid);
 
 /*
- * Schedules a second look at the files of the process that exec record hdr
+ * Schedules a second look at the files of the process that exec record rec
  * names, for when the dynamic loader has mapped the libraries. Returns 1 when
  * the new image needs uprobes_add_process() now as well, 0 when the agent
  * examined it before.
  */
-int uprobes_on_exec(struct uprobes *u, const struct st_record_header *hdr);
+int uprobes_on_exec(struct uprobes *u, const struct st_exec_record *rec);
+
+/* Cancels the second look at an exited process. */
+void uprobes_on_exit(struct uprobes *u, pid_t pid);
 
 /* Runs the later examinations that are due at now_ns (boot clock). */
 void uprobes_tick(struct uprobes *u, __u64 now_ns);

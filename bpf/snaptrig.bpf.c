@@ -497,11 +497,9 @@ static __always_inline void stdin_from_exec(struct st_proc *proc, struct task_st
  * SIGSTOP and the SIGCONT as signals of its own program.
  */
 static __always_inline bool exec_needs_hooks(struct task_struct *task, bool ia32,
-					     struct linux_binprm *bprm)
+					     const struct st_image *image)
 {
 	bool ia32_hook = ia32 && ia32_exec_hold;
-	struct st_image image = {};
-	struct inode *inode;
 
 	/* the switches first: most execs need no hook at all */
 	if (!ia32_hook && !image_exec_hold)
@@ -510,10 +508,7 @@ static __always_inline bool exec_needs_hooks(struct task_struct *task, bool ia32
 		return false;
 	if (ia32_hook)
 		return true;
-	inode = BPF_CORE_READ(bprm, file, f_inode);
-	image.dev = BPF_CORE_READ(inode, i_sb, s_dev);
-	image.ino = BPF_CORE_READ(inode, i_ino);
-	return !bpf_map_lookup_elem(&images, &image);
+	return !bpf_map_lookup_elem(&images, image);
 }
 
 SEC("tp_btf/sched_process_exec")
@@ -523,6 +518,7 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid,
 	__u32 tgid = BPF_CORE_READ(task, tgid);
 	struct st_exec_record *rec;
 	struct st_proc *proc;
+	struct inode *inode;
 
 	proc = bpf_map_lookup_elem(&procs, &tgid);
 	if (!proc)
@@ -539,11 +535,14 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid,
 	/* the kernel marks the first return of a 32-bit image as an ia32 system call */
 	rec->ia32 = !!(BPF_CORE_READ(task, thread_info.status) & TS_COMPAT_FLAG);
 	rec->pad = 0;
+	inode = BPF_CORE_READ(bprm, file, f_inode);
+	rec->image.dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	rec->image.ino = BPF_CORE_READ(inode, i_ino);
 	bpf_probe_read_kernel_str(rec->filename, sizeof(rec->filename),
 				  BPF_CORE_READ(bprm, filename));
 	/* the new image has not run yet: stop it before its first instruction */
 	rec->hdr.flags = hold_current(ST_TRIG_BOOTSTRAP);
-	if (!rec->hdr.flags && exec_needs_hooks(task, rec->ia32, bprm) &&
+	if (!rec->hdr.flags && exec_needs_hooks(task, rec->ia32, &rec->image) &&
 	    stop_current(ST_TRIG_BOOTSTRAP))
 		rec->hdr.flags = ST_RECORD_HOOK_HELD;
 	bpf_ringbuf_submit(rec, SUBMIT_WAKE);

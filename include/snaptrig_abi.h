@@ -270,6 +270,7 @@ struct st_exec_record {
 	__u32 ppid;
 	__u32 ia32;		/* 1: the new image is a 32-bit program */
 	__u32 pad;
+	struct st_image image;	/* the executable file the exec loaded */
 	char filename[ST_PATH_LEN];
 };
 
