@@ -111,11 +111,27 @@ int handle_exit_listen(struct trace_event_raw_sys_exit *ctx)
 }
 
 /*
+ * Whether the offset that ptr points to in user memory is negative, which
+ * fails with EINVAL before reading. An offset that cannot be read here
+ * counts as not negative.
+ */
+static __always_inline bool user_offset_negative(__u64 ptr)
+{
+	__s64 offset = 0;
+
+	if (!ptr || bpf_probe_read_user(&offset, sizeof(offset), (const void *)ptr))
+		return false;
+	return offset < 0;
+}
+
+/*
  * Sends first-stdin when a read-family call on descriptor fd reads stdin's
  * file, at an explicit offset when at_offset. out_fd is sendfile's output,
- * which decides whether it can read; the other calls pass -1.
+ * which decides whether it can read, and user_offset the user pointer to
+ * the offset of splice and sendfile. The other calls pass -1 and 0.
  */
-static __always_inline int on_read(int fd, __u32 call, bool at_offset, int out_fd)
+static __always_inline int on_read(int fd, __u32 call, bool at_offset, int out_fd,
+				   __u64 user_offset)
 {
 	struct st_proc *proc = current_proc();
 	struct file *file;
@@ -127,6 +143,8 @@ static __always_inline int on_read(int fd, __u32 call, bool at_offset, int out_f
 		return 0;
 	if (call == ST_CALL_SENDFILE && !sendfile_reads(file, current_fd_file(out_fd)))
 		return 0;
+	if (user_offset_negative(user_offset))
+		return 0;
 	stdin_send(proc, fd, call, ST_VIA_SYSCALL);
 	return 0;
 }
@@ -135,7 +153,7 @@ static __always_inline int on_read(int fd, __u32 call, bool at_offset, int out_f
 SEC("tp/syscalls/sys_enter_" #name)					\
 int handle_##name(struct trace_event_raw_sys_enter *ctx)		\
 {									\
-	return on_read((int)ctx->args[0], call, false, -1);		\
+	return on_read((int)ctx->args[0], call, false, -1, 0);		\
 }
 
 /*
@@ -148,7 +166,7 @@ int handle_##name(struct trace_event_raw_sys_enter *ctx)		\
 {									\
 	if ((long)ctx->args[3] < 0)					\
 		return 0;						\
-	return on_read((int)ctx->args[0], call, true, -1);		\
+	return on_read((int)ctx->args[0], call, true, -1, 0);		\
 }
 
 READ_HOOK(read, ST_CALL_READ)
@@ -164,7 +182,7 @@ int handle_preadv2(struct trace_event_raw_sys_enter *ctx)
 
 	if (offset < -1)
 		return 0;
-	return on_read((int)ctx->args[0], ST_CALL_PREADV2, offset != -1, -1);
+	return on_read((int)ctx->args[0], ST_CALL_PREADV2, offset != -1, -1, 0);
 }
 
 READ_HOOK(recvfrom, ST_CALL_RECVFROM)
@@ -206,13 +224,14 @@ int handle_recvmmsg(struct trace_event_raw_sys_enter *ctx)
 SEC("tp/syscalls/sys_enter_splice")
 int handle_splice(struct trace_event_raw_sys_enter *ctx)
 {
-	return on_read((int)ctx->args[0], ST_CALL_SPLICE, ctx->args[1] != 0, -1);
+	return on_read((int)ctx->args[0], ST_CALL_SPLICE, ctx->args[1] != 0, -1, ctx->args[1]);
 }
 
 SEC("tp/syscalls/sys_enter_sendfile64")
 int handle_sendfile64(struct trace_event_raw_sys_enter *ctx)
 {
-	return on_read((int)ctx->args[1], ST_CALL_SENDFILE, ctx->args[2] != 0, (int)ctx->args[0]);
+	return on_read((int)ctx->args[1], ST_CALL_SENDFILE, ctx->args[2] != 0, (int)ctx->args[0],
+		       ctx->args[2]);
 }
 
 READ_HOOK(tee, ST_CALL_TEE)

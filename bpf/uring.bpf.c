@@ -191,8 +191,14 @@ static __always_inline int uring_splice(struct st_proc *proc, struct io_kiocb *r
 	}
 	fd_in = BPF_CORE_READ(sp, splice_fd_in);
 	flags = BPF_CORE_READ(sp, flags);
-	if (call == ST_CALL_SPLICE)
-		at_offset = BPF_CORE_READ(sp, off_in) != -1;
+	if (call == ST_CALL_SPLICE) {
+		loff_t off_in = BPF_CORE_READ(sp, off_in);
+
+		/* below -1 it fails with EINVAL before reading */
+		if (off_in < -1)
+			return 0;
+		at_offset = off_in != -1;
+	}
 	return uring_read(proc, req, fd_in, flags & SPLICE_FD_IN_FIXED_FLAG, call, op, at_offset);
 }
 
@@ -236,6 +242,20 @@ static __always_inline int read_call(int op)
 	return -1;
 }
 
+/*
+ * Whether a read request has an offset below -1, which fails with EINVAL
+ * before reading, on a pipe too. READ_MULTISHOT ignores its offset.
+ */
+static __always_inline bool read_offset_invalid(struct io_kiocb *req, int op)
+{
+	struct io_rw *rw = (struct io_rw *)&req->cmd;
+
+	if (op != URING_OP(IORING_OP_READ) && op != URING_OP(IORING_OP_READV) &&
+	    op != URING_OP(IORING_OP_READ_FIXED))
+		return false;
+	return BPF_CORE_READ(rw, kiocb.ki_pos) < -1;
+}
+
 /* Opcodes that read a descriptor into the process but have no call id here. */
 static __always_inline bool read_undecoded(int op)
 {
@@ -277,6 +297,9 @@ static __always_inline int on_stdin_request(struct st_proc *proc, struct io_kioc
 	}
 	if (call >= 0) {
 		bool fixed = BPF_CORE_READ(req, flags) & FIXED_FILE_FLAG;
+
+		if (read_offset_invalid(req, op))
+			return 0;
 
 		/* a read at an explicit offset reads a pipe too, because the pipe ignores the offset */
 		return uring_read(proc, req, BPF_CORE_READ(req, cqe.fd), fixed, call, op, false);

@@ -193,8 +193,9 @@ class StdinTest(SnaptrigTestCase):
 
     def test_negative_offsets_fail(self):
         """A negative offset fails with EINVAL before reading, even on a file."""
-        for call in ("pread64(-1)", "preadv(-1)", "preadv2(-2)"):
-            name = call.partition("(")[0]
+        for call in ("pread64(-1)", "preadv(-1)", "preadv2(-2)", "offset.value = -1; sendfile()",
+                     "offset.value = -8; splice()"):
+            name = call.rpartition(" ")[2].partition("(")[0]
             with self.subTest(call=name), open(self.input_file(), "rb") as stdin:
                 run, pid = self.run_positional(call + "\nos.read(0, 4)\n", stdin)
                 self.assertEqual(run.fact_values(name), [f"-1 {errno.EINVAL}"])

@@ -109,6 +109,29 @@ class UringTest(SnaptrigTestCase):
                 self.assertOneTrigger(run, "first-stdin", pid,
                                       {"fd": 0, "call": op, "via": "io_uring"})
 
+    def test_offset_below_minus_one_fails(self):
+        """Reads at offset -5 fail with EINVAL before reading, on a pipe too,
+        and so does a SPLICE from a file. READ_MULTISHOT ignores its offset."""
+        for op in ("read", "readv", "read_fixed"):
+            with self.subTest(op=op):
+                run, pid = self.run_uring(["-k", "-O", "-5", "-n", "1", "-o", op, "read"],
+                                          data=DATA)
+                self.assertEqual(run.fact_values("failed"),
+                                 [{"op": op, "errno": str(errno.EINVAL)}])
+                self.assertEqual(run.triggers("first-stdin"), [], run.describe())
+        path = os.path.join(self.tmp, "stdin.txt")
+        with open(path, "wb") as f:
+            f.write(DATA)
+        with open(path, "rb") as stdin:
+            run, pid = self.run_uring(["-k", "-O", "-5", "-n", "1", "splice"], stdin=stdin)
+        self.assertEqual(run.fact_values("failed"),
+                         [{"op": "splice", "errno": str(errno.EINVAL)}])
+        self.assertEqual(run.triggers("first-stdin"), [], run.describe())
+        run, pid = self.run_uring(["-O", "-5", "-o", "read_multishot", "read"], data=DATA)
+        self.assertTrue(run.fact_values("read"), run.describe())
+        self.assertOneTrigger(run, "first-stdin", pid,
+                              {"fd": 0, "call": "read_multishot", "via": "io_uring"})
+
     def test_pipe_splice_at_offset_fails(self):
         """A SPLICE from a pipe at an offset fails with ESPIPE before reading."""
         for fixed in (False, True):
