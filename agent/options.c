@@ -382,8 +382,8 @@ static int check_probe_options(const struct options *opts)
 		log_error("--request-snapshot needs --control PATH: the socket of the running snaptrig");
 		return -EINVAL;
 	}
-	if (opts->pid_count || opts->command || opts->check) {
-		log_error("--request-snapshot sends one request and exits: give no -p, COMMAND or --check");
+	if (opts->command) {
+		log_error("--request-snapshot sends one request and exits: give no COMMAND");
 		return -EINVAL;
 	}
 	return 0;
@@ -582,7 +582,8 @@ static int check_targets(const struct options *opts)
 
 int options_parse(int argc, char **argv, struct options *opts)
 {
-	int triggers_given = 0, info = 0, opt, err;
+	int triggers_given = 0, info = 0, opt, err, long_index;
+	char tracing_option[40] = "";
 
 	memset(opts, 0, sizeof(*opts));
 	opts->cooldown_ns = 1000000000ULL;
@@ -594,7 +595,8 @@ int options_parse(int argc, char **argv, struct options *opts)
 
 	opterr = 0;
 	/* "+" stops at the first non-option, so COMMAND's own options stay its own */
-	while ((opt = getopt_long(argc, argv, "+:p:t:o:vhV", long_options, NULL)) != -1) {
+	while (long_index = -1,
+	       (opt = getopt_long(argc, argv, "+:p:t:o:vhV", long_options, &long_index)) != -1) {
 		if (opt == 'h' || opt == 'V') {
 			if (!info)
 				info = opt;
@@ -611,9 +613,22 @@ int options_parse(int argc, char **argv, struct options *opts)
 		err = parse_one(opt, optarg, opts, &triggers_given);
 		if (err)
 			return err;
+		/* the first option that only a tracing snaptrig uses, for --request-snapshot */
+		if (!tracing_option[0] && opt != OPT_CONTROL && opt != OPT_REQUEST_SNAPSHOT && opt != 'v') {
+			if (long_index >= 0)
+				snprintf(tracing_option, sizeof(tracing_option), "--%s",
+					 long_options[long_index].name);
+			else
+				snprintf(tracing_option, sizeof(tracing_option), "-%c", opt);
+		}
 	}
 	if (info)
 		return print_info(info, argc, argv);
+	if (opts->request_snapshot_pid && tracing_option[0]) {
+		log_error("--request-snapshot sends one request and exits: %s applies to tracing; give only --control and -v",
+			  tracing_option);
+		return -EINVAL;
+	}
 	if (!triggers_given)
 		opts->triggers = TRIGGERS_DEFAULT & TRIGGERS_AVAILABLE;
 	if (optind < argc)
