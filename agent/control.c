@@ -35,6 +35,12 @@
 #define CONTROL_OUT_PAUSE (64 * 1024)
 #define CONTROL_READS_PER_EVENT 16	/* so one busy client cannot hold the loop */
 #define CLIENT_TIMEOUT_S 5
+/*
+ * Seconds without a request after which a client may lose its place to a new
+ * one when all places are taken, so that clients that connect and never close
+ * cannot lock operators out.
+ */
+#define CONTROL_EVICT_IDLE_S 10
 #define REQUEST_NAME_MAX 32
 /* Bytes of a number shown in a message about it. */
 #define NUMBER_SHOWN_MAX 24
@@ -215,6 +221,7 @@ int control_parse_request(const char *line, size_t len, struct control_request *
 
 struct control_client {
 	__u64 out_since_ns;	/* boot clock: when the socket last took reply bytes */
+	__u64 active_ns;	/* boot clock: when it connected or last sent request bytes */
 	struct ucred peer;	/* pid and uid of the client when it connected */
 	const char *failed;	/* the step that failed: "reading a request", ... */
 	int fd;
@@ -714,11 +721,40 @@ static int client_read(struct control *ctl, struct session *s, struct control_cl
 			return 0;
 		}
 		cl->in_len += n;
+		cl->active_ns = boot_now_ns();
 		err = client_lines(ctl, s, cl);
 		if (err)
 			return err;
 	}
 	return 0;
+}
+
+/*
+ * Closes the client that sent nothing for the longest time, at least
+ * CONTROL_EVICT_IDLE_S, and has no reply or partial request pending.
+ * Returns its place, or CONTROL_MAX_CLIENTS when no client qualifies.
+ */
+static unsigned int evict_idle_client(struct control *ctl)
+{
+	__u64 now_ns = boot_now_ns(), idle_ns = CONTROL_EVICT_IDLE_S * 1000000000ULL;
+	unsigned int i, victim = CONTROL_MAX_CLIENTS;
+	char reason[96];
+
+	for (i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+		const struct control_client *cl = ctl->clients[i];
+
+		if (!cl || cl->out_len || cl->in_len || cl->discarding || now_ns - cl->active_ns < idle_ns)
+			continue;
+		if (victim == CONTROL_MAX_CLIENTS || cl->active_ns < ctl->clients[victim]->active_ns)
+			victim = i;
+	}
+	if (victim == CONTROL_MAX_CLIENTS)
+		return victim;
+	snprintf(reason, sizeof(reason),
+		 "it sent nothing for %llu s and its place went to a new client",
+		 (unsigned long long)((now_ns - ctl->clients[victim]->active_ns) / 1000000000ULL));
+	client_close(ctl, ctl->clients[victim], 0, reason);
+	return victim;
 }
 
 static void accept_clients(struct control *ctl)
@@ -739,16 +775,22 @@ static void accept_clients(struct control *ctl)
 		}
 		for (i = 0; i < CONTROL_MAX_CLIENTS && ctl->clients[i]; i++)
 			;
+		if (i == CONTROL_MAX_CLIENTS)
+			i = evict_idle_client(ctl);
 		cl = i < CONTROL_MAX_CLIENTS ? calloc(1, sizeof(*cl)) : NULL;
 		if (!cl) {
-			log_error("control client rejected: %d clients are connected, the limit; an idle client keeps its place until it closes",
-				  i);
+			if (i < CONTROL_MAX_CLIENTS)
+				log_error("control client rejected: out of memory");
+			else
+				log_error("control client rejected: %d clients are connected, the limit, and none was idle for %d s",
+					  CONTROL_MAX_CLIENTS, CONTROL_EVICT_IDLE_S);
 			if (send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
 				log_info(2, "cannot send the rejection to the control client: %s", strerror(errno));
 			close(fd);
 			continue;
 		}
 		cl->fd = fd;
+		cl->active_ns = boot_now_ns();
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cl->peer, &peer_len))
 			cl->peer.uid = (uid_t)-1;	/* pid 0: unknown */
 		ev.data.fd = fd;

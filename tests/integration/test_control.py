@@ -16,6 +16,11 @@ from harness import SNAPTRIG, TIMEOUT, SnaptrigTestCase, tool
 # Seconds a client may read none of its replies before snaptrig disconnects
 # it (CONTROL_STALL_S in agent/control.h).
 STALL_S = 10
+# Connections snaptrig serves at once, and the seconds without a request
+# after which one may lose its place to a new client (CONTROL_MAX_CLIENTS and
+# CONTROL_EVICT_IDLE_S in agent/control.c).
+MAX_CLIENTS = 32
+EVICT_IDLE_S = 10
 # Seconds without a new explicit line after which snaptrig is taken to have
 # stopped carrying out a client's requests.
 SETTLE_S = 0.3
@@ -333,6 +338,37 @@ class ControlTest(SnaptrigTestCase):
         self.assertEqual(Client(self, path).request({"request": "list"})["pids"], [pid])
         self.finish(run)
         self.assertEqual(len(run.triggers("explicit")), executed, run.describe())
+
+    def test_full_table_evicts_idle_client(self):
+        """With every place taken, a new client is rejected until one was idle for
+        10 s, and then the client idle longest loses its place."""
+        run, pid, path = self.start()
+        clients = [Client(self, path) for _ in range(MAX_CLIENTS)]
+        for i, client in enumerate(clients):
+            self.assertEqual(client.request({"request": "list", "id": i})["id"], i)
+        first_quiet = time.monotonic()
+        rejected = Client(self, path)
+        self.assertEqual(rejected.reply(), {"ok": False, "error": "too many control clients"})
+        self.assertEqual(rejected.count_lines_until_closed(), 0)
+        self.wait_error_line(
+            run, f"snaptrig: control client rejected: {MAX_CLIENTS} clients are connected, "
+            f"the limit, and none was idle for {EVICT_IDLE_S} s", TIMEOUT)
+        # client 0 stays active, so client 1 is the one idle longest
+        time.sleep(EVICT_IDLE_S / 2)
+        self.assertEqual(clients[0].request({"request": "list"})["pids"], [pid])
+        time.sleep(max(0, first_quiet + EVICT_IDLE_S + 0.5 - time.monotonic()))
+
+        newcomer = Client(self, path)
+        self.assertEqual(newcomer.request({"request": "list", "id": "new"}),
+                         {"ok": True, "id": "new", "request": "list", "pids": [pid]})
+        self.assertEqual(clients[1].count_lines_until_closed(), 0)
+        self.wait_error_line(
+            run, f"snaptrig: control client pid {os.getpid()} uid {os.getuid()} "
+            rf"disconnected: it sent nothing for {EVICT_IDLE_S} s and its place went to a "
+            "new client; unsent replies: 0", TIMEOUT)
+        for i in (0, 2, MAX_CLIENTS - 1):
+            self.assertEqual(clients[i].request({"request": "list"})["pids"], [pid])
+        self.finish(run)
 
     def test_clients_at_once_partial_lines(self):
         run, pid, path = self.start()
