@@ -303,12 +303,13 @@ void report_coverage(struct session *s, pid_t pid)
 		if (s->tracer.blind_vias & (1u << via))
 			classifier_coverage(&s->classifier, pid, comm, now, DECODED_TRIGGERS, via,
 					    ST_COVERAGE_NO_HOOK, s->tracer.blind_errors[via]);
-	/* with --ia32 auto a 64-bit process's int $0x80 calls are not seen */
-	if (s->opts.ia32 == IA32_AUTO && s->tracer.compat && !s->tracer.compat_attached)
-		classifier_coverage(&s->classifier, pid, comm, now, DECODED_TRIGGERS, ST_VIA_IA32,
-				    ST_COVERAGE_OFF, 0);
-	/* a launched COMMAND gets its line at its exec, from ia32_on_exec() */
-	if (s->opts.ia32 == IA32_OFF && pid != s->child && process_is_ia32(pid))
+	/*
+	 * Without the ia32 hook, int $0x80 calls of any process and every call
+	 * of a 32-bit program are not seen. --ia32 auto attaches the hook for
+	 * the first 32-bit program, and ia32_on_exec() marks an exec'd one late.
+	 */
+	if (s->opts.ia32 == IA32_OFF ||
+	    (s->opts.ia32 == IA32_AUTO && s->tracer.compat && !s->tracer.compat_attached))
 		classifier_coverage(&s->classifier, pid, comm, now, DECODED_TRIGGERS, ST_VIA_IA32,
 				    ST_COVERAGE_OFF, 0);
 	/* clock reads that the vDSO serves never enter the kernel */
@@ -328,10 +329,7 @@ void ia32_on_exec(struct session *s, const struct st_exec_record *rec)
 	__u32 pid = rec->hdr.pid;
 	int stopped_at_exec = !!(rec->hdr.flags & (ST_RECORD_HOOK_HELD | ST_RECORD_HELD));
 
-	if (rec->ia32 && s->opts.ia32 == IA32_OFF)
-		classifier_coverage(&s->classifier, pid, NULL, rec->hdr.boot_ns, DECODED_TRIGGERS,
-				    ST_VIA_IA32, ST_COVERAGE_OFF, 0);
-	else if (rec->ia32 && s->opts.ia32 == IA32_AUTO && s->tracer.compat &&
+	if (rec->ia32 && s->opts.ia32 == IA32_AUTO && s->tracer.compat &&
 		 !s->tracer.compat_attached &&
 		 compat_attach(&s->tracer) == 0 && !stopped_at_exec)
 		/* the image ran before the hook was attached: mark from when on it is seen */

@@ -248,6 +248,22 @@ class Ia32Test(SnaptrigTestCase):
         self.assertEqual([(line["via"], line["reason"]) for line in run.of_type("coverage")],
                          [("ia32", "off"), ("vdso", "user-space")])
 
+    def test_int80_not_seen_with_ia32_off(self):
+        """--ia32 off writes the coverage line for a 64-bit program too.
+
+        Its int $0x80 calls are not seen.
+        """
+        run = self.trace(["-t", IA32_TRIGGERS, "--ia32", "off"], [tool("st-int80"), "read"])
+        run.write_stdin(DATA)
+        run.close_stdin()
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        pid = int(run.fact_values("pid")[0])
+        self.assertEqual(run.triggers("first-stdin"), [], run.describe())
+        self.assertEqual([(line["pid"], line["comm"], line["via"], line["reason"])
+                          for line in run.of_type("coverage")],
+                         [(pid, "st-int80", "ia32", "off"),
+                          (pid, "st-int80", "vdso", "user-space")], run.describe())
+
     def test_untraced_ia32_no_line(self):
         run = self.trace(["-t", IA32_TRIGGERS, "--ia32", "on"], [tool("st-int80"), "read"])
         pid = int(run.wait_fact("pid"))
