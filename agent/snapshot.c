@@ -732,11 +732,15 @@ void snapshots_after_line(struct snapshots *sn, const struct line *line, __u64 s
 	job->pidfd = job->stderr_fd = job->sock_fd = -1;
 	job->started_ns = now;
 	job->deadline_ns = now + sn->opts->snapshot_timeout_ns;
+	/*
+	 * line->held is the agent's own hold from snapshots_before_line(). A
+	 * hold entry in the map may belong to a later record that the agent has
+	 * not read yet, which joins this request when it comes.
+	 */
 	if (kernel_held(line)) {
 		job->hold = HOLD_KERNEL;
 		job->held_since_ns = line->boot_ns;
-	} else if (sn->opts->freeze && bpf_map_lookup_elem(sn->tracer->holds_fd, &job->pid,
-							   &(struct st_hold){}) == 0) {
+	} else if (line->held) {
 		job->hold = HOLD_AGENT;
 		job->held_since_ns = now;
 	}

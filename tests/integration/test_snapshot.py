@@ -587,6 +587,61 @@ class HoldTest(SnapshotTestCase):
         self.assertServed(run, snap, trigger)
         self.assertEqual(len(run.triggers("sigstop")), 1, run.describe())
 
+    def test_later_kernel_hold_joins_request(self):
+        """A trigger that holds nothing starts its request without a hold, even when
+        the kernel already holds the process for a later trigger, which then joins.
+
+        The agent writes to a FIFO that the test leaves unread, so it stops at a
+        full pipe among the lines of a getrandom flood. Meanwhile the process
+        raises a SIGTSTP that it handles, then listens and is held by the kernel.
+        """
+        out = Path(self.tmp) / "record.json"
+        fifo = Path(self.tmp) / "lines"
+        os.mkfifo(fifo)
+        reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        self.addCleanup(os.close, reader)
+        script = ("import os, signal, socket, sys\n"
+                  "signal.signal(signal.SIGTSTP, lambda *_: None)\n"
+                  "os.write(1, b'pid %d\\n' % os.getpid())\n"
+                  "for _ in range(3000):\n"
+                  "    os.urandom(8)\n"
+                  "os.kill(os.getpid(), signal.SIGTSTP)\n"
+                  "s = socket.socket()\n"
+                  "s.bind(('127.0.0.1', 0))\n"
+                  "s.listen(1)\n"
+                  "sys.stdin.read()\n")
+        run = self.trace(["-t", "sigtstp,first-listen,non-deterministic-call", "--cooldown", "0s",
+                          "--freeze", "--snapshot-on", "sigtstp,first-listen",
+                          "--exec", checkpointer(out, "--pid", "{pid}"), "-o", str(fifo)],
+                         [PYTHON, "-c", script])
+        pid = int(run.wait_fact("pid"))
+        self.resume_later(pid)
+        self.assertEqual(wait_state(pid, {"T"}), "T", "not held at its listen")
+
+        os.set_blocking(reader, True)
+        data = []
+        drain = threading.Thread(target=lambda: data.extend(iter(lambda: os.read(reader, 65536),
+                                                                 b"")))
+        drain.start()
+        self.assertRunning(pid, "after the request")
+        run.close_stdin()
+        # the lines went to the FIFO, so the stream rules are not checked on stdout
+        self.assertEqual(run.wait_exit(check=False), 0, run.describe())
+        drain.join(TIMEOUT)
+        lines = [json.loads(raw) for raw in b"".join(data).splitlines()]
+        triggers = {l["trigger"]: l for l in lines if l["type"] == "trigger" and l["pid"] == pid
+                    and l["trigger"] in ("sigtstp", "first-listen")}
+        snaps = [l for l in lines if l["type"] == "snapshot"]
+
+        self.assertIs(triggers["sigtstp"]["held"], False)
+        self.assertIs(triggers["first-listen"]["held"], True)
+        self.assertEqual(len(snaps), 1, snaps)
+        self.assertEqual(snaps[0]["triggers"],
+                         [{"trigger": t, "seq": triggers[t]["seq"]}
+                          for t in ("sigtstp", "first-listen")])
+        self.assertFields(run, snaps[0], status="ok", held=True, hold="kernel", resumed=True)
+        self.assertEqual(read_json_file(out)["env"]["SNAPTRIG_HELD"], "0")
+
     def test_already_stopped_not_resumed(self):
         """A trigger of a process someone else stopped before it gets no hold."""
         target = self.spawn([tool("st-signals")])
