@@ -266,6 +266,48 @@ static __always_inline __u32 hold_current(__u32 trigger)
 }
 
 /*
+ * Whether the call opens a new cooldown window of class and sends a record,
+ * at *now. Moves the window when it does.
+ */
+static __always_inline bool call_opens_window(struct st_proc *proc, __u32 class, __u64 *now)
+{
+	__u64 opened, jiffies = 0;
+
+	/*
+	 * Calls in most of a window end on a jiffies compare, because a clock
+	 * read costs about 70 ns on a KVM guest. Jiffies stop during a suspend,
+	 * so a window that spans one may end late.
+	 */
+	if (targ_quiet_jiffies) {
+		jiffies = bpf_jiffies64();
+		if ((__s64)(proc->quiet_until_jiffies[class] - jiffies) > 0)
+			return false;
+	}
+	*now = bpf_ktime_get_boot_ns();
+	opened = proc->window_ns[class];
+	if (targ_cooldown_ns && opened && *now - opened < targ_cooldown_ns)
+		return false;
+	/*
+	 * Keep the last quarter of the ring buffer for records that carry more
+	 * than a count. Under a flood the calls stay in the counters, and the
+	 * next calls record, the exit or the agent's once-a-second read of the
+	 * counters brings them.
+	 */
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > targ_ring_size / 4 * 3)
+		return false;
+	/*
+	 * Two threads may race here, and only the one that moves the window sends.
+	 * With no cooldown every call sends and nothing reads the window.
+	 */
+	if (targ_cooldown_ns &&
+	    __sync_val_compare_and_swap(&proc->window_ns[class], opened, *now) != opened)
+		return false;
+	if (targ_quiet_jiffies)
+		proc->quiet_until_jiffies[class] = jiffies + targ_quiet_jiffies;
+	return true;
+}
+
+/*
  * Counts a non-deterministic or transaction call of proc, and sends a record
  * when the call opens a new cooldown window. via is the enum st_via path the
  * call took. The record names task, or the current task when task is NULL.
@@ -274,43 +316,20 @@ static __always_inline int on_call_task(struct st_proc *proc, __u32 call, __u32 
 					struct task_struct *task)
 {
 	struct st_calls_record *rec;
-	__u64 now, opened, jiffies = 0;
+	__u64 now = 0;
+	bool opens;
 
 	if (call >= ST_COUNTED_CALLS || class >= ST_CLASS_COUNT)
 		return 0;
+	opens = call_opens_window(proc, class, &now);
+	/*
+	 * A call that opens a window counts after the window moved. So the
+	 * agent's once-a-second read of the counters, which skips a class whose
+	 * window is open, never takes it for a coalesced call.
+	 */
 	__sync_fetch_and_add(&proc->calls[call], 1);
-
-	/*
-	 * Calls in most of a window end on a jiffies compare,
-	 * because a clock read costs about 70 ns on a KVM guest. Jiffies stop
-	 * during a suspend, so a window that spans one may end late.
-	 */
-	if (targ_quiet_jiffies) {
-		jiffies = bpf_jiffies64();
-		if ((__s64)(proc->quiet_until_jiffies[class] - jiffies) > 0)
-			return 0;
-	}
-	now = bpf_ktime_get_boot_ns();
-	opened = proc->window_ns[class];
-	if (targ_cooldown_ns && opened && now - opened < targ_cooldown_ns)
+	if (!opens)
 		return 0;
-	/*
-	 * Keep the last quarter of the ring buffer for records that carry more
-	 * than a count. Under a flood the calls stay in the counters, and the
-	 * next calls record, the exit or the agent's once-a-second read of the
-	 * counters brings them.
-	 */
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > targ_ring_size / 4 * 3)
-		return 0;
-	/*
-	 * Two threads may race here, and only the one that moves the window sends.
-	 * With no cooldown every call sends and nothing reads the window.
-	 */
-	if (targ_cooldown_ns &&
-	    __sync_val_compare_and_swap(&proc->window_ns[class], opened, now) != opened)
-		return 0;
-	if (targ_quiet_jiffies)
-		proc->quiet_until_jiffies[class] = jiffies + targ_quiet_jiffies;
 
 	rec = record_reserve(sizeof(*rec), ST_REC_CALLS);
 	if (!rec)
