@@ -39,6 +39,7 @@ static void compat_configure(struct compat_bpf *skel, const struct snaptrig_bpf 
 	skel->rodata->targ_cooldown_ns = main_skel->rodata->targ_cooldown_ns;
 	skel->rodata->targ_calls_no_wakeup = main_skel->rodata->targ_calls_no_wakeup;
 	skel->rodata->targ_quiet_jiffies = main_skel->rodata->targ_quiet_jiffies;
+	skel->rodata->targ_lazy_wakeup = main_skel->rodata->targ_lazy_wakeup;
 	skel->rodata->targ_ring_size = main_skel->rodata->targ_ring_size;
 }
 

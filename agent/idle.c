@@ -232,6 +232,10 @@ int idle_open(struct tracer *t, const struct options *opts, pid_t agent_pid)
 	skel->rodata->targ_triggers = opts->triggers;
 	skel->rodata->targ_follow = opts->follow;
 	skel->rodata->targ_idle_threshold_ns = opts->idle_threshold_ns;
+	skel->rodata->targ_lazy_wakeup = opts->lazy_wakeup;
+	/* with --lazy-wakeup, an idle record that --freeze holds for still wakes the agent */
+	if (opts->freeze)
+		skel->rodata->targ_freeze = opts->snapshot_on & opts->triggers;
 	skel->rodata->targ_pidns_level = pidns_level_self();
 	skel->rodata->targ_cgroup_id = opts->cgroup.id;
 	skel->rodata->targ_cgroup_level = opts->cgroup.level;

@@ -35,6 +35,7 @@ enum {
 	OPT_REQUEST_SNAPSHOT,
 	OPT_IA32,
 	OPT_CGROUP,
+	OPT_LAZY_WAKEUP,
 };
 
 static const struct option long_options[] = {
@@ -46,6 +47,7 @@ static const struct option long_options[] = {
 	{ "output", required_argument, NULL, 'o' },
 	{ "format", required_argument, NULL, OPT_FORMAT },
 	{ "no-follow", no_argument, NULL, OPT_NO_FOLLOW },
+	{ "lazy-wakeup", no_argument, NULL, OPT_LAZY_WAKEUP },
 	{ "ia32", required_argument, NULL, OPT_IA32 },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "check", no_argument, NULL, OPT_CHECK },
@@ -99,6 +101,9 @@ static void print_help(void)
 	       "  -o, --output PATH           append lines to PATH (default: standard output)\n"
 	       "      --format json|text      JSON lines, or aligned text (default json)\n"
 	       "      --no-follow             do not trace children of traced processes\n"
+	       "      --lazy-wakeup           let records that hold no process wait up to 10 ms\n"
+	       "                              for the agent instead of waking it, which costs\n"
+	       "                              the process an interrupt per record\n"
 	       "      --ia32 auto|on|off      when to hook 32-bit system calls, which slows\n"
 	       "                              every system call on the machine: auto while a\n"
 	       "                              traced process runs a 32-bit program (default),\n"
@@ -426,6 +431,9 @@ static int parse_one(int opt, const char *arg, struct options *opts, int *trigge
 			log_error("invalid format '%s' for --format: use json or text", arg);
 			return -EINVAL;
 		}
+		return 0;
+	case OPT_LAZY_WAKEUP:
+		opts->lazy_wakeup = 1;
 		return 0;
 	case OPT_NO_FOLLOW:
 		opts->follow = 0;

@@ -63,6 +63,7 @@ struct options {
 	const char *cgroup_arg;		/* --cgroup as given, or NULL */
 	struct cgroup_target cgroup;	/* --cgroup, resolved; id 0 without it */
 	int follow;
+	int lazy_wakeup;	/* --lazy-wakeup: see submit_flags() in bpf/maps.bpf.h */
 	int verbose;
 	int check;
 };

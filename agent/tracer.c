@@ -254,6 +254,7 @@ int tracer_open(struct tracer *t, const struct options *opts, pid_t agent_pid)
 	skel->rodata->targ_cooldown_ns = opts->cooldown_ns;
 	skel->rodata->targ_calls_no_wakeup = tracer_calls_no_wakeup(opts->cooldown_ns);
 	skel->rodata->targ_quiet_jiffies = tracer_quiet_jiffies(opts->cooldown_ns);
+	skel->rodata->targ_lazy_wakeup = opts->lazy_wakeup;
 	if (opts->freeze)
 		skel->rodata->targ_freeze = opts->snapshot_on & opts->triggers;
 	if (opts->ring_buffer_size) {

@@ -398,6 +398,7 @@ void uprobes_tick(struct uprobes *u, __u64 now_ns)
 		(dst)->targ_cooldown_ns = (src)->targ_cooldown_ns;	\
 		(dst)->targ_calls_no_wakeup = (src)->targ_calls_no_wakeup; \
 		(dst)->targ_quiet_jiffies = (src)->targ_quiet_jiffies;	\
+		(dst)->targ_lazy_wakeup = (src)->targ_lazy_wakeup;	\
 		(dst)->targ_ring_size = (src)->targ_ring_size;		\
 		(dst)->targ_cgroup_id = (src)->targ_cgroup_id;		\
 		(dst)->targ_cgroup_level = (src)->targ_cgroup_level;	\

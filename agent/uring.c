@@ -28,6 +28,7 @@ static void configure(struct uring_bpf *skel, const struct options *opts, pid_t 
 	skel->rodata->targ_cooldown_ns = opts->cooldown_ns;
 	skel->rodata->targ_calls_no_wakeup = tracer_calls_no_wakeup(opts->cooldown_ns);
 	skel->rodata->targ_quiet_jiffies = tracer_quiet_jiffies(opts->cooldown_ns);
+	skel->rodata->targ_lazy_wakeup = opts->lazy_wakeup;
 	if (opts->freeze)
 		skel->rodata->targ_freeze = opts->snapshot_on & opts->triggers;
 	if (opts->ring_buffer_size)

@@ -92,7 +92,7 @@ int BPF_KPROBE(handle_environ_uprobe, const char *name)
 	if (rec->source != ST_ENVIRON_PROBE && name)
 		read_name(rec->name, name);
 	rec->hdr.flags = hold_current(ST_TRIG_FIRST_ENVIRON);
-	bpf_ringbuf_submit(rec, SUBMIT_WAKE);
+	bpf_ringbuf_submit(rec, submit_flags(rec->hdr.flags, ST_TRIG_BIT(ST_TRIG_FIRST_ENVIRON)));
 	return 0;
 }
 
@@ -149,7 +149,7 @@ static __always_inline int on_open_exit(long ret)
 		return 0;
 	rec->source = ST_ENVIRON_PROC_FILE;
 	rec->hdr.flags = hold_current(ST_TRIG_FIRST_ENVIRON);
-	bpf_ringbuf_submit(rec, SUBMIT_WAKE);
+	bpf_ringbuf_submit(rec, submit_flags(rec->hdr.flags, ST_TRIG_BIT(ST_TRIG_FIRST_ENVIRON)));
 	return 0;
 }
 

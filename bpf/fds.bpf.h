@@ -224,7 +224,7 @@ static __always_inline void listen_send_task(struct st_proc *proc, struct file *
 	rec->via = via;
 	listen_fill_address(rec, file);
 	rec->hdr.flags = hold_current(ST_TRIG_FIRST_LISTEN);
-	bpf_ringbuf_submit(rec, SUBMIT_WAKE);
+	bpf_ringbuf_submit(rec, submit_flags(rec->hdr.flags, ST_TRIG_BIT(ST_TRIG_FIRST_LISTEN)));
 }
 
 static __always_inline void listen_send(struct st_proc *proc, struct file *file, int fd,
@@ -254,7 +254,7 @@ static __always_inline void stdin_send_task(struct st_proc *proc, int fd, bool f
 	rec->via = via;
 	rec->fixed = fixed;
 	rec->hdr.flags = hold_current(ST_TRIG_FIRST_STDIN);
-	bpf_ringbuf_submit(rec, SUBMIT_WAKE);
+	bpf_ringbuf_submit(rec, submit_flags(rec->hdr.flags, ST_TRIG_BIT(ST_TRIG_FIRST_STDIN)));
 }
 
 static __always_inline void stdin_send(struct st_proc *proc, int fd, __u32 call, __u32 via)

@@ -148,7 +148,7 @@ static __always_inline void idle_send(__u32 tgid, struct idle_proc *proc, __u64 
 	rec->idle_since_ns = since;
 	rec->threads = BPF_CORE_READ(task, signal, nr_threads);
 	bpf_task_release(task);
-	bpf_ringbuf_submit(rec, SUBMIT_WAKE);
+	bpf_ringbuf_submit(rec, submit_flags(0, ST_TRIG_BIT(ST_TRIG_IDLE)));
 }
 
 /* Whether thread tid of tgid, or the leader when tid is gone, is runnable. */

@@ -44,6 +44,7 @@ const volatile __u32 targ_freeze;		/* ST_TRIG_BIT mask of triggers that stop the
 const volatile __u32 targ_triggers;		/* ST_TRIG_BIT mask */
 const volatile __u64 targ_cooldown_ns = 1000000000ULL;
 const volatile __u32 targ_calls_no_wakeup;	/* cooldown too short to wake per window */
+const volatile __u32 targ_lazy_wakeup;		/* --lazy-wakeup: see submit_flags() */
 const volatile __u64 targ_quiet_jiffies;	/* whole jiffies surely inside a window; 0: none */
 const volatile __u64 targ_ring_size = 4 << 20;	/* bytes of the events ring buffer */
 const volatile __u64 targ_cgroup_id;		/* kernfs id of the --cgroup target; 0: no --cgroup */
@@ -142,13 +143,29 @@ static __always_inline void count_lost(__u32 kind)
 }
 
 /*
- * Submit flag of every record but fork records and flood-mode calls records.
- * A fork record goes without a wakeup, because the exec or exit that follows
- * wakes the agent anyway. The ring buffer's own rule (wake only for the first
- * unread record) would then not wake the agent for a record queued behind an
- * unread fork record, so the records whose lines matter at once force it.
+ * Submit flag of the records that wake the agent: all but fork records and
+ * flood-mode calls records. A fork record goes without a wakeup, because the
+ * exec or exit that follows wakes the agent anyway. The ring buffer's own
+ * rule (wake only for the first unread record) would then not wake the agent
+ * for a record queued behind an unread fork record, so the records whose
+ * lines matter at once force it.
  */
 #define SUBMIT_WAKE BPF_RB_FORCE_WAKEUP
+
+/*
+ * Submit flag of a record with header flags hdr_flags that reports the
+ * triggers in mask (ST_TRIG_BIT bits, 0 for none). With --lazy-wakeup only a
+ * record that holds its process, or whose trigger the agent holds for
+ * --freeze, wakes the agent, and the others wait for its drain. A wakeup
+ * costs the traced process an interrupt through the hypervisor on a KVM
+ * guest.
+ */
+static __always_inline __u64 submit_flags(__u32 hdr_flags, __u32 mask)
+{
+	if (!targ_lazy_wakeup || hdr_flags || (targ_freeze & mask))
+		return SUBMIT_WAKE;
+	return BPF_RB_NO_WAKEUP;
+}
 
 static __always_inline void *record_reserve(__u32 size, __u32 kind)
 {
@@ -342,7 +359,9 @@ static __always_inline int on_call_task(struct st_proc *proc, __u32 call, __u32 
 	rec->call = call;
 	rec->via = via;
 	rec->pad = 0;
-	bpf_ringbuf_submit(rec, targ_calls_no_wakeup ? BPF_RB_NO_WAKEUP : SUBMIT_WAKE);
+	bpf_ringbuf_submit(rec, targ_calls_no_wakeup ? BPF_RB_NO_WAKEUP :
+			   submit_flags(rec->hdr.flags, ST_TRIG_BIT(class == ST_CLASS_TXN ?
+					ST_TRIG_TRANSACTION : ST_TRIG_NON_DETERMINISTIC_CALL)));
 	return 0;
 }
 

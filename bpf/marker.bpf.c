@@ -31,7 +31,7 @@ int BPF_USDT(handle_marker_snapshot)
 	rec->source = ST_EXPLICIT_MARKER;
 	rec->pad = 0;
 	rec->hdr.flags = hold_current(ST_TRIG_EXPLICIT);
-	bpf_ringbuf_submit(rec, SUBMIT_WAKE);
+	bpf_ringbuf_submit(rec, submit_flags(rec->hdr.flags, ST_TRIG_BIT(ST_TRIG_EXPLICIT)));
 	return 0;
 }
 

@@ -479,7 +479,8 @@ int BPF_PROG(handle_signal_generate, int sig, struct kernel_siginfo *info,
 		rec->sender_tid = (__u32)id;
 		bpf_get_current_comm(rec->sender_comm, sizeof(rec->sender_comm));
 	}
-	bpf_ringbuf_submit(rec, SUBMIT_WAKE);
+	bpf_ringbuf_submit(rec, submit_flags(0, first ? ST_TRIG_BIT(ST_TRIG_FIRST_SIGINT) :
+					     signal_trigger_bits(sig)));
 	return 0;
 }
 
@@ -564,7 +565,7 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid,
 	if (!rec->hdr.flags && exec_needs_hooks(task, rec->ia32, &rec->image) &&
 	    stop_current(ST_TRIG_BOOTSTRAP))
 		rec->hdr.flags = ST_RECORD_HOOK_HELD;
-	bpf_ringbuf_submit(rec, SUBMIT_WAKE);
+	bpf_ringbuf_submit(rec, submit_flags(rec->hdr.flags, ST_TRIG_BIT(ST_TRIG_BOOTSTRAP)));
 	return 0;
 }
 
@@ -627,7 +628,7 @@ static __always_inline void join_task(struct task_struct *task)
 	rec->hdr.tid = tgid;
 	rec->ppid = BPF_CORE_READ(task, real_parent, tgid);
 	rec->pad = 0;
-	bpf_ringbuf_submit(rec, SUBMIT_WAKE);
+	bpf_ringbuf_submit(rec, submit_flags(0, 0));
 }
 
 /*
@@ -743,7 +744,7 @@ int BPF_PROG(handle_exit, struct task_struct *task)
 		bpf_ringbuf_discard(rec, 0);
 		return 0;
 	}
-	bpf_ringbuf_submit(rec, SUBMIT_WAKE);
+	bpf_ringbuf_submit(rec, submit_flags(0, 0));
 	bpf_map_delete_elem(&holds, &tgid);
 	return 0;
 }

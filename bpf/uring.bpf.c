@@ -61,7 +61,7 @@ static __always_inline void coverage_send(struct st_proc *proc, __u32 trigger, _
 	rec->via = ST_VIA_IO_URING;
 	rec->reason = ST_COVERAGE_UNDECODED;
 	rec->op = op;
-	bpf_ringbuf_submit(rec, SUBMIT_WAKE);
+	bpf_ringbuf_submit(rec, submit_flags(0, 0));
 }
 
 /*

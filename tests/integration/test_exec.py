@@ -104,6 +104,23 @@ class ExecTest(SnaptrigTestCase):
             self.assertNotIn("detail", line)
         self.assertEqual(run.triggers(), [])
 
+    def test_lazy_wakeup_lines_wait_for_drain(self):
+        """With --lazy-wakeup the exec and exit records wake no one: the same lines
+        come, each after the agent's next drain, which runs every 10 ms."""
+        script = f"for i in 1 2 3 4 5 6 7 8 9 10 11 12; do {TRUE}; done"
+        run = self.trace(["-t", "sigalrm", "--lazy-wakeup"], [SHELL, "-c", script])
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        shell = run.wait_start()["targets"][0]
+        children = self.children(run, shell)
+        self.assertEqual(len(children), 12, run.describe())
+        self.assertEqual([(l["pid"], l["filename"]) for l in run.of_type("exec")],
+                         [(shell, SHELL)] + [(child, TRUE) for child in children])
+        self.assertEqual(sorted(l["pid"] for l in run.exits()), sorted(children + [shell]))
+        exits = run.of_type("stats")[0]["latency"]["exit"]
+        self.assertEqual(exits["lines"], 13)
+        # a woken agent writes a line within tens of microseconds
+        self.assertGreaterEqual(exits["p50_ns"], 1000000, run.describe())
+
     def test_last_command_forked(self):
         """dash 0.5.12 forks even for the last command of -c, so both exec."""
         run = self.trace(["-t", "bootstrap"], [SHELL, "-c", f"true; {TRUE}"])

@@ -429,6 +429,7 @@ def bench_churn(cfg):
     variants = {
         "untraced": untraced,
         "snaptrig -t all": snaptrig("-t", "all"),
+        "snaptrig -t all --lazy-wakeup": snaptrig("-t", "all", "--lazy-wakeup"),
         "bpftrace all.bt": bpftrace("all.bt"),
         "strace -f": strace(HOOKED_CALLS, False),
         "strace -f --seccomp-bpf": strace(HOOKED_CALLS, True),
@@ -900,7 +901,8 @@ def config(quick):
     c.latency_n = 150 if quick else 500
     # Quick mode runs snaptrig and the bare hooks, and the bpftrace peer of the flood.
     c.keep = {"snaptrig -t all", "snaptrig -t all -p other",
-              "snaptrig -t all --cooldown 0s", "floor tp", "floor raw", "floor churn"} if quick else None
+              "snaptrig -t all --cooldown 0s", "floor tp", "floor raw", "floor churn",
+              "snaptrig -t all --lazy-wakeup"} if quick else None
     return c
 
 
