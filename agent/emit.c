@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 #include "container.h"
@@ -35,6 +36,99 @@ static __s64 realtime_offset(void)
 	return ((__s64)rt.tv_sec - bt.tv_sec) * 1000000000LL + (rt.tv_nsec - bt.tv_nsec);
 }
 
+/* Logs why connect() to the unix socket output at path failed with errno err. */
+static void log_connect_error(const char *path, int err)
+{
+	switch (err) {
+	case ECONNREFUSED:
+		log_error("cannot open output '%s': no process listens on the unix socket; start the reader first",
+			  path);
+		break;
+	case EPROTOTYPE:
+		log_error("cannot open output '%s': the unix socket is not a stream socket; the reader must listen on a SOCK_STREAM socket",
+			  path);
+		break;
+	case EAGAIN:
+		log_error("cannot open output '%s': the listen backlog of the unix socket is full; check that the reader accepts connections",
+			  path);
+		break;
+	default:
+		log_error("cannot open output '%s': connect to the unix socket failed: %s; check the permissions of the socket file",
+			  path, strerror(err));
+	}
+}
+
+/*
+ * Connects to the unix stream socket at path. A path that does not fit in
+ * sun_path (107 bytes) is reached through /proc/self/fd and an O_PATH
+ * descriptor, which connect() follows like a symbolic link. Returns the
+ * socket, or -errno after logging why.
+ */
+static int connect_output(const char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd, path_fd = -1, err = 0;
+
+	/* SOCK_NONBLOCK: connect() fails with EAGAIN on a full listen backlog instead of waiting */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		err = -errno;
+		log_error("cannot open output '%s': cannot create a unix socket: %s", path,
+			  strerror(errno));
+		return err;
+	}
+
+	if (strlen(path) < sizeof(addr.sun_path)) {
+		strcpy(addr.sun_path, path);
+	} else {
+		path_fd = open(path, O_PATH | O_CLOEXEC);
+		if (path_fd < 0)
+			err = -errno;
+		else
+			snprintf(addr.sun_path, sizeof(addr.sun_path), "/proc/self/fd/%d", path_fd);
+	}
+	if (!err && connect(fd, (const struct sockaddr *)&addr, sizeof(addr)))
+		err = -errno;
+	if (path_fd >= 0)
+		close(path_fd);
+	if (err) {
+		log_connect_error(path, -err);
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/*
+ * Opens path for writing lines. A unix socket is connected to, and any
+ * other path is opened for appending, which creates a missing file.
+ * Returns the fd, or -errno after logging why.
+ */
+static int open_output(const char *path)
+{
+	struct stat st;
+	int fd, err, fifo = 0;
+
+	if (stat(path, &st) == 0) {
+		if (S_ISSOCK(st.st_mode))
+			return connect_output(path);
+		fifo = S_ISFIFO(st.st_mode);
+	}
+	/* O_NONBLOCK: an open of a FIFO without a reader would wait, signals blocked */
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NONBLOCK, 0644);
+	if (fd >= 0)
+		return fd;
+
+	err = -errno;
+	if (err == -ENXIO && fifo)
+		log_error("cannot open output '%s': no process has the FIFO open for reading; start the reader first",
+			  path);
+	else
+		log_error("cannot open output '%s': %s; check the directory exists and is writable",
+			  path, strerror(-err));
+	return err;
+}
+
 int emitter_open(struct emitter *e, const char *path, enum output_format format)
 {
 	struct stat st;
@@ -46,22 +140,22 @@ int emitter_open(struct emitter *e, const char *path, enum output_format format)
 	e->realtime_offset_ns = realtime_offset();
 	json_writer_init(&e->json);
 	if (path) {
-		/* O_NONBLOCK: an open of a FIFO without a reader would wait, signals blocked */
-		e->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NONBLOCK, 0644);
-		if (e->fd < 0 && errno == ENXIO) {
-			log_error("cannot open output '%s': no process has the FIFO open for reading; start the reader first",
-				  path);
-			return -ENXIO;
-		}
+		e->fd = open_output(path);
 		if (e->fd < 0) {
-			int err = -errno;
+			int err = e->fd;
 
-			log_error("cannot open output '%s': %s; check the directory exists and is writable",
-				  path, strerror(errno));
 			e->fd = -1;
 			return err;
 		}
-		/* writes block again, and poll() bounds how long (write_all) */
+		/*
+		 * Writes block again, and poll() in write_all() bounds how long.
+		 * A write of up to PIPE_BUF bytes, as emitter_flush() makes, does
+		 * not block after POLLOUT, because then a pipe has a free page
+		 * and a unix stream socket uses at most a quarter of its send
+		 * buffer (unix_writable() in Linux's net/unix/af_unix.c).
+		 * NOTE: a line longer than PIPE_BUF is written whole, and such a
+		 * write to a pipe whose reader stopped can block.
+		 */
 		fcntl(e->fd, F_SETFL, fcntl(e->fd, F_GETFL) & ~O_NONBLOCK);
 		e->owns_fd = 1;
 		e->path = path;

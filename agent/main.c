@@ -83,7 +83,7 @@ static int block_signals(struct session *s)
 	sigaddset(&mask, SIGCHLD);
 	if (sigprocmask(SIG_BLOCK, &mask, &s->orig_mask))
 		return -errno;
-	/* a closed output pipe is reported by write(2), not by a signal */
+	/* a closed output pipe or socket connection is reported by write(2), not by a signal */
 	signal(SIGPIPE, SIG_IGN);
 	return 0;
 }

@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -264,6 +265,41 @@ def check_line_contract(obj):
         if missing:
             problems.append(f"{trig} detail without {sorted(missing)}")
     return problems
+
+
+def unix_listener(test, path, kind=socket.SOCK_STREAM, backlog=1):
+    """Bind a unix socket of kind at path and return it, closed at cleanup.
+
+    A stream or seqpacket socket listens with backlog, and its accept()
+    raises TimeoutError after TIMEOUT seconds. A path longer than sun_path
+    (107 bytes) is bound through /proc/self/fd and a descriptor of its
+    directory.
+    """
+    sock = socket.socket(socket.AF_UNIX, kind)
+    test.addCleanup(sock.close)
+    if len(os.fsencode(path)) < 108:
+        sock.bind(path)
+    else:
+        directory = os.open(os.path.dirname(path), os.O_PATH | os.O_DIRECTORY)
+        try:
+            sock.bind(f"/proc/self/fd/{directory}/{os.path.basename(path)}")
+        finally:
+            os.close(directory)
+    if kind != socket.SOCK_DGRAM:
+        sock.listen(backlog)
+    sock.settimeout(TIMEOUT)
+    return sock
+
+
+def parse_output(test, data):
+    """Parse the JSON lines in data, asserting the line contract and schema."""
+    test.assertTrue(data.endswith(b"\n"), f"output ends inside a line: {data[-200:]!r}")
+    lines = []
+    for raw in (piece + b"\n" for piece in data[:-1].split(b"\n")):
+        obj = json.loads(raw)
+        test.assertEqual(check_line_contract(obj) + validator().errors(obj, raw), [], raw)
+        lines.append(obj)
+    return lines
 
 
 class TracedRun:

@@ -1,16 +1,18 @@
 """Command line: usage errors, launch failures, exit codes, start line, output."""
 
+import concurrent.futures
 import json
 import os
 import re
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import unittest
 
 from harness import (CANONICAL_TRIGGERS, DEFAULT_TRIGGERS, SNAPTRIG, TIMEOUT,
-                     SnaptrigTestCase, tool)
+                     SnaptrigTestCase, parse_output, tool, unix_listener)
 
 TRUE = "/bin/true"
 SHELL = "/bin/sh"
@@ -21,6 +23,23 @@ def reaped_pid():
     child = subprocess.Popen([TRUE])
     child.wait()
     return child.pid
+
+
+def read_connection(listener):
+    """Accept one connection on listener and return every byte it carries."""
+    conn, _ = listener.accept()
+    with conn:
+        conn.settimeout(TIMEOUT)
+        chunks = []
+        while chunk := conn.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def line_shape(lines):
+    """Return the type, trigger and keys of each line, which do not depend on pids or times."""
+    return [(l["type"], l.get("trigger"), sorted(l), sorted(l.get("detail", {})))
+            for l in lines]
 
 
 class CliTest(SnaptrigTestCase):
@@ -363,15 +382,19 @@ class CliTest(SnaptrigTestCase):
         self.assertEqual([l["type"] for l in lines if l["type"] == "trigger"], [], lines)
         self.assertEqual(lines[-1]["type"], "stats")
 
+    def assertOutputOpenFails(self, path, reason, command=(TRUE,)):
+        """Assert that snaptrig -o path exits 1 with only the message for reason."""
+        rc, out, err = self.run_agent(["-o", path, "--", *command])
+        self.assertEqual(rc, 1, err)
+        self.assertEqual(out, "")
+        self.assertEqual(err, [f"snaptrig: cannot open output '{path}': {reason}"])
+
     def test_output_fifo_without_reader(self):
         """An open of a FIFO without a reader would wait for ever, so it fails at once."""
         path = os.path.join(self.tmp, "out.fifo")
         os.mkfifo(path)
-        rc, out, err = self.run_agent(["-o", path, "--", TRUE])
-        self.assertEqual(rc, 1, err)
-        self.assertEqual(out, "")
-        self.assertEqual(err, [f"snaptrig: cannot open output '{path}': no process has the "
-                               "FIFO open for reading; start the reader first"])
+        self.assertOutputOpenFails(path, "no process has the FIFO open for reading; "
+                                   "start the reader first")
 
     def test_output_fifo_with_reader(self):
         path = os.path.join(self.tmp, "out.fifo")
@@ -387,6 +410,87 @@ class CliTest(SnaptrigTestCase):
         self.assertEqual(rc, 0, err)
         lines = [json.loads(l) for l in data.decode().splitlines()]
         self.assertEqual([l["type"] for l in lines], ["start", "trigger", "exit", "stats"])
+
+    def trace_listener(self, output, listen_path):
+        """Trace st-listener on the unix socket listen_path, with lines to output.
+
+        Return the listener's pid, its "listen" fact and snaptrig's pid.
+        """
+        run = self.trace(["-o", output, "-t", "bootstrap,first-listen"],
+                         [tool("st-listener"), "-u", listen_path])
+        pid = int(run.wait_fact("pid"))
+        listen = run.wait_fact("listen")
+        run.close_stdin()
+        self.assertEqual(run.wait_exit(check=False), 0, run.describe())
+        self.assertEqual(run.records, [], "JSON went to stdout")
+        return pid, listen, run.pid
+
+    def test_output_unix_socket(self):
+        """A listening unix socket gets the lines that a file gets."""
+        path = os.path.join(self.tmp, "out.jsonl")
+        self.trace_listener(path, os.path.join(self.tmp, "listen-file.sock"))
+        with open(path, "rb") as f:
+            file_lines = parse_output(self, f.read())
+        # a path that does not fit in sun_path (107 bytes) works too
+        long_dir = os.path.join(self.tmp, "d" * 120)
+        os.mkdir(long_dir)
+        for i, directory in enumerate((self.tmp, long_dir)):
+            output = os.path.join(directory, "out.sock")
+            with self.subTest(output=output):
+                listener = unix_listener(self, output)
+                with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                    received = pool.submit(read_connection, listener)
+                    pid, listen, agent_pid = self.trace_listener(
+                        output, os.path.join(self.tmp, f"listen-{i}.sock"))
+                    lines = parse_output(self, received.result(TIMEOUT))
+                self.assertEqual([l["seq"] for l in lines], list(range(1, len(lines) + 1)))
+                self.assertEqual(line_shape(lines), line_shape(file_lines))
+                start = lines[0]
+                self.assertEqual(start["type"], "start")
+                self.assertEqual(start["agent_pid"], agent_pid)
+                self.assertEqual(start["targets"], [pid])
+                triggers = [l for l in lines if l["type"] == "trigger"]
+                self.assertEqual([(l["trigger"], l["pid"], l["tid"]) for l in triggers],
+                                 [("bootstrap", pid, pid), ("first-listen", pid, pid)])
+                self.assertEqual(triggers[0]["detail"]["filename"], tool("st-listener"))
+                self.assertEqual(triggers[0]["detail"]["ppid"], agent_pid)
+                detail = triggers[1]["detail"]
+                self.assertEqual(detail["fd"], int(listen["fd"]))
+                self.assertEqual(detail["family"], "unix")
+                self.assertEqual(detail["path"], listen["path"])
+                self.assertEqual(detail["backlog"], int(listen["backlog"]))
+                exits = [l for l in lines if l["type"] == "exit"]
+                self.assertEqual([(l["pid"], l["exit_code"]) for l in exits], [(pid, 0)])
+                self.assertEqual(lines[-1]["type"], "stats")
+                self.assertEqual(lines[-1]["triggers"], {"bootstrap": 1, "first-listen": 1})
+
+    def test_output_socket_without_listener(self):
+        """A socket file that no process listens on fails before COMMAND runs."""
+        path = os.path.join(self.tmp, "out.sock")
+        # closing the listener leaves the socket file, as a reader that exited does
+        unix_listener(self, path).close()
+        marker = os.path.join(self.tmp, "ran")
+        self.assertOutputOpenFails(path, "no process listens on the unix socket; start the "
+                                   "reader first", ("/bin/touch", marker))
+        self.assertFalse(os.path.exists(marker), "COMMAND ran")
+
+    def test_output_socket_not_stream(self):
+        for kind in (socket.SOCK_DGRAM, socket.SOCK_SEQPACKET):
+            with self.subTest(kind=kind.name):
+                path = os.path.join(self.tmp, f"{kind.name}.sock")
+                unix_listener(self, path, kind)
+                self.assertOutputOpenFails(path, "the unix socket is not a stream socket; "
+                                           "the reader must listen on a SOCK_STREAM socket")
+
+    def test_output_socket_backlog_full(self):
+        """A reader that accepts no connection makes connect() fail, not wait."""
+        path = os.path.join(self.tmp, "out.sock")
+        unix_listener(self, path, backlog=0)
+        queued = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.addCleanup(queued.close)
+        queued.connect(path)
+        self.assertOutputOpenFails(path, "the listen backlog of the unix socket is full; "
+                                   "check that the reader accepts connections")
 
     def test_text_format(self):
         path = os.path.join(self.tmp, "out.txt")

@@ -18,7 +18,7 @@ import time
 import unittest
 
 from harness import (SNAPTRIG, TIMEOUT, SnaptrigTestCase, count_syscalls,
-                     process_state, tool, wait_state)
+                     process_state, tool, unix_listener, wait_state)
 
 FLOOD = "st-flood"
 ONCE_TRIGGERS = "first-listen,first-stdin,non-deterministic-call"
@@ -314,6 +314,14 @@ class HardeningTest(SnaptrigTestCase):
 
     # -- faults ----------------------------------------------------------
 
+    def wait_agent_exit(self, agent, timeout, cause):
+        """Wait for snaptrig to exit after cause and return its code and stderr lines."""
+        try:
+            code = agent.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.fail(f"snaptrig kept running after {cause}")
+        return code, agent.stderr.read().decode(errors="replace").splitlines()
+
     def test_output_reader_gone(self):
         target = self.spawn([tool(FLOOD), "-t", "1", "-n", "100000000", "-S", "-L"],
                             stdin=subprocess.DEVNULL)
@@ -325,15 +333,38 @@ class HardeningTest(SnaptrigTestCase):
         self.register(agent)
         agent.stdout.readline()
         agent.stdout.close()
-        try:
-            code = agent.wait(5)
-        except subprocess.TimeoutExpired:
-            self.fail("snaptrig kept running after its reader went away")
-        err = agent.stderr.read().decode(errors="replace").splitlines()
+        code, err = self.wait_agent_exit(agent, 5, "its reader went away")
         self.assertEqual(code, 1, err)
         self.assertEqual(len(err), 1, err)
         self.assertTrue(err[0].startswith("snaptrig: "), err)
         self.assertIn("output", err[0])
+        self.assertNotIn(process_state(target.pid), (None, "Z", "T"))
+        self.assertNoProgramsLeft([agent.pid])
+
+    def start_flood_agent(self, output):
+        """Start a getrandom flood and a snaptrig that traces it with -o output.
+
+        Return the flood and snaptrig. snaptrig writes a line per call, so it
+        has lines to write until its output fails.
+        """
+        target = self.spawn([tool(FLOOD), "-t", "1", "-n", "100000000", "-S", "-L"],
+                            stdin=subprocess.DEVNULL)
+        target.wait_fact("pid")
+        agent = subprocess.Popen([str(SNAPTRIG), "--cooldown", "0s", "-t",
+                                  "non-deterministic-call", "-o", output, "-p", str(target.pid)],
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE)
+        self.register(agent)
+        return target, agent
+
+    def assertStalledOutputStops(self, target, agent, output, started):
+        """Assert that snaptrig gave up on output 5 s or more after started."""
+        code, err = self.wait_agent_exit(agent, 15, f"its output {output} stalled")
+        took = time.monotonic() - started
+        self.assertEqual(code, 1, err)
+        self.assertEqual(err, [f"snaptrig: cannot write output {output}: nothing could be "
+                               "written for 5 s; stopping"])
+        self.assertGreaterEqual(took, 5.0)
         self.assertNotIn(process_state(target.pid), (None, "Z", "T"))
         self.assertNoProgramsLeft([agent.pid])
 
@@ -344,27 +375,44 @@ class HardeningTest(SnaptrigTestCase):
         os.mkfifo(fifo)
         reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
         self.addCleanup(os.close, reader)
-        target = self.spawn([tool(FLOOD), "-t", "1", "-n", "100000000", "-S", "-L"],
-                            stdin=subprocess.DEVNULL)
-        target.wait_fact("pid")
         started = time.monotonic()
-        agent = subprocess.Popen([str(SNAPTRIG), "--cooldown", "0s", "-t",
-                                  "non-deterministic-call", "-o", fifo, "-p", str(target.pid)],
-                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.PIPE)
-        self.register(agent)
+        target, agent = self.start_flood_agent(fifo)
+        self.assertStalledOutputStops(target, agent, fifo, started)
+
+    def accept_agent(self, listener, agent):
+        """Return the connection of agent to listener, or fail with its stderr."""
         try:
-            code = agent.wait(15)
-        except subprocess.TimeoutExpired:
-            self.fail("snaptrig kept running with a stalled output")
-        took = time.monotonic() - started
-        err = agent.stderr.read().decode(errors="replace").splitlines()
+            conn, _ = listener.accept()
+        except TimeoutError:
+            agent.kill()
+            self.fail("snaptrig did not connect to the output socket: "
+                      + agent.communicate()[1].decode(errors="replace"))
+        self.addCleanup(conn.close)
+        return conn
+
+    def test_output_socket_reader_gone(self):
+        path = os.path.join(self.tmp, "out.sock")
+        listener = unix_listener(self, path)
+        target, agent = self.start_flood_agent(path)
+        conn = self.accept_agent(listener, agent)
+        conn.settimeout(TIMEOUT)
+        with conn.makefile("rb") as stream:
+            first = stream.readline()
+        self.assertEqual(json.loads(first)["type"], "start", first)
+        conn.close()
+        code, err = self.wait_agent_exit(agent, 5, "its socket reader closed the connection")
         self.assertEqual(code, 1, err)
-        self.assertEqual(err, [f"snaptrig: cannot write output {fifo}: nothing could be "
-                               "written for 5 s; stopping"])
-        self.assertGreaterEqual(took, 5.0)
+        self.assertEqual(err, [f"snaptrig: cannot write output {path}: Broken pipe; stopping"])
         self.assertNotIn(process_state(target.pid), (None, "Z", "T"))
         self.assertNoProgramsLeft([agent.pid])
+
+    def test_output_socket_reader_stalled(self):
+        """snaptrig gives up after 5 s on a socket reader that never reads."""
+        path = os.path.join(self.tmp, "out.sock")
+        listener = unix_listener(self, path)
+        target, agent = self.start_flood_agent(path)
+        self.accept_agent(listener, agent)
+        self.assertStalledOutputStops(target, agent, path, time.monotonic())
 
     def test_output_unwritable(self):
         marker = os.path.join(self.tmp, "ran")
