@@ -454,6 +454,8 @@ void emit_start(struct emitter *e, const struct options *opts, const pid_t *targ
 	key_u64(w, "idle_threshold_ns", opts->idle_threshold_ns);
 	json_key_lit(w, "follow");
 	json_bool(w, opts->follow);
+	json_key_lit(w, "lazy_wakeup");
+	json_bool(w, opts->lazy_wakeup);
 	if (opts->cgroup.id)
 		key_str(w, "cgroup", opts->cgroup.path);
 	line_end(e);

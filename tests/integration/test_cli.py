@@ -216,7 +216,7 @@ class CliTest(SnaptrigTestCase):
             "mode": "launch", "triggers": DEFAULT_TRIGGERS, "targets": [pid],
             "command": command, "cooldown_ns": 1_000_000_000,
             "snapshot_interval_ns": 10_000_000_000,
-            "idle_threshold_ns": 1_000_000_000, "follow": True,
+            "idle_threshold_ns": 1_000_000_000, "follow": True, "lazy_wakeup": False,
         }
         for key, value in expected.items():
             self.assertEqual(start[key], value, key)

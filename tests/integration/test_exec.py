@@ -110,6 +110,7 @@ class ExecTest(SnaptrigTestCase):
         script = f"for i in 1 2 3 4 5 6 7 8 9 10 11 12; do {TRUE}; done"
         run = self.trace(["-t", "sigalrm", "--lazy-wakeup"], [SHELL, "-c", script])
         self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertIs(run.records[0]["lazy_wakeup"], True)
         shell = run.wait_start()["targets"][0]
         children = self.children(run, shell)
         self.assertEqual(len(children), 12, run.describe())
