@@ -413,6 +413,11 @@ static void trigger_names(struct json_writer *w, __u32 mask)
 	json_array_end(w);
 }
 
+/* The text forms of the start and join lines, next to the other text lines below. */
+static void text_start(struct emitter *e, const struct options *opts, const pid_t *targets,
+		       size_t target_count);
+static void text_join(struct emitter *e, const struct st_join_record *rec);
+
 void emit_start(struct emitter *e, const struct options *opts, const pid_t *targets,
 		size_t target_count, pid_t agent_pid)
 {
@@ -420,14 +425,7 @@ void emit_start(struct emitter *e, const struct options *opts, const pid_t *targ
 	size_t i;
 
 	if (e->format == FORMAT_TEXT) {
-		char names[TRIGGER_MASK_FORMAT_LEN];
-
-		trigger_mask_format(opts->triggers, names, sizeof(names));
-		out_printf(e, "# snaptrig %s tracing pid", SNAPTRIG_VERSION);
-		for (i = 0; i < target_count; i++)
-			out_printf(e, "%s%d", i ? "," : " ", targets[i]);
-		out_printf(e, " for %s\n", names);
-		e->seq++;
+		text_start(e, opts, targets, target_count);
 		return;
 	}
 	line_begin(e, "start", e->started_ns ? e->started_ns : boot_now_ns());
@@ -466,8 +464,7 @@ void emit_join(struct emitter *e, const struct st_join_record *rec)
 	struct json_writer *w = &e->json;
 
 	if (e->format == FORMAT_TEXT) {
-		out_printf(e, "# join %u ppid=%u\n", rec->hdr.pid, rec->ppid);
-		e->seq++;
+		text_join(e, rec);
 		return;
 	}
 	line_begin(e, "join", rec->hdr.boot_ns);
@@ -775,13 +772,14 @@ static void text_safe(char *out, size_t out_len, const char *s, size_t len)
  * Appends ns_pid, ns_tid and cgroup, the text form of fields_container(),
  * for a process in a deeper pid namespace or a record with a cgroup.
  */
-static void text_container(struct emitter *e, size_t *len, const struct line *line)
+static void text_container(struct emitter *e, size_t *len, __u32 pid, __u32 tid,
+			   const struct st_record_header *hdr)
 {
 	char path[PATH_MAX * 4 + 1];
 	struct container_ids ids;
 	const char *name;
 
-	container_ids_of(line->pid, line->tid, line->record, &ids);
+	container_ids_of(pid, tid, hdr, &ids);
 	if (ids.ns_pid)
 		text_append(e, len, " ns_pid=%u", ids.ns_pid);
 	if (ids.ns_tid)
@@ -795,6 +793,64 @@ static void text_container(struct emitter *e, size_t *len, const struct line *li
 	}
 	text_safe(path, sizeof(path), name, strlen(name));
 	text_append(e, len, " cgroup=%s", path);
+}
+
+/* Allocates the text line buffer before the first text line. */
+static int text_reserve(struct emitter *e)
+{
+	if (e->text)
+		return 0;
+	e->text = malloc(512);
+	if (!e->text)
+		return -ENOMEM;
+	e->text_cap = 512;
+	return 0;
+}
+
+/*
+ * Writes the "# snaptrig" header, which names the --cgroup subtree and the
+ * members it had at start, or else the -p targets or COMMAND's pid.
+ */
+static void text_start(struct emitter *e, const struct options *opts, const pid_t *targets,
+		       size_t target_count)
+{
+	char names[TRIGGER_MASK_FORMAT_LEN], path[PATH_MAX * 4 + 1];
+	size_t len = 0, i;
+
+	if (text_reserve(e))
+		return;
+	e->seq++;
+	trigger_mask_format(opts->triggers, names, sizeof(names));
+	text_append(e, &len, "# snaptrig %s tracing", SNAPTRIG_VERSION);
+	if (opts->cgroup.id) {
+		text_safe(path, sizeof(path), opts->cgroup.path, strlen(opts->cgroup.path));
+		text_append(e, &len, " cgroup %s%s", path, target_count ? " with" : "");
+	}
+	if (target_count)
+		text_append(e, &len, " pid%s", target_count > 1 ? "s" : "");
+	for (i = 0; i < target_count; i++)
+		text_append(e, &len, "%s%d", i ? "," : " ", targets[i]);
+	text_append(e, &len, " for %s\n", names);
+	out_append(e, e->text, len);
+}
+
+/* Writes the "# join" line of a process that entered the --cgroup subtree. */
+static void text_join(struct emitter *e, const struct st_join_record *rec)
+{
+	char comm[ST_COMM_LEN * 4 + 1], when[JSON_TIME_LEN];
+	size_t len = 0;
+
+	if (text_reserve(e))
+		return;
+	e->seq++;
+	json_time_rfc3339(rec->hdr.boot_ns + e->realtime_offset_ns, when, sizeof(when));
+	text_safe(comm, sizeof(comm), rec->hdr.comm, ST_COMM_LEN);
+	/* the record's tid is its pid, so the line names the process once, as exec lines do */
+	text_append(e, &len, "# %.15s join %u %s ppid=%u", when + 11, rec->hdr.pid, comm,
+		    rec->ppid);
+	text_container(e, &len, rec->hdr.pid, rec->hdr.tid, &rec->hdr);
+	text_append(e, &len, "\n");
+	out_append(e, e->text, len);
 }
 
 /*
@@ -926,12 +982,8 @@ static void emit_text(struct emitter *e, const struct line *line)
 	char comm[ST_COMM_LEN * 4 + 1], when[JSON_TIME_LEN];
 	size_t len = 0;
 
-	if (!e->text) {
-		e->text_cap = 512;
-		e->text = malloc(e->text_cap);
-		if (!e->text)
-			return;
-	}
+	if (text_reserve(e))
+		return;
 	e->seq++;
 	json_time_rfc3339(line->boot_ns + e->realtime_offset_ns, when, sizeof(when));
 	text_safe(comm, sizeof(comm), line->comm, ST_COMM_LEN);
@@ -964,7 +1016,7 @@ static void emit_text(struct emitter *e, const struct line *line)
 			text_append(e, &len, "# %.15s exit %u %s killed by %s", when + 11,
 				    line->pid, comm, signal_name(status & 0x7f));
 	}
-	text_container(e, &len, line);
+	text_container(e, &len, line->pid, line->tid, line->record);
 	text_append(e, &len, "\n");
 	out_append(e, e->text, len);
 }
@@ -1013,7 +1065,7 @@ static void emit_coverage(struct emitter *e, const struct line *line)
 			if (triggers & ST_TRIG_BIT(t))
 				text_append(e, &len, "%s%s", trigger_name(t),
 					    triggers >> (t + 1) ? "," : "");
-		text_container(e, &len, line);
+		text_container(e, &len, line->pid, line->tid, line->record);
 		text_append(e, &len, "\n");
 		out_append(e, e->text, len);
 		return;

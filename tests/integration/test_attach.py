@@ -178,6 +178,21 @@ class AttachTest(SnaptrigTestCase):
         self.assertEqual(exits[0]["status"], "killed")
         self.assertEqual(run.exits(exited.pid), [])
 
+    def test_text_header_names_targets(self):
+        targets = [self.spawn(["/bin/sleep", "30"]) for _ in range(2)]
+        pids = [t.pid for t in targets]
+        run = self.trace(["-p", f"{pids[0]},{pids[1]}", "-t", "first-listen",
+                          "--format", "text"], stdin=subprocess.DEVNULL)
+
+        def headers():
+            return [v.split() for n, v in run.facts if n == "#" and isinstance(v, str)]
+        if run.out.wait(lambda _: headers(), TIMEOUT) is None:
+            self.fail("timed out waiting for the text header" + run.describe())
+        run.interrupt(signal.SIGINT)
+        self.assertEqual(run.wait_exit(check=False), 0, run.describe())
+        self.assertEqual(headers()[0][2:], ["tracing", "pids", f"{pids[0]},{pids[1]}", "for",
+                                            "first-listen"], run.describe())
+
     def assertListenSinceAttach(self, run, target, pid):
         """Assert the kernel's first-listen line of st-listener's first socket."""
         line = run.wait_trigger("first-listen", pid)

@@ -356,6 +356,60 @@ class CgroupTest(SnaptrigTestCase):
                 self.assertEqual(line["cgroup"], self.rel, line)
                 self.assertNotIn("ns_pid", line)
 
+    def start_text_agent(self):
+        """Start snaptrig on the cgroup with --format text; return it and its header words."""
+        run = self.trace(["--cgroup", self.rel, "-t", "first-listen", "--format", "text"],
+                         stdin=subprocess.DEVNULL)
+        if run.out.wait(lambda _: self.comment_lines(run), TIMEOUT) is None:
+            self.fail("timed out waiting for the text header" + run.describe())
+        return run, self.comment_lines(run)[0]
+
+    @staticmethod
+    def comment_lines(run):
+        """Return the words of each "#" line of a text run, without the "#"."""
+        return [value.split() for name, value in run.facts
+                if name == "#" and isinstance(value, str)]
+
+    def test_text_header_of_empty_cgroup(self):
+        run, header = self.start_text_agent()
+        run.interrupt(signal.SIGINT)
+        self.assertEqual(run.wait_exit(check=False), 0, run.describe())
+        self.assertEqual(header[2:], ["tracing", "cgroup", self.rel, "for", "first-listen"],
+                         run.describe())
+
+    def test_text_join_line(self):
+        run, _ = self.start_text_agent()
+        _, pid = self.listener()
+        self.move_in(pid)
+
+        def joins():
+            return [w for w in self.comment_lines(run) if "join" in w[:2]]
+        if run.out.wait(lambda _: joins(), TIMEOUT) is None:
+            self.fail(f"timed out waiting for the join line of {pid}" + run.describe())
+        run.interrupt(signal.SIGINT)
+        self.assertEqual(run.wait_exit(check=False), 0, run.describe())
+
+        self.assertEqual(len(joins()), 1, run.describe())
+        words = joins()[0]
+        self.assertRegex(words[0], r"^\d{2}:\d{2}:\d{2}\.\d{6}$")
+        self.assertEqual(words[1:], ["join", str(pid), "st-listener", f"ppid={os.getpid()}",
+                                     f"cgroup={self.rel}"], run.describe())
+
+    def test_text_header_names_members(self):
+        pids = []
+        for _ in range(2):
+            _, pid = self.listener()
+            self.move_in(pid)
+            pids.append(pid)
+        run, header = self.start_text_agent()
+        run.interrupt(signal.SIGINT)
+        self.assertEqual(run.wait_exit(check=False), 0, run.describe())
+
+        self.assertEqual(header[2:6], ["tracing", "cgroup", self.rel, "with"], run.describe())
+        self.assertEqual(header[6], "pids", run.describe())
+        self.assertEqual(sorted(int(p) for p in header[7].split(",")), sorted(pids))
+        self.assertEqual(header[8:], ["for", "first-listen"], run.describe())
+
     def test_member_of_child_cgroup_is_traced(self):
         os.mkdir(self.dir + "/inner")
         self.addCleanup(os.rmdir, self.dir + "/inner")
