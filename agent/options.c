@@ -538,8 +538,8 @@ static int check_snapshot_options(struct options *opts)
 		log_error("both --exec and --request-socket given: choose one checkpointer");
 		return -EINVAL;
 	}
-	if (!requests && (opts->snapshot_on || opts->freeze || opts->stop_after_snapshot ||
-			  opts->max_snapshots)) {
+	if (!requests && (opts->snapshot_on || opts->snapshot_timeout_ns || opts->freeze ||
+			  opts->stop_after_snapshot || opts->max_snapshots)) {
 		log_error("snapshot options need a checkpointer: add --exec TEMPLATE or --request-socket PATH");
 		return -EINVAL;
 	}
@@ -563,6 +563,8 @@ static int check_snapshot_options(struct options *opts)
 	}
 	if (requests && !opts->snapshot_on)
 		opts->snapshot_on = opts->triggers;
+	if (requests && !opts->snapshot_timeout_ns)
+		opts->snapshot_timeout_ns = SNAPSHOT_TIMEOUT_DEFAULT_NS;
 	return 0;
 }
 
@@ -598,7 +600,6 @@ int options_parse(int argc, char **argv, struct options *opts)
 	opts->cooldown_ns = 1000000000ULL;
 	opts->interval_ns = 10000000000ULL;
 	opts->idle_threshold_ns = 1000000000ULL;
-	opts->snapshot_timeout_ns = 60000000000ULL;
 	opts->follow = 1;
 	opts->marker_sites = MARKER_SITES_DEFAULT;
 

@@ -17,6 +17,8 @@
 /* --marker-sites: libbpf keeps one spec entry per place of a USDT probe */
 #define MARKER_SITES_DEFAULT 1024
 #define MARKER_SITES_MAX 65536
+/* --snapshot-timeout when a checkpointer is given without it */
+#define SNAPSHOT_TIMEOUT_DEFAULT_NS 60000000000ULL
 
 /* One --environ-probe BINARY:SYMBOL. */
 struct environ_probe {
@@ -37,7 +39,7 @@ enum output_format {
 };
 
 struct options {
-	__u64 snapshot_timeout_ns;
+	__u64 snapshot_timeout_ns;	/* 0 without a checkpointer */
 	__u64 max_snapshots;		/* per process; 0: no limit */
 	unsigned int marker_sites;	/* places of markers attached at most */
 	__u64 cooldown_ns;

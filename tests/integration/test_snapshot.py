@@ -1314,10 +1314,15 @@ class BadInputTest(SnapshotTestCase):
                               "invalid template 'gcore 'a b' for --exec: "
                               "unbalanced single quote")
 
-    def test_freeze_without_checkpointer(self):
-        self.assertUsageError(["-t", "first-listen", "--freeze"],
-                              "snapshot options need a checkpointer: "
-                              "add --exec TEMPLATE or --request-socket PATH")
+    def test_snapshot_options_need_checkpointer(self):
+        for option in (["--snapshot-on", "first-listen"], ["--snapshot-timeout", "5s"],
+                       ["--max-snapshots", "1"], ["--freeze"], ["--stop-after-snapshot"]):
+            with self.subTest(option=option[0]):
+                # a run that wrongly started COMMAND must not fail the next case
+                (Path(self.tmp) / "ran").unlink(missing_ok=True)
+                self.assertUsageError(["-t", "first-listen"] + option,
+                                      "snapshot options need a checkpointer: "
+                                      "add --exec TEMPLATE or --request-socket PATH")
 
     def test_exec_and_request_socket(self):
         self.assertUsageError(["-t", "first-listen", "--exec", "/bin/true",
