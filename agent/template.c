@@ -70,6 +70,27 @@ static int placeholder_at(const char *s, size_t *len)
 	return -1;
 }
 
+/*
+ * Writes to err why the '{' at brace starts no placeholder, and returns
+ * -EINVAL. The brace is unbalanced when another '{' or the end of the word
+ * comes before a '}'.
+ */
+static int reject_brace(const char *brace, char *err, size_t err_len)
+{
+	int name_end = 1 + (int)strcspn(brace + 1, "{}");
+
+	if (brace[name_end] != '}') {
+		snprintf(err, err_len,
+			 "unbalanced brace '%.*s' without a closing '}' (write {{ for a literal brace)",
+			 name_end, brace);
+		return -EINVAL;
+	}
+	snprintf(err, err_len,
+		 "unknown placeholder '%.*s' (use {pid}, {tid}, {trigger}, {seq}, {time}, or {{ for a brace)",
+		 name_end + 1, brace);
+	return -EINVAL;
+}
+
 static int check_placeholders(const char *word, char *err, size_t err_len)
 {
 	size_t len;
@@ -81,15 +102,8 @@ static int check_placeholders(const char *word, char *err, size_t err_len)
 		}
 		if (*word != '{')
 			continue;
-		if (placeholder_at(word, &len) < 0) {
-			const char *end = strchr(word, '}');
-			int shown = end ? (int)(end - word + 1) : (int)strlen(word);
-
-			snprintf(err, err_len,
-				 "unknown placeholder '%.*s' (use {pid}, {tid}, {trigger}, {seq}, {time}, or {{ for a brace)",
-				 shown, word);
-			return -EINVAL;
-		}
+		if (placeholder_at(word, &len) < 0)
+			return reject_brace(word, err, err_len);
 		word += len - 1;
 	}
 	return 0;

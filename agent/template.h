@@ -29,8 +29,8 @@ struct template_values {
 
 /*
  * Parses text into t. Returns 0, or -EINVAL with a message in err (an
- * unbalanced quote, a trailing backslash, an unknown placeholder, no words),
- * or -ENOMEM.
+ * unbalanced quote, a trailing backslash, a '{' without a closing '}', an
+ * unknown placeholder, no words), or -ENOMEM.
  */
 int template_parse(const char *text, struct template *t, char *err, size_t err_len);
 /* Frees the words. Accepts a template that failed to parse. */

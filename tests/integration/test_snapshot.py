@@ -1309,6 +1309,12 @@ class BadInputTest(SnapshotTestCase):
             "invalid template 'gcore {host}' for --exec: unknown placeholder '{host}' "
             "(use {pid}, {tid}, {trigger}, {seq}, {time}, or {{ for a brace)")
 
+    def test_unbalanced_brace(self):
+        self.assertUsageError(["-t", "first-listen", "--exec", "sh -c 'echo {'"],
+                              "invalid template 'sh -c 'echo {'' for --exec: "
+                              "unbalanced brace '{' without a closing '}' "
+                              "(write {{ for a literal brace)")
+
     def test_unbalanced_quote(self):
         self.assertUsageError(["-t", "first-listen", "--exec", "gcore 'a b"],
                               "invalid template 'gcore 'a b' for --exec: "

@@ -15,6 +15,7 @@
 #include "template.h"
 
 #define PLACEHOLDER_HINT "(use {pid}, {tid}, {trigger}, {seq}, {time}, or {{ for a brace)"
+#define BRACE_HINT "without a closing '}' (write {{ for a literal brace)"
 
 static const struct template_values sample_values = {
 	.pid = "4242",
@@ -189,11 +190,21 @@ static void placeholder_unknown(void **state)
 	assert_rejected("{pidx}", "unknown placeholder '{pidx}' " PLACEHOLDER_HINT);
 	assert_rejected("'{ pid}'", "unknown placeholder '{ pid}' " PLACEHOLDER_HINT);
 	assert_rejected("{}", "unknown placeholder '{}' " PLACEHOLDER_HINT);
-	assert_rejected("a {pid", "unknown placeholder '{pid' " PLACEHOLDER_HINT);
-	assert_rejected("{", "unknown placeholder '{' " PLACEHOLDER_HINT);
 	assert_rejected("{pid}{x}", "unknown placeholder '{x}' " PLACEHOLDER_HINT);
 	assert_rejected("{{{x}", "unknown placeholder '{x}' " PLACEHOLDER_HINT);
 	assert_rejected("ok 'a {b}'", "unknown placeholder '{b}' " PLACEHOLDER_HINT);
+}
+
+static void unbalanced_brace(void **state)
+{
+	(void)state;
+	assert_rejected("{", "unbalanced brace '{' " BRACE_HINT);
+	assert_rejected("sh -c 'echo {'", "unbalanced brace '{' " BRACE_HINT);
+	assert_rejected("a {pid", "unbalanced brace '{pid' " BRACE_HINT);
+	assert_rejected("{pid}{", "unbalanced brace '{' " BRACE_HINT);
+	assert_rejected("x{{{", "unbalanced brace '{' " BRACE_HINT);
+	/* a second '{' before any '}' leaves the first one open */
+	assert_rejected("'{x {pid}'", "unbalanced brace '{x ' " BRACE_HINT);
 }
 
 static void unbalanced_quotes(void **state)
@@ -353,6 +364,7 @@ int main(void)
 		cmocka_unit_test(split_adjacent_parts_joined),
 		cmocka_unit_test(placeholders_inside_words),
 		cmocka_unit_test(placeholder_unknown),
+		cmocka_unit_test(unbalanced_brace),
 		cmocka_unit_test(unbalanced_quotes),
 		cmocka_unit_test(trailing_backslash),
 		cmocka_unit_test(empty_template),
