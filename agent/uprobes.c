@@ -152,6 +152,73 @@ static void attach_libc(struct uprobes *u, const char *path)
 			      ENVIRON_COOKIE(ST_ENVIRON_SECURE_GETENV, 0), 1);
 }
 
+/*
+ * Writes "the snapshot marker (2 places) and the transaction marker (1 place)"
+ * to buf for the markers in wanted from first on, sets *count to how many
+ * there are, and returns their places.
+ */
+static unsigned int list_markers(unsigned int wanted, int first, const unsigned int *sites,
+				 char *buf, size_t len, unsigned int *count)
+{
+	unsigned int places = 0;
+	size_t used = 0;
+	int i, n;
+
+	buf[0] = '\0';
+	*count = 0;
+	for (i = first; i < MARKER_COUNT; i++) {
+		if (!(wanted & (1u << i)))
+			continue;
+		n = snprintf(buf + used, len - used, "%sthe %s marker (%u place%s)",
+			     *count ? " and " : "", marker_names[i], sites[i],
+			     sites[i] == 1 ? "" : "s");
+		if (n > 0)
+			used += (size_t)n < len - used ? (size_t)n : len - used - 1;
+		places += sites[i];
+		(*count)++;
+	}
+	return places;
+}
+
+/*
+ * Logs that the markers of path from first on are not attached, because they
+ * need more places than --marker-sites leaves, and that later files get none.
+ */
+static void report_marker_limit(const struct uprobes *u, const char *path, unsigned int wanted,
+				int first, const unsigned int *sites)
+{
+	char markers[128], hint[96];
+	unsigned int count, needed;
+
+	needed = u->marker_sites + list_markers(wanted, first, sites, markers, sizeof(markers),
+						&count);
+	if (needed <= MARKER_SITES_MAX)
+		snprintf(hint, sizeof(hint), "raise --marker-sites to at least %u", needed);
+	else
+		snprintf(hint, sizeof(hint), "%u places are needed, more than the maximum --marker-sites %u",
+			 needed, MARKER_SITES_MAX);
+	log_error("marker limit reached: %u of --marker-sites %u places are in use, so %s in %s %s not attached, and no marker of a file examined later will be (%s)",
+		  u->marker_sites, u->marker_room, markers, path, count > 1 ? "are" : "is", hint);
+}
+
+/* Logs a failed attach of marker first of path, like report_marker_limit(). */
+static void report_marker_failure(const char *path, unsigned int wanted, int first,
+				  const unsigned int *sites, int err)
+{
+	char markers[128];
+	unsigned int count;
+
+	list_markers(wanted, first, sites, markers, sizeof(markers), &count);
+	log_error("attaching the %s marker in %s failed: %s, so %s in %s %s not attached, and no marker of a file examined later will be",
+		  marker_names[first], path, strerror(err), markers, path,
+		  count > 1 ? "are" : "is");
+}
+
+/*
+ * Attaches the markers of path, one kind at a time. The first kind that does
+ * not fit in --marker-sites or fails to attach turns the markers off. That
+ * kind, the kinds after it in path and every later file then get none.
+ */
 static void attach_markers(struct uprobes *u, const char *path)
 {
 	static const enum st_trigger needs[MARKER_COUNT] = {
@@ -162,7 +229,7 @@ static void attach_markers(struct uprobes *u, const char *path)
 		[MARKER_SNAPSHOT] = u->marker->progs.handle_marker_snapshot,
 		[MARKER_TRANSACTION] = u->marker->progs.handle_marker_transaction,
 	};
-	unsigned int found = 0, sites[MARKER_COUNT];
+	unsigned int found = 0, wanted = 0, sites[MARKER_COUNT];
 	int i, err;
 
 	err = usdt_file_probes(path, USDT_PROVIDER, marker_names, MARKER_COUNT, &found, sites);
@@ -171,10 +238,13 @@ static void attach_markers(struct uprobes *u, const char *path)
 			log_info(2, "cannot read the ELF notes of %s: %s", path, strerror(-err));
 		return;
 	}
+	for (i = 0; i < MARKER_COUNT; i++)
+		if ((found & (1u << i)) && (u->triggers & ST_TRIG_BIT(needs[i])))
+			wanted |= 1u << i;
 	for (i = 0; i < MARKER_COUNT; i++) {
 		struct bpf_link *link;
 
-		if (!(found & (1u << i)) || !(u->triggers & ST_TRIG_BIT(needs[i])))
+		if (!(wanted & (1u << i)))
 			continue;
 		if (u->markers_off) {
 			log_info(1, "not attaching the %s marker in %s: an earlier file reached --marker-sites or failed to attach",
@@ -189,18 +259,16 @@ static void attach_markers(struct uprobes *u, const char *path)
 		 * when no process runs their file any more.
 		 */
 		if (u->marker_sites + sites[i] > u->marker_room) {
-			log_error("marker limit reached: %u of --marker-sites %u places are in use and %s needs %u more; its markers and those of files examined later are not seen (raise --marker-sites)",
-				  u->marker_sites, u->marker_room, path, sites[i]);
+			report_marker_limit(u, path, wanted, i, sites);
 			u->markers_off = true;
-			continue;
+			return;
 		}
 		link = bpf_program__attach_usdt(progs[i], -1, path, USDT_PROVIDER, marker_names[i],
 						NULL);
 		if (!link) {
-			log_error("attaching the %s marker in %s failed: %s; markers in %s and in files examined later are not seen",
-				  marker_names[i], path, strerror(errno), path);
+			report_marker_failure(path, wanted, i, sites, errno);
 			u->markers_off = true;
-			continue;
+			return;
 		}
 		u->marker_sites += sites[i];
 		log_info(1, "attached the %s marker in %s", marker_names[i], path);

@@ -32,6 +32,19 @@ int main(void)
 """
 
 
+# Two snapshot places and one transaction place, each reached once.
+SPLIT_MARKERS = """
+#include "snaptrig.h"
+int main(void)
+{
+	SNAPTRIG_SNAPSHOT();
+	SNAPTRIG_SNAPSHOT();
+	SNAPTRIG_TRANSACTION();
+	return 0;
+}
+"""
+
+
 def has_stapsdt_note(path):
     out = subprocess.run(["readelf", "-SW", path], capture_output=True, text=True,
                          check=True).stdout
@@ -129,8 +142,33 @@ class ExplicitTest(SnaptrigTestCase):
         self.assertEqual([l["pid"] for l in lines], [pids[-1]], run.describe())
         full = [l for l in run.err.lines if "marker limit reached" in l]
         self.assertEqual(len(full), 1, run.describe())
-        self.assertIn("8 of --marker-sites 8 places are in use", full[0])
-        self.assertIn(f"{copies[-1]} needs 1 more", full[0])
+        self.assertEqual(full[0], "snaptrig: marker limit reached: 8 of --marker-sites 8 places "
+                         "are in use, so the snapshot marker (1 place) and the transaction "
+                         f"marker (1 place) in {copies[-1]} are not attached, and no marker "
+                         "of a file examined later will be (raise --marker-sites to at least "
+                         "10)")
+
+    def test_marker_limit_names_kind(self):
+        """A file whose snapshot places fit and whose transaction place does not.
+
+        The markers of a file are attached one kind at a time, so the two
+        SNAPTRIG_SNAPSHOT() places fill --marker-sites 2 and still report,
+        and only the transaction marker is named as not attached.
+        """
+        prog = os.path.join(self.tmp, "split-markers")
+        subprocess.run(["gcc", "-x", "c", "-I", str(ROOT / "include"), "-o", prog, "-"],
+                       input=SPLIT_MARKERS, text=True, check=True)
+        run = self.trace(["-t", "explicit,transaction", "--marker-sites", "2"], [prog])
+        start = run.wait_start()
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        pid = start["targets"][0]
+        self.assertEqual([l["pid"] for l in run.triggers("explicit")], [pid, pid],
+                         run.describe())
+        self.assertEqual(run.triggers("transaction"), [], run.describe())
+        self.assertEqual(run.err.lines, [
+            "snaptrig: marker limit reached: 2 of --marker-sites 2 places are in use, so the "
+            f"transaction marker (1 place) in {prog} is not attached, and no marker of a file "
+            "examined later will be (raise --marker-sites to at least 3)"])
 
     def test_marker_in_library(self):
         lib = os.path.join(self.tmp, "libmark.so")
