@@ -16,15 +16,17 @@ void mark(void) { SNAPTRIG_SNAPSHOT(); SNAPTRIG_TRANSACTION(); }
 # one, because the agent examines the libraries a little after the exec.
 LIBRARY_MAIN = """
 #include <stdio.h>
-#include <time.h>
 #include <unistd.h>
 void mark(void);
 int main(void)
 {
-	struct timespec wait = { 0, 400000000 };
+	char go;
+
 	printf("pid %d\\n", getpid());
 	fflush(stdout);
-	nanosleep(&wait, NULL);
+	/* the library's markers are attached a while after the exec */
+	if (read(0, &go, 1) != 1)
+		return 1;
 	mark();
 	mark();
 	return 0;
@@ -178,7 +180,12 @@ class ExplicitTest(SnaptrigTestCase):
         subprocess.run(["gcc", "-x", "c", "-o", prog, "-", "-L", self.tmp, "-lmark",
                         "-Wl,-rpath," + self.tmp], input=LIBRARY_MAIN, text=True,
                        check=True)
-        run = self.trace(["-t", "explicit"], [prog])
+        run = self.trace(["-t", "explicit", "-v"], [prog])
+        # the agent examines the libraries 100 ms after the exec, later on a busy machine
+        attached = f"snaptrig: attached the snapshot marker in {lib}"
+        self.assertIsNotNone(run.err.wait(lambda line: line == attached), run.describe())
+        run.write_stdin(b"g")
+        run.close_stdin()
         self.assertEqual(run.wait_exit(), 0, run.describe())
         pid = int(run.fact_values("pid")[0])
         lines = run.triggers("explicit")
