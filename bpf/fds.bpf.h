@@ -139,6 +139,23 @@ static __always_inline bool sendfile_reads(struct file *file, struct file *out)
 	return out && (BPF_CORE_READ(out, f_inode, i_mode) & S_IFMT_BITS) == S_IFIFO_BITS;
 }
 
+static __always_inline bool is_pipe(struct file *file)
+{
+	return file && (BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT_BITS) == S_IFIFO_BITS;
+}
+
+/*
+ * Whether splice(file, ..., out, ...) or tee(file, out, ...) reads file, which
+ * passed stdin_call_reads(). splice needs a pipe or a FIFO on one side and
+ * tee on both, or they fail with EINVAL before reading (seen on Linux 6.18).
+ */
+static __always_inline bool pipe_call_reads(struct file *file, __u32 call, struct file *out)
+{
+	if (call == ST_CALL_TEE)
+		return is_pipe(file) && is_pipe(out);
+	return is_pipe(file) || is_pipe(out);
+}
+
 /*
  * Whether call on descriptor fd of the current process reads from stdin's
  * file, at an explicit offset when at_offset.

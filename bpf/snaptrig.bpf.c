@@ -112,8 +112,8 @@ int handle_exit_listen(struct trace_event_raw_sys_exit *ctx)
 
 /*
  * Whether the offset that ptr points to in user memory is negative, which
- * fails with EINVAL before reading. An offset that cannot be read here
- * counts as not negative.
+ * fails before reading (EINVAL, or EOVERFLOW for copy_file_range). An offset
+ * that cannot be read here counts as not negative.
  */
 static __always_inline bool user_offset_negative(__u64 ptr)
 {
@@ -126,9 +126,10 @@ static __always_inline bool user_offset_negative(__u64 ptr)
 
 /*
  * Sends first-stdin when a read-family call on descriptor fd reads stdin's
- * file, at an explicit offset when at_offset. out_fd is sendfile's output,
- * which decides whether it can read, and user_offset the user pointer to
- * the offset of splice and sendfile. The other calls pass -1 and 0.
+ * file, at an explicit offset when at_offset. out_fd is the output of
+ * sendfile, splice and tee, which decides whether they can read, and
+ * user_offset the user pointer to the input offset of splice, sendfile and
+ * copy_file_range. The other calls pass -1 and 0.
  */
 static __always_inline int on_read(int fd, __u32 call, bool at_offset, int out_fd,
 				   __u64 user_offset)
@@ -142,6 +143,9 @@ static __always_inline int on_read(int fd, __u32 call, bool at_offset, int out_f
 	if (!file_is_stdin(proc, file) || !stdin_call_reads(file, call, at_offset))
 		return 0;
 	if (call == ST_CALL_SENDFILE && !sendfile_reads(file, current_fd_file(out_fd)))
+		return 0;
+	if ((call == ST_CALL_SPLICE || call == ST_CALL_TEE) &&
+	    !pipe_call_reads(file, call, current_fd_file(out_fd)))
 		return 0;
 	if (user_offset_negative(user_offset))
 		return 0;
@@ -224,7 +228,8 @@ int handle_recvmmsg(struct trace_event_raw_sys_enter *ctx)
 SEC("tp/syscalls/sys_enter_splice")
 int handle_splice(struct trace_event_raw_sys_enter *ctx)
 {
-	return on_read((int)ctx->args[0], ST_CALL_SPLICE, ctx->args[1] != 0, -1, ctx->args[1]);
+	return on_read((int)ctx->args[0], ST_CALL_SPLICE, ctx->args[1] != 0, (int)ctx->args[2],
+		       ctx->args[1]);
 }
 
 SEC("tp/syscalls/sys_enter_sendfile64")
@@ -234,8 +239,19 @@ int handle_sendfile64(struct trace_event_raw_sys_enter *ctx)
 		       ctx->args[2]);
 }
 
-READ_HOOK(tee, ST_CALL_TEE)
-READ_HOOK(copy_file_range, ST_CALL_COPY_FILE_RANGE)
+SEC("tp/syscalls/sys_enter_tee")
+int handle_tee(struct trace_event_raw_sys_enter *ctx)
+{
+	return on_read((int)ctx->args[0], ST_CALL_TEE, false, (int)ctx->args[1], 0);
+}
+
+/* a negative input offset fails with EOVERFLOW before reading (Linux 6.18) */
+SEC("tp/syscalls/sys_enter_copy_file_range")
+int handle_copy_file_range(struct trace_event_raw_sys_enter *ctx)
+{
+	return on_read((int)ctx->args[0], ST_CALL_COPY_FILE_RANGE, ctx->args[1] != 0, -1,
+		       ctx->args[1]);
+}
 
 /* New descriptors that may refer to stdin */
 

@@ -174,6 +174,9 @@ static __always_inline int uring_read(struct st_proc *proc, struct io_kiocb *req
  * SPLICE and TEE read the descriptor in io_splice.splice_fd_in. A SPLICE
  * whose off_in is not -1 reads at that offset, as splice(2) with off_in
  * does. TEE takes no offsets, and its prep does not set off_in.
+ * NOTE: the output of a SPLICE or TEE is not checked for a pipe, so a
+ * request that fails with EINVAL for want of one counts, unlike splice(2)
+ * and tee(2).
  */
 static __always_inline int uring_splice(struct st_proc *proc, struct io_kiocb *req, __u32 call,
 					__u32 op)

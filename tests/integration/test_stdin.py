@@ -35,6 +35,9 @@ POSITIONAL_READS = (
     "def sendfile_null(): call('sendfile_null', 40, null, 0, 0, 8)\n"
     "def sendfile_pipe(): call('sendfile_pipe', 40, sink, 0, 0, 8)\n"
     "def copy_range(): call('copy_range', 326, 0, 0, out, 0, 8, 0)\n"
+    "def copy_range_at(): call('copy_range_at', 326, 0, ctypes.addressof(offset), out, 0, 8, 0)\n"
+    "def splice_file(): call('splice_file', 275, 0, 0, out, 0, 8, 0)\n"
+    "def tee(): call('tee', 276, 0, sink, 8, 0)\n"
     "os.write(1, b'pid %d\\n' % os.getpid())\n"
 )
 
@@ -193,13 +196,35 @@ class StdinTest(SnaptrigTestCase):
 
     def test_negative_offsets_fail(self):
         """A negative offset fails with EINVAL before reading, even on a file."""
-        for call in ("pread64(-1)", "preadv(-1)", "preadv2(-2)", "offset.value = -1; sendfile()",
-                     "offset.value = -8; splice()"):
+        for call, err in (("pread64(-1)", errno.EINVAL), ("preadv(-1)", errno.EINVAL),
+                          ("preadv2(-2)", errno.EINVAL),
+                          ("offset.value = -1; sendfile()", errno.EINVAL),
+                          ("offset.value = -8; splice()", errno.EINVAL),
+                          ("offset.value = -5; copy_range_at()", errno.EOVERFLOW)):
             name = call.rpartition(" ")[2].partition("(")[0]
+            with self.subTest(call=name), open(self.input_file(), "rb") as stdin:
+                run, pid = self.run_positional(call + "\nos.read(0, 4)\n", stdin)
+                self.assertEqual(run.fact_values(name), [f"-1 {err}"])
+                self.assertFirstStdin(run, pid, 0, "read", comm="python3")
+
+    def test_pipe_calls_need_a_pipe(self):
+        """splice needs a pipe on one side and tee on both: from a regular file,
+        splice into a file and tee fail with EINVAL before reading."""
+        for call in ("splice_file()", "tee()"):
+            name = call.partition("(")[0]
             with self.subTest(call=name), open(self.input_file(), "rb") as stdin:
                 run, pid = self.run_positional(call + "\nos.read(0, 4)\n", stdin)
                 self.assertEqual(run.fact_values(name), [f"-1 {errno.EINVAL}"])
                 self.assertFirstStdin(run, pid, 0, "read", comm="python3")
+
+    def test_pipe_stdin_splice_and_tee_read(self):
+        """From a pipe, splice into a file and tee into a pipe read, and count."""
+        for call, first in (("splice_file()", "splice"), ("tee()", "tee")):
+            name = call.partition("(")[0]
+            with self.subTest(call=name):
+                run, pid = self.run_positional(call + "\n", subprocess.PIPE, DATA)
+                self.assertEqual(run.fact_values(name), ["8 0"])
+                self.assertFirstStdin(run, pid, 0, first, comm="python3")
 
     def test_pipe_preadv2_at_position(self):
         """preadv2 with offset -1 reads at the file position, which a pipe has."""
