@@ -10,6 +10,8 @@
  * a 32-bit image. Until then the main object stops a traced process at the
  * exec of a 32-bit image (ia32_exec_hold), and the agent resumes it once
  * the hook is attached, so that the image's first system call is seen.
+ * NOTE: nothing detaches the hook when the last 32-bit program ends, so
+ * every system call on the machine pays for it until the agent exits.
  */
 #include <elf.h>
 #include <errno.h>
