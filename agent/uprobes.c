@@ -259,6 +259,11 @@ static void attach_markers(struct uprobes *u, const char *path)
 		 * when no process runs their file any more.
 		 */
 		if (u->marker_sites + sites[i] > u->marker_room) {
+			/*
+			 * NOTE: the markers left out are named on stderr only.
+			 * The output gets no coverage line for them, so explicit
+			 * and transaction look quiet there, not blind.
+			 */
 			report_marker_limit(u, path, wanted, i, sites);
 			u->markers_off = true;
 			return;
