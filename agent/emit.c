@@ -123,6 +123,9 @@ static int open_output(const char *path)
 	if (err == -ENXIO && fifo)
 		log_error("cannot open output '%s': no process has the FIFO open for reading; start the reader first",
 			  path);
+	else if (err == -EISDIR)
+		log_error("cannot open output '%s': the path is a directory; give the path of a file in it, which snaptrig creates if missing",
+			  path);
 	else
 		log_error("cannot open output '%s': %s; check the directory exists and is writable",
 			  path, strerror(-err));

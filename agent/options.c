@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include "duration.h"
 #include "log.h"
@@ -569,6 +570,29 @@ static int check_snapshot_options(struct options *opts)
 	return 0;
 }
 
+/*
+ * Rejects -o and --control naming one file, which would first be opened as
+ * the output and then fail as a socket path, leaving a file behind.
+ */
+static int check_output_paths(const struct options *opts)
+{
+	struct stat output_st, control_st;
+	int same;
+
+	if (!opts->output_path || !opts->control_path || opts->request_snapshot_pid)
+		return 0;
+	same = strcmp(opts->output_path, opts->control_path) == 0;
+	if (!same && stat(opts->output_path, &output_st) == 0 &&
+	    stat(opts->control_path, &control_st) == 0)
+		same = output_st.st_dev == control_st.st_dev && output_st.st_ino == control_st.st_ino;
+	if (same) {
+		log_error("-o '%s' and --control '%s' name the same file: give each its own path",
+			  opts->output_path, opts->control_path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int check_targets(const struct options *opts)
 {
 	if (opts->check && (opts->pid_count || opts->command || opts->cgroup_arg)) {
@@ -648,6 +672,9 @@ int options_parse(int argc, char **argv, struct options *opts)
 	if (err)
 		return err;
 	err = check_probe_options(opts);
+	if (err)
+		return err;
+	err = check_output_paths(opts);
 	if (err)
 		return err;
 	err = check_targets(opts);

@@ -389,6 +389,25 @@ class CliTest(SnaptrigTestCase):
         self.assertEqual(out, "")
         self.assertEqual(err, [f"snaptrig: cannot open output '{path}': {reason}"])
 
+    def test_output_directory_named(self):
+        self.assertOutputOpenFails(self.tmp, "the path is a directory; give the path of a "
+                                   "file in it, which snaptrig creates if missing")
+
+    def test_output_and_control_same_path(self):
+        """One path for -o and --control is a usage error before any file is made."""
+        path = os.path.join(self.tmp, "same")
+        self.assertUsageError(["-o", path, "--control", path, "--", TRUE],
+                              f"-o '{path}' and --control '{path}' name the same file: "
+                              "give each its own path")
+        self.assertFalse(os.path.exists(path), "the output file was created")
+        # an existing file reached by two spellings is the same file too
+        with open(path, "w", encoding="utf-8"):
+            pass
+        other = os.path.join(self.tmp, ".", "same")
+        self.assertUsageError(["-o", path, "--control", other, "--", TRUE],
+                              f"-o '{path}' and --control '{other}' name the same file")
+        self.assertEqual(os.path.getsize(path), 0)
+
     def test_output_fifo_without_reader(self):
         """An open of a FIFO without a reader would wait for ever, so it fails at once."""
         path = os.path.join(self.tmp, "out.fifo")
