@@ -757,6 +757,31 @@ static unsigned int evict_idle_client(struct control *ctl)
 	return victim;
 }
 
+/*
+ * Logs why the client peer gets no place when every place is taken. Either
+ * all clients were active within CONTROL_EVICT_IDLE_S, or some were quiet
+ * that long but hold a partial request or unsent replies, which
+ * evict_idle_client() never drops.
+ */
+static void log_full_table(const struct control *ctl, const struct ucred *peer)
+{
+	__u64 now_ns = boot_now_ns(), idle_ns = CONTROL_EVICT_IDLE_S * 1000000000ULL;
+	unsigned int i, quiet = 0;
+
+	for (i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+		const struct control_client *cl = ctl->clients[i];
+
+		if (cl && now_ns - cl->active_ns >= idle_ns)
+			quiet++;
+	}
+	if (!quiet)
+		log_error("control client pid %d uid %u rejected: %d clients are connected, the limit, and none was idle for %d s",
+			  peer->pid, peer->uid, CONTROL_MAX_CLIENTS, CONTROL_EVICT_IDLE_S);
+	else
+		log_error("control client pid %d uid %u rejected: %d clients are connected, the limit, and none can lose its place because %u of them sent nothing for %d s but hold a partial request or unsent replies",
+			  peer->pid, peer->uid, CONTROL_MAX_CLIENTS, quiet, CONTROL_EVICT_IDLE_S);
+}
+
 static void accept_clients(struct control *ctl)
 {
 	static const char busy[] = "{\"ok\":false,\"error\":\"too many control clients\"}\n";
@@ -764,6 +789,7 @@ static void accept_clients(struct control *ctl)
 	for (;;) {
 		struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
 		socklen_t peer_len = sizeof(struct ucred);
+		struct ucred peer = { 0 };
 		struct control_client *cl;
 		unsigned int i;
 		int fd = accept4(ctl->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -773,6 +799,8 @@ static void accept_clients(struct control *ctl)
 				log_error("accepting a control client failed: %s", strerror(errno));
 			return;
 		}
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &peer_len))
+			peer.uid = (uid_t)-1;	/* pid 0: unknown */
 		for (i = 0; i < CONTROL_MAX_CLIENTS && ctl->clients[i]; i++)
 			;
 		if (i == CONTROL_MAX_CLIENTS)
@@ -780,10 +808,10 @@ static void accept_clients(struct control *ctl)
 		cl = i < CONTROL_MAX_CLIENTS ? calloc(1, sizeof(*cl)) : NULL;
 		if (!cl) {
 			if (i < CONTROL_MAX_CLIENTS)
-				log_error("control client rejected: out of memory");
+				log_error("control client pid %d uid %u rejected: out of memory",
+					  peer.pid, peer.uid);
 			else
-				log_error("control client rejected: %d clients are connected, the limit, and none was idle for %d s",
-					  CONTROL_MAX_CLIENTS, CONTROL_EVICT_IDLE_S);
+				log_full_table(ctl, &peer);
 			if (send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
 				log_info(2, "cannot send the rejection to the control client: %s", strerror(errno));
 			close(fd);
@@ -791,8 +819,7 @@ static void accept_clients(struct control *ctl)
 		}
 		cl->fd = fd;
 		cl->active_ns = boot_now_ns();
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cl->peer, &peer_len))
-			cl->peer.uid = (uid_t)-1;	/* pid 0: unknown */
+		cl->peer = peer;
 		ev.data.fd = fd;
 		if (epoll_ctl(ctl->epoll_fd, EPOLL_CTL_ADD, fd, &ev)) {
 			log_error("watching a control client failed: %s", strerror(errno));

@@ -353,8 +353,9 @@ class ControlTest(SnaptrigTestCase):
         self.assertEqual(rejected.reply(), {"ok": False, "error": "too many control clients"})
         self.assertEqual(rejected.count_lines_until_closed(), 0)
         self.wait_error_line(
-            run, f"snaptrig: control client rejected: {MAX_CLIENTS} clients are connected, "
-            f"the limit, and none was idle for {EVICT_IDLE_S} s", TIMEOUT)
+            run, f"snaptrig: control client pid {os.getpid()} uid {os.getuid()} rejected: "
+            f"{MAX_CLIENTS} clients are connected, the limit, and none was idle for "
+            f"{EVICT_IDLE_S} s", TIMEOUT)
         # client 0 stays active, so client 1 is the one idle longest
         time.sleep(EVICT_IDLE_S / 2)
         self.assertEqual(clients[0].request({"request": "list"})["pids"], [pid])
@@ -370,6 +371,28 @@ class ControlTest(SnaptrigTestCase):
             "new client; unsent replies: 0", TIMEOUT)
         for i in (0, 2, MAX_CLIENTS - 1):
             self.assertEqual(clients[i].request({"request": "list"})["pids"], [pid])
+        self.finish(run)
+
+    def test_full_table_quiet_partial_requests(self):
+        """Quiet clients with partial requests keep their places, and the
+        rejection log line gives that reason."""
+        run, pid, path = self.start()
+        clients = []
+        for i in range(MAX_CLIENTS):
+            clients.append(Client(self, path))
+            self.assertEqual(clients[i].request({"request": "list", "id": i})["id"], i)
+            clients[i].send(b'{"request":')
+        time.sleep(EVICT_IDLE_S + 0.5)
+        rejected = Client(self, path)
+        self.assertEqual(rejected.reply(), {"ok": False, "error": "too many control clients"})
+        self.wait_error_line(
+            run, f"snaptrig: control client pid {os.getpid()} uid {os.getuid()} rejected: "
+            f"{MAX_CLIENTS} clients are connected, the limit, and none can lose its place "
+            f"because {MAX_CLIENTS} of them sent nothing for {EVICT_IDLE_S} s but hold a "
+            "partial request or unsent replies", TIMEOUT)
+        # the partial requests are still there to be completed
+        clients[0].send(b'"list"}\n')
+        self.assertEqual(clients[0].reply()["pids"], [pid])
         self.finish(run)
 
     def test_clients_at_once_partial_lines(self):
