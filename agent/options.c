@@ -532,17 +532,34 @@ static int parse_one(int opt, const char *arg, struct options *opts, int *trigge
 	return -EINVAL;
 }
 
+/* Returns the first snapshot option that is set, or NULL when none is. */
+static const char *snapshot_option_given(const struct options *opts)
+{
+	if (opts->snapshot_on)
+		return "--snapshot-on";
+	if (opts->snapshot_timeout_ns)
+		return "--snapshot-timeout";
+	if (opts->freeze)
+		return "--freeze";
+	if (opts->stop_after_snapshot)
+		return "--stop-after-snapshot";
+	if (opts->max_snapshots)
+		return "--max-snapshots";
+	return NULL;
+}
+
 static int check_snapshot_options(struct options *opts)
 {
+	const char *snapshot_option = snapshot_option_given(opts);
 	int requests = opts->exec_template || opts->request_socket;
 
 	if (opts->exec_template && opts->request_socket) {
 		log_error("both --exec and --request-socket given: choose one checkpointer");
 		return -EINVAL;
 	}
-	if (!requests && (opts->snapshot_on || opts->snapshot_timeout_ns || opts->freeze ||
-			  opts->stop_after_snapshot || opts->max_snapshots)) {
-		log_error("snapshot options need a checkpointer: add --exec TEMPLATE or --request-socket PATH");
+	if (!requests && snapshot_option) {
+		log_error("%s needs a checkpointer: add --exec TEMPLATE or --request-socket PATH",
+			  snapshot_option);
 		return -EINVAL;
 	}
 	if (opts->snapshot_on & ~opts->triggers) {

@@ -1327,8 +1327,15 @@ class BadInputTest(SnapshotTestCase):
                 # a run that wrongly started COMMAND must not fail the next case
                 (Path(self.tmp) / "ran").unlink(missing_ok=True)
                 self.assertUsageError(["-t", "first-listen"] + option,
-                                      "snapshot options need a checkpointer: "
+                                      f"{option[0]} needs a checkpointer: "
                                       "add --exec TEMPLATE or --request-socket PATH")
+
+    def test_checkpointer_message_names_first_option(self):
+        """The message names the first set of --snapshot-on, --snapshot-timeout, --freeze,
+        --stop-after-snapshot and --max-snapshots."""
+        self.assertUsageError(["-t", "first-listen", "--max-snapshots", "1", "--freeze"],
+                              "--freeze needs a checkpointer: "
+                              "add --exec TEMPLATE or --request-socket PATH")
 
     def test_exec_and_request_socket(self):
         self.assertUsageError(["-t", "first-listen", "--exec", "/bin/true",
