@@ -260,6 +260,23 @@ static const char *skip_reason(struct snapshots *sn, __u32 pid, __u64 now)
 	return NULL;
 }
 
+/*
+ * Tells the kernel that pid has used its --max-snapshots requests, so that
+ * --freeze no longer stops it for triggers that can only be skipped.
+ */
+static void end_kernel_holds(struct snapshots *sn, __u32 pid)
+{
+	int err;
+
+	if (!sn->opts->freeze)
+		return;
+	err = tracer_set_flags(sn->tracer, (pid_t)pid, ST_PROC_NO_HOLD);
+	/* -ENOENT: the process has exited, and its entry with it */
+	if (err && err != -ENOENT)
+		log_error("cannot turn off kernel holds of process %u after its last snapshot: %s; its later triggers still stop it until the agent resumes it",
+			  pid, strerror(-err));
+}
+
 static int requested(const struct snapshots *sn, const struct line *line)
 {
 	return snapshots_enabled(sn) && line->type == LINE_TRIGGER &&
@@ -662,6 +679,9 @@ static void report_skip(struct snapshots *sn, const struct line *line, __u64 seq
 	};
 
 	if (report.held) {
+		/* the kernel held it before it had ST_PROC_NO_HOLD: set it again */
+		if (!strcmp(reason, "max-snapshots"))
+			end_kernel_holds(sn, line->pid);
 		report.held_ns = boot_now_ns() - line->boot_ns;
 		report.resumed = release_hold(sn, line->pid, 0, &report.continued) > 0;
 	}
@@ -688,6 +708,7 @@ void snapshots_after_line(struct snapshots *sn, const struct line *line, __u64 s
 	char *event = strdup(sn->emitter->format == FORMAT_JSON && sn->emitter->json.buf ?
 			     sn->emitter->json.buf : "{}");
 	struct snapshot_job *job, **grown;
+	struct snapshot_pstate *ps;
 	const char *reason;
 	__u64 now = boot_now_ns();
 	int err;
@@ -744,7 +765,10 @@ void snapshots_after_line(struct snapshots *sn, const struct line *line, __u64 s
 		job->hold = HOLD_AGENT;
 		job->held_since_ns = now;
 	}
-	pstate_of(sn, job->pid)->count++;
+	ps = pstate_of(sn, job->pid);
+	ps->count++;
+	if (sn->opts->max_snapshots && ps->count == sn->opts->max_snapshots)
+		end_kernel_holds(sn, job->pid);
 	if (job_add_served(job, seq, line->trigger)) {
 		job->exited = 1;
 		job->start_failed = 1;

@@ -91,7 +91,7 @@ int BPF_KPROBE(handle_environ_uprobe, const char *name)
 	/* a failed read leaves the name empty; the record still counts */
 	if (rec->source != ST_ENVIRON_PROBE && name)
 		read_name(rec->name, name);
-	rec->hdr.flags = hold_current(ST_TRIG_FIRST_ENVIRON);
+	rec->hdr.flags = hold_current(proc, ST_TRIG_FIRST_ENVIRON);
 	bpf_ringbuf_submit(rec, submit_flags(rec->hdr.flags, ST_TRIG_BIT(ST_TRIG_FIRST_ENVIRON)));
 	return 0;
 }
@@ -148,7 +148,7 @@ static __always_inline int on_open_exit(long ret)
 	if (!rec)
 		return 0;
 	rec->source = ST_ENVIRON_PROC_FILE;
-	rec->hdr.flags = hold_current(ST_TRIG_FIRST_ENVIRON);
+	rec->hdr.flags = hold_current(proc, ST_TRIG_FIRST_ENVIRON);
 	bpf_ringbuf_submit(rec, submit_flags(rec->hdr.flags, ST_TRIG_BIT(ST_TRIG_FIRST_ENVIRON)));
 	return 0;
 }

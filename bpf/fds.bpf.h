@@ -240,7 +240,7 @@ static __always_inline void listen_send_task(struct st_proc *proc, struct file *
 	rec->backlog = backlog;
 	rec->via = via;
 	listen_fill_address(rec, file);
-	rec->hdr.flags = hold_current(ST_TRIG_FIRST_LISTEN);
+	rec->hdr.flags = hold_current(proc, ST_TRIG_FIRST_LISTEN);
 	bpf_ringbuf_submit(rec, submit_flags(rec->hdr.flags, ST_TRIG_BIT(ST_TRIG_FIRST_LISTEN)));
 }
 
@@ -270,7 +270,7 @@ static __always_inline void stdin_send_task(struct st_proc *proc, int fd, bool f
 	rec->call = call;
 	rec->via = via;
 	rec->fixed = fixed;
-	rec->hdr.flags = hold_current(ST_TRIG_FIRST_STDIN);
+	rec->hdr.flags = hold_current(proc, ST_TRIG_FIRST_STDIN);
 	bpf_ringbuf_submit(rec, submit_flags(rec->hdr.flags, ST_TRIG_BIT(ST_TRIG_FIRST_STDIN)));
 }
 

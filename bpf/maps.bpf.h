@@ -272,12 +272,20 @@ static __always_inline bool stop_current(__u32 trigger)
 }
 
 /*
- * Stops the current process for a snapshot when trigger is one that
- * freezes. Returns the ST_RECORD_HELD flag for the record, or 0.
+ * Stops the current process, whose entry is proc, for a snapshot when
+ * trigger is one that freezes and the process has requests left. Returns the
+ * ST_RECORD_HELD flag for the record, or 0.
  */
-static __always_inline __u32 hold_current(__u32 trigger)
+static __always_inline __u32 hold_current(struct st_proc *proc, __u32 trigger)
 {
 	if (!(targ_freeze & ST_TRIG_BIT(trigger)))
+		return 0;
+	/*
+	 * NOTE: a trigger that runs while the agent sets ST_PROC_NO_HOLD may
+	 * still stop the process once. The agent then reports that trigger as
+	 * skipped and resumes the process at once.
+	 */
+	if (proc->flags & ST_PROC_NO_HOLD)
 		return 0;
 	return stop_current(trigger) ? ST_RECORD_HELD : 0;
 }
@@ -352,7 +360,7 @@ static __always_inline int on_call_task(struct st_proc *proc, __u32 call, __u32 
 	if (!rec)
 		return 0;
 	header_fill(&rec->hdr, ST_REC_CALLS, sizeof(*rec), task, now);
-	rec->hdr.flags = hold_current(class == ST_CLASS_TXN ? ST_TRIG_TRANSACTION :
+	rec->hdr.flags = hold_current(proc, class == ST_CLASS_TXN ? ST_TRIG_TRANSACTION :
 				      ST_TRIG_NON_DETERMINISTIC_CALL);
 	__builtin_memcpy(rec->calls, proc->calls, sizeof(rec->calls));
 	rec->class = class;

@@ -30,7 +30,7 @@ int BPF_USDT(handle_marker_snapshot)
 	header_current(&rec->hdr, ST_REC_EXPLICIT, sizeof(*rec), bpf_ktime_get_boot_ns());
 	rec->source = ST_EXPLICIT_MARKER;
 	rec->pad = 0;
-	rec->hdr.flags = hold_current(ST_TRIG_EXPLICIT);
+	rec->hdr.flags = hold_current(proc, ST_TRIG_EXPLICIT);
 	bpf_ringbuf_submit(rec, submit_flags(rec->hdr.flags, ST_TRIG_BIT(ST_TRIG_EXPLICIT)));
 	return 0;
 }

@@ -577,7 +577,7 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid,
 	bpf_probe_read_kernel_str(rec->filename, sizeof(rec->filename),
 				  BPF_CORE_READ(bprm, filename));
 	/* the new image has not run yet: stop it before its first instruction */
-	rec->hdr.flags = hold_current(ST_TRIG_BOOTSTRAP);
+	rec->hdr.flags = hold_current(proc, ST_TRIG_BOOTSTRAP);
 	if (!rec->hdr.flags && exec_needs_hooks(task, rec->ia32, &rec->image) &&
 	    stop_current(ST_TRIG_BOOTSTRAP))
 		rec->hdr.flags = ST_RECORD_HOOK_HELD;
@@ -693,6 +693,7 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	fresh.stdin_dev = pproc->stdin_dev;
 	fresh.stdin_ino = pproc->stdin_ino;
 	fresh.stdin_fds = pproc->stdin_fds;	/* the child has the same descriptors */
+	/* not ST_PROC_NO_HOLD: the agent counts the child's snapshots from 0 */
 	fresh.flags = pproc->flags & (ST_PROC_STDIN_KNOWN | ST_PROC_STDIN_HIGH | ST_PROC_STDIN_ANY);
 	if (bpf_map_update_elem(&procs, &ctgid, &fresh, BPF_NOEXIST))
 		return 0;
@@ -787,4 +788,21 @@ int once_seed(struct st_once_seed *args)
 	if (!proc)
 		return -ENOENT_ERR;
 	return __sync_fetch_and_or(&proc->once, once) & once;
+}
+
+/*
+ * Sets the ST_PROC_* bits args->flags of a process with an atomic OR, so no
+ * flag that a hook sets at the same time is lost. Returns 0, or -ENOENT when
+ * the process has no entry. The agent runs it as it runs once_seed.
+ */
+SEC("raw_tp")
+int flags_seed(struct st_flags_seed *args)
+{
+	__u32 tgid = args->tgid;
+	struct st_proc *proc = bpf_map_lookup_elem(&procs, &tgid);
+
+	if (!proc)
+		return -ENOENT_ERR;
+	__sync_fetch_and_or(&proc->flags, (__u32)args->flags);
+	return 0;
 }

@@ -122,6 +122,11 @@ enum st_call_class {
 #define ST_PROC_EXITED (1u << 1)	/* exited, but the exit record was lost: see exit_code */
 #define ST_PROC_STDIN_HIGH (1u << 2)	/* a descriptor above 63 may refer to stdin */
 #define ST_PROC_STDIN_ANY (1u << 3)	/* descriptors may have arrived by SCM_RIGHTS: check every read */
+/*
+ * The process has used all its --max-snapshots requests, so no trigger stops
+ * it in the kernel. The agent sets it; a fork clears it for the child.
+ */
+#define ST_PROC_NO_HOLD (1u << 4)
 
 /* Descriptors that st_proc.stdin_fds covers, one bit each. */
 #define ST_STDIN_FD_BITS 64
@@ -380,6 +385,15 @@ struct st_idle_seed {
 struct st_once_seed {
 	__u64 tgid;
 	__u64 once;		/* ST_TRIG_BIT mask */
+};
+
+/*
+ * Input of the flags_seed program, which the agent runs with
+ * BPF_PROG_TEST_RUN to set flags of a process, as once_seed sets once bits.
+ */
+struct st_flags_seed {
+	__u64 tgid;
+	__u64 flags;		/* ST_PROC_* bits to set */
 };
 
 /* Indexes into the lost counters: records the ring buffer could not take. */
