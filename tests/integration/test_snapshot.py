@@ -692,31 +692,60 @@ class HoldTest(SnapshotTestCase):
                           resumed=None)
         self.assertServed(run, snap, trigger)
 
-    def test_max_snapshots_releases_kernel_holds(self):
-        """Skipped transaction triggers, stopped in the kernel, are resumed at once."""
+    def test_max_snapshots_ends_kernel_holds(self):
+        """After its last snapshot, a process is no longer stopped for its triggers."""
         run = self.trace(["-t", "transaction", "--freeze", "--cooldown", "0s",
-                          "--max-snapshots", "1", "--exec", "/bin/true"],
-                         [tool("st-sync"), "-f", "3", self.tmp])
+                          "--max-snapshots", "2", "--exec", "/bin/true"],
+                         [tool("st-sync"), "-f", "5", self.tmp])
         self.assertEqual(run.wait_exit(timeout=5), 0, run.describe())
         pid = run.wait_start()["targets"][0]
         lines = run.triggers("transaction", pid)
         snaps = run.of_type("snapshot")
-        self.assertEqual(len(lines), 3, run.describe())
-        self.assertEqual([l["held"] for l in lines], [True, True, True])
-        self.assertEqual(len(snaps), 3, run.describe())
-        self.assertFields(run, snaps[0], pid=pid, status="ok", held=True, hold="kernel",
-                          resumed=True)
-        self.assertServed(run, snaps[0], lines[0])
-        for snap, line in zip(snaps[1:], lines[1:]):
-            self.assertFields(run, snap, pid=pid, status="skipped", reason="max-snapshots",
-                              exit_code=None, held=True, hold="kernel", resumed=True,
-                              ended=False)
+        self.assertEqual(len(lines), 5, run.describe())
+        self.assertEqual(len(snaps), 5, run.describe())
+        # held on a trigger line is the kernel's record of the SIGSTOP it sent
+        self.assertEqual([l["held"] for l in lines], [True, True, False, False, False],
+                         run.describe())
+        for snap, line in zip(snaps[:2], lines[:2]):
+            self.assertFields(run, snap, pid=pid, status="ok", held=True, hold="kernel",
+                              resumed=True)
             self.assertServed(run, snap, line)
-            # held from the trigger until the release, which came before the line
-            self.assertGreater(snap["held_ns"], 0, run.describe())
-            self.assertLessEqual(snap["held_ns"], snap["boot_ns"] - line["boot_ns"],
-                                 run.describe())
+        for snap, line in zip(snaps[2:], lines[2:]):
+            self.assertFields(run, snap, pid=pid, status="skipped", reason="max-snapshots",
+                              exit_code=None, held=False, hold="none", held_ns=0,
+                              resumed=None, continued=None, ended=False)
+            self.assertServed(run, snap, line)
         self.assertExited(run, pid, 0, comm="st-sync")
+
+    def test_max_snapshots_child_holds(self):
+        """A child of a process that used its snapshots is held for its own."""
+        run = self.trace(["-t", "non-deterministic-call", "--freeze", "--cooldown", "0s",
+                          "--max-snapshots", "1", "--exec", "/bin/true"],
+                         [tool("st-forker"), "-n", "2", "-a", "getrandom", "-P"])
+        pid = int(run.wait_fact("pid"))
+        children = [int(run.wait_fact("child", index=i)) for i in range(2)]
+        self.assertEqual(run.wait_exit(timeout=5), 0, run.describe())
+
+        # the parent calls getrandom for -P, and may call it before, all before it forks
+        parent_lines = run.triggers("non-deterministic-call", pid)
+        parent_snaps = [s for s in run.of_type("snapshot") if s["pid"] == pid]
+        self.assertGreaterEqual(len(parent_lines), 1, run.describe())
+        self.assertEqual(len(parent_snaps), len(parent_lines), run.describe())
+        self.assertEqual([l["held"] for l in parent_lines],
+                         [True] + [False] * (len(parent_lines) - 1), run.describe())
+        self.assertFields(run, parent_snaps[0], status="ok", held=True, hold="kernel")
+        for snap in parent_snaps[1:]:
+            self.assertFields(run, snap, status="skipped", reason="max-snapshots",
+                              held=False, hold="none")
+        for child in children:
+            lines = run.triggers("non-deterministic-call", child)
+            snaps = [s for s in run.of_type("snapshot") if s["pid"] == child]
+            self.assertEqual(len(lines), 1, run.describe())
+            self.assertIs(lines[0]["held"], True, run.describe())
+            self.assertEqual(len(snaps), 1, run.describe())
+            self.assertFields(run, snaps[0], status="ok", held=True, hold="kernel",
+                              resumed=True)
+            self.assertServed(run, snaps[0], lines[0])
 
 
 class ExecTest(SnapshotTestCase):
