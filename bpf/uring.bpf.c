@@ -148,10 +148,12 @@ static __always_inline struct file *request_file(struct io_kiocb *req, int fd, b
  * index fd when fixed, if the file is stdin's, at an explicit offset when
  * at_offset. For a fixed file the record's fd is the index into the
  * registered file table, which is what the SQE carries, and the line has
- * "fixed": true.
+ * "fixed": true. out is the output of a SPLICE or TEE, which decides whether
+ * it can read, or NULL.
  */
 static __always_inline int uring_read(struct st_proc *proc, struct io_kiocb *req, int fd,
-				      bool fixed, __u32 call, __u32 op, bool at_offset)
+				      bool fixed, __u32 call, __u32 op, bool at_offset,
+				      struct file *out)
 {
 	struct task_struct *task;
 	struct file *file;
@@ -165,24 +167,28 @@ static __always_inline int uring_read(struct st_proc *proc, struct io_kiocb *req
 		coverage_send(proc, ST_TRIG_FIRST_STDIN, op, task);
 		return 0;
 	}
-	if (file_is_stdin(proc, file) && stdin_call_reads(file, call, at_offset))
-		stdin_send_task(proc, fd, fixed, call, ST_VIA_IO_URING, task);
+	if (!file_is_stdin(proc, file) || !stdin_call_reads(file, call, at_offset))
+		return 0;
+	if (out && !pipe_call_reads(file, call, out))
+		return 0;
+	stdin_send_task(proc, fd, fixed, call, ST_VIA_IO_URING, task);
 	return 0;
 }
 
 /*
  * SPLICE and TEE read the descriptor in io_splice.splice_fd_in. A SPLICE
  * whose off_in is not -1 reads at that offset, as splice(2) with off_in
- * does. TEE takes no offsets, and its prep does not set off_in.
- * NOTE: the output of a SPLICE or TEE is not checked for a pipe, so a
- * request that fails with EINVAL for want of one counts, unlike splice(2)
- * and tee(2).
+ * does. TEE takes no offsets, and its prep does not set off_in. The output
+ * is the request's own descriptor, and a SPLICE needs a pipe on one side and
+ * a TEE on both, as splice(2) and tee(2) do. An output that cannot be found
+ * is not checked.
  */
 static __always_inline int uring_splice(struct st_proc *proc, struct io_kiocb *req, __u32 call,
 					__u32 op)
 {
 	struct io_splice *sp = (struct io_splice *)&req->cmd;
-	bool at_offset = false;
+	bool at_offset = false, out_unknown = false;
+	struct file *out;
 	__u32 flags;
 	int fd_in;
 
@@ -202,7 +208,10 @@ static __always_inline int uring_splice(struct st_proc *proc, struct io_kiocb *r
 			return 0;
 		at_offset = off_in != -1;
 	}
-	return uring_read(proc, req, fd_in, flags & SPLICE_FD_IN_FIXED_FLAG, call, op, at_offset);
+	out = request_file(req, BPF_CORE_READ(req, cqe.fd),
+			   BPF_CORE_READ(req, flags) & FIXED_FILE_FLAG, &out_unknown);
+	return uring_read(proc, req, fd_in, flags & SPLICE_FD_IN_FIXED_FLAG, call, op, at_offset,
+			  out_unknown ? NULL : out);
 }
 
 static __always_inline int uring_listen(struct st_proc *proc, struct io_kiocb *req, __u32 op)
@@ -305,7 +314,8 @@ static __always_inline int on_stdin_request(struct st_proc *proc, struct io_kioc
 			return 0;
 
 		/* a read at an explicit offset reads a pipe too, because the pipe ignores the offset */
-		return uring_read(proc, req, BPF_CORE_READ(req, cqe.fd), fixed, call, op, false);
+		return uring_read(proc, req, BPF_CORE_READ(req, cqe.fd), fixed, call, op, false,
+				  NULL);
 	}
 	if (op == URING_OP(IORING_OP_SPLICE))
 		return uring_splice(proc, req, ST_CALL_SPLICE, op);

@@ -4,7 +4,7 @@
  * non-deterministic-call through io_uring requests only, with the raw
  * io_uring_setup, io_uring_enter and io_uring_register system calls.
  *
- * Usage: st-uring [-n N] [-F] [-P] [-S] [-A] [-R] [-O OFFSET] [-k] [-o OP] MODE [DIR]
+ * Usage: st-uring [-n N] [-F] [-P] [-S] [-A] [-R] [-O OFFSET] [-k] [-o OP] [-W PATH] MODE [DIR]
  *   MODE read    N requests that read stdin with OP. OP is read (default),
  *                readv, read_fixed, readv_fixed, recv or recvmsg (these
  *                two need a socket as stdin), or read_multishot. One
@@ -37,6 +37,8 @@
  *         SPLICE) instead of at the file position
  *   -k    read and splice modes: a request that fails prints
  *         "failed op=NAME errno=N" instead of ending the program
+ *   -W PATH  splice and tee modes: write into PATH, created if missing,
+ *         instead of into a pipe
  *
  * Prints "pid N" first; "sqthread N" (tid of the SQ thread) with -P;
  * "fixed N" (the fixed index) with -F; for read "opcode N" (the request's
@@ -344,14 +346,23 @@ static void do_read(struct ring *r, const char *op_name, int n, int fd, int fixe
 	}
 }
 
-/* IORING_OP_SPLICE, or IORING_OP_TEE when tee, from stdin into a pipe. */
-static void do_splice(struct ring *r, int n, int fixed, int tee)
+/*
+ * IORING_OP_SPLICE, or IORING_OP_TEE when tee, from stdin into a pipe, or
+ * into the file at out_path when it is not NULL.
+ */
+static void do_splice(struct ring *r, int n, int fixed, int tee, const char *out_path)
 {
 	int pipefd[2];
 	int i, res;
 
 	if (pipe(pipefd))
 		die("pipe");
+	if (out_path) {
+		close(pipefd[1]);
+		pipefd[1] = open(out_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		if (pipefd[1] < 0)
+			die(out_path);
+	}
 	for (i = 0; i < n; i++) {
 		struct io_uring_sqe *sqe = sqe_get(r);
 
@@ -375,7 +386,7 @@ static void do_splice(struct ring *r, int n, int fixed, int tee)
 			die(tee ? "IORING_OP_TEE" : "IORING_OP_SPLICE");
 		}
 		printf("%s bytes=%d\n", tee ? "tee" : "splice", res);
-		if (res > 0 && read(pipefd[0], (char[CHUNK]){ 0 }, CHUNK) < 0)
+		if (res > 0 && !out_path && read(pipefd[0], (char[CHUNK]){ 0 }, CHUNK) < 0)
 			die("read of the pipe");
 	}
 }
@@ -573,11 +584,11 @@ static void print_sq_thread(void)
 
 int main(int argc, char **argv)
 {
-	const char *op = "read", *mode;
+	const char *op = "read", *mode, *out_path = NULL;
 	int n = 2, fixed = 0, sqpoll = 0, single_issuer = 0, async = 0, reopen = 0, opt;
 	struct ring r;
 
-	while ((opt = getopt(argc, argv, "n:FPSARO:ko:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:FPSARO:ko:W:")) != -1) {
 		switch (opt) {
 		case 'n':
 			n = atoi(optarg);
@@ -606,8 +617,11 @@ int main(int argc, char **argv)
 		case 'o':
 			op = optarg;
 			break;
+		case 'W':
+			out_path = optarg;
+			break;
 		default:
-			fprintf(stderr, "usage: st-uring [-n N] [-F] [-P] [-S] [-A] [-R] [-O OFFSET] [-k] [-o OP] MODE [DIR]\n");
+			fprintf(stderr, "usage: st-uring [-n N] [-F] [-P] [-S] [-A] [-R] [-O OFFSET] [-k] [-o OP] [-W PATH] MODE [DIR]\n");
 			return 2;
 		}
 	}
@@ -629,7 +643,7 @@ int main(int argc, char **argv)
 	if (strcmp(mode, "read") == 0)
 		do_read(&r, op, n, reopen ? uring_open(&r, "/proc/self/fd/0") : STDIN_FILENO, fixed);
 	else if (strcmp(mode, "splice") == 0 || strcmp(mode, "tee") == 0)
-		do_splice(&r, n, fixed, strcmp(mode, "tee") == 0);
+		do_splice(&r, n, fixed, strcmp(mode, "tee") == 0, out_path);
 	else if (strcmp(mode, "listen") == 0)
 		do_listen(&r, fixed);
 	else if (strcmp(mode, "sync") == 0 && optind + 1 < argc)

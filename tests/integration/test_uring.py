@@ -142,6 +142,29 @@ class UringTest(SnaptrigTestCase):
                                  [{"op": "splice", "errno": str(errno.ESPIPE)}])
                 self.assertEqual(run.triggers("first-stdin"), [], run.describe())
 
+    def test_splice_and_tee_need_a_pipe(self):
+        """A SPLICE needs a pipe on one side and a TEE on both: from a regular
+        file into a file the SPLICE fails with EINVAL, and from a pipe into a
+        file the TEE does, before reading. A SPLICE from a pipe into a file reads."""
+        out = os.path.join(self.tmp, "out")
+        path = os.path.join(self.tmp, "stdin.txt")
+        with open(path, "wb") as f:
+            f.write(DATA)
+        with open(path, "rb") as stdin:
+            run, pid = self.run_uring(["-k", "-n", "1", "-W", out, "splice"], stdin=stdin)
+        self.assertEqual(run.fact_values("failed"),
+                         [{"op": "splice", "errno": str(errno.EINVAL)}])
+        self.assertEqual(run.triggers("first-stdin"), [], run.describe())
+
+        run, pid = self.run_uring(["-k", "-n", "1", "-W", out, "tee"], data=DATA)
+        self.assertEqual(run.fact_values("failed"), [{"op": "tee", "errno": str(errno.EINVAL)}])
+        self.assertEqual(run.triggers("first-stdin"), [], run.describe())
+
+        run, pid = self.run_uring(["-n", "1", "-W", out, "splice"], data=DATA)
+        self.assertEqual(run.fact_values("splice"), [{"bytes": "8"}])
+        self.assertOneTrigger(run, "first-stdin", pid,
+                              {"fd": 0, "call": "splice", "via": "io_uring"})
+
     def test_file_splice_at_offset(self):
         path = os.path.join(self.tmp, "stdin.txt")
         with open(path, "wb") as f:
