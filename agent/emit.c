@@ -153,9 +153,9 @@ int emitter_open(struct emitter *e, const char *path, enum output_format format)
 		/*
 		 * Writes block again, and poll() in write_all() bounds how long.
 		 * A write of up to PIPE_BUF bytes, as emitter_flush() makes, does
-		 * not block after POLLOUT, because then a pipe has a free page
-		 * and a unix stream socket uses at most a quarter of its send
-		 * buffer (unix_writable() in Linux's net/unix/af_unix.c).
+		 * not block after POLLOUT. A pipe then has a free page, and a unix
+		 * stream socket uses at most a quarter of its send buffer
+		 * (unix_writable() in Linux's net/unix/af_unix.c).
 		 * NOTE: a line longer than PIPE_BUF is written whole, and such a
 		 * write to a pipe whose reader stopped can block.
 		 */

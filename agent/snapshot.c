@@ -273,7 +273,7 @@ static void end_kernel_holds(struct snapshots *sn, __u32 pid)
 	err = tracer_set_flags(sn->tracer, (pid_t)pid, ST_PROC_NO_HOLD);
 	/* -ENOENT: the process has exited, and its entry with it */
 	if (err && err != -ENOENT)
-		log_error("cannot turn off kernel holds of process %u after its last snapshot: %s; its later triggers still stop it until the agent resumes it",
+		log_error("turning off the kernel holds of process %u after its last snapshot failed: %s; its later triggers still stop it until the agent resumes it",
 			  pid, strerror(-err));
 }
 

@@ -124,36 +124,29 @@ static __always_inline bool stdin_call_reads(struct file *file, __u32 call, bool
 	return true;
 }
 
-/*
- * Whether sendfile(out, file, ...) reads file, which passed stdin_call_reads().
- * It fails with EINVAL before reading when file is a pipe or a FIFO, and,
- * unless out is one, when file cannot seek (a socket or a terminal). Seen on
- * Linux 6.18 with a pipe, a socket and a regular file as input.
- */
-static __always_inline bool sendfile_reads(struct file *file, struct file *out)
-{
-	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT_BITS) == S_IFIFO_BITS)
-		return false;
-	if (BPF_CORE_READ(file, f_mode) & FMODE_LSEEK_BIT)
-		return true;
-	return out && (BPF_CORE_READ(out, f_inode, i_mode) & S_IFMT_BITS) == S_IFIFO_BITS;
-}
-
+/* Whether file is a pipe or a FIFO. */
 static __always_inline bool is_pipe(struct file *file)
 {
 	return file && (BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT_BITS) == S_IFIFO_BITS;
 }
 
 /*
- * Whether splice(file, ..., out, ...) or tee(file, out, ...) reads file, which
- * passed stdin_call_reads(). splice needs a pipe or a FIFO on one side and
- * tee on both, or they fail with EINVAL before reading (seen on Linux 6.18).
+ * Whether sendfile, splice or tee from file into out reads file, which passed
+ * stdin_call_reads(). Otherwise they fail with EINVAL before reading (seen on
+ * Linux 6.18): sendfile from a pipe, or from a file that cannot seek (a
+ * socket or a terminal) into anything but a pipe, splice without a pipe on
+ * either side, and tee without pipes on both. Other calls read.
  */
-static __always_inline bool pipe_call_reads(struct file *file, __u32 call, struct file *out)
+static __always_inline bool transfer_reads(struct file *file, __u32 call, struct file *out)
 {
+	if (call == ST_CALL_SENDFILE)
+		return !is_pipe(file) && ((BPF_CORE_READ(file, f_mode) & FMODE_LSEEK_BIT) ||
+					  is_pipe(out));
 	if (call == ST_CALL_TEE)
 		return is_pipe(file) && is_pipe(out);
-	return is_pipe(file) || is_pipe(out);
+	if (call == ST_CALL_SPLICE)
+		return is_pipe(file) || is_pipe(out);
+	return true;
 }
 
 /*

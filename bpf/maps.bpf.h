@@ -340,6 +340,7 @@ static __always_inline bool call_opens_window(struct st_proc *proc, __u32 class,
 static __always_inline int on_call_task(struct st_proc *proc, __u32 call, __u32 class, __u32 via,
 					struct task_struct *task)
 {
+	__u32 trigger = class == ST_CLASS_TXN ? ST_TRIG_TRANSACTION : ST_TRIG_NON_DETERMINISTIC_CALL;
 	struct st_calls_record *rec;
 	__u64 now = 0;
 	bool opens;
@@ -360,16 +361,14 @@ static __always_inline int on_call_task(struct st_proc *proc, __u32 call, __u32 
 	if (!rec)
 		return 0;
 	header_fill(&rec->hdr, ST_REC_CALLS, sizeof(*rec), task, now);
-	rec->hdr.flags = hold_current(proc, class == ST_CLASS_TXN ? ST_TRIG_TRANSACTION :
-				      ST_TRIG_NON_DETERMINISTIC_CALL);
+	rec->hdr.flags = hold_current(proc, trigger);
 	__builtin_memcpy(rec->calls, proc->calls, sizeof(rec->calls));
 	rec->class = class;
 	rec->call = call;
 	rec->via = via;
 	rec->pad = 0;
 	bpf_ringbuf_submit(rec, targ_calls_no_wakeup ? BPF_RB_NO_WAKEUP :
-			   submit_flags(rec->hdr.flags, ST_TRIG_BIT(class == ST_CLASS_TXN ?
-					ST_TRIG_TRANSACTION : ST_TRIG_NON_DETERMINISTIC_CALL)));
+			   submit_flags(rec->hdr.flags, ST_TRIG_BIT(trigger)));
 	return 0;
 }
 

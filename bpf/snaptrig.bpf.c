@@ -142,10 +142,7 @@ static __always_inline int on_read(int fd, __u32 call, bool at_offset, int out_f
 	file = current_fd_file(fd);
 	if (!file_is_stdin(proc, file) || !stdin_call_reads(file, call, at_offset))
 		return 0;
-	if (call == ST_CALL_SENDFILE && !sendfile_reads(file, current_fd_file(out_fd)))
-		return 0;
-	if ((call == ST_CALL_SPLICE || call == ST_CALL_TEE) &&
-	    !pipe_call_reads(file, call, current_fd_file(out_fd)))
+	if (!transfer_reads(file, call, out_fd >= 0 ? current_fd_file(out_fd) : NULL))
 		return 0;
 	if (user_offset_negative(user_offset))
 		return 0;

@@ -169,7 +169,7 @@ static __always_inline int uring_read(struct st_proc *proc, struct io_kiocb *req
 	}
 	if (!file_is_stdin(proc, file) || !stdin_call_reads(file, call, at_offset))
 		return 0;
-	if (out && !pipe_call_reads(file, call, out))
+	if (out && !transfer_reads(file, call, out))
 		return 0;
 	stdin_send_task(proc, fd, fixed, call, ST_VIA_IO_URING, task);
 	return 0;

@@ -39,11 +39,11 @@ int BPF_PROG(floor_fork, struct task_struct *parent, struct task_struct *child)
 {
 	__u32 ptgid = BPF_CORE_READ(parent, tgid);
 	__u32 ctgid = BPF_CORE_READ(child, tgid);
-	__u32 one = 1;
+	__u32 traced_flag = 1;
 
 	if (ctgid != BPF_CORE_READ(child, pid) || !bpf_map_lookup_elem(&traced, &ptgid))
 		return 0;
-	bpf_map_update_elem(&traced, &ctgid, &one, BPF_NOEXIST);
+	bpf_map_update_elem(&traced, &ctgid, &traced_flag, BPF_NOEXIST);
 	return 0;
 }
 

@@ -784,11 +784,11 @@ def peers_section(doc):
         "every hook of snaptrig does first. So these rows show what the hook mechanism costs "
         "before snaptrig's own work.", "",
         "`bench-floor churn floor-churn.bpf.o -- PROG` loads tools/bench/floor-churn.bpf.c, "
-        "the floor of the churn: it adds each child of a traced process to the map at its "
-        "fork, sends an 8-byte record to a ring buffer at each exec and exit of a traced "
-        "process and wakes bench-floor, which sleeps in epoll on the ring buffer as the "
-        "agent does, and has uprobes on getenv and secure_getenv of the system's libc that "
-        "only look the process up, as first-environ has.", "",
+        "the floor of the churn. It adds each child of a traced process to the map at its "
+        "fork. At each exec and exit of a traced process it sends an 8-byte record to a "
+        "ring buffer and wakes bench-floor, which sleeps in epoll on the ring buffer as the "
+        "agent does. Its uprobes on getenv and secure_getenv of the system's libc only look "
+        "the process up, as first-environ's do.", "",
         f"strace, syscall loops and churn: `strace -f -qq -o /dev/null -e trace={calls} -- "
         "PROG`, and the same with `--seccomp-bpf`. Flood: `strace -f -qq -o /dev/null -e "
         "trace=getrandom [--seccomp-bpf] -- PROG`. redis: `strace -f -qq -o /dev/null -e "
