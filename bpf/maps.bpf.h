@@ -20,7 +20,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 4 << 20);
+	__uint(max_entries, ST_RING_SIZE_DEFAULT);
 } events SEC(".maps");
 
 /* Records the ring buffer could not take, by st_record_kind. */
@@ -46,7 +46,7 @@ const volatile __u64 targ_cooldown_ns = 1000000000ULL;
 const volatile __u32 targ_calls_no_wakeup;	/* cooldown too short to wake per window */
 const volatile __u32 targ_lazy_wakeup;		/* --lazy-wakeup: see submit_flags() */
 const volatile __u64 targ_quiet_jiffies;	/* whole jiffies surely inside a window; 0: none */
-const volatile __u64 targ_ring_size = 4 << 20;	/* bytes of the events ring buffer */
+const volatile __u64 targ_ring_size = ST_RING_SIZE_DEFAULT; /* bytes of the events ring buffer */
 const volatile __u64 targ_cgroup_id;		/* kernfs id of the --cgroup target; 0: no --cgroup */
 const volatile __u32 targ_cgroup_level;	/* depth of that cgroup below the cgroup2 root */
 const volatile __u32 targ_pidns_level;		/* level of the agent's pid namespace */

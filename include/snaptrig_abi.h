@@ -16,6 +16,8 @@
 #define ST_COMM_LEN 16
 #define ST_PATH_LEN 256
 #define ST_SUN_PATH_LEN 108
+/* Bytes of the events ring buffer without --ring-buffer-size. */
+#define ST_RING_SIZE_DEFAULT (4u << 20)
 
 /* Snapshot triggers, in the order the agent lists them. */
 enum st_trigger {
