@@ -33,21 +33,9 @@
 			 ST_TRIG_BIT(ST_TRIG_NON_DETERMINISTIC_CALL) | \
 			 ST_TRIG_BIT(ST_TRIG_TRANSACTION))
 
-/* Copies the tunables of maps.bpf.h, except the agent's tgid, from the loaded main object. */
-static void compat_configure(struct compat_bpf *skel, const struct snaptrig_bpf *main_skel)
-{
-	skel->rodata->targ_freeze = main_skel->rodata->targ_freeze;
-	skel->rodata->targ_triggers = main_skel->rodata->targ_triggers;
-	skel->rodata->targ_cooldown_ns = main_skel->rodata->targ_cooldown_ns;
-	skel->rodata->targ_calls_no_wakeup = main_skel->rodata->targ_calls_no_wakeup;
-	skel->rodata->targ_quiet_jiffies = main_skel->rodata->targ_quiet_jiffies;
-	skel->rodata->targ_lazy_wakeup = main_skel->rodata->targ_lazy_wakeup;
-	skel->rodata->targ_ring_size = main_skel->rodata->targ_ring_size;
-}
-
 static void compat_fail(struct tracer *t, const char *step, int err);
 
-int compat_open(struct tracer *t, const struct options *opts, pid_t agent_pid)
+int compat_open(struct tracer *t, const struct options *opts)
 {
 	struct compat_bpf *skel;
 	const char *step;
@@ -61,8 +49,9 @@ int compat_open(struct tracer *t, const struct options *opts, pid_t agent_pid)
 		step = "opening";
 		goto fail;
 	}
-	compat_configure(skel, t->skel);
-	skel->rodata->targ_agent_tgid = agent_pid;
+	/* NOTE: the namespace tunables stay at 0, as in uring.c (see the note there) */
+	TUNABLES_SET_RECORDS(skel->rodata, &t->tunables);
+	TUNABLES_SET_CALLS(skel->rodata, &t->tunables);
 	step = "sharing the maps with";
 	err = tracer_share_maps(t, skel->obj);
 	if (err)

@@ -19,7 +19,7 @@ struct options;
  * rejects the hook it prints one line with the reason, sets ST_VIA_IA32
  * in t->blind_vias and returns 0 all the same.
  */
-int compat_open(struct tracer *t, const struct options *opts, pid_t agent_pid);
+int compat_open(struct tracer *t, const struct options *opts);
 /* Loads the hook on its own maps and frees it, for --check; 0 or -errno. */
 int compat_check(void);
 /* Attaches the loaded hook once; 0, -ENOENT when none is loaded, or -errno. */

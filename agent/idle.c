@@ -215,7 +215,7 @@ static __u32 filter_words(void)
 	return (__u32)((pid_max + 63) / 64);
 }
 
-int idle_open(struct tracer *t, const struct options *opts, pid_t agent_pid)
+int idle_open(struct tracer *t, const struct options *opts)
 {
 	struct idle_bpf *skel;
 	int err;
@@ -228,17 +228,15 @@ int idle_open(struct tracer *t, const struct options *opts, pid_t agent_pid)
 		log_error("opening the idle BPF object failed: %s", strerror(errno));
 		return err;
 	}
-	skel->rodata->targ_agent_tgid = agent_pid;
-	skel->rodata->targ_triggers = opts->triggers;
+	/*
+	 * Without the cooldown tunables, since idle records open no cooldown
+	 * window. targ_freeze makes an idle record that --freeze holds for wake
+	 * the agent even with --lazy-wakeup.
+	 */
+	TUNABLES_SET_RECORDS(skel->rodata, &t->tunables);
+	TUNABLES_SET_NAMESPACES(skel->rodata, &t->tunables);
 	skel->rodata->targ_follow = opts->follow;
 	skel->rodata->targ_idle_threshold_ns = opts->idle_threshold_ns;
-	skel->rodata->targ_lazy_wakeup = opts->lazy_wakeup;
-	/* with --lazy-wakeup, an idle record that --freeze holds for still wakes the agent */
-	if (opts->freeze)
-		skel->rodata->targ_freeze = opts->snapshot_on & opts->triggers;
-	skel->rodata->targ_pidns_level = pidns_level_self();
-	skel->rodata->targ_cgroup_id = opts->cgroup.id;
-	skel->rodata->targ_cgroup_level = opts->cgroup.level;
 	bpf_map__set_max_entries(skel->maps.idle_filter, filter_words());
 	err = tracer_share_maps(t, skel->obj);
 	if (err)

@@ -33,7 +33,7 @@ int idle_thread_state_parse(const char *stat, size_t len);
  * idle, sharing the maps of t's main object; does nothing otherwise. Returns
  * 0 or -errno after printing what failed.
  */
-int idle_open(struct tracer *t, const struct options *opts, pid_t agent_pid);
+int idle_open(struct tracer *t, const struct options *opts);
 /* Detaches and frees the idle programs; accepts a tracer without them. */
 void idle_close(struct tracer *t);
 

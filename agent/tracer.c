@@ -199,8 +199,9 @@ int tracer_check_privileges(void)
 #define SIDE_OBJECTS 3
 
 /* The side objects. Each needs only the main object's maps. */
-static int (*const side_open[SIDE_OBJECTS])(struct tracer *t, const struct options *opts,
-					      pid_t agent_pid) = { uring_open, idle_open, compat_open };
+static int (*const side_open[SIDE_OBJECTS])(struct tracer *t, const struct options *opts) = {
+	uring_open, idle_open, compat_open
+};
 
 /*
  * Opens the io_uring, idle and ia32 objects one after the other. Loading
@@ -209,13 +210,13 @@ static int (*const side_open[SIDE_OBJECTS])(struct tracer *t, const struct optio
  * Loads in parallel would add that much to the agent's peak memory per load
  * at once, while one at a time they take about 30 ms longer.
  */
-static int open_side_objects(struct tracer *t, const struct options *opts, pid_t agent_pid)
+static int open_side_objects(struct tracer *t, const struct options *opts)
 {
 	size_t i;
 	int err;
 
 	for (i = 0; i < SIDE_OBJECTS; i++) {
-		err = side_open[i](t, opts, agent_pid);
+		err = side_open[i](t, opts);
 		if (err)
 			return err;
 	}
@@ -248,23 +249,12 @@ int tracer_open(struct tracer *t, const struct options *opts, pid_t agent_pid)
 		return err;
 	}
 	t->skel = skel;
-	skel->rodata->targ_agent_tgid = agent_pid;
-	skel->rodata->targ_triggers = opts->triggers;
+	tunables_compute(&t->tunables, opts, agent_pid);
+	TUNABLES_SET_ALL(skel->rodata, &t->tunables);
 	skel->rodata->targ_follow = opts->follow;
-	skel->rodata->targ_cooldown_ns = opts->cooldown_ns;
-	skel->rodata->targ_calls_no_wakeup = tracer_calls_no_wakeup(opts->cooldown_ns);
-	skel->rodata->targ_quiet_jiffies = tracer_quiet_jiffies(opts->cooldown_ns);
-	skel->rodata->targ_lazy_wakeup = opts->lazy_wakeup;
-	if (opts->freeze)
-		skel->rodata->targ_freeze = opts->snapshot_on & opts->triggers;
-	if (opts->ring_buffer_size) {
+	if (opts->ring_buffer_size)
 		bpf_map__set_max_entries(skel->maps.events, opts->ring_buffer_size);
-		skel->rodata->targ_ring_size = opts->ring_buffer_size;
-	}
 	select_programs(skel, opts->triggers);
-	skel->rodata->targ_pidns_level = pidns_level_self();
-	skel->rodata->targ_cgroup_id = opts->cgroup.id;
-	skel->rodata->targ_cgroup_level = opts->cgroup.level;
 	/* without --cgroup the kernel formats no cgroup path for this tracepoint */
 	bpf_program__set_autoload(skel->progs.handle_cgroup_attach_task, opts->cgroup.id != 0);
 
@@ -278,7 +268,7 @@ int tracer_open(struct tracer *t, const struct options *opts, pid_t agent_pid)
 		log_error("attaching BPF programs failed: %s; rerun with -vv to see which", strerror(-err));
 		goto fail;
 	}
-	err = open_side_objects(t, opts, agent_pid);
+	err = open_side_objects(t, opts);
 	if (err)
 		goto fail;
 

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 #include "options.h"
 #include "ring.h"
+#include "tunables.h"
 
 struct snaptrig_bpf;
 struct idle_bpf;
@@ -20,6 +21,7 @@ struct tracer {
 	struct idle_bpf *idle;		/* NULL unless idle is selected */
 	struct uring_bpf *uring;	/* NULL unless loaded: see uring_open() */
 	struct compat_bpf *compat;	/* NULL unless loaded: the ia32 system call hook */
+	struct tunables tunables;	/* written into every object before its load */
 	int compat_attached;		/* the ia32 hook is attached: see compat_attach() */
 	struct ring_reader ring;	/* mapped by tracer_open_reader() */
 	int procs_fd;

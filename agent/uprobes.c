@@ -462,22 +462,6 @@ void uprobes_tick(struct uprobes *u, __u64 now_ns)
 	}
 }
 
-/* The tunables of maps.bpf.h, as the tracer set them in the main object. */
-#define COPY_TUNABLES(dst, src)						\
-	do {								\
-		(dst)->targ_agent_tgid = (src)->targ_agent_tgid;	\
-		(dst)->targ_freeze = (src)->targ_freeze;		\
-		(dst)->targ_triggers = (src)->targ_triggers;		\
-		(dst)->targ_cooldown_ns = (src)->targ_cooldown_ns;	\
-		(dst)->targ_calls_no_wakeup = (src)->targ_calls_no_wakeup; \
-		(dst)->targ_quiet_jiffies = (src)->targ_quiet_jiffies;	\
-		(dst)->targ_lazy_wakeup = (src)->targ_lazy_wakeup;	\
-		(dst)->targ_ring_size = (src)->targ_ring_size;		\
-		(dst)->targ_cgroup_id = (src)->targ_cgroup_id;		\
-		(dst)->targ_cgroup_level = (src)->targ_cgroup_level;	\
-		(dst)->targ_pidns_level = (src)->targ_pidns_level;	\
-	} while (0)
-
 /* Libraries that may be a libc at fixed paths; the agent's own libc is found in its maps. */
 static const char *const libc_candidates[] = {
 	"/lib/ld-musl-x86_64.so.1",
@@ -548,7 +532,7 @@ static int load_environ(struct uprobes *u, struct tracer *t)
 		log_error("opening the first-environ BPF object failed: %s", strerror(errno));
 		return err;
 	}
-	COPY_TUNABLES(u->environ->rodata, t->skel->rodata);
+	TUNABLES_SET_ALL(u->environ->rodata, &t->tunables);
 	err = tracer_share_maps(t, u->environ->obj);
 	if (err)
 		return err;
@@ -593,7 +577,7 @@ static int load_marker(struct uprobes *u, struct tracer *t)
 		log_error("sizing the marker maps failed: %s", strerror(-err));
 		return err;
 	}
-	COPY_TUNABLES(u->marker->rodata, t->skel->rodata);
+	TUNABLES_SET_ALL(u->marker->rodata, &t->tunables);
 	bpf_program__set_autoload(u->marker->progs.handle_marker_snapshot,
 				  !!(u->triggers & ST_TRIG_BIT(ST_TRIG_EXPLICIT)));
 	bpf_program__set_autoload(u->marker->progs.handle_marker_transaction,

@@ -21,18 +21,16 @@
 #define COMPLETE_TRIGGERS (ST_TRIG_BIT(ST_TRIG_FIRST_STDIN) | \
 			   ST_TRIG_BIT(ST_TRIG_NON_DETERMINISTIC_CALL))
 
-static void configure(struct uring_bpf *skel, const struct options *opts, pid_t agent_pid)
+static void configure(struct uring_bpf *skel, const struct tunables *tun,
+		      const struct options *opts)
 {
-	skel->rodata->targ_agent_tgid = agent_pid;
-	skel->rodata->targ_triggers = opts->triggers;
-	skel->rodata->targ_cooldown_ns = opts->cooldown_ns;
-	skel->rodata->targ_calls_no_wakeup = tracer_calls_no_wakeup(opts->cooldown_ns);
-	skel->rodata->targ_quiet_jiffies = tracer_quiet_jiffies(opts->cooldown_ns);
-	skel->rodata->targ_lazy_wakeup = opts->lazy_wakeup;
-	if (opts->freeze)
-		skel->rodata->targ_freeze = opts->snapshot_on & opts->triggers;
-	if (opts->ring_buffer_size)
-		skel->rodata->targ_ring_size = opts->ring_buffer_size;
+	/*
+	 * NOTE: this object and the ia32 one keep the namespace tunables at 0,
+	 * so under --cgroup their records of processes in the root pid
+	 * namespace carry no cgroup_id.
+	 */
+	TUNABLES_SET_RECORDS(skel->rodata, tun);
+	TUNABLES_SET_CALLS(skel->rodata, tun);
 	bpf_program__set_autoload(skel->progs.handle_uring_complete,
 				  !!(opts->triggers & COMPLETE_TRIGGERS));
 }
@@ -45,7 +43,7 @@ static void go_blind(struct tracer *t, const char *step, int err)
 	t->blind_vias |= 1u << ST_VIA_IO_URING;
 }
 
-int uring_open(struct tracer *t, const struct options *opts, pid_t agent_pid)
+int uring_open(struct tracer *t, const struct options *opts)
 {
 	struct uring_bpf *skel;
 	int err;
@@ -62,7 +60,7 @@ int uring_open(struct tracer *t, const struct options *opts, pid_t agent_pid)
 		go_blind(t, "opening", -errno);
 		return 0;
 	}
-	configure(skel, opts, agent_pid);
+	configure(skel, &t->tunables, opts);
 	err = tracer_share_maps(t, skel->obj);
 	if (err) {
 		go_blind(t, "sharing maps with", err);

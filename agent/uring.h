@@ -18,7 +18,7 @@ struct options;
  * sharing the maps of t's main object. A failure is no error: it logs one
  * line with the reason and sets ST_VIA_IO_URING in t->blind_vias. Returns 0.
  */
-int uring_open(struct tracer *t, const struct options *opts, pid_t agent_pid);
+int uring_open(struct tracer *t, const struct options *opts);
 /* Detaches and frees the io_uring programs; accepts a tracer without them. */
 void uring_close(struct tracer *t);
 

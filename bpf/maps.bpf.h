@@ -39,6 +39,11 @@ struct {
 	__type(value, struct st_hold);
 } holds SEC(".maps");
 
+/*
+ * Read-only tunables of every object. The agent writes them before load
+ * with the TUNABLES_SET_* macros of agent/tunables.h, where a new one is
+ * added too.
+ */
 const volatile __u32 targ_agent_tgid;
 const volatile __u32 targ_freeze;		/* ST_TRIG_BIT mask of triggers that stop the process */
 const volatile __u32 targ_triggers;		/* ST_TRIG_BIT mask */
