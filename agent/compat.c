@@ -49,9 +49,7 @@ int compat_open(struct tracer *t, const struct options *opts)
 		step = "opening";
 		goto fail;
 	}
-	/* NOTE: the namespace tunables stay at 0, as in uring.c (see the note there) */
-	TUNABLES_SET_RECORDS(skel->rodata, &t->tunables);
-	TUNABLES_SET_CALLS(skel->rodata, &t->tunables);
+	TUNABLES_SET(skel->rodata, &t->tunables);
 	step = "sharing the maps with";
 	err = tracer_share_maps(t, skel->obj);
 	if (err)

@@ -228,13 +228,8 @@ int idle_open(struct tracer *t, const struct options *opts)
 		log_error("opening the idle BPF object failed: %s", strerror(errno));
 		return err;
 	}
-	/*
-	 * Without the cooldown tunables, since idle records open no cooldown
-	 * window. targ_freeze makes an idle record that --freeze holds for wake
-	 * the agent even with --lazy-wakeup.
-	 */
-	TUNABLES_SET_RECORDS(skel->rodata, &t->tunables);
-	TUNABLES_SET_NAMESPACES(skel->rodata, &t->tunables);
+	/* targ_freeze makes an idle record that --freeze holds wake the agent even with --lazy-wakeup */
+	TUNABLES_SET(skel->rodata, &t->tunables);
 	skel->rodata->targ_follow = opts->follow;
 	skel->rodata->targ_idle_threshold_ns = opts->idle_threshold_ns;
 	bpf_map__set_max_entries(skel->maps.idle_filter, filter_words());

@@ -250,7 +250,7 @@ int tracer_open(struct tracer *t, const struct options *opts, pid_t agent_pid)
 	}
 	t->skel = skel;
 	tunables_compute(&t->tunables, opts, agent_pid);
-	TUNABLES_SET_ALL(skel->rodata, &t->tunables);
+	TUNABLES_SET(skel->rodata, &t->tunables);
 	skel->rodata->targ_follow = opts->follow;
 	if (opts->ring_buffer_size)
 		bpf_map__set_max_entries(skel->maps.events, opts->ring_buffer_size);

@@ -2,12 +2,12 @@
 /*
  * The read-only tunables that bpf/maps.bpf.h declares in every BPF object
  * (const volatile targ_* in .rodata). tunables_compute() derives their
- * values from the options once, and the TUNABLES_SET_* macros write them
- * into a skeleton between open and load. A macro names each field it
- * writes, so a skeleton without one of them fails to compile.
+ * values from the options once, and TUNABLES_SET() writes them
+ * into a skeleton between open and load. It names each field it writes, so
+ * a skeleton without one of them fails to compile.
  *
  * A new tunable of maps.bpf.h gets a field here, a line in
- * tunables_compute() and a line in one TUNABLES_SET_* macro. test_tunables
+ * tunables_compute() and a line in TUNABLES_SET(). test_tunables
  * reads back every targ_* of every loaded object and fails on a value that
  * is not the expected one.
  */
@@ -36,37 +36,20 @@ struct tunables {
 /* Fills tun for the objects that trace for opts, in an agent whose tgid is agent_pid. */
 void tunables_compute(struct tunables *tun, const struct options *opts, pid_t agent_pid);
 
-/* The tunables every object reads: the agent's tgid, the triggers, those that freeze, lazy wakeup. */
-#define TUNABLES_SET_RECORDS(rodata, tun)				\
+/* Writes every tunable of maps.bpf.h into a skeleton's rodata. Every object gets all of them. */
+#define TUNABLES_SET(rodata, tun)					\
 	do {								\
 		(rodata)->targ_agent_tgid = (tun)->agent_tgid;		\
 		(rodata)->targ_triggers = (tun)->triggers;		\
 		(rodata)->targ_freeze = (tun)->freeze;			\
 		(rodata)->targ_lazy_wakeup = (tun)->lazy_wakeup;	\
-	} while (0)
-
-/* The cooldown windows and the ring buffer check of call_opens_window(). */
-#define TUNABLES_SET_CALLS(rodata, tun)					\
-	do {								\
 		(rodata)->targ_cooldown_ns = (tun)->cooldown_ns;	\
 		(rodata)->targ_calls_no_wakeup = (tun)->calls_no_wakeup; \
 		(rodata)->targ_quiet_jiffies = (tun)->quiet_jiffies;	\
 		(rodata)->targ_ring_size = (tun)->ring_size;		\
-	} while (0)
-
-/* The pid namespace and --cgroup fields of header_ns_level() and task_in_target_cgroup(). */
-#define TUNABLES_SET_NAMESPACES(rodata, tun)				\
-	do {								\
 		(rodata)->targ_pidns_level = (tun)->pidns_level;	\
 		(rodata)->targ_cgroup_id = (tun)->cgroup_id;		\
 		(rodata)->targ_cgroup_level = (tun)->cgroup_level;	\
-	} while (0)
-
-#define TUNABLES_SET_ALL(rodata, tun)					\
-	do {								\
-		TUNABLES_SET_RECORDS(rodata, tun);			\
-		TUNABLES_SET_CALLS(rodata, tun);			\
-		TUNABLES_SET_NAMESPACES(rodata, tun);			\
 	} while (0)
 
 #endif

@@ -532,7 +532,7 @@ static int load_environ(struct uprobes *u, struct tracer *t)
 		log_error("opening the first-environ BPF object failed: %s", strerror(errno));
 		return err;
 	}
-	TUNABLES_SET_ALL(u->environ->rodata, &t->tunables);
+	TUNABLES_SET(u->environ->rodata, &t->tunables);
 	err = tracer_share_maps(t, u->environ->obj);
 	if (err)
 		return err;
@@ -577,7 +577,7 @@ static int load_marker(struct uprobes *u, struct tracer *t)
 		log_error("sizing the marker maps failed: %s", strerror(-err));
 		return err;
 	}
-	TUNABLES_SET_ALL(u->marker->rodata, &t->tunables);
+	TUNABLES_SET(u->marker->rodata, &t->tunables);
 	bpf_program__set_autoload(u->marker->progs.handle_marker_snapshot,
 				  !!(u->triggers & ST_TRIG_BIT(ST_TRIG_EXPLICIT)));
 	bpf_program__set_autoload(u->marker->progs.handle_marker_transaction,

@@ -24,13 +24,7 @@
 static void configure(struct uring_bpf *skel, const struct tunables *tun,
 		      const struct options *opts)
 {
-	/*
-	 * NOTE: this object and the ia32 one keep the namespace tunables at 0,
-	 * so under --cgroup their records of processes in the root pid
-	 * namespace carry no cgroup_id.
-	 */
-	TUNABLES_SET_RECORDS(skel->rodata, tun);
-	TUNABLES_SET_CALLS(skel->rodata, tun);
+	TUNABLES_SET(skel->rodata, tun);
 	bpf_program__set_autoload(skel->progs.handle_uring_complete,
 				  !!(opts->triggers & COMPLETE_TRIGGERS));
 }

@@ -38,31 +38,20 @@
 #define IDLE_THRESHOLD_NS 250000000ULL
 #define FREEZE_TRIGGERS (ST_TRIG_BIT(ST_TRIG_FIRST_LISTEN) | ST_TRIG_BIT(ST_TRIG_IDLE))
 
-/* One targ_* variable: its value under the test's options, and its BPF default. */
+/* One targ_* variable and its value under the test's options, each off its BPF default. */
 struct tunable_case {
 	const char *name;
 	__u64 value;
-	__u64 bpf_default;
 };
 
 /*
  * One BPF object, by its .rodata map, which libbpf names with the first 8
- * characters of the object's name. unset lists the tunables the agent leaves at their
- * default in this object on purpose.
+ * characters of the object's name.
  */
 struct object_case {
 	const char *map_name;
-	const char *const *unset;
 	int seen;
 };
-
-static const char *const namespace_tunables[] = {
-	"targ_pidns_level", "targ_cgroup_id", "targ_cgroup_level", NULL
-};
-static const char *const call_tunables[] = {
-	"targ_cooldown_ns", "targ_calls_no_wakeup", "targ_quiet_jiffies", "targ_ring_size", NULL
-};
-static const char *const none[] = { NULL };
 
 static char cgroup_dir[PATH_MAX];
 
@@ -87,15 +76,6 @@ static int cgroup_teardown(void **state)
 	(void)state;
 	if (cgroup_dir[0] && rmdir(cgroup_dir))
 		return -1;
-	return 0;
-}
-
-static int is_listed(const char *const *names, const char *name)
-{
-	for (; *names; names++) {
-		if (!strcmp(*names, name))
-			return 1;
-	}
 	return 0;
 }
 
@@ -155,7 +135,7 @@ static void check_rodata(int fd, const struct bpf_map_info *info, const struct o
 		if (!c)
 			fail_msg("%s: %s has no expected value: set it in agent/tunables.h and list it in this test",
 				 obj->map_name, name);
-		want = is_listed(obj->unset, name) ? c->bpf_default : c->value;
+		want = c->value;
 		got = read_var(data + var->offset, var->size);
 		if (got != want)
 			fail_msg("%s: %s is %llu, expected %llu", obj->map_name, name,
@@ -169,12 +149,12 @@ static void check_rodata(int fd, const struct bpf_map_info *info, const struct o
 static void check_objects(const struct tunable_case *cases, size_t count)
 {
 	struct object_case objects[] = {
-		{ "snaptrig.rodata", none, 0 },
-		{ "environ_.rodata", none, 0 },
-		{ "marker_b.rodata", none, 0 },
-		{ "uring_bp.rodata", namespace_tunables, 0 },
-		{ "compat_b.rodata", namespace_tunables, 0 },
-		{ "idle_bpf.rodata", call_tunables, 0 },
+		{ "snaptrig.rodata", 0 },
+		{ "environ_.rodata", 0 },
+		{ "marker_b.rodata", 0 },
+		{ "uring_bp.rodata", 0 },
+		{ "compat_b.rodata", 0 },
+		{ "idle_bpf.rodata", 0 },
 	};
 	DIR *dir = opendir("/proc/self/fd");
 	struct dirent *entry;
@@ -241,19 +221,19 @@ static void check_with_cooldown(const char *cooldown, __u64 cooldown_ns)
 	assert_int_equal(stat(cgroup_dir, &st), 0);
 
 	const struct tunable_case cases[] = {
-		{ "targ_agent_tgid", (__u64)getpid(), 0 },
-		{ "targ_triggers", TRIGGERS_ALL, 0 },
-		{ "targ_freeze", FREEZE_TRIGGERS, 0 },
-		{ "targ_lazy_wakeup", 1, 0 },
-		{ "targ_cooldown_ns", cooldown_ns, 1000000000ULL },
-		{ "targ_calls_no_wakeup", cooldown_ns < 1000000ULL, 0 },
-		{ "targ_quiet_jiffies", tracer_quiet_jiffies(cooldown_ns), 0 },
-		{ "targ_ring_size", RING_SIZE, ST_RING_SIZE_DEFAULT },
-		{ "targ_cgroup_id", st.st_ino, 0 },
-		{ "targ_cgroup_level", 1, 0 },
-		{ "targ_pidns_level", pidns_level_self(), 0 },
-		{ "targ_follow", 0, 1 },
-		{ "targ_idle_threshold_ns", IDLE_THRESHOLD_NS, 1000000000ULL },
+		{ "targ_agent_tgid", (__u64)getpid() },
+		{ "targ_triggers", TRIGGERS_ALL },
+		{ "targ_freeze", FREEZE_TRIGGERS },
+		{ "targ_lazy_wakeup", 1 },
+		{ "targ_cooldown_ns", cooldown_ns },
+		{ "targ_calls_no_wakeup", cooldown_ns < 1000000ULL },
+		{ "targ_quiet_jiffies", tracer_quiet_jiffies(cooldown_ns) },
+		{ "targ_ring_size", RING_SIZE },
+		{ "targ_cgroup_id", st.st_ino },
+		{ "targ_cgroup_level", 1 },
+		{ "targ_pidns_level", pidns_level_self() },
+		{ "targ_follow", 0 },
+		{ "targ_idle_threshold_ns", IDLE_THRESHOLD_NS },
 	};
 
 	optind = 0;	/* glibc's getopt starts over for the second test */
