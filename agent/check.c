@@ -13,6 +13,7 @@
 #include "uprobes.h"
 #include "check.h"
 #include "compat.h"
+#include "container.h"
 
 #define ALL_TRIGGERS TRIGGERS_ALL
 #define SIGNAL_TRIGGERS							\
@@ -172,6 +173,7 @@ int check_run(const struct options *opts)
 	 */
 	report(&st, "running as root", root, ALL_TRIGGERS);
 	report(&st, "kernel BTF (/sys/kernel/btf/vmlinux)", have_btf, ALL_TRIGGERS);
+	report(&st, "running in the initial pid namespace", pidns_is_initial() != 0, ALL_TRIGGERS);
 	/*
 	 * Without root the kernel rejects BPF maps and programs and tracefs is
 	 * not readable, so these probes would call present features missing,

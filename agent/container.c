@@ -383,6 +383,18 @@ __u32 pidns_level_self(void)
 	return ns_pid_of((__u32)getpid(), &nr, &level) ? 0 : level;
 }
 
+/* PROC_PID_INIT_INO of the kernel's include/linux/proc_ns.h, fixed since Linux 3.8 */
+#define PID_NS_INITIAL_INO 0xEFFFFFFCU
+
+int pidns_is_initial(void)
+{
+	struct stat st;
+
+	if (stat("/proc/self/ns/pid", &st))
+		return -errno;
+	return st.st_ino == PID_NS_INITIAL_INO;
+}
+
 /* Traces the processes listed in dir/cgroup.procs. */
 static int attach_procs_file(struct session *s, const char *dir)
 {

@@ -75,6 +75,14 @@ void container_seed(__u32 pid, int with_cgroup);
 /* The level of the agent's pid namespace: the entries of NSpid less one. */
 __u32 pidns_level_self(void);
 
+/*
+ * Whether the agent runs in the initial pid namespace: 1 if so, 0 if not,
+ * or a negative errno when /proc/self/ns/pid cannot be read. The BPF
+ * programs see the host's process ids, so an agent in a child namespace
+ * would fill its maps with ids that match no process the kernel reports.
+ */
+int pidns_is_initial(void);
+
 struct session;
 struct st_join_record;
 

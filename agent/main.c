@@ -294,6 +294,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
+	if (pidns_is_initial() == 0) {
+		log_error("cannot trace from a child pid namespace: the kernel reports the host's process ids, which this namespace cannot see; run snaptrig in the host's pid namespace (for a container, share it, as with docker run --pid=host)");
+		status = EXIT_RUNTIME;
+		goto out;
+	}
 	if ((s.closed_fds & (1u << STDOUT_FILENO)) && !s.opts.output_path) {
 		log_error("cannot write output: standard output is closed; open it or give --output FILE");
 		status = EXIT_RUNTIME;

@@ -194,6 +194,27 @@ class PidNamespaceTest(SnaptrigTestCase):
                 self.assertNotIn(key, line, run.describe())
 
 
+    def test_agent_in_child_namespace_refuses(self):
+        marker = os.path.join(self.tmp, "ran")
+        out = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", SNAPTRIG,
+                              "-t", "bootstrap", "--", "/bin/touch", marker],
+                             capture_output=True, text=True, timeout=TIMEOUT)
+        self.assertEqual(out.returncode, 1, out.stderr)
+        self.assertEqual(out.stdout, "")
+        self.assertIn("cannot trace from a child pid namespace", out.stderr)
+        self.assertFalse(os.path.exists(marker), "the command ran untraced")
+
+    def test_check_in_child_namespace_reports_it(self):
+        out = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", SNAPTRIG,
+                              "--check", "-t", "bootstrap"],
+                             capture_output=True, text=True, timeout=TIMEOUT)
+        self.assertEqual(out.returncode, 1, out.stdout)
+        self.assertIn("  missing  running in the initial pid namespace", out.stdout)
+        here = subprocess.run([SNAPTRIG, "--check", "-t", "bootstrap"],
+                              capture_output=True, text=True, timeout=TIMEOUT)
+        self.assertIn("  ok       running in the initial pid namespace", here.stdout)
+
+
 class CgroupTest(SnaptrigTestCase):
 
     def setUp(self):
