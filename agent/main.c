@@ -294,6 +294,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
+	/* NOTE: no translation of ids between namespaces, so none but the host's */
 	if (pidns_is_initial() == 0) {
 		log_error("cannot trace from a child pid namespace: the kernel reports the host's process ids, which this namespace cannot see; run snaptrig in the host's pid namespace (for a container, share it, as with docker run --pid=host)");
 		status = EXIT_RUNTIME;
