@@ -246,8 +246,12 @@ static struct snapshot_pstate *pstate_of(struct snapshots *sn, __u32 pid)
 	return &grown[sn->pstate_count++];
 }
 
-/* The reason a new request for pid cannot start now, or NULL. */
-static const char *skip_reason(struct snapshots *sn, __u32 pid, __u64 now)
+/*
+ * The reason a trigger of pid at boot-time ns at cannot start a request, or
+ * NULL. The cooldown is judged by the trigger's time, as the kernel judges
+ * whether to stop the process (st_proc.hold_after_ns).
+ */
+static const char *skip_reason(struct snapshots *sn, __u32 pid, __u64 at)
 {
 	struct snapshot_pstate *ps = pstate_of(sn, pid);
 
@@ -255,9 +259,37 @@ static const char *skip_reason(struct snapshots *sn, __u32 pid, __u64 now)
 		return "out-of-memory";
 	if (sn->opts->max_snapshots && ps->count >= sn->opts->max_snapshots)
 		return "max-snapshots";
-	if (ps->last_end_ns && now - ps->last_end_ns < sn->opts->cooldown_ns)
+	if (ps->last_end_ns && at < ps->last_end_ns + sn->opts->cooldown_ns)
 		return "cooldown";
 	return NULL;
+}
+
+/*
+ * Tells the kernel not to stop pid for triggers before the end of the
+ * snapshot cooldown that starts at end_ns, since the agent skips them.
+ */
+static void end_cooldown_holds(struct snapshots *sn, __u32 pid, __u64 end_ns)
+{
+	int err;
+
+	if (!sn->opts->freeze || !sn->opts->cooldown_ns)
+		return;
+	err = tracer_set_flags(sn->tracer, (pid_t)pid, 0, end_ns + sn->opts->cooldown_ns);
+	if (err && err != -ENOENT)
+		log_error("turning off the kernel holds of process %u for the snapshot cooldown failed: %s; triggers in it still stop it until the agent resumes it",
+			  pid, strerror(-err));
+}
+
+/* Drops the snapshot count and cooldown of pid, whose number may be reused. */
+static void pstate_remove(struct snapshots *sn, __u32 pid)
+{
+	size_t i;
+
+	for (i = 0; i < sn->pstate_count; i++)
+		if (sn->pstates[i].pid == pid) {
+			sn->pstates[i] = sn->pstates[--sn->pstate_count];
+			return;
+		}
 }
 
 /*
@@ -270,7 +302,7 @@ static void end_kernel_holds(struct snapshots *sn, __u32 pid)
 
 	if (!sn->opts->freeze)
 		return;
-	err = tracer_set_flags(sn->tracer, (pid_t)pid, ST_PROC_NO_HOLD);
+	err = tracer_set_flags(sn->tracer, (pid_t)pid, ST_PROC_NO_HOLD, 0);
 	/* -ENOENT: the process has exited, and its entry with it */
 	if (err && err != -ENOENT)
 		log_error("turning off the kernel holds of process %u after its last snapshot failed: %s; its later triggers still stop it until the agent resumes it",
@@ -408,7 +440,7 @@ int snapshots_before_line(struct snapshots *sn, const struct line *line, int *he
 	if (line->trigger == ST_TRIG_SIGSTOP || line->trigger == ST_TRIG_SIGTSTP)
 		return 1;
 	if (sn->opts->freeze && !job_of_pid(sn, line->pid) &&
-	    !skip_reason(sn, line->pid, boot_now_ns())) {
+	    !skip_reason(sn, line->pid, line->boot_ns)) {
 		/* read before the stop, which wakes every thread */
 		int reported = idle_reported(sn->tracer, line->pid);
 
@@ -731,7 +763,7 @@ void snapshots_after_line(struct snapshots *sn, const struct line *line, __u64 s
 		}
 		return;
 	}
-	reason = skip_reason(sn, line->pid, now);
+	reason = skip_reason(sn, line->pid, line->boot_ns);
 	if (reason) {
 		free(event);
 		report_skip(sn, line, seq, reason);
@@ -810,6 +842,9 @@ void snapshots_on_exit(struct snapshots *sn, __u32 pid)
 		job->target_exited = 1;
 		job->exit_ns = boot_now_ns();
 	}
+	/* with a job running, finish_job() drops them when the job ends */
+	if (!job)
+		pstate_remove(sn, pid);
 }
 
 /* Keeps the last bytes of the command's stderr; at EOF the fd is closed. */
@@ -1071,7 +1106,15 @@ static void finish_job(struct snapshots *sn, struct snapshot_job *job, const cha
 		report.resumed = release_hold(sn, job->pid, report.ended, &report.continued) > 0;
 	else if (report.ended)
 		kill(job->pid, SIGKILL);
-	pstate_of(sn, job->pid)->last_end_ns = now;
+	if (job->target_exited) {
+		pstate_remove(sn, job->pid);
+	} else {
+		struct snapshot_pstate *ps = pstate_of(sn, job->pid);
+
+		if (ps)
+			ps->last_end_ns = now;
+		end_cooldown_holds(sn, job->pid, now);
+	}
 	if (sn->classifier)
 		classifier_snapshot_ended(sn->classifier, job->pid, now);
 	emit_snapshot(sn->emitter, &report);

@@ -380,9 +380,13 @@ int tracer_set_once(struct tracer *t, pid_t pid, __u32 once)
 	return (int)opts.retval;
 }
 
-int tracer_set_flags(struct tracer *t, pid_t pid, __u32 flags)
+int tracer_set_flags(struct tracer *t, pid_t pid, __u32 flags, __u64 hold_after_ns)
 {
-	struct st_flags_seed args = { .tgid = (__u32)pid, .flags = flags };
+	struct st_flags_seed args = {
+		.tgid = (__u32)pid,
+		.flags = flags,
+		.hold_after_ns = hold_after_ns,
+	};
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &args, .ctx_size_in = sizeof(args));
 
 	if (bpf_prog_test_run_opts(bpf_program__fd(t->skel->progs.flags_seed), &opts))

@@ -95,8 +95,12 @@ int tracer_add(struct tracer *t, pid_t pid, const struct stdin_id *in);
  * and the kernel sends the record, or -errno (-ENOENT: pid has no entry).
  */
 int tracer_set_once(struct tracer *t, pid_t pid, __u32 once);
-/* Sets the ST_PROC_* bits in flags on pid's kernel entry. Returns 0 or -errno (-ENOENT: no entry). */
-int tracer_set_flags(struct tracer *t, pid_t pid, __u32 flags);
+/*
+ * Sets the ST_PROC_* bits in flags on pid's kernel entry and, unless
+ * hold_after_ns is 0, the boot-time ns before which --freeze does not stop
+ * it. Returns 0 or -errno (-ENOENT: no entry).
+ */
+int tracer_set_flags(struct tracer *t, pid_t pid, __u32 flags, __u64 hold_after_ns);
 void tracer_remove(struct tracer *t, pid_t pid);
 /*
  * Ends the kernel's or the agent's hold of pid: deletes its entry in the holds

@@ -292,6 +292,9 @@ static __always_inline __u32 hold_current(struct st_proc *proc, __u32 trigger)
 	 */
 	if (proc->flags & ST_PROC_NO_HOLD)
 		return 0;
+	/* a trigger inside the snapshot cooldown can only be skipped */
+	if (proc->hold_after_ns && bpf_ktime_get_boot_ns() < proc->hold_after_ns)
+		return 0;
 	return stop_current(trigger) ? ST_RECORD_HELD : 0;
 }
 

@@ -801,5 +801,7 @@ int flags_seed(struct st_flags_seed *args)
 	if (!proc)
 		return -ENOENT_ERR;
 	__sync_fetch_and_or(&proc->flags, (__u32)args->flags);
+	if (args->hold_after_ns)
+		proc->hold_after_ns = args->hold_after_ns;
 	return 0;
 }

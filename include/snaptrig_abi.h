@@ -164,6 +164,8 @@ struct st_proc {
 	__u64 stdin_fds;
 	/* boot-time ns of the last SIGINT, SIGTERM and SIGHUP generated for it */
 	__u64 passed_on_ns[ST_PASS_COUNT];
+	/* boot-time ns before which --freeze does not stop it: its snapshot cooldown */
+	__u64 hold_after_ns;
 	__u32 once;		/* ST_TRIG_BIT of once-triggers already fired */
 	__u32 flags;		/* ST_PROC_* */
 	__u32 once_lost;	/* once-triggers whose record the ring buffer could not take */
@@ -396,6 +398,7 @@ struct st_once_seed {
 struct st_flags_seed {
 	__u64 tgid;
 	__u64 flags;		/* ST_PROC_* bits to set */
+	__u64 hold_after_ns;	/* a new st_proc.hold_after_ns, or 0 to keep it */
 };
 
 /* Indexes into the lost counters: records the ring buffer could not take. */

@@ -717,6 +717,61 @@ class HoldTest(SnapshotTestCase):
             self.assertServed(run, snap, line)
         self.assertExited(run, pid, 0, comm="st-sync")
 
+    def test_cooldown_ends_kernel_holds(self):
+        """Triggers in the snapshot cooldown no longer stop the process."""
+        run = self.trace(["-t", "bootstrap", "--freeze", "--cooldown", "5s",
+                          "--exec", "/bin/true"],
+                         ["/bin/sh", "-c", "exec /bin/sh -c 'exec /bin/true'"])
+        self.assertEqual(run.wait_exit(timeout=5), 0, run.describe())
+        pid = run.wait_start()["targets"][0]
+        lines = run.triggers("bootstrap", pid)
+        snaps = run.of_type("snapshot")
+        self.assertEqual([l["detail"]["filename"] for l in lines],
+                         ["/bin/sh", "/bin/sh", "/bin/true"], run.describe())
+        self.assertEqual([l["held"] for l in lines], [True, False, False], run.describe())
+        self.assertEqual(len(snaps), 3, run.describe())
+        self.assertFields(run, snaps[0], pid=pid, status="ok", held=True, hold="kernel",
+                          resumed=True)
+        self.assertServed(run, snaps[0], lines[0])
+        for snap, line in zip(snaps[1:], lines[1:]):
+            self.assertFields(run, snap, pid=pid, status="skipped", reason="cooldown",
+                              held=False, hold="none", held_ns=0, resumed=None)
+            self.assertServed(run, snap, line)
+        self.assertExited(run, pid, 0, comm="true")
+
+    def test_reused_pid_counts_from_zero(self):
+        """A process that gets the pid of one that exited has its own --max-snapshots."""
+        forker = ("import os, sys\n"
+                  "for line in sys.stdin:\n"
+                  "    child = os.fork()\n"
+                  "    if child == 0:\n"
+                  "        os.execv('/bin/true', ['/bin/true'])\n"
+                  "    os.waitpid(child, 0)\n"
+                  "    print('child', child, flush=True)\n")
+        run = self.trace(["-t", "bootstrap", "--freeze", "--cooldown", "0s",
+                          "--max-snapshots", "1", "--exec", "/bin/true"],
+                         ["/usr/bin/python3", "-c", forker])
+        run.write_stdin(b"go\n")
+        reused = int(run.wait_fact("child"))
+        self.assertFields(run, self.wait_snapshot(run, reused), status="ok", held=True)
+        run.wait_record(lambda r: r["type"] == "exit" and r["pid"] == reused,
+                        f"the exit line of {reused}")
+        # another process of the machine may take the pid first: try a few times
+        for attempt in range(1, 20):
+            with open("/proc/sys/kernel/ns_last_pid", "w", encoding="ascii") as f:
+                f.write(str(reused - 1))
+            run.write_stdin(b"go\n")
+            if int(run.wait_fact("child", index=attempt)) == reused:
+                break
+        else:
+            self.fail(f"pid {reused} was taken by other processes 19 times" + run.describe())
+        snap = self.wait_snapshot(run, reused, 1)
+        self.assertFields(run, snap, status="ok", exit_code=0, held=True, hold="kernel")
+        run.close_stdin()
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertEqual(len([r for r in run.of_type("snapshot") if r["pid"] == reused]), 2,
+                         run.describe())
+
     def test_max_snapshots_child_holds(self):
         """A child of a process that used its snapshots is held for its own."""
         run = self.trace(["-t", "non-deterministic-call", "--freeze", "--cooldown", "0s",
