@@ -70,6 +70,9 @@ static int placeholder_at(const char *s, size_t *len)
 	return -1;
 }
 
+/* Characters of a rejected word that an error message quotes at most. */
+#define QUOTE_MAX 40
+
 /*
  * Writes to err why the '{' at brace starts no placeholder, and returns
  * -EINVAL. The brace is unbalanced when another '{' or the end of the word
@@ -78,16 +81,22 @@ static int placeholder_at(const char *s, size_t *len)
 static int reject_brace(const char *brace, char *err, size_t err_len)
 {
 	int name_end = 1 + (int)strcspn(brace + 1, "{}");
+	int closed = brace[name_end] == '}';
+	int shown = name_end + closed;
+	/* a long word is cut, so that the hint after it always fits in err */
+	const char *cut = shown > QUOTE_MAX ? "..." : "";
 
-	if (brace[name_end] != '}') {
+	if (shown > QUOTE_MAX)
+		shown = QUOTE_MAX;
+	if (!closed) {
 		snprintf(err, err_len,
-			 "unbalanced brace '%.*s' without a closing '}' (write {{ for a literal brace)",
-			 name_end, brace);
+			 "unbalanced brace '%.*s%s' without a closing '}' (write {{ for a literal brace)",
+			 shown, brace, cut);
 		return -EINVAL;
 	}
 	snprintf(err, err_len,
-		 "unknown placeholder '%.*s' (use {pid}, {tid}, {trigger}, {seq}, {time}, or {{ for a brace)",
-		 name_end + 1, brace);
+		 "unknown placeholder '%.*s%s' (use {pid}, {tid}, {trigger}, {seq}, {time}, or {{ for a brace)",
+		 shown, brace, cut);
 	return -EINVAL;
 }
 

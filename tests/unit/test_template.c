@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -195,6 +196,30 @@ static void placeholder_unknown(void **state)
 	assert_rejected("ok 'a {b}'", "unknown placeholder '{b}' " PLACEHOLDER_HINT);
 }
 
+/* A long word is cut to its first 40 characters, so the hint is never lost. */
+static void rejected_word_is_cut(void **state)
+{
+	char text[512], first[41], expected[TEMPLATE_ERROR_LEN];
+
+	(void)state;
+	memset(text, 'a', sizeof(text) - 1);
+	text[0] = '{';
+	text[sizeof(text) - 2] = '}';
+	text[sizeof(text) - 1] = '\0';
+	memcpy(first, text, 40);
+	first[40] = '\0';
+	snprintf(expected, sizeof(expected), "unknown placeholder '%s...' " PLACEHOLDER_HINT, first);
+	assert_rejected(text, expected);
+	text[sizeof(text) - 2] = 'a';
+	snprintf(expected, sizeof(expected), "unbalanced brace '%s...' " BRACE_HINT, first);
+	assert_rejected(text, expected);
+	/* exactly 40 characters are quoted whole */
+	text[39] = '}';
+	text[40] = '\0';
+	assert_rejected(text, "unknown placeholder '{aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa}' "
+		        PLACEHOLDER_HINT);
+}
+
 static void unbalanced_brace(void **state)
 {
 	(void)state;
@@ -364,6 +389,7 @@ int main(void)
 		cmocka_unit_test(split_adjacent_parts_joined),
 		cmocka_unit_test(placeholders_inside_words),
 		cmocka_unit_test(placeholder_unknown),
+		cmocka_unit_test(rejected_word_is_cut),
 		cmocka_unit_test(unbalanced_brace),
 		cmocka_unit_test(unbalanced_quotes),
 		cmocka_unit_test(trailing_backslash),
