@@ -186,6 +186,17 @@ def stop_tracer(proc):
         return "killed"
 
 
+# The triggers of each snaptrig kind of Attached: all of them, the idle
+# trigger alone (scheduler hooks, no syscall tracepoint), and all but idle.
+SNAPTRIG_KINDS = {
+    "snaptrig": "all",
+    "snaptrig-idle": "idle",
+    "snaptrig-no-idle": "first-listen,first-stdin,first-environ,first-sigint,periodic-interval,"
+                        "sigint,sigalrm,sigtstp,sigstop,non-deterministic-call,bootstrap,"
+                        "transaction,explicit",
+}
+
+
 class Attached:
     """A tracer attached to a running pid, stopped with SIGINT on exit."""
 
@@ -199,12 +210,13 @@ class Attached:
     def __enter__(self):
         if self.kind == "none":
             return self
-        if self.kind == "snaptrig":
+        if self.kind in SNAPTRIG_KINDS:
             out = self.out if self.out != "/dev/null" else Tmp.file("attach.json")
             if os.path.exists(out):
                 os.unlink(out)
             self.out_path = out
-            self.proc = subprocess.Popen([SNAPTRIG, "-t", "all", "-p", str(self.pid), "-o", out],
+            self.proc = subprocess.Popen([SNAPTRIG, "-t", SNAPTRIG_KINDS[self.kind],
+                                          "-p", str(self.pid), "-o", out],
                                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                          stderr=subprocess.DEVNULL)
             wait_for(lambda: file_has(out, '"type":"start"'), "snaptrig -p", self.proc)
@@ -233,7 +245,7 @@ class Attached:
         except OSError:
             self.cpu_s = None
         self.ending = stop_tracer(self.proc)
-        if self.kind == "snaptrig":
+        if self.kind in SNAPTRIG_KINDS:
             self.stats = last_stats(self.out_path)
         return False
 
@@ -485,9 +497,11 @@ def bench_redis(cfg):
                                "--dir", workdir, "--logfile", os.path.join(workdir, "log")],
                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
     kinds = {"untraced": "none", "snaptrig -t all -p": "snaptrig",
+             "snaptrig -t idle -p": "snaptrig-idle",
+             "snaptrig -t all but idle -p": "snaptrig-no-idle",
              "bpftrace all.bt $1": "bpftrace", "strace -f -p": "strace"}
     if cfg.keep is not None:
-        kinds = {k: v for k, v in kinds.items() if v in ("none", "snaptrig")}
+        kinds = {k: v for k, v in kinds.items() if v == "none" or v in SNAPTRIG_KINDS}
     kinds["untraced (again)"] = "none"
     runs = {label: [] for label in kinds}
     try:
@@ -505,7 +519,7 @@ def bench_redis(cfg):
                 res["requests"] = requests
                 if others is not None:
                     res["other_bpf"] = others
-                if kind == "snaptrig":
+                if kind in SNAPTRIG_KINDS:
                     res["agent_cpu_s"] = tracer.cpu_s
                     res["agent_records"] = tracer.stats["records"] if tracer.stats else None
                 state = proc_state(server.pid)
