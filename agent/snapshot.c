@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include "guard.h"
 #include "jsonparse.h"
 #include "idle.h"
 #include "log.h"
@@ -160,17 +161,21 @@ static int start_watchdog(struct snapshots *sn)
 
 	if (pipe2(fds, O_CLOEXEC))
 		return -errno;
+	sn->guard = guard_open(sn->tracer);
 	pid = fork();
 	if (pid < 0) {
 		int err = -errno;
 
 		close(fds[0]);
 		close(fds[1]);
+		guard_close(sn->guard);
+		sn->guard = NULL;
 		return err;
 	}
 	if (pid == 0) {
 		int agent_pidfd = syscall(SYS_pidfd_open, getppid(), 0);
 		int holds_fd = dup2(sn->tracer->holds_fd, 3);
+		unsigned int first_closed = 6;
 
 		setsid();
 		signal(SIGINT, SIG_IGN);
@@ -179,13 +184,17 @@ static int start_watchdog(struct snapshots *sn)
 		dup2(fds[0], 4);
 		if (agent_pidfd >= 0)
 			agent_pidfd = dup2(agent_pidfd, 5);
+		/* the guard stays attached until the watchdog exits, to run at that exit */
+		if (sn->guard && dup2(guard_link_fd(sn->guard), 6) == 6)
+			first_closed = 7;
 		/* drop every other fd, BPF links above all, so nothing stays attached */
-		syscall(SYS_close_range, 6, ~0U, 0);
+		syscall(SYS_close_range, first_closed, ~0U, 0);
 		watchdog_main(holds_fd, 4, agent_pidfd);
 	}
 	close(fds[0]);
 	sn->watchdog_fd = fds[1];
 	sn->watchdog = pid;
+	guard_set_watchdog(sn->guard, pid);
 	return 0;
 }
 
@@ -1102,10 +1111,7 @@ static void finish_job(struct snapshots *sn, struct snapshot_job *job, const cha
 
 	report.ended = success && !forced_reason && sn->opts->stop_after_snapshot &&
 		       !job->target_exited;
-	if (report.held && !job->target_exited)
-		report.resumed = release_hold(sn, job->pid, report.ended, &report.continued) > 0;
-	else if (report.ended)
-		kill(job->pid, SIGKILL);
+	/* before the release, so that the triggers right after it are not stopped */
 	if (job->target_exited) {
 		pstate_remove(sn, job->pid);
 	} else {
@@ -1115,6 +1121,10 @@ static void finish_job(struct snapshots *sn, struct snapshot_job *job, const cha
 			ps->last_end_ns = now;
 		end_cooldown_holds(sn, job->pid, now);
 	}
+	if (report.held && !job->target_exited)
+		report.resumed = release_hold(sn, job->pid, report.ended, &report.continued) > 0;
+	else if (report.ended)
+		kill(job->pid, SIGKILL);
 	if (sn->classifier)
 		classifier_snapshot_ended(sn->classifier, job->pid, now);
 	emit_snapshot(sn->emitter, &report);
@@ -1247,4 +1257,6 @@ void snapshots_end_watchdog(struct snapshots *sn)
 	close(sn->watchdog_fd);
 	sn->watchdog_fd = -1;
 	waitpid(sn->watchdog, NULL, 0);
+	guard_close(sn->guard);
+	sn->guard = NULL;
 }

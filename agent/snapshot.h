@@ -68,6 +68,7 @@ struct snapshots {
 	int epoll_fd;
 	int watchdog_fd;		/* write end of the pipe the watchdog waits on */
 	pid_t watchdog;
+	struct guard_bpf *guard;	/* resumes holds if the watchdog dies too; may be NULL */
 };
 
 /* Parses the template and starts the watchdog. Returns 0 or -errno after a message. */

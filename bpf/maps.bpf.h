@@ -40,8 +40,19 @@ struct {
 } holds SEC(".maps");
 
 /*
+ * Entry 0 becomes 1 once bpf/guard.bpf.c has resumed every hold because the
+ * agent and its watchdog are gone. A stop made after that takes itself back.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} agent_gone SEC(".maps");
+
+/*
  * Read-only tunables of every object. The agent writes them before load
- * with the TUNABLES_SET_* macros of agent/tunables.h, where a new one is
+ * with TUNABLES_SET() of agent/tunables.h, where a new one is
  * added too.
  */
 const volatile __u32 targ_agent_tgid;
@@ -252,6 +263,7 @@ static __always_inline bool once_claim(struct st_proc *proc, __u32 trigger)
 }
 
 #define SIGSTOP_NUMBER 19
+#define SIGCONT_NUMBER 18
 
 /*
  * Stops the current process and records the hold under trigger, unless the
@@ -263,6 +275,7 @@ static __always_inline bool stop_current(__u32 trigger)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct st_hold hold = {};
+	__u32 zero = 0, *gone;
 
 	hold.since_ns = bpf_ktime_get_boot_ns();
 	hold.trigger = trigger;
@@ -271,6 +284,18 @@ static __always_inline bool stop_current(__u32 trigger)
 		return false;
 	if (bpf_send_signal(SIGSTOP_NUMBER)) {
 		bpf_map_delete_elem(&holds, &tgid);
+		return false;
+	}
+	/*
+	 * The guard sets agent_gone before it walks holds, and this reads it
+	 * after the entry and the stop, both with full barriers. So either the
+	 * walk finds the entry and sends SIGCONT after the SIGSTOP, or this
+	 * sees the flag and takes the stop back.
+	 */
+	gone = bpf_map_lookup_elem(&agent_gone, &zero);
+	if (gone && __sync_fetch_and_add(gone, 0)) {
+		bpf_map_delete_elem(&holds, &tgid);
+		bpf_send_signal(SIGCONT_NUMBER);
 		return false;
 	}
 	return true;

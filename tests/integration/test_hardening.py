@@ -495,6 +495,84 @@ class HardeningTest(SnaptrigTestCase):
                     self.assertNoProgramsLeft([run.pid], context)
                     self._kill_pid(target.pid)
 
+    def agent_children(self, agent):
+        """Return the agent's children by name: the watchdog is "snaptrig"."""
+        with open(f"/proc/{agent}/task/{agent}/children", encoding="ascii") as f:
+            pids = [int(p) for p in f.read().split()]
+        named = collections.defaultdict(list)
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/comm", encoding="ascii") as f:
+                    named[f.read().strip()].append(pid)
+            except FileNotFoundError:
+                pass
+        return named
+
+    def held_flood(self, checkpointer="/bin/sleep 5"):
+        """Start a getrandom flood and snaptrig -p on it; return both once one is held."""
+        target = self.spawn([tool(FLOOD), "-t", "1", "-n", "100000000", "-S", "-L"],
+                            stdin=subprocess.DEVNULL)
+        target.wait_fact("pid")
+        run = self.trace(["-t", "non-deterministic-call", "--cooldown", "50ms", "--freeze",
+                          "--exec", checkpointer, "-p", str(target.pid)])
+        run.wait_start()
+        return target, run
+
+    def end_checkpointers(self, pids):
+        for pid in pids:
+            self._kill_pid(pid)
+
+    def test_resume_after_watchdog_killed(self):
+        """The watchdog dies first, then the agent: the kernel resumes the held process."""
+        target, run = self.held_flood()
+        run.wait_record(lambda r: r.get("held") is True, "a held line")
+        children = self.agent_children(run.pid)
+        self.addCleanup(self.end_checkpointers, children["sleep"])
+        self.assertEqual(len(children["snaptrig"]), 1, run.describe())
+        os.kill(children["snaptrig"][0], signal.SIGKILL)
+        self.assertIn(wait_state(children["snaptrig"][0], {"Z", None}), {"Z", None})
+        self.assertEqual(process_state(target.pid), "T", run.describe())
+        run.interrupt(signal.SIGKILL)
+        run.proc.wait(TIMEOUT)
+        self.assertNotStopped([target.pid], run.describe())
+        self.assertNoProgramsLeft([run.pid, children["snaptrig"][0]])
+
+    def remove_group(self, group):
+        """End the processes this test put in group (agent, watchdog, checkpointer), then rmdir it."""
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            with open(os.path.join(group, "cgroup.procs"), encoding="ascii") as f:
+                members = [int(p) for p in f.read().split()]
+            if not members:
+                break
+            with open(os.path.join(group, "cgroup.kill"), "w", encoding="ascii") as f:
+                f.write("1")
+            time.sleep(0.05)
+        os.rmdir(group)
+
+    def test_resume_after_cgroup_killed(self):
+        """A service manager kills the agent's cgroup, watchdog included."""
+        mount = next(line.split()[4] for line in open("/proc/self/mountinfo", encoding="utf-8")
+                     if line.split()[line.split().index("-") + 1] == "cgroup2")
+        group = os.path.join(mount, f"snaptrig-guard-{os.getpid()}-{time.monotonic_ns()}")
+        os.mkdir(group)
+        target, run = self.held_flood()
+        self.addCleanup(self.remove_group, group)
+        watchdog = self.agent_children(run.pid)["snaptrig"]
+        self.assertEqual(len(watchdog), 1, run.describe())
+        for pid in (run.pid, watchdog[0]):
+            with open(os.path.join(group, "cgroup.procs"), "w", encoding="ascii") as f:
+                f.write(str(pid))
+        run.wait_record(lambda r: r.get("held") is True, "a held line")
+        self.assertEqual(wait_state(target.pid, {"T"}), "T", run.describe())
+        # the checkpointer may have started before the move, outside the cgroup
+        self.addCleanup(self.end_checkpointers, self.agent_children(run.pid)["sleep"])
+        with open(os.path.join(group, "cgroup.kill"), "w", encoding="ascii") as f:
+            f.write("1")
+        run.proc.wait(TIMEOUT)
+        self.assertNotStopped([target.pid], run.describe())
+        self.assertNoProgramsLeft([run.pid, watchdog[0]])
+
     def test_target_killed_while_held(self):
         # The checkpointer runs to its end: snaptrig waits for it, then writes
         # the snapshot line.
