@@ -161,7 +161,8 @@ static int start_watchdog(struct snapshots *sn)
 
 	if (pipe2(fds, O_CLOEXEC))
 		return -errno;
-	sn->guard = guard_open(sn->tracer);
+	if (!sn->guard)
+		sn->guard = guard_open(sn->tracer);
 	pid = fork();
 	if (pid < 0) {
 		int err = -errno;
@@ -1159,10 +1160,41 @@ static void enforce_timeout(struct snapshot_job *job, __u64 now)
 	}
 }
 
+/*
+ * Starts another watchdog when the last one died, and names the running
+ * checkpointers to it, so that a later death of the agent is still covered.
+ * Its SIGCHLD wakes the loop that calls this.
+ */
+static void check_watchdog(struct snapshots *sn)
+{
+	pid_t dead = sn->watchdog;
+	int status, err;
+	size_t i;
+
+	if (sn->watchdog_fd < 0 || waitpid(dead, &status, WNOHANG) != dead)
+		return;
+	close(sn->watchdog_fd);
+	sn->watchdog_fd = -1;
+	err = start_watchdog(sn);
+	if (err) {
+		log_error("the watchdog (pid %d) ended with %s %d, and starting another failed: %s; if snaptrig dies now, the processes it holds stay stopped unless the kernel guard resumes them",
+			  dead, WIFSIGNALED(status) ? "signal" : "status",
+			  WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), strerror(-err));
+		return;
+	}
+	log_error("the watchdog (pid %d) ended with %s %d; started another (pid %d)", dead,
+		  WIFSIGNALED(status) ? "signal" : "status",
+		  WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), sn->watchdog);
+	for (i = 0; i < sn->job_count; i++)
+		if (sn->jobs[i]->checkpointer > 0)
+			watchdog_send(sn, WATCHDOG_STARTED, sn->jobs[i]->checkpointer);
+}
+
 void snapshots_tick(struct snapshots *sn, __u64 now_ns)
 {
 	size_t i = 0;
 
+	check_watchdog(sn);
 	while (i < sn->job_count) {
 		struct snapshot_job *job = sn->jobs[i];
 

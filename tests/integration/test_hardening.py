@@ -523,19 +523,43 @@ class HardeningTest(SnaptrigTestCase):
             self._kill_pid(pid)
 
     def test_resume_after_watchdog_killed(self):
-        """The watchdog dies first, then the agent: the kernel resumes the held process."""
+        """The watchdog dies, then the stopped agent: the kernel resumes the held process."""
         target, run = self.held_flood()
         run.wait_record(lambda r: r.get("held") is True, "a held line")
         children = self.agent_children(run.pid)
         self.addCleanup(self.end_checkpointers, children["sleep"])
         self.assertEqual(len(children["snaptrig"]), 1, run.describe())
+        # stopped, the agent cannot start another watchdog
+        os.kill(run.pid, signal.SIGSTOP)
+        self.assertEqual(wait_state(run.pid, {"T"}), "T")
         os.kill(children["snaptrig"][0], signal.SIGKILL)
-        self.assertIn(wait_state(children["snaptrig"][0], {"Z", None}), {"Z", None})
+        self.assertEqual(wait_state(children["snaptrig"][0], {"Z"}), "Z")
         self.assertEqual(process_state(target.pid), "T", run.describe())
         run.interrupt(signal.SIGKILL)
         run.proc.wait(TIMEOUT)
         self.assertNotStopped([target.pid], run.describe())
         self.assertNoProgramsLeft([run.pid, children["snaptrig"][0]])
+
+    def test_watchdog_restarted(self):
+        """A dead watchdog is replaced, and the new one knows the running checkpointer."""
+        target, run = self.held_flood()
+        run.wait_record(lambda r: r.get("held") is True, "a held line")
+        children = self.agent_children(run.pid)
+        self.addCleanup(self.end_checkpointers, children["sleep"])
+        dead = children["snaptrig"][0]
+        os.kill(dead, signal.SIGKILL)
+        message = f"snaptrig: the watchdog (pid {dead}) ended with signal 9; started another"
+        self.assertIsNotNone(run.err.wait(lambda line: line.startswith(message)), run.describe())
+        renewed = self.agent_children(run.pid)["snaptrig"]
+        self.assertEqual(len(renewed), 1, run.describe())
+        self.assertNotEqual(renewed[0], dead)
+        self.assertIn(f"(pid {renewed[0]})", run.describe())
+        run.interrupt(signal.SIGKILL)
+        run.proc.wait(TIMEOUT)
+        self.assertNotStopped([target.pid], run.describe())
+        # the new watchdog killed the checkpointer group before it resumed the process
+        for pid in children["sleep"]:
+            self.assertIn(wait_state(pid, {None, "Z"}), {None, "Z"}, run.describe())
 
     def remove_group(self, group):
         """End the processes this test put in group (agent, watchdog, checkpointer), then rmdir it."""
