@@ -14,6 +14,7 @@
 #include "check.h"
 #include "compat.h"
 #include "container.h"
+#include "guard.h"
 
 #define ALL_TRIGGERS TRIGGERS_ALL
 #define SIGNAL_TRIGGERS							\
@@ -155,6 +156,10 @@ static void check_privileged(struct check_state *st, const struct options *opts,
 	       tracepoint_present("io_uring/io_uring_submit_req"), 0);
 	if (have_btf)
 		report(st, "ia32 system call hook (tp_btf/sys_exit) loads", compat_check() == 0, 0);
+	/* without it the watchdog alone resumes held processes when snaptrig dies */
+	if (have_btf)
+		report(st, "kernel resume of held processes if snaptrig and its watchdog die (bpf_send_signal_task)",
+		       guard_check() == 0, 0);
 	log_quiet_libbpf(0);
 }
 

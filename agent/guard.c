@@ -41,6 +41,18 @@ fail:
 	return NULL;
 }
 
+int guard_check(void)
+{
+	struct guard_bpf *skel = guard_bpf__open();
+	int err;
+
+	if (!skel)
+		return -errno;
+	err = guard_bpf__load(skel);
+	guard_bpf__destroy(skel);
+	return err;
+}
+
 int guard_link_fd(const struct guard_bpf *g)
 {
 	return g ? bpf_link__fd(g->links.guard_exit) : -1;

@@ -20,6 +20,8 @@ struct guard_bpf *guard_open(struct tracer *t);
 int guard_link_fd(const struct guard_bpf *g);
 /* Names the watchdog, whose exit the guard watches as it watches the agent's. */
 void guard_set_watchdog(struct guard_bpf *g, pid_t watchdog);
+/* Loads the guard on maps of its own, for --check. Returns 0 or -errno. */
+int guard_check(void);
 /* Detaches the guard. Accepts NULL. */
 void guard_close(struct guard_bpf *g);
 
