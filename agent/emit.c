@@ -329,18 +329,6 @@ static void out_printf(struct emitter *e, const char *fmt, ...)
 }
 
 /*
- * Writes a name from the agent's own tables or a fixed word, or null for NULL.
- * Such names need no escaping, so they skip the scan of process strings.
- */
-static void json_name(struct json_writer *w, const char *name)
-{
-	if (name)
-		json_string_plain(w, name, strlen(name));
-	else
-		json_null(w);
-}
-
-/*
  * Members with a string literal key, quoted at compile time. A key made at
  * run time goes through json_key().
  */
