@@ -481,20 +481,24 @@ static char *format_u64(char *end, __u64 value)
 	return end;
 }
 
-/* Number of decimal digits of value. */
+/*
+ * Number of decimal digits of value. n, the bit length of value times
+ * 1233 / 4096 (just above log10(2)) rounded down, is the digit count or one
+ * less, and value has n + 1 digits when it reaches 10^n. The table contains
+ * 0 in place of 10^0 so that 0 gets one digit.
+ */
 static unsigned int digit_count(__u64 value)
 {
-	unsigned int n = 1;
+	static const __u64 powers_of_ten[20] = {
+		0, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL,
+		100000000ULL, 1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL,
+		10000000000000ULL, 100000000000000ULL, 1000000000000000ULL,
+		10000000000000000ULL, 100000000000000000ULL, 1000000000000000000ULL,
+		10000000000000000000ULL,
+	};
+	unsigned int n = ((64 - (unsigned int)__builtin_clzll(value | 1)) * 1233) >> 12;
 
-	while (value >= 10000) {
-		value /= 10000;
-		n += 4;
-	}
-	if (value >= 1000)
-		return n + 3;
-	if (value >= 100)
-		return n + 2;
-	return value >= 10 ? n + 1 : n;
+	return n + (value >= powers_of_ten[n]);
 }
 
 char *json_format_u64(char *out, __u64 value)
@@ -599,10 +603,12 @@ int json_time_format(__u64 realtime_ns, char *buf, size_t len)
 	if (n + 11 > len)
 		return -ENOSPC;
 	memcpy(buf, last_second.text, n);
-	for (i = 8; i >= 0; i--) {
-		buf[n + (size_t)i] = (char)('0' + nsec % 10);
-		nsec /= 10;
+	/* the 9 digits, leading zeros included, two at a time */
+	for (i = 7; i >= 1; i -= 2) {
+		memcpy(buf + n + (size_t)i, digit_pairs + nsec % 100 * 2, 2);
+		nsec /= 100;
 	}
+	buf[n] = (char)('0' + nsec);
 	buf[n + 9] = 'Z';
 	buf[n + 10] = '\0';
 	return (int)n + 10;
