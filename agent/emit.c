@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "container.h"
+#include "line_json.h"
 #include "log.h"
 #include "names.h"
 #include "triggers.h"
@@ -312,6 +313,33 @@ static void out_append(struct emitter *e, const char *buf, size_t len)
 	e->out_len += len;
 }
 
+/*
+ * Returns room for len more bytes at the end of out, after writing the lines
+ * it holds when they would not fit, or NULL when out cannot be allocated.
+ * The caller adds what it wrote to out_len.
+ */
+static char *out_reserve(struct emitter *e, size_t len)
+{
+	if (e->out_len + len > OUT_FLUSH_BYTES)
+		emitter_flush(e);
+	if (e->out_len + len > e->out_cap) {
+		size_t cap = len > OUT_FLUSH_BYTES ? len : OUT_FLUSH_BYTES;
+		char *grown = realloc(e->out, cap);
+
+		if (!grown)
+			return NULL;
+		e->out = grown;
+		e->out_cap = cap;
+	}
+	return e->out + e->out_len;
+}
+
+const char *emitter_last_line(const struct emitter *e, size_t *len)
+{
+	*len = e->last_line_len;
+	return e->last_line;
+}
+
 static void out_printf(struct emitter *e, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
@@ -329,23 +357,10 @@ static void out_printf(struct emitter *e, const char *fmt, ...)
 }
 
 /*
- * Writes a name from the agent's own tables or a fixed word, or null for NULL.
- * Such names need no escaping, so they skip the scan of process strings.
- */
-static void json_name(struct json_writer *w, const char *name)
-{
-	if (name)
-		json_string_plain(w, name, strlen(name));
-	else
-		json_null(w);
-}
-
-/*
  * Members with a string literal key, quoted at compile time. A key made at
  * run time goes through json_key().
  */
 #define key_u64(w, key, v) (json_key_lit(w, key), json_u64(w, v))
-#define key_i64(w, key, v) (json_key_lit(w, key), json_i64(w, v))
 #define key_str(w, key, s) (json_key_lit(w, key), json_string(w, s))
 #define key_name(w, key, s) (json_key_lit(w, key), json_name(w, s))
 #define key_comm(w, key, comm) \
@@ -357,6 +372,7 @@ static void line_begin(struct emitter *e, const char *type, __u64 boot_ns)
 	char when[JSON_TIME_LEN];
 	struct json_writer *w = &e->json;
 
+	e->last_line = NULL;
 	json_writer_reset(w);
 	json_object_begin(w);
 	json_key_lit(w, "type");
@@ -380,6 +396,8 @@ static void line_end(struct emitter *e)
 		return;
 	}
 	out_append(e, e->json.buf, e->json.len);
+	e->last_line = e->json.buf;
+	e->last_line_len = e->json.len - 1;
 }
 
 /*
@@ -477,237 +495,6 @@ void emit_join(struct emitter *e, const struct st_join_record *rec)
 	key_comm(w, "comm", rec->hdr.comm);
 	key_u64(w, "ppid", rec->ppid);
 	line_end(e);
-}
-
-static const char *family_name(__u16 family)
-{
-	switch (family) {
-	case AF_INET:
-		return "inet";
-	case AF_INET6:
-		return "inet6";
-	case AF_UNIX:
-		return "unix";
-	}
-	return "other";
-}
-
-/*
- * Writes the name of the unix socket of rec to out, which has room for
- * ST_SUN_PATH_LEN bytes: a path name up to its first '\0', or '@' and every
- * byte of an abstract name after its leading '\0'. Returns its length.
- */
-static size_t unix_socket_name(const struct st_listen_record *rec, char *out)
-{
-	size_t len = rec->sun_path_len;
-
-	if (len > ST_SUN_PATH_LEN)
-		len = ST_SUN_PATH_LEN;
-	if (len > 0 && rec->sun_path[0] == '\0') {
-		out[0] = '@';
-		memcpy(out + 1, rec->sun_path + 1, len - 1);
-		return len;
-	}
-	len = strnlen(rec->sun_path, len);
-	memcpy(out, rec->sun_path, len);
-	return len;
-}
-
-static void detail_listen(struct json_writer *w, const struct st_listen_record *rec,
-			  int at_attach)
-{
-	char addr[INET6_ADDRSTRLEN] = "";
-
-	key_i64(w, "fd", rec->fd);
-	/* /proc shows neither the backlog nor the call of a socket found at attach */
-	if (!at_attach) {
-		key_i64(w, "backlog", rec->backlog);
-		key_name(w, "via", via_name(rec->via));
-	}
-	key_name(w, "family", family_name(rec->family));
-	if (rec->family == AF_INET || rec->family == AF_INET6) {
-		inet_ntop(rec->family, rec->addr, addr, sizeof(addr));
-		key_str(w, "address", addr);
-		key_u64(w, "port", rec->port);
-	} else if (rec->family == AF_UNIX) {
-		char path[ST_SUN_PATH_LEN];
-		size_t len = unix_socket_name(rec, path);
-
-		json_key_lit(w, "path");
-		json_string_len(w, path, len);
-	}
-}
-
-static void detail_signal(struct json_writer *w, const struct st_signal_record *rec)
-{
-	key_u64(w, "signal", rec->sig);
-	key_name(w, "name", signal_name(rec->sig));
-	key_i64(w, "code", rec->code);
-	json_key_lit(w, "thread");
-	json_bool(w, rec->thread);
-	key_name(w, "result", signal_result_name(rec->result));
-	if (rec->sender_pid != ST_NO_SENDER) {
-		json_key_lit(w, "sender");
-		json_object_begin(w);
-		key_u64(w, "pid", rec->sender_pid);
-		key_u64(w, "tid", rec->sender_tid);
-		key_comm(w, "comm", rec->sender_comm);
-		json_object_end(w);
-	}
-}
-
-static void detail_calls(struct json_writer *w, const struct line *line)
-{
-	__u32 i;
-
-	key_name(w, "call", call_name(line->call));
-	key_u64(w, "count", line->count);
-	json_key_lit(w, "calls");
-	json_object_begin(w);
-	for (i = 0; i < ST_COUNTED_CALLS; i++)
-		if (line->calls[i]) {
-			json_key(w, call_name(i));
-			json_u64(w, line->calls[i]);
-		}
-	json_object_end(w);
-	json_key_lit(w, "coalesced");
-	json_bool(w, line->coalesced);
-	/* SNAPTRIG_TRANSACTION() markers are counted as the call "marker" */
-	key_name(w, "source", line->call == ST_CALL_MARKER ? "marker" : "syscall");
-	/* only the line of the call that opened the window has its record, and so its path */
-	if (line->record && line->record->kind == ST_REC_CALLS && line->call != ST_CALL_MARKER)
-		key_name(w, "via", via_name(((const struct st_calls_record *)line->record)->via));
-}
-
-static const char *environ_source_name(__u32 source)
-{
-	switch (source) {
-	case ST_ENVIRON_GETENV:
-		return "getenv";
-	case ST_ENVIRON_SECURE_GETENV:
-		return "secure_getenv";
-	case ST_ENVIRON_PROC_FILE:
-		return "proc-file";
-	}
-	return "probe";
-}
-
-static void detail_environ(struct emitter *e, const struct st_environ_record *rec)
-{
-	struct json_writer *w = &e->json;
-
-	key_name(w, "source", environ_source_name(rec->source));
-	if (rec->source == ST_ENVIRON_GETENV || rec->source == ST_ENVIRON_SECURE_GETENV) {
-		json_key_lit(w, "name");
-		json_string_len(w, rec->name, strnlen(rec->name, ST_ENV_NAME_LEN));
-	} else if (rec->source == ST_ENVIRON_PROBE && rec->probe < e->environ_probe_count) {
-		key_str(w, "binary", e->environ_probes[rec->probe].binary);
-		key_str(w, "symbol", e->environ_probes[rec->probe].symbol);
-	}
-}
-
-static const char *explicit_source_name(__u32 source)
-{
-	return source == ST_EXPLICIT_OPERATOR ? "operator" : "marker";
-}
-
-/* How long the process had been idle when the kernel wrote the record. */
-static __u64 idle_ns(const struct st_idle_record *rec)
-{
-	return rec->hdr.boot_ns > rec->idle_since_ns ? rec->hdr.boot_ns - rec->idle_since_ns : 0;
-}
-
-static void fields_exec(struct json_writer *w, const struct st_exec_record *rec)
-{
-	json_key_lit(w, "filename");
-	json_string_len(w, rec->filename, strnlen(rec->filename, ST_PATH_LEN));
-	key_u64(w, "ppid", rec->ppid);
-	key_u64(w, "old_tid", rec->old_tid);
-}
-
-static void detail(struct emitter *e, const struct line *line)
-{
-	struct json_writer *w = &e->json;
-	const struct st_record_header *hdr = line->record;
-
-	json_key_lit(w, "detail");
-	json_object_begin(w);
-	if (line->reconciled) {
-		json_key_lit(w, "reconciled");
-		json_bool(w, true);
-		json_object_end(w);
-		return;
-	}
-	switch (line->trigger) {
-	case ST_TRIG_FIRST_LISTEN:
-		detail_listen(w, (const void *)hdr, line->at_attach);
-		break;
-	case ST_TRIG_FIRST_STDIN: {
-		const struct st_stdin_record *rec = (const void *)hdr;
-
-		key_i64(w, "fd", rec->fd);
-		if (line->at_attach)
-			break;
-		key_name(w, "call", call_name(rec->call));
-		key_name(w, "via", via_name(rec->via));
-		if (rec->fixed) {
-			json_key_lit(w, "fixed");
-			json_bool(w, true);
-		}
-		break;
-	}
-	case ST_TRIG_FIRST_SIGINT:
-	case ST_TRIG_SIGINT:
-	case ST_TRIG_SIGALRM:
-	case ST_TRIG_SIGTSTP:
-	case ST_TRIG_SIGSTOP:
-		detail_signal(w, (const void *)hdr);
-		break;
-	case ST_TRIG_NON_DETERMINISTIC_CALL:
-	case ST_TRIG_TRANSACTION:
-		detail_calls(w, line);
-		break;
-	case ST_TRIG_BOOTSTRAP:
-		fields_exec(w, (const void *)hdr);
-		break;
-	case ST_TRIG_PERIODIC_INTERVAL:
-		key_u64(w, "interval_ns", line->interval_ns);
-		key_u64(w, "number", line->number);
-		break;
-	case ST_TRIG_IDLE: {
-		const struct st_idle_record *rec = (const void *)hdr;
-
-		key_u64(w, "threads", rec->threads);
-		key_u64(w, "idle_ns", idle_ns(rec));
-		break;
-	}
-	case ST_TRIG_FIRST_ENVIRON:
-		detail_environ(e, (const void *)hdr);
-		break;
-	case ST_TRIG_EXPLICIT:
-		key_name(w, "source",
-			explicit_source_name(((const struct st_explicit_record *)hdr)->source));
-		break;
-	default:
-		break;
-	}
-	json_object_end(w);
-}
-
-static void fields_exit(struct json_writer *w, const struct st_exit_record *rec)
-{
-	int status = rec->exit_code;
-
-	if ((status & 0x7f) == 0) {
-		key_name(w, "status", "exited");
-		key_i64(w, "exit_code", (status >> 8) & 0xff);
-	} else {
-		key_name(w, "status", "killed");
-		key_i64(w, "signal", status & 0x7f);
-		key_name(w, "signal_name", signal_name(status & 0x7f));
-	}
-	json_key_lit(w, "core_dumped");
-	json_bool(w, !!(status & 0x80));
 }
 
 /* Text format: one aligned line per trigger, "#" lines for the rest. */
@@ -1129,35 +916,40 @@ static void note_delay(struct emitter *e, const struct line *line)
 	};
 }
 
+/*
+ * Writes a trigger, exec or exit line straight into out, which line_json.c
+ * lays out without the general writer. The line stays readable through
+ * emitter_last_line() until the next line.
+ */
 static void emit_json_line(struct emitter *e, const struct line *line)
 {
-	struct json_writer *w = &e->json;
+	struct line_json_context ctx = {
+		.seq = ++e->seq,
+		.realtime_offset_ns = e->realtime_offset_ns,
+		.show_held = e->show_held,
+		.environ_probes = e->environ_probes,
+		.environ_probe_count = e->environ_probe_count,
+	};
+	size_t len;
+	char *out;
 
-	if (line->type == LINE_TRIGGER) {
-		line_begin(e, "trigger", line->boot_ns);
-		key_name(w, "trigger", trigger_name(line->trigger));
-	} else {
-		line_begin(e, line->type == LINE_EXEC ? "exec" : "exit", line->boot_ns);
+	container_ids_of(line->pid, line->tid, line->record, &ctx.ids);
+	if (ctx.ids.cgroup_id) {
+		ctx.cgroup = cgroup_name(ctx.ids.cgroup_id);
+		ctx.cgroup_len = ctx.cgroup ? strlen(ctx.cgroup) : 0;
 	}
-	key_u64(w, "pid", line->pid);
-	key_u64(w, "tid", line->tid);
-	fields_container(w, line->pid, line->tid, line->record);
-	key_comm(w, "comm", line->comm);
-	if (line->type == LINE_TRIGGER && e->show_held) {
-		json_key_lit(w, "held");
-		json_bool(w, line->held);
+
+	e->last_line = NULL;
+	out = out_reserve(e, line_json_max(line, &ctx));
+	if (!out) {
+		log_error("cannot format line %llu: %s", (unsigned long long)e->seq,
+			  strerror(ENOMEM));
+		return;
 	}
-	if (line->at_attach)
-		key_name(w, "source", "attach");
-	if (line->since_attach)
-		key_name(w, "since", "attach");
-	if (line->type == LINE_TRIGGER)
-		detail(e, line);
-	else if (line->type == LINE_EXEC)
-		fields_exec(w, (const void *)line->record);
-	else
-		fields_exit(w, (const void *)line->record);
-	line_end(e);
+	len = line_json_write(out, line, &ctx);
+	e->out_len += len;
+	e->last_line = out;
+	e->last_line_len = len - 1;
 }
 
 void emit_line(void *ctx, const struct line *line)

@@ -55,6 +55,8 @@ struct emitter {
 	int error;			/* first write error, -errno; later lines are dropped */
 	int show_held;			/* trigger lines carry "held" (with --freeze) */
 	struct json_writer json;
+	const char *last_line;		/* the last JSON line, in out or json, or NULL */
+	size_t last_line_len;		/* its length without the newline */
 	const struct environ_probe *environ_probes; /* names of st_environ_record.probe */
 	size_t environ_probe_count;
 	char *text;			/* text line buffer */
@@ -88,6 +90,13 @@ void emit_start(struct emitter *e, const struct options *opts, const pid_t *targ
 void emit_join(struct emitter *e, const struct st_join_record *rec);
 /* Classifier callback: ctx is the emitter. */
 void emit_line(void *ctx, const struct line *line);
+/*
+ * Returns the JSON line that the last emit_ function call wrote, without its
+ * newline and not NUL-terminated, and stores its length in len. Returns NULL
+ * in text format, or when that call wrote no line. The text stays valid
+ * until the next call on e.
+ */
+const char *emitter_last_line(const struct emitter *e, size_t *len);
 void emit_snapshot(struct emitter *e, const struct snapshot_report *r);
 void emit_lost(struct emitter *e, __u64 total, const __u64 *delta_by_kind);
 void emit_stats(struct emitter *e, const struct classifier *c, __u64 lost_total,

@@ -23,6 +23,7 @@
 
 /* Maximum length of the escape of one input byte, \u00xx. */
 #define MAX_ESCAPE_LEN 6
+_Static_assert(JSON_STRING_MAX(1) == 2 + MAX_ESCAPE_LEN, "JSON_STRING_MAX uses MAX_ESCAPE_LEN");
 
 static const char replacement_char[] = "\xef\xbf\xbd"; /* U+FFFD in UTF-8 */
 
@@ -298,21 +299,11 @@ static inline bool is_special(unsigned char c)
 	return special_byte[c];
 }
 
-/* Appends s as a quoted, escaped JSON string. */
-static void put_string(struct json_writer *w, const char *s, size_t n)
+char *json_format_string(char *out, const char *s, size_t n)
 {
 	const unsigned char *in = (const unsigned char *)s;
 	size_t i = 0, plain;
-	char *out;
 
-	if (n > (SIZE_MAX - 2) / MAX_ESCAPE_LEN) {
-		w->error = -ENOMEM;
-		return;
-	}
-	if (!reserve(w, 2 + n * MAX_ESCAPE_LEN))
-		return;
-
-	out = w->buf + w->len;
 	*out++ = '"';
 	while (i < n) {
 		unsigned char c;
@@ -341,8 +332,24 @@ static void put_string(struct json_writer *w, const char *s, size_t n)
 		}
 	}
 	*out++ = '"';
-	*out = '\0';
-	w->len = (size_t)(out - w->buf);
+	return out;
+}
+
+/* Appends s as a quoted, escaped JSON string. */
+static void put_string(struct json_writer *w, const char *s, size_t n)
+{
+	char *end;
+
+	if (n > (SIZE_MAX - 2) / MAX_ESCAPE_LEN) {
+		w->error = -ENOMEM;
+		return;
+	}
+	if (!reserve(w, JSON_STRING_MAX(n)))
+		return;
+
+	end = json_format_string(w->buf + w->len, s, n);
+	*end = '\0';
+	w->len = (size_t)(end - w->buf);
 }
 
 /* Maximum key length that put_key() copies while it scans; longer keys take two passes. */
@@ -427,6 +434,14 @@ void json_string_plain(struct json_writer *w, const char *s, size_t len)
 	w->len += len + 2;
 }
 
+void json_name(struct json_writer *w, const char *name)
+{
+	if (name)
+		json_string_plain(w, name, strlen(name));
+	else
+		json_null(w);
+}
+
 void json_string_len(struct json_writer *w, const char *s, size_t len)
 {
 	if (begin_value(w))
@@ -466,50 +481,60 @@ static char *format_u64(char *end, __u64 value)
 	return end;
 }
 
-/* Number of decimal digits of value. */
+/*
+ * Number of decimal digits of value. n, the bit length of value times
+ * 1233 / 4096 (just above log10(2)) rounded down, is the digit count or one
+ * less, and value has n + 1 digits when it reaches 10^n. The table contains
+ * 0 in place of 10^0 so that 0 gets one digit.
+ */
 static unsigned int digit_count(__u64 value)
 {
-	unsigned int n = 1;
+	static const __u64 powers_of_ten[20] = {
+		0, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL,
+		100000000ULL, 1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL,
+		10000000000000ULL, 100000000000000ULL, 1000000000000000ULL,
+		10000000000000000ULL, 100000000000000000ULL, 1000000000000000000ULL,
+		10000000000000000000ULL,
+	};
+	unsigned int n = ((64 - (unsigned int)__builtin_clzll(value | 1)) * 1233) >> 12;
 
-	while (value >= 10000) {
-		value /= 10000;
-		n += 4;
+	return n + (value >= powers_of_ten[n]);
+}
+
+char *json_format_u64(char *out, __u64 value)
+{
+	unsigned int n = digit_count(value);
+
+	format_u64(out + n, value);
+	return out + n;
+}
+
+char *json_format_i64(char *out, __s64 value)
+{
+	/* -(value + 1) + 1 avoids overflow for the minimum __s64 */
+	if (value < 0) {
+		*out++ = '-';
+		return json_format_u64(out, (__u64)(-(value + 1)) + 1);
 	}
-	if (value >= 1000)
-		return n + 3;
-	if (value >= 100)
-		return n + 2;
-	return value >= 10 ? n + 1 : n;
+	return json_format_u64(out, (__u64)value);
 }
 
 void json_u64(struct json_writer *w, __u64 value)
 {
-	unsigned int n;
-
-	if (!begin_value(w) || !reserve(w, 20))
+	if (!begin_value(w) || !reserve(w, JSON_NUMBER_MAX))
 		return;
 
-	n = digit_count(value);
-	format_u64(w->buf + w->len + n, value);
-	w->len += n;
+	w->len = (size_t)(json_format_u64(w->buf + w->len, value) - w->buf);
 	w->buf[w->len] = '\0';
 }
 
 void json_i64(struct json_writer *w, __s64 value)
 {
-	char digits[21];
-	char *start;
-	__u64 magnitude;
-
-	if (!begin_value(w))
+	if (!begin_value(w) || !reserve(w, JSON_NUMBER_MAX))
 		return;
 
-	/* -(value + 1) + 1 avoids overflow for the minimum __s64 */
-	magnitude = value < 0 ? (__u64)(-(value + 1)) + 1 : (__u64)value;
-	start = format_u64(digits + sizeof(digits), magnitude);
-	if (value < 0)
-		*--start = '-';
-	append(w, start, (size_t)(digits + sizeof(digits) - start));
+	w->len = (size_t)(json_format_i64(w->buf + w->len, value) - w->buf);
+	w->buf[w->len] = '\0';
 }
 
 void json_bool(struct json_writer *w, bool value)
@@ -552,7 +577,7 @@ static __thread struct {
 	char text[JSON_TIME_LEN];
 } last_second;
 
-int json_time_rfc3339(__u64 realtime_ns, char *buf, size_t len)
+int json_time_format(__u64 realtime_ns, char *buf, size_t len)
 {
 	__u64 secs = realtime_ns / 1000000000ull;
 	unsigned int nsec = (unsigned int)(realtime_ns % 1000000000ull);
@@ -578,11 +603,20 @@ int json_time_rfc3339(__u64 realtime_ns, char *buf, size_t len)
 	if (n + 11 > len)
 		return -ENOSPC;
 	memcpy(buf, last_second.text, n);
-	for (i = 8; i >= 0; i--) {
-		buf[n + (size_t)i] = (char)('0' + nsec % 10);
-		nsec /= 10;
+	/* the 9 digits, leading zeros included, two at a time */
+	for (i = 7; i >= 1; i -= 2) {
+		memcpy(buf + n + (size_t)i, digit_pairs + nsec % 100 * 2, 2);
+		nsec /= 100;
 	}
+	buf[n] = (char)('0' + nsec);
 	buf[n + 9] = 'Z';
 	buf[n + 10] = '\0';
-	return 0;
+	return (int)n + 10;
+}
+
+int json_time_rfc3339(__u64 realtime_ns, char *buf, size_t len)
+{
+	int n = json_time_format(realtime_ns, buf, len);
+
+	return n < 0 ? n : 0;
 }

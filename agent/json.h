@@ -75,6 +75,11 @@ void json_key_quoted(struct json_writer *w, const char *quoted, size_t len);
  */
 void json_string_plain(struct json_writer *w, const char *s, size_t len);
 
+/*
+ * Writes a name from the agent's own tables or a fixed word, or null for NULL.
+ * Such names need no escaping, so they skip the scan of process strings.
+ */
+void json_name(struct json_writer *w, const char *name);
 /* Writes a NUL-terminated string, or null when s is NULL. */
 void json_string(struct json_writer *w, const char *s);
 /* Writes len bytes of s as a string, in which NUL bytes become \u0000. */
@@ -98,5 +103,24 @@ int json_finish_line(struct json_writer *w);
  * when time_t or gmtime_r() cannot represent the time.
  */
 int json_time_rfc3339(__u64 realtime_ns, char *buf, size_t len);
+/* json_time_rfc3339() that returns the length of the text, 30 up to year 9999, on success. */
+int json_time_format(__u64 realtime_ns, char *buf, size_t len);
+
+/*
+ * Formatting into a plain buffer, without the writer's checks, for code that
+ * lays out a line of fixed shape itself. Each function writes at out, which
+ * must have room for what it writes, and returns the end of what it wrote.
+ * Nothing is NUL-terminated.
+ */
+
+/* Maximum length of a number that json_format_u64() or json_format_i64() writes. */
+#define JSON_NUMBER_MAX 20
+/* Maximum length of the quoted string json_format_string() makes of n bytes: \u00xx each. */
+#define JSON_STRING_MAX(n) (2 + 6 * (size_t)(n))
+
+char *json_format_u64(char *out, __u64 value);
+char *json_format_i64(char *out, __s64 value);
+/* Writes n bytes of s as a quoted string with the escaping of json_string_len(). */
+char *json_format_string(char *out, const char *s, size_t n);
 
 #endif /* SNAPTRIG_JSON_H */

@@ -746,9 +746,10 @@ static int job_add_served(struct snapshot_job *job, __u64 seq, enum st_trigger t
 
 void snapshots_after_line(struct snapshots *sn, const struct line *line, __u64 seq)
 {
+	size_t line_len;
+	const char *line_json = emitter_last_line(sn->emitter, &line_len);
 	/* NOTE: in text format there is no JSON line to pass on, so the event is {} */
-	char *event = strdup(sn->emitter->format == FORMAT_JSON && sn->emitter->json.buf ?
-			     sn->emitter->json.buf : "{}");
+	char *event = line_json ? strndup(line_json, line_len) : strdup("{}");
 	struct snapshot_job *job, **grown;
 	struct snapshot_pstate *ps;
 	const char *reason;
@@ -759,7 +760,6 @@ void snapshots_after_line(struct snapshots *sn, const struct line *line, __u64 s
 		free(event);
 		return;
 	}
-	event[strcspn(event, "\n")] = '\0';
 	job = job_of_pid(sn, line->pid);
 	if (job) {
 		free(event);

@@ -573,28 +573,43 @@ static void numbers_and_literals(void **state)
 	json_writer_free(&w);
 }
 
+/* Checks that json_u64() writes value as printf() does. */
+static void assert_u64_as_printf(__u64 value)
+{
+	struct json_writer w;
+	char expected[32];
+	int n = snprintf(expected, sizeof(expected), "%llu", (unsigned long long)value);
+
+	json_writer_init(&w);
+	json_u64(&w, value);
+	assert_output(&w, expected, (size_t)n);
+	json_writer_free(&w);
+}
+
 /* Every digit count, at each power of ten and next to it, against printf. */
 static void numbers_every_length(void **state)
 {
-	__u64 p = 1, values[3];
-	char expected[32];
-	int i, k;
+	__u64 p = 1;
+	int i;
 
 	(void)state;
 	for (i = 0; i < 20; i++, p *= 10) {
-		values[0] = p - 1;
-		values[1] = p;
-		values[2] = p + 1;
-		for (k = 0; k < 3; k++) {
-			struct json_writer w;
-			int n = snprintf(expected, sizeof(expected), "%llu",
-					 (unsigned long long)values[k]);
+		assert_u64_as_printf(p - 1);
+		assert_u64_as_printf(p);
+		assert_u64_as_printf(p + 1);
+	}
+}
 
-			json_writer_init(&w);
-			json_u64(&w, values[k]);
-			assert_output(&w, expected, (size_t)n);
-			json_writer_free(&w);
-		}
+/* Each bit length, where the digit count estimate changes, against printf. */
+static void numbers_every_bit_length(void **state)
+{
+	int bit;
+
+	(void)state;
+	for (bit = 0; bit < 64; bit++) {
+		assert_u64_as_printf((1ULL << bit) - 1);
+		assert_u64_as_printf(1ULL << bit);
+		assert_u64_as_printf((1ULL << bit) | ((1ULL << bit) - 1));
 	}
 }
 
@@ -994,6 +1009,10 @@ static void time_known_instants(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		assert_int_equal(json_time_rfc3339(cases[i].ns, buf, sizeof(buf)), 0);
 		assert_string_equal(buf, cases[i].text);
+		memset(buf, 0, sizeof(buf));
+		assert_int_equal(json_time_format(cases[i].ns, buf, sizeof(buf)),
+				 strlen(cases[i].text));
+		assert_string_equal(buf, cases[i].text);
 	}
 }
 
@@ -1050,6 +1069,7 @@ int main(void)
 		cmocka_unit_test(key_lengths_around_copy_limit),
 		cmocka_unit_test(numbers_and_literals),
 		cmocka_unit_test(numbers_every_length),
+		cmocka_unit_test(numbers_every_bit_length),
 		cmocka_unit_test(literal_keys_and_plain_strings),
 		cmocka_unit_test(literal_key_misuse),
 		cmocka_unit_test(agent_names_are_plain),
