@@ -13,6 +13,7 @@
 #include "idle.h"
 #include "log.h"
 #include "session.h"
+#include "snaptrig.skel.h"
 #include "uprobes.h"
 
 #define CGROUP2_SUPER_MAGIC_NUMBER 0x63677270
@@ -498,4 +499,12 @@ void cgroup_on_join(struct session *s, const struct st_join_record *rec)
 		proc->since_attach = prior_unknown_bits(&prior, s->opts.triggers);
 	report_prior(s, pid, &prior);
 	report_coverage(s, pid);
+}
+
+void cgroup_target_write(struct snaptrig_bpf *skel, const struct cgroup_target *t)
+{
+	skel->bss->cgroup_target_id = t->id;
+	/* a longer path is left empty, so only the polling follows it */
+	if (t->path && strlen(t->path) < ST_CGROUP_PATH_LEN - 1)
+		memcpy((char *)skel->rodata->targ_cgroup_path, t->path, strlen(t->path) + 1);
 }

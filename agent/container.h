@@ -46,6 +46,14 @@ int cgroup_path_normalize(const char *rel, char *out, size_t len, __u32 *level);
 int cgroup_target_resolve(const char *arg, struct cgroup_target *t);
 void cgroup_target_free(struct cgroup_target *t);
 
+struct snaptrig_bpf;
+
+/*
+ * Writes the id and the path of t into the main object before its load,
+ * for the kernel side's comparisons and for handle_cgroup_mkdir().
+ */
+void cgroup_target_write(struct snaptrig_bpf *skel, const struct cgroup_target *t);
+
 /*
  * Returns the path of cgroup id relative to the cgroup2 root, or NULL when
  * it cannot be opened (a removed cgroup). Results are cached by id.
