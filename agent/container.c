@@ -13,12 +13,14 @@
 #include "idle.h"
 #include "log.h"
 #include "session.h"
+#include "snaptrig.skel.h"
 #include "uprobes.h"
 
 #define CGROUP2_SUPER_MAGIC_NUMBER 0x63677270
 #define FILEID_KERNFS_TYPE 0xfe		/* FILEID_KERNFS of include/linux/exportfs.h */
 #define CGROUP_NAMES 256		/* cached cgroup names */
 #define NS_SLOTS 4096			/* remembered processes; a power of two */
+#define CGROUP_CHECK_NS 100000000ULL	/* how often the --cgroup path is looked at */
 
 /* Copies field of mountinfo into out, decoding the \NNN octal escapes. */
 static void mountinfo_unescape(const char *field, size_t field_len, char *out, size_t len)
@@ -128,11 +130,22 @@ static void cgroup_missing_error(const char *arg, const char *mount, const char 
 			  arg, rel, mount);
 }
 
+/* Returns the kernfs id of dir, or 0 when dir is not a cgroup v2 directory. */
+static __u64 cgroup_dir_id(const char *dir)
+{
+	struct statfs sfs;
+	struct stat st;
+
+	if (stat(dir, &st) || !S_ISDIR(st.st_mode) || statfs(dir, &sfs) ||
+	    sfs.f_type != CGROUP2_SUPER_MAGIC_NUMBER)
+		return 0;
+	/* on 64-bit kernels the inode number of a kernfs directory is its id */
+	return st.st_ino;
+}
+
 int cgroup_target_resolve(const char *arg, struct cgroup_target *t)
 {
 	char mount[PATH_MAX], rel[PATH_MAX], dir[PATH_MAX * 2];
-	struct statfs sfs;
-	struct stat st;
 	int err;
 
 	memset(t, 0, sizeof(*t));
@@ -148,13 +161,11 @@ int cgroup_target_resolve(const char *arg, struct cgroup_target *t)
 		return -EINVAL;
 	}
 	snprintf(dir, sizeof(dir), "%s%s", mount, strcmp(rel, "/") ? rel : "");
-	if (stat(dir, &st) || !S_ISDIR(st.st_mode) || statfs(dir, &sfs) ||
-	    sfs.f_type != CGROUP2_SUPER_MAGIC_NUMBER) {
+	t->id = cgroup_dir_id(dir);
+	if (!t->id) {
 		cgroup_missing_error(arg, mount, rel, dir);
 		return -ENOENT;
 	}
-	/* on 64-bit kernels the inode number of a kernfs directory is its id */
-	t->id = st.st_ino;
 	t->path = strdup(rel);
 	t->dir = strdup(dir);
 	if (!t->path || !t->dir) {
@@ -498,4 +509,107 @@ void cgroup_on_join(struct session *s, const struct st_join_record *rec)
 		proc->since_attach = prior_unknown_bits(&prior, s->opts.triggers);
 	report_prior(s, pid, &prior);
 	report_coverage(s, pid);
+}
+
+void cgroup_target_write(struct snaptrig_bpf *skel, const struct cgroup_target *t)
+{
+	skel->bss->cgroup_target_id = t->id;
+	/* a longer path is left empty, so only the polling follows it */
+	if (t->path && strlen(t->path) < ST_CGROUP_PATH_LEN - 1)
+		memcpy((char *)skel->rodata->targ_cgroup_path, t->path, strlen(t->path) + 1);
+}
+
+/*
+ * Writes the join line of pid, which the agent found in a cgroup that
+ * appeared at the --cgroup path, then its lines as for a process found at
+ * start. The kernel sent no join record for it, because it entered the
+ * cgroup before the agent updated cgroup_target_id.
+ */
+static void report_found_member(struct session *s, size_t i)
+{
+	struct st_join_record rec = {
+		.hdr = {
+			.kind = ST_REC_JOIN,
+			.size = sizeof(rec),
+			.flags = ST_RECORD_AGENT,
+			.boot_ns = boot_now_ns(),
+			.pid = (__u32)s->targets[i],
+			.tid = (__u32)s->targets[i],
+		},
+	};
+
+	rec.ppid = (__u32)parent_of(s->targets[i]);
+	read_comm(s->targets[i], rec.hdr.comm);
+	/* the join line takes its cgroup fields from the remembered ones */
+	container_seed(rec.hdr.pid, 1);
+	emit_join(&s->emitter, &rec);
+	report_target(s, i);
+}
+
+/*
+ * Traces the processes of the subtree at the --cgroup path. Call after the
+ * kernel side compares against the new cgroup's id. A process that entered
+ * before that update is found here, and one that enters later sends a join
+ * record. A process the kernel traces already is skipped.
+ */
+static void cgroup_attach_found(struct session *s)
+{
+	size_t i, first = s->target_count;
+	int err;
+
+	err = attach_tree(s, s->opts.cgroup.dir, 0);
+	if (err)
+		log_error("cannot walk cgroup %s: %s; processes in it that were not found are not traced until they move",
+			  s->opts.cgroup.dir, strerror(-err));
+	for (i = first; i < s->target_count; i++) {
+		log_info(1, "process %d is in cgroup %s: tracing it", s->targets[i],
+			 s->opts.cgroup.path);
+		uprobes_add_process(s->uprobes, s->targets[i]);
+		report_found_member(s, i);
+	}
+	/* s->targets lists the processes traced from the start only */
+	s->target_count = first;
+}
+
+/*
+ * Looks at the --cgroup path every CGROUP_CHECK_NS from the event loop.
+ * handle_cgroup_mkdir() updates the id in the kernel at the mkdir, so for a
+ * path that fits targ_cgroup_path this check only writes the notices and
+ * walks the new cgroup. Polling, not inotify on the parent directory:
+ * inotify does report mkdir and rmdir on cgroup2 (Linux 6.18), but its
+ * watch ends when the parent is removed too, as when a whole slice goes.
+ * A stat() and a statfs() ten times a second cost little.
+ */
+void cgroup_target_check(struct session *s, __u64 now)
+{
+	struct cgroup_target *t = &s->opts.cgroup;
+	__u64 id, kernel_id;
+
+	if (!t->id || now < s->next_cgroup_check_ns)
+		return;
+	s->next_cgroup_check_ns = now + CGROUP_CHECK_NS;
+	/* read before the path, so an id the kernel writes after the stat() stays */
+	kernel_id = __atomic_load_n(&s->tracer.skel->bss->cgroup_target_id, __ATOMIC_SEQ_CST);
+	id = cgroup_dir_id(t->dir);
+	if (id == t->id)
+		return;
+	if (!t->removed) {
+		log_info(0, "cgroup %s was removed; the processes traced from it stay traced until they exit, and a cgroup created again at %s will be traced",
+			 t->path, t->path);
+		t->removed = 1;
+	}
+	if (!id)
+		return;
+	t->id = id;
+	t->removed = 0;
+	/*
+	 * handle_cgroup_mkdir() has written the new id already unless the path
+	 * is too long for it. The exchange leaves alone an id that it wrote for
+	 * a cgroup newer still.
+	 */
+	__atomic_compare_exchange_n(&s->tracer.skel->bss->cgroup_target_id, &kernel_id, id, 0,
+				    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+	log_info(0, "cgroup %s was created again (id %llu); tracing the processes in it",
+		 t->path, (unsigned long long)id);
+	cgroup_attach_found(s);
 }

@@ -12,10 +12,11 @@
 
 /* The --cgroup target, once resolved. */
 struct cgroup_target {
-	__u64 id;		/* kernfs id of the cgroup: the inode number of its directory */
+	__u64 id;		/* kernfs id of the cgroup now at dir: the inode number of the directory */
 	__u32 level;		/* components below the cgroup2 root; 0 for the root */
 	char *path;		/* relative to the cgroup2 root, "/" or "/a/b" */
 	char *dir;		/* the directory under the cgroup2 mount */
+	int removed;		/* no cgroup at dir since the one of id was removed */
 };
 
 /* The pid namespace and cgroup fields of a line; 0 when absent. */
@@ -45,6 +46,14 @@ int cgroup_path_normalize(const char *rel, char *out, size_t len, __u32 *level);
  */
 int cgroup_target_resolve(const char *arg, struct cgroup_target *t);
 void cgroup_target_free(struct cgroup_target *t);
+
+struct snaptrig_bpf;
+
+/*
+ * Writes the id and the path of t into the main object before its load,
+ * for the kernel side's comparisons and for handle_cgroup_mkdir().
+ */
+void cgroup_target_write(struct snaptrig_bpf *skel, const struct cgroup_target *t);
 
 /*
  * Returns the path of cgroup id relative to the cgroup2 root, or NULL when
@@ -93,6 +102,14 @@ struct st_join_record;
  * or -errno after a message.
  */
 int cgroup_attach_members(struct session *s);
+
+/*
+ * Follows the --cgroup path. When the cgroup there is removed, it writes a
+ * notice on stderr. When one is created there again, it writes another and
+ * traces the processes in it and those that enter it later. Call from the event loop's periodic work
+ * with the boot-time clock in now.
+ */
+void cgroup_target_check(struct session *s, __u64 now);
 
 /* Registers a process that entered the subtree and writes its join line. */
 void cgroup_on_join(struct session *s, const struct st_join_record *rec);

@@ -365,6 +365,7 @@ int session_loop(struct session *s)
 		arm_timer(s);
 		check_lost(s, now);
 		check_liveness(s, now);
+		cgroup_target_check(s, now);
 		emitter_flush(&s->emitter);
 		if (stop || all_exited(s))
 			break;

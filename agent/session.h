@@ -24,6 +24,7 @@ struct session {
 	__u64 lost_total;
 	__u64 next_lost_check_ns;
 	__u64 next_liveness_ns;
+	__u64 next_cgroup_check_ns;	/* when the --cgroup path is next looked at */
 	sigset_t orig_mask;		/* signal mask to restore in the launched child */
 	unsigned int closed_fds;	/* bit N: fd N (0 to 2) was closed when snaptrig started */
 	pid_t *targets;			/* pids traced from the start */
@@ -70,6 +71,11 @@ int attach_process(struct session *s, pid_t pid, struct prior_state *prior);
  * and their coverage lines.
  */
 void report_targets(struct session *s);
+/*
+ * Writes the "source":"attach" lines and the coverage lines of target i,
+ * after its fields were remembered with container_seed().
+ */
+void report_target(struct session *s, size_t i);
 /* Writes the coverage lines of a process that starts to be traced. */
 void report_coverage(struct session *s, pid_t pid);
 /* Writes the lines, "source":"attach", of the once-triggers that prior found. */
@@ -91,6 +97,8 @@ int attach_member(struct session *s, pid_t pid);
 char process_state(pid_t pid);
 /* Whether pid has exited: not found, or a zombie. */
 int process_gone(pid_t pid);
+/* The PPid: of /proc/PID/status, or 0 when unknown. */
+pid_t parent_of(pid_t pid);
 /* Reads /proc/PID/comm into comm (ST_COMM_LEN bytes). */
 void read_comm(pid_t pid, char *comm);
 

@@ -34,22 +34,36 @@ char process_state(pid_t pid)
 	return p && p[1] == ' ' ? p[2] : 0;
 }
 
-/* The Threads: count of /proc/PID/status, or 0 when unknown. */
-static int thread_count(pid_t pid)
+/* The number after key (such as "Threads:") in /proc/PID/status, or 0 when unknown. */
+static int status_number(pid_t pid, const char *key)
 {
 	char path[64], line[256];
-	int threads = 0;
+	size_t key_len = strlen(key);
+	int number = 0;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", pid);
 	f = fopen(path, "re");
 	if (!f)
 		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "Threads: %d", &threads) == 1)
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, key, key_len)) {
+			number = atoi(line + key_len);
 			break;
+		}
+	}
 	fclose(f);
-	return threads;
+	return number;
+}
+
+static int thread_count(pid_t pid)
+{
+	return status_number(pid, "Threads:");
+}
+
+pid_t parent_of(pid_t pid)
+{
+	return status_number(pid, "PPid:");
 }
 
 int process_gone(pid_t pid)
@@ -337,6 +351,16 @@ void ia32_on_exec(struct session *s, const struct st_exec_record *rec)
 				    ST_VIA_IA32, ST_COVERAGE_LATE, 0);
 }
 
+void report_target(struct session *s, size_t i)
+{
+	/* a running 32-bit target: calls from now on are seen, like the others */
+	if (s->opts.ia32 == IA32_AUTO && !s->opts.command && process_is_ia32(s->targets[i]))
+		compat_attach(&s->tracer);
+	if (s->priors)
+		report_prior(s, s->targets[i], &s->priors[i]);
+	report_coverage(s, s->targets[i]);
+}
+
 void report_targets(struct session *s)
 {
 	size_t i;
@@ -344,12 +368,7 @@ void report_targets(struct session *s)
 	for (i = 0; i < s->target_count; i++) {
 		/* its lines here come before any record that carries these fields */
 		container_seed((__u32)s->targets[i], s->opts.cgroup.id != 0);
-		/* a running 32-bit target: calls from now on are seen, like the others */
-		if (s->opts.ia32 == IA32_AUTO && !s->opts.command && process_is_ia32(s->targets[i]))
-			compat_attach(&s->tracer);
-		if (s->priors)
-			report_prior(s, s->targets[i], &s->priors[i]);
-		report_coverage(s, s->targets[i]);
+		report_target(s, i);
 	}
 }
 

@@ -18,6 +18,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "compat.h"
+#include "container.h"
 #include "idle.h"
 #include "idle.skel.h"
 #include "links.h"
@@ -252,11 +253,13 @@ int tracer_open(struct tracer *t, const struct options *opts, pid_t agent_pid)
 	tunables_compute(&t->tunables, opts, agent_pid);
 	TUNABLES_SET(skel->rodata, &t->tunables);
 	skel->rodata->targ_follow = opts->follow;
+	cgroup_target_write(skel, &opts->cgroup);
 	if (opts->ring_buffer_size)
 		bpf_map__set_max_entries(skel->maps.events, opts->ring_buffer_size);
 	select_programs(skel, opts->triggers);
 	/* without --cgroup the kernel formats no cgroup path for this tracepoint */
 	bpf_program__set_autoload(skel->progs.handle_cgroup_attach_task, opts->cgroup.id != 0);
+	bpf_program__set_autoload(skel->progs.handle_cgroup_mkdir, opts->cgroup.id != 0);
 
 	err = snaptrig_bpf__load(skel);
 	if (err) {

@@ -63,36 +63,9 @@ const volatile __u32 targ_calls_no_wakeup;	/* cooldown too short to wake per win
 const volatile __u32 targ_lazy_wakeup;		/* --lazy-wakeup: see submit_flags() */
 const volatile __u64 targ_quiet_jiffies;	/* whole jiffies surely inside a window; 0: none */
 const volatile __u64 targ_ring_size = ST_RING_SIZE_DEFAULT; /* bytes of the events ring buffer */
-const volatile __u64 targ_cgroup_id;		/* kernfs id of the --cgroup target; 0: no --cgroup */
+const volatile __u64 targ_cgroup_id;		/* kernfs id of the --cgroup target at start; 0: no --cgroup */
 const volatile __u32 targ_cgroup_level;	/* depth of that cgroup below the cgroup2 root */
 const volatile __u32 targ_pidns_level;		/* level of the agent's pid namespace */
-
-/* On older kernels struct cgroup lists the ids of its ancestors, not pointers to them. */
-struct cgroup___ids {
-	int level;
-	__u64 ancestor_ids[];
-} __attribute__((preserve_access_index));
-
-/* Whether task's cgroup v2 cgroup is the --cgroup target or below it. */
-static __always_inline bool task_in_target_cgroup(struct task_struct *task)
-{
-	struct cgroup *cgrp = BPF_CORE_READ(task, cgroups, dfl_cgrp);
-	struct cgroup *ancestor = NULL;
-	__u32 level = targ_cgroup_level;
-	__u64 id = 0;
-
-	if (!cgrp || BPF_CORE_READ(cgrp, level) < (int)level)
-		return false;
-	if (bpf_core_field_exists(cgrp->ancestors)) {
-		bpf_probe_read_kernel(&ancestor, sizeof(ancestor), &cgrp->ancestors[level]);
-		id = BPF_CORE_READ(ancestor, kn, id);
-	} else {
-		struct cgroup___ids *old = (void *)cgrp;
-
-		bpf_probe_read_kernel(&id, sizeof(id), &old->ancestor_ids[level]);
-	}
-	return id == targ_cgroup_id;
-}
 
 /*
  * Fills the pid namespace and cgroup fields of a header for task, whose

@@ -615,6 +615,77 @@ static __always_inline void stdin_of_task(struct task_struct *task, struct st_pr
 }
 
 /*
+ * kernfs id of the cgroup now at the --cgroup path. The agent writes it
+ * through the mmapped .bss when a cgroup at that path is removed and
+ * created again with a new id. targ_cgroup_id keeps the id found at start
+ * and serves only as the --cgroup flag, so the verifier still prunes the
+ * cgroup code without --cgroup.
+ */
+__u64 cgroup_target_id;
+
+/* On older kernels struct cgroup lists the ids of its ancestors, not pointers to them. */
+struct cgroup___ids {
+	int level;
+	__u64 ancestor_ids[];
+} __attribute__((preserve_access_index));
+
+/* Whether task's cgroup v2 cgroup is the --cgroup target or below it. */
+static __always_inline bool task_in_target_cgroup(struct task_struct *task)
+{
+	struct cgroup *cgrp = BPF_CORE_READ(task, cgroups, dfl_cgrp);
+	struct cgroup *ancestor = NULL;
+	__u32 level = targ_cgroup_level;
+	__u64 id = 0;
+
+	if (!cgrp || BPF_CORE_READ(cgrp, level) < (int)level)
+		return false;
+	if (bpf_core_field_exists(cgrp->ancestors)) {
+		bpf_probe_read_kernel(&ancestor, sizeof(ancestor), &cgrp->ancestors[level]);
+		id = BPF_CORE_READ(ancestor, kn, id);
+	} else {
+		struct cgroup___ids *old = (void *)cgrp;
+
+		bpf_probe_read_kernel(&id, sizeof(id), &old->ancestor_ids[level]);
+	}
+	return id == cgroup_target_id;
+}
+
+/*
+ * Set by the agent before load: the --cgroup path relative to the cgroup2
+ * root, as the kernel formats cgroup paths, or "" when it does not fit.
+ */
+const volatile char targ_cgroup_path[ST_CGROUP_PATH_LEN];
+
+/*
+ * A cgroup was created. When it is on the cgroup v2 hierarchy (id 0) at
+ * the --cgroup path, the kernel side compares against its id from now on.
+ * The tracepoint fires before the new directory becomes visible, so no
+ * process can enter the cgroup before this update. Loaded only with
+ * --cgroup. The agent follows a path too long for targ_cgroup_path by
+ * polling alone, and walks the processes that entered before it noticed.
+ */
+SEC("tp_btf/cgroup_mkdir")
+int BPF_PROG(handle_cgroup_mkdir, struct cgroup *cgrp, const char *path)
+{
+	char buf[ST_CGROUP_PATH_LEN];
+	long len;
+
+	if (!targ_cgroup_id || !targ_cgroup_path[0])
+		return 0;
+	if (BPF_CORE_READ(cgrp, root, hierarchy_id) != 0 ||
+	    BPF_CORE_READ(cgrp, level) != (int)targ_cgroup_level)
+		return 0;
+	len = bpf_probe_read_kernel_str(buf, sizeof(buf), path);
+	/* a path that filled the buffer may be cut short, and the agent's path is shorter */
+	if (len <= 0 || len >= (long)sizeof(buf))
+		return 0;
+	if (bpf_strncmp(buf, sizeof(buf), (const char *)targ_cgroup_path))
+		return 0;
+	cgroup_target_id = BPF_CORE_READ(cgrp, kn, id);
+	return 0;
+}
+
+/*
  * Starts tracing task's process when it is in the --cgroup subtree and
  * untraced, and sends its join record. The agent's own process and kernel
  * threads are never traced.

@@ -16,6 +16,8 @@
 #define ST_COMM_LEN 16
 #define ST_PATH_LEN 256
 #define ST_SUN_PATH_LEN 108
+/* Bytes of the --cgroup path that the kernel side compares, with its final NUL. */
+#define ST_CGROUP_PATH_LEN 256
 /* Bytes of the events ring buffer without --ring-buffer-size. */
 #define ST_RING_SIZE_DEFAULT (4u << 20)
 

@@ -243,7 +243,9 @@ class CgroupTest(SnaptrigTestCase):
                 program.wait(TIMEOUT)
         self.assertTrue(wait_until(lambda: self.members() == []),
                         f"processes left in {self.dir}: {self.members()}")
-        os.rmdir(self.dir)
+        # a test that removes the cgroup may fail before it creates it again
+        if os.path.isdir(self.dir):
+            os.rmdir(self.dir)
 
     def members(self):
         try:
@@ -484,6 +486,119 @@ class CgroupTest(SnaptrigTestCase):
         self.assertEqual(line["cgroup"], self.rel)
         self.stop_agent(run)
         self.assertNoLines(run, parent.pid, "the untraced parent")
+
+    def pause_agent(self, run):
+        """Stop the agent, so that only its BPF programs see what happens until it resumes."""
+        os.kill(run.pid, signal.SIGSTOP)
+        self.addCleanup(self.resume_agent, run)
+
+    @staticmethod
+    def resume_agent(run):
+        try:
+            os.kill(run.pid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+
+    @staticmethod
+    def wait_notice(run, text):
+        """Return the first stderr line of the agent that contains text; fail if none."""
+        line = run.err.wait(lambda l: text in l)
+        if line is None:
+            run.test.fail(f"timed out waiting for '{text}' on stderr" + run.describe())
+        return line
+
+    def recreate_cgroup(self):
+        """Remove the cgroup and create one at the same path; return its id."""
+        old_id = self.cgroup_id
+        os.rmdir(self.dir)
+        os.mkdir(self.dir)
+        self.cgroup_id = os.stat(self.dir).st_ino
+        self.assertNotEqual(self.cgroup_id, old_id)
+        return self.cgroup_id
+
+    def test_recreated_cgroup_traces_mover(self):
+        """A process that enters a cgroup created again at the path joins, even unseen by the agent."""
+        run, _ = self.start_agent("bootstrap")
+        # stopped, the agent cannot notice the new cgroup, so only the kernel side can
+        self.pause_agent(run)
+        self.recreate_cgroup()
+        shell = subprocess.run(["/bin/sh", "-c", f"echo $$; echo $$ > {self.dir}/cgroup.procs; "
+                                "exec /bin/true"], capture_output=True, timeout=TIMEOUT)
+        self.assertEqual(shell.returncode, 0, shell.stderr)
+        pid = int(shell.stdout)
+        self.resume_agent(run)
+
+        join = self.assertJoin(run, pid, os.getpid(), "sh")
+        line = run.wait_trigger("bootstrap", pid)
+        run.wait_record(lambda r: r["type"] == "exit" and r["pid"] == pid,
+                        f"the exit line of {pid}")
+        self.stop_agent(run)
+        self.assertExited(run, pid, 0, comm="true")
+        self.assertLess(join["seq"], line["seq"])
+        self.assertEqual(line["comm"], "true")
+        self.assertEqual(line["cgroup_id"], self.cgroup_id)
+        self.assertEqual(line["cgroup"], self.rel)
+        self.assertEqual(len(run.of_type("join")), 1, run.describe())
+
+    def test_recreated_cgroup_notices(self):
+        run, _ = self.start_agent("first-listen")
+        os.rmdir(self.dir)
+        removed = self.wait_notice(run, "was removed")
+        # several checks of the path pass while it is missing
+        time.sleep(0.5)
+        os.mkdir(self.dir)
+        new_id = os.stat(self.dir).st_ino
+        created = self.wait_notice(run, "was created again")
+        self.stop_agent(run)
+
+        self.assertEqual(removed, f"snaptrig: cgroup {self.rel} was removed; the processes "
+                         "traced from it stay traced until they exit, and a cgroup created "
+                         f"again at {self.rel} will be traced")
+        self.assertEqual(created, f"snaptrig: cgroup {self.rel} was created again (id {new_id}); "
+                         "tracing the processes in it")
+        self.assertEqual(len([l for l in run.err.lines if "was removed" in l]), 1,
+                         run.describe())
+
+    def test_member_of_recreated_cgroup_traced(self):
+        """A process already in the new cgroup when the agent notices it gets the lines of -p."""
+        # too long for the kernel side's path comparison, so only the agent's walk can find it
+        rel = self.rel + "/" + "d" * 250
+        path = self.mount + rel
+        os.mkdir(path)
+        run = self.trace(["--cgroup", rel, "-t", "first-listen"], stdin=subprocess.DEVNULL)
+        self.assertEqual(run.wait_start()["cgroup"], rel)
+        program, pid = self.listener()
+        os.kill(pid, signal.SIGUSR1)
+        program.wait_fact("ready")
+        port = int(program.fact_values("listen")[0]["port"])
+        os.rmdir(path)
+        self.wait_notice(run, "was removed")
+
+        self.pause_agent(run)
+        os.mkdir(path)
+        self.addCleanup(os.rmdir, path)
+        new_id = os.stat(path).st_ino
+        with open(path + "/cgroup.procs", "w", encoding="utf-8") as f:
+            f.write(str(pid))
+        self.addCleanup(self.move_home, pid)
+        self.resume_agent(run)
+
+        join = run.wait_record(lambda r: r["type"] == "join" and r["pid"] == pid,
+                               f"the join line of {pid}")
+        line = run.wait_trigger("first-listen", pid)
+        self.wait_notice(run, "was created again")
+        self.stop_agent(run)
+        self.assertEqual(join["tid"], pid)
+        self.assertEqual(join["ppid"], os.getpid())
+        self.assertEqual(join["comm"], "st-listener")
+        self.assertEqual(join["cgroup_id"], new_id)
+        self.assertEqual(join["cgroup"], rel)
+        self.assertLess(join["seq"], line["seq"])
+        self.assertEqual(line["source"], "attach", run.describe())
+        self.assertEqual(line["detail"]["port"], port, run.describe())
+        self.assertEqual(line["cgroup_id"], new_id)
+        self.assertEqual(len(run.of_type("join")), 1, run.describe())
+        self.assertEqual(len(run.triggers("first-listen", pid)), 1, run.describe())
 
     def test_absolute_path_accepted(self):
         program, pid = self.listener()

@@ -38,10 +38,14 @@
 #define IDLE_THRESHOLD_NS 250000000ULL
 #define FREEZE_TRIGGERS (ST_TRIG_BIT(ST_TRIG_FIRST_LISTEN) | ST_TRIG_BIT(ST_TRIG_IDLE))
 
-/* One targ_* variable and its value under the test's options, each off its BPF default. */
+/*
+ * One targ_* variable and its value under the test's options, each off its
+ * BPF default: a number in value, or a string in text for a char array.
+ */
 struct tunable_case {
 	const char *name;
 	__u64 value;
+	const char *text;
 };
 
 /*
@@ -135,6 +139,13 @@ static void check_rodata(int fd, const struct bpf_map_info *info, const struct o
 		if (!c)
 			fail_msg("%s: %s has no expected value: set it in agent/tunables.h and list it in this test",
 				 obj->map_name, name);
+		if (c->text) {
+			if (strnlen((const char *)data + var->offset, var->size) == var->size ||
+			    strcmp((const char *)data + var->offset, c->text))
+				fail_msg("%s: %s is '%.*s', expected '%s'", obj->map_name, name,
+					 (int)var->size, (const char *)data + var->offset, c->text);
+			continue;
+		}
 		want = c->value;
 		got = read_var(data + var->offset, var->size);
 		if (got != want)
@@ -221,19 +232,20 @@ static void check_with_cooldown(const char *cooldown, __u64 cooldown_ns)
 	assert_int_equal(stat(cgroup_dir, &st), 0);
 
 	const struct tunable_case cases[] = {
-		{ "targ_agent_tgid", (__u64)getpid() },
-		{ "targ_triggers", TRIGGERS_ALL },
-		{ "targ_freeze", FREEZE_TRIGGERS },
-		{ "targ_lazy_wakeup", 1 },
-		{ "targ_cooldown_ns", cooldown_ns },
-		{ "targ_calls_no_wakeup", cooldown_ns < 1000000ULL },
-		{ "targ_quiet_jiffies", tracer_quiet_jiffies(cooldown_ns) },
-		{ "targ_ring_size", RING_SIZE },
-		{ "targ_cgroup_id", st.st_ino },
-		{ "targ_cgroup_level", 1 },
-		{ "targ_pidns_level", pidns_level_self() },
-		{ "targ_follow", 0 },
-		{ "targ_idle_threshold_ns", IDLE_THRESHOLD_NS },
+		{ "targ_agent_tgid", (__u64)getpid(), NULL },
+		{ "targ_triggers", TRIGGERS_ALL, NULL },
+		{ "targ_freeze", FREEZE_TRIGGERS, NULL },
+		{ "targ_lazy_wakeup", 1, NULL },
+		{ "targ_cooldown_ns", cooldown_ns, NULL },
+		{ "targ_calls_no_wakeup", cooldown_ns < 1000000ULL, NULL },
+		{ "targ_quiet_jiffies", tracer_quiet_jiffies(cooldown_ns), NULL },
+		{ "targ_ring_size", RING_SIZE, NULL },
+		{ "targ_cgroup_id", st.st_ino, NULL },
+		{ "targ_cgroup_level", 1, NULL },
+		{ "targ_cgroup_path", 0, strrchr(cgroup_dir, '/') },
+		{ "targ_pidns_level", pidns_level_self(), NULL },
+		{ "targ_follow", 0, NULL },
+		{ "targ_idle_threshold_ns", IDLE_THRESHOLD_NS, NULL },
 	};
 
 	optind = 0;	/* glibc's getopt starts over for the second test */
