@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "uring.skel.h"
 #include "log.h"
@@ -21,10 +22,28 @@
 #define COMPLETE_TRIGGERS (ST_TRIG_BIT(ST_TRIG_FIRST_STDIN) | \
 			   ST_TRIG_BIT(ST_TRIG_NON_DETERMINISTIC_CALL))
 
+bool uring_signal_task_exists(void)
+{
+	static const char *const names[] = {
+		"bpf_task_from_pid", "bpf_task_release", "bpf_send_signal_task",
+	};
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	bool found = !!vmlinux;
+	size_t i;
+
+	for (i = 0; found && i < sizeof(names) / sizeof(names[0]); i++)
+		found = btf__find_by_name_kind(vmlinux, names[i], BTF_KIND_FUNC) > 0;
+	btf__free(vmlinux);
+	return found;
+}
+
 static void configure(struct uring_bpf *skel, const struct tunables *tun,
 		      const struct options *opts)
 {
 	TUNABLES_SET(skel->rodata, tun);
+	skel->rodata->targ_signal_task = uring_signal_task_exists();
+	log_info(1, "with --freeze, io_uring triggers that an io worker sees are held by the %s",
+		 skel->rodata->targ_signal_task ? "kernel" : "agent");
 	bpf_program__set_autoload(skel->progs.handle_uring_complete,
 				  !!(opts->triggers & COMPLETE_TRIGGERS));
 }

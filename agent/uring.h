@@ -7,6 +7,7 @@
 #ifndef SNAPTRIG_URING_H
 #define SNAPTRIG_URING_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 struct tracer;
@@ -19,6 +20,11 @@ struct options;
  * line with the reason and sets ST_VIA_IO_URING in t->blind_vias. Returns 0.
  */
 int uring_open(struct tracer *t, const struct options *opts);
+/*
+ * Whether this kernel's BTF has the kfuncs that let an io worker send the
+ * SIGSTOP of a --freeze hold to the process's leader (Linux 6.13 and later).
+ */
+bool uring_signal_task_exists(void);
 /* Detaches and frees the io_uring programs; accepts a tracer without them. */
 void uring_close(struct tracer *t);
 

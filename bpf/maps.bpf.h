@@ -239,6 +239,15 @@ static __always_inline bool once_claim(struct st_proc *proc, __u32 trigger)
 #define SIGCONT_NUMBER 18
 
 /*
+ * Sends the SIGSTOP of a hold and returns 0 or a negative errno. An object
+ * whose programs may run in a thread that cannot stop the process in time
+ * defines its own before it includes this file.
+ */
+#ifndef hold_signal_send
+#define hold_signal_send() bpf_send_signal(SIGSTOP_NUMBER)
+#endif
+
+/*
  * Stops the current process and records the hold under trigger, unless the
  * process is held already. bpf_send_signal() stops the whole thread group
  * before the current thread returns to user space, so the process runs no
@@ -255,7 +264,7 @@ static __always_inline bool stop_current(__u32 trigger)
 	hold.flags = ST_HOLD_STOP_PENDING;
 	if (bpf_map_update_elem(&holds, &tgid, &hold, BPF_NOEXIST))
 		return false;
-	if (bpf_send_signal(SIGSTOP_NUMBER)) {
+	if (hold_signal_send()) {
 		bpf_map_delete_elem(&holds, &tgid);
 		return false;
 	}

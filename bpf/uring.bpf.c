@@ -23,6 +23,10 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/* Sends the SIGSTOP of a --freeze hold in place of bpf_send_signal(). */
+static __always_inline long uring_hold_signal_send(void);
+#define hold_signal_send() uring_hold_signal_send()
+
 #include "fds.bpf.h"
 
 #define FIXED_FILE_FLAG 1U		/* IOSQE_FIXED_FILE, kept as REQ_F_FIXED_FILE */
@@ -32,6 +36,53 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define FSYNC_DATASYNC_FLAG 1U		/* IORING_FSYNC_DATASYNC */
 /* FFS_NOWAIT and FFS_ISREG, kept in the low bits of io_rsrc_node.file_ptr */
 #define FILE_PTR_FLAG_BITS 3UL
+
+#define IO_WORKER_FLAG 0x10U		/* PF_IO_WORKER: SQ threads and io-wq workers */
+
+/* kfuncs of Linux 6.13 and later, weak so that the object loads without them */
+extern struct task_struct *bpf_task_from_pid(s32 pid) __ksym __weak;
+extern void bpf_task_release(struct task_struct *p) __ksym __weak;
+extern int bpf_send_signal_task(struct task_struct *task, int sig, enum pid_type type,
+				u64 value) __ksym __weak;
+
+/* 1 when the agent found the three kfuncs above in this kernel's BTF */
+const volatile __u32 targ_signal_task;
+
+/*
+ * Sends the SIGSTOP of a --freeze hold and returns 0 or a negative value. A
+ * user thread sends it to itself, and the whole process stops before that
+ * thread returns to user space.
+ *
+ * An io worker (the SQ thread of an IORING_SETUP_SQPOLL ring, or an io-wq
+ * worker that runs a request or its completion) cannot stop the process in
+ * time that way. complete_signal() wakes only the running worker for its own
+ * SIGSTOP, and the other threads learn of the stop only when the worker
+ * dequeues it in get_signal() at the top of its next loop. A thread woken by
+ * the request's completion may return to user space before that, and exit.
+ * So a worker sends the stop to the process's leader, thread-directed. The
+ * leader is woken, or interrupted if it runs, and starts the group stop
+ * before it returns to user space. A leader in an uninterruptible sleep
+ * starts it when it wakes. Without the kfuncs, or when the leader has
+ * exited, no kernel hold is made, and the agent stops the process when it
+ * reads the record.
+ */
+static __always_inline long uring_hold_signal_send(void)
+{
+	struct task_struct *current_task = bpf_get_current_task_btf();
+	struct task_struct *leader;
+	long err;
+
+	if (!(current_task->flags & IO_WORKER_FLAG))
+		return bpf_send_signal(SIGSTOP_NUMBER);
+	if (!targ_signal_task)
+		return -1;
+	leader = bpf_task_from_pid(current_task->tgid);
+	if (!leader)
+		return -1;
+	err = bpf_send_signal_task(leader, SIGSTOP_NUMBER, PIDTYPE_PID, 0);
+	bpf_task_release(leader);
+	return err;
+}
 
 /* Value of opcode name in this kernel's BTF, or -1 when this kernel lacks the opcode. */
 #define URING_OP(name)							\
@@ -81,9 +132,9 @@ static __always_inline void coverage_send(struct st_proc *proc, __u32 trigger, _
  * A completion may run in an io-wq worker of the same thread group; req->tctx
  * then still names the task that submitted the request.
  *
- * NOTE: with SQPOLL, a --freeze hold is sent from the SQ thread, so the
- * owner's threads stop when they next enter the kernel or take the signal,
- * some instructions after they wrote the SQE.
+ * NOTE: with SQPOLL the owner's threads run on while the SQ thread submits,
+ * so a --freeze hold stops them some instructions after they wrote the SQE:
+ * see uring_hold_signal_send().
  */
 static __always_inline struct task_struct *request_task(struct io_kiocb *req)
 {

@@ -31,6 +31,7 @@
 #include "tracer.h"
 #include "triggers.h"
 #include "uprobes.h"
+#include "uring.h"
 
 #define COOLDOWN_LONG_NS 100000000ULL	/* long enough for quiet jiffies */
 #define COOLDOWN_SHORT_NS 500000ULL	/* short enough for targ_calls_no_wakeup */
@@ -246,6 +247,8 @@ static void check_with_cooldown(const char *cooldown, __u64 cooldown_ns)
 		{ "targ_pidns_level", pidns_level_self(), NULL },
 		{ "targ_follow", 0, NULL },
 		{ "targ_idle_threshold_ns", IDLE_THRESHOLD_NS, NULL },
+		/* 0, its default, on a kernel without the kfuncs */
+		{ "targ_signal_task", uring_signal_task_exists(), NULL },
 	};
 
 	optind = 0;	/* glibc's getopt starts over for the second test */
