@@ -100,7 +100,8 @@ static void print_help(void)
 	       "                              time every thread must be blocked before idle\n"
 	       "                              (default 1s, at least 1ms)\n"
 	       "  -o, --output PATH           append lines to PATH, or send them to the unix\n"
-	       "                              stream socket at PATH (default: standard output)\n"
+	       "                              stream socket at PATH (default and -: standard\n"
+	       "                              output)\n"
 	       "      --format json|text      JSON lines, or aligned text (default json)\n"
 	       "      --no-follow             do not trace children of traced processes\n"
 	       "      --lazy-wakeup           let records that hold no process wait up to 10 ms\n"
@@ -424,7 +425,8 @@ static int parse_one(int opt, const char *arg, struct options *opts, int *trigge
 			log_error("invalid output path '' for --output: give a file path");
 			return -EINVAL;
 		}
-		opts->output_path = arg;
+		/* "-" is standard output, as for most tools, and "./-" a file named "-" */
+		opts->output_path = strcmp(arg, "-") ? arg : NULL;
 		return 0;
 	case OPT_FORMAT:
 		if (!strcmp(arg, "json"))

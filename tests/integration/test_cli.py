@@ -356,6 +356,23 @@ class CliTest(SnaptrigTestCase):
         self.assertEqual(lines[0]["type"], "start")
         self.assertEqual(lines[-1]["type"], "stats")
 
+    def test_output_dash_is_stdout(self):
+        """-o - writes to standard output, also beside --control, and -o ./- to a file."""
+        control = os.path.join(self.tmp, "control.sock")
+        for extra in ([], ["--control", control]):
+            with self.subTest(extra=extra):
+                run = self.trace(["-o", "-", "-t", "bootstrap"] + extra, [TRUE], cwd=self.tmp)
+                self.assertEqual(run.wait_exit(), 0, run.describe())
+                self.assertEqual([l["type"] for l in run.records],
+                                 ["start", "trigger", "exit", "stats"], run.describe())
+                self.assertEqual(os.listdir(self.tmp), [], "a file was left in the directory")
+        run = self.trace(["-o", "./-", "-t", "bootstrap"], [TRUE], cwd=self.tmp)
+        self.assertEqual(run.wait_exit(check=False), 0, run.describe())
+        self.assertEqual(run.records, [], "JSON went to stdout")
+        with open(os.path.join(self.tmp, "-"), encoding="utf-8") as f:
+            self.assertEqual([json.loads(l)["type"] for l in f],
+                             ["start", "trigger", "exit", "stats"])
+
     def test_output_open_failure(self):
         path = os.path.join(self.tmp, "no-such-dir", "out.jsonl")
         rc, _, err = self.run_agent(["-o", path, "--", TRUE])
