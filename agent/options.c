@@ -139,8 +139,8 @@ static void print_help(void)
 	       "                              {tid}, {trigger}, {seq}, {time}\n"
 	       "      --request-socket PATH   send each request as a JSON line to this unix\n"
 	       "                              socket and wait for the JSON reply line\n"
-	       "      --snapshot-on LIST      triggers that request snapshots (default: all\n"
-	       "                              selected triggers)\n"
+	       "      --snapshot-on LIST      triggers that request snapshots (default and\n"
+	       "                              all: every selected trigger)\n"
 	       "      --snapshot-timeout DURATION\n"
 	       "                              end a checkpointer that runs longer (SIGTERM,\n"
 	       "                              then SIGKILL after 1s; default 60s)\n"
@@ -565,11 +565,14 @@ static int check_snapshot_options(struct options *opts)
 			  snapshot_option);
 		return -EINVAL;
 	}
+	/* --snapshot-on all, or a list of every trigger, means every selected trigger */
+	if (opts->snapshot_on == (TRIGGERS_ALL & TRIGGERS_AVAILABLE))
+		opts->snapshot_on = opts->triggers;
 	if (opts->snapshot_on & ~opts->triggers) {
 		char names[TRIGGER_MASK_FORMAT_LEN];
 
 		trigger_mask_format(opts->snapshot_on & ~opts->triggers, names, sizeof(names));
-		log_error("--snapshot-on names triggers that are not selected: %s; add them to --trigger",
+		log_error("--snapshot-on names triggers that are not selected: %s; add them to --trigger or leave them out of --snapshot-on",
 			  names);
 		return -EINVAL;
 	}
