@@ -296,8 +296,11 @@ static int stop_due(struct session *s, __u64 now)
 		log_info(1, "COMMAND exited after %s; detaching", strsignal(s->stop_signal));
 		return 1;
 	}
-	if (now < s->stop_deadline_ns)
+	if (now < s->stop_deadline_ns) {
+		/* a request that started since the signal would hold COMMAND back too */
+		snapshots_interrupt(&s->snapshots);
 		return 0;
+	}
 	log_error("COMMAND (pid %d) is still running %llu s after %s; detaching and leaving it running",
 		  s->child, STOP_GRACE_NS / 1000000000ULL, strsignal(s->stop_signal));
 	return 1;

@@ -131,6 +131,30 @@ class ExecTest(SnaptrigTestCase):
         self.assertFalse(any("still running" in l for l in run.err.lines), run.describe())
         self.assertEqual(process_state(pid), "S", "COMMAND is left running")
 
+    def test_signal_ends_later_requests(self):
+        """A snapshot request that starts after the signal ends at once, so COMMAND can exit."""
+        flag = os.path.join(self.tmp, "signalled")
+        script = (f"trap 'touch {flag}; {TRUE}; exit 0' TERM; "
+                  "sleep 60 </dev/null >/dev/null 2>&1 & echo pid $!; wait")
+        # only the checkpointer of a request after the trap's touch waits
+        template = f"/bin/sh -c 'test -e {flag} && exec sleep 30; exit 0'"
+        run = self.trace(["-t", "bootstrap", "--freeze", "--exec", template],
+                         [SHELL, "-c", script])
+        child = int(run.wait_fact("pid"))
+        self.addCleanup(self.end_pid, child)
+        run.wait_record(lambda r: r["type"] == "snapshot" and r["pid"] == child,
+                        "the snapshot line of the child")
+        run.interrupt(signal.SIGTERM)
+        self.assertEqual(run.wait_exit(timeout=20), 0, run.describe())
+        self.assertFalse(any("still running" in l for l in run.err.lines), run.describe())
+        true_pid = [l["pid"] for l in run.triggers("bootstrap")
+                    if l["detail"]["filename"] == TRUE]
+        self.assertEqual(len(true_pid), 1, run.describe())
+        snapshots = [l for l in run.of_type("snapshot") if l["pid"] == true_pid[0]]
+        self.assertEqual(len(snapshots), 1, run.describe())
+        self.assertEqual((snapshots[0]["status"], snapshots[0]["reason"]),
+                         ("failed", "interrupted"), run.describe())
+
     @staticmethod
     def end_pid(pid):
         try:
