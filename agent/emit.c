@@ -599,7 +599,8 @@ static int text_reserve(struct emitter *e)
 
 /*
  * Writes the "# snaptrig" header, which names the --cgroup subtree and the
- * members it had at start, or else the -p targets or COMMAND's pid.
+ * members it had at start, or else the -p targets or COMMAND's pid, or the
+ * -p targets that all exited before the attach.
  */
 static void text_start(struct emitter *e, const struct options *opts, const pid_t *targets,
 		       size_t target_count)
@@ -620,6 +621,13 @@ static void text_start(struct emitter *e, const struct options *opts, const pid_
 		text_append(e, &len, " pid%s", target_count > 1 ? "s" : "");
 	for (i = 0; i < target_count; i++)
 		text_append(e, &len, "%s%d", i ? "," : " ", targets[i]);
+	/* every -p target exited while the programs loaded */
+	if (!target_count && !opts->cgroup.id) {
+		text_append(e, &len, " no process (pid%s", opts->pid_count > 1 ? "s" : "");
+		for (i = 0; i < opts->pid_count; i++)
+			text_append(e, &len, "%s%d", i ? "," : " ", opts->pids[i]);
+		text_append(e, &len, " exited before the attach)");
+	}
 	text_append(e, &len, " for %s\n", names);
 	out_append(e, e->text, len);
 }

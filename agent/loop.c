@@ -236,6 +236,12 @@ static int child_has_signal(struct session *s, int sig)
 	return proc.passed_on_ns[slot] && boot_now_ns() - proc.passed_on_ns[slot] < SAME_SIGNAL_NS;
 }
 
+/*
+ * Launch mode: after a signal, snaptrig waits this long for COMMAND to exit,
+ * longer than a checkpointer that the signal ends may hold COMMAND.
+ */
+#define STOP_GRACE_NS 5000000000ULL
+
 /* Returns 1 when the loop must end. */
 static int handle_signal(struct session *s)
 {
@@ -261,13 +267,43 @@ static int handle_signal(struct session *s)
 			}
 			/* a held process can act on the signal only once its snapshot ends */
 			snapshots_interrupt(&s->snapshots);
-			continue;
+			if (!s->stop_signal) {
+				s->stop_signal = sig;
+				s->stop_deadline_ns = boot_now_ns() + STOP_GRACE_NS;
+				continue;
+			}
+			log_info(1, "received %s again; detaching without waiting for COMMAND (pid %d)",
+				 strsignal(sig), s->child);
+			return 1;
 		}
 		log_info(1, "received %s; detaching", strsignal(sig));
 		s->stop_signal = sig;
 		return 1;
 	}
 	return 0;
+}
+
+/*
+ * Launch mode: whether a signal to snaptrig ends the run now, because COMMAND
+ * has exited since or the grace period is over. COMMAND's descendants, and
+ * COMMAND itself after the grace period, are left running.
+ */
+static int stop_due(struct session *s, __u64 now)
+{
+	if (!s->child || !s->stop_signal)
+		return 0;
+	if (s->child_reaped) {
+		log_info(1, "COMMAND exited after %s; detaching", strsignal(s->stop_signal));
+		return 1;
+	}
+	if (now < s->stop_deadline_ns) {
+		/* a request that started since the signal would hold COMMAND back too */
+		snapshots_interrupt(&s->snapshots);
+		return 0;
+	}
+	log_error("COMMAND (pid %d) is still running %llu s after %s; detaching and leaving it running",
+		  s->child, STOP_GRACE_NS / 1000000000ULL, strsignal(s->stop_signal));
+	return 1;
 }
 
 /* Whether every traced process is gone: the agent's view and the kernel's. */
@@ -367,7 +403,7 @@ int session_loop(struct session *s)
 		check_liveness(s, now);
 		cgroup_target_check(s, now);
 		emitter_flush(&s->emitter);
-		if (stop || all_exited(s))
+		if (stop || stop_due(s, now) || all_exited(s))
 			break;
 	}
 	return s->emitter.error ? s->emitter.error : err;

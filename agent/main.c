@@ -63,6 +63,9 @@ static int record_cb(void *ctx, void *data, size_t size)
 
 static int launch_exit_status(const struct session *s)
 {
+	/* COMMAND outlived the grace period after a signal and is left running */
+	if (!s->child_reaped && s->stop_signal)
+		return 128 + s->stop_signal;
 	if (!s->child_reaped)
 		return EXIT_RUNTIME;
 	if (WIFEXITED(s->child_status))

@@ -100,7 +100,8 @@ static void print_help(void)
 	       "                              time every thread must be blocked before idle\n"
 	       "                              (default 1s, at least 1ms)\n"
 	       "  -o, --output PATH           append lines to PATH, or send them to the unix\n"
-	       "                              stream socket at PATH (default: standard output)\n"
+	       "                              stream socket at PATH (default and -: standard\n"
+	       "                              output)\n"
 	       "      --format json|text      JSON lines, or aligned text (default json)\n"
 	       "      --no-follow             do not trace children of traced processes\n"
 	       "      --lazy-wakeup           let records that hold no process wait up to 10 ms\n"
@@ -112,7 +113,8 @@ static void print_help(void)
 	       "                              snaptrig exits (default), on for int $0x80 in\n"
 	       "                              64-bit programs too, or off\n"
 	       "      --ring-buffer-size SIZE size of the kernel-to-agent ring buffer, a power\n"
-	       "                              of two with K, M or G (default 4M)\n"
+	       "                              of two from 4K to 1G, in bytes or with K, M or G\n"
+	       "                              (default 4M)\n"
 	       "  -v, --verbose               diagnostics on stderr; repeat for more (-vvv:\n"
 	       "                              libbpf debug messages)\n"
 	       "      --check                 probe the kernel features the triggers need and\n"
@@ -137,8 +139,8 @@ static void print_help(void)
 	       "                              {tid}, {trigger}, {seq}, {time}\n"
 	       "      --request-socket PATH   send each request as a JSON line to this unix\n"
 	       "                              socket and wait for the JSON reply line\n"
-	       "      --snapshot-on LIST      triggers that request snapshots (default: all\n"
-	       "                              selected triggers)\n"
+	       "      --snapshot-on LIST      triggers that request snapshots (default and\n"
+	       "                              all: every selected trigger)\n"
 	       "      --snapshot-timeout DURATION\n"
 	       "                              end a checkpointer that runs longer (SIGTERM,\n"
 	       "                              then SIGKILL after 1s; default 60s)\n"
@@ -423,7 +425,8 @@ static int parse_one(int opt, const char *arg, struct options *opts, int *trigge
 			log_error("invalid output path '' for --output: give a file path");
 			return -EINVAL;
 		}
-		opts->output_path = arg;
+		/* "-" is standard output, as for most tools, and "./-" a file named "-" */
+		opts->output_path = strcmp(arg, "-") ? arg : NULL;
 		return 0;
 	case OPT_FORMAT:
 		if (!strcmp(arg, "json"))
@@ -562,11 +565,14 @@ static int check_snapshot_options(struct options *opts)
 			  snapshot_option);
 		return -EINVAL;
 	}
+	/* --snapshot-on all, or a list of every trigger, means every selected trigger */
+	if (opts->snapshot_on == (TRIGGERS_ALL & TRIGGERS_AVAILABLE))
+		opts->snapshot_on = opts->triggers;
 	if (opts->snapshot_on & ~opts->triggers) {
 		char names[TRIGGER_MASK_FORMAT_LEN];
 
 		trigger_mask_format(opts->snapshot_on & ~opts->triggers, names, sizeof(names));
-		log_error("--snapshot-on names triggers that are not selected: %s; add them to --trigger",
+		log_error("--snapshot-on names triggers that are not selected: %s; add them to --trigger or leave them out of --snapshot-on",
 			  names);
 		return -EINVAL;
 	}

@@ -38,7 +38,8 @@ struct session {
 	int timer_fd;
 	__u64 timer_deadline_ns;	/* boot-time deadline armed on timer_fd, 0: none */
 	int child_pidfd;
-	int stop_signal;		/* attach mode: the signal that ended the run */
+	int stop_signal;		/* the first SIGINT, SIGTERM or SIGHUP, or 0 */
+	__u64 stop_deadline_ns;		/* launch mode: boot time to stop waiting for COMMAND */
 };
 
 /* launch.c */

@@ -49,11 +49,34 @@ struct {
 #define SI_USER_CODE 0
 #define SI_KERNEL_CODE 0x80
 #define SI_QUEUE_CODE (-1)
+#define SI_TIMER_CODE (-2)
+#define SI_ASYNCIO_CODE (-4)
+#define SI_SIGIO_CODE (-5)
 #define SI_TKILL_CODE (-6)
+#define SI_DETHREAD_CODE (-7)
 #define SIGNAL_IGNORED 1		/* TRACE_SIGNAL_IGNORED */
 #define PF_IO_WORKER_FLAG 0x00000010	/* PF_IO_WORKER of include/linux/sched.h */
 #define TS_COMPAT_FLAG 0x0002		/* TS_COMPAT of arch/x86/include/asm/thread_info.h */
 #define ENOENT_ERR 2
+
+/*
+ * Whether the current task sent a signal with si_code code. kill(2) gives
+ * SI_USER, and rt_sigqueueinfo(2) to another process takes any negative code
+ * but SI_TKILL, so current is the sender of those, as for SI_TKILL and for
+ * SI_MESGQ (mq_timedsend). The kernel generates SI_TIMER (posix timers, from
+ * timer interrupts), SI_ASYNCIO (usbfs URB completion) and SI_SIGIO (F_SETSIG
+ * from kill_fasync) where current is not the sender, and reserves SI_DETHREAD
+ * for exec, so those codes get no sender even from rt_sigqueueinfo(2).
+ */
+static __always_inline bool sent_by_current(int code)
+{
+	if (code == SI_USER_CODE)
+		return true;
+	if (code >= 0)
+		return false;
+	return code != SI_TIMER_CODE && code != SI_ASYNCIO_CODE && code != SI_SIGIO_CODE &&
+	       code != SI_DETHREAD_CODE;
+}
 
 /*
  * A listen(2) in progress, by thread. The line is sent at the exit, once
@@ -485,7 +508,7 @@ int BPF_PROG(handle_signal_generate, int sig, struct kernel_siginfo *info,
 	rec->result = result;
 	rec->thread = group == 0;
 	rec->first = first;
-	if (code == SI_USER_CODE || code == SI_TKILL_CODE || code == SI_QUEUE_CODE) {
+	if (sent_by_current(code)) {
 		__u64 id = bpf_get_current_pid_tgid();
 
 		rec->sender_pid = id >> 32;

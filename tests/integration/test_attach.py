@@ -163,6 +163,17 @@ class AttachTest(SnaptrigTestCase):
                                          "snaptrig could attach (-p); not traced"])
         self.assertEqual(run.exits(target.pid), [])
 
+    def test_text_header_target_exited(self):
+        """The text header says that no process is traced when the only target exited."""
+        target = self.spawn(["/bin/sleep", "30"])
+        run = self.trace(["-p", str(target.pid), "-t", "first-listen", "--format", "text"],
+                         stdin=subprocess.DEVNULL)
+        self.end_during_load(run, target)
+        self.assertEqual(run.wait_exit(check=False), 0, run.describe())
+        self.assertEqual(run.out.lines[0],
+                         f"# snaptrig 0.1.0 tracing no process (pid {target.pid} exited "
+                         "before the attach) for first-listen", run.describe())
+
     def test_other_target_still_traced(self):
         exited = self.spawn(["/bin/sleep", "30"])
         running = self.spawn(["/bin/sleep", "30"])

@@ -11,11 +11,12 @@ import stat
 import subprocess
 import unittest
 
-from harness import (CANONICAL_TRIGGERS, DEFAULT_TRIGGERS, SNAPTRIG, TIMEOUT,
+from harness import (CANONICAL_TRIGGERS, DEFAULT_TRIGGERS, ROOT, SNAPTRIG, TIMEOUT,
                      SnaptrigTestCase, parse_output, tool, unix_listener)
 
 TRUE = "/bin/true"
 SHELL = "/bin/sh"
+MAN_PAGE = ROOT / "docs" / "snaptrig.8"
 
 
 def reaped_pid():
@@ -268,6 +269,22 @@ class CliTest(SnaptrigTestCase):
         self.assertEqual(rc, 0)
         self.assertIn("0.1.0", out)
 
+    def test_help_matches_man_page(self):
+        """Each usage form of --help is in the SYNOPSIS, and the ring size has its range."""
+        rc, out, _ = self.run_agent(["--help"])
+        self.assertEqual(rc, 0)
+        self.assertIn("power\n                              of two from 4K to 1G", out)
+        man = subprocess.run(["man", "-l", "-P", "cat", str(MAN_PAGE)], capture_output=True,
+                             env=dict(os.environ, MANWIDTH="200"), timeout=TIMEOUT)
+        self.assertEqual(man.returncode, 0, man.stderr)
+        text = man.stdout.decode()
+        synopsis = text[text.index("SYNOPSIS"):text.index("DESCRIPTION")]
+        forms = [l.split("snaptrig ", 1)[1] for l in out.split("\n\n")[0].splitlines()]
+        self.assertEqual(len(forms), 5, out)
+        for form in forms:
+            with self.subTest(form=form):
+                self.assertIn("snaptrig " + form, " ".join(synopsis.split()))
+
     def test_help_and_version_reject_operands(self):
         cases = [(["--version", "extra"], "'extra' after --version"),
                  (["-V", "--", TRUE], f"'{TRUE}' after --version"),
@@ -341,6 +358,23 @@ class CliTest(SnaptrigTestCase):
         self.assertEqual([l["type"] for l in lines].count("stats"), 2)
         self.assertEqual(lines[0]["type"], "start")
         self.assertEqual(lines[-1]["type"], "stats")
+
+    def test_output_dash_is_stdout(self):
+        """-o - writes to standard output, also beside --control, and -o ./- to a file."""
+        control = os.path.join(self.tmp, "control.sock")
+        for extra in ([], ["--control", control]):
+            with self.subTest(extra=extra):
+                run = self.trace(["-o", "-", "-t", "bootstrap"] + extra, [TRUE], cwd=self.tmp)
+                self.assertEqual(run.wait_exit(), 0, run.describe())
+                self.assertEqual([l["type"] for l in run.records],
+                                 ["start", "trigger", "exit", "stats"], run.describe())
+                self.assertEqual(os.listdir(self.tmp), [], "a file was left in the directory")
+        run = self.trace(["-o", "./-", "-t", "bootstrap"], [TRUE], cwd=self.tmp)
+        self.assertEqual(run.wait_exit(check=False), 0, run.describe())
+        self.assertEqual(run.records, [], "JSON went to stdout")
+        with open(os.path.join(self.tmp, "-"), encoding="utf-8") as f:
+            self.assertEqual([json.loads(l)["type"] for l in f],
+                             ["start", "trigger", "exit", "stats"])
 
     def test_output_open_failure(self):
         path = os.path.join(self.tmp, "no-such-dir", "out.jsonl")

@@ -4,6 +4,7 @@ import os
 import re
 import signal
 import subprocess
+import time
 import unittest
 
 from harness import SnaptrigTestCase, process_state, tool
@@ -14,6 +15,10 @@ TRUE = "/bin/true"
 # is traced. Neither /bin/true is the last command, so the shell forks for
 # both instead of replacing itself with the second.
 SCRIPT = f"read line; true; {TRUE}; {TRUE}; exit 3"
+# A COMMAND that ignores SIGTERM and prints its pid.
+IGNORES_SIGTERM = ["/usr/bin/python3", "-c",
+                   "import os, signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+                   "print('pid', os.getpid(), flush=True); time.sleep(60)"]
 
 
 class ExecTest(SnaptrigTestCase):
@@ -76,6 +81,79 @@ class ExecTest(SnaptrigTestCase):
         self.assertEqual(run.wait_exit(), 0, run.describe())
         self.assertEqual(process_state(child), "S", "the child is left running")
         self.assertEqual(run.exits(child), [], run.describe())
+
+    def test_signal_ends_run_when_command_exits(self):
+        """One SIGTERM ends the run once COMMAND exits, though its child lives on."""
+        script = "sleep 60 </dev/null >/dev/null 2>&1 & echo pid $!; wait"
+        run = self.trace(["-t", "bootstrap"], [SHELL, "-c", script])
+        child = int(run.wait_fact("pid"))
+        self.addCleanup(self.end_pid, child)
+        shell = run.wait_start()["targets"][0]
+        run.wait_trigger("bootstrap", child)
+        run.interrupt(signal.SIGTERM)
+        self.assertEqual(run.wait_exit(timeout=20), 128 + signal.SIGTERM, run.describe())
+        exits = run.exits(shell)
+        self.assertEqual(len(exits), 1, run.describe())
+        self.assertEqual((exits[0]["status"], exits[0]["signal"]),
+                         ("killed", signal.SIGTERM))
+        self.assertEqual(run.records[-1]["type"], "stats", run.describe())
+        self.assertEqual(process_state(child), "S", "the child is left running")
+        self.assertEqual(run.exits(child), [], run.describe())
+
+    def test_signal_grace_ends_run(self):
+        """COMMAND that ignores SIGTERM: snaptrig leaves it running after 5 s."""
+        run = self.trace(["-t", "bootstrap"], IGNORES_SIGTERM)
+        pid = int(run.wait_fact("pid"))
+        self.addCleanup(self.end_pid, pid)
+        run.wait_start()
+        sent = time.monotonic()
+        run.interrupt(signal.SIGTERM)
+        self.assertEqual(run.wait_exit(timeout=20), 128 + signal.SIGTERM, run.describe())
+        self.assertGreaterEqual(time.monotonic() - sent, 5.0)
+        self.assertIn(f"snaptrig: COMMAND (pid {pid}) is still running 5 s after Terminated; "
+                      "detaching and leaving it running", run.err.lines)
+        self.assertEqual(process_state(pid), "S", "COMMAND is left running")
+        self.assertEqual(run.exits(pid), [], run.describe())
+        self.assertEqual(run.records[-1]["type"], "stats", run.describe())
+
+    def test_second_signal_ends_grace(self):
+        """A second SIGTERM ends the run without waiting out the grace period."""
+        run = self.trace(["-v", "-t", "bootstrap"], IGNORES_SIGTERM)
+        pid = int(run.wait_fact("pid"))
+        self.addCleanup(self.end_pid, pid)
+        run.wait_start()
+        run.interrupt(signal.SIGTERM)
+        run.err.wait(lambda l: "passing Terminated on" in l)
+        run.interrupt(signal.SIGTERM)
+        self.assertEqual(run.wait_exit(timeout=20), 128 + signal.SIGTERM, run.describe())
+        self.assertTrue(any("received Terminated again" in l for l in run.err.lines),
+                        run.describe())
+        self.assertFalse(any("still running" in l for l in run.err.lines), run.describe())
+        self.assertEqual(process_state(pid), "S", "COMMAND is left running")
+
+    def test_signal_ends_later_requests(self):
+        """A snapshot request that starts after the signal ends at once, so COMMAND can exit."""
+        flag = os.path.join(self.tmp, "signalled")
+        script = (f"trap 'touch {flag}; {TRUE}; exit 0' TERM; "
+                  "sleep 60 </dev/null >/dev/null 2>&1 & echo pid $!; wait")
+        # only the checkpointer of a request after the trap's touch waits
+        template = f"/bin/sh -c 'test -e {flag} && exec sleep 30; exit 0'"
+        run = self.trace(["-t", "bootstrap", "--freeze", "--exec", template],
+                         [SHELL, "-c", script])
+        child = int(run.wait_fact("pid"))
+        self.addCleanup(self.end_pid, child)
+        run.wait_record(lambda r: r["type"] == "snapshot" and r["pid"] == child,
+                        "the snapshot line of the child")
+        run.interrupt(signal.SIGTERM)
+        self.assertEqual(run.wait_exit(timeout=20), 0, run.describe())
+        self.assertFalse(any("still running" in l for l in run.err.lines), run.describe())
+        true_pid = [l["pid"] for l in run.triggers("bootstrap")
+                    if l["detail"]["filename"] == TRUE]
+        self.assertEqual(len(true_pid), 1, run.describe())
+        snapshots = [l for l in run.of_type("snapshot") if l["pid"] == true_pid[0]]
+        self.assertEqual(len(snapshots), 1, run.describe())
+        self.assertEqual((snapshots[0]["status"], snapshots[0]["reason"]),
+                         ("failed", "interrupted"), run.describe())
 
     @staticmethod
     def end_pid(pid):

@@ -1,7 +1,9 @@
 """Signal triggers: first-sigint, sigint, sigalrm, sigtstp, sigstop."""
 
+import ctypes
 import os
 import signal
+import struct
 import threading
 import time
 import unittest
@@ -13,6 +15,7 @@ SI_USER = 0
 SI_QUEUE = -1
 SI_TKILL = -6
 SI_KERNEL = 0x80
+SYS_RT_SIGQUEUEINFO = 129  # x86_64
 
 
 def own_comm():
@@ -24,6 +27,14 @@ def python_sender():
     """The sender fields of a signal this test process sends with os.kill."""
     return {"pid": os.getpid(), "tid": threading.get_native_id(),
             "comm": own_comm()}
+
+
+def rt_sigqueueinfo(pid, sig, code):
+    """Send sig to pid by rt_sigqueueinfo(2) with si_code code, and return the call's result."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    # si_signo, si_errno, si_code, padding, then si_pid and si_uid (x86_64)
+    info = struct.pack("iiiiii", sig, 0, code, 0, os.getpid(), os.getuid()).ljust(128, b"\0")
+    return libc.syscall(SYS_RT_SIGQUEUEINFO, pid, int(sig), info)
 
 
 class SignalsTest(SnaptrigTestCase):
@@ -49,12 +60,15 @@ class SignalsTest(SnaptrigTestCase):
         self.assertExited(run, pid, 0, comm="st-signals")
 
     def assertSignalLine(self, line, pid, tid, sig, code, thread, result, sender):
+        """Assert a signal line, with sender None for a line without one."""
         self.assertEqual(line["pid"], pid)
         self.assertEqual(line["tid"], tid)
         self.assertEqual(line["comm"], "st-signals")
-        self.assertEqual(line["detail"], {
-            "signal": int(sig), "name": sig.name, "code": code,
-            "thread": thread, "result": result, "sender": sender})
+        detail = {"signal": int(sig), "name": sig.name, "code": code,
+                  "thread": thread, "result": result}
+        if sender is not None:
+            detail["sender"] = sender
+        self.assertEqual(line["detail"], detail)
 
     def test_sigint_twice(self):
         run, pid, _ = self.start_signals()
@@ -119,6 +133,23 @@ class SignalsTest(SnaptrigTestCase):
         sender = {"pid": queuer.pid, "tid": queuer.pid, "comm": "st-tgkill"}
         self.assertSignalLine(lines[0], pid, pid, signal.SIGALRM, SI_QUEUE,
                               False, "delivered", sender)
+
+    def test_sigqueueinfo_codes_sender(self):
+        """rt_sigqueueinfo(2) with each code: a sender unless the kernel uses it too."""
+        codes = {-1: True, -3: True, -42: True, -60: True,    # SI_QUEUE, SI_MESGQ, a free code, SI_ASYNCNL
+                 -2: False, -4: False, -5: False, -7: False}  # SI_TIMER to SI_DETHREAD
+        run, pid, _ = self.start_signals()
+        for i, code in enumerate(codes):
+            self.assertEqual(rt_sigqueueinfo(pid, signal.SIGALRM, code), 0, f"code {code}")
+            run.wait_fact("got", index=i)
+            run.wait_record(lambda r, n=i + 1: len(run.triggers("sigalrm")) == n,
+                            f"the sigalrm line of code {code}")
+        self.stop_tool(run, pid)
+        lines = run.triggers("sigalrm")
+        self.assertEqual([l["detail"]["code"] for l in lines], list(codes), run.describe())
+        for line, (code, has_sender) in zip(lines, codes.items()):
+            self.assertSignalLine(line, pid, pid, signal.SIGALRM, code, False, "delivered",
+                                  python_sender() if has_sender else None)
 
     def test_kernel_timer_no_sender(self):
         run, pid, _ = self.start_signals(["-A", "100", "-n", "1"])

@@ -1431,7 +1431,23 @@ class BadInputTest(SnapshotTestCase):
         self.assertUsageError(["-t", "first-listen", "--snapshot-on", "sigalrm",
                                "--exec", "/bin/true"],
                               "--snapshot-on names triggers that are not selected: "
-                              "sigalrm; add them to --trigger")
+                              "sigalrm; add them to --trigger or leave them out of "
+                              "--snapshot-on")
+        self.assertUsageError(["-t", "first-listen", "--snapshot-on", "default",
+                               "--exec", "/bin/true"],
+                              "--snapshot-on names triggers that are not selected: "
+                              "first-stdin,first-environ,idle,explicit; add them to --trigger "
+                              "or leave them out of --snapshot-on")
+
+    def test_snapshot_on_all_means_selected(self):
+        """--snapshot-on all with a smaller -t list requests snapshots of every selected trigger."""
+        run = self.trace(["-t", "bootstrap", "--snapshot-on", "all", "--freeze",
+                          "--exec", "/bin/true"], ["/bin/true"])
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        snapshots = run.of_type("snapshot")
+        self.assertEqual(len(snapshots), 1, run.describe())
+        self.assertEqual(snapshots[0]["status"], "ok", run.describe())
+        self.assertServed(run, snapshots[0], run.triggers("bootstrap")[0])
 
 
 if __name__ == "__main__":
