@@ -156,17 +156,21 @@ static int watchdog_send(struct snapshots *sn, char kind, pid_t group)
 
 static int start_watchdog(struct snapshots *sn)
 {
-	int fds[2];
+	int fds[2], agent_pidfd;
 	pid_t pid;
 
 	if (pipe2(fds, O_CLOEXEC))
 		return -errno;
 	if (!sn->guard)
 		sn->guard = guard_open(sn->tracer);
+	/* opened before the fork: a child that opened it could find the agent dead already */
+	agent_pidfd = syscall(SYS_pidfd_open, getpid(), 0);
 	pid = fork();
 	if (pid < 0) {
 		int err = -errno;
 
+		if (agent_pidfd >= 0)
+			close(agent_pidfd);
 		close(fds[0]);
 		close(fds[1]);
 		guard_close(sn->guard);
@@ -174,7 +178,6 @@ static int start_watchdog(struct snapshots *sn)
 		return err;
 	}
 	if (pid == 0) {
-		int agent_pidfd = syscall(SYS_pidfd_open, getppid(), 0);
 		int holds_fd = dup2(sn->tracer->holds_fd, 3);
 		unsigned int first_closed = 6;
 
@@ -185,6 +188,8 @@ static int start_watchdog(struct snapshots *sn)
 		dup2(fds[0], 4);
 		if (agent_pidfd >= 0)
 			agent_pidfd = dup2(agent_pidfd, 5);
+		else
+			close(5);
 		/* the guard stays attached until the watchdog exits, to run at that exit */
 		if (sn->guard && dup2(guard_link_fd(sn->guard), 6) == 6)
 			first_closed = 7;
@@ -192,6 +197,8 @@ static int start_watchdog(struct snapshots *sn)
 		syscall(SYS_close_range, first_closed, ~0U, 0);
 		watchdog_main(holds_fd, 4, agent_pidfd);
 	}
+	if (agent_pidfd >= 0)
+		close(agent_pidfd);
 	close(fds[0]);
 	sn->watchdog_fd = fds[1];
 	sn->watchdog = pid;
@@ -282,11 +289,44 @@ static void end_cooldown_holds(struct snapshots *sn, __u32 pid, __u64 end_ns)
 {
 	int err;
 
-	if (!sn->opts->freeze || !sn->opts->cooldown_ns)
+	if (!sn->opts->freeze)
 		return;
+	/* end_ns is never 0, so the call also ends the mark of hold_no_stops() */
 	err = tracer_set_flags(sn->tracer, (pid_t)pid, 0, end_ns + sn->opts->cooldown_ns);
 	if (err && err != -ENOENT)
 		log_error("turning off the kernel holds of process %u for the snapshot cooldown failed: %s; triggers in it still stop it until the agent resumes it",
+			  pid, strerror(-err));
+}
+
+/*
+ * Whether the holds map has a hold of pid that the kernel made for a record
+ * the agent has not read yet. Sets *since_ns to its start.
+ */
+static int pending_kernel_hold(struct snapshots *sn, __u32 pid, __u64 *since_ns)
+{
+	struct st_hold hold;
+
+	if (bpf_map_lookup_elem(sn->tracer->holds_fd, &pid, &hold))
+		return 0;
+	*since_ns = hold.since_ns;
+	return 1;
+}
+
+/*
+ * Tells the kernel not to stop pid until end_cooldown_holds() runs at the
+ * end of its request. The process runs during a request that holds
+ * nothing, and a stop in the middle would only change the process under the
+ * checkpointer, since the trigger joins the running request.
+ */
+static void hold_no_stops(struct snapshots *sn, __u32 pid)
+{
+	int err;
+
+	if (!sn->opts->freeze)
+		return;
+	err = tracer_set_flags(sn->tracer, (pid_t)pid, 0, ~0ULL);
+	if (err && err != -ENOENT)
+		log_error("turning off the kernel holds of process %u during its snapshot failed: %s; a trigger during it may stop it",
 			  pid, strerror(-err));
 }
 
@@ -328,6 +368,19 @@ static int requested(const struct snapshots *sn, const struct line *line)
 static int kernel_held(const struct line *line)
 {
 	return line->record && (line->record->flags & ST_RECORD_HELD);
+}
+
+static int pending_kernel_hold(struct snapshots *sn, __u32 pid, __u64 *since_ns);
+
+/*
+ * Whether the kernel hold that line's record reports still lasts. A request
+ * that took the hold over before the record came may have ended it.
+ */
+static int kernel_held_now(struct snapshots *sn, const struct line *line)
+{
+	__u64 since;
+
+	return kernel_held(line) && pending_kernel_hold(sn, line->pid, &since);
 }
 
 #define STOP_WAIT_NS 500000000ULL	/* how long to wait for every thread to stop */
@@ -437,7 +490,7 @@ int snapshots_before_line(struct snapshots *sn, const struct line *line, int *he
 	*held = 0;
 	if (!requested(sn, line)) {
 		/* a kernel hold for a trigger that requests nothing: let it go */
-		if (kernel_held(line))
+		if (kernel_held_now(sn, line) && !job_of_pid(sn, line->pid))
 			release_hold(sn, line->pid, 0, NULL);
 		return 0;
 	}
@@ -706,14 +759,15 @@ static void report_skip(struct snapshots *sn, const struct line *line, __u64 seq
 			const char *reason)
 {
 	struct served_trigger served = { .seq = seq, .trigger = line->trigger };
+	int held = kernel_held_now(sn, line);
 	struct snapshot_report report = {
 		.status = "skipped",
 		.reason = reason,
 		.pid = line->pid,
 		.tid = line->tid,
 		.exit_code = -1,
-		.held = kernel_held(line),
-		.hold = kernel_held(line) ? "kernel" : "none",
+		.held = held,
+		.hold = held ? "kernel" : "none",
 		.resumed = -1,
 		.continued = -1,
 		.served = &served,
@@ -797,15 +851,22 @@ void snapshots_after_line(struct snapshots *sn, const struct line *line, __u64 s
 	job->deadline_ns = now + sn->opts->snapshot_timeout_ns;
 	/*
 	 * line->held is the agent's own hold from snapshots_before_line(). A
-	 * hold entry in the map may belong to a later record that the agent has
-	 * not read yet, which joins this request when it comes.
+	 * hold entry in the map without either belongs to a later record that
+	 * the agent has not read yet: the kernel stops the process for it, and
+	 * that record joins this request. The request takes that hold over, so
+	 * the checkpointer starts once every thread has stopped.
 	 */
-	if (kernel_held(line)) {
+	if (kernel_held_now(sn, line)) {
 		job->hold = HOLD_KERNEL;
 		job->held_since_ns = line->boot_ns;
 	} else if (line->held) {
 		job->hold = HOLD_AGENT;
 		job->held_since_ns = now;
+	} else if (sn->opts->freeze && pending_kernel_hold(sn, job->pid, &job->held_since_ns)) {
+		job->hold = HOLD_KERNEL;
+	} else {
+		/* the process runs during this request: no later trigger may stop it */
+		hold_no_stops(sn, job->pid);
 	}
 	ps = pstate_of(sn, job->pid);
 	ps->count++;

@@ -609,9 +609,47 @@ class HoldTest(SnapshotTestCase):
         self.assertServed(run, snap, trigger)
         self.assertEqual(len(run.triggers("sigstop")), 1, run.describe())
 
+    def test_flood_checkpointer_sees_hold(self):
+        """Under a flood from 4 threads, SNAPTRIG_HELD matches the snapshot line, and
+        a held process has every thread stopped when its checkpointer starts."""
+        log = Path(self.tmp) / "checkpointer.log"
+        script = Path(self.tmp) / "record.sh"
+        script.write_text("#!/bin/sh\n"
+                          "states=$(cat /proc/$SNAPTRIG_PID/task/*/stat | awk '{printf \"%s\", $3}')\n"
+                          f"echo \"$SNAPTRIG_SEQ $SNAPTRIG_HELD $states\" >> {log}\n"
+                          "sleep 0.05\n")
+        script.chmod(0o755)
+        target = self.spawn([tool("st-flood"), "-t", "4", "-n", "100000000", "-S", "-L"],
+                            stdin=subprocess.DEVNULL)
+        pid = int(target.wait_fact("pid"))
+        run = self.trace(["-t", "non-deterministic-call", "--cooldown", "50ms", "--freeze",
+                          "--exec", str(script), "-p", str(pid)])
+        run.wait_start()
+        time.sleep(2)
+        run.interrupt()
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertRunning(pid, "after snaptrig detached")
+
+        seen = {}
+        for line in log.read_text().splitlines():
+            seq, held, states = line.split()
+            seen[int(seq)] = (held, states)
+        snaps = [s for s in run.of_type("snapshot") if s["status"] == "ok"]
+        held = [s for s in snaps if s["held"]]
+        self.assertGreaterEqual(len(held), 5, run.describe())
+        for snap in snaps:
+            first = snap["triggers"][0]["seq"]
+            self.assertIn(first, seen, run.describe())
+            self.assertEqual(seen[first][0], "1" if snap["held"] else "0",
+                             f"snapshot {snap['seq']}" + run.describe())
+            if snap["held"]:
+                self.assertEqual(set(seen[first][1]), {"T"},
+                                 f"snapshot {snap['seq']}: {seen[first][1]}")
+
     def test_later_kernel_hold_joins_request(self):
-        """A trigger that holds nothing starts its request without a hold, even when
-        the kernel already holds the process for a later trigger, which then joins.
+        """A trigger that holds nothing takes over the kernel's hold for a later
+        trigger, whose record the agent has not read yet, and its checkpointer
+        starts once every thread has stopped. The later trigger then joins.
 
         The agent writes to a FIFO that the test leaves unread, so it stops at a
         full pipe among the lines of a getrandom flood. Meanwhile the process
@@ -662,7 +700,9 @@ class HoldTest(SnapshotTestCase):
                          [{"trigger": t, "seq": triggers[t]["seq"]}
                           for t in ("sigtstp", "first-listen")])
         self.assertFields(run, snaps[0], status="ok", held=True, hold="kernel", resumed=True)
-        self.assertEqual(read_json_file(out)["env"]["SNAPTRIG_HELD"], "0")
+        record = read_json_file(out)
+        self.assertEqual(record["env"]["SNAPTRIG_HELD"], "1")
+        self.assertEqual(set(record["threads"].values()), {"T"}, record)
 
     def test_already_stopped_not_resumed(self):
         """A trigger of a process someone else stopped before it gets no hold."""
