@@ -10,6 +10,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 #include "container.h"
+#include "emit.h"
 #include "idle.h"
 #include "log.h"
 #include "session.h"
@@ -583,6 +584,7 @@ static void cgroup_attach_found(struct session *s)
 void cgroup_target_check(struct session *s, __u64 now)
 {
 	struct cgroup_target *t = &s->opts.cgroup;
+	char path[PATH_MAX * 4 + 1];
 	__u64 id, kernel_id;
 
 	if (!t->id || now < s->next_cgroup_check_ns)
@@ -593,9 +595,11 @@ void cgroup_target_check(struct session *s, __u64 now)
 	id = cgroup_dir_id(t->dir);
 	if (id == t->id)
 		return;
+	/* PATH is a name the operator gave, but it may hold any byte but '/' */
+	text_safe(path, sizeof(path), t->path, strlen(t->path));
 	if (!t->removed) {
 		log_info(0, "cgroup %s was removed; the processes traced from it stay traced until they exit, and a cgroup created again at %s will be traced",
-			 t->path, t->path);
+			 path, path);
 		t->removed = 1;
 	}
 	if (!id)
@@ -610,6 +614,6 @@ void cgroup_target_check(struct session *s, __u64 now)
 	__atomic_compare_exchange_n(&s->tracer.skel->bss->cgroup_target_id, &kernel_id, id, 0,
 				    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 	log_info(0, "cgroup %s was created again (id %llu); tracing the processes in it",
-		 t->path, (unsigned long long)id);
+		 path, (unsigned long long)id);
 	cgroup_attach_found(s);
 }

@@ -559,6 +559,26 @@ class CgroupTest(SnaptrigTestCase):
         self.assertEqual(len([l for l in run.err.lines if "was removed" in l]), 1,
                          run.describe())
 
+    def test_recreated_cgroup_notices_escape_path(self):
+        rel = self.rel + "/\x1b[31mred\x01"
+        path = self.mount + rel
+        os.mkdir(path)
+        run = self.trace(["--cgroup", rel, "-t", "first-listen"], stdin=subprocess.DEVNULL)
+        self.assertEqual(run.wait_start()["cgroup"], rel)
+        os.rmdir(path)
+        removed = self.wait_notice(run, "was removed")
+        os.mkdir(path)
+        self.addCleanup(os.rmdir, path)
+        created = self.wait_notice(run, "was created again")
+        self.stop_agent(run)
+
+        escaped = self.rel + "/\\x1b[31mred\\x01"
+        self.assertIn(f"cgroup {escaped} was removed;", removed)
+        self.assertIn(f"created again at {escaped} will be traced", removed)
+        self.assertIn(f"cgroup {escaped} was created again", created)
+        for line in (removed, created):
+            self.assertFalse(any(ord(ch) < 0x20 for ch in line), repr(line))
+
     def test_member_of_recreated_cgroup_traced(self):
         """A process already in the new cgroup when the agent notices it gets the lines of -p."""
         # too long for the kernel side's path comparison, so only the agent's walk can find it
