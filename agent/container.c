@@ -10,6 +10,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 #include "container.h"
+#include "emit.h"
 #include "idle.h"
 #include "log.h"
 #include "session.h"
@@ -143,9 +144,46 @@ static __u64 cgroup_dir_id(const char *dir)
 	return st.st_ino;
 }
 
+/*
+ * Resolves arg, read below mount, with realpath(3), and stores the result's
+ * path below mount in rel. The path that --cgroup follows is the resolved
+ * one, so "./a", "a/b/../a" and "a//" all name the cgroup at /a, the path
+ * that handle_cgroup_mkdir() compares. Logs the error when the path is
+ * missing or resolves outside mount.
+ */
+static int cgroup_path_resolve(const char *arg, const char *mount, char *rel, size_t rel_len)
+{
+	char joined[PATH_MAX * 2 + 2], resolved[PATH_MAX], lexical[PATH_MAX];
+	const char *below = below_mount(arg, mount);
+	__u32 level;
+
+	snprintf(joined, sizeof(joined), "%s/%s", mount, below);
+	if (!realpath(joined, resolved)) {
+		if (errno != ENOENT && errno != ENOTDIR) {
+			log_error("invalid --cgroup '%s': cannot resolve %s: %s", arg, joined,
+				  strerror(errno));
+			return -EINVAL;
+		}
+		/* name the missing cgroup as --cgroup would follow it, when that has no . or .. */
+		if (cgroup_path_normalize(below, lexical, sizeof(lexical), &level))
+			snprintf(lexical, sizeof(lexical), "%s", below);
+		snprintf(joined, sizeof(joined), "%s%s", mount, strcmp(lexical, "/") ? lexical : "");
+		cgroup_missing_error(arg, mount, lexical, joined);
+		return -ENOENT;
+	}
+	below = below_mount(resolved, mount);
+	if (below == resolved) {
+		log_error("invalid --cgroup '%s': it resolves to %s, outside the cgroup2 mount %s; give a directory under %s, or a path relative to it",
+			  arg, resolved, mount, mount);
+		return -EINVAL;
+	}
+	snprintf(rel, rel_len, "%s", *below ? below : "/");
+	return 0;
+}
+
 int cgroup_target_resolve(const char *arg, struct cgroup_target *t)
 {
-	char mount[PATH_MAX], rel[PATH_MAX], dir[PATH_MAX * 2];
+	char mount[PATH_MAX], found[PATH_MAX], rel[PATH_MAX], dir[PATH_MAX * 2];
 	int err;
 
 	memset(t, 0, sizeof(*t));
@@ -155,9 +193,17 @@ int cgroup_target_resolve(const char *arg, struct cgroup_target *t)
 			  arg);
 		return -ENOENT;
 	}
-	if (!*arg || cgroup_path_normalize(below_mount(arg, mount), rel, sizeof(rel), &t->level)) {
-		log_error("invalid --cgroup '%s': give a directory under %s, or a path relative to it as in the 0:: line of /proc/PID/cgroup, without . or ..",
-			  arg, mount);
+	if (!*arg) {
+		log_error("invalid --cgroup '': give a directory under %s, or a path relative to it as in the 0:: line of /proc/PID/cgroup",
+			  mount);
+		return -EINVAL;
+	}
+	err = cgroup_path_resolve(arg, mount, found, sizeof(found));
+	if (err)
+		return err;
+	/* found has no . or .. left: this counts its components */
+	if (cgroup_path_normalize(found, rel, sizeof(rel), &t->level)) {
+		log_error("invalid --cgroup '%s': the path %s is too long", arg, found);
 		return -EINVAL;
 	}
 	snprintf(dir, sizeof(dir), "%s%s", mount, strcmp(rel, "/") ? rel : "");
@@ -583,6 +629,7 @@ static void cgroup_attach_found(struct session *s)
 void cgroup_target_check(struct session *s, __u64 now)
 {
 	struct cgroup_target *t = &s->opts.cgroup;
+	char path[PATH_MAX * 4 + 1];
 	__u64 id, kernel_id;
 
 	if (!t->id || now < s->next_cgroup_check_ns)
@@ -593,9 +640,11 @@ void cgroup_target_check(struct session *s, __u64 now)
 	id = cgroup_dir_id(t->dir);
 	if (id == t->id)
 		return;
+	/* PATH is a name the operator gave, but it may hold any byte but '/' */
+	text_safe(path, sizeof(path), t->path, strlen(t->path));
 	if (!t->removed) {
 		log_info(0, "cgroup %s was removed; the processes traced from it stay traced until they exit, and a cgroup created again at %s will be traced",
-			 t->path, t->path);
+			 path, path);
 		t->removed = 1;
 	}
 	if (!id)
@@ -610,6 +659,6 @@ void cgroup_target_check(struct session *s, __u64 now)
 	__atomic_compare_exchange_n(&s->tracer.skel->bss->cgroup_target_id, &kernel_id, id, 0,
 				    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 	log_info(0, "cgroup %s was created again (id %llu); tracing the processes in it",
-		 t->path, (unsigned long long)id);
+		 path, (unsigned long long)id);
 	cgroup_attach_found(s);
 }

@@ -552,8 +552,7 @@ static void text_escape(char *out, size_t out_len, const char *s, size_t len)
 	out[o] = '\0';
 }
 
-/* Calls text_escape() for the string at s, which ends at its first '\0' or after len bytes. */
-static void text_safe(char *out, size_t out_len, const char *s, size_t len)
+void text_safe(char *out, size_t out_len, const char *s, size_t len)
 {
 	text_escape(out, out_len, s, strnlen(s, len));
 }

@@ -101,5 +101,11 @@ void emit_snapshot(struct emitter *e, const struct snapshot_report *r);
 void emit_lost(struct emitter *e, __u64 total, const __u64 *delta_by_kind);
 void emit_stats(struct emitter *e, const struct classifier *c, __u64 lost_total,
 		const __u64 *lost_by_kind);
+/*
+ * Copies the string at s, which ends at its first '\0' or after len bytes,
+ * to out with every byte outside printable ASCII, and space, '=' and '\\',
+ * as \xNN. out needs 4 bytes per byte of s, plus 1.
+ */
+void text_safe(char *out, size_t out_len, const char *s, size_t len);
 
 #endif

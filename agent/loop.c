@@ -85,31 +85,33 @@ static void arm_timer(struct session *s)
 /*
  * Writes the exits that the kernel kept in the procs map because the ring
  * buffer had no room for their records, with their final counts, then
- * deletes those entries.
+ * deletes those entries. The exit program stored the exit's time, thread
+ * and comm in the entry, so the exit record made here carries what the
+ * lost one would have, except the pid namespace ids.
  */
-static void reap_exited(struct session *s, __u64 now)
+static void reap_exited(struct session *s)
 {
 	__u32 key, next, *prev = NULL;
 	struct st_exit_record rec;
 	struct st_proc proc;
 
 	while (bpf_map_get_next_key(s->tracer.procs_fd, prev, &next) == 0) {
-		struct proc_entry *known;
-
 		key = next;
 		prev = &key;
 		if (tracer_read_proc(&s->tracer, key, &proc) || !(proc.flags & ST_PROC_EXITED))
+			continue;
+		/* the exit program is still filling the entry: take it on the next pass */
+		if (!proc.exit_ns)
 			continue;
 		memset(&rec, 0, sizeof(rec));
 		rec.hdr.kind = ST_REC_EXIT;
 		rec.hdr.size = sizeof(rec);
 		rec.hdr.pid = key;
-		rec.hdr.tid = key;
-		rec.hdr.boot_ns = now;
-		rec.hdr.flags = ST_RECORD_AGENT;
-		known = classifier_find(&s->classifier, key);
-		if (known)
-			memcpy(rec.hdr.comm, known->comm, sizeof(rec.hdr.comm));
+		rec.hdr.tid = proc.exit_tid;
+		rec.hdr.boot_ns = proc.exit_ns;
+		rec.hdr.flags = ST_RECORD_AGENT;	/* its delay is no ring buffer delay */
+		memcpy(rec.hdr.comm, proc.exit_comm, sizeof(rec.hdr.comm));
+		rec.hdr.comm[ST_COMM_LEN - 1] = '\0';
 		memcpy(rec.calls, proc.calls, sizeof(rec.calls));
 		rec.exit_code = proc.exit_code;
 		rec.once_lost = proc.once_lost;
@@ -129,7 +131,9 @@ static void reconcile_once(struct session *s, __u64 now)
 		__u32 pid = s->classifier.procs[i].pid;
 		struct st_proc kernel;
 
-		if (tracer_read_proc(&s->tracer, pid, &kernel) == 0 && kernel.once_lost)
+		/* reap_exited() writes those of an exited process, dated at its exit */
+		if (tracer_read_proc(&s->tracer, pid, &kernel) == 0 && kernel.once_lost &&
+		    !(kernel.flags & ST_PROC_EXITED))
 			classifier_reconcile(&s->classifier, pid, kernel.once_lost, now);
 	}
 }
@@ -153,7 +157,7 @@ static void check_lost(struct session *s, __u64 now)
 	s->lost_total = total;
 	emit_lost(&s->emitter, total, delta);
 	reconcile_once(s, now);
-	reap_exited(s, now);
+	reap_exited(s);
 }
 
 /*
@@ -168,7 +172,7 @@ static void check_liveness(struct session *s, __u64 now)
 	if (now < s->next_liveness_ns)
 		return;
 	s->next_liveness_ns = now + LIVENESS_NS;
-	reap_exited(s, now);
+	reap_exited(s);
 	ring_reader_consume(&s->tracer.ring);
 	for (i = 0; i < s->classifier.proc_count; i++) {
 		pid_t pid = s->classifier.procs[i].pid;

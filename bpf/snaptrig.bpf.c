@@ -754,6 +754,23 @@ int BPF_PROG(handle_cgroup_attach_task, struct cgroup *dst, const char *path,
 	return 0;
 }
 
+/*
+ * Creates the procs entry of a traced process's child. Its own scope lets
+ * clang give the entry the stack slot of join_task()'s entry, since the two
+ * together exceed the 512-byte BPF stack.
+ */
+static __always_inline int add_child(const struct st_proc *pproc, __u32 ctgid)
+{
+	struct st_proc fresh = {};
+
+	fresh.stdin_dev = pproc->stdin_dev;
+	fresh.stdin_ino = pproc->stdin_ino;
+	fresh.stdin_fds = pproc->stdin_fds;	/* the child has the same descriptors */
+	/* not ST_PROC_NO_HOLD: the agent counts the child's snapshots from 0 */
+	fresh.flags = pproc->flags & (ST_PROC_STDIN_KNOWN | ST_PROC_STDIN_HIGH | ST_PROC_STDIN_ANY);
+	return bpf_map_update_elem(&procs, &ctgid, &fresh, BPF_NOEXIST);
+}
+
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 {
@@ -761,7 +778,6 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	__u32 ctgid = BPF_CORE_READ(child, tgid);
 	struct st_fork_record *rec;
 	struct st_proc *pproc;
-	struct st_proc fresh = {};
 
 	/* threads share their process's entry */
 	if (ctgid != BPF_CORE_READ(child, pid) || ctgid == targ_agent_tgid)
@@ -780,13 +796,7 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	}
 	if (!targ_follow || !pproc)
 		return 0;
-
-	fresh.stdin_dev = pproc->stdin_dev;
-	fresh.stdin_ino = pproc->stdin_ino;
-	fresh.stdin_fds = pproc->stdin_fds;	/* the child has the same descriptors */
-	/* not ST_PROC_NO_HOLD: the agent counts the child's snapshots from 0 */
-	fresh.flags = pproc->flags & (ST_PROC_STDIN_KNOWN | ST_PROC_STDIN_HIGH | ST_PROC_STDIN_ANY);
-	if (bpf_map_update_elem(&procs, &ctgid, &fresh, BPF_NOEXIST))
+	if (add_child(pproc, ctgid))
 		return 0;
 
 	rec = record_reserve(sizeof(*rec), ST_REC_FORK);
@@ -833,6 +843,16 @@ int BPF_PROG(handle_exit, struct task_struct *task)
 		if (__sync_fetch_and_or(&proc->flags, ST_PROC_EXITED) & ST_PROC_EXITED)
 			return 0;
 		proc->exit_code = exit_status(task, sig);
+		proc->exit_tid = BPF_CORE_READ(task, pid);
+		if (BPF_CORE_READ(task, flags) & PF_IO_WORKER_FLAG)
+			BPF_CORE_READ_STR_INTO(&proc->exit_comm, task, group_leader, comm);
+		else
+			BPF_CORE_READ_STR_INTO(&proc->exit_comm, task, comm);
+		/*
+		 * The agent reads the entry once exit_ns is set. An atomic
+		 * exchange orders it after the stores above on x86 and arm64.
+		 */
+		__sync_lock_test_and_set(&proc->exit_ns, bpf_ktime_get_boot_ns());
 		bpf_map_delete_elem(&holds, &tgid);
 		return 0;
 	}

@@ -173,6 +173,14 @@ struct st_proc {
 	__u32 once_lost;	/* once-triggers whose record the ring buffer could not take */
 	__s32 exit_code;	/* ST_PROC_EXITED: the wait(2) status word */
 	__u32 coverage;		/* ST_TRIG_BIT of triggers whose coverage record was sent */
+	/*
+	 * What the lost exit record would have carried, for ST_PROC_EXITED.
+	 * Only the exit program writes them, and exit_ns last, so the agent
+	 * waits for a non-zero exit_ns before it reads the others.
+	 */
+	__u32 exit_tid;
+	__u64 exit_ns;		/* boot-time ns of the exit */
+	char exit_comm[ST_COMM_LEN];
 };
 
 /* st_record_header.flags */
@@ -182,7 +190,11 @@ struct st_proc {
  * the hooks of the new image: the ia32 hook, or the uprobes of its markers.
  */
 #define ST_RECORD_HOOK_HELD (1u << 1)
-/* The agent made the record, not the kernel: its boot_ns is when the agent made it. */
+/*
+ * The agent made the record, not the kernel. Its boot_ns is when the agent
+ * made it, except for an exit that the kernel kept in the procs map, which
+ * has the exit's time.
+ */
 #define ST_RECORD_AGENT (1u << 31)
 
 /* Executables the agent has examined for uprobes: the images map. */

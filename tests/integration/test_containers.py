@@ -559,6 +559,26 @@ class CgroupTest(SnaptrigTestCase):
         self.assertEqual(len([l for l in run.err.lines if "was removed" in l]), 1,
                          run.describe())
 
+    def test_recreated_cgroup_notices_escape_path(self):
+        rel = self.rel + "/\x1b[31mred\x01"
+        path = self.mount + rel
+        os.mkdir(path)
+        run = self.trace(["--cgroup", rel, "-t", "first-listen"], stdin=subprocess.DEVNULL)
+        self.assertEqual(run.wait_start()["cgroup"], rel)
+        os.rmdir(path)
+        removed = self.wait_notice(run, "was removed")
+        os.mkdir(path)
+        self.addCleanup(os.rmdir, path)
+        created = self.wait_notice(run, "was created again")
+        self.stop_agent(run)
+
+        escaped = self.rel + "/\\x1b[31mred\\x01"
+        self.assertIn(f"cgroup {escaped} was removed;", removed)
+        self.assertIn(f"created again at {escaped} will be traced", removed)
+        self.assertIn(f"cgroup {escaped} was created again", created)
+        for line in (removed, created):
+            self.assertFalse(any(ord(ch) < 0x20 for ch in line), repr(line))
+
     def test_member_of_recreated_cgroup_traced(self):
         """A process already in the new cgroup when the agent notices it gets the lines of -p."""
         # too long for the kernel side's path comparison, so only the agent's walk can find it
@@ -609,6 +629,53 @@ class CgroupTest(SnaptrigTestCase):
         self.assertEqual(start["cgroup"], self.rel)
         self.assertEqual(start["targets"], [pid])
         self.stop_agent(run)
+
+    def make_sub_cgroups(self, *names):
+        for name in names:
+            os.mkdir(f"{self.dir}/{name}")
+            self.addCleanup(os.rmdir, f"{self.dir}/{name}")
+
+    def test_dot_components_resolved(self):
+        self.make_sub_cgroups("sub", "other")
+        name = self.rel[1:]
+        for path in (f"./{name}/sub", f"{name}/other/../sub", f"{self.mount}//{name}/./sub"):
+            with self.subTest(path=path):
+                run = self.trace(["--cgroup", path, "-t", "first-listen"],
+                                 stdin=subprocess.DEVNULL)
+                self.assertEqual(run.wait_start()["cgroup"], self.rel + "/sub")
+                self.stop_agent(run)
+
+    def test_dot_path_follows_recreated_cgroup(self):
+        """The kernel side compares the resolved path when a cgroup is created again."""
+        self.make_sub_cgroups("other")
+        sub = self.dir + "/sub"
+        os.mkdir(sub)
+        self.addCleanup(lambda: os.path.isdir(sub) and os.rmdir(sub))
+        run = self.trace(["--cgroup", f".{self.rel}/other/../sub", "-t", "bootstrap"],
+                         stdin=subprocess.DEVNULL)
+        self.assertEqual(run.wait_start()["cgroup"], self.rel + "/sub")
+        # stopped, the agent cannot notice the new cgroup, so only the kernel side can
+        self.pause_agent(run)
+        os.rmdir(sub)
+        os.mkdir(sub)
+        shell = subprocess.run(["/bin/sh", "-c", f"echo $$; echo $$ > {sub}/cgroup.procs; "
+                                "exec /bin/true"], capture_output=True, timeout=TIMEOUT)
+        self.assertEqual(shell.returncode, 0, shell.stderr)
+        pid = int(shell.stdout)
+        self.resume_agent(run)
+
+        join = run.wait_record(lambda r: r["type"] == "join" and r["pid"] == pid,
+                               f"the join line of {pid}")
+        self.assertEqual(join["cgroup"], self.rel + "/sub")
+        self.assertEqual(join["cgroup_id"], os.stat(sub).st_ino)
+        run.wait_trigger("bootstrap", pid)
+        self.stop_agent(run)
+
+    def test_path_resolving_outside_mount_rejected(self):
+        parent = os.path.dirname(self.mount)
+        self.assertCgroupRejected(
+            "..", f"it resolves to {parent}, outside the cgroup2 mount {self.mount}; "
+            f"give a directory under {self.mount}, or a path relative to it")
 
     def assertCgroupRejected(self, path, message):
         out = subprocess.run([str(SNAPTRIG), "--cgroup", path], capture_output=True,

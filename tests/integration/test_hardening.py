@@ -312,6 +312,37 @@ class HardeningTest(SnaptrigTestCase):
             self.assertExited(run, pid, 0)
         self.assertNoProgramsLeft([run.pid])
 
+    def test_lost_children_exit_time_and_comm(self):
+        # A flood fills the 4K ring buffer while st-forker forks children that
+        # listen and exit, so some children lose every record, exit included.
+        # Their lines then come from what the kernel kept in the procs map.
+        script = (f"{tool(FLOOD)} -t 2 -n 200000 -S -L >/dev/null & "
+                  f"{tool('st-forker')} -n 600 -a listen >/dev/null; wait")
+        run = self.trace(["--ring-buffer-size", "4K", "--cooldown", "0s",
+                          "-t", "first-listen,non-deterministic-call"],
+                         ["sh", "-c", script], stdin=subprocess.DEVNULL, allow_lost=True)
+        self.assertEqual(run.wait_exit(timeout=60), 0, run.describe())
+        lost = run.records[-1]["lost_by_kind"]
+        self.assertGreater(lost["exit"], 0, "no exit record lost: the test proves nothing")
+        exits = run.exits()
+        comms = collections.Counter(e["comm"] for e in exits)
+        self.assertEqual(comms[""], 0, "exit lines without comm")
+        self.assertEqual(comms["st-forker"], 601, "exit lines of st-forker and its children")
+        # the exits of different processes have different times
+        times = collections.Counter(e["boot_ns"] for e in exits)
+        shared = {t: n for t, n in times.items() if n > 1}
+        self.assertEqual(shared, {}, "boot_ns shared by exit lines")
+        for line in run.of_type("trigger"):
+            self.assertNotEqual(line["comm"], "", f"trigger line without comm: {line}")
+        # a reconciled or coalesced line of a child comes before its exit
+        exit_ns = {e["pid"]: e["boot_ns"] for e in exits}
+        for line in run.triggers():
+            if line["pid"] in exit_ns:
+                self.assertLessEqual(line["boot_ns"], exit_ns[line["pid"]],
+                                     f"line dated after its process's exit: {line}")
+        self.assertLostLinesAddUp(run)
+        self.assertNoProgramsLeft([run.pid])
+
     # -- faults ----------------------------------------------------------
 
     def wait_agent_exit(self, agent, timeout, cause):
