@@ -228,7 +228,7 @@ int idle_open(struct tracer *t, const struct options *opts)
 		log_error("opening the idle BPF object failed: %s", strerror(errno));
 		return err;
 	}
-	/* targ_freeze makes an idle record that --freeze holds wake the agent even with --lazy-wakeup */
+	/* targ_freeze makes an idle record that stops its process under --freeze wake the agent even with --lazy-wakeup */
 	TUNABLES_SET(skel->rodata, &t->tunables);
 	skel->rodata->targ_follow = opts->follow;
 	skel->rodata->targ_idle_threshold_ns = opts->idle_threshold_ns;

@@ -13,7 +13,7 @@
 #include "container.h"
 #include "options.h"
 
-/* What a trigger, exec or exit line shows besides its struct line. */
+/* Data that a trigger, exec or exit line shows besides its struct line. */
 struct line_json_context {
 	__u64 seq;			/* of this line */
 	__s64 realtime_offset_ns;	/* CLOCK_REALTIME minus CLOCK_BOOTTIME */

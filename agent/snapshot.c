@@ -173,8 +173,6 @@ static int start_watchdog(struct snapshots *sn)
 			close(agent_pidfd);
 		close(fds[0]);
 		close(fds[1]);
-		guard_close(sn->guard);
-		sn->guard = NULL;
 		return err;
 	}
 	if (pid == 0) {
@@ -282,52 +280,43 @@ static const char *skip_reason(struct snapshots *sn, __u32 pid, __u64 at)
 }
 
 /*
- * Tells the kernel not to stop pid for triggers before the end of the
- * snapshot cooldown that starts at end_ns, since the agent skips them.
+ * Turns off the kernel's stops of pid under --freeze for triggers that the
+ * agent would only skip or join: with ST_PROC_NO_HOLD in flags for good, or
+ * until boot-time ns stop_until. when names the case in the error message.
  */
-static void end_cooldown_holds(struct snapshots *sn, __u32 pid, __u64 end_ns)
+static void skip_kernel_stops(struct snapshots *sn, __u32 pid, __u32 flags, __u64 stop_until,
+			      const char *when)
 {
 	int err;
 
 	if (!sn->opts->freeze)
 		return;
-	/* end_ns is never 0, so the call also ends the mark of hold_no_stops() */
-	err = tracer_set_flags(sn->tracer, (pid_t)pid, 0, end_ns + sn->opts->cooldown_ns);
+	err = tracer_set_flags(sn->tracer, (pid_t)pid, flags, stop_until);
+	/* -ENOENT: the process has exited, and its entry with it */
 	if (err && err != -ENOENT)
-		log_error("turning off the kernel holds of process %u for the snapshot cooldown failed: %s; triggers in it still stop it until the agent resumes it",
-			  pid, strerror(-err));
+		log_error("turning off the kernel's stops of process %u %s failed: %s; such triggers still stop it until the agent resumes it",
+			  pid, when, strerror(-err));
 }
 
 /*
- * Whether the holds map has a hold of pid that the kernel made for a record
- * the agent has not read yet. Sets *since_ns to its start.
+ * Tells the kernel not to stop pid for triggers before the end of the
+ * snapshot cooldown that starts at end_ns, since the agent skips them.
+ * end_ns is never 0, so this also ends the mark of stop_none_during().
  */
-static int pending_kernel_hold(struct snapshots *sn, __u32 pid, __u64 *since_ns)
+static void end_cooldown_holds(struct snapshots *sn, __u32 pid, __u64 end_ns)
 {
-	struct st_hold hold;
-
-	if (bpf_map_lookup_elem(sn->tracer->holds_fd, &pid, &hold))
-		return 0;
-	*since_ns = hold.since_ns;
-	return 1;
+	skip_kernel_stops(sn, pid, 0, end_ns + sn->opts->cooldown_ns, "for the snapshot cooldown");
 }
 
 /*
  * Tells the kernel not to stop pid until end_cooldown_holds() runs at the
- * end of its request. The process runs during a request that holds
- * nothing, and a stop in the middle would only change the process under the
- * checkpointer, since the trigger joins the running request.
+ * end of its request. The process runs during a request without a hold, and
+ * a trigger then only joins the request, so a stop would change the process
+ * under the checkpointer for nothing.
  */
-static void hold_no_stops(struct snapshots *sn, __u32 pid)
+static void stop_none_during(struct snapshots *sn, __u32 pid)
 {
-	int err;
-
-	if (!sn->opts->freeze)
-		return;
-	err = tracer_set_flags(sn->tracer, (pid_t)pid, 0, ~0ULL);
-	if (err && err != -ENOENT)
-		log_error("turning off the kernel holds of process %u during its snapshot failed: %s; a trigger during it may stop it",
-			  pid, strerror(-err));
+	skip_kernel_stops(sn, pid, 0, ~0ULL, "during its snapshot");
 }
 
 /* Drops the snapshot count and cooldown of pid, whose number may be reused. */
@@ -348,15 +337,7 @@ static void pstate_remove(struct snapshots *sn, __u32 pid)
  */
 static void end_kernel_holds(struct snapshots *sn, __u32 pid)
 {
-	int err;
-
-	if (!sn->opts->freeze)
-		return;
-	err = tracer_set_flags(sn->tracer, (pid_t)pid, ST_PROC_NO_HOLD, 0);
-	/* -ENOENT: the process has exited, and its entry with it */
-	if (err && err != -ENOENT)
-		log_error("turning off the kernel holds of process %u after its last snapshot failed: %s; its later triggers still stop it until the agent resumes it",
-			  pid, strerror(-err));
+	skip_kernel_stops(sn, pid, ST_PROC_NO_HOLD, 0, "after its last snapshot");
 }
 
 static int requested(const struct snapshots *sn, const struct line *line)
@@ -370,7 +351,19 @@ static int kernel_held(const struct line *line)
 	return line->record && (line->record->flags & ST_RECORD_HELD);
 }
 
-static int pending_kernel_hold(struct snapshots *sn, __u32 pid, __u64 *since_ns);
+/*
+ * Whether the holds map has an entry for pid, which the kernel made for a
+ * record the agent has not read yet. Sets *since_ns to its start.
+ */
+static int pending_kernel_hold(struct snapshots *sn, __u32 pid, __u64 *since_ns)
+{
+	struct st_hold hold;
+
+	if (bpf_map_lookup_elem(sn->tracer->holds_fd, &pid, &hold))
+		return 0;
+	*since_ns = hold.since_ns;
+	return 1;
+}
 
 /*
  * Whether the kernel hold that line's record reports still lasts. A request
@@ -866,7 +859,7 @@ void snapshots_after_line(struct snapshots *sn, const struct line *line, __u64 s
 		job->hold = HOLD_KERNEL;
 	} else {
 		/* the process runs during this request: no later trigger may stop it */
-		hold_no_stops(sn, job->pid);
+		stop_none_during(sn, job->pid);
 	}
 	ps = pstate_of(sn, job->pid);
 	ps->count++;
@@ -1238,7 +1231,7 @@ static void check_watchdog(struct snapshots *sn)
 	sn->watchdog_fd = -1;
 	err = start_watchdog(sn);
 	if (err) {
-		log_error("the watchdog (pid %d) ended with %s %d, and starting another failed: %s; if snaptrig dies now, the processes it holds stay stopped unless the kernel guard resumes them",
+		log_error("the watchdog (pid %d) ended with %s %d, and starting another failed: %s; if snaptrig dies now, only the kernel guard, where it loaded, resumes the processes it stopped",
 			  dead, WIFSIGNALED(status) ? "signal" : "status",
 			  WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), strerror(-err));
 		return;
@@ -1342,8 +1335,12 @@ void snapshots_shutdown(struct snapshots *sn)
 
 void snapshots_end_watchdog(struct snapshots *sn)
 {
-	if (sn->watchdog_fd < 0)
+	if (sn->watchdog_fd < 0) {
+		/* a guard without a watchdog: its start or restart failed */
+		guard_close(sn->guard);
+		sn->guard = NULL;
 		return;
+	}
 	/* the programs are detached: the watchdog resumes what is left and exits */
 	if (watchdog_send(sn, WATCHDOG_DETACHED, 0))
 		log_info(1, "cannot tell the watchdog that the programs are detached");

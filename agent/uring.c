@@ -42,7 +42,7 @@ static void configure(struct uring_bpf *skel, const struct tunables *tun,
 {
 	TUNABLES_SET(skel->rodata, tun);
 	/*
-	 * Only holds use the kfuncs. Looking them up parses the kernel's BTF,
+	 * Only a hold needs the kfuncs. Looking them up parses the kernel's BTF,
 	 * which took about 20 ms and 3 MiB at start here.
 	 */
 	if (tun->freeze) {

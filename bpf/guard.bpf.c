@@ -6,7 +6,7 @@
  * kills the agent's cgroup kills the watchdog too, and then nothing would
  * send SIGCONT. This program runs at the exit of either of the two. When the
  * other one is gone or dying as well, it sets agent_gone and sends SIGCONT to
- * every process in holds that nobody else stopped. While the watchdog lives,
+ * every process in holds that no other process stopped. While the watchdog lives,
  * it leaves the work to the watchdog, which first kills the checkpointers
  * that would go on dumping a running process.
  *

@@ -272,7 +272,7 @@ static __always_inline bool stop_current(__u32 trigger)
 	 * The guard sets agent_gone before it walks holds, and this reads it
 	 * after the entry and the stop, both with full barriers. So either the
 	 * walk finds the entry and sends SIGCONT after the SIGSTOP, or this
-	 * sees the flag and takes the stop back.
+	 * reads the flag set and takes the stop back.
 	 */
 	gone = bpf_map_lookup_elem(&agent_gone, &zero);
 	if (gone && __sync_fetch_and_add(gone, 0)) {

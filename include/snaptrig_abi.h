@@ -174,7 +174,8 @@ struct st_proc {
 	__s32 exit_code;	/* ST_PROC_EXITED: the wait(2) status word */
 	__u32 coverage;		/* ST_TRIG_BIT of triggers whose coverage record was sent */
 	/*
-	 * What the lost exit record would have carried, for ST_PROC_EXITED.
+	 * Fields of the exit record that the ring buffer could not take, for
+	 * ST_PROC_EXITED.
 	 * Only the exit program writes them, and exit_ns last, so the agent
 	 * waits for a non-zero exit_ns before it reads the others.
 	 */

@@ -300,7 +300,7 @@ class CliTest(SnaptrigTestCase):
         self.assertEqual(rc, 0, out + "\n".join(err))
         rc, out, err = self.run_agent(["--check", "-t", "all"])
         self.assertEqual(rc, 0, out + "\n".join(err))
-        # this kernel has the kfuncs of the guard, so its line must say ok
+        # this kernel has the kfuncs of the guard, so its line must read ok
         self.assertIn("  ok       kernel resume of held processes if snaptrig and its watchdog "
                       "die (bpf_send_signal_task)", out.splitlines(), out)
 

@@ -572,7 +572,7 @@ class HardeningTest(SnaptrigTestCase):
         self.assertNoProgramsLeft([run.pid, children["snaptrig"][0]])
 
     def test_watchdog_restarted(self):
-        """A dead watchdog is replaced, and the new one knows the running checkpointer."""
+        """A dead watchdog is replaced, and the new one is told of the running checkpointer."""
         target, run = self.held_flood()
         run.wait_record(lambda r: r.get("held") is True, "a held line")
         children = self.agent_children(run.pid)

@@ -780,7 +780,7 @@ class HoldTest(SnapshotTestCase):
         self.assertExited(run, pid, 0, comm="true")
 
     def test_reused_pid_counts_from_zero(self):
-        """A process that gets the pid of one that exited has its own --max-snapshots."""
+        """A process with the pid of an exited one has its own --max-snapshots."""
         forker = ("import os, sys\n"
                   "for line in sys.stdin:\n"
                   "    child = os.fork()\n"
@@ -791,11 +791,13 @@ class HoldTest(SnapshotTestCase):
         run = self.trace(["-t", "bootstrap", "--freeze", "--cooldown", "0s",
                           "--max-snapshots", "1", "--exec", "/bin/true"],
                          ["/usr/bin/python3", "-c", forker])
+
         run.write_stdin(b"go\n")
         reused = int(run.wait_fact("child"))
         self.assertFields(run, self.wait_snapshot(run, reused), status="ok", held=True)
         run.wait_record(lambda r: r["type"] == "exit" and r["pid"] == reused,
                         f"the exit line of {reused}")
+
         # another process of the machine may take the pid first: try a few times
         for attempt in range(1, 20):
             with open("/proc/sys/kernel/ns_last_pid", "w", encoding="ascii") as f:
@@ -805,6 +807,7 @@ class HoldTest(SnapshotTestCase):
                 break
         else:
             self.fail(f"pid {reused} was taken by other processes 19 times" + run.describe())
+
         snap = self.wait_snapshot(run, reused, 1)
         self.assertFields(run, snap, status="ok", exit_code=0, held=True, hold="kernel")
         run.close_stdin()

@@ -352,7 +352,7 @@ REDIS_CALLS = {
 
 
 def redis_split(doc, test, field):
-    """The same figure under -t idle and under all triggers but idle, when they ran."""
+    """Return the same figure under -t idle and under all triggers but idle, when they ran."""
     idle = variant(doc, "redis", "snaptrig -t idle -p")
     rest = variant(doc, "redis", "snaptrig -t all but idle -p")
     if not idle or not rest:
