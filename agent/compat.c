@@ -57,6 +57,7 @@ int compat_open(struct tracer *t, const struct options *opts)
 
 	step = "loading";
 	err = compat_bpf__load(skel);
+	tracer_release_elf(skel->skeleton);
 	if (err)
 		goto fail;
 	t->compat = skel;

@@ -26,6 +26,7 @@ struct guard_bpf *guard_open(struct tracer *t)
 	/* a kernel without the kfuncs refuses the load: the watchdog then works alone */
 	log_quiet_libbpf(1);
 	err = guard_bpf__load(skel);
+	tracer_release_elf(skel->skeleton);
 	log_quiet_libbpf(0);
 	if (err)
 		goto fail;

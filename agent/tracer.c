@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 #include <linux/capability.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
@@ -262,6 +263,7 @@ int tracer_open(struct tracer *t, const struct options *opts, pid_t agent_pid)
 	bpf_program__set_autoload(skel->progs.handle_cgroup_mkdir, opts->cgroup.id != 0);
 
 	err = snaptrig_bpf__load(skel);
+	tracer_release_elf(skel->skeleton);
 	if (err) {
 		explain_load_error(err);
 		goto fail;
@@ -288,6 +290,21 @@ int tracer_open(struct tracer *t, const struct options *opts, pid_t agent_pid)
 fail:
 	tracer_close(t);
 	return err;
+}
+
+void tracer_release_elf(const struct bpf_object_skeleton *skeleton)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	uintptr_t data, start, end;
+
+	if (!skeleton || !skeleton->data || page <= 0)
+		return;
+	/* only whole pages inside the object, because its neighbors stay in use */
+	data = (uintptr_t)skeleton->data;
+	start = (data + page - 1) & ~((uintptr_t)page - 1);
+	end = (data + skeleton->data_sz) & ~((uintptr_t)page - 1);
+	if (end > start)
+		madvise((void *)start, end - start, MADV_DONTNEED);
 }
 
 int tracer_open_reader(struct tracer *t, int (*handle_record)(void *ctx, void *data, size_t size),

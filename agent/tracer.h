@@ -14,6 +14,7 @@ struct idle_bpf;
 struct uring_bpf;
 struct compat_bpf;
 struct bpf_object;
+struct bpf_object_skeleton;
 
 struct tracer {
 	__u64 lost_seen[ST_LOST_SLOTS];	/* per kind, as last reported */
@@ -53,6 +54,16 @@ struct stdin_id {
  * Call after bpf_object open and before load. Returns 0 or -errno.
  */
 int tracer_share_maps(struct tracer *t, struct bpf_object *obj);
+
+/*
+ * Drops from the RSS the pages of the object file that the skeleton embeds in
+ * the executable. libbpf reads them only while it opens and loads the object.
+ * Each later load parses the kernel's BTF on top of what is resident, which
+ * takes about twice the size of /sys/kernel/btf/vmlinux (5.5 MB on Linux
+ * 6.18). An open that needs the pages again reads them back from the
+ * executable, which the kernel keeps from being written while it runs.
+ */
+void tracer_release_elf(const struct bpf_object_skeleton *skeleton);
 
 /* Checks for CAP_BPF and CAP_PERFMON (or root); -EPERM after a message. */
 int tracer_check_privileges(void);

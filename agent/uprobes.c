@@ -537,6 +537,7 @@ static int load_environ(struct uprobes *u, struct tracer *t)
 	if (err)
 		return err;
 	err = environ_bpf__load(u->environ);
+	tracer_release_elf(u->environ->skeleton);
 	if (err)
 		log_error("loading the first-environ BPF programs failed: %s; rerun with -vvv for the verifier log",
 			  strerror(-err));
@@ -586,6 +587,7 @@ static int load_marker(struct uprobes *u, struct tracer *t)
 	if (err)
 		return err;
 	err = marker_bpf__load(u->marker);
+	tracer_release_elf(u->marker->skeleton);
 	if (err)
 		log_error("loading the marker BPF programs failed: %s; rerun with -vvv for the verifier log",
 			  strerror(-err));

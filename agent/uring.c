@@ -86,6 +86,7 @@ int uring_open(struct tracer *t, const struct options *opts)
 		goto fail;
 	}
 	err = uring_bpf__load(skel);
+	tracer_release_elf(skel->skeleton);
 	if (err) {
 		go_blind(t, "loading", err);
 		goto fail;
