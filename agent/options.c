@@ -351,6 +351,12 @@ static int parse_socket_path(const char *arg, const char *option, const char **o
 		log_error("invalid path '' for %s: give the socket path", option);
 		return -EINVAL;
 	}
+	/* -o - means standard output, so a socket named - would be a surprise */
+	if (!strcmp(arg, "-")) {
+		log_error("invalid path '-' for %s: a unix socket needs a file path; write ./- for a socket named -",
+			  option);
+		return -EINVAL;
+	}
 	if (strlen(arg) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
 		log_error("invalid path '%s' for %s: longer than %zu bytes; use a shorter path",
 			  arg, option, sizeof(((struct sockaddr_un *)0)->sun_path) - 1);

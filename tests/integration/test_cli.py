@@ -446,6 +446,15 @@ class CliTest(SnaptrigTestCase):
                               f"-o '{path}' and --control '{other}' name the same file")
         self.assertEqual(os.path.getsize(path), 0)
 
+    def test_socket_path_dash_rejected(self):
+        """- means standard output for -o, so --control and --request-socket reject it."""
+        for option in ("--control", "--request-socket"):
+            with self.subTest(option=option):
+                self.assertUsageError([option, "-", "--", TRUE],
+                                      f"invalid path '-' for {option}: a unix socket needs a "
+                                      "file path; write ./- for a socket named -")
+        self.assertFalse(os.path.exists("-"), "a file named - was created")
+
     def test_output_fifo_without_reader(self):
         """An open of a FIFO without a reader would wait for ever, so it fails at once."""
         path = os.path.join(self.tmp, "out.fifo")
