@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * Runs COMMAND under the floor hooks, with COMMAND's pid in their map.
- * Usage: bench-floor tp|raw|churn OBJECT -- COMMAND [ARG...]
+ * Usage: bench-floor tp|exit|raw|churn OBJECT -- COMMAND [ARG...]
  *   tp     the tp/syscalls programs on pread64 and getrandom of floor.bpf.c
+ *   exit   those and the empty program on sys_exit_listen of floor.bpf.c
  *   raw    the raw_tp program on sys_enter of floor.bpf.c
  *   churn  every program of floor-churn.bpf.c, with bench-floor reading its
  *          ring buffer the way the agent does: asleep in epoll until woken
@@ -18,7 +19,7 @@
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: bench-floor tp|raw|churn OBJECT -- COMMAND [ARG...]\n");
+	fprintf(stderr, "usage: bench-floor tp|exit|raw|churn OBJECT -- COMMAND [ARG...]\n");
 	exit(2);
 }
 
@@ -38,9 +39,13 @@ static struct bpf_link *attach_libc_uprobe(struct bpf_program *prog)
 
 static int selected(const char *mode, const struct bpf_program *prog)
 {
+	const char *name = bpf_program__name(prog);
+
 	if (!strcmp(mode, "churn"))
 		return 1;
-	return !strcmp(mode, "raw") == !strncmp(bpf_program__name(prog), "raw_", 4);
+	if (!strcmp(mode, "raw"))
+		return !strncmp(name, "raw_", 4);
+	return !strncmp(name, "tp_", 3) || (!strcmp(mode, "exit") && !strncmp(name, "exit_", 5));
 }
 
 static struct bpf_object *load(const char *mode, const char *path)
@@ -120,7 +125,8 @@ int main(int argc, char **argv)
 	pid_t pid;
 
 	if (argc < 5 || strcmp(argv[3], "--") ||
-	    (strcmp(argv[1], "tp") && strcmp(argv[1], "raw") && strcmp(argv[1], "churn")))
+	    (strcmp(argv[1], "tp") && strcmp(argv[1], "exit") && strcmp(argv[1], "raw") &&
+	     strcmp(argv[1], "churn")))
 		usage();
 	obj = load(argv[1], argv[2]);
 	if (pipe(gate))

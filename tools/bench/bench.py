@@ -91,7 +91,7 @@ def bpftrace(script):
 def floor(mode):
     """Return a wrapper that runs argv under bench-floor's hooks.
 
-    mode is "tp" or "raw" (floor.bpf.c) or "churn" (floor-churn.bpf.c).
+    mode is "tp", "exit" or "raw" (floor.bpf.c) or "churn" (floor-churn.bpf.c).
     """
     obj = "floor-churn.bpf.o" if mode == "churn" else "floor.bpf.o"
 
@@ -372,12 +372,14 @@ def bench_syscalls(cfg):
         }
         # Diagnostics: -t sigalrm attaches no syscall tracepoint at all,
         # pread-nop.bt is an empty program on the pread64 tracepoint, and
-        # the floor variants are a map lookup on a tp/syscalls or a raw_tp hook.
+        # the floor variants are a map lookup on a tp/syscalls or a raw_tp hook,
+        # and "floor tp+exit" adds an empty sys_exit tracepoint program.
         if op == "getpid":
             variants["snaptrig -t sigalrm"] = snaptrig("-t", "sigalrm")
         else:
             variants["bpftrace pread-nop.bt"] = bpftrace("pread-nop.bt")
         variants["floor tp"] = floor("tp")
+        variants["floor tp+exit"] = floor("exit")
         variants["floor raw"] = floor("raw")
         scale = {"strace -f": 1 / 50, "strace -f --seccomp-bpf": 1 / 50}
         if op == "getpid":
@@ -408,6 +410,7 @@ def bench_flood(cfg):
         "strace -f": strace("getrandom", False),
         "strace -f --seccomp-bpf": strace("getrandom", True),
         "floor tp": floor("tp"),
+        "floor tp+exit": floor("exit"),
     }
     scale = {"strace -f": 1 / 50, "strace -f --seccomp-bpf": 1 / 50,
              "bpftrace getrandom.bt": 1 / 10}
@@ -915,7 +918,8 @@ def config(quick):
     c.latency_n = 150 if quick else 500
     # Quick mode runs snaptrig and the bare hooks, and the bpftrace peer of the flood.
     c.keep = {"snaptrig -t all", "snaptrig -t all -p other",
-              "snaptrig -t all --cooldown 0s", "floor tp", "floor raw", "floor churn",
+              "snaptrig -t all --cooldown 0s", "floor tp", "floor tp+exit", "floor raw",
+              "floor churn",
               "snaptrig -t all --lazy-wakeup"} if quick else None
     return c
 

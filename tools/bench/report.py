@@ -152,6 +152,7 @@ def reason_getpid(doc):
                  "enabled, the kernel sends every syscall of every task through its syscall "
                  "tracing slow path (syscall_regfunc() in kernel/tracepoint.c sets the work "
                  "flag on all tasks), hooked or not.")
+        text += exit_note(doc, "getpid traced")
     else:
         text += (" These do not agree on a cause (the untraced-vs-itself column shows how far "
                  "identical runs spread), so the excess is not yet investigated.")
@@ -177,16 +178,37 @@ def reason_untraced_getpid(doc):
                    "investigated.")
 
 
+def exit_note(doc, name):
+    """Return a sentence on the share of the sys_exit tracepoints on workload name."""
+    d_all = delta_ns(doc, name, "snaptrig -t all")
+    d_tp = delta_ns(doc, name, "floor tp")
+    d_exit = delta_ns(doc, name, "floor tp+exit")
+    if d_all is None or d_tp is None or d_exit is None or d_exit <= d_tp:
+        return ""
+    return (f" An enabled sys_exit tracepoint adds {d_exit - d_tp:.0f} ns to every system "
+            f"call's return (floor tp+exit against floor tp), and snaptrig adds "
+            f"{d_all:.0f} ns against {d_exit:.0f} ns for floor tp+exit. snaptrig needs the exits of listen "
+            "(the line is sent once the call has succeeded and bound its port), of dup and "
+            "fcntl (the new descriptor of a copy of stdin) and of open (the file that the new "
+            "descriptor names), and no tracepoint outside the system call path gives those "
+            "for every socket family and file.")
+
+
 def floor_note(doc, name):
     """Return a sentence on what the bare hooks of floor.bpf.c cost on workload name."""
     tp = ratio_of(doc, name, "floor tp")
+    exit_ = ratio_of(doc, name, "floor tp+exit")
     raw = ratio_of(doc, name, "floor raw")
-    if not tp and not raw:
+    if not tp and not exit_ and not raw:
         return ""
     parts = []
     if tp:
         parts.append(f"a bare tp/syscalls hook with one map lookup (floor tp) gets "
                      f"{tp['median']:.3f}")
+    if exit_:
+        parts.append(f"the same with an empty program on one sys_exit tracepoint as well "
+                     f"(floor tp+exit), as snaptrig hooks the exits of listen, dup, fcntl and "
+                     f"open, gets {exit_['median']:.3f}")
     if raw:
         parts.append(f"the same lookup in a raw_tp program on sys_enter, which runs for every "
                      f"system call of every process (floor raw), gets {raw['median']:.3f}")
@@ -789,9 +811,10 @@ def peers_section(doc):
         "bpftrace for the tracepoint cost alone (pread only): `bpftrace -o /dev/null "
         "tools/bench/pread-nop.bt -c PROG`.", "",
         code_block(os.path.join(BENCH_DIR, "pread-nop.bt")), "",
-        "The floor variants are not a peer. `bench-floor tp|raw floor.bpf.o -- PROG` loads "
+        "The floor variants are not a peer. `bench-floor tp|exit|raw floor.bpf.o -- PROG` loads "
         "tools/bench/floor.bpf.c and puts PROG's pid in a hash map. It attaches either one "
-        "tp/syscalls program per hooked call (pread64 and getrandom), as snaptrig does, or "
+        "tp/syscalls program per hooked call (pread64 and getrandom), as snaptrig does, "
+        "those and an empty program on sys_exit_listen (exit), or "
         "one raw_tp program on sys_enter, which runs for every system call and returns at "
         "once for the others. Each program only looks the calling process up in the map, as "
         "every hook of snaptrig does first. So these rows show what the hook mechanism costs "
