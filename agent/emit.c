@@ -133,6 +133,25 @@ static int open_output(const char *path)
 	return err;
 }
 
+/*
+ * Writes a newline first when the last line of the file at path has none,
+ * so that the first line written now is a line of its own. A program that
+ * died or ran out of space while writing can leave such a line. The output
+ * fd is write-only, so the check reads through a second descriptor.
+ */
+static void end_last_line(struct emitter *e, const char *path, off_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	char last;
+
+	if (fd < 0)
+		return;
+	/* a failed write shows again, and is reported, at the first line */
+	if (pread(fd, &last, 1, size - 1) == 1 && last != '\n' && write(e->fd, "\n", 1) < 0)
+		log_info(1, "cannot end the last line of output %s: %s", path, strerror(errno));
+	close(fd);
+}
+
 int emitter_open(struct emitter *e, const char *path, enum output_format format)
 {
 	struct stat st;
@@ -165,6 +184,8 @@ int emitter_open(struct emitter *e, const char *path, enum output_format format)
 		e->path = path;
 	}
 	e->regular_file = fstat(e->fd, &st) == 0 && S_ISREG(st.st_mode);
+	if (path && e->regular_file && st.st_size > 0)
+		end_last_line(e, path, st.st_size);
 	return 0;
 }
 
@@ -197,8 +218,30 @@ static const char *time_of_day(const struct emitter *e, char when[JSON_TIME_LEN]
 /* How long the output may take no data before snaptrig gives up on it. */
 #define OUTPUT_STALL_MS 5000
 
+/*
+ * Cuts from a regular file the start of a line that a failed write left at
+ * its end, so that the file contains whole lines only and a later append
+ * starts on a line of its own. done bytes of buf, which starts at a line, were
+ * written. Nothing is cut when the file grew after that write.
+ */
+static void cut_partial_line(struct emitter *e, const char *buf, size_t done)
+{
+	const char *last_nl = done ? memrchr(buf, '\n', done) : NULL;
+	size_t partial = last_nl ? done - (size_t)(last_nl - buf) - 1 : done;
+	off_t end = lseek(e->fd, 0, SEEK_CUR);
+	struct stat st;
+
+	if (!partial || end < (off_t)partial || fstat(e->fd, &st) || st.st_size != end)
+		return;
+	if (ftruncate(e->fd, end - (off_t)partial))
+		log_error("cannot cut the partial last line from output %s: %s",
+			  e->path ? e->path : "(standard output)", strerror(errno));
+}
+
 static void write_all(struct emitter *e, const char *buf, size_t len)
 {
+	const char *start = buf;
+
 	while (len && !e->error) {
 		struct pollfd pfd = { .fd = e->fd, .events = POLLOUT };
 		ssize_t n;
@@ -218,6 +261,8 @@ static void write_all(struct emitter *e, const char *buf, size_t len)
 			e->error = -errno;
 			log_error("cannot write output %s: %s; stopping", e->path ? e->path : "(standard output)",
 				  strerror(errno));
+			if (e->regular_file)
+				cut_partial_line(e, start, (size_t)(buf - start));
 			return;
 		}
 		buf += n;

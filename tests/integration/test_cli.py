@@ -359,6 +359,20 @@ class CliTest(SnaptrigTestCase):
         self.assertEqual(lines[0]["type"], "start")
         self.assertEqual(lines[-1]["type"], "stats")
 
+    def test_output_file_cut_line_ended(self):
+        """A file whose last line has no newline gets one before the start line."""
+        path = os.path.join(self.tmp, "out.jsonl")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write('{"type":"trigger","seq":')
+        run = self.trace(["-o", path, "-t", "bootstrap"], [TRUE])
+        self.assertEqual(run.wait_exit(check=False), 0, run.describe())
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().split("\n")
+        self.assertEqual(lines[0], '{"type":"trigger","seq":')
+        self.assertEqual(lines[-1], "", "the file does not end with a newline")
+        types = [json.loads(l)["type"] for l in lines[1:-1]]
+        self.assertEqual(types, ["start", "trigger", "exit", "stats"])
+
     def test_output_dash_is_stdout(self):
         """-o - writes to standard output, also beside --control, and -o ./- to a file."""
         control = os.path.join(self.tmp, "control.sock")

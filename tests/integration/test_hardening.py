@@ -865,6 +865,13 @@ class BadInputTest(SnaptrigTestCase):
         self.assertTrue(err[0].startswith("snaptrig: "), context)
         self.assertIn(path, err[0], context)
         self.assertIn("No space left on device", err[0], context)
+        # the line that did not fit is cut away, so the file contains whole lines only
+        with open(path, "rb") as f:
+            data = f.read()
+        self.assertGreater(len(data), 0)
+        self.assertTrue(data.endswith(b"\n"), data[-80:])
+        for line in data.decode("utf-8").splitlines():
+            json.loads(line)
         self.assertNotIn(process_state(target.pid), (None, "Z", "T"))
         self.assertEqual(leaked_programs(self.programs_before, []), set())
 
