@@ -276,8 +276,8 @@ static int handle_signal(struct session *s)
 				s->stop_deadline_ns = boot_now_ns() + STOP_GRACE_NS;
 				continue;
 			}
-			log_info(1, "received %s again; detaching without waiting for COMMAND (pid %d)",
-				 strsignal(sig), s->child);
+			log_error("received %s again; detaching and leaving COMMAND (pid %d) running",
+				  strsignal(sig), s->child);
 			return 1;
 		}
 		log_info(1, "received %s; detaching", strsignal(sig));
