@@ -39,20 +39,21 @@ struct socket_fd {
 };
 
 /*
- * Collects the socket inodes that the descriptors of pid refer to, in an
- * array that grows with them. Returns their number; *out is NULL when there
- * are none or memory ran out.
+ * Collects the socket inodes that the descriptors under proc (a /proc
+ * directory of the process) refer to, in an array that grows with them.
+ * Returns their number. *out is NULL when there are none or memory ran out.
  */
-static size_t socket_fds(pid_t pid, struct socket_fd **out)
+static size_t socket_fds(const char *proc, struct socket_fd **out)
 {
-	char dir[64], path[PATH_MAX], link[64];
+	char dir[PATH_MAX], path[PATH_MAX], link[64];
 	struct socket_fd *fds = NULL;
 	struct dirent *entry;
 	size_t n = 0, cap = 0;
 	DIR *d;
 
 	*out = NULL;
-	snprintf(dir, sizeof(dir), "/proc/%d/fd", pid);
+	if (snprintf(dir, sizeof(dir), "%s/fd", proc) >= (int)sizeof(dir))
+		return 0;
 	d = opendir(dir);
 	if (!d)
 		return 0;
@@ -62,7 +63,8 @@ static size_t socket_fds(pid_t pid, struct socket_fd **out)
 
 		if (entry->d_name[0] == '.')
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, entry->d_name);
+		if (snprintf(path, sizeof(path), "%s/%s", dir, entry->d_name) >= (int)sizeof(path))
+			continue;
 		len = readlink(path, link, sizeof(link) - 1);
 		if (len <= 0)
 			continue;
@@ -133,15 +135,17 @@ static void consider(struct prior_state *p, int fd)
  * Reads /proc/PID/net/tcp or tcp6, whose addresses are hex words in host
  * order, for listening sockets of the process.
  */
-static void scan_tcp(struct prior_state *p, pid_t pid, int family,
+static void scan_tcp(struct prior_state *p, const char *proc, int family,
 		     const struct socket_fd *fds, size_t n)
 {
-	char path[64], line[512], addr[33];
+	char path[PATH_MAX], line[512], addr[33];
 	unsigned int port, state;
 	unsigned long inode;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/net/%s", pid, family == AF_INET ? "tcp" : "tcp6");
+	if (snprintf(path, sizeof(path), "%s/net/%s", proc,
+		     family == AF_INET ? "tcp" : "tcp6") >= (int)sizeof(path))
+		return;
 	f = fopen(path, "re");
 	if (!f)
 		return;
@@ -177,13 +181,14 @@ static void scan_tcp(struct prior_state *p, pid_t pid, int family,
  * unix_diag finds only the sockets of the namespace that its socket was made
  * in. Returns the descriptor, or -errno.
  */
-static int diag_socket_of(pid_t pid)
+static int diag_socket_of(pid_t pid, const char *proc)
 {
 	struct stat own_stat, target_stat;
 	int own_ns, target_ns, fd;
-	char path[64];
+	char path[PATH_MAX];
 
-	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+	if (snprintf(path, sizeof(path), "%s/ns/net", proc) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
 	target_ns = open(path, O_RDONLY | O_CLOEXEC);
 	if (target_ns < 0)
 		return -errno;
@@ -299,7 +304,8 @@ static int diag_parse_name(const struct nlmsghdr *header, ssize_t n, unsigned lo
  * Reads the name of the unix socket of pid with inode number inode into rec,
  * every byte of it, which /proc/net/unix does not show. Returns 0, or -errno.
  */
-static int diag_unix_name(pid_t pid, unsigned long inode, struct st_listen_record *rec)
+static int diag_unix_name(pid_t pid, const char *proc, unsigned long inode,
+			  struct st_listen_record *rec)
 {
 	union {
 		struct nlmsghdr header;
@@ -308,7 +314,7 @@ static int diag_unix_name(pid_t pid, unsigned long inode, struct st_listen_recor
 	ssize_t n;
 	int fd;
 
-	fd = diag_socket_of(pid);
+	fd = diag_socket_of(pid, proc);
 	if (fd < 0)
 		return fd;
 	n = diag_request_name(fd, inode, &reply, sizeof(reply));
@@ -319,14 +325,16 @@ static int diag_unix_name(pid_t pid, unsigned long inode, struct st_listen_recor
 }
 
 /* Reads /proc/PID/net/unix for sockets of the process that accept connections. */
-static void scan_unix(struct prior_state *p, pid_t pid, const struct socket_fd *fds, size_t n)
+static void scan_unix(struct prior_state *p, pid_t pid, const char *proc,
+		      const struct socket_fd *fds, size_t n)
 {
-	char path[64], line[512 + ST_SUN_PATH_LEN];
+	char path[PATH_MAX], line[512 + ST_SUN_PATH_LEN];
 	unsigned long inode, listen_inode = 0;
 	unsigned int flags;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/net/unix", pid);
+	if (snprintf(path, sizeof(path), "%s/net/unix", proc) >= (int)sizeof(path))
+		return;
 	f = fopen(path, "re");
 	if (!f)
 		return;
@@ -362,7 +370,7 @@ static void scan_unix(struct prior_state *p, pid_t pid, const struct socket_fd *
 
 	/* NOTE: the name stays /proc's when unix_diag fails, as in a namespace setns() cannot enter */
 	if (p->listening && p->listen.family == AF_UNIX && listen_inode)
-		diag_unix_name(pid, listen_inode, &p->listen);
+		diag_unix_name(pid, proc, listen_inode, &p->listen);
 }
 
 /*
@@ -370,17 +378,18 @@ static void scan_unix(struct prior_state *p, pid_t pid, const struct socket_fd *
  * NOTE: a read in progress has not moved the offset yet, and the kernel
  * hooks missed its start, so a single such read gets no line.
  */
-static void scan_stdin(struct prior_state *p, pid_t pid)
+static void scan_stdin(struct prior_state *p, const char *proc)
 {
-	char path[64], line[128];
+	char path[PATH_MAX], line[128];
 	unsigned long long pos;
 	struct stat st;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/fd/0", pid);
-	if (stat(path, &st) || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)))
+	if (snprintf(path, sizeof(path), "%s/fd/0", proc) >= (int)sizeof(path) ||
+	    stat(path, &st) || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)))
 		return;
-	snprintf(path, sizeof(path), "/proc/%d/fdinfo/0", pid);
+	if (snprintf(path, sizeof(path), "%s/fdinfo/0", proc) >= (int)sizeof(path))
+		return;
 	f = fopen(path, "re");
 	if (!f)
 		return;
@@ -393,22 +402,70 @@ static void scan_stdin(struct prior_state *p, pid_t pid)
 	fclose(f);
 }
 
+char proc_stat_state(const char *path)
+{
+	char buf[512], *end;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* comm may contain spaces and parentheses, so the state follows the last ')' */
+	end = strrchr(buf, ')');
+	return end && end[1] == ' ' ? end[2] : 0;
+}
+
+void proc_live_dir(pid_t pid, char *dir, size_t size)
+{
+	char path[PATH_MAX];
+	struct dirent *entry;
+	char state;
+	DIR *d;
+
+	snprintf(dir, size, "/proc/%d", pid);
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (proc_stat_state(path) != 'Z')
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	if (!d)
+		return;
+	while ((entry = readdir(d))) {
+		if (entry->d_name[0] == '.' || atoi(entry->d_name) == pid)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/stat", pid, entry->d_name);
+		state = proc_stat_state(path);
+		if (state && state != 'Z' && state != 'X') {
+			snprintf(dir, size, "/proc/%d/task/%s", pid, entry->d_name);
+			break;
+		}
+	}
+	closedir(d);
+}
+
 void prior_scan(pid_t pid, __u32 triggers, struct prior_state *p)
 {
 	struct socket_fd *fds;
+	char proc[PATH_MAX];
 	size_t n;
 
 	memset(p, 0, sizeof(*p));
+	proc_live_dir(pid, proc, sizeof(proc));
 	if (triggers & ST_TRIG_BIT(ST_TRIG_FIRST_STDIN))
-		scan_stdin(p, pid);
+		scan_stdin(p, proc);
 	if (!(triggers & ST_TRIG_BIT(ST_TRIG_FIRST_LISTEN)))
 		return;
-	n = socket_fds(pid, &fds);
+	n = socket_fds(proc, &fds);
 	if (n) {
 		qsort(fds, n, sizeof(*fds), compare_socket_fds);
-		scan_tcp(p, pid, AF_INET, fds, n);
-		scan_tcp(p, pid, AF_INET6, fds, n);
-		scan_unix(p, pid, fds, n);
+		scan_tcp(p, proc, AF_INET, fds, n);
+		scan_tcp(p, proc, AF_INET6, fds, n);
+		scan_unix(p, pid, proc, fds, n);
 	}
 	free(fds);
 }

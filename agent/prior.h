@@ -14,6 +14,18 @@ struct prior_state {
 };
 
 /*
+ * Reads the state letter of a /proc/PID/stat or /proc/PID/task/TID/stat file
+ * at path. Returns 0 when the file cannot be read.
+ */
+char proc_stat_state(const char *path);
+/*
+ * Writes to dir the /proc directory that shows the descriptors, namespaces
+ * and network files of process pid. That is /proc/PID unless the leader has
+ * exited while other threads run (a zombie leader), which /proc/PID shows
+ * none of. Then it is /proc/PID/task/TID of a live thread.
+ */
+void proc_live_dir(pid_t pid, char *dir, size_t size);
+/*
  * Reads /proc for the selected once-triggers that pid is already past: a
  * listening TCP or unix socket, a stdin file whose offset is past its start.
  */

@@ -10,28 +10,21 @@
 #include "compat.h"
 #include "container.h"
 #include "log.h"
+#include "prior.h"
 #include "session.h"
 
 #define PF_KTHREAD_FLAG 0x00200000	/* PF_KTHREAD of include/linux/sched.h */
 
 char process_state(pid_t pid)
 {
-	char path[64], buf[512], *p;
-	ssize_t n;
-	int fd;
+	char path[64], state;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 'X' : 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	/* comm may hold spaces and parentheses: the state follows the last ')' */
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' ? p[2] : 0;
+	state = proc_stat_state(path);
+	/* a process that was reaped has no /proc entry */
+	if (!state && access(path, F_OK) && errno == ENOENT)
+		return 'X';
+	return state;
 }
 
 /* The number after key (such as "Threads:") in /proc/PID/status, or 0 when unknown. */

@@ -24,6 +24,7 @@
 #include "idle.skel.h"
 #include "links.h"
 #include "log.h"
+#include "prior.h"
 #include "snaptrig.skel.h"
 #include "tracer.h"
 #include "uring.h"
@@ -555,16 +556,19 @@ int stdin_id_of_fd(int fd, struct stdin_id *in)
 
 int stdin_id_of_pid(pid_t pid, struct stdin_id *in)
 {
-	char path[64];
+	char proc[PATH_MAX], path[PATH_MAX];
 	struct stat st;
 
 	memset(in, 0, sizeof(*in));
-	snprintf(path, sizeof(path), "/proc/%d/fd/0", pid);
+	proc_live_dir(pid, proc, sizeof(proc));
+	if (snprintf(path, sizeof(path), "%s/fd/0", proc) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
 	if (stat(path, &st))
 		return -errno;
 	stdin_id_from_stat(&st, in);
 	/* a running process may have duplicated stdin already */
-	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	if (snprintf(path, sizeof(path), "%s/fd", proc) >= (int)sizeof(path))
+		return 0;
 	stdin_fds_in(path, &st, in);
 	return 0;
 }

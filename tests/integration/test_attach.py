@@ -511,6 +511,33 @@ class AttachTest(SnaptrigTestCase):
         self.assertEqual(lines[0]["detail"]["call"], "getrandom")
         self.assertExited(run, pid, 7, comm="st-leader-exit")
 
+    def test_leader_exited_prior_state(self):
+        """The listening socket and read stdin of a zombie leader's process are found."""
+        path = os.path.join(self.tmp, "stdin.txt")
+        with open(path, "w", encoding="ascii") as f:
+            f.write("ab")
+        with open(path, "rb") as stdin:
+            target = self.spawn([tool("st-leader-exit"), "prior"], stdin=stdin)
+        pid = int(target.wait_fact("pid"))
+        # the main thread prints the listen fact before it starts the second thread
+        target.wait_fact("tid")
+        facts = target.fact_values("listen")[0]
+        self.assertEqual(wait_state(pid, {"Z"}), "Z")
+        run = self.attach([pid], "first-listen,first-stdin")
+        listen = run.wait_trigger("first-listen", pid)
+        stdin_line = run.wait_trigger("first-stdin", pid)
+        self.assertAtAttach(run, listen, pid, "st-leader-exit", {
+            "fd": int(facts["fd"]), "family": "inet", "address": "127.0.0.1",
+            "port": int(facts["port"])})
+        self.assertEqual(stdin_line["source"], "attach")
+        self.assertEqual(stdin_line["detail"], {"fd": 0})
+        os.kill(pid, signal.SIGUSR1)
+        self.assertEqual(target.wait_exit(), 7)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertEqual(len(run.triggers("first-listen")), 1, run.describe())
+        self.assertEqual(len(run.triggers("first-stdin")), 1, run.describe())
+        self.assertExited(run, pid, 7, comm="st-leader-exit")
+
     def test_target_killed_agent_exits_zero(self):
         target = self.spawn([tool("st-signals")])
         pid = int(target.wait_fact("pid"))
