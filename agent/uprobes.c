@@ -15,6 +15,7 @@
 #include "links.h"
 #include "log.h"
 #include "marker.skel.h"
+#include "prior.h"
 #include "snaptrig.skel.h"
 #include "tracer.h"
 #include "usdt.h"
@@ -325,11 +326,11 @@ static void examine_path(struct uprobes *u, const char *path)
 }
 
 /*
- * Examines one line of /proc/PID/maps when it maps a file executable. A path
- * that names another file in the agent's mount namespace is reached through
- * /proc/PID/map_files instead.
+ * Examines one line of the maps file under proc, a /proc directory of the
+ * process, when it maps a file executable. A path that names another file in
+ * the agent's mount namespace is reached through map_files under proc instead.
  */
-static void examine_maps_line(struct uprobes *u, pid_t pid, const char *line)
+static void examine_maps_line(struct uprobes *u, const char *proc, const char *line)
 {
 	unsigned long start, end, ino;
 	unsigned int major_nr, minor_nr;
@@ -347,9 +348,11 @@ static void examine_maps_line(struct uprobes *u, pid_t pid, const char *line)
 	path[strcspn(path, "\n")] = '\0';
 	dev = makedev(major_nr, minor_nr);
 	if (stat(path, &st) || st.st_dev != dev || st.st_ino != ino) {
-		char mapped[64];
+		char mapped[PATH_MAX];
 
-		snprintf(mapped, sizeof(mapped), "/proc/%d/map_files/%lx-%lx", pid, start, end);
+		if (snprintf(mapped, sizeof(mapped), "%s/map_files/%lx-%lx", proc, start, end) >=
+		    (int)sizeof(mapped))
+			return;
 		examine_file(u, mapped, path, dev, ino);
 		return;
 	}
@@ -358,19 +361,23 @@ static void examine_maps_line(struct uprobes *u, pid_t pid, const char *line)
 
 void uprobes_add_process(struct uprobes *u, pid_t pid)
 {
-	char path[64], line[PATH_MAX + 128];
+	char proc[PATH_MAX], path[PATH_MAX], line[PATH_MAX + 128];
 	FILE *maps;
 
 	if (!u)
 		return;
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	/* a zombie leader has no maps: a live thread's show the process's */
+	proc_live_dir(pid, proc, sizeof(proc));
+	if (snprintf(path, sizeof(path), "%s/maps", proc) >= (int)sizeof(path))
+		return;
 	maps = fopen(path, "re");
 	if (!maps)
 		return;
 	while (fgets(line, sizeof(line), maps))
-		examine_maps_line(u, pid, line);
+		examine_maps_line(u, proc, line);
 	fclose(maps);
-	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	if (snprintf(path, sizeof(path), "%s/exe", proc) >= (int)sizeof(path))
+		return;
 	note_image(u, path);
 }
 

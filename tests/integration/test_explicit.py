@@ -5,7 +5,7 @@ import shutil
 import subprocess
 import unittest
 
-from harness import ROOT, TIMEOUT, SnaptrigTestCase, tool
+from harness import ROOT, TIMEOUT, SnaptrigTestCase, tool, wait_state
 
 MARKER_SOURCE = """
 #include "snaptrig.h"
@@ -202,6 +202,21 @@ class ExplicitTest(SnaptrigTestCase):
         self.assertEqual(run.wait_exit(), 0, run.describe())
         lines = run.triggers("explicit")
         self.assertEqual([l["pid"] for l in lines], [pid, pid], run.describe())
+
+    def test_attach_leader_exited(self):
+        """Markers are found in a process whose main thread has exited."""
+        target = self.spawn([tool("st-marker"), "-l", "-d", "1500", "-n", "2", "-w"])
+        pid = int(target.wait_fact("pid"))
+        self.assertEqual(wait_state(pid, {"Z"}), "Z")
+        run = self.trace(["-p", str(pid), "-t", "explicit"], stdin=subprocess.DEVNULL)
+        run.wait_start()
+        target.wait_fact("done", timeout=TIMEOUT)
+        target.close_stdin()
+        self.assertEqual(target.wait_exit(), 0)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        lines = run.triggers("explicit")
+        self.assertEqual([l["pid"] for l in lines], [pid, pid], run.describe())
+        self.assertNotIn(pid, [l["tid"] for l in lines], run.describe())
 
     def test_untraced_marker_silent(self):
         run = self.trace(["-t", "explicit"], [tool("st-marker"), "-n", "1", "-w"])
