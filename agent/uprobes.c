@@ -366,7 +366,7 @@ void uprobes_add_process(struct uprobes *u, pid_t pid)
 
 	if (!u)
 		return;
-	/* a zombie leader has no maps: a live thread's show the process's */
+	/* the maps of a zombie leader are empty, but a live thread shows the process's */
 	proc_live_dir(pid, proc, sizeof(proc));
 	if (snprintf(path, sizeof(path), "%s/maps", proc) >= (int)sizeof(path))
 		return;

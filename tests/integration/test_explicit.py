@@ -191,9 +191,12 @@ class ExplicitTest(SnaptrigTestCase):
         lines = run.triggers("explicit")
         self.assertEqual([l["pid"] for l in lines], [pid, pid], run.describe())
 
-    def test_attach_running_process(self):
-        target = self.spawn([tool("st-marker"), "-d", "1500", "-n", "2", "-w"])
+    def attach_to_marker(self, flags):
+        """Attach to an st-marker with flags that places two markers; return its pid and lines."""
+        target = self.spawn([tool("st-marker"), *flags, "-d", "1500", "-n", "2", "-w"])
         pid = int(target.wait_fact("pid"))
+        if "-l" in flags:
+            self.assertEqual(wait_state(pid, {"Z"}), "Z")
         run = self.trace(["-p", str(pid), "-t", "explicit"], stdin=subprocess.DEVNULL)
         run.wait_start()
         target.wait_fact("done", timeout=TIMEOUT)
@@ -202,21 +205,16 @@ class ExplicitTest(SnaptrigTestCase):
         self.assertEqual(run.wait_exit(), 0, run.describe())
         lines = run.triggers("explicit")
         self.assertEqual([l["pid"] for l in lines], [pid, pid], run.describe())
+        return pid, lines
+
+    def test_attach_running_process(self):
+        pid, lines = self.attach_to_marker([])
+        self.assertEqual([l["tid"] for l in lines], [pid, pid])
 
     def test_attach_leader_exited(self):
         """Markers are found in a process whose main thread has exited."""
-        target = self.spawn([tool("st-marker"), "-l", "-d", "1500", "-n", "2", "-w"])
-        pid = int(target.wait_fact("pid"))
-        self.assertEqual(wait_state(pid, {"Z"}), "Z")
-        run = self.trace(["-p", str(pid), "-t", "explicit"], stdin=subprocess.DEVNULL)
-        run.wait_start()
-        target.wait_fact("done", timeout=TIMEOUT)
-        target.close_stdin()
-        self.assertEqual(target.wait_exit(), 0)
-        self.assertEqual(run.wait_exit(), 0, run.describe())
-        lines = run.triggers("explicit")
-        self.assertEqual([l["pid"] for l in lines], [pid, pid], run.describe())
-        self.assertNotIn(pid, [l["tid"] for l in lines], run.describe())
+        pid, lines = self.attach_to_marker(["-l"])
+        self.assertNotIn(pid, [l["tid"] for l in lines])
 
     def test_untraced_marker_silent(self):
         run = self.trace(["-t", "explicit"], [tool("st-marker"), "-n", "1", "-w"])
