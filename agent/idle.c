@@ -68,6 +68,11 @@ static int read_thread_state(pid_t pid, pid_t tid)
 	return idle_thread_state_parse(buf, (size_t)n);
 }
 
+/* How often arm() tries to set up a process's idle timer before it leaves that to idle_retry_timers(). */
+#define ARM_TRIES 3
+/* How long idle_retry_timers() waits between two passes. */
+#define IDLE_RETRY_NS 100000000ULL
+
 /* Runs the idle_seed program once. Returns its result: 0 or -errno. */
 static int seed(struct tracer *t, __u32 op, pid_t pid, pid_t tid, int runnable)
 {
@@ -137,6 +142,56 @@ struct idle_proc_view {
 	__u32 pad;
 };
 
+/* Appends to *keys the processes that are idle with no pending timer and no line for the period. */
+static size_t unarmed_procs(int procs_fd, __u32 **keys)
+{
+	struct idle_proc_view view;
+	__u32 key, next, *prev = NULL;
+	size_t n = 0, cap = 0;
+
+	*keys = NULL;
+	while (!bpf_map_get_next_key(procs_fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(procs_fd, &key, &view) || view.running != 0 || view.armed ||
+		    view.idle_since_ns == view.fired_since_ns)
+			continue;
+		if (n == cap) {
+			size_t grown_cap = cap ? cap * 2 : 16;
+			__u32 *grown = realloc(*keys, grown_cap * sizeof(*grown));
+
+			if (!grown)
+				break;
+			*keys = grown;
+			cap = grown_cap;
+		}
+		(*keys)[n++] = key;
+	}
+	return n;
+}
+
+void idle_retry_timers(struct tracer *t, __u64 now)
+{
+	__u64 failures;
+	__u32 *keys;
+	size_t n, i;
+
+	if (!t->idle || bpf_map__value_size(t->idle->maps.idle_procs) != sizeof(struct idle_proc_view))
+		return;
+	failures = *(volatile __u64 *)&t->idle->bss->timer_failures;
+	if (failures == t->idle_failures_seen || now < t->idle_retry_ns)
+		return;
+	t->idle_failures_seen = failures;
+	t->idle_retry_ns = now + IDLE_RETRY_NS;
+	n = unarmed_procs(bpf_map__fd(t->idle->maps.idle_procs), &keys);
+	log_info(2, "arming %zu idle timers again: the kernel failed %llu times so far", n,
+		 (unsigned long long)failures);
+	/* a failure here counts in timer_failures again, so the next pass retries it */
+	for (i = 0; i < n; i++)
+		seed(t, ST_IDLE_SEED_ARM, (pid_t)keys[i], 0, 0);
+	free(keys);
+}
+
 int idle_reported(struct tracer *t, pid_t pid)
 {
 	struct idle_proc_view view;
@@ -146,6 +201,29 @@ int idle_reported(struct tracer *t, pid_t pid)
 	    bpf_map_lookup_elem(bpf_map__fd(t->idle->maps.idle_procs), &key, &view))
 		return 0;
 	return view.running == 0 && view.idle_since_ns == view.fired_since_ns;
+}
+
+/*
+ * Arms the timer of a process whose threads are all blocked. The kernel
+ * allocates the timer without sleeping, which can fail (-ENOMEM) several
+ * times in a row.
+ */
+static int arm(struct tracer *t, pid_t pid)
+{
+	int err, tries;
+
+	for (tries = 0; tries < ARM_TRIES; tries++) {
+		err = seed(t, ST_IDLE_SEED_ARM, pid, 0, 0);
+		if (err != -ENOMEM)
+			break;
+	}
+	/* idle_retry_timers() arms it again */
+	if (err == -ENOMEM) {
+		log_info(1, "cannot arm the idle timer of process %d yet: %s; trying again",
+			 pid, strerror(-err));
+		err = 0;
+	}
+	return err;
 }
 
 int idle_add(struct tracer *t, pid_t pid)
@@ -160,7 +238,7 @@ int idle_add(struct tracer *t, pid_t pid)
 	if (!err)
 		err = seed_threads(t, pid);
 	if (!err)
-		err = seed(t, ST_IDLE_SEED_ARM, pid, 0, 0);
+		err = arm(t, pid);
 	if (err) {
 		log_error("cannot start idle tracking of process %d: %s", pid, strerror(-err));
 		idle_remove(t, pid);

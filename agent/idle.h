@@ -9,6 +9,7 @@
 #define SNAPTRIG_IDLE_H
 
 #include <stddef.h>
+#include <linux/types.h>
 #include <sys/types.h>
 
 struct tracer;
@@ -48,6 +49,12 @@ int idle_add(struct tracer *t, pid_t pid);
  * the idle period that record reported still goes on. 0 when unknown.
  */
 int idle_reported(struct tracer *t, pid_t pid);
+/*
+ * Arms again the idle timers that the kernel failed to allocate or arm since
+ * the last pass, at most one pass per 100 ms. now is boot_now_ns(). The agent
+ * calls it after each wakeup.
+ */
+void idle_retry_timers(struct tracer *t, __u64 now);
 /* Stops idle tracking of pid. */
 void idle_remove(struct tracer *t, pid_t pid);
 

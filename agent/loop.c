@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "idle.h"
 #include "log.h"
 #include "container.h"
 #include "control.h"
@@ -405,6 +406,7 @@ int session_loop(struct session *s)
 		arm_timer(s);
 		check_lost(s, now);
 		check_liveness(s, now);
+		idle_retry_timers(&s->tracer, now);
 		cgroup_target_check(s, now);
 		emitter_flush(&s->emitter);
 		if (stop || stop_due(s, now) || all_exited(s))

@@ -20,6 +20,8 @@ struct tracer {
 	__u64 lost_seen[ST_LOST_SLOTS];	/* per kind, as last reported */
 	struct snaptrig_bpf *skel;
 	struct idle_bpf *idle;		/* NULL unless idle is selected */
+	__u64 idle_failures_seen;	/* timer_failures of idle.bpf.c at the last idle_retry_timers() */
+	__u64 idle_retry_ns;		/* boot time before which idle_retry_timers() makes no pass */
 	struct uring_bpf *uring;	/* NULL unless loaded: see uring_open() */
 	struct compat_bpf *compat;	/* NULL unless loaded: the ia32 system call hook */
 	struct tunables tunables;	/* written into every object before its load */

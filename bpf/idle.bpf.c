@@ -43,12 +43,16 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define CLOCK_BOOTTIME_ID 7		/* CLOCK_BOOTTIME of <time.h> */
 #define ENOENT_ERR 2
 #define ESRCH_ERR 3
+#define EBUSY_ERR 16
 #define EEXIST_ERR 17
 #define EINVAL_ERR 22
 
 /* Set by the agent before load. */
 const volatile __u32 targ_follow = 1;		/* track children at fork */
 const volatile __u64 targ_idle_threshold_ns = 1000000000ULL;
+
+/* Idle timers that could not be armed, which the agent arms again from user space. */
+__u64 timer_failures;
 
 /* Idle state of one process; only the programs of this file use it. */
 struct idle_proc {
@@ -93,13 +97,21 @@ struct {
 extern struct task_struct *bpf_task_from_pid(s32 pid) __ksym;
 extern void bpf_task_release(struct task_struct *p) __ksym;
 
-/* Starts the timer in delay_ns unless it is pending already. */
-static __always_inline void timer_arm(struct idle_proc *proc, __u64 delay_ns)
+/*
+ * Starts the timer in delay_ns unless it is pending already. Returns 0 or
+ * the -errno of bpf_timer_start(), which is -EINVAL for a timer that was
+ * never initialized.
+ */
+static __always_inline long timer_arm(struct idle_proc *proc, __u64 delay_ns)
 {
+	long err;
+
 	if (*(volatile __u32 *)&proc->armed || __sync_lock_test_and_set(&proc->armed, 1))
-		return;
-	if (bpf_timer_start(&proc->timer, delay_ns ? delay_ns : 1, 0))
+		return 0;
+	err = bpf_timer_start(&proc->timer, delay_ns ? delay_ns : 1, 0);
+	if (err)
 		proc->armed = 0;
+	return err;
 }
 
 /*
@@ -203,6 +215,35 @@ static int idle_timer_fired(void *map, __u32 *key, struct idle_proc *proc)
 	return 0;
 }
 
+/*
+ * Initializes the timer of proc. bpf_timer_init() allocates, and on Linux
+ * 6.18 that allocation may fail with -ENOMEM where a sleeping one would not,
+ * so proc_start() can leave the timer unset. -EBUSY means it is set already.
+ */
+static __always_inline long timer_setup(struct idle_proc *proc)
+{
+	long err = bpf_timer_init(&proc->timer, &idle_procs, CLOCK_BOOTTIME_ID);
+
+	if (err && err != -EBUSY_ERR)
+		return err;
+	return bpf_timer_set_callback(&proc->timer, idle_timer_fired);
+}
+
+/* timer_arm() that first initializes a timer that proc_start() left unset. */
+static __always_inline long timer_arm_setup(struct idle_proc *proc, __u64 delay_ns)
+{
+	long err = timer_arm(proc, delay_ns);
+
+	if (err == -EINVAL_ERR) {
+		err = timer_setup(proc);
+		if (!err)
+			err = timer_arm(proc, delay_ns);
+	}
+	if (err)
+		__sync_fetch_and_add(&timer_failures, 1);
+	return err;
+}
+
 static __always_inline struct idle_proc *proc_lookup(__u32 tgid)
 {
 	__u32 slot = tgid / 64;
@@ -232,8 +273,8 @@ static __always_inline int proc_start(__u32 tgid, __u64 now)
 	proc = bpf_map_lookup_elem(&idle_procs, &tgid);
 	if (!proc)
 		return -ENOENT_ERR;
-	bpf_timer_init(&proc->timer, &idle_procs, CLOCK_BOOTTIME_ID);
-	bpf_timer_set_callback(&proc->timer, idle_timer_fired);
+	/* a timer left unset here is set up when it is first armed */
+	timer_setup(proc);
 	return 0;
 }
 
@@ -249,7 +290,7 @@ static __always_inline void period_start(struct idle_proc *proc, __u32 tid, __u6
 	if (now > since)
 		__sync_val_compare_and_swap(&proc->idle_since_ns, since, now);
 	proc->last_tid = tid;
-	timer_arm(proc, targ_idle_threshold_ns);
+	timer_arm_setup(proc, targ_idle_threshold_ns);
 }
 
 /* A runnable thread blocked or left: the process may be idle from now. */
@@ -501,8 +542,7 @@ int idle_seed(struct st_idle_seed *args)
 		if (*(volatile __s32 *)&proc->running != 0)
 			return 0;
 		due = proc->idle_since_ns + targ_idle_threshold_ns;
-		timer_arm(proc, due > now ? due - now : 1);
-		return 0;
+		return timer_arm_setup(proc, due > now ? due - now : 1);
 	}
 	return -EINVAL_ERR;
 }

@@ -19,6 +19,11 @@ THRESHOLD_NS = 200_000_000
 LATE_NS = 100_000_000
 # How long a test watches for lines that must not come: three thresholds.
 WATCH_S = 3 * THRESHOLD_NS / 1e9 + 0.1
+# Processes in the tests of many at once, and how long all their idle lines
+# may take: the kernel can fail to allocate some idle timers, and the agent
+# arms those again every 100 ms.
+MANY = 300
+MANY_WAIT_S = 10
 
 
 class IdleTest(SnaptrigTestCase):
@@ -228,6 +233,37 @@ class IdleTest(SnaptrigTestCase):
         self.assertEqual(run.exits(), [], "a detached target did not exit")
         target.close_stdin()
         self.assertEqual(target.wait_exit(), 0)
+
+    def test_attach_many_sleeping_processes(self):
+        """Each of hundreds of attached sleeping processes gets one idle line."""
+        sleepers = [subprocess.Popen(["/bin/sleep", "60"]) for _ in range(MANY)]
+        for sleeper in sleepers:
+            self.addCleanup(sleeper.wait)
+            self.addCleanup(sleeper.kill)
+        pids = [sleeper.pid for sleeper in sleepers]
+        for pid in pids:
+            self.assertEqual(wait_state(pid, {"S"}), "S")
+        run = self.trace(["-p", ",".join(map(str, pids)), "-t", "idle",
+                          "--idle-threshold", THRESHOLD], stdin=subprocess.DEVNULL)
+        self.assertEqual(run.wait_start()["targets"], pids)
+        # a timer the kernel could not allocate is armed again 100 ms later
+        deadline = time.monotonic() + MANY_WAIT_S
+        while {l["pid"] for l in run.triggers("idle")} != set(pids):
+            self.assertLess(time.monotonic(), deadline, run.describe())
+            time.sleep(0.1)
+        run.interrupt(signal.SIGINT)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertEqual(sorted(l["pid"] for l in run.triggers("idle")), sorted(pids),
+                         run.describe())
+
+    def test_many_sleeping_children(self):
+        """Each of hundreds of children forked while traced gets one idle line."""
+        script = f"i=0; while [ $i -lt {MANY} ]; do /bin/sleep 3 & i=$((i + 1)); done; wait"
+        run = self.trace(["-t", "idle", "--idle-threshold", THRESHOLD], ["/bin/sh", "-c", script])
+        self.assertEqual(run.wait_exit(timeout=TIMEOUT + MANY_WAIT_S), 0, run.describe())
+        exited = sorted(l["pid"] for l in run.of_type("exit"))
+        self.assertEqual(len(exited), MANY + 1, run.describe())
+        self.assertEqual(sorted(l["pid"] for l in run.triggers("idle")), exited, run.describe())
 
     def test_attach_busy_thread_never_idle(self):
         # the spinning thread is seeded runnable from its /proc state
