@@ -129,6 +129,11 @@ pid_t thread_group_of(pid_t tid)
 	return err ? err : tgid;
 }
 
+/*
+ * Checks one -p pid and sets *tgid to its process. Returns 0, 1 for a
+ * process that has exited but is not reaped yet (a zombie), or -errno after
+ * a message.
+ */
 static int check_target(struct session *s, pid_t pid, pid_t *tgid)
 {
 	unsigned long flags;
@@ -142,10 +147,8 @@ static int check_target(struct session *s, pid_t pid, pid_t *tgid)
 		log_error("cannot read /proc/%d: %s", pid, strerror(-err));
 		return err;
 	}
-	if (process_gone(*tgid)) {
-		log_error("process %d has already exited (-p): it is a zombie waiting for its parent", pid);
-		return -ESRCH;
-	}
+	if (process_gone(*tgid))
+		return 1;
 	if (flags & PF_KTHREAD_FLAG) {
 		log_error("process %d is a kernel thread (-p): only user processes can be traced", pid);
 		return -EINVAL;
@@ -161,25 +164,47 @@ static int check_target(struct session *s, pid_t pid, pid_t *tgid)
 
 int check_targets(struct session *s)
 {
-	size_t i, j;
-	int err;
+	pid_t *zombies = calloc(s->opts.pid_count ? s->opts.pid_count : 1, sizeof(*zombies));
+	size_t i, j, zombie_count = 0;
+	int err = 0;
 
-	for (i = 0; i < s->opts.pid_count; i++) {
+	if (!zombies)
+		return -ENOMEM;
+	for (i = 0; i < s->opts.pid_count && !err; i++) {
 		pid_t tgid;
 
 		err = check_target(s, s->opts.pids[i], &tgid);
+		if (err == 1) {
+			zombies[zombie_count++] = s->opts.pids[i];
+			err = 0;
+			continue;
+		}
 		if (err)
-			return err;
+			break;
 		for (j = 0; j < s->target_count; j++) {
 			if (s->targets[j] == tgid) {
 				log_error("process %d is named twice (-p): pid %d is in process %d",
 					  tgid, s->opts.pids[i], tgid);
-				return -EINVAL;
+				err = -EINVAL;
+				break;
 			}
 		}
-		s->targets[s->target_count++] = tgid;
+		if (!err)
+			s->targets[s->target_count++] = tgid;
 	}
-	return 0;
+	/* an exited process among live ones is left out, as one that exits during the load is */
+	for (i = 0; !err && i < zombie_count; i++) {
+		if (s->target_count)
+			log_info(0, "process %d has already exited (-p): it is a zombie waiting for its parent; not traced",
+				 zombies[i]);
+		else
+			log_error("process %d has already exited (-p): it is a zombie waiting for its parent",
+				  zombies[i]);
+	}
+	if (!err && zombie_count && !s->target_count)
+		err = -ESRCH;
+	free(zombies);
+	return err;
 }
 
 /*

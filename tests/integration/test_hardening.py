@@ -843,6 +843,24 @@ class BadInputTest(SnaptrigTestCase):
         self.assertEqual(out, "")
         zombie.wait()
 
+    def test_attach_zombie_beside_live(self):
+        """A zombie among live -p targets is left out, and the live one is traced."""
+        zombie = subprocess.Popen(["/bin/true"])
+        self.register(zombie)
+        self.assertEqual(wait_state(zombie.pid, ("Z",)), "Z")
+        sleeper = self.spawn(["/bin/sleep", "30"], stdout=subprocess.DEVNULL)
+        run = self.trace(["-t", "sigalrm", "-p", f"{zombie.pid},{sleeper.pid}"],
+                         stdin=subprocess.DEVNULL)
+        self.assertEqual(run.wait_start()["targets"], [sleeper.pid])
+        os.kill(sleeper.pid, signal.SIGALRM)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertEqual([l["pid"] for l in run.triggers("sigalrm")], [sleeper.pid])
+        exits = run.exits(sleeper.pid)
+        self.assertEqual([(e["status"], e["signal"]) for e in exits],
+                         [("killed", signal.SIGALRM)], run.describe())
+        self.assertEqual(run.err.lines, [zombie_message(zombie.pid) + "; not traced"])
+        zombie.wait()
+
     def test_output_disk_full(self):
         mount = tempfile.mkdtemp(prefix="snaptrig-full-")
         self.addCleanup(os.rmdir, mount)
