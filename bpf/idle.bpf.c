@@ -158,7 +158,8 @@ static __always_inline void idle_send(__u32 tgid, struct idle_proc *proc, __u64 
 	bpf_probe_read_kernel_str(rec->hdr.comm, sizeof(rec->hdr.comm), task->comm);
 	header_ns(&rec->hdr, task);
 	rec->idle_since_ns = since;
-	rec->threads = BPF_CORE_READ(task, signal, nr_threads);
+	/* live threads: nr_threads counts a leader that exited until the process is reaped */
+	rec->threads = BPF_CORE_READ(task, signal, live.counter);
 	bpf_task_release(task);
 	bpf_ringbuf_submit(rec, submit_flags(0, ST_TRIG_BIT(ST_TRIG_IDLE)));
 }

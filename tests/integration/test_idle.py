@@ -209,6 +209,20 @@ class IdleTest(SnaptrigTestCase):
         self.assertGreater(line["boot_ns"], exec_lines[1]["boot_ns"])
         self.finish(run, pid)
 
+    def test_leader_exited_threads(self):
+        """The idle line of a process whose main thread exited counts its live thread only."""
+        run = self.trace(["-t", "idle", "--idle-threshold", THRESHOLD], [tool("st-leader-exit")])
+        pid = int(run.wait_fact("pid"))
+        tid = int(run.wait_fact("tid"))
+        self.assertEqual(wait_state(pid, {"Z"}), "Z")
+        line = run.wait_trigger("idle", pid)
+        # the thread whose block or exit began the period: either one
+        self.assertIn(line["tid"], (pid, tid), run.describe())
+        self.assertEqual(line["detail"]["threads"], 1, run.describe())
+        run.write_stdin(b"go\n")
+        self.assertEqual(run.wait_exit(), 7, run.describe())
+        self.assertExited(run, pid, 7, comm="st-leader-exit")
+
     def test_attach_sleeping_process(self):
         target = self.spawn([tool("st-idle"), "sleep"])
         pid = int(target.wait_fact("pid"))
