@@ -637,6 +637,21 @@ static __attribute__((noinline)) pid_t spawn_checkpointer(char **argv, char **en
 	return pid;
 }
 
+/*
+ * Names the process group of a checkpointer to the kernel, whose stop
+ * signals then belong to the snapshot even from a process that lost its
+ * parent (see current_from_agent() in bpf/snaptrig.bpf.c).
+ */
+static void group_add(struct snapshots *sn, pid_t pgid)
+{
+	__u32 key = (__u32)pgid;
+	__u8 one = 1;
+
+	if (sn->tracer && bpf_map_update_elem(sn->tracer->groups_fd, &key, &one, BPF_ANY))
+		log_info(1, "naming checkpointer group %d to the kernel failed: %s; its stop signals count as someone else's",
+			 pgid, strerror(errno));
+}
+
 static int start_exec(struct snapshots *sn, struct snapshot_job *job, const char *event_line)
 {
 	char pid_s[16], tid_s[16], seq_s[24], when[JSON_TIME_LEN];
@@ -682,6 +697,7 @@ static int start_exec(struct snapshots *sn, struct snapshot_job *job, const char
 	/* both sides set the group, so a signal to it reaches the command's children */
 	if (!err) {
 		setpgid(job->checkpointer, job->checkpointer);
+		group_add(sn, job->checkpointer);
 		if (watchdog_send(sn, WATCHDOG_STARTED, job->checkpointer))
 			log_info(1, "sending checkpointer %d to the watchdog failed: %s",
 				 job->checkpointer, strerror(errno));
@@ -1185,21 +1201,75 @@ static void finish_job(struct snapshots *sn, struct snapshot_job *job, const cha
 	emit_snapshot(sn->emitter, &report);
 }
 
+/* Whether no process is left in process group pgid. */
+static int group_empty(pid_t pgid)
+{
+	return kill(-pgid, 0) && errno == ESRCH;
+}
+
+static void group_forget(struct snapshots *sn, pid_t pgid)
+{
+	__u32 key = (__u32)pgid;
+
+	if (sn->tracer)
+		bpf_map_delete_elem(sn->tracer->groups_fd, &key);
+}
+
+/* Forgets the group of an ended checkpointer now, or once its last process is gone. */
+static void group_release(struct snapshots *sn, pid_t pgid)
+{
+	if (group_empty(pgid)) {
+		group_forget(sn, pgid);
+		return;
+	}
+	if (sn->lingering_count == sn->lingering_cap) {
+		size_t cap = sn->lingering_cap ? sn->lingering_cap * 2 : 8;
+		pid_t *grown = realloc(sn->lingering, cap * sizeof(*grown));
+
+		/* NOTE: without memory the group is forgotten now, so its later stops count as foreign */
+		if (!grown) {
+			group_forget(sn, pgid);
+			return;
+		}
+		sn->lingering = grown;
+		sn->lingering_cap = cap;
+	}
+	sn->lingering[sn->lingering_count++] = pgid;
+}
+
+static void check_lingering(struct snapshots *sn)
+{
+	size_t i = 0;
+
+	while (i < sn->lingering_count) {
+		if (group_empty(sn->lingering[i])) {
+			group_forget(sn, sn->lingering[i]);
+			sn->lingering[i] = sn->lingering[--sn->lingering_count];
+			continue;
+		}
+		i++;
+	}
+}
+
 static void remove_job(struct snapshots *sn, size_t index)
 {
 	if (sn->jobs[index]->checkpointer > 0 &&
 	    watchdog_send(sn, WATCHDOG_ENDED, sn->jobs[index]->checkpointer))
 		log_info(1, "telling the watchdog that checkpointer %d ended failed: %s",
 			 sn->jobs[index]->checkpointer, strerror(errno));
+	if (sn->jobs[index]->checkpointer > 0)
+		group_release(sn, sn->jobs[index]->checkpointer);
 	job_free(sn, sn->jobs[index]);
 	sn->jobs[index] = sn->jobs[--sn->job_count];
 }
 
 static void enforce_timeout(struct snapshot_job *job, __u64 now)
 {
-	if (job->exited || now < job->deadline_ns)
+	if (now < job->deadline_ns)
 		return;
 	if (!job->timed_out) {
+		if (job->exited)
+			return;
 		job->timed_out = 1;
 		job->kill_ns = now + KILL_GRACE_NS;
 		if (job->checkpointer > 0)
@@ -1249,11 +1319,22 @@ void snapshots_tick(struct snapshots *sn, __u64 now_ns)
 	size_t i = 0;
 
 	check_watchdog(sn);
+	check_lingering(sn);
 	while (i < sn->job_count) {
 		struct snapshot_job *job = sn->jobs[i];
 
 		reap_checkpointer(job);
 		enforce_timeout(job, now_ns);
+		/*
+		 * A timed-out checkpointer's children may still act on the process:
+		 * gdb, killed mid-attach, leaves a SIGSTOP that stops it after the
+		 * resume. The request ends once SIGKILL has emptied the group.
+		 */
+		if (job->exited && job->timed_out && job->checkpointer > 0 &&
+		    !group_empty(job->checkpointer)) {
+			i++;
+			continue;
+		}
 		if (job->exited) {
 			finish_job(sn, job, NULL);
 			remove_job(sn, i);
@@ -1327,6 +1408,9 @@ void snapshots_shutdown(struct snapshots *sn)
 		remove_job(sn, 0);
 	free(sn->jobs);
 	sn->jobs = NULL;
+	free(sn->lingering);
+	sn->lingering = NULL;
+	sn->lingering_count = sn->lingering_cap = 0;
 	free(sn->pstates);
 	sn->pstates = NULL;
 	sn->pstate_count = 0;

@@ -69,6 +69,9 @@ struct snapshots {
 	int watchdog_fd;		/* write end of the pipe the watchdog waits on */
 	pid_t watchdog;
 	struct guard_bpf *guard;	/* resumes holds if the watchdog dies too; may be NULL */
+	pid_t *lingering;		/* groups of ended checkpointers with processes left */
+	size_t lingering_count;
+	size_t lingering_cap;
 };
 
 /* Parses the template and starts the watchdog. Returns 0 or -errno after a message. */

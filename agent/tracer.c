@@ -232,7 +232,7 @@ int tracer_open(struct tracer *t, const struct options *opts, pid_t agent_pid)
 	int err;
 
 	memset(t, 0, sizeof(*t));
-	t->procs_fd = t->lost_fd = t->holds_fd = -1;
+	t->procs_fd = t->lost_fd = t->holds_fd = t->groups_fd = -1;
 
 	err = tracer_check_privileges();
 	if (err)
@@ -281,6 +281,7 @@ int tracer_open(struct tracer *t, const struct options *opts, pid_t agent_pid)
 	t->procs_fd = bpf_map__fd(skel->maps.procs);
 	t->lost_fd = bpf_map__fd(skel->maps.lost);
 	t->holds_fd = bpf_map__fd(skel->maps.holds);
+	t->groups_fd = bpf_map__fd(skel->maps.checkpointer_groups);
 	t->ncpus = libbpf_num_possible_cpus();
 	if (t->ncpus <= 0) {
 		err = t->ncpus ? t->ncpus : -EINVAL;
@@ -343,7 +344,7 @@ void tracer_close(struct tracer *t)
 	compat_close(t);
 	snaptrig_bpf__destroy(t->skel);
 	t->skel = NULL;
-	t->procs_fd = t->lost_fd = t->holds_fd = -1;
+	t->procs_fd = t->lost_fd = t->holds_fd = t->groups_fd = -1;
 }
 
 int tracer_share_maps(struct tracer *t, struct bpf_object *obj)

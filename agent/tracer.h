@@ -30,6 +30,7 @@ struct tracer {
 	int procs_fd;
 	int lost_fd;
 	int holds_fd;
+	int groups_fd;			/* checkpointer_groups of bpf/snaptrig.bpf.c */
 	int ncpus;
 	__u32 blind_vias;		/* 1 << enum st_via of paths whose hooks failed to load */
 	int blind_errors[ST_VIA_COUNT];	/* the -errno of each of those loads */

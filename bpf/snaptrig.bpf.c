@@ -376,17 +376,33 @@ static __always_inline bool is_stop_signal(int sig)
 #define ANCESTRY_DEPTH 8
 
 /*
+ * Process groups of the agent's checkpointers, by pgid. The agent adds each
+ * checkpointer's group when it starts it and removes the group once no
+ * process is left in it. A process in one counts as a checkpointer after its
+ * parent died, as gdb does when a timeout ends the gcore script above it.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u8);
+} checkpointer_groups SEC(".maps");
+
+/*
  * Whether the current task is one of the agent's checkpointers: an untraced
- * descendant of the agent. gdb's PTRACE_ATTACH stops the process with a
- * SIGSTOP of its own, and that stop belongs to the snapshot. The launched
- * COMMAND's tree descends from the agent too, but it is traced, and its
- * stops count as someone else's.
+ * descendant of the agent, or a process in a checkpointer's process group.
+ * gdb's PTRACE_ATTACH stops the process with a SIGSTOP of its own, and that
+ * stop belongs to the snapshot. The launched COMMAND's tree descends from
+ * the agent too, but it is traced, and its stops count as someone else's.
  */
 static __always_inline bool current_from_agent(void)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u32 pgid = BPF_CORE_READ(task, signal, pids[PIDTYPE_PGID], numbers[0].nr);
 	int i;
 
+	if (bpf_map_lookup_elem(&checkpointer_groups, &pgid))
+		return true;
 	for (i = 0; i < ANCESTRY_DEPTH && task; i++) {
 		__u32 tgid = BPF_CORE_READ(task, tgid);
 

@@ -1030,6 +1030,33 @@ class ExecTest(SnapshotTestCase):
         self.assertLess(snap["duration_ns"], (1.5 + TIMEOUT_SLACK) * 1e9)
         self.assertServed(run, snap, trigger)
 
+    def test_timeout_orphan_stops_process(self):
+        """A checkpointer's child that outlives it and stops the process does not leave it stopped.
+
+        gdb does this when a timeout ends the gcore script above it in the
+        middle of its attach: the SIGSTOP of PTRACE_ATTACH comes after its
+        parent died.
+        """
+        code = ("import os, signal, time; signal.signal(15, signal.SIG_IGN); p = os.getppid(); "
+                "[time.sleep(0.01) for _ in iter(lambda: os.getppid() == p, False)]; "
+                "os.kill({pid}, 19); time.sleep(30)")
+        run, pid = self.trace_counter(["-t", "first-listen", "--freeze",
+                                       "--snapshot-timeout", "300ms",
+                                       "--exec", f"/bin/sh -c '{PYTHON} -c \"{code}\" & wait'"])
+        trigger = run.wait_trigger("first-listen", pid)
+        snap = self.wait_snapshot(run, pid, timeout=0.3 + 1 + TIMEOUT_SLACK + 1)
+        self.assertEqual(run.wait_fact("counter"), str(COUNTER_AFTER))
+        # long after the child's SIGSTOP, which comes 10 ms after its parent's end
+        time.sleep(0.5)
+        self.assertRunning(pid, "after the timeout")
+        self.finish_counter(run, pid)
+
+        self.assertFields(run, snap, status="timeout", held=True, hold="kernel", resumed=True,
+                          continued=False)
+        # the request ends once SIGKILL, 1 s after SIGTERM, has ended the child
+        self.assertGreaterEqual(snap["duration_ns"], 1_300_000_000)
+        self.assertServed(run, snap, trigger)
+
     def test_interrupt_during_request(self):
         """SIGINT to snaptrig ends a running request and resumes the process."""
         target = self.spawn([tool("st-signals")])
