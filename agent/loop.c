@@ -88,9 +88,11 @@ static void arm_timer(struct session *s)
  * buffer had no room for their records, with their final counts, then
  * deletes those entries. The exit program stored the exit's time, thread
  * and comm in the entry, so the exit record made here carries what the
- * lost one would have, except the pid namespace ids.
+ * lost one would have, except the pid namespace ids. Only exits before
+ * before_ns are written, because the records their processes sent earlier
+ * must all have been read: see reap_after_drain().
  */
-static void reap_exited(struct session *s)
+static void reap_exited(struct session *s, __u64 before_ns)
 {
 	__u32 key, next, *prev = NULL;
 	struct st_exit_record rec;
@@ -102,7 +104,7 @@ static void reap_exited(struct session *s)
 		if (tracer_read_proc(&s->tracer, key, &proc) || !(proc.flags & ST_PROC_EXITED))
 			continue;
 		/* the exit program is still filling the entry: take it on the next pass */
-		if (!proc.exit_ns)
+		if (!proc.exit_ns || proc.exit_ns > before_ns)
 			continue;
 		memset(&rec, 0, sizeof(rec));
 		rec.hdr.kind = ST_REC_EXIT;
@@ -120,6 +122,25 @@ static void reap_exited(struct session *s)
 		container_forget(key);
 		tracer_remove(&s->tracer, key);
 	}
+}
+
+/* How often reap_after_drain() reads the ring buffer while a record is being written. */
+#define DRAIN_TRIES 8
+
+/*
+ * Reads every record sent until now, then writes the exits kept in the
+ * kernel. A record that is reserved but not yet committed stops the reader
+ * (a program can be preempted between the two), and the records of an
+ * exited process may wait behind it: its exit line waits for the next pass.
+ */
+static void reap_after_drain(struct session *s)
+{
+	__u64 start = boot_now_ns();
+
+	if (ring_reader_drain(&s->tracer.ring, DRAIN_TRIES) > 0)
+		reap_exited(s, start);
+	else
+		log_info(2, "a record is still being written; the exits kept in the kernel wait for the next pass");
 }
 
 /* Writes the once-triggers whose records the ring buffer lost. */
@@ -158,7 +179,7 @@ static void check_lost(struct session *s, __u64 now)
 	s->lost_total = total;
 	emit_lost(&s->emitter, total, delta);
 	reconcile_once(s, now);
-	reap_exited(s);
+	reap_after_drain(s);
 }
 
 /*
@@ -173,8 +194,7 @@ static void check_liveness(struct session *s, __u64 now)
 	if (now < s->next_liveness_ns)
 		return;
 	s->next_liveness_ns = now + LIVENESS_NS;
-	reap_exited(s);
-	ring_reader_consume(&s->tracer.ring);
+	reap_after_drain(s);
 	for (i = 0; i < s->classifier.proc_count; i++) {
 		pid_t pid = s->classifier.procs[i].pid;
 		struct st_proc kernel;

@@ -15,6 +15,7 @@
  * 8-byte header whose first word is its length with two flag bits.
  */
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -110,6 +111,26 @@ int ring_reader_consume(struct ring_reader *r)
 	if (cons != released)
 		release(r, cons);
 	return count;
+}
+
+int ring_reader_drain(struct ring_reader *r, int tries)
+{
+	unsigned long target;
+	int err;
+
+	if (!r->consumer)
+		return 1;
+	target = __atomic_load_n(r->producer, __ATOMIC_ACQUIRE);
+	while (tries-- > 0) {
+		err = ring_reader_consume(r);
+		if (err < 0)
+			return err;
+		/* a signed difference, so that a wrap of the positions does not matter */
+		if ((long)(*r->consumer - target) >= 0)
+			return 1;
+		sched_yield();
+	}
+	return 0;
 }
 
 int ring_reader_fd(const struct ring_reader *r)

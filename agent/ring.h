@@ -31,6 +31,14 @@ int ring_reader_open(struct ring_reader *r, int map_fd,
  */
 int ring_reader_consume(struct ring_reader *r);
 
+/*
+ * Consumes like ring_reader_consume() until every record reserved before the
+ * call has been handled, trying up to tries times while one is still being
+ * written. Returns 1 when that was reached, 0 when a record was still being
+ * written, or the handler's negative return value.
+ */
+int ring_reader_drain(struct ring_reader *r, int tries);
+
 /* Returns the fd to watch for EPOLLIN, the map's own, which is readable while data waits. */
 int ring_reader_fd(const struct ring_reader *r);
 

@@ -194,16 +194,38 @@ class HardeningTest(SnaptrigTestCase):
         self.assertLostLinesAddUp(run, must_lose=False)
         self.assertNoProgramsLeft([run.pid])
 
-    def test_flood_children_once_triggers(self):
+    def flood_children(self, count, calls):
+        """Trace st-flood with count children of 2 threads on a 4K ring; return run and children."""
         run = self.trace(["--ring-buffer-size", "4K", "--cooldown", "0s",
                           "-t", ONCE_TRIGGERS],
-                         [tool(FLOOD), "-c", "8", "-t", "2", "-n", "10000"],
+                         [tool(FLOOD), "-c", str(count), "-t", "2", "-n", str(calls)],
                          stdin=subprocess.DEVNULL, allow_lost=True)
-        self.assertEqual(run.wait_exit(timeout=30), 0, run.describe())
+        self.assertEqual(run.wait_exit(timeout=60), 0, run.describe())
         children = flood_facts(run)
-        self.assertEqual(len(children), 8, run.fact_values("calls"))
+        self.assertEqual(len(children), count, run.fact_values("calls"))
         self.assertOnceEach(run, children)
+        return run, children
+
+    def test_flood_children_once_triggers(self):
+        run, _ = self.flood_children(8, 10000)
         self.assertLostLinesAddUp(run, must_lose=False)
+        self.assertNoProgramsLeft([run.pid])
+
+    def test_flood_many_children_exit_last(self):
+        """Hundreds of flooding children: no line of a child comes after its exit, counts exact.
+
+        Their exits are often kept in the kernel, and the agent writes those
+        only once it has read every record that the child sent before.
+        """
+        run, children = self.flood_children(300, 2000)
+        exit_seq = {line["pid"]: line["seq"] for line in run.of_type("exit")}
+        late = [(line["pid"], line["seq"]) for line in run.of_type("trigger")
+                if line["pid"] in exit_seq and line["seq"] > exit_seq[line["pid"]]]
+        self.assertEqual(late, [], "trigger lines after their process's exit line")
+        for pid, calls in children.items():
+            self.assertEqual(len(run.exits(pid)), 1, f"exit lines of {pid}")
+            self.assertEqual(getrandom_count(run, pid), calls, f"getrandom calls of {pid}")
+        self.assertLostLinesAddUp(run, must_lose=True)
         self.assertNoProgramsLeft([run.pid])
 
     def test_once_triggers_kept_while_agent_stopped(self):
