@@ -812,6 +812,7 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	}
 	if (!targ_follow || !pproc)
 		return 0;
+	/* NOTE: a full procs map leaves the child untraced, and nothing counts it */
 	if (add_child(pproc, ctgid))
 		return 0;
 
