@@ -624,8 +624,8 @@ static int check_output_paths(const struct options *opts)
 
 static int check_targets(const struct options *opts)
 {
-	if (opts->check && (opts->pid_count || opts->command || opts->cgroup_arg)) {
-		log_error("--check probes the kernel and traces nothing: give no -p, --cgroup or COMMAND");
+	if (opts->check && (opts->pid_count || opts->command || opts->cgroup_arg || opts->output_path)) {
+		log_error("--check probes the kernel and traces nothing: give no -p, --cgroup, -o or COMMAND");
 		return -EINVAL;
 	}
 	if (opts->check || opts->request_snapshot_pid)

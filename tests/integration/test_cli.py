@@ -336,10 +336,13 @@ class CliTest(SnaptrigTestCase):
                                    "(disables: first-listen,sigint)"], out)
 
     def test_check_takes_no_target(self):
-        for targets in (["--", TRUE], ["-p", str(os.getpid())], ["--cgroup", "/"]):
+        output = os.path.join(self.tmp, "check.out")
+        for targets in (["--", TRUE], ["-p", str(os.getpid())], ["--cgroup", "/"],
+                        ["-o", output]):
             with self.subTest(targets=targets):
                 self.assertUsageError(["--check"] + targets, "--check probes the kernel "
-                                      "and traces nothing: give no -p, --cgroup or COMMAND")
+                                      "and traces nothing: give no -p, --cgroup, -o or COMMAND")
+        self.assertFalse(os.path.exists(output), "--check created its -o file")
 
     def test_output_file_appended(self):
         path = os.path.join(self.tmp, "out.jsonl")
