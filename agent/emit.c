@@ -270,6 +270,15 @@ static void write_all(struct emitter *e, const char *buf, size_t len)
 	}
 }
 
+void emitter_output_closed(struct emitter *e)
+{
+	if (e->error)
+		return;
+	e->error = -EPIPE;
+	log_error("cannot write output %s: %s; stopping", e->path ? e->path : "(standard output)",
+		  strerror(EPIPE));
+}
+
 /* Counts the delay of a line of kind from its record's boot_ns to now. */
 static void add_delay(struct emitter *e, unsigned int kind, __u64 boot_ns, __u64 now)
 {

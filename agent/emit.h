@@ -76,6 +76,11 @@ int emitter_open(struct emitter *e, const char *path, enum output_format format)
 void emitter_close(struct emitter *e);
 
 /*
+ * Stops the output because its reader closed it, as a write would find with
+ * EPIPE, with the same message.
+ */
+void emitter_output_closed(struct emitter *e);
+/*
  * Writes the lines gathered so far. The event loop calls it once per pass,
  * so a line reaches the output within one pass (at most a few ms) and a
  * flood costs one write(2) per pass instead of one per line.

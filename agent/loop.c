@@ -373,6 +373,17 @@ static int setup_fds(struct session *s)
 		err = control_watch(s->control, s->epoll_fd);
 	if (err)
 		log_error("cannot set up the event loop: %s", strerror(-err));
+	/*
+	 * A reader that closes a pipe or socket output shows as EPOLLERR or
+	 * EPOLLHUP, which epoll reports without being asked, so the run ends
+	 * then and not at the next line. A regular file cannot be watched.
+	 */
+	if (!err && s->emitter.fd >= 0 && !s->emitter.regular_file) {
+		struct epoll_event ev = { .events = 0, .data.fd = s->emitter.fd };
+
+		if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->emitter.fd, &ev))
+			log_info(2, "cannot watch the output for its reader closing: %s", strerror(errno));
+	}
 	s->snapshots.epoll_fd = s->epoll_fd;
 	return err;
 }
@@ -409,6 +420,8 @@ int session_loop(struct session *s)
 				continue;
 			else if (control_handle_event(s->control, s, fd, events[i].events))
 				continue;
+			else if (fd == s->emitter.fd && (events[i].events & (EPOLLERR | EPOLLHUP)))
+				emitter_output_closed(&s->emitter);
 			else if (fd == s->timer_fd) {
 				__u64 expirations;
 

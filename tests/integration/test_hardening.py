@@ -394,6 +394,22 @@ class HardeningTest(SnaptrigTestCase):
         self.assertNotIn(process_state(target.pid), (None, "Z", "T"))
         self.assertNoProgramsLeft([agent.pid])
 
+    def test_output_reader_gone_quiet(self):
+        """A closed output pipe ends the run although no line is due to be written."""
+        sleeper = self.spawn(["/bin/sleep", "60"], stdout=subprocess.DEVNULL)
+        agent = subprocess.Popen([str(SNAPTRIG), "-t", "sigalrm", "-p", str(sleeper.pid)],
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE)
+        self.register(agent)
+        self.assertEqual(json.loads(agent.stdout.readline())["type"], "start")
+        agent.stdout.close()
+        code, err = self.wait_agent_exit(agent, 5, "its reader went away")
+        self.assertEqual(code, 1, err)
+        self.assertEqual(err, ["snaptrig: cannot write output (standard output): Broken pipe; "
+                               "stopping"])
+        self.assertEqual(process_state(sleeper.pid), "S")
+        self.assertNoProgramsLeft([agent.pid])
+
     def start_flood_agent(self, output):
         """Start a getrandom flood and a snaptrig that traces it with -o output.
 
