@@ -90,7 +90,7 @@ static int reject_brace(const char *brace, char *err, size_t err_len)
 		shown = QUOTE_MAX;
 	if (!closed) {
 		snprintf(err, err_len,
-			 "unbalanced brace '%.*s%s' without a closing '}' (write {{ for a literal brace)",
+			 "unbalanced brace '%.*s%s' without a closing '}' in its word (a placeholder such as {pid} has no spaces; write {{ for a literal brace)",
 			 shown, brace, cut);
 		return -EINVAL;
 	}

@@ -12,7 +12,7 @@
 
 #include <stddef.h>
 
-#define TEMPLATE_ERROR_LEN 160
+#define TEMPLATE_ERROR_LEN 224
 
 struct template {
 	char **words;		/* after quote removal, placeholders unexpanded */

@@ -768,7 +768,8 @@ BAD_INPUT = [
      "'/nonexistent' not found; give its path"),
     (["--exec", ""], "invalid template '' for --exec: give the checkpointer command"),
     (["--exec", "a {pid"], "invalid template 'a {pid' for --exec: unbalanced brace '{pid' "
-     "without a closing '}' (write {{ for a literal brace)"),
+     "without a closing '}' in its word (a placeholder such as {pid} has no spaces; "
+     "write {{ for a literal brace)"),
     (["--control", ""], "invalid path '' for --control: give the socket path"),
     (["--control", "/tmp/" + "c" * 103],
      f"invalid path '/tmp/{'c' * 103}' for --control: longer than 107 bytes; use a shorter path"),

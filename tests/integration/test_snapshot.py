@@ -1466,8 +1466,9 @@ class BadInputTest(SnapshotTestCase):
     def test_unbalanced_brace(self):
         self.assertUsageError(["-t", "first-listen", "--exec", "sh -c 'echo {'"],
                               "invalid template 'sh -c 'echo {'' for --exec: "
-                              "unbalanced brace '{' without a closing '}' "
-                              "(write {{ for a literal brace)")
+                              "unbalanced brace '{' without a closing '}' in its word "
+                              "(a placeholder such as {pid} has no spaces; "
+                              "write {{ for a literal brace)")
 
     def test_unbalanced_quote(self):
         self.assertUsageError(["-t", "first-listen", "--exec", "gcore 'a b"],

@@ -16,7 +16,9 @@
 #include "template.h"
 
 #define PLACEHOLDER_HINT "(use {pid}, {tid}, {trigger}, {seq}, {time}, or {{ for a brace)"
-#define BRACE_HINT "without a closing '}' (write {{ for a literal brace)"
+#define BRACE_HINT                                                                 \
+	"without a closing '}' in its word (a placeholder such as {pid} has no spaces; " \
+	"write {{ for a literal brace)"
 
 static const struct template_values sample_values = {
 	.pid = "4242",
