@@ -520,8 +520,8 @@ static int attach_environ_probes(struct uprobes *u, const struct options *opts)
 		err = attach_environ_symbol(u, p->binary, p->symbol,
 					    ENVIRON_COOKIE(ST_ENVIRON_PROBE, i), 0);
 		if (err) {
-			log_error("attaching --environ-probe %s:%s failed: %s; check that the binary defines the symbol (nm -D %s)",
-				  p->binary, p->symbol, strerror(-err), p->binary);
+			log_error("attaching --environ-probe %s:%s failed: %s; check that the binary defines the symbol (nm -D %s, or nm %s for a static binary)",
+				  p->binary, p->symbol, strerror(-err), p->binary, p->binary);
 			/* a binary or symbol that does not exist is a bad value of the option */
 			return err == -ENOENT ? -EINVAL : err;
 		}
