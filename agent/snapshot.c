@@ -1207,6 +1207,18 @@ static int group_empty(pid_t pgid)
 	return kill(-pgid, 0) && errno == ESRCH;
 }
 
+/* How long wait_group_gone() waits: killed processes are zombies within it, and a zombie stops nothing. */
+#define GROUP_GONE_WAIT_NS 100000000ULL
+
+/* Waits until no process is left in process group pgid after a SIGKILL, or GROUP_GONE_WAIT_NS. */
+static void wait_group_gone(pid_t pgid)
+{
+	__u64 deadline = boot_now_ns() + GROUP_GONE_WAIT_NS;
+
+	while (!group_empty(pgid) && boot_now_ns() < deadline)
+		usleep(1000);
+}
+
 static void group_forget(struct snapshots *sn, pid_t pgid)
 {
 	__u32 key = (__u32)pgid;
@@ -1281,6 +1293,7 @@ static void enforce_timeout(struct snapshot_job *job, __u64 now)
 	if (job->kill_ns && now >= job->kill_ns) {
 		signal_checkpointer(job, SIGKILL);
 		job->kill_ns = 0;
+		job->killed_ns = now;
 	}
 }
 
@@ -1328,10 +1341,13 @@ void snapshots_tick(struct snapshots *sn, __u64 now_ns)
 		/*
 		 * A timed-out checkpointer's children may still act on the process:
 		 * gdb, killed mid-attach, leaves a SIGSTOP that stops it after the
-		 * resume. The request ends once SIGKILL has emptied the group.
+		 * resume. The request ends once SIGKILL has emptied the group, or
+		 * once its processes have had GROUP_GONE_WAIT_NS to die: a zombie
+		 * that its new parent has not reaped yet still counts as a member.
 		 */
 		if (job->exited && job->timed_out && job->checkpointer > 0 &&
-		    !group_empty(job->checkpointer)) {
+		    !group_empty(job->checkpointer) &&
+		    !(job->killed_ns && now_ns - job->killed_ns >= GROUP_GONE_WAIT_NS)) {
 			i++;
 			continue;
 		}
@@ -1396,11 +1412,15 @@ void snapshots_shutdown(struct snapshots *sn)
 			signal_checkpointer(job, SIGTERM);
 			usleep(100000);
 			reap_checkpointer(job);
+		}
+		/* the rest of the group too, which may stop the process after its resume */
+		if (job->checkpointer > 0 && (!job->exited || !group_empty(job->checkpointer))) {
+			signal_checkpointer(job, SIGKILL);
 			if (!job->exited) {
-				signal_checkpointer(job, SIGKILL);
 				waitpid(job->checkpointer, &job->status, 0);
 				job->exited = 1;
 			}
+			wait_group_gone(job->checkpointer);
 		}
 		finish_job(sn, job, running ? "interrupted" : NULL);
 	}

@@ -25,6 +25,7 @@ struct snapshot_job {
 	__u64 started_ns;		/* boot clock */
 	__u64 deadline_ns;		/* --snapshot-timeout */
 	__u64 kill_ns;			/* SIGKILL after SIGTERM; 0 until the timeout */
+	__u64 killed_ns;		/* when the timeout's SIGKILL went to the group; 0 before */
 	__u64 held_since_ns;		/* 0: not held */
 	__u64 exit_ns;			/* when the process exited, or 0 */
 	struct served_trigger *served;	/* the trigger that started it, then the ones that joined */

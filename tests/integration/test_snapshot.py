@@ -85,6 +85,23 @@ def parse_time(text):
     return stamp.replace(tzinfo=datetime.timezone.utc).timestamp()
 
 
+
+def orphan_stopper(ready=None):
+    """Return an --exec template whose checkpointer's child outlives it and then stops {pid}.
+
+    The child ignores SIGTERM, creates the file ready when given, waits until
+    its parent, the shell, has died, and sends SIGSTOP to the traced process.
+    gdb does as much when SIGTERM ends the gcore script above it.
+    """
+    # no quotes inside the code: the template quotes it twice already
+    touch = f"os.close(os.open(bytes({list(str(ready).encode())}).decode(), os.O_CREAT)); " \
+        if ready else ""
+    code = ("import os, signal, time; signal.signal(15, signal.SIG_IGN); " + touch +
+            "p = os.getppid(); "
+            "[time.sleep(0.01) for _ in iter(lambda: os.getppid() == p, False)]; "
+            "os.kill({pid}, 19); time.sleep(30)")
+    return f"/bin/sh -c '{PYTHON} -c \"{code}\" & wait'"
+
 class ReplyServer:
     """A checkpointer on a unix socket: reads request lines, sends one reply each.
 
@@ -1037,12 +1054,9 @@ class ExecTest(SnapshotTestCase):
         middle of its attach: the SIGSTOP of PTRACE_ATTACH comes after its
         parent died.
         """
-        code = ("import os, signal, time; signal.signal(15, signal.SIG_IGN); p = os.getppid(); "
-                "[time.sleep(0.01) for _ in iter(lambda: os.getppid() == p, False)]; "
-                "os.kill({pid}, 19); time.sleep(30)")
         run, pid = self.trace_counter(["-t", "first-listen", "--freeze",
                                        "--snapshot-timeout", "300ms",
-                                       "--exec", f"/bin/sh -c '{PYTHON} -c \"{code}\" & wait'"])
+                                       "--exec", orphan_stopper()])
         trigger = run.wait_trigger("first-listen", pid)
         snap = self.wait_snapshot(run, pid, timeout=0.3 + 1 + TIMEOUT_SLACK + 1)
         self.assertEqual(run.wait_fact("counter"), str(COUNTER_AFTER))
@@ -1081,6 +1095,31 @@ class ExecTest(SnapshotTestCase):
         self.assertFields(run, snaps[0], pid=pid, status="failed", reason="interrupted",
                           held=True, hold="agent", resumed=True, ended=False)
         self.assertServed(run, snaps[0], trigger)
+
+    def test_interrupt_kills_checkpointer_group(self):
+        """SIGINT to snaptrig ends the whole group of a running checkpointer before the resume."""
+        target = self.spawn([tool("st-signals")])
+        pid = int(target.wait_fact("pid"))
+        target.wait_fact("ready")
+        ready = Path(self.tmp) / "ready"
+        run = self.trace(["-t", "sigalrm", "--freeze", "--exec", orphan_stopper(ready),
+                          "-p", str(pid)])
+        run.wait_start()
+        self.send_alarm(run, pid, 0)
+        deadline = time.monotonic() + TIMEOUT
+        while not ready.exists():
+            self.assertLess(time.monotonic(), deadline, "the checkpointer's child never started")
+            time.sleep(0.01)
+        run.interrupt()
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        # long after the child's SIGSTOP, which comes 10 ms after its parent's end
+        time.sleep(0.5)
+        self.assertRunning(pid, "after snaptrig stopped")
+        snaps = run.of_type("snapshot")
+        self.assertEqual(len(snaps), 1, run.describe())
+        self.assertFields(run, snaps[0], status="failed", reason="interrupted", resumed=True)
+        os.kill(pid, signal.SIGTERM)
+        self.assertEqual(target.wait_exit(), 0)
 
     def test_signal_in_launch_mode_ends_request(self):
         """SIGTERM to snaptrig ends COMMAND's running request, so COMMAND can act on it."""
