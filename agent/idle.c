@@ -179,16 +179,25 @@ void idle_retry_timers(struct tracer *t, __u64 now)
 	if (!t->idle || bpf_map__value_size(t->idle->maps.idle_procs) != sizeof(struct idle_proc_view))
 		return;
 	failures = *(volatile __u64 *)&t->idle->bss->timer_failures;
-	if (failures == t->idle_failures_seen || now < t->idle_retry_ns)
+	if ((failures == t->idle_failures_seen && !t->idle_unarmed) || now < t->idle_retry_ns)
 		return;
 	t->idle_failures_seen = failures;
 	t->idle_retry_ns = now + IDLE_RETRY_NS;
+	t->idle_unarmed = 0;
 	n = unarmed_procs(bpf_map__fd(t->idle->maps.idle_procs), &keys);
 	log_info(2, "arming %zu idle timers again: the kernel failed %llu times so far", n,
 		 (unsigned long long)failures);
-	/* a failure here counts in timer_failures again, so the next pass retries it */
-	for (i = 0; i < n; i++)
-		seed(t, ST_IDLE_SEED_ARM, (pid_t)keys[i], 0, 0);
+	/*
+	 * The kernel may fail to allocate a timer until other timers are freed,
+	 * for seconds. Meanwhile the agent does the timer's work itself, every
+	 * IDLE_RETRY_NS, so the line comes that much late at most.
+	 */
+	for (i = 0; i < n; i++) {
+		if (!seed(t, ST_IDLE_SEED_ARM, (pid_t)keys[i], 0, 0))
+			continue;
+		if (seed(t, ST_IDLE_SEED_CHECK, (pid_t)keys[i], 0, 0) != 1)
+			t->idle_unarmed++;
+	}
 	free(keys);
 }
 

@@ -50,9 +50,9 @@ int idle_add(struct tracer *t, pid_t pid);
  */
 int idle_reported(struct tracer *t, pid_t pid);
 /*
- * Arms again the idle timers that the kernel failed to allocate or arm since
- * the last pass, at most one pass per 100 ms. now is boot_now_ns(). The agent
- * calls it after each wakeup.
+ * Arms again the idle timers that the kernel failed to allocate or arm, at
+ * most one pass per 100 ms, and does the timer's work for those it still
+ * cannot arm. now is boot_now_ns(). The agent calls it after each wakeup.
  */
 void idle_retry_timers(struct tracer *t, __u64 now);
 /* Stops idle tracking of pid. */

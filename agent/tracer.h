@@ -22,6 +22,7 @@ struct tracer {
 	struct idle_bpf *idle;		/* NULL unless idle is selected */
 	__u64 idle_failures_seen;	/* timer_failures of idle.bpf.c at the last idle_retry_timers() */
 	__u64 idle_retry_ns;		/* boot time before which idle_retry_timers() makes no pass */
+	size_t idle_unarmed;		/* idle processes the last pass could not arm a timer for */
 	struct uring_bpf *uring;	/* NULL unless loaded: see uring_open() */
 	struct compat_bpf *compat;	/* NULL unless loaded: the ia32 system call hook */
 	struct tunables tunables;	/* written into every object before its load */

@@ -178,16 +178,15 @@ static __always_inline bool thread_runnable(__u32 tgid, __u32 tid)
 }
 
 /*
- * Timer callback. It clears armed before it reads the count: a thread that
- * blocks after the clear arms the timer itself, and one that blocked before
- * it is seen here, so no idle period is left without a pending timer.
+ * Sends the idle record of tgid when its period has lasted the threshold,
+ * and returns 1 then. With rearm, as in the timer callback, it arms the
+ * timer again for a period that is not due yet or that starts again.
  */
-static int idle_timer_fired(void *map, __u32 *key, struct idle_proc *proc)
+static __always_inline int idle_check(__u32 tgid, struct idle_proc *proc, bool rearm)
 {
 	__u64 now = bpf_ktime_get_boot_ns();
 	__u64 since, due;
 
-	__sync_lock_test_and_set(&proc->armed, 0);
 	if (*(volatile __s32 *)&proc->running != 0)
 		return 0;
 	since = *(volatile __u64 *)&proc->idle_since_ns;
@@ -195,7 +194,8 @@ static int idle_timer_fired(void *map, __u32 *key, struct idle_proc *proc)
 		return 0;
 	due = since + targ_idle_threshold_ns;
 	if (now < due) {
-		timer_arm(proc, due - now);
+		if (rearm)
+			timer_arm(proc, due - now);
 		return 0;
 	}
 	/*
@@ -203,16 +203,29 @@ static int idle_timer_fired(void *map, __u32 *key, struct idle_proc *proc)
 	 * line would ask for another snapshot. Its threads wake when it is
 	 * resumed, and the idle period after that counts.
 	 */
-	if (bpf_map_lookup_elem(&holds, key))
+	if (bpf_map_lookup_elem(&holds, &tgid))
 		return 0;
 	/* a runnable thread whose wakeup was not seen: the period starts again */
-	if (thread_runnable(*key, proc->last_tid)) {
+	if (thread_runnable(tgid, proc->last_tid)) {
 		__sync_val_compare_and_swap(&proc->idle_since_ns, since, now);
-		timer_arm(proc, targ_idle_threshold_ns);
+		if (rearm)
+			timer_arm(proc, targ_idle_threshold_ns);
 		return 0;
 	}
 	proc->fired_since_ns = since;
-	idle_send(*key, proc, since, now);
+	idle_send(tgid, proc, since, now);
+	return 1;
+}
+
+/*
+ * Timer callback. It clears armed before it reads the count: a thread that
+ * blocks after the clear arms the timer itself, and one that blocked before
+ * it is seen here, so no idle period is left without a pending timer.
+ */
+static int idle_timer_fired(void *map, __u32 *key, struct idle_proc *proc)
+{
+	__sync_lock_test_and_set(&proc->armed, 0);
+	idle_check(*key, proc, true);
 	return 0;
 }
 
@@ -544,6 +557,8 @@ int idle_seed(struct st_idle_seed *args)
 			return 0;
 		due = proc->idle_since_ns + targ_idle_threshold_ns;
 		return timer_arm_setup(proc, due > now ? due - now : 1);
+	case ST_IDLE_SEED_CHECK:
+		return idle_check(tgid, proc, false);
 	}
 	return -EINVAL_ERR;
 }

@@ -379,6 +379,7 @@ enum st_idle_seed_op {
 	ST_IDLE_SEED_PROC,	/* start tracking tgid: idle from now, no thread runnable */
 	ST_IDLE_SEED_THREAD,	/* add thread tid of tgid, runnable or blocked */
 	ST_IDLE_SEED_ARM,	/* start the idle timer of tgid if no thread is runnable */
+	ST_IDLE_SEED_CHECK,	/* do what the idle timer of tgid would, for a timer that cannot be armed */
 };
 
 /*
