@@ -242,11 +242,11 @@ struct control {
 	struct json_writer json;
 	struct control_client *clients[CONTROL_MAX_CLIENTS];
 	__u64 log_window_ns;		/* start of the window that close_logs counts */
-	unsigned int close_logs;	/* always-written disconnect lines in that window */
-	unsigned int close_unlogged;	/* disconnect lines left out in that window */
+	unsigned int close_logs;	/* always-written disconnect and rejection lines in it */
+	unsigned int close_unlogged;	/* those lines left out in that window */
 };
 
-/* Always-written disconnect lines per window, so a client that reconnects in a loop cannot flood stderr. */
+/* Always-written disconnect and rejection lines per window, so a client that reconnects in a loop cannot flood stderr. */
 #define CLOSE_LOGS_MAX 10
 #define CLOSE_LOG_WINDOW_NS (10 * 1000000000ULL)
 
@@ -429,10 +429,23 @@ static void end_close_log_window(struct control *ctl, __u64 now, int force)
 	if (!force && now - ctl->log_window_ns < CLOSE_LOG_WINDOW_NS)
 		return;
 	if (ctl->close_unlogged)
-		log_info(0, "%u more control clients disconnected with errors; rerun with -vv to see each",
+		log_info(0, "%u more control clients disconnected with errors or were rejected; rerun with -vv to see each",
 			 ctl->close_unlogged);
 	ctl->log_window_ns = now;
 	ctl->close_logs = ctl->close_unlogged = 0;
+}
+
+/*
+ * Returns the level of an always-written line about a client: 0, or 2 past
+ * CLOSE_LOGS_MAX lines in the window, which counts it instead.
+ */
+static int client_log_level(struct control *ctl)
+{
+	end_close_log_window(ctl, boot_now_ns(), 0);
+	if (++ctl->close_logs <= CLOSE_LOGS_MAX)
+		return 0;
+	ctl->close_unlogged++;
+	return 2;
 }
 
 static void client_close(struct control *ctl, struct control_client *cl, int level,
@@ -440,11 +453,8 @@ static void client_close(struct control *ctl, struct control_client *cl, int lev
 {
 	unsigned int i;
 
-	end_close_log_window(ctl, boot_now_ns(), 0);
-	if (level == 0 && ++ctl->close_logs > CLOSE_LOGS_MAX) {
-		ctl->close_unlogged++;
-		level = 2;
-	}
+	if (level == 0)
+		level = client_log_level(ctl);
 	log_info(level, "control client pid %d uid %u disconnected: %s; unsent replies: %zu",
 		 cl->peer.pid, cl->peer.uid, reason, unsent_replies(cl));
 	for (i = 0; i < CONTROL_MAX_CLIENTS; i++)
@@ -791,9 +801,10 @@ static unsigned int evict_idle_client(struct control *ctl)
  * that long but hold a partial request or unsent replies, which
  * evict_idle_client() never drops.
  */
-static void log_full_table(const struct control *ctl, const struct ucred *peer)
+static void log_full_table(struct control *ctl, const struct ucred *peer)
 {
 	__u64 now_ns = boot_now_ns(), idle_ns = CONTROL_EVICT_IDLE_S * 1000000000ULL;
+	int level = client_log_level(ctl);
 	unsigned int i, quiet = 0;
 
 	for (i = 0; i < CONTROL_MAX_CLIENTS; i++) {
@@ -803,11 +814,11 @@ static void log_full_table(const struct control *ctl, const struct ucred *peer)
 			quiet++;
 	}
 	if (!quiet)
-		log_error("control client pid %d uid %u rejected: %d clients are connected, the limit, and none was idle for %d s",
-			  peer->pid, peer->uid, CONTROL_MAX_CLIENTS, CONTROL_EVICT_IDLE_S);
+		log_info(level, "control client pid %d uid %u rejected: %d clients are connected, the limit, and none was idle for %d s",
+			 peer->pid, peer->uid, CONTROL_MAX_CLIENTS, CONTROL_EVICT_IDLE_S);
 	else
-		log_error("control client pid %d uid %u rejected: %d clients are connected, the limit, and none can lose its place because %u of them sent nothing for %d s but hold a partial request or unsent replies",
-			  peer->pid, peer->uid, CONTROL_MAX_CLIENTS, quiet, CONTROL_EVICT_IDLE_S);
+		log_info(level, "control client pid %d uid %u rejected: %d clients are connected, the limit, and none can lose its place because %u of them sent nothing for %d s but hold a partial request or unsent replies",
+			 peer->pid, peer->uid, CONTROL_MAX_CLIENTS, quiet, CONTROL_EVICT_IDLE_S);
 }
 
 static void accept_clients(struct control *ctl)
