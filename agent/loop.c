@@ -297,8 +297,12 @@ static int handle_signal(struct session *s)
 				s->stop_deadline_ns = boot_now_ns() + STOP_GRACE_NS;
 				continue;
 			}
-			log_error("received %s again; detaching and leaving COMMAND (pid %d) running",
-				  strsignal(sig), s->child);
+			if (sig == s->stop_signal)
+				log_error("received %s again; detaching and leaving COMMAND (pid %d) running",
+					  strsignal(sig), s->child);
+			else
+				log_error("received %s after %s; detaching and leaving COMMAND (pid %d) running",
+					  strsignal(sig), strsignal(s->stop_signal), s->child);
 			return 1;
 		}
 		log_info(1, "received %s; detaching", strsignal(sig));
