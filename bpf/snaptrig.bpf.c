@@ -761,6 +761,7 @@ static __always_inline void join_task(struct task_struct *task)
  * of the subtree changes nothing: the process stays traced until it exits,
  * as a traced process's child does wherever it runs.
  */
+/* NOTE: a process whose leader exited before the move is not joined, since the zombie leader stays behind */
 SEC("tp_btf/cgroup_attach_task")
 int BPF_PROG(handle_cgroup_attach_task, struct cgroup *dst, const char *path,
 	     struct task_struct *task, bool threadgroup)
