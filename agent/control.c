@@ -241,14 +241,14 @@ struct control {
 	int epoll_fd;
 	struct json_writer json;
 	struct control_client *clients[CONTROL_MAX_CLIENTS];
-	__u64 log_window_ns;		/* start of the window that close_logs counts */
-	unsigned int close_logs;	/* always-written disconnect and rejection lines in it */
-	unsigned int close_unlogged;	/* those lines left out in that window */
+	__u64 log_window_ns;		/* start of the window that client_logs counts */
+	unsigned int client_logs;	/* always-written disconnect and rejection lines in it */
+	unsigned int client_unlogged;	/* those lines left out in that window */
 };
 
 /* Always-written disconnect and rejection lines per window, so a client that reconnects in a loop cannot flood stderr. */
-#define CLOSE_LOGS_MAX 10
-#define CLOSE_LOG_WINDOW_NS (10 * 1000000000ULL)
+#define CLIENT_LOGS_MAX 10
+#define CLIENT_LOG_WINDOW_NS (10 * 1000000000ULL)
 
 /* Whether a process accepts connections on the unix socket at path. */
 static int socket_in_use(const struct sockaddr_un *addr)
@@ -418,33 +418,33 @@ static size_t unsent_replies(const struct control_client *cl)
 /*
  * Closes the client's connection and logs one line at level with the reason
  * and the number of replies lost with it. Level 0 is always written, except
- * past CLOSE_LOGS_MAX lines in a window, where it becomes 2 and is counted.
+ * past CLIENT_LOGS_MAX lines in a window, where it becomes 2 and is counted.
  */
 /*
- * Ends the window of disconnect lines once it is over, or at once when force
+ * Ends the window of disconnect and rejection lines once it is over, or at once when force
  * is set, with a count of those left out.
  */
-static void end_close_log_window(struct control *ctl, __u64 now, int force)
+static void end_client_log_window(struct control *ctl, __u64 now, int force)
 {
-	if (!force && now - ctl->log_window_ns < CLOSE_LOG_WINDOW_NS)
+	if (!force && now - ctl->log_window_ns < CLIENT_LOG_WINDOW_NS)
 		return;
-	if (ctl->close_unlogged)
+	if (ctl->client_unlogged)
 		log_info(0, "%u more control clients disconnected with errors or were rejected; rerun with -vv to see each",
-			 ctl->close_unlogged);
+			 ctl->client_unlogged);
 	ctl->log_window_ns = now;
-	ctl->close_logs = ctl->close_unlogged = 0;
+	ctl->client_logs = ctl->client_unlogged = 0;
 }
 
 /*
  * Returns the level of an always-written line about a client: 0, or 2 past
- * CLOSE_LOGS_MAX lines in the window, which counts it instead.
+ * CLIENT_LOGS_MAX lines in the window, which counts it instead.
  */
 static int client_log_level(struct control *ctl)
 {
-	end_close_log_window(ctl, boot_now_ns(), 0);
-	if (++ctl->close_logs <= CLOSE_LOGS_MAX)
+	end_client_log_window(ctl, boot_now_ns(), 0);
+	if (++ctl->client_logs <= CLIENT_LOGS_MAX)
 		return 0;
-	ctl->close_unlogged++;
+	ctl->client_unlogged++;
 	return 2;
 }
 
@@ -924,7 +924,7 @@ void control_tick(struct control *ctl, __u64 now_ns)
 
 	if (!ctl)
 		return;
-	end_close_log_window(ctl, now_ns, 0);
+	end_client_log_window(ctl, now_ns, 0);
 	snprintf(reason, sizeof(reason), "it read no reply for %d s", CONTROL_STALL_S);
 	for (i = 0; i < CONTROL_MAX_CLIENTS; i++) {
 		cl = ctl->clients[i];
@@ -943,7 +943,7 @@ void control_close(struct control *ctl)
 	for (i = 0; i < CONTROL_MAX_CLIENTS; i++)
 		if (ctl->clients[i])
 			client_close(ctl, ctl->clients[i], 2, "snaptrig is exiting");
-	end_close_log_window(ctl, boot_now_ns(), 1);
+	end_client_log_window(ctl, boot_now_ns(), 1);
 	if (ctl->listen_fd >= 0)
 		close(ctl->listen_fd);
 	/* remove the socket only while it is still the file this agent created */

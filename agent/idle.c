@@ -68,8 +68,6 @@ static int read_thread_state(pid_t pid, pid_t tid)
 	return idle_thread_state_parse(buf, (size_t)n);
 }
 
-/* How often arm() tries to set up a process's idle timer before it leaves that to idle_retry_timers(). */
-#define ARM_TRIES 3
 /* How long idle_retry_timers() waits between two passes. */
 #define IDLE_RETRY_NS 100000000ULL
 
@@ -214,19 +212,13 @@ int idle_reported(struct tracer *t, pid_t pid)
 
 /*
  * Arms the timer of a process whose threads are all blocked. The kernel
- * allocates the timer without sleeping, which can fail (-ENOMEM) several
- * times in a row.
+ * allocates the timer without sleeping, which can fail (-ENOMEM) for seconds,
+ * and idle_retry_timers() takes over such a process.
  */
 static int arm(struct tracer *t, pid_t pid)
 {
-	int err, tries;
+	int err = seed(t, ST_IDLE_SEED_ARM, pid, 0, 0);
 
-	for (tries = 0; tries < ARM_TRIES; tries++) {
-		err = seed(t, ST_IDLE_SEED_ARM, pid, 0, 0);
-		if (err != -ENOMEM)
-			break;
-	}
-	/* idle_retry_timers() arms it again */
 	if (err == -ENOMEM) {
 		log_info(1, "cannot arm the idle timer of process %d yet: %s; trying again",
 			 pid, strerror(-err));

@@ -645,9 +645,9 @@ static __attribute__((noinline)) pid_t spawn_checkpointer(char **argv, char **en
 static void group_add(struct snapshots *sn, pid_t pgid)
 {
 	__u32 key = (__u32)pgid;
-	__u8 one = 1;
+	__u8 present = 1;
 
-	if (sn->tracer && bpf_map_update_elem(sn->tracer->groups_fd, &key, &one, BPF_ANY))
+	if (sn->tracer && bpf_map_update_elem(sn->tracer->groups_fd, &key, &present, BPF_ANY))
 		log_info(1, "naming checkpointer group %d to the kernel failed: %s; its stop signals count as someone else's",
 			 pgid, strerror(errno));
 }
@@ -1219,6 +1219,21 @@ static void wait_group_gone(pid_t pgid)
 		usleep(1000);
 }
 
+/*
+ * Whether the group of a timed-out checkpointer whose leader exited may still
+ * act on the process. gdb, killed mid-attach, leaves a SIGSTOP that stops it
+ * after the resume. The group is done once it is empty, or GROUP_GONE_WAIT_NS
+ * after its SIGKILL: a zombie that its new parent has not reaped yet still
+ * counts as a member.
+ */
+static bool group_may_act(const struct snapshot_job *job, __u64 now)
+{
+	if (!job->exited || !job->timed_out || job->checkpointer <= 0 ||
+	    group_empty(job->checkpointer))
+		return false;
+	return !(job->killed_ns && now - job->killed_ns >= GROUP_GONE_WAIT_NS);
+}
+
 static void group_forget(struct snapshots *sn, pid_t pgid)
 {
 	__u32 key = (__u32)pgid;
@@ -1338,16 +1353,8 @@ void snapshots_tick(struct snapshots *sn, __u64 now_ns)
 
 		reap_checkpointer(job);
 		enforce_timeout(job, now_ns);
-		/*
-		 * A timed-out checkpointer's children may still act on the process:
-		 * gdb, killed mid-attach, leaves a SIGSTOP that stops it after the
-		 * resume. The request ends once SIGKILL has emptied the group, or
-		 * once its processes have had GROUP_GONE_WAIT_NS to die: a zombie
-		 * that its new parent has not reaped yet still counts as a member.
-		 */
-		if (job->exited && job->timed_out && job->checkpointer > 0 &&
-		    !group_empty(job->checkpointer) &&
-		    !(job->killed_ns && now_ns - job->killed_ns >= GROUP_GONE_WAIT_NS)) {
+		/* the request ends when its checkpointer's group can no longer stop the process */
+		if (group_may_act(job, now_ns)) {
 			i++;
 			continue;
 		}

@@ -128,7 +128,7 @@ class ExecTest(SnaptrigTestCase):
         self.assertEqual(run.records[-1]["type"], "stats", run.describe())
 
     def test_second_signal_ends_grace(self):
-        """A second SIGTERM ends the run at once and says that COMMAND is left running."""
+        """A second SIGTERM ends the run at once, with a message that COMMAND is left running."""
         run = self.trace(["-t", "bootstrap"], IGNORES_SIGTERM)
         pid = int(run.wait_fact("pid"))
         self.addCleanup(self.end_pid, pid)

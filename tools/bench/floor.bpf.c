@@ -5,9 +5,9 @@
  * attaches one of three variants, so the benchmark shows what the hook
  * mechanism itself costs:
  *   tp    one tp/syscalls program per hooked call, as snaptrig uses
- *   exit  the tp programs and an empty program on sys_exit_listen, because
- *         snaptrig also hooks the exits of listen, dup, fcntl and open, and
- *         any sys_exit tracepoint adds work to every system call's return
+ *   exit  the tp programs and an empty program on sys_exit_listen. snaptrig
+ *         also hooks the exits of listen, dup, fcntl and open, and any
+ *         sys_exit tracepoint adds work to every system call's return.
  *   raw   one raw_tp program on sys_enter, which runs for every system call
  *         of every process and returns at once for the calls it does not hook
  */

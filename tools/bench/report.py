@@ -812,9 +812,9 @@ def peers_section(doc):
         "tools/bench/pread-nop.bt -c PROG`.", "",
         code_block(os.path.join(BENCH_DIR, "pread-nop.bt")), "",
         "The floor variants are not a peer. `bench-floor tp|exit|raw floor.bpf.o -- PROG` loads "
-        "tools/bench/floor.bpf.c and puts PROG's pid in a hash map. It attaches either one "
-        "tp/syscalls program per hooked call (pread64 and getrandom), as snaptrig does, "
-        "those and an empty program on sys_exit_listen (exit), or "
+        "tools/bench/floor.bpf.c and puts PROG's pid in a hash map. With tp it attaches one "
+        "tp/syscalls program per hooked call (pread64 and getrandom), as snaptrig does. "
+        "With exit it adds an empty program on sys_exit_listen. With raw it attaches "
         "one raw_tp program on sys_enter, which runs for every system call and returns at "
         "once for the others. Each program only looks the calling process up in the map, as "
         "every hook of snaptrig does first. So these rows show what the hook mechanism costs "
