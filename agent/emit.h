@@ -64,6 +64,7 @@ struct emitter {
 	char *out;			/* lines not written yet */
 	size_t out_len;
 	size_t out_cap;
+	size_t flush_bytes;		/* out is written when it would grow past this */
 	struct latency_set latency;	/* kernel record to written line */
 	struct pending_delay *pending;	/* lines in out from kernel records */
 	size_t pending_count;
