@@ -557,10 +557,15 @@ def summarize_redis(runs, port, requests):
 
 # The agent itself.
 
-def cpu_ticks(pid):
+def cpu_split(pid):
+    """Returns the user and system CPU ticks of pid, utime and stime of /proc/PID/stat."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])     # utime, stime
+    return int(fields[11]), int(fields[12])
+
+
+def cpu_ticks(pid):
+    return sum(cpu_split(pid))
 
 
 def proc_io(pid):
@@ -629,13 +634,13 @@ def flood_agent_once(n):
                               "-o", out], stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for(lambda: file_has(out, '"type":"start"'), "snaptrig -p", agent)
-        cpu0 = cpu_ticks(agent.pid)
+        user0, sys0 = cpu_split(agent.pid)
         io0 = proc_io(agent.pid)
         go = boot_ns()
         work.send_signal(signal.SIGUSR1)
         result = json.loads(work.stdout.readline())
         last = wait_quiet(out)
-        cpu1 = cpu_ticks(agent.pid)
+        user1, sys1 = cpu_split(agent.pid)
         io1 = proc_io(agent.pid)
         hwm = vm_hwm_kib(agent.pid)
         rss = vm_status_kib(agent.pid, "VmRSS")
@@ -651,6 +656,8 @@ def flood_agent_once(n):
     lines, counted, lost = count_flood_lines(out)
     calls = n + n // 10
     seconds = (last - go) / 1e9
+    tick_ns = 1e9 / os.sysconf("SC_CLK_TCK")
+    cpu0, cpu1 = user0 + sys0, user1 + sys1
     os.unlink(out)
     return {"calls": calls, "lines": lines, "counted": counted, "lost_records": lost,
             "lines_missing": max(0, calls - lines), "seconds": seconds,
@@ -659,6 +666,8 @@ def flood_agent_once(n):
             "agent_cpu_s": (cpu1 - cpu0) / os.sysconf("SC_CLK_TCK"),
             "agent_cpu_ns_per_line": (cpu1 - cpu0) / os.sysconf("SC_CLK_TCK") * 1e9 / lines
             if lines else None,
+            "agent_user_ns_per_line": (user1 - user0) * tick_ns / lines if lines else None,
+            "agent_sys_ns_per_line": (sys1 - sys0) * tick_ns / lines if lines else None,
             "vm_hwm_kib": hwm, "vm_rss_kib": rss, "rss_by_mapping_kib": rss_map,
             "agent_write_calls": io1["syscw"] - io0["syscw"],
             "agent_read_calls": io1["syscr"] - io0["syscr"],

@@ -517,6 +517,20 @@ def reason_exec_latency(written):
                      "shared.")
 
 
+
+def cpu_split_note(flood):
+    """Says how the agent's CPU per line splits into user and system time, when measured."""
+    user = sorted(f["agent_user_ns_per_line"] for f in flood if f.get("agent_user_ns_per_line"))
+    system = sorted(f["agent_sys_ns_per_line"] for f in flood if f.get("agent_sys_ns_per_line"))
+    if not user or not system:
+        return ""
+    return (f" Of that CPU, {user[len(user) // 2]:.0f} ns per line is user time (decoding, "
+            f"classifying and formatting) and {system[len(system) // 2]:.0f} ns system time "
+            "(medians, at the 10 ms resolution of /proc/PID/stat). A perf profile taken outside "
+            "make bench put most "
+            "of the system time in write(2) copying the lines into the page cache of the "
+            "file on ext4, which the lines' size sets.")
+
 def add_agent_targets(doc, t):
     agent = find(doc, "agent")
     if not agent:
@@ -599,13 +613,8 @@ def add_agent_targets(doc, t):
               "per second are bounded by the producer, one process whose traced getrandom "
               f"costs {1e9 / flood[0]['producer_calls_per_s']:.0f} ns, and this machine has "
               "2 CPUs, so 5 M lines/s cannot be produced here. The ceiling is the figure to "
-              "compare, and 5 M lines/s would "
-              "need 200 ns of agent CPU per line. Measured outside make bench in 7 "
-              "interleaved pairs of floods of 1 M calls written to a file on ext4: the agent "
-              "spent 136 ns of user time and 118 ns of system time per line (309 and 118 "
-              "before trigger lines got their own writer, agent/line_json.c). A perf profile "
-              "put most of the system time in write(2) copying the lines into the page "
-              "cache, which the file's size sets, so the user time is what is left to cut.")
+              "compare, and 5 M lines/s would need 200 ns of agent CPU per line."
+              + cpu_split_note(flood))
         rss = max(f.get("vm_rss_kib") or 0 for f in flood)
         if rss:
             t.add("agent RSS (VmRSS) at the end of the flood", "< 16 MiB",
@@ -657,11 +666,15 @@ def agent_tables(res):
            "0s -p PID -o FILE`; lines are trigger lines in FILE, rate is lines over the time "
            "from SIGUSR1 to the last growth of FILE.", "",
            "| run | calls | lines | sum of counts | lines missing | lost records | lines/s | "
-           "agent CPU ns/line | VmRSS | VmHWM |", "|---|---|---|---|---|---|---|---|---|---|"]
+           "agent CPU ns/line (user + system) | VmRSS | VmHWM |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
     for i, f in enumerate(res["flood"]):
+        split = ""
+        if f.get("agent_user_ns_per_line") is not None:
+            split = f" ({f['agent_user_ns_per_line']:.0f} + {f['agent_sys_ns_per_line']:.0f})"
         out.append(f"| {i + 1} | {f['calls']} | {f['lines']} | {f['counted']} | "
                    f"{f['lines_missing']} | {f['lost_records']} | {f['lines_per_s']:.0f} | "
-                   f"{f['agent_cpu_ns_per_line']:.0f} | {f.get('vm_rss_kib', '—')} KiB | "
+                   f"{f['agent_cpu_ns_per_line']:.0f}{split} | {f.get('vm_rss_kib', '—')} KiB | "
                    f"{f['vm_hwm_kib']} KiB |")
     out += ["", "calls counts the program's loop and warm-up. The kernel counts one "
             "getrandom(2) more per run (the sum of counts), made outside them, so a run "
