@@ -531,6 +531,7 @@ def cpu_split_note(flood):
             "of the system time in write(2) copying the lines into the page cache of the "
             "file on ext4, which the lines' size sets.")
 
+
 def add_agent_targets(doc, t):
     agent = find(doc, "agent")
     if not agent:
