@@ -236,14 +236,11 @@ static void reap_child(struct session *s)
 	}
 }
 
-/* A signal generated for COMMAND this recently came from the same kill(2). */
+/* A signal generated for a traced process this recently came from the same kill(2). */
 #define SAME_SIGNAL_NS 50000000ULL
 
-/*
- * Whether COMMAND was sent sig just now, as when a whole process group is
- * signalled: then passing snaptrig's copy on would deliver it twice.
- */
-static int child_has_signal(struct session *s, int sig)
+/* Whether the traced process pid was sent sig, a SIGINT, SIGTERM or SIGHUP, just now. */
+static int was_sent_signal(struct session *s, __u32 pid, int sig)
 {
 	struct st_proc proc;
 	int slot;
@@ -256,9 +253,31 @@ static int child_has_signal(struct session *s, int sig)
 		slot = ST_PASS_SIGHUP;
 	else
 		return 0;
-	if (s->child_reaped || tracer_read_proc(&s->tracer, s->child, &proc))
+	if (tracer_read_proc(&s->tracer, pid, &proc))
 		return 0;
 	return proc.passed_on_ns[slot] && boot_now_ns() - proc.passed_on_ns[slot] < SAME_SIGNAL_NS;
+}
+
+/*
+ * Whether COMMAND was sent sig just now, as when a whole process group is
+ * signalled: then passing snaptrig's copy on would deliver it twice.
+ */
+static int child_has_signal(struct session *s, int sig)
+{
+	return !s->child_reaped && was_sent_signal(s, (__u32)s->child, sig);
+}
+
+/*
+ * Whether a signal to snaptrig is its copy of a kill(2) of a whole process
+ * group by a traced process: the sender was sent the same signal just now.
+ * Launch mode leaves COMMAND in snaptrig's group, so such a signal is the
+ * workload's own and no request to stop tracing.
+ */
+static int from_traced_group_kill(struct session *s, const struct signalfd_siginfo *si)
+{
+	if (si->ssi_code != SI_USER && si->ssi_code != SI_QUEUE)
+		return 0;
+	return si->ssi_pid && was_sent_signal(s, si->ssi_pid, (int)si->ssi_signo);
 }
 
 /*
@@ -279,8 +298,19 @@ static int handle_signal(struct session *s)
 			reap_child(s);
 			continue;
 		}
+		if (s->child && from_traced_group_kill(s, &si)) {
+			log_info(1, "ignoring %s that traced process %u sent to its process group",
+				 strsignal(sig), si.ssi_pid);
+			continue;
+		}
 		/* once COMMAND is gone, its descendants are traced until a signal */
 		if (s->child && !s->child_reaped) {
+			if (sig == s->stop_signal && si.ssi_pid && si.ssi_pid == (__u32)s->stop_sender &&
+			    boot_now_ns() - s->stop_ns < SAME_SIGNAL_NS) {
+				log_info(1, "ignoring the second %s from process %u, which signalled snaptrig and then its process group",
+					 strsignal(sig), si.ssi_pid);
+				continue;
+			}
 			/*
 			 * A terminal's Ctrl-C reaches COMMAND itself; a signal a
 			 * process sent to snaptrig is passed on.
@@ -294,7 +324,9 @@ static int handle_signal(struct session *s)
 			snapshots_interrupt(&s->snapshots);
 			if (!s->stop_signal) {
 				s->stop_signal = sig;
-				s->stop_deadline_ns = boot_now_ns() + STOP_GRACE_NS;
+				s->stop_sender = (pid_t)si.ssi_pid;
+				s->stop_ns = boot_now_ns();
+				s->stop_deadline_ns = s->stop_ns + STOP_GRACE_NS;
 				continue;
 			}
 			if (sig == s->stop_signal)

@@ -75,6 +75,26 @@ static int launch_exit_status(const struct session *s)
 	return EXIT_RUNTIME;
 }
 
+/*
+ * Adds the signals whose default action ends a process but which programs
+ * send to notify each other (SIGUSR1, timers, I/O readiness). In launch mode
+ * COMMAND shares snaptrig's process group, and a kill(0, SIGUSR1) of the
+ * workload must not end its tracing. Blocked, they stay pending unread.
+ */
+static void block_notifications(sigset_t *mask)
+{
+	static const int notifications[] = {
+		SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF, SIGIO, SIGPWR, SIGSTKFLT,
+	};
+	size_t i;
+	int sig;
+
+	for (i = 0; i < sizeof(notifications) / sizeof(notifications[0]); i++)
+		sigaddset(mask, notifications[i]);
+	for (sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
+		sigaddset(mask, sig);
+}
+
 static int block_signals(struct session *s)
 {
 	sigset_t mask;
@@ -84,6 +104,7 @@ static int block_signals(struct session *s)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGCHLD);
+	block_notifications(&mask);
 	if (sigprocmask(SIG_BLOCK, &mask, &s->orig_mask))
 		return -errno;
 	/* a closed output pipe or socket connection is reported by write(2), not by a signal */

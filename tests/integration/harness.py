@@ -306,7 +306,7 @@ class TracedRun:
     """One snaptrig process and the lines it and its traced command print."""
 
     def __init__(self, test, args, command=None, stdin=subprocess.PIPE,
-                 env=None, cwd=None, allow_lost=False):
+                 env=None, cwd=None, allow_lost=False, new_session=False):
         self.test = test
         # Flood tests overflow the ring buffer on purpose and check the lost
         # lines themselves, so check_stream skips its "no lost lines" rule.
@@ -318,9 +318,11 @@ class TracedRun:
         self.facts = []
         self.invalid = []
         self.started_boot_s = time.clock_gettime(time.CLOCK_BOOTTIME)
+        # new_session: a process group of its own, which COMMAND may signal as a whole
         self.proc = subprocess.Popen(self.argv, stdin=stdin,
                                      stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, env=env, cwd=cwd)
+                                     stderr=subprocess.PIPE, env=env, cwd=cwd,
+                                     start_new_session=new_session)
         test.register(self.proc)
         test.register_run(self)
         self.out = LineReader(self.proc.stdout, self._sort_line)

@@ -145,6 +145,65 @@ class ExecTest(SnaptrigTestCase):
                                          f"leaving COMMAND (pid {pid}) running"], run.describe())
         self.assertEqual(process_state(pid), "S", "COMMAND is left running")
 
+    def test_group_notification_signals_ignored(self):
+        """COMMAND's kill(0, SIGUSR1) and the like reach snaptrig too and leave it tracing."""
+        names = ["SIGUSR1", "SIGUSR2", "SIGALRM", "SIGVTALRM", "SIGPROF", "SIGIO", "SIGPWR"]
+        script = ("import os, signal, subprocess, sys\n"
+                  f"for name in {names!r}:\n"
+                  "    sig = getattr(signal, name)\n"
+                  "    signal.signal(sig, lambda *a: None)\n"
+                  "    os.kill(0, sig)\n"
+                  "signal.signal(signal.SIGRTMIN + 1, lambda *a: None)\n"
+                  "os.kill(0, signal.SIGRTMIN + 1)\n"
+                  f"subprocess.run(['{TRUE}'])\n"
+                  "sys.exit(4)\n")
+        run = self.trace(["-t", "bootstrap"], ["/usr/bin/python3", "-c", script],
+                         new_session=True)
+        self.assertEqual(run.wait_exit(), 4, run.describe())
+        command = run.wait_start()["targets"][0]
+        self.assertExited(run, command, 4)
+        true_lines = [l for l in run.triggers("bootstrap") if l["detail"]["filename"] == TRUE]
+        self.assertEqual(len(true_lines), 1, run.describe())
+        self.assertExited(run, true_lines[0]["pid"], 0, comm="true")
+        self.assertEqual(run.records[-1]["type"], "stats", run.describe())
+        self.assertEqual(run.err.lines, [], run.describe())
+
+    def test_group_sigterm_from_command_ignored(self):
+        """COMMAND's kill(0, SIGTERM) is no request to stop: its later child is traced."""
+        script = (f"trap 'echo trapped' TERM; kill -TERM 0; "
+                  f"(sleep 0.5; exec {TRUE}) </dev/null >/dev/null 2>&1 & exit 0")
+        run = self.trace(["-t", "bootstrap"], [SHELL, "-c", script], new_session=True)
+        self.assertEqual(run.wait_exit(timeout=20), 0, run.describe())
+        true_lines = [l for l in run.triggers("bootstrap") if l["detail"]["filename"] == TRUE]
+        self.assertEqual(len(true_lines), 1, run.describe())
+        self.assertExited(run, true_lines[0]["pid"], 0, comm="true")
+        self.assertEqual(run.err.lines, [], run.describe())
+
+    def test_signal_then_group_copy_once(self):
+        """A SIGTERM to snaptrig, then the same sender's SIGTERM to the group, count as one."""
+        script = ("import os, signal, sys, time\n"
+                  "got = []\n"
+                  "signal.signal(signal.SIGTERM, lambda *a: got.append(1))\n"
+                  "print('pid', os.getpid(), flush=True)\n"
+                  "while not got:\n"
+                  "    time.sleep(0.01)\n"
+                  "time.sleep(0.3)\n"
+                  "sys.exit(0)\n")
+        run = self.trace(["-t", "bootstrap"], ["/usr/bin/python3", "-c", script],
+                         new_session=True)
+        pid = int(run.wait_fact("pid"))
+        run.wait_start()
+        # as timeout(1) does: the process first, then its whole group
+        run.interrupt(signal.SIGTERM)
+        deadline = time.monotonic() + TIMEOUT
+        while signal.SIGTERM in pending_signals(run.proc.pid):
+            self.assertLess(time.monotonic(), deadline, "snaptrig never read the SIGTERM")
+            time.sleep(0.001)
+        os.killpg(run.proc.pid, signal.SIGTERM)
+        self.assertEqual(run.wait_exit(timeout=20), 0, run.describe())
+        self.assertExited(run, pid, 0)
+        self.assertEqual(run.err.lines, [], run.describe())
+
     def test_signal_ends_later_requests(self):
         """A snapshot request that starts after the signal ends at once, so COMMAND can exit."""
         flag = os.path.join(self.tmp, "signalled")
