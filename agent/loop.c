@@ -239,8 +239,11 @@ static void reap_child(struct session *s)
 /* A signal generated for a traced process this recently came from the same kill(2). */
 #define SAME_SIGNAL_NS 50000000ULL
 
-/* Whether the traced process pid was sent sig, a SIGINT, SIGTERM or SIGHUP, just now. */
-static int was_sent_signal(struct session *s, __u32 pid, int sig)
+/*
+ * Whether the traced process pid was sent sig, a SIGINT, SIGTERM or SIGHUP,
+ * by process sender (0: the kernel) just now.
+ */
+static int was_sent_signal(struct session *s, __u32 pid, int sig, __u32 sender)
 {
 	struct st_proc proc;
 	int slot;
@@ -253,31 +256,33 @@ static int was_sent_signal(struct session *s, __u32 pid, int sig)
 		slot = ST_PASS_SIGHUP;
 	else
 		return 0;
-	if (tracer_read_proc(&s->tracer, pid, &proc))
+	if (tracer_read_proc(&s->tracer, pid, &proc) || proc.passed_on_by[slot] != sender)
 		return 0;
 	return proc.passed_on_ns[slot] && boot_now_ns() - proc.passed_on_ns[slot] < SAME_SIGNAL_NS;
 }
 
 /*
- * Whether COMMAND was sent sig just now, as when a whole process group is
- * signalled: then passing snaptrig's copy on would deliver it twice.
+ * Whether COMMAND got its own copy of the signal that snaptrig got, as when a
+ * whole process group is signalled: then passing snaptrig's copy on would
+ * deliver it twice.
  */
-static int child_has_signal(struct session *s, int sig)
+static int child_has_signal(struct session *s, const struct signalfd_siginfo *si)
 {
-	return !s->child_reaped && was_sent_signal(s, (__u32)s->child, sig);
+	return !s->child_reaped && si->ssi_pid &&
+	       was_sent_signal(s, (__u32)s->child, (int)si->ssi_signo, si->ssi_pid);
 }
 
 /*
  * Whether a signal to snaptrig is its copy of a kill(2) of a whole process
- * group by a traced process: the sender was sent the same signal just now.
- * Launch mode leaves COMMAND in snaptrig's group, so such a signal is the
- * workload's own and no request to stop tracing.
+ * group by a traced process, which then signalled itself too. Launch mode
+ * leaves COMMAND in snaptrig's group, so such a signal is the workload's own
+ * and no request to stop tracing.
  */
 static int from_traced_group_kill(struct session *s, const struct signalfd_siginfo *si)
 {
 	if (si->ssi_code != SI_USER && si->ssi_code != SI_QUEUE)
 		return 0;
-	return si->ssi_pid && was_sent_signal(s, si->ssi_pid, (int)si->ssi_signo);
+	return si->ssi_pid && was_sent_signal(s, si->ssi_pid, (int)si->ssi_signo, si->ssi_pid);
 }
 
 /*
@@ -305,9 +310,10 @@ static int handle_signal(struct session *s)
 		}
 		/* once COMMAND is gone, its descendants are traced until a signal */
 		if (s->child && !s->child_reaped) {
-			if (sig == s->stop_signal && si.ssi_pid && si.ssi_pid == (__u32)s->stop_sender &&
-			    boot_now_ns() - s->stop_ns < SAME_SIGNAL_NS) {
-				log_info(1, "ignoring the second %s from process %u, which signalled snaptrig and then its process group",
+			/* timeout(1) signals snaptrig, then its whole group */
+			if (sig == s->stop_signal && si.ssi_pid == (__u32)s->stop_sender &&
+			    child_has_signal(s, &si)) {
+				log_info(1, "ignoring the second %s from process %u, a kill of the process group",
 					 strsignal(sig), si.ssi_pid);
 				continue;
 			}
@@ -316,7 +322,7 @@ static int handle_signal(struct session *s)
 			 * process sent to snaptrig is passed on.
 			 */
 			if ((si.ssi_code == SI_USER || si.ssi_code == SI_QUEUE) &&
-			    !child_has_signal(s, sig)) {
+			    !child_has_signal(s, &si)) {
 				log_info(1, "passing %s on to COMMAND (pid %d)", strsignal(sig), s->child);
 				kill(s->child, sig);
 			}
@@ -325,8 +331,7 @@ static int handle_signal(struct session *s)
 			if (!s->stop_signal) {
 				s->stop_signal = sig;
 				s->stop_sender = (pid_t)si.ssi_pid;
-				s->stop_ns = boot_now_ns();
-				s->stop_deadline_ns = s->stop_ns + STOP_GRACE_NS;
+				s->stop_deadline_ns = boot_now_ns() + STOP_GRACE_NS;
 				continue;
 			}
 			if (sig == s->stop_signal)

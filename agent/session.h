@@ -40,7 +40,6 @@ struct session {
 	int child_pidfd;
 	int stop_signal;		/* the first SIGINT, SIGTERM or SIGHUP, or 0 */
 	pid_t stop_sender;		/* the pid that sent stop_signal, 0 for the kernel */
-	__u64 stop_ns;			/* boot time stop_signal arrived */
 	__u64 stop_deadline_ns;		/* launch mode: boot time to stop waiting for COMMAND */
 };
 

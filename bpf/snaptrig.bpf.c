@@ -458,7 +458,7 @@ static __always_inline void note_cont_while_held(__u32 tgid)
  * COMMAND has its copy already when the agent reads its own. The agent finds
  * the fresh time and does not send a second one.
  */
-static __always_inline void count_passed_on(__u32 tgid, int sig)
+static __always_inline void count_passed_on(__u32 tgid, int sig, __s32 code)
 {
 	struct st_proc *proc;
 	__u32 slot;
@@ -472,8 +472,12 @@ static __always_inline void count_passed_on(__u32 tgid, int sig)
 	else
 		return;
 	proc = bpf_map_lookup_elem(&procs, &tgid);
-	if (proc)
-		proc->passed_on_ns[slot] = bpf_ktime_get_boot_ns();
+	if (!proc)
+		return;
+	/* kill(2) and sigqueue(3) run in the sender's context */
+	proc->passed_on_by[slot] = code == SI_USER_CODE || code == SI_QUEUE_CODE ?
+				   bpf_get_current_pid_tgid() >> 32 : 0;
+	proc->passed_on_ns[slot] = bpf_ktime_get_boot_ns();
 }
 
 SEC("tp_btf/signal_generate")
@@ -485,8 +489,15 @@ int BPF_PROG(handle_signal_generate, int sig, struct kernel_siginfo *info,
 	__u32 tgid, first = 0;
 	__s32 code;
 
+	/* SEND_SIG_NOINFO (0) means a process sent it; SEND_SIG_PRIV the kernel */
+	if (!info)
+		code = SI_USER_CODE;
+	else if ((unsigned long)info == SEND_SIG_PRIV_PTR)
+		code = SI_KERNEL_CODE;
+	else
+		code = BPF_CORE_READ(info, si_code);
 	tgid = BPF_CORE_READ(task, tgid);
-	count_passed_on(tgid, sig);
+	count_passed_on(tgid, sig, code);
 	/* SIGCONT resumes a stopped process even when its result is "ignored" */
 	if (sig == 18)
 		note_cont_while_held(tgid);
@@ -504,14 +515,6 @@ int BPF_PROG(handle_signal_generate, int sig, struct kernel_siginfo *info,
 		first = once_claim(proc, ST_TRIG_FIRST_SIGINT);
 	if (sig == 2 && !first && !(targ_triggers & ST_TRIG_BIT(ST_TRIG_SIGINT)))
 		return 0;
-
-	/* SEND_SIG_NOINFO (0) means a process sent it; SEND_SIG_PRIV the kernel */
-	if (!info)
-		code = SI_USER_CODE;
-	else if ((unsigned long)info == SEND_SIG_PRIV_PTR)
-		code = SI_KERNEL_CODE;
-	else
-		code = BPF_CORE_READ(info, si_code);
 
 	rec = first ? once_reserve(proc, ST_TRIG_FIRST_SIGINT, sizeof(*rec), ST_REC_SIGNAL) :
 		      record_reserve(sizeof(*rec), ST_REC_SIGNAL);

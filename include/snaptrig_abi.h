@@ -166,6 +166,8 @@ struct st_proc {
 	__u64 stdin_fds;
 	/* boot-time ns of the last SIGINT, SIGTERM and SIGHUP generated for it */
 	__u64 passed_on_ns[ST_PASS_COUNT];
+	/* the tgid of the process that generated each of them, 0 for the kernel */
+	__u32 passed_on_by[ST_PASS_COUNT];
 	/* boot-time ns before which --freeze does not stop it: its snapshot cooldown */
 	__u64 hold_after_ns;
 	__u32 once;		/* ST_TRIG_BIT of once-triggers already fired */

@@ -134,11 +134,7 @@ class ExecTest(SnaptrigTestCase):
         self.addCleanup(self.end_pid, pid)
         run.wait_start()
         run.interrupt(signal.SIGTERM)
-        # two pending SIGTERMs would merge into one: wait until the first is read
-        deadline = time.monotonic() + TIMEOUT
-        while signal.SIGTERM in pending_signals(run.proc.pid):
-            self.assertLess(time.monotonic(), deadline, "snaptrig never read the SIGTERM")
-            time.sleep(0.01)
+        self.wait_signal_read(run, signal.SIGTERM)
         run.interrupt(signal.SIGTERM)
         self.assertEqual(run.wait_exit(timeout=20), 128 + signal.SIGTERM, run.describe())
         self.assertEqual(run.err.lines, [f"snaptrig: received Terminated again; detaching and "
@@ -195,10 +191,7 @@ class ExecTest(SnaptrigTestCase):
         run.wait_start()
         # as timeout(1) does: the process first, then its whole group
         run.interrupt(signal.SIGTERM)
-        deadline = time.monotonic() + TIMEOUT
-        while signal.SIGTERM in pending_signals(run.proc.pid):
-            self.assertLess(time.monotonic(), deadline, "snaptrig never read the SIGTERM")
-            time.sleep(0.001)
+        self.wait_signal_read(run, signal.SIGTERM)
         os.killpg(run.proc.pid, signal.SIGTERM)
         self.assertEqual(run.wait_exit(timeout=20), 0, run.describe())
         self.assertExited(run, pid, 0)
@@ -227,6 +220,13 @@ class ExecTest(SnaptrigTestCase):
         self.assertEqual(len(snapshots), 1, run.describe())
         self.assertEqual((snapshots[0]["status"], snapshots[0]["reason"]),
                          ("failed", "interrupted"), run.describe())
+
+    def wait_signal_read(self, run, sig):
+        """Wait until snaptrig has read sig: two pending copies would merge into one."""
+        deadline = time.monotonic() + TIMEOUT
+        while sig in pending_signals(run.proc.pid):
+            self.assertLess(time.monotonic(), deadline, f"snaptrig never read signal {sig}")
+            time.sleep(0.001)
 
     @staticmethod
     def end_pid(pid):
