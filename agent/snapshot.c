@@ -418,19 +418,30 @@ static int all_threads_in(__u32 pid, const char *states)
  * Waits until the held process has really stopped. A SIGSTOP takes effect
  * when each thread next returns to user space, so the thread that made the
  * system call finishes it first. The checkpointer must not start before.
+ * Returns 0 when every thread stopped, or 1 when the process exited first or
+ * a thread did not stop in time, as one in an uninterruptible wait does not.
  */
-static void wait_stopped(__u32 pid)
+static int wait_stopped(__u32 pid)
 {
 	__u64 deadline = boot_now_ns() + STOP_WAIT_NS;
 
 	while (!all_threads_in(pid, STATES_STILL)) {
 		if (boot_now_ns() > deadline) {
-			log_info(1, "process %u has threads that did not stop within %llu ms; snapshot goes on",
-				 pid, STOP_WAIT_NS / 1000000);
-			return;
+			log_error("process %u has threads that did not stop within %llu ms; "
+				  "the snapshot request goes on with them running (SNAPTRIG_HELD=0)",
+				  pid, STOP_WAIT_NS / 1000000);
+			return 1;
 		}
 		usleep(100);
 	}
+	/* a process that exits takes no SIGSTOP */
+	return all_threads_in(pid, STATES_EXITED);
+}
+
+/* Whether the process of job is held still: stopped, every thread of it. */
+static int held_still(const struct snapshot_job *job)
+{
+	return job->hold != HOLD_NONE && !job->not_still;
 }
 
 /* Stops pid from the agent and records a hold, so that a foreign stop is recognized. */
@@ -586,7 +597,7 @@ static char **checkpointer_env(const struct snapshot_job *job, const char *trigg
 	env[n++] = text;
 	text += sprintf(text, "SNAPTRIG_SEQ=%llu", (unsigned long long)job->served[0].seq) + 1;
 	env[n++] = text;
-	sprintf(text, "SNAPTRIG_HELD=%d", job->hold != HOLD_NONE);
+	sprintf(text, "SNAPTRIG_HELD=%d", held_still(job));
 	env[n] = NULL;
 	return env;
 }
@@ -744,7 +755,7 @@ static int start_socket(struct snapshots *sn, struct snapshot_job *job, const ch
 	n = snprintf(request, len,
 		     "{\"type\":\"snapshot-request\",\"seq\":%llu,\"pid\":%u,\"tid\":%u,\"trigger\":\"%s\",\"held\":%s,\"event\":%.*s}\n",
 		     (unsigned long long)job->served[0].seq, job->pid, job->tid,
-		     trigger_name(job->served[0].trigger), job->hold != HOLD_NONE ? "true" : "false",
+		     trigger_name(job->served[0].trigger), held_still(job) ? "true" : "false",
 		     (int)strlen(event_line), event_line);
 	if (n > 0)
 		n = write(fd, request, (size_t)n);
@@ -889,7 +900,7 @@ void snapshots_after_line(struct snapshots *sn, const struct line *line, __u64 s
 		return;
 	}
 	if (job->hold != HOLD_NONE)
-		wait_stopped(job->pid);
+		job->not_still = wait_stopped(job->pid);
 	err = sn->opts->exec_template ? start_exec(sn, job, event) : start_socket(sn, job, event);
 	free(event);
 	if (err) {
@@ -1174,8 +1185,8 @@ static void finish_job(struct snapshots *sn, struct snapshot_job *job, const cha
 			report.reason = "exit-code";
 	}
 	report.duration_ns = now - job->started_ns;
-	report.held = job->hold != HOLD_NONE;
-	report.hold = hold_name(job->hold);
+	report.held = held_still(job);
+	report.hold = hold_name(report.held ? job->hold : HOLD_NONE);
 	/* a process that exited is held no more */
 	if (report.held)
 		report.held_ns = (job->exit_ns ? job->exit_ns : now) - job->held_since_ns;
@@ -1192,10 +1203,14 @@ static void finish_job(struct snapshots *sn, struct snapshot_job *job, const cha
 			ps->last_end_ns = now;
 		end_cooldown_holds(sn, job->pid, now);
 	}
-	if (report.held && !job->target_exited)
+	if (report.held && !job->target_exited) {
 		report.resumed = release_hold(sn, job->pid, report.ended, &report.continued) > 0;
-	else if (report.ended)
+	} else if (job->hold != HOLD_NONE && !job->target_exited) {
+		/* a stop that did not take on every thread is taken back all the same */
+		release_hold(sn, job->pid, report.ended, NULL);
+	} else if (report.ended) {
 		kill(job->pid, SIGKILL);
+	}
 	if (sn->classifier)
 		classifier_snapshot_ended(sn->classifier, job->pid, now);
 	emit_snapshot(sn->emitter, &report);

@@ -31,6 +31,7 @@ struct snapshot_job {
 	struct served_trigger *served;	/* the trigger that started it, then the ones that joined */
 	size_t served_count;
 	enum hold_kind hold;
+	int not_still;			/* held, but a thread ran on or the process exited first */
 	__u32 pid;
 	__u32 tid;
 	pid_t checkpointer;		/* --exec: the command's pid */

@@ -368,6 +368,22 @@ static __always_inline __u32 signal_trigger_bits(int sig)
 	return 0;
 }
 
+/*
+ * The trigger under which --freeze holds a process for signal sig, or
+ * ST_TRIG_COUNT for none: a sigtstp or sigstop trigger stops the process by
+ * its own signal. first is set for the first SIGINT that a handler takes.
+ */
+static __always_inline __u32 signal_hold_trigger(int sig, __u32 first)
+{
+	if (sig == 2 && first && (targ_freeze & ST_TRIG_BIT(ST_TRIG_FIRST_SIGINT)))
+		return ST_TRIG_FIRST_SIGINT;
+	if (sig == 2)
+		return ST_TRIG_SIGINT;
+	if (sig == 14)
+		return ST_TRIG_SIGALRM;
+	return ST_TRIG_COUNT;
+}
+
 static __always_inline bool is_stop_signal(int sig)
 {
 	return sig == 19 || sig == 20 || sig == 21 || sig == 22; /* STOP, TSTP, TTIN, TTOU */
@@ -533,8 +549,11 @@ int BPF_PROG(handle_signal_generate, int sig, struct kernel_siginfo *info,
 		rec->sender_pid = id >> 32;
 		rec->sender_tid = (__u32)id;
 		bpf_get_current_comm(rec->sender_comm, sizeof(rec->sender_comm));
+		/* raise(3) and kill(getpid()) run in the process: stop it here */
+		if (rec->sender_pid == tgid)
+			rec->hdr.flags = hold_current(proc, signal_hold_trigger(sig, first));
 	}
-	bpf_ringbuf_submit(rec, submit_flags(0, first ? ST_TRIG_BIT(ST_TRIG_FIRST_SIGINT) :
+	bpf_ringbuf_submit(rec, submit_flags(rec->hdr.flags, first ? ST_TRIG_BIT(ST_TRIG_FIRST_SIGINT) :
 					     signal_trigger_bits(sig)));
 	return 0;
 }

@@ -460,6 +460,53 @@ class HoldTest(SnapshotTestCase):
         self.assertEqual(waited, [], run.describe())
         self.assertExited(run, pid, 7, comm="st-leader-exit")
 
+    def test_raised_signal_held_by_kernel(self):
+        """A signal the process sends itself stops it before kill(2) returns."""
+        script = ("import os, signal, time\n"
+                  "signal.signal(signal.SIGINT, lambda *a: None)\n"
+                  "print('pid', os.getpid(), flush=True)\n"
+                  "start = time.monotonic()\n"
+                  "os.kill(os.getpid(), signal.SIGINT)\n"
+                  "print('gap', time.monotonic() - start, flush=True)\n")
+        run = self.trace(["-t", "sigint", "--freeze", "--exec", "/bin/sleep 0.3"],
+                         [PYTHON, "-c", script])
+        pid = int(run.wait_fact("pid"))
+        trigger = run.wait_trigger("sigint", pid)
+        snap = self.wait_snapshot(run, pid)
+        self.assertGreaterEqual(float(run.wait_fact("gap")), 0.3, run.describe())
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertIs(trigger["held"], True)
+        self.assertFields(run, snap, status="ok", held=True, hold="kernel", resumed=True)
+
+    def test_exit_before_stop_not_held(self):
+        """A signal that kills the process leaves nothing to hold: held is false."""
+        target = self.spawn(["/bin/sleep", "30"])
+        run = self.trace(["-t", "sigalrm", "--freeze", "--exec", "/bin/true",
+                          "-p", str(target.pid)])
+        run.wait_start()
+        os.kill(target.pid, signal.SIGALRM)
+        snap = self.wait_snapshot(run, target.pid)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertFields(run, snap, held=False, hold="none", resumed=None)
+
+    def test_unstoppable_thread_not_held(self):
+        """A thread in an uninterruptible wait for 500 ms: the request runs, not held."""
+        marker = os.path.join(self.tmp, "held")
+        run = self.trace(["-t", "sigalrm", "--freeze", "--exec",
+                          f"/bin/sh -c 'echo $SNAPTRIG_HELD > {marker}'"],
+                         [tool("st-vfork"), "2000"])
+        pid = int(run.wait_fact("pid"))
+        run.wait_fact("waiting")
+        os.kill(pid, signal.SIGALRM)
+        snap = self.wait_snapshot(run, pid)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertFields(run, snap, status="ok", held=False, hold="none", resumed=None)
+        with open(marker, encoding="ascii") as f:
+            self.assertEqual(f.read(), "0\n")
+        self.assertIn(f"snaptrig: process {pid} has threads that did not stop within 500 ms; "
+                      "the snapshot request goes on with them running (SNAPTRIG_HELD=0)",
+                      run.err.lines)
+
     def test_bootstrap_hold_before_first_instruction(self):
         """At bootstrap the new image is loaded and stopped."""
         out = Path(self.tmp) / "record.json"
