@@ -296,7 +296,12 @@ static void on_exec_record(struct classifier *c, struct proc_entry *proc,
 		    const struct st_exec_record *rec)
 {
 	struct line line;
+	__u32 class;
 
+	/* the old image's calls go out under its own name, before the new one's line */
+	for (class = 0; class < ST_CLASS_COUNT; class++)
+		flush_class(c, proc, class, rec->calls, ST_CALL_COUNT, 0, rec->hdr.boot_ns,
+			    NULL);
 	memcpy(proc->comm, rec->hdr.comm, sizeof(proc->comm));
 	proc->comm[ST_COMM_LEN - 1] = '\0';
 	proc->before_exec = 0;

@@ -632,6 +632,7 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid,
 	inode = BPF_CORE_READ(bprm, file, f_inode);
 	rec->image.dev = BPF_CORE_READ(inode, i_sb, s_dev);
 	rec->image.ino = BPF_CORE_READ(inode, i_ino);
+	__builtin_memcpy(rec->calls, proc->calls, sizeof(rec->calls));
 	bpf_probe_read_kernel_str(rec->filename, sizeof(rec->filename),
 				  BPF_CORE_READ(bprm, filename));
 	/* the new image has not run yet: stop it before its first instruction */

@@ -297,6 +297,7 @@ struct st_exec_record {
 	__u32 ia32;		/* 1: the new image is a 32-bit program */
 	__u32 pad;
 	struct st_image image;	/* the executable file the exec loaded */
+	__u64 calls[ST_COUNTED_CALLS]; /* st_proc.calls at the exec, all made by the old image */
 	char filename[ST_PATH_LEN];
 };
 

@@ -160,6 +160,28 @@ class CallsTest(SnaptrigTestCase):
         exit_line = self.assertExited(run, pid, 0)
         self.assertLess(lines[-1]["seq"], exit_line["seq"])
 
+    def test_nondet_pending_before_exec(self):
+        """Calls of an image still in its window go out under its name, before the exec."""
+        script = ("import os\n"
+                  "for _ in range(100):\n"
+                  "    os.getrandom(8)\n"
+                  "os.execv('/bin/sleep', ['sleep', '0.2'])\n")
+        run = self.trace(["-t", "non-deterministic-call,bootstrap", "--cooldown", "5s"],
+                         ["/usr/bin/python3", "-c", script])
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        pid = run.wait_start()["targets"][0]
+        boot = [l for l in run.triggers("bootstrap", pid=pid)
+                if l["detail"]["filename"] == "/bin/sleep"]
+        self.assertEqual(len(boot), 1, run.describe())
+        lines = run.triggers("non-deterministic-call", pid=pid)
+        before = [l for l in lines if l["seq"] < boot[0]["seq"]]
+        after = [l for l in lines if l["seq"] > boot[0]["seq"]]
+        self.assertEqual({l["comm"] for l in before}, {"python3"}, run.describe())
+        self.assertGreaterEqual(sum(l["detail"]["calls"].get("getrandom", 0) for l in before),
+                                100, run.describe())
+        self.assertEqual({l["comm"] for l in after} - {"sleep"}, set(), run.describe())
+        self.assertLess(sum(l["detail"]["count"] for l in after), 100, run.describe())
+
     def test_nondet_untraced_copy_silent(self):
         run = self.trace(["-t", "non-deterministic-call", "--cooldown", "100ms"],
                          [tool("st-nondet"), "-w", "-r", "2"])
