@@ -18,9 +18,13 @@
 #define URING_TRIGGERS (ST_TRIG_BIT(ST_TRIG_FIRST_LISTEN) | ST_TRIG_BIT(ST_TRIG_FIRST_STDIN) | \
 			ST_TRIG_BIT(ST_TRIG_NON_DETERMINISTIC_CALL) |			\
 			ST_TRIG_BIT(ST_TRIG_TRANSACTION))
-/* Triggers decided at completion: opens of /dev/random and re-opens of stdin. */
+/*
+ * Triggers decided at completion: opens of /dev/random, re-opens of stdin
+ * and listens, which count only when they succeed.
+ */
 #define COMPLETE_TRIGGERS (ST_TRIG_BIT(ST_TRIG_FIRST_STDIN) | \
-			   ST_TRIG_BIT(ST_TRIG_NON_DETERMINISTIC_CALL))
+			   ST_TRIG_BIT(ST_TRIG_NON_DETERMINISTIC_CALL) | \
+			   ST_TRIG_BIT(ST_TRIG_FIRST_LISTEN))
 
 bool uring_signal_task_exists(void)
 {

@@ -8,8 +8,9 @@
  * req->tctx and, for opcodes that take a file, req->cqe.fd (sqe->fd) are
  * set, and the opcode's prep has filled the command data in req->cmd. The
  * file itself is assigned later, in io_issue_sqe(), so this program resolves
- * the descriptor on its own. An open's new descriptor is known only when the
- * request completes, so opens are decided at io_uring_complete.
+ * the descriptor on its own. An open's new descriptor, and whether a listen
+ * succeeded and which port it bound, are known only when the request
+ * completes, so opens and listens are decided at io_uring_complete.
  *
  * Opcode numbers come from the kernel's BTF (enum io_uring_op), so an opcode
  * that this kernel lacks, such as IORING_OP_LISTEN before Linux 6.11, is
@@ -265,25 +266,66 @@ static __always_inline int uring_splice(struct st_proc *proc, struct io_kiocb *r
 			  out_unknown ? NULL : out);
 }
 
-static __always_inline int uring_listen(struct st_proc *proc, struct io_kiocb *req, __u32 op)
+/* The descriptor and backlog of an IORING_OP_LISTEN request, until it completes. */
+struct uring_listen {
+	int fd;
+	int backlog;
+};
+
+/*
+ * Listen requests in flight, keyed by the request's address. At completion
+ * req->cqe.fd is no longer the descriptor, since it shares its place with
+ * the CQE's flags. LRU, so that a request whose completion went unseen
+ * takes no place for good.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);
+	__type(value, struct uring_listen);
+} uring_listens SEC(".maps");
+
+/* Notes a listen request at its submission: the line waits for its result. */
+static __always_inline int uring_listen_submit(struct st_proc *proc, struct io_kiocb *req,
+					       __u32 op)
 {
 	struct io_listen *listen = (struct io_listen *)&req->cmd;
 	bool fixed = BPF_CORE_READ(req, flags) & FIXED_FILE_FLAG;
-	int fd = BPF_CORE_READ(req, cqe.fd);
-	struct task_struct *task = request_task(req);
+	struct uring_listen pending = { .fd = BPF_CORE_READ(req, cqe.fd), .backlog = -1 };
+	__u64 key = (__u64)req;
 	bool unknown = false;
-	struct file *file;
-	int backlog = -1;
 
-	file = request_file(req, fd, fixed, &unknown);
+	request_file(req, pending.fd, fixed, &unknown);
 	if (unknown) {
-		coverage_send(proc, ST_TRIG_FIRST_LISTEN, op, task);
+		coverage_send(proc, ST_TRIG_FIRST_LISTEN, op, request_task(req));
 		return 0;
 	}
 	/* NOTE: backlog is -1 on a kernel whose io_listen has no backlog field */
 	if (bpf_core_field_exists(struct io_listen, backlog))
-		backlog = BPF_CORE_READ(listen, backlog);
-	listen_send_task(proc, file, fd, backlog, ST_VIA_IO_URING, task);
+		pending.backlog = BPF_CORE_READ(listen, backlog);
+	bpf_map_update_elem(&uring_listens, &key, &pending, BPF_ANY);
+	return 0;
+}
+
+/*
+ * Sends the first-listen record of a listen request that completed with res,
+ * as listen(2) does at its exit: only for a listen that succeeded, with the
+ * port that it bound.
+ */
+static __always_inline int uring_listen_done(struct st_proc *proc, struct io_kiocb *req, int res)
+{
+	__u64 key = (__u64)req;
+	struct uring_listen *pending = bpf_map_lookup_elem(&uring_listens, &key);
+	struct uring_listen done;
+
+	if (!pending)
+		return 0;
+	done = *pending;
+	bpf_map_delete_elem(&uring_listens, &key);
+	if (res < 0)
+		return 0;
+	listen_send_task(proc, BPF_CORE_READ(req, file), done.fd, done.backlog, ST_VIA_IO_URING,
+			 request_task(req));
 	return 0;
 }
 
@@ -397,7 +439,7 @@ static __always_inline int on_submit(struct st_proc *proc, struct io_kiocb *req)
 	if ((targ_triggers & ST_TRIG_BIT(ST_TRIG_FIRST_LISTEN)) &&
 	    !(proc->once & ST_TRIG_BIT(ST_TRIG_FIRST_LISTEN)) &&
 	    op == URING_OP(IORING_OP_LISTEN))
-		return uring_listen(proc, req, op);
+		return uring_listen_submit(proc, req, op);
 	if (!(targ_triggers & ST_TRIG_BIT(ST_TRIG_TRANSACTION)))
 		return 0;
 	if (op == URING_OP(IORING_OP_FSYNC))
@@ -471,6 +513,8 @@ int BPF_PROG(handle_uring_complete, struct io_ring_ctx *ring, void *req_ptr,
 		res = BPF_CORE_READ(cqe, res);
 		return res < 0 ? 0 : uring_open_done(proc, req, res, op);
 	}
+	if (op == URING_OP(IORING_OP_LISTEN) && (targ_triggers & ST_TRIG_BIT(ST_TRIG_FIRST_LISTEN)))
+		return uring_listen_done(proc, req, BPF_CORE_READ(cqe, res));
 	/* a descriptor made from a fixed file, which may be a registered stdin */
 	if (op == URING_OP(IORING_OP_FIXED_FD_INSTALL) &&
 	    (targ_triggers & ST_TRIG_BIT(ST_TRIG_FIRST_STDIN)))

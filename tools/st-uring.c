@@ -4,7 +4,8 @@
  * non-deterministic-call through io_uring requests only, with the raw
  * io_uring_setup, io_uring_enter and io_uring_register system calls.
  *
- * Usage: st-uring [-n N] [-F] [-P] [-S] [-A] [-R] [-O OFFSET] [-k] [-o OP] [-W PATH] MODE [DIR]
+ * Usage: st-uring [-n N] [-F] [-P] [-S] [-A] [-R] [-O OFFSET] [-k] [-o OP] [-W PATH] [-U] [-D]
+ *                 MODE [DIR]
  *   MODE read    N requests that read stdin with OP. OP is read (default),
  *                readv, read_fixed, readv_fixed, recv or recvmsg (these
  *                two need a socket as stdin), or read_multishot. One
@@ -39,6 +40,9 @@
  *         "failed op=NAME errno=N" instead of ending the program
  *   -W PATH  splice and tee modes: write into PATH, created if missing,
  *         instead of into a pipe
+ *   -U    listen mode: leave the socket unbound, so the listen binds a port
+ *   -D    listen mode: first an IORING_OP_LISTEN on a UDP socket, which
+ *         fails and prints "failed op=listen errno=N"
  *
  * Prints "pid N" first; "sqthread N" (tid of the SQ thread) with -P;
  * "fixed N" (the fixed index) with -F; for read "opcode N" (the request's
@@ -391,6 +395,32 @@ static void do_splice(struct ring *r, int n, int fixed, int tee, const char *out
 	}
 }
 
+/* -U and -D of listen mode */
+static int listen_unbound;
+static int listen_dgram_first;
+
+/* An IORING_OP_LISTEN on a UDP socket, which the kernel rejects. */
+static void listen_dgram(struct ring *r)
+{
+	struct io_uring_sqe *sqe;
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	int res;
+
+	if (fd < 0)
+		die("socket");
+	sqe = sqe_get(r);
+	sqe->opcode = OP_LISTEN;
+	sqe_target(sqe, fd, 0);
+	sqe->len = LISTEN_BACKLOG;
+	res = submit_wait(r);
+	if (res >= 0) {
+		fprintf(stderr, "st-uring: IORING_OP_LISTEN on a UDP socket succeeded\n");
+		exit(1);
+	}
+	printf("failed op=listen errno=%d\n", -res);
+	close(fd);
+}
+
 static void do_listen(struct ring *r, int fixed)
 {
 	struct sockaddr_in addr = { .sin_family = AF_INET };
@@ -398,11 +428,13 @@ static void do_listen(struct ring *r, int fixed)
 	struct io_uring_sqe *sqe;
 	int fd, res;
 
+	if (listen_dgram_first)
+		listen_dgram(r);
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	if (fd < 0)
 		die("socket");
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)))
+	if (!listen_unbound && bind(fd, (struct sockaddr *)&addr, sizeof(addr)))
 		die("bind");
 	if (fixed)
 		register_fixed(r, fd);
@@ -588,7 +620,7 @@ int main(int argc, char **argv)
 	int n = 2, fixed = 0, sqpoll = 0, single_issuer = 0, async = 0, reopen = 0, opt;
 	struct ring r;
 
-	while ((opt = getopt(argc, argv, "n:FPSARO:ko:W:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:FPSARO:ko:W:UD")) != -1) {
 		switch (opt) {
 		case 'n':
 			n = atoi(optarg);
@@ -620,8 +652,14 @@ int main(int argc, char **argv)
 		case 'W':
 			out_path = optarg;
 			break;
+		case 'U':
+			listen_unbound = 1;
+			break;
+		case 'D':
+			listen_dgram_first = 1;
+			break;
 		default:
-			fprintf(stderr, "usage: st-uring [-n N] [-F] [-P] [-S] [-A] [-R] [-O OFFSET] [-k] [-o OP] [-W PATH] MODE [DIR]\n");
+			fprintf(stderr, "usage: st-uring [-n N] [-F] [-P] [-S] [-A] [-R] [-O OFFSET] [-k] [-o OP] [-W PATH] [-U] [-D] MODE [DIR]\n");
 			return 2;
 		}
 	}

@@ -224,6 +224,27 @@ class UringTest(SnaptrigTestCase):
                     "family": "inet", "address": "127.0.0.1",
                     "port": int(fact["port"])})
 
+    def assertUringListen(self, run, pid, address):
+        """Assert one first-listen line over io_uring, for the socket st-uring reported."""
+        fact = run.fact_values("listen")[0]
+        self.assertNotEqual(int(fact["port"]), 0)
+        self.assertOneTrigger(run, "first-listen", pid, {
+            "fd": int(fact["fd"]), "backlog": LISTEN_BACKLOG, "via": "io_uring",
+            "family": "inet", "address": address, "port": int(fact["port"])})
+
+    def test_listen_unbound_names_port(self):
+        """A listen that binds the port itself: the line names that port."""
+        run, pid = self.run_uring(["-U", "listen"], triggers="first-listen",
+                                  stdin=subprocess.DEVNULL)
+        self.assertUringListen(run, pid, "0.0.0.0")
+
+    def test_failed_listen_not_counted(self):
+        """A listen that fails is no first-listen, so the next one that succeeds is."""
+        run, pid = self.run_uring(["-D", "listen"], triggers="first-listen",
+                                  stdin=subprocess.DEVNULL)
+        self.assertEqual(run.fact_values("failed"), [{"op": "listen", "errno": "95"}])
+        self.assertUringListen(run, pid, "127.0.0.1")
+
     def test_sqpoll_listen(self):
         run, pid = self.run_uring(["-P", "listen"], triggers="first-listen",
                                   stdin=subprocess.DEVNULL)
