@@ -303,6 +303,11 @@ static int handle_signal(struct session *s)
 			reap_child(s);
 			continue;
 		}
+		if (sig == SIGTSTP) {
+			log_error("ignoring SIGTSTP: with --freeze, processes held while snaptrig is "
+				  "stopped would stay stopped; send SIGINT to stop tracing");
+			continue;
+		}
 		if (s->child && from_traced_group_kill(s, &si)) {
 			log_info(1, "ignoring %s that traced process %u sent to its process group",
 				 strsignal(sig), si.ssi_pid);
@@ -395,6 +400,8 @@ static int setup_fds(struct session *s)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGCHLD);
+	if (holds_without_child(&s->opts))
+		sigaddset(&mask, SIGTSTP);
 	s->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	s->timer_fd = timerfd_create(CLOCK_BOOTTIME, TFD_NONBLOCK | TFD_CLOEXEC);
 	s->epoll_fd = epoll_create1(EPOLL_CLOEXEC);

@@ -105,6 +105,10 @@ static int block_signals(struct session *s)
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGCHLD);
 	block_notifications(&mask);
+	if (holds_without_child(&s->opts)) {
+		sigaddset(&mask, SIGTSTP);
+		sigaddset(&mask, SIGTTOU);
+	}
 	if (sigprocmask(SIG_BLOCK, &mask, &s->orig_mask))
 		return -errno;
 	/* a closed output pipe or socket connection is reported by write(2), not by a signal */

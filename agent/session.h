@@ -43,6 +43,17 @@ struct session {
 	__u64 stop_deadline_ns;		/* launch mode: boot time to stop waiting for COMMAND */
 };
 
+/*
+ * Whether snaptrig holds processes with --freeze without a launched COMMAND.
+ * A Ctrl-Z then would leave the processes that it holds stopped for as long
+ * as snaptrig is, so it ignores SIGTSTP. In launch mode Ctrl-Z stops COMMAND
+ * and snaptrig together, as one job.
+ */
+static inline int holds_without_child(const struct options *opts)
+{
+	return opts->freeze && !opts->command;
+}
+
 /* launch.c */
 /*
  * Forks COMMAND held before exec, registers it with the tracer, then lets it

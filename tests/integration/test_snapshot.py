@@ -796,6 +796,30 @@ class HoldTest(SnapshotTestCase):
                           resumed=None)
         self.assertServed(run, snap, trigger)
 
+    def test_sigtstp_ignored_while_holding(self):
+        """With --freeze and -p, a Ctrl-Z does not stop snaptrig, which still serves holds."""
+        target = self.spawn([tool("st-signals")])
+        pid = int(target.wait_fact("pid"))
+        target.wait_fact("ready")
+        run = self.trace(["-t", "sigalrm", "--freeze", "--exec", "/bin/true",
+                          "-p", str(pid)])
+        run.wait_start()
+        self.resume_later(run.proc.pid)
+        os.kill(run.proc.pid, signal.SIGTSTP)
+        trigger = self.send_alarm(run, pid, 0)
+        snap = self.wait_snapshot(run, pid)
+        target.wait_fact("got")
+        run.interrupt()
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        os.kill(pid, signal.SIGTERM)
+        self.assertEqual(target.wait_exit(), 0)
+
+        self.assertIs(trigger["held"], True)
+        self.assertFields(run, snap, status="ok", held=True, hold="agent", resumed=True)
+        self.assertIn("snaptrig: ignoring SIGTSTP: with --freeze, processes held while "
+                      "snaptrig is stopped would stay stopped; send SIGINT to stop tracing",
+                      run.err.lines)
+
     def test_max_snapshots_ends_kernel_holds(self):
         """After its last snapshot, a process is no longer stopped for its triggers."""
         run = self.trace(["-t", "transaction", "--freeze", "--cooldown", "0s",
