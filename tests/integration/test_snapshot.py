@@ -768,14 +768,19 @@ class HoldTest(SnapshotTestCase):
         self.assertEqual(record["env"]["SNAPTRIG_HELD"], "1")
         self.assertEqual(set(record["threads"].values()), {"T"}, record)
 
-    def test_already_stopped_not_resumed(self):
-        """A trigger of a process someone else stopped before it gets no hold."""
+    def attach_signals_frozen(self):
+        """Start st-signals and attach snaptrig -t sigalrm --freeze to it."""
         target = self.spawn([tool("st-signals")])
         pid = int(target.wait_fact("pid"))
         target.wait_fact("ready")
         run = self.trace(["-t", "sigalrm", "--freeze", "--exec", "/bin/true",
                           "-p", str(pid)])
         run.wait_start()
+        return target, pid, run
+
+    def test_already_stopped_not_resumed(self):
+        """A trigger of a process someone else stopped before it gets no hold."""
+        target, pid, run = self.attach_signals_frozen()
         self.resume_later(pid)
         os.kill(pid, signal.SIGSTOP)
         self.assertEqual(wait_state(pid, {"T"}), "T")
@@ -798,12 +803,7 @@ class HoldTest(SnapshotTestCase):
 
     def test_sigtstp_ignored_while_holding(self):
         """With --freeze and -p, a Ctrl-Z does not stop snaptrig, which still serves holds."""
-        target = self.spawn([tool("st-signals")])
-        pid = int(target.wait_fact("pid"))
-        target.wait_fact("ready")
-        run = self.trace(["-t", "sigalrm", "--freeze", "--exec", "/bin/true",
-                          "-p", str(pid)])
-        run.wait_start()
+        target, pid, run = self.attach_signals_frozen()
         self.resume_later(run.proc.pid)
         os.kill(run.proc.pid, signal.SIGTSTP)
         trigger = self.send_alarm(run, pid, 0)
