@@ -522,9 +522,13 @@ void classifier_sync_calls(struct classifier *c, __u32 pid, const struct st_proc
 	if (!proc)
 		return;
 	for (class = 0; class < ST_CLASS_COUNT; class++) {
-		/* a window the kernel opened may have its record still on the way */
+		/*
+		 * A window the kernel opened may have its record still on the way,
+		 * also one opened after now_ns was read, before the kernel's state.
+		 */
 		if (proc->window_end_ns[class] ||
-		    (c->cooldown_ns && now_ns - kernel->window_ns[class] < c->cooldown_ns))
+		    (c->cooldown_ns && kernel->window_ns[class] &&
+		     kernel->window_ns[class] + c->cooldown_ns > now_ns))
 			continue;
 		/*
 		 * NOTE: with --cooldown 0s, a call that sends its record right
