@@ -15,6 +15,7 @@
 #define S_IFCHR_BITS 0020000
 #define S_IFREG_BITS 0100000
 #define S_IFIFO_BITS 0010000
+#define O_PATH_FLAG 010000000	/* O_PATH, kept in file->f_flags */
 #define KDEV(major, minor) (((__u32)(major) << 20) | (minor))
 
 static __always_inline struct file *task_fd_file(struct task_struct *task, int fd)
@@ -293,6 +294,9 @@ static __always_inline int open_result(struct st_proc *proc, long fd, struct fil
 	if (fd >= 0)
 		file = current_fd_file((int)fd);
 	if (!file)
+		return 0;
+	/* an O_PATH descriptor cannot read the device */
+	if (BPF_CORE_READ(file, f_flags) & O_PATH_FLAG)
 		return 0;
 	inode = BPF_CORE_READ(file, f_inode);
 	if ((BPF_CORE_READ(inode, i_mode) & S_IFMT_BITS) != S_IFCHR_BITS)

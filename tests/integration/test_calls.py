@@ -182,6 +182,19 @@ class CallsTest(SnaptrigTestCase):
         self.assertEqual({l["comm"] for l in after} - {"sleep"}, set(), run.describe())
         self.assertLess(sum(l["detail"]["count"] for l in after), 100, run.describe())
 
+    def test_o_path_open_not_counted(self):
+        """An O_PATH descriptor of /dev/urandom reads nothing: only the real open counts."""
+        script = ("import os\n"
+                  "os.close(os.open('/dev/urandom', os.O_PATH))\n"
+                  "os.close(os.open('/dev/urandom', os.O_RDONLY))\n")
+        run = self.trace(["-t", "non-deterministic-call", "--cooldown", "5s"],
+                         ["/usr/bin/python3", "-c", script])
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        pid = run.wait_start()["targets"][0]
+        opens = [l["detail"]["calls"].get("open:/dev/urandom", 0)
+                 for l in run.triggers("non-deterministic-call", pid=pid)]
+        self.assertEqual(sum(opens), 1, run.describe())
+
     def test_nondet_untraced_copy_silent(self):
         run = self.trace(["-t", "non-deterministic-call", "--cooldown", "100ms"],
                          [tool("st-nondet"), "-w", "-r", "2"])
