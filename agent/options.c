@@ -311,7 +311,8 @@ static int parse_environ_probe(const char *arg, struct options *opts)
 	const char *colon = strrchr(arg, ':');
 	char resolved[PATH_MAX], *binary;
 	struct environ_probe *grown;
-	int err;
+	struct stat st;
+	int err, is_dir;
 
 	if (!colon || colon == arg || !colon[1]) {
 		log_error("invalid probe '%s' for --environ-probe: expected BINARY:SYMBOL", arg);
@@ -325,7 +326,18 @@ static int parse_environ_probe(const char *arg, struct options *opts)
 	if (!binary)
 		return -ENOMEM;
 	err = usdt_resolve_command(binary, getenv("PATH"), resolved, sizeof(resolved));
+	is_dir = err == -EACCES && stat(binary, &st) == 0 && S_ISDIR(st.st_mode);
 	free(binary);
+	if (is_dir) {
+		log_error("invalid probe '%s' for --environ-probe: '%.*s' is a directory; give the path of a program or shared library",
+			  arg, (int)(colon - arg), arg);
+		return -EINVAL;
+	}
+	if (err == -EACCES) {
+		log_error("invalid probe '%s' for --environ-probe: binary '%.*s' is not an executable file, or a directory on its path denies search; check its permissions",
+			  arg, (int)(colon - arg), arg);
+		return -EINVAL;
+	}
 	if (err) {
 		log_error("invalid probe '%s' for --environ-probe: binary '%.*s' not found; give its path",
 			  arg, (int)(colon - arg), arg);

@@ -509,6 +509,35 @@ static int attach_open_hooks(struct uprobes *u)
 	return 0;
 }
 
+/*
+ * Logs why the uprobe of --environ-probe p did not attach. Returns -EINVAL
+ * when the file is not ELF or does not define the symbol, because that is a
+ * bad value of the option, else err.
+ */
+static int report_environ_probe_error(const struct environ_probe *p, int err)
+{
+	char reason[128];
+
+	switch (usdt_file_symbol(p->binary, p->symbol)) {
+	case -ENOEXEC:
+		log_error("invalid probe '%s:%s' for --environ-probe: '%s' is not an ELF file; give a program or shared library",
+			  p->binary, p->symbol, p->binary);
+		return -EINVAL;
+	case USDT_SYMBOL_IMPORTED:
+		log_error("invalid probe '%s:%s' for --environ-probe: '%s' only imports %s and does not define it; give the library that defines it (ldd %s lists them)",
+			  p->binary, p->symbol, p->binary, p->symbol, p->binary);
+		return -EINVAL;
+	case USDT_SYMBOL_MISSING:
+		log_error("invalid probe '%s:%s' for --environ-probe: '%s' does not define %s; check the name with nm -D %s, or nm %s for a static binary",
+			  p->binary, p->symbol, p->binary, p->symbol, p->binary, p->binary);
+		return -EINVAL;
+	}
+	libbpf_strerror(err, reason, sizeof(reason));
+	log_error("attaching --environ-probe %s:%s failed: %s; rerun with -v for libbpf's warnings",
+		  p->binary, p->symbol, reason);
+	return err;
+}
+
 static int attach_environ_probes(struct uprobes *u, const struct options *opts)
 {
 	size_t i;
@@ -519,12 +548,8 @@ static int attach_environ_probes(struct uprobes *u, const struct options *opts)
 
 		err = attach_environ_symbol(u, p->binary, p->symbol,
 					    ENVIRON_COOKIE(ST_ENVIRON_PROBE, i), 0);
-		if (err) {
-			log_error("attaching --environ-probe %s:%s failed: %s; check that the binary defines the symbol (nm -D %s, or nm %s for a static binary)",
-				  p->binary, p->symbol, strerror(-err), p->binary, p->binary);
-			/* a binary or symbol that does not exist is a bad value of the option */
-			return err == -ENOENT ? -EINVAL : err;
-		}
+		if (err)
+			return report_environ_probe_error(p, err);
 	}
 	return 0;
 }

@@ -111,30 +111,101 @@ static int scan_elf(Elf *elf, const char *provider, const char *const *names,
 	return 0;
 }
 
-int usdt_file_probes(const char *path, const char *provider, const char *const *names,
-		     unsigned int count, unsigned int *mask, unsigned int *sites)
+/*
+ * Opens path for reading with libelf. Returns the file descriptor with *elf
+ * set, -ENOEXEC when the file is not ELF, or another -errno.
+ */
+static int open_elf(const char *path, Elf **elf)
 {
-	Elf *elf = NULL;
-	int fd, err;
+	int fd;
 
-	*mask = 0;
-	if (sites)
-		memset(sites, 0, count * sizeof(*sites));
 	if (elf_version(EV_CURRENT) == EV_NONE)
 		return -EINVAL;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	elf = elf_begin(fd, ELF_C_READ, NULL);
-	if (!elf || elf_kind(elf) != ELF_K_ELF) {
-		err = -ENOEXEC;
-		goto out;
+	*elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (!*elf || elf_kind(*elf) != ELF_K_ELF) {
+		elf_end(*elf);
+		close(fd);
+		return -ENOEXEC;
 	}
+	return fd;
+}
+
+int usdt_file_probes(const char *path, const char *provider, const char *const *names,
+		     unsigned int count, unsigned int *mask, unsigned int *sites)
+{
+	Elf *elf;
+	int fd, err;
+
+	*mask = 0;
+	if (sites)
+		memset(sites, 0, count * sizeof(*sites));
+	fd = open_elf(path, &elf);
+	if (fd < 0)
+		return fd;
 	err = scan_elf(elf, provider, names, count, mask, sites);
-out:
 	elf_end(elf);
 	close(fd);
 	return err;
+}
+
+/* Classifies symbol in one symbol table, ignoring a version suffix ("@GLIBC_2.2.5"). */
+static int scan_symbols(Elf *elf, Elf_Scn *scn, const GElf_Shdr *shdr, const char *symbol)
+{
+	size_t len = strlen(symbol), i, count;
+	int state = USDT_SYMBOL_MISSING;
+	Elf_Data *data = elf_getdata(scn, NULL);
+
+	if (!data || !shdr->sh_entsize)
+		return state;
+	count = shdr->sh_size / shdr->sh_entsize;
+	for (i = 0; i < count; i++) {
+		const char *name;
+		GElf_Sym sym;
+
+		if (!gelf_getsym(data, (int)i, &sym))
+			break;
+		name = elf_strptr(elf, shdr->sh_link, sym.st_name);
+		if (!name || strncmp(name, symbol, len) || (name[len] && name[len] != '@'))
+			continue;
+		if (sym.st_shndx != SHN_UNDEF)
+			return USDT_SYMBOL_DEFINED;
+		state = USDT_SYMBOL_IMPORTED;
+	}
+	return state;
+}
+
+int usdt_file_symbol(const char *path, const char *symbol)
+{
+	int state = USDT_SYMBOL_MISSING;
+	Elf_Scn *scn = NULL;
+	Elf *elf;
+	int fd;
+
+	fd = open_elf(path, &elf);
+	if (fd < 0)
+		return fd;
+	if (gelf_getclass(elf) == ELFCLASSNONE) {
+		state = -ENOEXEC;
+		goto out;
+	}
+	while (state != USDT_SYMBOL_DEFINED && (scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr shdr;
+		int found;
+
+		if (!gelf_getshdr(scn, &shdr) ||
+		    (shdr.sh_type != SHT_SYMTAB && shdr.sh_type != SHT_DYNSYM))
+			continue;
+		found = scan_symbols(elf, scn, &shdr, symbol);
+		if (found < state)
+			state = found;
+	}
+out:
+	elf_end(elf);
+	close(fd);
+	return state;
 }
 
 /*

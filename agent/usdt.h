@@ -2,7 +2,8 @@
 /*
  * Finding USDT probes in ELF files: the SystemTap notes (section
  * .note.stapsdt, note name "stapsdt", type 3) that <sys/sdt.h> emits for each
- * probe, and resolving a command name through PATH as execvp(3) does.
+ * probe, whether a file defines a symbol, and resolving a command name
+ * through PATH as execvp(3) does.
  */
 #ifndef SNAPTRIG_USDT_H
 #define SNAPTRIG_USDT_H
@@ -32,6 +33,20 @@ int usdt_notes_scan(const void *data, size_t size, int is_elf64, const char *pro
  */
 int usdt_file_probes(const char *path, const char *provider, const char *const *names,
 		     unsigned int count, unsigned int *mask, unsigned int *sites);
+
+/* Presence of a symbol in an ELF file, from most to least usable for a uprobe. */
+enum usdt_symbol_state {
+	USDT_SYMBOL_DEFINED,	/* defined in the file, so a uprobe can attach */
+	USDT_SYMBOL_IMPORTED,	/* only referenced, for another file to define */
+	USDT_SYMBOL_MISSING,
+};
+
+/*
+ * Looks symbol up in the .symtab and .dynsym of the ELF file at path, with or
+ * without a version suffix. Returns an enum usdt_symbol_state, -ENOEXEC when
+ * the file is not ELF, or another -errno.
+ */
+int usdt_file_symbol(const char *path, const char *symbol);
 
 /*
  * Resolves name as execvp(3) would: a name containing '/' is used as given;

@@ -130,6 +130,45 @@ class EnvironTest(SnaptrigTestCase):
                 self.assertEqual(result.returncode, 2, result.stderr)
                 self.assertIn("--environ-probe", result.stderr)
 
+    def probe_error(self, value):
+        """Run snaptrig with --environ-probe value and return its status and stderr."""
+        result = subprocess.run(
+            [str(SNAPTRIG), "-t", "first-environ", "--environ-probe", value,
+             "--", "/bin/true"],
+            capture_output=True, text=True, timeout=10)
+        return result.returncode, result.stderr
+
+    def test_environ_probe_imported_symbol(self):
+        binary = tool("st-getenv")
+        status, err = self.probe_error(f"{binary}:getenv")
+        self.assertEqual(status, 2, err)
+        self.assertEqual(
+            err,
+            f"snaptrig: invalid probe '{binary}:getenv' for --environ-probe: "
+            f"'{binary}' only imports getenv and does not define it; give the "
+            f"library that defines it (ldd {binary} lists them)\n")
+
+    def test_environ_probe_not_elf(self):
+        script = os.path.join(self.tmp, "script")
+        with open(script, "w") as f:
+            f.write("#!/bin/sh\n")
+        os.chmod(script, 0o755)
+        status, err = self.probe_error(f"{script}:getenv")
+        self.assertEqual(status, 2, err)
+        self.assertEqual(
+            err,
+            f"snaptrig: invalid probe '{script}:getenv' for --environ-probe: "
+            f"'{script}' is not an ELF file; give a program or shared library\n")
+
+    def test_environ_probe_directory(self):
+        status, err = self.probe_error(f"{self.tmp}:getenv")
+        self.assertEqual(status, 2, err)
+        self.assertEqual(
+            err,
+            f"snaptrig: invalid probe '{self.tmp}:getenv' for --environ-probe: "
+            f"'{self.tmp}' is a directory; give the path of a program or "
+            f"shared library\n")
+
     def test_attach_running_process(self):
         target = self.spawn([tool("st-getenv"), "-d", "1500", "-v", "TERM", "-w"])
         pid = int(target.wait_fact("pid"))
