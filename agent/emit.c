@@ -734,6 +734,23 @@ static void text_calls(struct emitter *e, size_t *len, const struct line *line)
 	}
 }
 
+/* Appends binary= and symbol= of the --environ-probe that a first-environ line names. */
+static void text_environ_probe(struct emitter *e, size_t *len, const struct environ_probe *probe)
+{
+	/* text_escape() writes up to 4 bytes for each input byte and stops 5 bytes before the end */
+	size_t binary_size = strlen(probe->binary) * 4 + 5;
+	size_t symbol_size = strlen(probe->symbol) * 4 + 5;
+	char *binary = malloc(binary_size), *symbol = malloc(symbol_size);
+
+	if (binary && symbol) {
+		text_escape(binary, binary_size, probe->binary, strlen(probe->binary));
+		text_escape(symbol, symbol_size, probe->symbol, strlen(probe->symbol));
+		text_append(e, len, " binary=%s symbol=%s", binary, symbol);
+	}
+	free(binary);
+	free(symbol);
+}
+
 static void text_detail(struct emitter *e, size_t *len, const struct line *line)
 {
 	const struct st_record_header *hdr = line->record;
@@ -780,11 +797,12 @@ static void text_detail(struct emitter *e, size_t *len, const struct line *line)
 	case ST_TRIG_SIGSTOP: {
 		const struct st_signal_record *rec = (const void *)hdr;
 
-		text_append(e, len, "signal=%s code=%d thread=%s", signal_name(rec->sig), rec->code,
-			    rec->thread ? "yes" : "no");
+		text_append(e, len, "signal=%s code=%d thread=%s result=%s", signal_name(rec->sig),
+			    rec->code, rec->thread ? "yes" : "no", signal_result_name(rec->result));
 		if (rec->sender_pid != ST_NO_SENDER) {
 			text_safe(buf, sizeof(buf), rec->sender_comm, ST_COMM_LEN);
-			text_append(e, len, " sender=%u sender_comm=%s", rec->sender_pid, buf);
+			text_append(e, len, " sender=%u sender_tid=%u sender_comm=%s", rec->sender_pid,
+				    rec->sender_tid, buf);
 		}
 		break;
 	}
@@ -824,6 +842,8 @@ static void text_detail(struct emitter *e, size_t *len, const struct line *line)
 		text_safe(buf, sizeof(buf), rec->name, ST_ENV_NAME_LEN);
 		text_append(e, len, "source=%s%s%s", environ_source_name(rec->source),
 			    buf[0] ? " name=" : "", buf);
+		if (rec->source == ST_ENVIRON_PROBE && rec->probe < e->environ_probe_count)
+			text_environ_probe(e, len, &e->environ_probes[rec->probe]);
 		break;
 	}
 	case ST_TRIG_EXPLICIT:
@@ -873,6 +893,8 @@ static void emit_text(struct emitter *e, const struct line *line)
 		else
 			text_append(e, &len, "# %.15s exit %u %s killed by %s", when + 11,
 				    line->pid, comm, signal_name(status & 0x7f));
+		if (status & 0x80)
+			text_append(e, &len, " core_dumped=yes");
 	}
 	text_container(e, &len, line->pid, line->tid, line->record);
 	text_append(e, &len, "\n");

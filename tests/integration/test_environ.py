@@ -111,6 +111,21 @@ class EnvironTest(SnaptrigTestCase):
         self.assertOneEnviron(run, pid, {"source": "probe", "binary": binary,
                                          "symbol": "st_read_config"})
 
+    def test_environ_probe_text_line(self):
+        """The text line of a probe names its binary and symbol, as the JSON line does."""
+        binary = tool("st-getenv")
+        run = self.trace(["-t", "first-environ", "--format", "text",
+                          "--environ-probe", f"{binary}:st_read_config"],
+                         [binary, "-n", "0", "-c"])
+        self.assertEqual(run.wait_exit(check=False), 0, run.describe())
+        pid = int(run.fact_values("pid")[0])
+        lines = [line.split() for line in run.out.lines
+                 if line[16:].split()[:1] == ["first-environ"]]
+        self.assertEqual(len(lines), 1, run.describe())
+        self.assertEqual(lines[0][1:5], ["first-environ", str(pid), str(pid), "st-getenv"])
+        self.assertEqual(lines[0][5:], ["source=probe", f"binary={binary}",
+                                        "symbol=st_read_config"])
+
     def test_environ_probe_missing_symbol(self):
         run = self.trace(["-t", "first-environ", "--environ-probe",
                           tool("st-getenv") + ":no_such_symbol"],

@@ -2,13 +2,14 @@
 
 import ctypes
 import os
+import re
 import signal
 import struct
 import threading
 import time
 import unittest
 
-from harness import SnaptrigTestCase, process_state, tool, wait_state
+from harness import TIMEOUT, SnaptrigTestCase, process_state, tool, wait_state
 
 SIGNAL_TRIGGERS = "first-sigint,sigint,sigalrm,sigtstp,sigstop"
 SI_USER = 0
@@ -206,6 +207,37 @@ class SignalsTest(SnaptrigTestCase):
         self.assertEqual([l["detail"]["result"] for l in lines],
                          ["delivered", "pending"], run.describe())
 
+    def test_text_line_result_and_sender(self):
+        """The text signal line has result= and the sender's tid, as the JSON line has."""
+        run = self.trace(["-t", "sigalrm", "--format", "text"], [tool("st-signals"), "-b"])
+        pid = int(run.wait_fact("pid"))
+        run.wait_fact("ready")
+
+        def sigalrm_lines():
+            return [line.split() for line in run.out.lines
+                    if line[16:].split()[:1] == ["sigalrm"]]
+
+        os.kill(pid, signal.SIGALRM)
+        self.assertIsNotNone(run.out.wait(lambda _: len(sigalrm_lines()) == 1, TIMEOUT),
+                             run.describe())
+        os.kill(pid, signal.SIGALRM)
+        self.assertIsNotNone(run.out.wait(lambda _: len(sigalrm_lines()) == 2, TIMEOUT),
+                             run.describe())
+        os.kill(pid, signal.SIGUSR1)
+        run.wait_fact("got")
+        os.kill(pid, signal.SIGTERM)
+        self.assertEqual(run.wait_exit(check=False), 0, run.describe())
+        sender = python_sender()
+        lines = sigalrm_lines()
+        self.assertEqual(len(lines), 2, run.describe())
+        for line, result in zip(lines, ("delivered", "pending")):
+            with self.subTest(result=result):
+                self.assertEqual(line[1:5], ["sigalrm", str(pid), str(pid), "st-signals"])
+                self.assertEqual(line[5:], ["signal=SIGALRM", f"code={SI_USER}", "thread=no",
+                                            f"result={result}", f"sender={sender['pid']}",
+                                            f"sender_tid={sender['tid']}",
+                                            f"sender_comm={sender['comm']}"])
+
     def test_ignored_signal_no_line(self):
         run, pid, _ = self.start_signals(["-I", str(int(signal.SIGALRM))])
         os.kill(pid, signal.SIGALRM)
@@ -281,6 +313,20 @@ class SignalsTest(SnaptrigTestCase):
         self.assertIs(exits[0]["core_dumped"], False)
         self.assertNotIn("exit_code", exits[0])
 
+
+    def test_text_exit_line_core_dumped(self):
+        """A text exit line has core_dumped=yes when the kernel wrote a core file."""
+        with open("/proc/sys/kernel/core_pattern", encoding="utf-8") as f:
+            if f.read().startswith("|"):
+                self.skipTest("core_pattern pipes cores to a program, which may not write one")
+        script = f"echo pid $$ && ulimit -c unlimited && cd {self.tmp} && kill -ABRT $$"
+        run = self.trace(["-t", "sigint", "--format", "text"], ["/bin/sh", "-c", script])
+        self.assertEqual(run.wait_exit(check=False), 128 + signal.SIGABRT, run.describe())
+        pid = run.fact_values("pid")[0]
+        exits = [line.split()[2:] for line in run.out.lines
+                 if re.match(r"# \d\d:\d\d:\d\d\.\d{6} exit ", line)]
+        self.assertEqual(exits, [["exit", pid, "sh", "killed", "by", "SIGABRT",
+                                  "core_dumped=yes"]], run.describe())
 
 if __name__ == "__main__":
     unittest.main()
