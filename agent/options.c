@@ -595,11 +595,12 @@ static int check_snapshot_options(struct options *opts)
 		return -EINVAL;
 	}
 	if (opts->exec_template) {
-		char why[TEMPLATE_ERROR_LEN];
+		char why[TEMPLATE_ERROR_LEN], quoted[TEMPLATE_QUOTE_LEN];
 		struct template t;
 
 		if (template_parse(opts->exec_template, &t, why, sizeof(why))) {
-			log_error("invalid template '%s' for --exec: %s", opts->exec_template, why);
+			template_quote(opts->exec_template, quoted);
+			log_error("invalid template '%s' for --exec: %s", quoted, why);
 			return -EINVAL;
 		}
 		template_free(&t);

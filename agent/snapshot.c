@@ -207,7 +207,7 @@ static int start_watchdog(struct snapshots *sn)
 int snapshots_init(struct snapshots *sn, const struct options *opts, struct emitter *e,
 		   struct tracer *t)
 {
-	char why[TEMPLATE_ERROR_LEN];
+	char why[TEMPLATE_ERROR_LEN], quoted[TEMPLATE_QUOTE_LEN];
 	int err;
 
 	memset(sn, 0, sizeof(*sn));
@@ -218,7 +218,8 @@ int snapshots_init(struct snapshots *sn, const struct options *opts, struct emit
 	sn->watchdog_fd = -1;
 	if (snapshots_enabled(sn) && opts->exec_template &&
 	    template_parse(opts->exec_template, &sn->template, why, sizeof(why))) {
-		log_error("invalid template '%s' for --exec: %s", opts->exec_template, why);
+		template_quote(opts->exec_template, quoted);
+		log_error("invalid template '%s' for --exec: %s", quoted, why);
 		return -EINVAL;
 	}
 	/* besides --freeze, execs of images whose hooks the agent attaches stop processes */

@@ -201,6 +201,18 @@ int template_parse(const char *text, struct template *t, char *err, size_t err_l
 	return ret;
 }
 
+void template_quote(const char *text, char out[TEMPLATE_QUOTE_LEN])
+{
+	size_t len = strlen(text);
+
+	if (len <= TEMPLATE_QUOTE_MAX) {
+		memcpy(out, text, len + 1);
+		return;
+	}
+	memcpy(out, text, TEMPLATE_QUOTE_MAX);
+	strcpy(out + TEMPLATE_QUOTE_MAX, "...");
+}
+
 void template_free(struct template *t)
 {
 	size_t i;

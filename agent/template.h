@@ -13,6 +13,12 @@
 #include <stddef.h>
 
 #define TEMPLATE_ERROR_LEN 224
+/*
+ * Bytes of a template that an error message quotes at most, so that the
+ * reason after it always fits in one log line, and the size of that quote.
+ */
+#define TEMPLATE_QUOTE_MAX 200
+#define TEMPLATE_QUOTE_LEN (TEMPLATE_QUOTE_MAX + sizeof("..."))
 
 struct template {
 	char **words;		/* after quote removal, placeholders unexpanded */
@@ -33,6 +39,11 @@ struct template_values {
  * unknown placeholder, no words), or -ENOMEM.
  */
 int template_parse(const char *text, struct template *t, char *err, size_t err_len);
+/*
+ * Writes text to out (TEMPLATE_QUOTE_LEN bytes) for an error message: whole,
+ * or cut to its first TEMPLATE_QUOTE_MAX bytes followed by "...".
+ */
+void template_quote(const char *text, char out[TEMPLATE_QUOTE_LEN]);
 /* Frees the words. Accepts a template that failed to parse. */
 void template_free(struct template *t);
 

@@ -1573,6 +1573,13 @@ class BadInputTest(SnapshotTestCase):
             "invalid template 'gcore {host}' for --exec: unknown placeholder '{host}' "
             "(use {pid}, {tid}, {trigger}, {seq}, {time}, or {{ for a brace)")
 
+    def test_long_template_keeps_reason(self):
+        template = "/bin/echo ${X} " + "{pid}" * 800
+        self.assertUsageError(
+            ["-t", "first-listen", "--exec", template],
+            f"invalid template '{template[:200]}...' for --exec: unknown placeholder '{{X}}' "
+            "(use {pid}, {tid}, {trigger}, {seq}, {time}, or {{ for a brace)")
+
     def test_unbalanced_brace(self):
         self.assertUsageError(["-t", "first-listen", "--exec", "sh -c 'echo {'"],
                               "invalid template 'sh -c 'echo {'' for --exec: "

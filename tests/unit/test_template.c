@@ -275,6 +275,26 @@ static void error_message_truncated(void **state)
 	assert_string_equal(err, "unknown");
 }
 
+/* A template longer than TEMPLATE_QUOTE_MAX is quoted cut, with "..." at the end. */
+static void quote_cuts_long_template(void **state)
+{
+	char text[TEMPLATE_QUOTE_MAX + 2], quoted[TEMPLATE_QUOTE_LEN], expected[TEMPLATE_QUOTE_LEN];
+
+	(void)state;
+	memset(text, 'a', TEMPLATE_QUOTE_MAX);
+	text[TEMPLATE_QUOTE_MAX] = '\0';
+	template_quote(text, quoted);
+	assert_string_equal(quoted, text);
+	text[TEMPLATE_QUOTE_MAX] = 'b';
+	text[TEMPLATE_QUOTE_MAX + 1] = '\0';
+	template_quote(text, quoted);
+	memset(expected, 'a', TEMPLATE_QUOTE_MAX);
+	strcpy(expected + TEMPLATE_QUOTE_MAX, "...");
+	assert_string_equal(quoted, expected);
+	template_quote("gcore {pid}", quoted);
+	assert_string_equal(quoted, "gcore {pid}");
+}
+
 static void free_accepts_failed_parse(void **state)
 {
 	struct template t;
@@ -397,6 +417,7 @@ int main(void)
 		cmocka_unit_test(trailing_backslash),
 		cmocka_unit_test(empty_template),
 		cmocka_unit_test(error_message_truncated),
+		cmocka_unit_test(quote_cuts_long_template),
 		cmocka_unit_test(free_accepts_failed_parse),
 		cmocka_unit_test(expand_every_placeholder),
 		cmocka_unit_test(expand_inside_words),
