@@ -78,10 +78,8 @@ static int exec_result(struct session *s, int error_fd)
 		err = EIO;
 	waitpid(s->child, &s->child_status, 0);
 	s->child_reaped = 1;
-	if (err == ENOENT && usdt_resolve_command(cmd, getenv("PATH"), path, sizeof(path)) == 0) {
-		/* the file is there: what the kernel did not find is what it names */
-		log_error("cannot execute COMMAND '%s' (%s): the interpreter on its #! line or its dynamic loader was not found",
-			  cmd, path);
+	if (usdt_interpreter_missing(cmd, err, path, sizeof(path))) {
+		log_error("cannot execute COMMAND '%s' (%s): " USDT_NO_INTERPRETER, cmd, path);
 		return EXIT_NOT_FOUND;
 	}
 	if (err == ENOENT) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include "session.h"
 #include "snapshot.h"
 #include "uprobes.h"
+#include "usdt.h"
 
 #define KILL_GRACE_NS 1000000000ULL	/* SIGTERM to SIGKILL for a timed-out command */
 #define REPLY_ERROR_MAX 500	/* bytes of a reply's error text kept for the snapshot line */
@@ -664,6 +666,24 @@ static void group_add(struct snapshots *sn, pid_t pgid)
 			 pgid, strerror(errno));
 }
 
+/* Writes why the checkpointer name did not start to the job's tail, as COMMAND's message has it. */
+static void report_exec_error(struct snapshot_job *job, const char *name, int err)
+{
+	char path[PATH_MAX];
+	int n;
+
+	if (usdt_interpreter_missing(name, err, path, sizeof(path)))
+		n = snprintf(job->tail, sizeof(job->tail),
+			     "cannot execute checkpointer '%s' (%s): " USDT_NO_INTERPRETER, name, path);
+	else
+		n = snprintf(job->tail, sizeof(job->tail), "cannot execute checkpointer '%s': %s",
+			     name, strerror(err));
+	if (n < 0)
+		n = 0;
+	/* a long name is cut, as snprintf() cut it */
+	job->tail_len = (size_t)n < sizeof(job->tail) ? (size_t)n : sizeof(job->tail) - 1;
+}
+
 static int start_exec(struct snapshots *sn, struct snapshot_job *job, const char *event_line)
 {
 	char pid_s[16], tid_s[16], seq_s[24], when[JSON_TIME_LEN];
@@ -701,9 +721,7 @@ static int start_exec(struct snapshots *sn, struct snapshot_job *job, const char
 	if (!err && exec_errno) {
 		/* vfork() returned after the child's _exit(): no checkpointer ran */
 		waitpid(job->checkpointer, NULL, 0);
-		job->tail_len = (size_t)snprintf(job->tail, sizeof(job->tail),
-						 "cannot execute checkpointer '%s': %s", argv[0],
-						 strerror(exec_errno));
+		report_exec_error(job, argv[0], exec_errno);
 		err = -exec_errno;
 	}
 	/* both sides set the group, so a signal to it reaches the command's children */

@@ -5,6 +5,7 @@
 #include <libelf.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -262,4 +263,9 @@ int usdt_resolve_command(const char *name, const char *path_env, char *out, size
 			break;
 	}
 	return err;
+}
+
+int usdt_interpreter_missing(const char *name, int err, char *out, size_t len)
+{
+	return err == ENOENT && usdt_resolve_command(name, getenv("PATH"), out, len) == 0;
 }

@@ -58,4 +58,14 @@ int usdt_file_symbol(const char *path, const char *symbol);
  */
 int usdt_resolve_command(const char *name, const char *path_env, char *out, size_t len);
 
+/* Reason for an ENOENT from execve(2) of a file that exists. */
+#define USDT_NO_INTERPRETER "the interpreter on its #! line or its dynamic loader was not found"
+
+/*
+ * Returns 1 when an execvp(3) of name failed with err ENOENT although name
+ * resolves through PATH to a file, whose path it writes into out: then the
+ * missing file is the one USDT_NO_INTERPRETER names. Returns 0 otherwise.
+ */
+int usdt_interpreter_missing(const char *name, int err, char *out, size_t len);
+
 #endif

@@ -1030,8 +1030,11 @@ class ExecTest(SnapshotTestCase):
         self.assertGreaterEqual(len(snap["stderr"]), 512)
         self.assertLessEqual(len(snap["stderr"]), 1024)
 
-    def assertNotStarted(self, command, error):
-        """A checkpointer that cannot be executed fails the request with reason start."""
+    def assertNotStarted(self, command, reason):
+        """A checkpointer that cannot be executed fails the request with reason start.
+
+        reason is the message's text after the quoted command.
+        """
         run, pid = self.trace_counter(["-t", "first-listen", "--freeze",
                                        "--exec", f"{command} {{pid}}"])
         trigger = run.wait_trigger("first-listen", pid)
@@ -1039,7 +1042,7 @@ class ExecTest(SnapshotTestCase):
         self.assertEqual(run.wait_fact("counter"), str(COUNTER_AFTER))
         self.finish_counter(run, pid)
 
-        message = f"cannot execute checkpointer '{command}': {error}"
+        message = f"cannot execute checkpointer '{command}'{reason}"
         self.assertFields(run, snap, status="failed", reason="start", exit_code=None,
                           held=True, hold="kernel", resumed=True, ended=False, stderr=message)
         self.assertServed(run, snap, trigger)
@@ -1048,13 +1051,20 @@ class ExecTest(SnapshotTestCase):
 
     def test_command_not_found(self):
         self.assertNotStarted(Path(self.tmp) / "no-such-checkpointer",
-                              "No such file or directory")
+                              ": No such file or directory")
 
     def test_command_not_executable(self):
         plain = Path(self.tmp) / "plain-file"
         plain.write_text("#!/bin/sh\nexit 0\n")
         plain.chmod(0o644)
-        self.assertNotStarted(plain, "Permission denied")
+        self.assertNotStarted(plain, ": Permission denied")
+
+    def test_checkpointer_interpreter_missing(self):
+        script = Path(self.tmp) / "no-interpreter"
+        script.write_text("#!/no/such/interpreter\n")
+        script.chmod(0o755)
+        self.assertNotStarted(script, f" ({script}): the interpreter on its #! line or its "
+                                      "dynamic loader was not found")
 
     def test_timeout_ends_checkpointer(self):
         run, pid = self.trace_counter(["-t", "first-listen", "--freeze",
