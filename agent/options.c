@@ -573,6 +573,7 @@ static int check_snapshot_options(struct options *opts)
 {
 	const char *snapshot_option = snapshot_option_given(opts);
 	int requests = opts->exec_template || opts->request_socket;
+	struct stat st;
 
 	if (opts->exec_template && opts->request_socket) {
 		log_error("both --exec and --request-socket given: choose one checkpointer");
@@ -604,6 +605,13 @@ static int check_snapshot_options(struct options *opts)
 			return -EINVAL;
 		}
 		template_free(&t);
+	}
+	/* a path that does not exist yet is allowed, because the service may create it later */
+	if (opts->request_socket && stat(opts->request_socket, &st) == 0 &&
+	    !S_ISSOCK(st.st_mode)) {
+		log_error("cannot use '%s' for --request-socket: the file exists and is not a socket; give the socket that the checkpointer service listens on",
+			  opts->request_socket);
+		return -EINVAL;
 	}
 	if (requests && !opts->snapshot_on)
 		opts->snapshot_on = opts->triggers;

@@ -747,6 +747,18 @@ static int start_exec(struct snapshots *sn, struct snapshot_job *job, const char
 	return err ? err : epoll_watch(sn, job->pidfd);
 }
 
+/* Returns the next step after connect(2) to the request socket failed with err. */
+static const char *connect_error_hint(int err)
+{
+	switch (err) {
+	case EAGAIN:
+		return "the checkpointer service is not accepting connections and its listen backlog is full";
+	case EACCES:
+		return "check the permissions of the socket and of the directories on its path";
+	}
+	return "start the checkpointer service first";
+}
+
 static int start_socket(struct snapshots *sn, struct snapshot_job *job, const char *event_line)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
@@ -938,8 +950,9 @@ void snapshots_after_line(struct snapshots *sn, const struct line *line, __u64 s
 			job->tail_len = snprintf(job->tail, sizeof(job->tail),
 						 "cannot connect to request socket %s: %s",
 						 sn->opts->request_socket, strerror(-err));
-			log_error("snapshot of process %u: cannot connect to request socket %s: %s; start the checkpointer service first",
-				  job->pid, sn->opts->request_socket, strerror(-err));
+			log_error("snapshot of process %u: cannot connect to request socket %s: %s; %s",
+				  job->pid, sn->opts->request_socket, strerror(-err),
+				  connect_error_hint(-err));
 		}
 	}
 }

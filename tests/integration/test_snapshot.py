@@ -1546,6 +1546,33 @@ class RequestSocketTest(SnapshotTestCase):
                           stderr=f"cannot connect to request socket {path}: "
                           "No such file or directory")
 
+    def test_socket_backlog_full(self):
+        path = os.path.join(self.tmp, "busy.sock")
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.addCleanup(listener.close)
+        listener.bind(path)
+        listener.listen(0)
+        # connections that are never accepted fill the backlog
+        while True:
+            client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.addCleanup(client.close)
+            client.setblocking(False)
+            try:
+                client.connect(path)
+            except BlockingIOError:
+                break
+        run, pid = self.trace_counter(["-t", "first-listen", "--request-socket", path])
+        snap = self.wait_snapshot(run, pid)
+        self.finish_counter(run, pid)
+
+        self.assertFields(run, snap, status="failed", reason="start",
+                          stderr=f"cannot connect to request socket {path}: "
+                          "Resource temporarily unavailable")
+        self.assertIn(f"snaptrig: snapshot of process {pid}: cannot connect to request socket "
+                      f"{path}: Resource temporarily unavailable; the checkpointer service is "
+                      "not accepting connections and its listen backlog is full",
+                      run.err.lines, run.describe())
+
     def test_socket_missing_target_exits_at_once(self):
         """A request that never started failed, also when its process exits before the tick."""
         path = os.path.join(self.tmp, "nobody.sock")
@@ -1589,6 +1616,16 @@ class BadInputTest(SnapshotTestCase):
             ["-t", "first-listen", "--exec", template],
             f"invalid template '{template[:200]}...' for --exec: unknown placeholder '{{X}}' "
             "(use {pid}, {tid}, {trigger}, {seq}, {time}, or {{ for a brace)")
+
+    def test_request_socket_not_socket(self):
+        plain = Path(self.tmp) / "plain-file"
+        plain.write_text("")
+        for path in (self.tmp, str(plain)):
+            with self.subTest(path=path):
+                self.assertUsageError(
+                    ["-t", "first-listen", "--request-socket", path],
+                    f"cannot use '{path}' for --request-socket: the file exists and is not a "
+                    "socket; give the socket that the checkpointer service listens on")
 
     def test_unbalanced_brace(self):
         self.assertUsageError(["-t", "first-listen", "--exec", "sh -c 'echo {'"],
