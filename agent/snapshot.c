@@ -1028,11 +1028,32 @@ static int read_reply_member(struct json_parser *ps, const char *name, size_t le
 	return json_skip_value(ps);
 }
 
+/*
+ * Writes the first REPLY_SHOWN_MAX bytes of reply to out (4 * REPLY_SHOWN_MAX
+ * + 1 bytes) with each NUL byte as \x00, so the message shows what follows it.
+ */
+static void quote_reply(const char *reply, size_t len, char *out)
+{
+	size_t i;
+
+	if (len > REPLY_SHOWN_MAX)
+		len = REPLY_SHOWN_MAX;
+	for (i = 0; i < len; i++) {
+		if (reply[i]) {
+			*out++ = reply[i];
+			continue;
+		}
+		memcpy(out, "\\x00", 4);
+		out += 4;
+	}
+	*out = '\0';
+}
+
 int snapshot_parse_reply(const char *reply, size_t len, bool *ok, char *message,
 			 size_t cap, size_t *message_len)
 {
 	struct reply_parse rp = { .error = message, .error_cap = cap };
-	char reason[REPLY_REASON_LEN];
+	char reason[REPLY_REASON_LEN], shown[REPLY_SHOWN_MAX * 4 + 1];
 	struct json_parser ps;
 	int err;
 
@@ -1047,8 +1068,8 @@ int snapshot_parse_reply(const char *reply, size_t len, bool *ok, char *message,
 	if (!err && !rp.has_ok)
 		err = json_parse_fail(&ps, "missing member 'ok'");
 	if (err) {
-		snprintf(message, cap, "invalid reply: %s: %.*s", reason,
-			 (int)(len < REPLY_SHOWN_MAX ? len : REPLY_SHOWN_MAX), reply);
+		quote_reply(reply, len, shown);
+		snprintf(message, cap, "invalid reply: %s: %s", reason, shown);
 		*message_len = strlen(message);
 		return err;
 	}

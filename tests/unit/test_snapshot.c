@@ -121,7 +121,7 @@ static void reply_nul_byte_invalid(void **state)
 	assert_int_equal(snapshot_parse_reply(reply, sizeof(reply) - 1, &ok, message, MESSAGE_CAP,
 					      &len), -EINVAL);
 	assert_string_equal(message, "invalid reply: unexpected characters after the object: "
-			    "{\"ok\":true}");
+			    "{\"ok\":true}\\x00x");
 }
 
 static void reply_invalid_shows_200_bytes(void **state)
