@@ -285,6 +285,15 @@ class CliTest(SnaptrigTestCase):
             with self.subTest(form=form):
                 self.assertIn("snaptrig " + form, " ".join(synopsis.split()))
 
+    def test_help_snapshot_on_sets(self):
+        """--help describes the all and default sets of --snapshot-on separately."""
+        rc, out, _ = self.run_agent(["--help"])
+        self.assertEqual(rc, 0)
+        self.assertIn("      --snapshot-on LIST      triggers that request snapshots, each selected\n"
+                      "                              with -t (without it: every selected trigger);\n"
+                      "                              all means every selected trigger, default the\n"
+                      "                              default trigger set\n", out)
+
     def test_help_and_version_reject_operands(self):
         cases = [(["--version", "extra"], "'extra' after --version"),
                  (["-V", "--", TRUE], f"'{TRUE}' after --version"),
