@@ -976,8 +976,12 @@ static int connect_control(const char *path)
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
 	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr))) {
 		err = -errno;
-		log_error("cannot connect to the control socket '%s': %s; check that snaptrig runs with --control %s",
-			  path, strerror(errno), path);
+		if (err == -EACCES)
+			log_error("cannot connect to the control socket '%s': %s; the socket has mode 0600, so run this as the user that runs snaptrig, and check search permission on the directories of its path",
+				  path, strerror(-err));
+		else
+			log_error("cannot connect to the control socket '%s': %s; check that snaptrig runs with --control %s",
+				  path, strerror(-err), path);
 		close(fd);
 		return err;
 	}

@@ -24,6 +24,8 @@ EVICT_IDLE_S = 10
 # Seconds without a new explicit line after which snaptrig is taken to have
 # stopped carrying out a client's requests.
 SETTLE_S = 0.3
+# uid and gid of the user 'nobody', which may not connect to a root socket of mode 0600
+NOBODY_UID = 65534
 
 
 class Client:
@@ -466,6 +468,26 @@ class ControlTest(SnaptrigTestCase):
         self.assertIn("another process listens on it", result.stderr)
         self.assertEqual(Client(self, path).request({"request": "list"})["pids"], [pid])
         self.finish(run)
+
+    def test_client_permission_denied(self):
+        """A user without write permission on the socket gets a hint about permissions."""
+        os.chmod(self.tmp, 0o755)
+        path = os.path.join(self.tmp, "control.sock")
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.addCleanup(listener.close)
+        listener.bind(path)
+        listener.listen(1)
+        os.chmod(path, 0o600)
+        result = subprocess.run([str(SNAPTRIG), "--control", path, "--request-snapshot", "1"],
+                                capture_output=True, text=True, timeout=TIMEOUT,
+                                user=NOBODY_UID, group=NOBODY_UID)
+        self.assertEqual(result.returncode, 1, result.stderr)
+        self.assertEqual(result.stdout, "")
+        self.assertEqual(result.stderr,
+                         f"snaptrig: cannot connect to the control socket '{path}': "
+                         "Permission denied; the socket has mode 0600, so run this as the "
+                         "user that runs snaptrig, and check search permission on the "
+                         "directories of its path\n")
 
     def test_client_usage_errors(self):
         cases = [
