@@ -309,7 +309,9 @@ int main(int argc, char **argv)
 	err = options_parse(argc, argv, &s.opts);
 	if (err) {
 		options_free(&s.opts);
-		return err == OPTIONS_EXIT_OK ? 0 : EXIT_USAGE;
+		if (err == OPTIONS_EXIT_OK)
+			return 0;
+		return err == -EIO ? EXIT_RUNTIME : EXIT_USAGE;
 	}
 	log_level = s.opts.verbose;
 	if (s.opts.check) {

@@ -177,6 +177,12 @@ static int print_info(int opt, int argc, char **argv)
 		print_help();
 	else
 		printf("snaptrig %s\n", SNAPTRIG_VERSION);
+	/* a write that failed, on a full disk for example, must not end with status 0 */
+	if (fflush(stdout) || ferror(stdout)) {
+		log_error("writing the %s output failed: %s", name,
+			  strerror(errno ? errno : EIO));
+		return -EIO;
+	}
 	return OPTIONS_EXIT_OK;
 }
 

@@ -74,8 +74,8 @@ struct options {
 #define OPTIONS_EXIT_OK 1		/* --help or --version was printed */
 
 /*
- * Parses argv into opts. Returns 0, OPTIONS_EXIT_OK, or -EINVAL after
- * printing a usage error to stderr.
+ * Parses argv into opts. Returns 0, OPTIONS_EXIT_OK, -EINVAL after printing
+ * a usage error to stderr, or -EIO when printing --help or --version failed.
  */
 int options_parse(int argc, char **argv, struct options *opts);
 void options_free(struct options *opts);

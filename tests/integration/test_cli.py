@@ -294,6 +294,17 @@ class CliTest(SnaptrigTestCase):
                       "                              all means every selected trigger, default the\n"
                       "                              default trigger set\n", out)
 
+    def test_help_and_version_write_failure(self):
+        """A failed write of --help or --version output is an error, not status 0."""
+        for option, name in (("--help", "--help"), ("-V", "--version")):
+            with self.subTest(option=option), open("/dev/full", "w") as full:
+                proc = subprocess.run([str(SNAPTRIG), option], stdin=subprocess.DEVNULL,
+                                      stdout=full, stderr=subprocess.PIPE, text=True,
+                                      timeout=TIMEOUT)
+                self.assertEqual(proc.returncode, 1, proc.stderr)
+                self.assertEqual(proc.stderr, f"snaptrig: writing the {name} output failed: "
+                                 "No space left on device\n")
+
     def test_help_and_version_reject_operands(self):
         cases = [(["--version", "extra"], "'extra' after --version"),
                  (["-V", "--", TRUE], f"'{TRUE}' after --version"),
