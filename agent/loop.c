@@ -273,16 +273,21 @@ static int child_has_signal(struct session *s, const struct signalfd_siginfo *si
 }
 
 /*
- * Whether a signal to snaptrig is its copy of a kill(2) of a whole process
- * group by a traced process, which then signalled itself too. Launch mode
- * leaves COMMAND in snaptrig's group, so such a signal is the workload's own
- * and no request to stop tracing.
+ * Whether a signal to snaptrig comes from COMMAND, or is its copy of a
+ * kill(2) of a whole process group by another traced process, which then
+ * signalled itself too. Launch mode leaves COMMAND in snaptrig's group, so
+ * such a signal is the workload's own and no request to stop tracing.
  */
 static int from_traced_group_kill(struct session *s, const struct signalfd_siginfo *si)
 {
 	if (si->ssi_code != SI_USER && si->ssi_code != SI_QUEUE)
 		return 0;
-	return si->ssi_pid && was_sent_signal(s, si->ssi_pid, (int)si->ssi_signo, si->ssi_pid);
+	if (!si->ssi_pid)
+		return 0;
+	/* COMMAND may have exited, and left the kernel's map, before snaptrig read it */
+	if (si->ssi_pid == (__u32)s->child)
+		return 1;
+	return was_sent_signal(s, si->ssi_pid, (int)si->ssi_signo, si->ssi_pid);
 }
 
 /*
