@@ -379,6 +379,15 @@ static int kernel_held_now(struct snapshots *sn, const struct line *line)
 	return kernel_held(line) && pending_kernel_hold(sn, line->pid, &since);
 }
 
+/* Whether the hold of line's process was made for line's trigger. */
+static int hold_trigger_is(struct snapshots *sn, const struct line *line)
+{
+	struct st_hold hold;
+
+	return bpf_map_lookup_elem(sn->tracer->holds_fd, &line->pid, &hold) == 0 &&
+	       hold.trigger == (__u32)line->trigger;
+}
+
 #define STOP_WAIT_NS 500000000ULL	/* how long to wait for every thread to stop */
 
 /*
@@ -496,8 +505,13 @@ int snapshots_before_line(struct snapshots *sn, const struct line *line, int *he
 {
 	*held = 0;
 	if (!requested(sn, line)) {
-		/* a kernel hold for a trigger that requests nothing: let it go */
-		if (kernel_held_now(sn, line) && !job_of_pid(sn, line->pid))
+		/*
+		 * A kernel hold for a trigger that requests nothing: let it go.
+		 * A first SIGINT makes a first-sigint and a sigint line, and the
+		 * hold may be the other line's.
+		 */
+		if (kernel_held_now(sn, line) && hold_trigger_is(sn, line) &&
+		    !job_of_pid(sn, line->pid))
 			release_hold(sn, line->pid, 0, NULL);
 		return 0;
 	}

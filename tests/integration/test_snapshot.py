@@ -468,15 +468,20 @@ class HoldTest(SnapshotTestCase):
                   "start = time.monotonic()\n"
                   "os.kill(os.getpid(), signal.SIGINT)\n"
                   "print('gap', time.monotonic() - start, flush=True)\n")
-        run = self.trace(["-t", "sigint", "--freeze", "--exec", "/bin/sleep 0.3"],
-                         [PYTHON, "-c", script])
-        pid = int(run.wait_fact("pid"))
-        trigger = run.wait_trigger("sigint", pid)
-        snap = self.wait_snapshot(run, pid)
-        self.assertGreaterEqual(float(run.wait_fact("gap")), 0.3, run.describe())
-        self.assertEqual(run.wait_exit(), 0, run.describe())
-        self.assertIs(trigger["held"], True)
-        self.assertFields(run, snap, status="ok", held=True, hold="kernel", resumed=True)
+        # the first-sigint line, which requests nothing, comes first and must not end the hold
+        for triggers in ("sigint", "first-sigint,sigint"):
+            with self.subTest(triggers=triggers):
+                run = self.trace(["-t", triggers, "--snapshot-on", "sigint", "--freeze",
+                                  "--exec", "/bin/sleep 0.3"], [PYTHON, "-c", script])
+                pid = int(run.wait_fact("pid"))
+                trigger = run.wait_trigger("sigint", pid)
+                snap = self.wait_snapshot(run, pid)
+                self.assertGreaterEqual(float(run.wait_fact("gap")), 0.3, run.describe())
+                self.assertEqual(run.wait_exit(), 0, run.describe())
+                self.assertIs(trigger["held"], True)
+                self.assertFields(run, snap, status="ok", held=True, hold="kernel",
+                                  resumed=True)
+                self.assertServed(run, snap, trigger)
 
     def test_exit_before_stop_not_held(self):
         """A signal that kills the process leaves nothing to hold: held is false."""
