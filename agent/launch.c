@@ -45,8 +45,9 @@ static void child_exec(struct session *s, int gate_fd, int error_fd, const char 
 	char go;
 	int err, fd;
 
-	/* what the agent blocked or ignored must not leak into COMMAND */
-	signal(SIGPIPE, SIG_DFL);
+	/* COMMAND gets the mask and dispositions that snaptrig started with */
+	sigaction(SIGPIPE, &s->orig_pipe, NULL);
+	sigaction(SIGCHLD, &s->orig_chld, NULL);
 	sigprocmask(SIG_SETMASK, &s->orig_mask, NULL);
 	if (read(gate_fd, &go, 1) != 1)
 		_exit(EXIT_NOT_FOUND);

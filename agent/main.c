@@ -97,6 +97,7 @@ static void block_notifications(sigset_t *mask)
 
 static int block_signals(struct session *s)
 {
+	struct sigaction ignore = { .sa_handler = SIG_IGN }, dfl = { .sa_handler = SIG_DFL };
 	sigset_t mask;
 
 	sigemptyset(&mask);
@@ -112,7 +113,9 @@ static int block_signals(struct session *s)
 	if (sigprocmask(SIG_BLOCK, &mask, &s->orig_mask))
 		return -errno;
 	/* a closed output pipe or socket connection is reported by write(2), not by a signal */
-	signal(SIGPIPE, SIG_IGN);
+	sigaction(SIGPIPE, &ignore, &s->orig_pipe);
+	/* a SIGCHLD ignored by the parent would reap COMMAND unseen and leave its pidfd ready */
+	sigaction(SIGCHLD, &dfl, &s->orig_chld);
 	return 0;
 }
 

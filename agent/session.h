@@ -26,6 +26,9 @@ struct session {
 	__u64 next_liveness_ns;
 	__u64 next_cgroup_check_ns;	/* when the --cgroup path is next looked at */
 	sigset_t orig_mask;		/* signal mask to restore in the launched child */
+	/* dispositions of SIGPIPE and SIGCHLD that snaptrig started with, for the child */
+	struct sigaction orig_pipe;
+	struct sigaction orig_chld;
 	unsigned int closed_fds;	/* bit N: fd N (0 to 2) was closed when snaptrig started */
 	pid_t *targets;			/* pids traced from the start */
 	struct prior_state *priors;	/* attach mode: what each target did before, or NULL */

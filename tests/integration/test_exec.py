@@ -1,5 +1,6 @@
 """bootstrap and exec lines, and following children."""
 
+import json
 import os
 import re
 import signal
@@ -7,7 +8,7 @@ import subprocess
 import time
 import unittest
 
-from harness import TIMEOUT, SnaptrigTestCase, process_state, tool
+from harness import SNAPTRIG, TIMEOUT, SnaptrigTestCase, process_state, tool
 
 SHELL = "/bin/sh"
 TRUE = "/bin/true"
@@ -196,6 +197,20 @@ class ExecTest(SnaptrigTestCase):
         self.assertEqual(run.wait_exit(timeout=20), 0, run.describe())
         self.assertExited(run, pid, 0)
         self.assertEqual(run.err.lines, [], run.describe())
+
+    def test_ignored_sigchld_and_sigpipe_passed_on(self):
+        """A parent's ignored SIGCHLD and SIGPIPE: snaptrig still reaps, COMMAND keeps both."""
+        wrapper = "trap '' CHLD PIPE; exec \"$0\" \"$@\""
+        result = subprocess.run(["/bin/bash", "-c", wrapper, str(SNAPTRIG), "-t", "bootstrap",
+                                 "--", "/bin/grep", "SigIgn", "/proc/self/status"],
+                                capture_output=True, timeout=TIMEOUT, check=False)
+        out = result.stdout.decode()
+        self.assertEqual(result.returncode, 0, out)
+        lines = out.splitlines()
+        self.assertEqual(json.loads(lines[-1])["type"], "stats", out)
+        ignored = int(next(l for l in lines if l.startswith("SigIgn:")).split()[1], 16)
+        self.assertTrue(ignored & (1 << (signal.SIGCHLD - 1)), out)
+        self.assertTrue(ignored & (1 << (signal.SIGPIPE - 1)), out)
 
     def test_signal_ends_later_requests(self):
         """A snapshot request that starts after the signal ends at once, so COMMAND can exit."""
