@@ -243,22 +243,33 @@ static void reap_child(struct session *s)
  * Whether the traced process pid was sent sig, a SIGINT, SIGTERM or SIGHUP,
  * by process sender (0: the kernel) just now.
  */
+/* The ST_PASS_* slot of a SIGINT, SIGTERM or SIGHUP, or -1. */
+static int pass_slot(int sig)
+{
+	if (sig == SIGINT)
+		return ST_PASS_SIGINT;
+	if (sig == SIGTERM)
+		return ST_PASS_SIGTERM;
+	if (sig == SIGHUP)
+		return ST_PASS_SIGHUP;
+	return -1;
+}
+
+/* Whether boot-time ns, 0 for never, is just now. */
+static int just_now(__u64 ns)
+{
+	return ns && boot_now_ns() - ns < SAME_SIGNAL_NS;
+}
+
 static int was_sent_signal(struct session *s, __u32 pid, int sig, __u32 sender)
 {
+	int slot = pass_slot(sig);
 	struct st_proc proc;
-	int slot;
 
-	if (sig == SIGINT)
-		slot = ST_PASS_SIGINT;
-	else if (sig == SIGTERM)
-		slot = ST_PASS_SIGTERM;
-	else if (sig == SIGHUP)
-		slot = ST_PASS_SIGHUP;
-	else
+	if (slot < 0 || tracer_read_proc(&s->tracer, pid, &proc) ||
+	    proc.passed_on_by[slot] != sender)
 		return 0;
-	if (tracer_read_proc(&s->tracer, pid, &proc) || proc.passed_on_by[slot] != sender)
-		return 0;
-	return proc.passed_on_ns[slot] && boot_now_ns() - proc.passed_on_ns[slot] < SAME_SIGNAL_NS;
+	return just_now(proc.passed_on_ns[slot]);
 }
 
 /*
@@ -275,19 +286,22 @@ static int child_has_signal(struct session *s, const struct signalfd_siginfo *si
 /*
  * Whether a signal to snaptrig comes from COMMAND, or is its copy of a
  * kill(2) of a whole process group by another traced process, which then
- * signalled itself too. Launch mode leaves COMMAND in snaptrig's group, so
- * such a signal is the workload's own and no request to stop tracing.
+ * signalled itself too. Launch mode leaves COMMAND in snaptrig's group, as
+ * does a script that starts snaptrig -p on itself, so such a signal is the
+ * workload's own and no request to stop tracing.
  */
 static int from_traced_group_kill(struct session *s, const struct signalfd_siginfo *si)
 {
+	int slot = pass_slot((int)si->ssi_signo);
+
 	if (si->ssi_code != SI_USER && si->ssi_code != SI_QUEUE)
 		return 0;
-	if (!si->ssi_pid)
+	if (!si->ssi_pid || slot < 0)
 		return 0;
 	/* COMMAND may have exited, and left the kernel's map, before snaptrig read it */
-	if (si->ssi_pid == (__u32)s->child)
+	if (s->child && si->ssi_pid == (__u32)s->child)
 		return 1;
-	return was_sent_signal(s, si->ssi_pid, (int)si->ssi_signo, si->ssi_pid);
+	return just_now(tracer_self_signal_ns(&s->tracer, si->ssi_pid, (__u32)slot));
 }
 
 /*
@@ -313,7 +327,7 @@ static int handle_signal(struct session *s)
 				  "stopped would stay stopped; send SIGINT to stop tracing");
 			continue;
 		}
-		if (s->child && from_traced_group_kill(s, &si)) {
+		if (from_traced_group_kill(s, &si)) {
 			log_info(1, "ignoring %s that traced process %u sent to its process group",
 				 strsignal(sig), si.ssi_pid);
 			continue;

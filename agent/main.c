@@ -83,8 +83,9 @@ static int launch_exit_status(const struct session *s)
  */
 static void block_notifications(sigset_t *mask)
 {
+	/* SIGXFSZ too: over a file size limit, write(2) then fails with EFBIG, which is reported */
 	static const int notifications[] = {
-		SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF, SIGIO, SIGPWR, SIGSTKFLT,
+		SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF, SIGIO, SIGPWR, SIGSTKFLT, SIGXFSZ,
 	};
 	size_t i;
 	int sig;

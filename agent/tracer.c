@@ -232,7 +232,7 @@ int tracer_open(struct tracer *t, const struct options *opts, pid_t agent_pid)
 	int err;
 
 	memset(t, 0, sizeof(*t));
-	t->procs_fd = t->lost_fd = t->holds_fd = t->groups_fd = -1;
+	t->procs_fd = t->lost_fd = t->holds_fd = t->groups_fd = t->self_signals_fd = -1;
 
 	err = tracer_check_privileges();
 	if (err)
@@ -282,6 +282,7 @@ int tracer_open(struct tracer *t, const struct options *opts, pid_t agent_pid)
 	t->lost_fd = bpf_map__fd(skel->maps.lost);
 	t->holds_fd = bpf_map__fd(skel->maps.holds);
 	t->groups_fd = bpf_map__fd(skel->maps.checkpointer_groups);
+	t->self_signals_fd = bpf_map__fd(skel->maps.self_signals);
 	t->ncpus = libbpf_num_possible_cpus();
 	if (t->ncpus <= 0) {
 		err = t->ncpus ? t->ncpus : -EINVAL;
@@ -344,7 +345,7 @@ void tracer_close(struct tracer *t)
 	compat_close(t);
 	snaptrig_bpf__destroy(t->skel);
 	t->skel = NULL;
-	t->procs_fd = t->lost_fd = t->holds_fd = t->groups_fd = -1;
+	t->procs_fd = t->lost_fd = t->holds_fd = t->groups_fd = t->self_signals_fd = -1;
 }
 
 int tracer_share_maps(struct tracer *t, struct bpf_object *obj)
@@ -487,6 +488,16 @@ int tracer_read_proc(struct tracer *t, __u32 pid, struct st_proc *proc)
 	if (bpf_map_lookup_elem(t->procs_fd, &pid, proc))
 		return -errno;
 	return 0;
+}
+
+__u64 tracer_self_signal_ns(struct tracer *t, __u32 pid, __u32 slot)
+{
+	struct st_self_signals seen;
+
+	if (slot >= ST_PASS_COUNT || t->self_signals_fd < 0 ||
+	    bpf_map_lookup_elem(t->self_signals_fd, &pid, &seen))
+		return 0;
+	return seen.ns[slot];
 }
 
 __u64 tracer_read_lost(struct tracer *t, __u64 *by_kind)

@@ -32,6 +32,7 @@ struct tracer {
 	int lost_fd;
 	int holds_fd;
 	int groups_fd;			/* checkpointer_groups of bpf/snaptrig.bpf.c */
+	int self_signals_fd;		/* self_signals of bpf/snaptrig.bpf.c */
 	int ncpus;
 	__u32 blind_vias;		/* 1 << enum st_via of paths whose hooks failed to load */
 	int blind_errors[ST_VIA_COUNT];	/* the -errno of each of those loads */
@@ -135,6 +136,11 @@ int tracer_read_calls(void *ctx, __u32 pid, __u64 *calls, __u64 *windows);
 
 /* Copies the kernel's st_proc of pid; 0 or -errno. */
 int tracer_read_proc(struct tracer *t, __u32 pid, struct st_proc *proc);
+/*
+ * Reads when process pid last sent itself the signal of slot (ST_PASS_*),
+ * which it may have outlived. Returns the boot-time ns, or 0 for never.
+ */
+__u64 tracer_self_signal_ns(struct tracer *t, __u32 pid, __u32 slot);
 
 /* Sums the lost counters over CPUs into by_kind; returns the total. */
 __u64 tracer_read_lost(struct tracer *t, __u64 *by_kind);

@@ -474,10 +474,39 @@ static __always_inline void note_cont_while_held(__u32 tgid)
  * COMMAND has its copy already when the agent reads its own. The agent finds
  * the fresh time and does not send a second one.
  */
+/*
+ * SIGINT, SIGTERM and SIGHUP that traced processes sent themselves, keyed by
+ * tgid. A kill(2) of a whole process group signals its sender too, and the
+ * agent looks its own copy's sender up here, as that sender may have exited
+ * by then. LRU, because nothing deletes the entries.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, struct st_self_signals);
+} self_signals SEC(".maps");
+
+static __always_inline void note_self_signal(__u32 tgid, __u32 slot, __u64 now)
+{
+	struct st_self_signals *seen = bpf_map_lookup_elem(&self_signals, &tgid);
+	struct st_self_signals fresh = {};
+
+	if (slot >= ST_PASS_COUNT)
+		return;
+	if (seen) {
+		seen->ns[slot] = now;
+		return;
+	}
+	fresh.ns[slot] = now;
+	bpf_map_update_elem(&self_signals, &tgid, &fresh, BPF_ANY);
+}
+
 static __always_inline void count_passed_on(__u32 tgid, int sig, __s32 code)
 {
 	struct st_proc *proc;
-	__u32 slot;
+	__u32 slot, sender = 0;
+	__u64 now;
 
 	if (sig == 2)
 		slot = ST_PASS_SIGINT;
@@ -491,9 +520,13 @@ static __always_inline void count_passed_on(__u32 tgid, int sig, __s32 code)
 	if (!proc)
 		return;
 	/* kill(2) and sigqueue(3) run in the sender's context */
-	proc->passed_on_by[slot] = code == SI_USER_CODE || code == SI_QUEUE_CODE ?
-				   bpf_get_current_pid_tgid() >> 32 : 0;
-	proc->passed_on_ns[slot] = bpf_ktime_get_boot_ns();
+	if (code == SI_USER_CODE || code == SI_QUEUE_CODE)
+		sender = bpf_get_current_pid_tgid() >> 32;
+	now = bpf_ktime_get_boot_ns();
+	proc->passed_on_by[slot] = sender;
+	proc->passed_on_ns[slot] = now;
+	if (sender == tgid)
+		note_self_signal(tgid, slot, now);
 }
 
 SEC("tp_btf/signal_generate")

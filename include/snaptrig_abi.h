@@ -143,6 +143,11 @@ enum st_passed_signal {
 	ST_PASS_COUNT,
 };
 
+/* Boot-time ns of the last SIGINT, SIGTERM and SIGHUP a process sent itself. */
+struct st_self_signals {
+	__u64 ns[ST_PASS_COUNT];
+};
+
 /*
  * Per-process state in the kernel, keyed by tgid in the procs map. The agent
  * creates entries for the processes it attaches to; the fork program creates
