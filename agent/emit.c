@@ -778,7 +778,8 @@ static void text_detail(struct emitter *e, size_t *len, const struct line *line)
 		}
 		/* as in detail_listen(): a socket found at attach has no known backlog or call */
 		if (!line->at_attach)
-			text_append(e, len, " backlog=%d via=%s", rec->backlog, via_name(rec->via));
+			text_append(e, len, " backlog=%d via=%s%s", rec->backlog, via_name(rec->via),
+				    rec->fixed ? " fixed=true" : "");
 		break;
 	}
 	case ST_TRIG_FIRST_STDIN: {

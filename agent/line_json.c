@@ -169,6 +169,8 @@ static char *put_listen(char *p, const struct st_listen_record *rec, int at_atta
 		p = json_format_i64(p, rec->backlog);
 		p = put_lit(p, ",\"via\":");
 		p = put_name(p, via_name(rec->via));
+		if (rec->fixed)
+			p = put_lit(p, ",\"fixed\":true");
 	}
 	p = put_lit(p, ",\"family\":");
 	p = put_name(p, family_name(rec->family));

@@ -208,11 +208,13 @@ static __always_inline void note_control_message(struct st_proc *proc,
 }
 
 /*
- * Sends the first-listen record of proc for socket file at descriptor fd.
+ * Sends the first-listen record of proc for socket file at descriptor fd, or
+ * at index fd of an io_uring ring's registered files when fixed is set.
  * The record names task, or the current task when task is NULL.
  */
 static __always_inline void listen_send_task(struct st_proc *proc, struct file *file, int fd,
-					     int backlog, __u32 via, struct task_struct *task)
+					     bool fixed, int backlog, __u32 via,
+					     struct task_struct *task)
 {
 	struct st_listen_record *rec;
 	umode_t mode;
@@ -231,6 +233,7 @@ static __always_inline void listen_send_task(struct st_proc *proc, struct file *
 	__builtin_memset(rec, 0, sizeof(*rec));
 	header_fill(&rec->hdr, ST_REC_LISTEN, sizeof(*rec), task, bpf_ktime_get_boot_ns());
 	rec->fd = fd;
+	rec->fixed = fixed;
 	rec->backlog = backlog;
 	rec->via = via;
 	listen_fill_address(rec, file);
@@ -241,7 +244,7 @@ static __always_inline void listen_send_task(struct st_proc *proc, struct file *
 static __always_inline void listen_send(struct st_proc *proc, struct file *file, int fd,
 					int backlog, __u32 via)
 {
-	listen_send_task(proc, file, fd, backlog, via, NULL);
+	listen_send_task(proc, file, fd, false, backlog, via, NULL);
 }
 
 /*

@@ -270,6 +270,7 @@ static __always_inline int uring_splice(struct st_proc *proc, struct io_kiocb *r
 struct uring_listen {
 	int fd;
 	int backlog;
+	bool fixed;
 };
 
 /*
@@ -291,7 +292,9 @@ static __always_inline int uring_listen_submit(struct st_proc *proc, struct io_k
 {
 	struct io_listen *listen = (struct io_listen *)&req->cmd;
 	bool fixed = BPF_CORE_READ(req, flags) & FIXED_FILE_FLAG;
-	struct uring_listen pending = { .fd = BPF_CORE_READ(req, cqe.fd), .backlog = -1 };
+	struct uring_listen pending = {
+		.fd = BPF_CORE_READ(req, cqe.fd), .backlog = -1, .fixed = fixed,
+	};
 	__u64 key = (__u64)req;
 	bool unknown = false;
 
@@ -324,8 +327,8 @@ static __always_inline int uring_listen_done(struct st_proc *proc, struct io_kio
 	bpf_map_delete_elem(&uring_listens, &key);
 	if (res < 0)
 		return 0;
-	listen_send_task(proc, BPF_CORE_READ(req, file), done.fd, done.backlog, ST_VIA_IO_URING,
-			 request_task(req));
+	listen_send_task(proc, BPF_CORE_READ(req, file), done.fd, done.fixed, done.backlog,
+			 ST_VIA_IO_URING, request_task(req));
 	return 0;
 }
 

@@ -254,6 +254,8 @@ struct st_listen_record {
 	__u16 port;		/* host byte order */
 	__u32 via;		/* enum st_via */
 	__u32 sun_path_len;	/* AF_UNIX: bytes of sun_path in the address, 0 if unnamed */
+	__u32 fixed;		/* 1: fd is an index into an io_uring ring's registered files */
+	__u32 pad;
 	/*
 	 * AF_UNIX: the bound name. An abstract name starts with '\0', is
 	 * sun_path_len bytes long and may contain more '\0' bytes. A path name

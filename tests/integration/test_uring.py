@@ -219,10 +219,11 @@ class UringTest(SnaptrigTestCase):
                 fact = run.fact_values("listen")[0]
                 self.assertEqual(int(fact["backlog"]), LISTEN_BACKLOG)
                 fd = FIXED_INDEX if fixed else int(fact["fd"])
-                self.assertOneTrigger(run, "first-listen", pid, {
-                    "fd": fd, "backlog": LISTEN_BACKLOG, "via": "io_uring",
-                    "family": "inet", "address": "127.0.0.1",
-                    "port": int(fact["port"])})
+                detail = {"fd": fd, "backlog": LISTEN_BACKLOG, "via": "io_uring",
+                          "family": "inet", "address": "127.0.0.1", "port": int(fact["port"])}
+                if fixed:
+                    detail["fixed"] = True
+                self.assertOneTrigger(run, "first-listen", pid, detail)
 
     def assertUringListen(self, run, pid, address):
         """Assert one first-listen line over io_uring, for the socket st-uring reported."""

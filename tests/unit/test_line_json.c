@@ -57,6 +57,10 @@ static void ref_listen(struct json_writer *w, const struct st_listen_record *rec
 	if (!at_attach) {
 		key_i64(w, "backlog", rec->backlog);
 		key_name(w, "via", via_name(rec->via));
+		if (rec->fixed) {
+			json_key_lit(w, "fixed");
+			json_bool(w, true);
+		}
 	}
 	key_name(w, "family", family_name(rec->family));
 	if (rec->family == AF_INET || rec->family == AF_INET6) {
@@ -463,6 +467,11 @@ static void listen_lines_match(void **state)
 		rec.port = 8080;
 		rec.via = ST_VIA_SYSCALL;
 		check_variants(&line);
+		/* an io_uring request that named a registered file */
+		rec.via = ST_VIA_IO_URING;
+		rec.fixed = 1;
+		check_variants(&line);
+		rec.fixed = 0;
 
 		rec.family = AF_INET6;
 		memcpy(rec.addr, addr6, sizeof(addr6));
