@@ -154,9 +154,9 @@ static void end_last_line(struct emitter *e, const char *path, off_t size)
 
 /*
  * Lines wait in e->out up to this size before a pass ends. A regular file
- * gets larger writes because they cost less kernel time per byte: in a flood
- * to a file on ext4 (Linux 6.18), 256 KiB writes took the agent about a
- * quarter less system time per line than 64 KiB writes.
+ * gets larger writes, which cost less kernel time per byte. In a flood to a
+ * file on ext4 (Linux 6.18), 256 KiB writes took the agent about a quarter
+ * less system time per line than 64 KiB writes.
  */
 #define OUT_FLUSH_BYTES (64 * 1024)
 #define OUT_FLUSH_FILE_BYTES (256 * 1024)
