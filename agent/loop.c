@@ -415,9 +415,7 @@ static int setup_fds(struct session *s)
 	int err;
 
 	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGHUP);
+	add_stop_signals(&mask);
 	sigaddset(&mask, SIGCHLD);
 	if (holds_without_child(&s->opts))
 		sigaddset(&mask, SIGTSTP);

@@ -102,9 +102,7 @@ static int block_signals(struct session *s)
 	sigset_t mask;
 
 	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGHUP);
+	add_stop_signals(&mask);
 	sigaddset(&mask, SIGCHLD);
 	block_notifications(&mask);
 	if (holds_without_child(&s->opts)) {

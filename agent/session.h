@@ -57,6 +57,29 @@ static inline int holds_without_child(const struct options *opts)
 	return opts->freeze && !opts->command;
 }
 
+/*
+ * Whether sig was ignored when snaptrig started, as nohup(1) does for SIGHUP
+ * and a non-interactive shell for SIGINT of a background job. Such a SIGINT,
+ * SIGTERM or SIGHUP stays ignored, for snaptrig and for COMMAND.
+ */
+static inline int ignored_at_start(int sig)
+{
+	struct sigaction sa;
+
+	return sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN;
+}
+
+/* Adds SIGINT, SIGTERM and SIGHUP to mask, but those ignored at start. */
+static inline void add_stop_signals(sigset_t *mask)
+{
+	static const int stops[] = { SIGINT, SIGTERM, SIGHUP };
+	size_t i;
+
+	for (i = 0; i < sizeof(stops) / sizeof(stops[0]); i++)
+		if (!ignored_at_start(stops[i]))
+			sigaddset(mask, stops[i]);
+}
+
 /* launch.c */
 /*
  * Forks COMMAND held before exec, registers it with the tracer, then lets it

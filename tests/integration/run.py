@@ -135,8 +135,20 @@ def read_pid_log(path):
         return {int(line) for line in f if line.strip()}
 
 
+def reset_stop_signals():
+    """Undo an ignored SIGINT, SIGTERM or SIGHUP that this runner was started with.
+
+    snaptrig keeps ignoring those signals when it starts with them ignored, as
+    under nohup(1) or as a background job of a script, and the tests send them.
+    """
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) == signal.SIG_IGN:
+            signal.signal(sig, signal.SIG_DFL)
+
+
 def main():
     sys.stdout.reconfigure(line_buffering=True)
+    reset_stop_signals()
     args = sys.argv[1:]
     verbosity = 2 if "-v" in args else 1
     patterns = [a for a in args if a != "-v"]

@@ -227,6 +227,27 @@ class ExecTest(SnaptrigTestCase):
         self.assertTrue(ignored & (1 << (signal.SIGCHLD - 1)), out)
         self.assertTrue(ignored & (1 << (signal.SIGPIPE - 1)), out)
 
+    def test_sighup_ignored_at_start_stays_ignored(self):
+        """Under nohup, SIGHUP leaves snaptrig tracing, and SIGTERM still ends the run."""
+        wrapper = "trap '' HUP; exec \"$0\" \"$@\""
+        proc = subprocess.Popen(["/bin/bash", "-c", wrapper, str(SNAPTRIG), "-t", "bootstrap",
+                                 "--", SHELL, "-c", "echo pid $$; exec sleep 30"],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, start_new_session=True)
+        self.register(proc)
+        first = proc.stdout.readline()
+        while not first.startswith(b"pid "):
+            first = proc.stdout.readline()
+            self.assertNotEqual(first, b"", "COMMAND printed no pid")
+        os.kill(proc.pid, signal.SIGHUP)
+        time.sleep(0.5)
+        self.assertIsNone(proc.poll(), "snaptrig ended on an ignored SIGHUP")
+        os.kill(proc.pid, signal.SIGTERM)
+        out, err = proc.communicate(timeout=TIMEOUT)
+        self.assertEqual(proc.returncode, 128 + signal.SIGTERM, err)
+        self.assertEqual(json.loads(out.splitlines()[-1])["type"], "stats", out)
+        self.assertEqual(err, b"")
+
     def test_signal_ends_later_requests(self):
         """A snapshot request that starts after the signal ends at once, so COMMAND can exit."""
         flag = os.path.join(self.tmp, "signalled")
