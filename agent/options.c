@@ -95,7 +95,8 @@ static void print_help(void)
 	       "                              at least 1ms)\n"
 	       "      --cooldown DURATION     window that coalesces repeated\n"
 	       "                              non-deterministic-call and transaction\n"
-	       "                              triggers into one line (default 1s; 0s: none)\n"
+	       "                              triggers into one line (default 1s; 0s: a\n"
+	       "                              line per call while the ring buffer has room)\n"
 	       "      --idle-threshold DURATION\n"
 	       "                              time every thread must be blocked before idle\n"
 	       "                              (default 1s, at least 1ms)\n"
@@ -158,7 +159,7 @@ static void print_help(void)
 	       "\n"
 	       "DURATION is a number with a unit: ns, us, ms, s or m (250ms, 1.5s, 2m).\n"
 	       "Exit status: COMMAND's status (128+N if signal N killed it, 127 not found,\n"
-	       "126 not executable); with -p, 0. 1: runtime error, 2: usage error.\n");
+	       "126 not executable); with -p or --cgroup, 0. 1: runtime error, 2: usage error.\n");
 }
 
 /*
