@@ -343,10 +343,21 @@ static void end_kernel_holds(struct snapshots *sn, __u32 pid)
 	skip_kernel_stops(sn, pid, ST_PROC_NO_HOLD, 0, "after its last snapshot");
 }
 
+/*
+ * Whether a signal line is one that snaptrig itself sent: a SIGINT, SIGTERM
+ * or SIGHUP passed on to COMMAND, which asks COMMAND to end.
+ */
+static int sent_by_agent(const struct line *line)
+{
+	const struct st_signal_record *rec = (const void *)line->record;
+
+	return rec && rec->hdr.kind == ST_REC_SIGNAL && rec->sender_pid == (__u32)getpid();
+}
+
 static int requested(const struct snapshots *sn, const struct line *line)
 {
 	return snapshots_enabled(sn) && line->type == LINE_TRIGGER &&
-	       (sn->opts->snapshot_on & ST_TRIG_BIT(line->trigger));
+	       (sn->opts->snapshot_on & ST_TRIG_BIT(line->trigger)) && !sent_by_agent(line);
 }
 
 static int kernel_held(const struct line *line)

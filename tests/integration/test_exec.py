@@ -248,6 +248,26 @@ class ExecTest(SnaptrigTestCase):
         self.assertEqual(json.loads(out.splitlines()[-1])["type"], "stats", out)
         self.assertEqual(err, b"")
 
+    def test_passed_on_signal_requests_nothing(self):
+        """The SIGINT snaptrig passes on to COMMAND is a trigger line but no snapshot request."""
+        script = ("import os, signal, time\n"
+                  "got = []\n"
+                  "signal.signal(signal.SIGINT, lambda *a: got.append(1))\n"
+                  "print('pid', os.getpid(), flush=True)\n"
+                  "while not got:\n"
+                  "    time.sleep(0.01)\n")
+        run = self.trace(["-t", "sigint", "--freeze", "--exec", "/bin/true"],
+                         ["/usr/bin/python3", "-c", script], new_session=True)
+        pid = int(run.wait_fact("pid"))
+        run.wait_start()
+        run.interrupt(signal.SIGINT)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        lines = run.triggers("sigint", pid=pid)
+        self.assertEqual(len(lines), 1, run.describe())
+        self.assertEqual(lines[0]["detail"]["sender"]["pid"], run.proc.pid)
+        self.assertIs(lines[0]["held"], False)
+        self.assertEqual(run.of_type("snapshot"), [], run.describe())
+
     def test_signal_ends_later_requests(self):
         """A snapshot request that starts after the signal ends at once, so COMMAND can exit."""
         flag = os.path.join(self.tmp, "signalled")
