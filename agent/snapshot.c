@@ -1392,10 +1392,17 @@ static void enforce_timeout(struct snapshot_job *job, __u64 now)
 			return;
 		job->timed_out = 1;
 		job->kill_ns = now + KILL_GRACE_NS;
-		if (job->checkpointer > 0)
+		if (job->checkpointer > 0) {
 			signal_checkpointer(job, SIGTERM);
-		else
-			job->exited = 1;	/* a socket request just ends */
+		} else {
+			unsigned long long ms = (job->deadline_ns - job->started_ns) / 1000000;
+
+			/* a socket request just ends, and its line says why */
+			if (!job->tail_len)
+				job->tail_len = (size_t)snprintf(job->tail, sizeof(job->tail),
+								 "no reply within %llu ms", ms);
+			job->exited = 1;
+		}
 		return;
 	}
 	if (job->kill_ns && now >= job->kill_ns) {

@@ -1523,7 +1523,7 @@ class RequestSocketTest(SnapshotTestCase):
         self.finish_counter(run, pid)
 
         self.assertFields(run, snap, status="timeout", exit_code=None, held=True,
-                          hold="kernel", resumed=True)
+                          hold="kernel", resumed=True, stderr="no reply within 300 ms")
         self.assertGreaterEqual(snap["duration_ns"], 300_000_000)
         self.assertLess(snap["duration_ns"], (0.3 + TIMEOUT_SLACK) * 1e9)
         self.assertServed(run, snap, trigger)
