@@ -47,10 +47,9 @@ struct session {
 };
 
 /*
- * Whether snaptrig holds processes with --freeze without a launched COMMAND.
- * A Ctrl-Z then would leave the processes that it holds stopped for as long
- * as snaptrig is, so it ignores SIGTSTP. In launch mode Ctrl-Z stops COMMAND
- * and snaptrig together, as one job.
+ * Whether --freeze stops processes that snaptrig did not launch. A Ctrl-Z
+ * would then leave them stopped for as long as snaptrig is, so it ignores
+ * SIGTSTP. In launch mode Ctrl-Z stops COMMAND and snaptrig as one job.
  */
 static inline int holds_without_child(const struct options *opts)
 {

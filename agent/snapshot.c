@@ -345,7 +345,7 @@ static void end_kernel_holds(struct snapshots *sn, __u32 pid)
 
 /*
  * Whether a signal line is one that snaptrig itself sent: a SIGINT, SIGTERM
- * or SIGHUP passed on to COMMAND, which asks COMMAND to end.
+ * or SIGHUP passed on to COMMAND to end it.
  */
 static int sent_by_agent(const struct line *line)
 {
@@ -390,12 +390,17 @@ static int kernel_held_now(struct snapshots *sn, const struct line *line)
 	return kernel_held(line) && pending_kernel_hold(sn, line->pid, &since);
 }
 
-/* Whether the hold of line's process was made for line's trigger. */
-static int hold_trigger_is(struct snapshots *sn, const struct line *line)
+/*
+ * Whether the kernel hold that line's record reports still lasts and was made
+ * for line's trigger. A first SIGINT makes a first-sigint and a sigint line
+ * from one record, and the hold is for one of them.
+ */
+static int kernel_held_for(struct snapshots *sn, const struct line *line)
 {
 	struct st_hold hold;
 
-	return bpf_map_lookup_elem(sn->tracer->holds_fd, &line->pid, &hold) == 0 &&
+	return kernel_held(line) &&
+	       bpf_map_lookup_elem(sn->tracer->holds_fd, &line->pid, &hold) == 0 &&
 	       hold.trigger == (__u32)line->trigger;
 }
 
@@ -516,13 +521,8 @@ int snapshots_before_line(struct snapshots *sn, const struct line *line, int *he
 {
 	*held = 0;
 	if (!requested(sn, line)) {
-		/*
-		 * A kernel hold for a trigger that requests nothing: let it go.
-		 * A first SIGINT makes a first-sigint and a sigint line, and the
-		 * hold may be the other line's.
-		 */
-		if (kernel_held_now(sn, line) && hold_trigger_is(sn, line) &&
-		    !job_of_pid(sn, line->pid))
+		/* a kernel hold for a trigger that requests nothing: let it go */
+		if (kernel_held_for(sn, line) && !job_of_pid(sn, line->pid))
 			release_hold(sn, line->pid, 0, NULL);
 		return 0;
 	}
@@ -1397,7 +1397,7 @@ static void enforce_timeout(struct snapshot_job *job, __u64 now)
 		} else {
 			unsigned long long ms = (job->deadline_ns - job->started_ns) / 1000000;
 
-			/* a socket request just ends, and its line says why */
+			/* a socket request just ends, and its line gives the reason */
 			if (!job->tail_len)
 				job->tail_len = (size_t)snprintf(job->tail, sizeof(job->tail),
 								 "no reply within %llu ms", ms);

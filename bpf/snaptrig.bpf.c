@@ -369,9 +369,9 @@ static __always_inline __u32 signal_trigger_bits(int sig)
 }
 
 /*
- * The trigger under which --freeze holds a process for signal sig, or
- * ST_TRIG_COUNT for none: a sigtstp or sigstop trigger stops the process by
- * its own signal. first is set for the first SIGINT that a handler takes.
+ * Returns the trigger that a --freeze stop for signal sig is recorded under,
+ * or ST_TRIG_COUNT for none, since SIGTSTP and SIGSTOP stop the process
+ * themselves. first is set for the first SIGINT that a handler takes.
  */
 static __always_inline __u32 signal_hold_trigger(int sig, __u32 first)
 {

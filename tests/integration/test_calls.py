@@ -160,16 +160,19 @@ class CallsTest(SnaptrigTestCase):
         exit_line = self.assertExited(run, pid, 0)
         self.assertLess(lines[-1]["seq"], exit_line["seq"])
 
+    def run_python(self, triggers, script):
+        """Trace python3 -c script with a 5 s cooldown to its end; return the run and its pid."""
+        run = self.trace(["-t", triggers, "--cooldown", "5s"], ["/usr/bin/python3", "-c", script])
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        return run, run.wait_start()["targets"][0]
+
     def test_nondet_pending_before_exec(self):
         """Calls of an image still in its window go out under its name, before the exec."""
         script = ("import os\n"
                   "for _ in range(100):\n"
                   "    os.getrandom(8)\n"
                   "os.execv('/bin/sleep', ['sleep', '0.2'])\n")
-        run = self.trace(["-t", "non-deterministic-call,bootstrap", "--cooldown", "5s"],
-                         ["/usr/bin/python3", "-c", script])
-        self.assertEqual(run.wait_exit(), 0, run.describe())
-        pid = run.wait_start()["targets"][0]
+        run, pid = self.run_python("non-deterministic-call,bootstrap", script)
         boot = [l for l in run.triggers("bootstrap", pid=pid)
                 if l["detail"]["filename"] == "/bin/sleep"]
         self.assertEqual(len(boot), 1, run.describe())
@@ -187,10 +190,7 @@ class CallsTest(SnaptrigTestCase):
         script = ("import os\n"
                   "os.close(os.open('/dev/urandom', os.O_PATH))\n"
                   "os.close(os.open('/dev/urandom', os.O_RDONLY))\n")
-        run = self.trace(["-t", "non-deterministic-call", "--cooldown", "5s"],
-                         ["/usr/bin/python3", "-c", script])
-        self.assertEqual(run.wait_exit(), 0, run.describe())
-        pid = run.wait_start()["targets"][0]
+        run, pid = self.run_python("non-deterministic-call", script)
         opens = [l["detail"]["calls"].get("open:/dev/urandom", 0)
                  for l in run.triggers("non-deterministic-call", pid=pid)]
         self.assertEqual(sum(opens), 1, run.describe())

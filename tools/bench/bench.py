@@ -657,15 +657,14 @@ def flood_agent_once(n):
     calls = n + n // 10
     seconds = (last - go) / 1e9
     tick_ns = 1e9 / os.sysconf("SC_CLK_TCK")
-    cpu0, cpu1 = user0 + sys0, user1 + sys1
+    cpu_ticks_used = (user1 - user0) + (sys1 - sys0)
     os.unlink(out)
     return {"calls": calls, "lines": lines, "counted": counted, "lost_records": lost,
             "lines_missing": max(0, calls - lines), "seconds": seconds,
             "lines_per_s": lines / seconds if seconds > 0 else None,
             "producer_calls_per_s": 1e9 / result["ns_per_op"],
-            "agent_cpu_s": (cpu1 - cpu0) / os.sysconf("SC_CLK_TCK"),
-            "agent_cpu_ns_per_line": (cpu1 - cpu0) / os.sysconf("SC_CLK_TCK") * 1e9 / lines
-            if lines else None,
+            "agent_cpu_s": cpu_ticks_used * tick_ns / 1e9,
+            "agent_cpu_ns_per_line": cpu_ticks_used * tick_ns / lines if lines else None,
             "agent_user_ns_per_line": (user1 - user0) * tick_ns / lines if lines else None,
             "agent_sys_ns_per_line": (sys1 - sys0) * tick_ns / lines if lines else None,
             "vm_hwm_kib": hwm, "vm_rss_kib": rss, "rss_by_mapping_kib": rss_map,
