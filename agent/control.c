@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -821,7 +822,56 @@ static void log_full_table(struct control *ctl, const struct ucred *peer)
 			 peer->pid, peer->uid, CONTROL_MAX_CLIENTS, quiet, CONTROL_EVICT_IDLE_S);
 }
 
-static void accept_clients(struct control *ctl)
+/*
+ * Handles an epoll event of one client: flushes its replies, carries out its
+ * requests, and closes it when it failed or left with no reply unsent.
+ */
+static void client_event(struct control *ctl, struct session *s, struct control_client *cl,
+			 __u32 events)
+{
+	char reason[96];
+	int err = 0;
+
+	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+		err = client_flush(cl);
+	/* first the requests that waited while the client was paused */
+	if (!err && !client_paused(cl))
+		err = client_lines(ctl, s, cl);
+	if (!err && !client_paused(cl) && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+		err = client_read(ctl, s, cl);
+	if (err) {
+		snprintf(reason, sizeof(reason), "%s failed: %s", cl->failed, strerror(-err));
+		client_close(ctl, cl, 0, reason);
+		return;
+	}
+	if (cl->eof && !cl->out_len) {
+		client_close(ctl, cl, 2, "it closed the connection");
+		return;
+	}
+	client_update_events(ctl, cl);
+}
+
+/*
+ * Handles the clients whose peers closed their end before their epoll events
+ * were read, so that a full table rejects a new client only for open clients.
+ */
+static void reap_closed_clients(struct control *ctl, struct session *s)
+{
+	struct control_client *cl;
+	struct pollfd pfd;
+	unsigned int i;
+
+	for (i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+		cl = ctl->clients[i];
+		if (!cl)
+			continue;
+		pfd = (struct pollfd){ .fd = cl->fd, .events = POLLIN | POLLRDHUP };
+		if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+			client_event(ctl, s, cl, EPOLLIN | EPOLLRDHUP | EPOLLOUT);
+	}
+}
+
+static void accept_clients(struct control *ctl, struct session *s)
 {
 	static const char busy[] = "{\"ok\":false,\"error\":\"too many control clients\"}\n";
 
@@ -842,6 +892,11 @@ static void accept_clients(struct control *ctl)
 			peer.uid = (uid_t)-1;	/* pid 0: unknown */
 		for (i = 0; i < CONTROL_MAX_CLIENTS && ctl->clients[i]; i++)
 			;
+		if (i == CONTROL_MAX_CLIENTS) {
+			reap_closed_clients(ctl, s);
+			for (i = 0; i < CONTROL_MAX_CLIENTS && ctl->clients[i]; i++)
+				;
+		}
 		if (i == CONTROL_MAX_CLIENTS)
 			i = evict_idle_client(ctl);
 		cl = i < CONTROL_MAX_CLIENTS ? calloc(1, sizeof(*cl)) : NULL;
@@ -884,35 +939,17 @@ static struct control_client *find_client(struct control *ctl, int fd)
 int control_handle_event(struct control *ctl, struct session *s, int fd, __u32 events)
 {
 	struct control_client *cl;
-	char reason[96];
-	int err = 0;
 
 	if (!ctl)
 		return 0;
 	if (fd == ctl->listen_fd) {
-		accept_clients(ctl);
+		accept_clients(ctl, s);
 		return 1;
 	}
 	cl = find_client(ctl, fd);
 	if (!cl)
 		return 0;
-	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
-		err = client_flush(cl);
-	/* first the requests that waited while the client was paused */
-	if (!err && !client_paused(cl))
-		err = client_lines(ctl, s, cl);
-	if (!err && !client_paused(cl) && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
-		err = client_read(ctl, s, cl);
-	if (err) {
-		snprintf(reason, sizeof(reason), "%s failed: %s", cl->failed, strerror(-err));
-		client_close(ctl, cl, 0, reason);
-		return 1;
-	}
-	if (cl->eof && !cl->out_len) {
-		client_close(ctl, cl, 2, "it closed the connection");
-		return 1;
-	}
-	client_update_events(ctl, cl);
+	client_event(ctl, s, cl, events);
 	return 1;
 }
 

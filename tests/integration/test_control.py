@@ -397,6 +397,41 @@ class ControlTest(SnaptrigTestCase):
         self.assertEqual(clients[0].reply()["pids"], [pid])
         self.finish(run)
 
+    def test_closed_clients_free_places(self):
+        """A closed client's place is freed before a new client is rejected."""
+        run, pid, path = self.start()
+        closers, rounds = 4, 300
+        stop = threading.Event()
+
+        def connect_and_close():
+            for _ in range(rounds):
+                if stop.is_set():
+                    return
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                sock.settimeout(TIMEOUT)
+                sock.connect(path)
+                sock.close()
+
+        threads = [threading.Thread(target=connect_and_close) for _ in range(closers)]
+        for thread in threads:
+            thread.start()
+        replies = []
+        try:
+            while any(thread.is_alive() for thread in threads):
+                client = Client(self, path)
+                replies.append(client.request({"request": "list", "id": len(replies)}))
+                client.close()
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join()
+        self.assertTrue(replies)
+        self.assertEqual(replies, [{"ok": True, "id": i, "request": "list", "pids": [pid]}
+                                   for i in range(len(replies))])
+        self.finish(run)
+        rejected = [line for line in run.err.lines if "rejected" in line]
+        self.assertEqual(rejected, [], run.describe())
+
     def test_clients_at_once_partial_lines(self):
         run, pid, path = self.start()
         request = b'{"request":"snapshot","pid":' + str(pid).encode() + b'}\n'
