@@ -314,10 +314,34 @@ static void on_exec_record(struct classifier *c, struct proc_entry *proc,
 	emit(c, &line);
 }
 
+/* Fills line as a trigger line of proc that no record carries. */
+static void proc_line(struct line *line, const struct proc_entry *proc, enum st_trigger trigger,
+		      __u64 boot_ns)
+{
+	memset(line, 0, sizeof(*line));
+	line->type = LINE_TRIGGER;
+	line->trigger = trigger;
+	line->boot_ns = boot_ns;
+	line->pid = proc->pid;
+	line->tid = proc->pid;
+	memcpy(line->comm, proc->comm, sizeof(line->comm));
+}
+
+static void emit_reconciled(struct classifier *c, struct proc_entry *proc, enum st_trigger trigger,
+			    __u64 boot_ns, int lost_held)
+{
+	struct line line;
+
+	proc->reconciled |= ST_TRIG_BIT(trigger);
+	proc_line(&line, proc, trigger, boot_ns);
+	line.reconciled = 1;
+	line.lost_held = lost_held;
+	emit(c, &line);
+}
+
 void classifier_reconcile(struct classifier *c, __u32 pid, __u32 once_lost, __u64 now_ns)
 {
 	struct proc_entry *proc = classifier_find(c, pid);
-	struct line line;
 	int t;
 
 	if (!proc)
@@ -327,17 +351,23 @@ void classifier_reconcile(struct classifier *c, __u32 pid, __u32 once_lost, __u6
 
 		if (!(once_lost & bit) || (proc->reconciled & bit) || !enabled(c, t))
 			continue;
-		proc->reconciled |= bit;
-		memset(&line, 0, sizeof(line));
-		line.type = LINE_TRIGGER;
-		line.trigger = t;
-		line.boot_ns = now_ns;
-		line.pid = pid;
-		line.tid = pid;
-		line.reconciled = 1;
-		memcpy(line.comm, proc->comm, sizeof(line.comm));
-		emit(c, &line);
+		emit_reconciled(c, proc, t, now_ns, 0);
 	}
+}
+
+void classifier_reconcile_held(struct classifier *c, __u32 pid, const char *comm,
+			       enum st_trigger trigger, __u64 stop_ns)
+{
+	struct proc_entry *proc = classifier_find(c, pid);
+
+	if (!proc) {
+		if (classifier_add(c, pid, comm, stop_ns))
+			return;
+		proc = classifier_find(c, pid);
+	}
+	if (proc->reconciled & ST_TRIG_BIT(trigger))
+		return;
+	emit_reconciled(c, proc, trigger, stop_ns, 1);
 }
 
 /* A snapshot's own stop and resume wake the threads for this long at most. */
@@ -558,15 +588,9 @@ static void tick_interval(struct classifier *c, struct proc_entry *proc, __u64 n
 
 	if (!proc->next_interval_ns || proc->next_interval_ns > now_ns)
 		return;
-	memset(&line, 0, sizeof(line));
-	line.type = LINE_TRIGGER;
-	line.trigger = ST_TRIG_PERIODIC_INTERVAL;
-	line.boot_ns = now_ns;
-	line.pid = proc->pid;
-	line.tid = proc->pid;
+	proc_line(&line, proc, ST_TRIG_PERIODIC_INTERVAL, now_ns);
 	line.number = ++proc->interval_number;
 	line.interval_ns = c->interval_ns;
-	memcpy(line.comm, proc->comm, sizeof(line.comm));
 	/* a late tick fires once, then keeps the original phase */
 	proc->next_interval_ns += ((now_ns - proc->next_interval_ns) / c->interval_ns + 1) *
 				  c->interval_ns;

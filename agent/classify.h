@@ -34,6 +34,7 @@ struct line {
 	int coalesced;
 	int held;			/* the process is held for a snapshot request */
 	int reconciled;			/* a once-trigger whose record was lost: no detail */
+	int lost_held;			/* reconciled: the kernel stopped the process at it */
 	int at_attach;			/* found in /proc at attach: it happened earlier */
 	int since_attach;		/* the first since attach; it may have happened earlier */
 	__u32 coverage_triggers;	/* coverage: ST_TRIG_BIT mask, 0 for the record's one */
@@ -140,6 +141,14 @@ int classifier_operator_snapshot(struct classifier *c, __u32 pid, __u64 now_ns);
  * has none yet: the kernel fired it but the ring buffer lost its record.
  */
 void classifier_reconcile(struct classifier *c, __u32 pid, __u32 once_lost, __u64 now_ns);
+
+/*
+ * Writes the line of a once-trigger of pid whose record was lost and for
+ * which the kernel stopped the process at boot-time ns stop_ns, unless the
+ * line was written already. Adds pid with comm when it is new.
+ */
+void classifier_reconcile_held(struct classifier *c, __u32 pid, const char *comm,
+			       enum st_trigger trigger, __u64 stop_ns);
 
 /*
  * Notes that a snapshot request of pid began, holding it or not.

@@ -160,6 +160,54 @@ static void reconcile_once(struct session *s, __u64 now)
 	}
 }
 
+/* Maximum number of held processes that one pass of reconcile_held() handles. */
+#define LOST_HOLDS_MAX 256
+
+static int is_once_trigger(__u32 trigger)
+{
+	return trigger == ST_TRIG_FIRST_LISTEN || trigger == ST_TRIG_FIRST_STDIN ||
+	       trigger == ST_TRIG_FIRST_ENVIRON;
+}
+
+/*
+ * Writes the once-triggers whose records were lost but whose process the
+ * kernel stopped under --freeze, dated at the stop and with the hold kept for
+ * the request. The kernel counts the loss before the stop, so the caller runs
+ * this at every check once anything was lost.
+ */
+static void reconcile_held(struct session *s)
+{
+	__u32 pids[LOST_HOLDS_MAX], triggers[LOST_HOLDS_MAX], key, next, *prev = NULL;
+	__u64 since[LOST_HOLDS_MAX];
+	char comm[ST_COMM_LEN];
+	struct st_proc kernel;
+	struct st_hold hold;
+	size_t count = 0, i;
+
+	ring_reader_consume(&s->tracer.ring);
+	/* collect first, because the end of a request deletes hold entries during the walk */
+	while (count < LOST_HOLDS_MAX &&
+	       bpf_map_get_next_key(s->tracer.holds_fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(s->tracer.holds_fd, &key, &hold) ||
+		    !is_once_trigger(hold.trigger))
+			continue;
+		if (tracer_read_proc(&s->tracer, key, &kernel) ||
+		    !(kernel.once_lost & ST_TRIG_BIT(hold.trigger)) ||
+		    (kernel.flags & ST_PROC_EXITED))
+			continue;
+		pids[count] = key;
+		triggers[count] = hold.trigger;
+		since[count] = hold.since_ns;
+		count++;
+	}
+	for (i = 0; i < count; i++) {
+		read_comm((pid_t)pids[i], comm);
+		classifier_reconcile_held(&s->classifier, pids[i], comm, triggers[i], since[i]);
+	}
+}
+
 static void check_lost(struct session *s, __u64 now)
 {
 	__u64 by_kind[ST_LOST_SLOTS], delta[ST_LOST_SLOTS];
@@ -170,6 +218,8 @@ static void check_lost(struct session *s, __u64 now)
 		return;
 	s->next_lost_check_ns = now + LOST_CHECK_NS;
 	total = tracer_read_lost(&s->tracer, by_kind);
+	if (total && s->opts.freeze)
+		reconcile_held(s);
 	if (total == s->lost_total)
 		return;
 	for (kind = 0; kind < ST_LOST_SLOTS; kind++) {

@@ -362,7 +362,7 @@ static int requested(const struct snapshots *sn, const struct line *line)
 
 static int kernel_held(const struct line *line)
 {
-	return line->record && (line->record->flags & ST_RECORD_HELD);
+	return line->lost_held || (line->record && (line->record->flags & ST_RECORD_HELD));
 }
 
 /*

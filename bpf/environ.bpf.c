@@ -42,8 +42,10 @@ static __always_inline struct st_environ_record *environ_reserve(struct st_proc 
 	if (!once_claim(proc, ST_TRIG_FIRST_ENVIRON))
 		return NULL;
 	rec = once_reserve(proc, ST_TRIG_FIRST_ENVIRON, sizeof(*rec), ST_REC_ENVIRON);
-	if (!rec)
+	if (!rec) {
+		hold_lost_once(proc, ST_TRIG_FIRST_ENVIRON);
 		return NULL;
+	}
 	header_current(&rec->hdr, ST_REC_ENVIRON, sizeof(*rec), bpf_ktime_get_boot_ns());
 	rec->source = 0;
 	rec->probe = 0;

@@ -228,8 +228,10 @@ static __always_inline void listen_send_task(struct st_proc *proc, struct file *
 		return;
 
 	rec = once_reserve(proc, ST_TRIG_FIRST_LISTEN, sizeof(*rec), ST_REC_LISTEN);
-	if (!rec)
+	if (!rec) {
+		hold_lost_once(proc, ST_TRIG_FIRST_LISTEN);
 		return;
+	}
 	__builtin_memset(rec, 0, sizeof(*rec));
 	header_fill(&rec->hdr, ST_REC_LISTEN, sizeof(*rec), task, bpf_ktime_get_boot_ns());
 	rec->fd = fd;
@@ -260,8 +262,10 @@ static __always_inline void stdin_send_task(struct st_proc *proc, int fd, bool f
 	if (!once_claim(proc, ST_TRIG_FIRST_STDIN))
 		return;
 	rec = once_reserve(proc, ST_TRIG_FIRST_STDIN, sizeof(*rec), ST_REC_STDIN);
-	if (!rec)
+	if (!rec) {
+		hold_lost_once(proc, ST_TRIG_FIRST_STDIN);
 		return;
+	}
 	header_fill(&rec->hdr, ST_REC_STDIN, sizeof(*rec), task, bpf_ktime_get_boot_ns());
 	rec->fd = fd;
 	rec->call = call;

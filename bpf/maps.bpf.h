@@ -306,6 +306,16 @@ static __always_inline __u32 hold_current(struct st_proc *proc, __u32 trigger)
 }
 
 /*
+ * Stops the current process, as hold_current() does, for a once-trigger
+ * whose record the ring buffer lost. The agent matches the hold entry with
+ * the bit in st_proc.once_lost, so the snapshot is taken at the trigger point.
+ */
+static __always_inline void hold_lost_once(struct st_proc *proc, __u32 trigger)
+{
+	hold_current(proc, trigger);
+}
+
+/*
  * Whether the call opens a new cooldown window of class and sends a record,
  * at *now. Moves the window when it does.
  */

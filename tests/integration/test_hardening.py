@@ -19,6 +19,7 @@ import unittest
 
 from harness import (SNAPTRIG, TIMEOUT, SnaptrigTestCase, count_syscalls,
                      process_state, tool, unix_listener, wait_state)
+from test_snapshot import checkpointer, children_of
 
 FLOOD = "st-flood"
 ONCE_TRIGGERS = "first-listen,first-stdin,non-deterministic-call"
@@ -257,6 +258,65 @@ class HardeningTest(SnaptrigTestCase):
         self.assertEqual(len(reconciled), lost["listen"] + lost["stdin"], run.describe())
         self.assertLostLinesAddUp(run, must_lose=False)
         self.assertNoProgramsLeft([run.pid])
+
+    def test_lost_listen_held_at_trigger(self):
+        """With --freeze, a first-listen whose record was lost stops the
+        process at the listen, and its request runs while it is stopped."""
+        children = 32
+        out = os.path.join(self.tmp, "{pid}.json")
+        # the shell waits for a line on stdin, then st-flood forks the children
+        command = f"read line && exec {tool(FLOOD)} -c {children} -t 0 -n 1 -S"
+        run = self.trace(["--ring-buffer-size", "4K", "-t", "first-listen", "--freeze",
+                          "--exec", checkpointer(out, "--pid", "{pid}")],
+                         ["/bin/sh", "-c", command], allow_lost=True)
+        run.wait_start()
+        # nothing drains the ring while the agent is stopped, so the fork and
+        # listen records fill it
+        os.kill(run.pid, signal.SIGSTOP)
+        self.resume_later(run.pid)
+        try:
+            run.write_stdin(b"go\n")
+            flood = int(run.wait_fact("pid"))
+            stopped = self.wait_children_stopped(flood, children)
+            agent_resumed_ns = time.clock_gettime_ns(time.CLOCK_BOOTTIME)
+        finally:
+            os.kill(run.pid, signal.SIGCONT)
+        self.assertEqual(run.wait_exit(timeout=60), 0, run.describe())
+
+        lost = run.records[-1]["lost_by_kind"]["listen"]
+        self.assertGreater(lost, 0, "no listen record was lost" + run.describe())
+        reconciled = [line for line in run.triggers("first-listen")
+                      if line["detail"].get("reconciled")]
+        self.assertEqual(len(reconciled), lost, run.describe())
+        for line in reconciled:
+            # dated at the kernel's stop, before the agent could read anything
+            self.assertLess(line["boot_ns"], agent_resumed_ns, line)
+        for pid in stopped:
+            lines = run.triggers("first-listen", pid=pid)
+            self.assertEqual(len(lines), 1, f"first-listen lines of {pid}")
+            self.assertIs(lines[0]["held"], True, lines[0])
+            snaps = [r for r in run.of_type("snapshot") if r["pid"] == pid]
+            self.assertEqual(len(snaps), 1, f"snapshot lines of {pid}")
+            for key, value in (("status", "ok"), ("held", True), ("hold", "kernel"),
+                               ("resumed", True)):
+                self.assertEqual(snaps[0][key], value, f"{key} of {snaps[0]}")
+            with open(out.format(pid=pid), encoding="utf-8") as f:
+                record = json.load(f)
+            self.assertEqual(record["state"], "T", f"state of {pid} for its checkpointer")
+            self.assertEqual(record["env"]["SNAPTRIG_HELD"], "1")
+        self.assertNotStopped(stopped)
+        self.assertNoProgramsLeft([run.pid])
+
+    def wait_children_stopped(self, ppid, count):
+        """Wait until count children of ppid are stopped; return their pids."""
+        deadline = time.monotonic() + TIMEOUT
+        stopped = set()
+        while time.monotonic() < deadline:
+            stopped = {pid for pid in children_of(ppid) if process_state(pid) == "T"}
+            if len(stopped) == count:
+                return stopped
+            time.sleep(0.05)
+        self.fail(f"{len(stopped)} of {count} children of {ppid} stopped at their listen")
 
     # -- exact counts under floods --------------------------------------
 
