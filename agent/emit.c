@@ -1177,8 +1177,13 @@ void emit_stats(struct emitter *e, const struct classifier *c, __u64 lost_total,
 				   latency_percentile(h, 50) / 1e3, latency_percentile(h, 99) / 1e3,
 				   h->max_ns / 1e3);
 		}
-		out_printf(e, "# %llu records, %llu lost\n", (unsigned long long)c->records,
-			(unsigned long long)lost_total);
+		if (lost_by_kind[ST_LOST_UNTRACED])
+			out_printf(e, "# %llu records, %llu lost, %llu processes untraced\n",
+				   (unsigned long long)c->records, (unsigned long long)lost_total,
+				   (unsigned long long)lost_by_kind[ST_LOST_UNTRACED]);
+		else
+			out_printf(e, "# %llu records, %llu lost\n", (unsigned long long)c->records,
+				   (unsigned long long)lost_total);
 		e->seq++;
 		return;
 	}
@@ -1195,6 +1200,7 @@ void emit_stats(struct emitter *e, const struct classifier *c, __u64 lost_total,
 	key_u64(w, "lost", lost_total);
 	json_key_lit(w, "lost_by_kind");
 	kind_counts(w, lost_by_kind);
+	key_u64(w, "untraced", lost_by_kind[ST_LOST_UNTRACED]);
 	json_key_lit(w, "latency");
 	latency_write_json(&e->latency, w);
 	line_end(e);

@@ -208,6 +208,25 @@ static void reconcile_held(struct session *s)
 	}
 }
 
+/* Seconds between two messages about processes left untraced. */
+#define UNTRACED_LOG_S 10
+
+/*
+ * Says on stderr how many processes went untraced since the last message,
+ * at most every UNTRACED_LOG_S seconds, since a fork loop may go on failing.
+ */
+static void log_untraced(struct session *s, __u64 untraced, __u64 now)
+{
+	if (untraced == s->untraced_logged ||
+	    (s->untraced_log_ns && now - s->untraced_log_ns < UNTRACED_LOG_S * 1000000000ULL))
+		return;
+	log_error("%llu new processes are not traced (%llu in all): the kernel already traces %d processes, its limit",
+		  (unsigned long long)(untraced - s->untraced_logged), (unsigned long long)untraced,
+		  ST_PROCS_MAX);
+	s->untraced_logged = untraced;
+	s->untraced_log_ns = now;
+}
+
 static void check_lost(struct session *s, __u64 now)
 {
 	__u64 by_kind[ST_LOST_SLOTS], delta[ST_LOST_SLOTS];
@@ -218,6 +237,7 @@ static void check_lost(struct session *s, __u64 now)
 		return;
 	s->next_lost_check_ns = now + LOST_CHECK_NS;
 	total = tracer_read_lost(&s->tracer, by_kind);
+	log_untraced(s, by_kind[ST_LOST_UNTRACED], now);
 	if (total && s->opts.freeze)
 		reconcile_held(s);
 	if (total == s->lost_total)

@@ -513,7 +513,8 @@ __u64 tracer_read_lost(struct tracer *t, __u64 *by_kind)
 			continue;
 		for (cpu = 0; cpu < t->ncpus; cpu++)
 			by_kind[kind] += values[cpu];
-		total += by_kind[kind];
+		if (kind != ST_LOST_UNTRACED)
+			total += by_kind[kind];
 	}
 	return total;
 }

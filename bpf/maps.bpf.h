@@ -12,7 +12,7 @@
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 32768);
+	__uint(max_entries, ST_PROCS_MAX);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u32);
 	__type(value, struct st_proc);
@@ -23,7 +23,7 @@ struct {
 	__uint(max_entries, ST_RING_SIZE_DEFAULT);
 } events SEC(".maps");
 
-/* Records the ring buffer could not take, by st_record_kind. */
+/* Records the ring buffer could not take, by st_record_kind, and ST_LOST_UNTRACED. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, ST_LOST_SLOTS);
@@ -129,6 +129,21 @@ static __always_inline void count_lost(__u32 kind)
 
 	if (slot)
 		__sync_fetch_and_add(slot, 1);
+}
+
+#define E2BIG_NUMBER 7
+
+/*
+ * Adds the entry of process tgid. When procs is full, counts the process
+ * under ST_LOST_UNTRACED, which the agent reports.
+ */
+static __always_inline long add_proc(__u32 tgid, const struct st_proc *fresh)
+{
+	long err = bpf_map_update_elem(&procs, &tgid, fresh, BPF_NOEXIST);
+
+	if (err == -E2BIG_NUMBER)
+		count_lost(ST_LOST_UNTRACED);
+	return err;
 }
 
 /*

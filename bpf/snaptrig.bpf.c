@@ -796,7 +796,7 @@ static __always_inline void join_task(struct task_struct *task)
 	if (bpf_map_lookup_elem(&procs, &tgid) || !task_in_target_cgroup(task))
 		return;
 	stdin_of_task(task, &fresh);
-	if (bpf_map_update_elem(&procs, &tgid, &fresh, BPF_NOEXIST))
+	if (add_proc(tgid, &fresh))
 		return;
 
 	rec = record_reserve(sizeof(*rec), ST_REC_JOIN);
@@ -841,7 +841,7 @@ static __always_inline int add_child(const struct st_proc *pproc, __u32 ctgid)
 	fresh.stdin_fds = pproc->stdin_fds;	/* the child has the same descriptors */
 	/* not ST_PROC_NO_HOLD: the agent counts the child's snapshots from 0 */
 	fresh.flags = pproc->flags & (ST_PROC_STDIN_KNOWN | ST_PROC_STDIN_HIGH | ST_PROC_STDIN_ANY);
-	return bpf_map_update_elem(&procs, &ctgid, &fresh, BPF_NOEXIST);
+	return add_proc(ctgid, &fresh);
 }
 
 SEC("tp_btf/sched_process_fork")
@@ -869,7 +869,6 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	}
 	if (!targ_follow || !pproc)
 		return 0;
-	/* NOTE: a full procs map leaves the child untraced, and nothing counts it */
 	if (add_child(pproc, ctgid))
 		return 0;
 

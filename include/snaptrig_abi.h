@@ -20,6 +20,8 @@
 #define ST_CGROUP_PATH_LEN 256
 /* Bytes of the events ring buffer without --ring-buffer-size. */
 #define ST_RING_SIZE_DEFAULT (4u << 20)
+/* Processes the kernel side traces at once: the size of the procs map. */
+#define ST_PROCS_MAX 32768
 
 /* Snapshot triggers, in the order the agent lists them. */
 enum st_trigger {
@@ -427,7 +429,11 @@ struct st_flags_seed {
 	__u64 hold_after_ns;	/* a new st_proc.hold_after_ns, or 0 to keep it */
 };
 
-/* Indexes into the lost counters: records the ring buffer could not take. */
-#define ST_LOST_SLOTS ST_REC_KIND_COUNT
+/*
+ * Indexes into the lost counters: records the ring buffer could not take, by
+ * st_record_kind, then the processes left untraced because procs was full.
+ */
+#define ST_LOST_UNTRACED ST_REC_KIND_COUNT
+#define ST_LOST_SLOTS (ST_REC_KIND_COUNT + 1)
 
 #endif /* SNAPTRIG_ABI_H */

@@ -6,6 +6,8 @@ no BPF program of the snaptrig it ran stays loaded afterwards.
 """
 
 import collections
+import ctypes
+import errno
 import glob
 import json
 import os
@@ -26,15 +28,20 @@ ONCE_TRIGGERS = "first-listen,first-stdin,non-deterministic-call"
 LOST_KINDS = ["listen", "stdin", "signal", "calls", "exec", "fork", "exit"]
 
 
+def fdinfo_texts(pattern):
+    """Yield the path and text of each fdinfo file that pattern matches and that can be read."""
+    for path in glob.glob(pattern):
+        try:
+            with open(path, encoding="ascii", errors="replace") as f:
+                yield path, f.read()
+        except OSError:
+            continue
+
+
 def program_holders():
     """Map each BPF program id to the pids that hold an fd of it."""
     holders = collections.defaultdict(set)
-    for path in glob.glob("/proc/[0-9]*/fdinfo/*"):
-        try:
-            with open(path, encoding="ascii", errors="replace") as f:
-                text = f.read()
-        except OSError:
-            continue
+    for path, text in fdinfo_texts("/proc/[0-9]*/fdinfo/*"):
         match = re.search(r"^prog_id:\s+(\d+)$", text, re.M)
         if match:
             holders[int(match.group(1))].add(int(path.split("/")[2]))
@@ -119,6 +126,67 @@ def getrandom_count(run, pid):
     """Add up the count of the non-deterministic-call lines of pid."""
     return sum(line["detail"]["calls"].get("getrandom", 0)
                for line in run.triggers("non-deterministic-call", pid=pid))
+
+
+# bpf(2) on x86_64, and the commands and flag the map filler uses
+SYS_BPF = 321
+BPF_MAP_UPDATE_ELEM = 2
+BPF_MAP_DELETE_ELEM = 3
+BPF_MAP_GET_FD_BY_ID = 14
+BPF_NOEXIST = 1
+
+
+def bpf_call(command, attr):
+    """Run bpf(2) command with attr (a ctypes buffer); return the result and errno."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    result = libc.syscall(SYS_BPF, command, ctypes.byref(attr), ctypes.sizeof(attr))
+    return result, ctypes.get_errno()
+
+
+def agent_map_fd(agent_pid, name):
+    """Open the BPF map called name that agent_pid holds; return its fd and value size."""
+    for _, text in fdinfo_texts(f"/proc/{agent_pid}/fdinfo/*"):
+        found = re.search(r"^map_id:\s+(\d+)$", text, re.M)
+        if not found:
+            continue
+        listing = subprocess.run(["bpftool", "map", "show", "id", found.group(1), "-j"],
+                                 capture_output=True, timeout=TIMEOUT).stdout
+        if json.loads(listing or b"{}").get("name") != name:
+            continue
+        value_size = int(re.search(r"^value_size:\s+(\d+)$", text, re.M).group(1))
+        attr = (ctypes.c_uint32 * 3)(int(found.group(1)), 0, 0)
+        fd, err = bpf_call(BPF_MAP_GET_FD_BY_ID, attr)
+        if fd < 0:
+            raise OSError(err, f"opening map {found.group(1)}")
+        return fd, value_size
+    raise AssertionError(f"snaptrig {agent_pid} holds no map named {name}")
+
+
+def fill_map(fd, value_size, first_key):
+    """Add zeroed entries from first_key on until the hash map is full; return their number."""
+    key = ctypes.c_uint32()
+    value = ctypes.create_string_buffer(value_size)
+    # union bpf_attr for BPF_MAP_UPDATE_ELEM: map_fd, pad, key, value, flags
+    attr = (ctypes.c_uint64 * 4)(fd, ctypes.addressof(key), ctypes.addressof(value),
+                                 BPF_NOEXIST)
+    added = 0
+    while True:
+        key.value = first_key + added
+        result, err = bpf_call(BPF_MAP_UPDATE_ELEM, attr)
+        if result < 0:
+            if err != errno.E2BIG:
+                raise OSError(err, "adding a map entry")
+            return added
+        added += 1
+
+
+def empty_map(fd, first_key, count):
+    """Delete the count entries that fill_map() added from first_key on."""
+    key = ctypes.c_uint32()
+    attr = (ctypes.c_uint64 * 2)(fd, ctypes.addressof(key))
+    for index in range(count):
+        key.value = first_key + index
+        bpf_call(BPF_MAP_DELETE_ELEM, attr)
 
 
 class HardeningTest(SnaptrigTestCase):
@@ -317,6 +385,31 @@ class HardeningTest(SnaptrigTestCase):
                 return stopped
             time.sleep(0.05)
         self.fail(f"{len(stopped)} of {count} children of {ppid} stopped at their listen")
+
+    def test_full_procs_map_counts_untraced(self):
+        """Children forked while the kernel's process table is full are counted
+        in the stats line and named in a message."""
+        # keys above any pid, which no process can have
+        first_key = 1 << 30
+        run = self.trace(["-t", "first-listen"],
+                         ["/bin/sh", "-c", "read line && /bin/true && /bin/true && echo done"])
+        run.wait_start()
+        fd, value_size = agent_map_fd(run.pid, "procs")
+        added = 0
+        try:
+            added = fill_map(fd, value_size, first_key)
+            run.write_stdin(b"go\n")
+            run.wait_fact("done")
+        finally:
+            # snaptrig waits for every process in the table to exit
+            empty_map(fd, first_key, added)
+            os.close(fd)
+        self.assertGreater(added, 0)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertEqual(run.records[-1]["untraced"], 2, run.describe())
+        self.assertIn("snaptrig: 2 new processes are not traced (2 in all): the kernel "
+                      "already traces 32768 processes, its limit", run.err.lines)
+        self.assertNoProgramsLeft([run.pid])
 
     # -- exact counts under floods --------------------------------------
 
