@@ -237,7 +237,8 @@ static void check_lost(struct session *s, __u64 now)
 		return;
 	s->next_lost_check_ns = now + LOST_CHECK_NS;
 	total = tracer_read_lost(&s->tracer, by_kind);
-	log_untraced(s, by_kind[ST_LOST_UNTRACED], now);
+	s->untraced = by_kind[ST_LOST_UNTRACED];
+	log_untraced(s, s->untraced, now);
 	if (total && s->opts.freeze)
 		reconcile_held(s);
 	if (total == s->lost_total)

@@ -22,7 +22,8 @@ struct session {
 	struct control *control;	/* NULL without --control */
 	__u64 lost_by_kind[ST_LOST_SLOTS];
 	__u64 lost_total;
-	__u64 untraced_logged;			/* ST_LOST_UNTRACED count at the last message */
+	__u64 untraced;				/* ST_LOST_UNTRACED count at the last check */
+	__u64 untraced_logged;			/* that count at the last message */
 	__u64 untraced_log_ns;			/* when that message was written */
 	__u64 next_lost_check_ns;
 	__u64 next_liveness_ns;

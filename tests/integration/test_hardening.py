@@ -14,6 +14,7 @@ import os
 import random
 import re
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -375,6 +376,19 @@ class HardeningTest(SnaptrigTestCase):
         self.assertNotStopped(stopped)
         self.assertNoProgramsLeft([run.pid])
 
+    def wait_untraced(self, control, expected):
+        """Ask the control socket for stats until untraced reaches expected; return it."""
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(TIMEOUT)
+                sock.connect(control)
+                sock.sendall(b'{"request":"stats"}\n')
+                reply = json.loads(sock.makefile("rb").readline())
+            if reply["untraced"] >= expected or time.monotonic() > deadline:
+                return reply["untraced"]
+            time.sleep(0.05)
+
     def wait_children_stopped(self, ppid, count):
         """Wait until count children of ppid are stopped; return their pids."""
         deadline = time.monotonic() + TIMEOUT
@@ -391,15 +405,18 @@ class HardeningTest(SnaptrigTestCase):
         in the stats line and named in a message."""
         # keys above any pid, which no process can have
         first_key = 1 << 30
-        run = self.trace(["-t", "first-listen"],
-                         ["/bin/sh", "-c", "read line && /bin/true && /bin/true && echo done"])
+        control = os.path.join(self.tmp, "control.sock")
+        run = self.trace(["-t", "first-listen", "--control", control],
+                         ["/bin/sh", "-c", "read line && /bin/true && /bin/true && read line"])
         run.wait_start()
         fd, value_size = agent_map_fd(run.pid, "procs")
         added = 0
         try:
             added = fill_map(fd, value_size, first_key)
             run.write_stdin(b"go\n")
-            run.wait_fact("done")
+            # the agent reads the counters every 100 ms
+            self.assertEqual(self.wait_untraced(control, 2), 2, run.describe())
+            run.write_stdin(b"end\n")
         finally:
             # snaptrig waits for every process in the table to exit
             empty_map(fd, first_key, added)
