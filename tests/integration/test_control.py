@@ -31,10 +31,12 @@ NOBODY_UID = 65534
 class Client:
     """One connection to the control socket, reading reply lines."""
 
-    def __init__(self, test, path):
+    def __init__(self, test, path, wait_for_backlog=False):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(TIMEOUT)
+        # a socket with a timeout fails with EAGAIN on a full listen backlog
+        self.sock.settimeout(None if wait_for_backlog else TIMEOUT)
         self.sock.connect(path)
+        self.sock.settimeout(TIMEOUT)
         self.replies = self.sock.makefile("rb")
         test.addCleanup(self.close)
 
@@ -408,7 +410,8 @@ class ControlTest(SnaptrigTestCase):
                 if stop.is_set():
                     return
                 sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                sock.settimeout(TIMEOUT)
+                # blocking, so that a full listen backlog makes connect() wait
+                sock.settimeout(None)
                 sock.connect(path)
                 sock.close()
 
@@ -418,7 +421,7 @@ class ControlTest(SnaptrigTestCase):
         replies = []
         try:
             while any(thread.is_alive() for thread in threads):
-                client = Client(self, path)
+                client = Client(self, path, wait_for_backlog=True)
                 replies.append(client.request({"request": "list", "id": len(replies)}))
                 client.close()
         finally:
