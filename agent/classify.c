@@ -252,6 +252,16 @@ static void flush_class(struct classifier *c, struct proc_entry *proc, __u32 cla
 		emit(c, &line);
 }
 
+/*
+ * Whether call lines wait because the output is behind. Their counts stay
+ * unreported, so the next line of the class carries them, coalesced, and
+ * the output falls no further behind under a flood of calls.
+ */
+static int calls_wait(const struct classifier *c)
+{
+	return c->output_busy && c->output_busy(c->ctx);
+}
+
 static void on_calls(struct classifier *c, struct proc_entry *proc,
 		     const struct st_calls_record *rec)
 {
@@ -260,6 +270,12 @@ static void on_calls(struct classifier *c, struct proc_entry *proc,
 	if (class >= ST_CLASS_COUNT || rec->call < class_first[class] ||
 	    rec->call > class_last[class])
 		return;
+	/* a held call still gets its line, which its snapshot request needs */
+	if (calls_wait(c) && !(rec->hdr.flags & ST_RECORD_HELD)) {
+		if (c->cooldown_ns && !proc->window_end_ns[class])
+			proc->window_end_ns[class] = rec->hdr.boot_ns + c->cooldown_ns;
+		return;
+	}
 	/* the open window ended before this call opened a new one */
 	if (proc->window_end_ns[class])
 		flush_class(c, proc, class, rec->calls, rec->call, 1,
@@ -515,6 +531,9 @@ static void tick_windows(struct classifier *c, struct proc_entry *proc, __u64 no
 	int have_calls = 0;
 	__u32 class;
 
+	/* the windows stay open, and a later tick writes their counts */
+	if (calls_wait(c))
+		return;
 	for (class = 0; class < ST_CLASS_COUNT; class++) {
 		__u64 end = proc->window_end_ns[class];
 
@@ -549,7 +568,7 @@ void classifier_sync_calls(struct classifier *c, __u32 pid, const struct st_proc
 	struct proc_entry *proc = classifier_find(c, pid);
 	__u32 class;
 
-	if (!proc)
+	if (!proc || calls_wait(c))
 		return;
 	for (class = 0; class < ST_CLASS_COUNT; class++) {
 		/*
@@ -571,14 +590,24 @@ void classifier_sync_calls(struct classifier *c, __u32 pid, const struct st_proc
 
 void classifier_flush(struct classifier *c, __u64 now_ns)
 {
+	__u64 calls[ST_COUNTED_CALLS], windows[ST_CLASS_COUNT];
 	size_t i;
 	__u32 class;
 
+	/* the last counts go out however far behind the output is */
+	c->output_busy = NULL;
 	for (i = 0; i < c->proc_count; i++) {
+		struct proc_entry *proc = &c->procs[i];
+
 		for (class = 0; class < ST_CLASS_COUNT; class++)
-			if (c->procs[i].window_end_ns[class])
-				c->procs[i].window_end_ns[class] = now_ns;
-		tick_windows(c, &c->procs[i], now_ns);
+			if (proc->window_end_ns[class])
+				proc->window_end_ns[class] = now_ns;
+		tick_windows(c, proc, now_ns);
+		/* and the counts that waited outside a window, with --cooldown 0s */
+		if (!c->read_calls || c->read_calls(c->calls_ctx, proc->pid, calls, windows))
+			continue;
+		for (class = 0; class < ST_CLASS_COUNT; class++)
+			flush_class(c, proc, class, calls, ST_CALL_COUNT, 0, now_ns, NULL);
 	}
 }
 

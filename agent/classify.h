@@ -74,6 +74,11 @@ struct classifier {
 	void (*emit)(void *ctx, const struct line *line);
 	/* Ends the hold of pid when its held record wrote no line; may be NULL. */
 	void (*release)(void *ctx, __u32 pid);
+	/*
+	 * Whether the output is so far behind that call counts should wait in
+	 * the counters, for a later line to carry them; may be NULL.
+	 */
+	int (*output_busy)(void *ctx);
 	void *ctx;
 	const struct st_record_header *current;	/* the record being classified */
 	struct proc_entry *current_proc;	/* its process, while nothing moves the array */

@@ -179,15 +179,7 @@ int emitter_open(struct emitter *e, const char *path, enum output_format format)
 			e->fd = -1;
 			return err;
 		}
-		/*
-		 * Writes block again, and poll() in write_all() bounds how long.
-		 * A write of up to PIPE_BUF bytes, as emitter_flush() makes, does
-		 * not block after POLLOUT. A pipe then has a free page, and a unix
-		 * stream socket uses at most a quarter of its send buffer
-		 * (unix_writable() in Linux's net/unix/af_unix.c).
-		 * NOTE: a line longer than PIPE_BUF is written whole, and such a
-		 * write to a pipe whose reader stopped can block.
-		 */
+		/* writes block again, as on standard output: see flush_stream() */
 		fcntl(e->fd, F_SETFL, fcntl(e->fd, F_GETFL) & ~O_NONBLOCK);
 		e->owns_fd = 1;
 		e->path = path;
@@ -202,7 +194,7 @@ int emitter_open(struct emitter *e, const char *path, enum output_format format)
 void emitter_close(struct emitter *e)
 {
 	if (e->fd >= 0)
-		emitter_flush(e);
+		emitter_drain(e);
 	free(e->out);
 	e->out = NULL;
 	e->out_len = e->out_cap = 0;
@@ -227,6 +219,13 @@ static const char *time_of_day(const struct emitter *e, char when[JSON_TIME_LEN]
 
 /* How long the output may take no data before snaptrig gives up on it. */
 #define OUTPUT_STALL_MS 5000
+/*
+ * Unwritten bytes at which lines for a pipe or socket output are dropped.
+ * Call counts wait in the kernel's counters from OUTPUT_BEHIND on, so only
+ * a flood of other lines gets that far.
+ */
+#define OUTPUT_BACKLOG_MAX (16 << 20)
+#define OUTPUT_BEHIND (1 << 20)
 
 /*
  * Cuts from a regular file the start of a line that a failed write left at
@@ -248,29 +247,23 @@ static void cut_partial_line(struct emitter *e, const char *buf, size_t done)
 			  e->path ? e->path : "(standard output)", strerror(errno));
 }
 
+static const char *output_name(const struct emitter *e)
+{
+	return e->path ? e->path : "(standard output)";
+}
+
 static void write_all(struct emitter *e, const char *buf, size_t len)
 {
 	const char *start = buf;
 
 	while (len && !e->error) {
-		struct pollfd pfd = { .fd = e->fd, .events = POLLOUT };
-		ssize_t n;
-
-		/* a reader that stops reading must not stall the agent forever */
-		if (!e->regular_file && poll(&pfd, 1, OUTPUT_STALL_MS) == 0) {
-			e->error = -ETIMEDOUT;
-			log_error("cannot write output %s: nothing could be written for %d s; stopping",
-				  e->path ? e->path : "(standard output)", OUTPUT_STALL_MS / 1000);
-			return;
-		}
-		n = write(e->fd, buf, len);
+		ssize_t n = write(e->fd, buf, len);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
 			e->error = -errno;
-			log_error("cannot write output %s: %s; stopping", e->path ? e->path : "(standard output)",
-				  strerror(errno));
+			log_error("cannot write output %s: %s; stopping", output_name(e), strerror(errno));
 			if (e->regular_file)
 				cut_partial_line(e, start, (size_t)(buf - start));
 			return;
@@ -285,8 +278,7 @@ void emitter_output_closed(struct emitter *e)
 	if (e->error)
 		return;
 	e->error = -EPIPE;
-	log_error("cannot write output %s: %s; stopping", e->path ? e->path : "(standard output)",
-		  strerror(EPIPE));
+	log_error("cannot write output %s: %s; stopping", output_name(e), strerror(EPIPE));
 }
 
 /* Counts the delay of a line of kind from its record's boot_ns to now. */
@@ -310,65 +302,245 @@ static void settle_delays(struct emitter *e, size_t written)
 	}
 }
 
+/* Forgets the lines of out, all written. */
+static void out_reset(struct emitter *e)
+{
+	e->out_len = e->out_off = 0;
+	e->pending_count = e->pending_done = 0;
+	e->stalled_since_ns = 0;
+}
+
+/* Moves the unwritten lines of out, and the delays that wait for them, to the front. */
+static void out_compact(struct emitter *e)
+{
+	size_t i, kept = e->pending_count - e->pending_done;
+
+	memmove(e->out, e->out + e->out_off, e->out_len - e->out_off);
+	for (i = 0; i < kept; i++) {
+		e->pending[i] = e->pending[e->pending_done + i];
+		e->pending[i].end -= e->out_off;
+	}
+	e->pending_count = kept;
+	e->pending_done = 0;
+	e->out_len -= e->out_off;
+	e->out_off = 0;
+}
+
 /*
- * Writes whole lines in writes of at most PIPE_BUF bytes. A write of that
- * size to a pipe is atomic, so lines stay whole when the traced command
- * writes to the same pipe, as it does in launch mode.
+ * Returns the end of the next write from out: whole lines of at most
+ * PIPE_BUF bytes in all, or one longer line. A write of that size to a pipe
+ * is atomic, so lines stay whole when the traced command writes to the same
+ * pipe, as it does in launch mode.
  */
+static size_t chunk_end(const struct emitter *e)
+{
+	size_t start = e->out_off, end = start, next;
+
+	for (;;) {
+		const char *nl = memchr(e->out + end, '\n', e->out_len - end);
+
+		next = nl ? (size_t)(nl - e->out) + 1 : e->out_len;
+		if (end > start && next - start > PIPE_BUF)
+			return end;
+		end = next;
+		if (end == e->out_len || next - start >= PIPE_BUF)
+			return end;
+	}
+}
+
+/*
+ * Writes what a pipe or socket output takes now, without waiting. The fd
+ * stays blocking, since launch mode shares its file description with
+ * COMMAND, so each write follows a poll() that reported room for it: a write
+ * of up to PIPE_BUF bytes then does not block. A pipe has a free page then,
+ * and a unix stream socket uses at most a quarter of its send buffer
+ * (unix_writable() in Linux's net/unix/af_unix.c).
+ * NOTE: a line longer than PIPE_BUF is written whole, and such a write to a
+ * pipe whose reader stopped can block.
+ */
+static void flush_stream(struct emitter *e)
+{
+	__u64 now;
+
+	if (e->error)
+		return;
+	while (e->out_off < e->out_len && !e->error) {
+		struct pollfd pfd = { .fd = e->fd, .events = POLLOUT };
+		size_t end;
+		ssize_t n;
+
+		if (poll(&pfd, 1, 0) != 1 || !(pfd.revents & POLLOUT))
+			break;
+		end = chunk_end(e);
+		n = write(e->fd, e->out + e->out_off, end - e->out_off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n < 0) {
+			e->error = -errno;
+			log_error("cannot write output %s: %s; stopping", output_name(e), strerror(errno));
+			return;
+		}
+		e->out_off += (size_t)n;
+		e->stalled_since_ns = 0;
+		settle_delays(e, e->out_off);
+	}
+	if (e->out_off == e->out_len) {
+		out_reset(e);
+		return;
+	}
+	now = boot_now_ns();
+	if (!e->stalled_since_ns)
+		e->stalled_since_ns = now;
+	/* a reader that stops reading must not hold the agent's lines forever */
+	if (now - e->stalled_since_ns >= OUTPUT_STALL_MS * 1000000ULL) {
+		e->error = -ETIMEDOUT;
+		log_error("cannot write output %s: nothing could be written for %d s; stopping",
+			  output_name(e), OUTPUT_STALL_MS / 1000);
+		return;
+	}
+	if (e->out_off >= e->out_len / 2)
+		out_compact(e);
+}
+
 void emitter_flush(struct emitter *e)
 {
-	size_t start = 0;
-
+	if (e->error)
+		return;
 	/* Linux holds the inode lock for a write to a regular file, so lines stay whole at any size */
 	if (e->regular_file) {
 		write_all(e, e->out, e->out_len);
 		settle_delays(e, e->out_len);
-		e->out_len = 0;
-		e->pending_count = e->pending_done = 0;
+		out_reset(e);
 		return;
 	}
-	while (start < e->out_len && !e->error) {
-		size_t end = start, next;
+	flush_stream(e);
+}
 
-		for (;;) {
-			const char *nl = memchr(e->out + end, '\n', e->out_len - end);
+size_t emitter_backlog(const struct emitter *e)
+{
+	return e->out_len - e->out_off;
+}
 
-			next = nl ? (size_t)(nl - e->out) + 1 : e->out_len;
-			if (end > start && next - start > PIPE_BUF)
-				break;
-			end = next;
-			if (end == e->out_len || next - start >= PIPE_BUF)
-				break;
+int emitter_behind(const struct emitter *e)
+{
+	return emitter_backlog(e) >= OUTPUT_BEHIND;
+}
+
+void emitter_drain(struct emitter *e)
+{
+	__u64 deadline = boot_now_ns() + OUTPUT_STALL_MS * 1000000ULL;
+
+	emitter_flush(e);
+	while (emitter_backlog(e) && !e->error) {
+		struct pollfd pfd = { .fd = e->fd, .events = POLLOUT };
+		__u64 now = boot_now_ns(), until = deadline;
+
+		if (!e->drain_bounded)
+			until = e->stalled_since_ns + OUTPUT_STALL_MS * 1000000ULL;
+		if (e->drain_bounded && now >= deadline) {
+			size_t lines = 0;
+			const char *p = e->out + e->out_off;
+
+			while ((p = memchr(p, '\n', (size_t)(e->out + e->out_len - p)))) {
+				lines++;
+				p++;
+			}
+			e->error = -ETIMEDOUT;
+			log_error("cannot write output %s: %zu lines were still waiting %d s after the stop; stopping",
+				  output_name(e), lines, OUTPUT_STALL_MS / 1000);
+			return;
 		}
-		write_all(e, e->out + start, end - start);
-		settle_delays(e, end);
-		start = end;
+		/* flush_stream() ends the output once nothing went out for 5 s */
+		poll(&pfd, 1, until > now ? (int)((until - now) / 1000000ULL) + 1 : 0);
+		emitter_flush(e);
 	}
-	e->out_len = 0;
-	e->pending_count = e->pending_done = 0;
+}
+
+/*
+ * Whether a line of len bytes may join out. A pipe or socket output whose
+ * reader is slower than the lines gets at most OUTPUT_BACKLOG_MAX bytes
+ * ahead. Past that, lines are dropped, and their seq numbers skipped, until
+ * half of it is written, so that the agent goes on serving holds, requests
+ * and signals.
+ */
+static int out_room(struct emitter *e, size_t len)
+{
+	size_t backlog;
+
+	if (e->regular_file || e->keep_lines)
+		return 1;
+	if (emitter_backlog(e) + len > e->flush_bytes)
+		flush_stream(e);
+	backlog = emitter_backlog(e);
+	if (e->dropping && backlog <= OUTPUT_BACKLOG_MAX / 2) {
+		e->dropping = 0;
+		log_error("output %s caught up: %llu lines were dropped while it was behind",
+			  output_name(e), (unsigned long long)(e->dropped - e->dropped_logged));
+		e->dropped_logged = e->dropped;
+	}
+	if (!e->dropping && backlog + len > OUTPUT_BACKLOG_MAX) {
+		e->dropping = 1;
+		log_error("output %s is %d MiB behind: dropping lines, whose seq numbers are skipped, until it catches up",
+			  output_name(e), OUTPUT_BACKLOG_MAX >> 20);
+	}
+	if (e->dropping) {
+		e->dropped++;
+		return 0;
+	}
+	return 1;
+}
+
+/* Grows out to hold len more bytes. Returns 0, or -ENOMEM. */
+static int out_grow(struct emitter *e, size_t len)
+{
+	size_t cap = e->out_cap ? e->out_cap : e->flush_bytes;
+	char *grown;
+
+	if (e->out_len + len <= e->out_cap)
+		return 0;
+	while (cap < e->out_len + len)
+		cap *= 2;
+	grown = realloc(e->out, cap);
+	if (!grown)
+		return -ENOMEM;
+	e->out = grown;
+	e->out_cap = cap;
+	return 0;
 }
 
 static void out_append(struct emitter *e, const char *buf, size_t len)
 {
+	e->line_dropped = 0;
 	if (e->error)
 		return;
+	if (!e->regular_file) {
+		if (!out_room(e, len)) {
+			e->line_dropped = 1;
+			return;
+		}
+		if (out_grow(e, len)) {
+			log_error("cannot keep a line of %zu bytes for output %s: %s", len,
+				  output_name(e), strerror(ENOMEM));
+			e->line_dropped = 1;
+			return;
+		}
+		memcpy(e->out + e->out_len, buf, len);
+		e->out_len += len;
+		return;
+	}
 	if (e->out_len + len > e->flush_bytes)
 		emitter_flush(e);
 	if (len > e->flush_bytes) {
 		write_all(e, buf, len);
 		return;
 	}
-	if (e->out_len + len > e->out_cap) {
-		char *grown = realloc(e->out, e->flush_bytes);
-
-		if (!grown) {
-			/* no room to gather: write the line on its own */
-			emitter_flush(e);
-			write_all(e, buf, len);
-			return;
-		}
-		e->out = grown;
-		e->out_cap = e->flush_bytes;
+	if (out_grow(e, len)) {
+		/* no room to gather: write the line on its own */
+		emitter_flush(e);
+		write_all(e, buf, len);
+		return;
 	}
 	memcpy(e->out + e->out_len, buf, len);
 	e->out_len += len;
@@ -377,21 +549,16 @@ static void out_append(struct emitter *e, const char *buf, size_t len)
 /*
  * Returns room for len more bytes at the end of out, after writing the lines
  * it holds when they would not fit, or NULL when out cannot be allocated.
- * The caller adds what it wrote to out_len.
+ * The caller adds what it wrote to out_len unless line_dropped is set: the
+ * line is then formatted for emitter_last_line() only.
  */
 static char *out_reserve(struct emitter *e, size_t len)
 {
-	if (e->out_len + len > e->flush_bytes)
+	e->line_dropped = !out_room(e, len);
+	if (e->regular_file && e->out_len + len > e->flush_bytes)
 		emitter_flush(e);
-	if (e->out_len + len > e->out_cap) {
-		size_t cap = len > e->flush_bytes ? len : e->flush_bytes;
-		char *grown = realloc(e->out, cap);
-
-		if (!grown)
-			return NULL;
-		e->out = grown;
-		e->out_cap = cap;
-	}
+	if (out_grow(e, len))
+		return NULL;
 	return e->out + e->out_len;
 }
 
@@ -980,13 +1147,13 @@ static void note_delay(struct emitter *e, const struct line *line)
 	unsigned int kind;
 
 	if (!line->record || (line->record->flags & ST_RECORD_AGENT) || line->at_attach ||
-	    line->reconciled || e->error)
+	    line->reconciled || e->error || e->line_dropped)
 		return;
 	if (line->type == LINE_TRIGGER)
 		kind = line->trigger;
 	else
 		kind = line->type == LINE_EXEC ? LATENCY_EXEC : LATENCY_EXIT;
-	if (!e->out_len) {
+	if (e->out_len == e->out_off) {
 		/* too long to gather: out_append() wrote it already */
 		add_delay(e, kind, line->boot_ns, boot_now_ns());
 		return;
@@ -1038,7 +1205,8 @@ static void emit_json_line(struct emitter *e, const struct line *line)
 		return;
 	}
 	len = line_json_write(out, line, &ctx);
-	e->out_len += len;
+	if (!e->line_dropped)
+		e->out_len += len;
 	e->last_line = out;
 	e->last_line_len = len - 1;
 }
@@ -1162,8 +1330,10 @@ void emit_stats(struct emitter *e, const struct classifier *c, __u64 lost_total,
 	struct json_writer *w = &e->json;
 	int t;
 
-	/* the lines before it are written first, so that their delays are in it */
+	/* the lines written by now have their delays in it */
 	emitter_flush(e);
+	/* the last line is kept whatever the backlog, and emitter_close() waits for it */
+	e->keep_lines = 1;
 	if (e->format == FORMAT_TEXT) {
 		unsigned int kind;
 
@@ -1201,6 +1371,7 @@ void emit_stats(struct emitter *e, const struct classifier *c, __u64 lost_total,
 	json_key_lit(w, "lost_by_kind");
 	kind_counts(w, lost_by_kind);
 	key_u64(w, "untraced", lost_by_kind[ST_LOST_UNTRACED]);
+	key_u64(w, "dropped_lines", e->dropped);
 	json_key_lit(w, "latency");
 	latency_write_json(&e->latency, w);
 	line_end(e);

@@ -63,7 +63,15 @@ struct emitter {
 	size_t text_cap;
 	char *out;			/* lines not written yet */
 	size_t out_len;
+	size_t out_off;			/* bytes at the start of out already written */
 	size_t out_cap;
+	__u64 stalled_since_ns;		/* since when a pipe or socket took none of out, or 0 */
+	__u64 dropped;			/* lines dropped because the output was too far behind */
+	__u64 dropped_logged;		/* of dropped, the ones a message has counted */
+	int dropping;			/* dropping lines until the output catches up */
+	int line_dropped;		/* the last line was dropped */
+	int drain_bounded;		/* emitter_drain() waits 5 s in all, not 5 s without progress */
+	int keep_lines;			/* the stats line is out: drop no line any more */
 	size_t flush_bytes;		/* out is written when it would grow past this */
 	struct latency_set latency;	/* kernel record to written line */
 	struct pending_delay *pending;	/* lines in out from kernel records */
@@ -82,11 +90,22 @@ void emitter_close(struct emitter *e);
  */
 void emitter_output_closed(struct emitter *e);
 /*
- * Writes the lines gathered so far. The event loop calls it once per pass,
- * so a line reaches the output within one pass (at most a few ms) and a
- * flood costs one write(2) per pass instead of one per line.
+ * Writes the lines gathered so far: all of them to a regular file, and to a
+ * pipe or socket what it takes without waiting. The event loop calls it once
+ * per pass, so a line reaches the output within one pass (at most a few ms)
+ * and a flood costs one write(2) per pass instead of one per line.
  */
 void emitter_flush(struct emitter *e);
+/* Returns the bytes of lines that a pipe or socket output has not taken yet. */
+size_t emitter_backlog(const struct emitter *e);
+/* Whether so many lines wait that call counts should wait in the counters. */
+int emitter_behind(const struct emitter *e);
+/*
+ * Writes every waiting line. Waits while the output takes some within each
+ * 5 s, or 5 s in all with drain_bounded, and then stops the output with a
+ * message.
+ */
+void emitter_drain(struct emitter *e);
 
 __u64 boot_now_ns(void);
 

@@ -63,6 +63,13 @@ void session_release(void *ctx, __u32 pid)
 	snapshots_release(&s->snapshots, pid);
 }
 
+int session_output_busy(void *ctx)
+{
+	struct session *s = ctx;
+
+	return emitter_behind(&s->emitter);
+}
+
 static void arm_timer(struct session *s)
 {
 	struct itimerspec its = {};
@@ -519,9 +526,23 @@ static int setup_fds(struct session *s)
 
 		if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->emitter.fd, &ev))
 			log_info(2, "cannot watch the output for its reader closing: %s", strerror(errno));
+		else
+			s->output_watched = 1;
 	}
 	s->snapshots.epoll_fd = s->epoll_fd;
 	return err;
+}
+
+/* Asks epoll for room in a pipe or socket output while lines wait for it. */
+static void watch_output_room(struct session *s)
+{
+	int want = emitter_backlog(&s->emitter) > 0;
+	struct epoll_event ev = { .events = want ? EPOLLOUT : 0, .data.fd = s->emitter.fd };
+
+	if (!s->output_watched || want == s->output_room_wanted)
+		return;
+	if (epoll_ctl(s->epoll_fd, EPOLL_CTL_MOD, s->emitter.fd, &ev) == 0)
+		s->output_room_wanted = want;
 }
 
 int session_loop(struct session *s)
@@ -578,6 +599,7 @@ int session_loop(struct session *s)
 		idle_retry_timers(&s->tracer, now);
 		cgroup_target_check(s, now);
 		emitter_flush(&s->emitter);
+		watch_output_room(s);
 		if (stop || stop_due(s, now) || all_exited(s))
 			break;
 	}
@@ -588,6 +610,11 @@ void session_finish(struct session *s)
 {
 	__u64 by_kind[ST_LOST_SLOTS];
 
+	/*
+	 * An operator's signal requests an end, so a slow reader gets 5 s in all
+	 * for what waits, when emitter_close() runs after the programs are gone.
+	 */
+	s->emitter.drain_bounded = s->stop_signal != 0;
 	ring_reader_consume(&s->tracer.ring);
 	classifier_flush(&s->classifier, boot_now_ns());
 	snapshots_shutdown(&s->snapshots);

@@ -264,6 +264,7 @@ static int session_start(struct session *s)
 	s->classifier.read_calls = tracer_read_calls;
 	s->classifier.emit = session_emit;
 	s->classifier.release = session_release;
+	s->classifier.output_busy = session_output_busy;
 	s->classifier.ctx = s;
 	s->emitter.show_held = s->opts.freeze;
 

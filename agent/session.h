@@ -22,6 +22,8 @@ struct session {
 	struct control *control;	/* NULL without --control */
 	__u64 lost_by_kind[ST_LOST_SLOTS];
 	__u64 lost_total;
+	int output_watched;			/* the output fd is in the epoll set */
+	int output_room_wanted;			/* with EPOLLOUT, since lines wait for it */
 	__u64 untraced;				/* ST_LOST_UNTRACED count at the last check */
 	__u64 untraced_logged;			/* that count at the last message */
 	__u64 untraced_log_ns;			/* when that message was written */
@@ -148,6 +150,8 @@ void read_comm(pid_t pid, char *comm);
 void session_emit(void *ctx, const struct line *line);
 /* Classifier callback: a held record wrote no line, so its process is resumed. */
 void session_release(void *ctx, __u32 pid);
+/* Classifier callback: whether call counts should wait for the output. */
+int session_output_busy(void *ctx);
 int session_loop(struct session *s);
 /* Writes what is still due and the stats line. */
 void session_finish(struct session *s);

@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -188,6 +189,50 @@ def empty_map(fd, first_key, count):
     for index in range(count):
         key.value = first_key + index
         bpf_call(BPF_MAP_DELETE_ELEM, attr)
+
+
+class SlowReader:
+    """Read the lines of a FIFO a page a second in a thread, until sped up."""
+
+    def __init__(self, path):
+        self._fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        os.set_blocking(self._fd, True)
+        self._data = bytearray()
+        self._fast = threading.Event()
+        self._started = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while True:
+            chunk = os.read(self._fd, 65536 if self._fast.is_set() else 4096)
+            # end of file before the first bytes: snaptrig has not opened the FIFO yet
+            if not chunk and not self._started.is_set():
+                time.sleep(0.01)
+                continue
+            if not chunk:
+                return
+            self._data += chunk
+            self._started.set()
+            if not self._fast.is_set():
+                self._fast.wait(1)
+
+    def wait_started(self):
+        """Return whether the first bytes came within TIMEOUT."""
+        return self._started.wait(TIMEOUT)
+
+    def speed_up(self):
+        self._fast.set()
+
+    def lines(self):
+        """Wait for the end of file and return the JSON lines read."""
+        self._thread.join(TIMEOUT)
+        return [json.loads(line) for line in bytes(self._data).splitlines()]
+
+    def finish(self):
+        self._fast.set()
+        self._thread.join(TIMEOUT)
+        os.close(self._fd)
 
 
 class HardeningTest(SnaptrigTestCase):
@@ -652,6 +697,102 @@ class HardeningTest(SnaptrigTestCase):
         target, agent = self.start_flood_agent(path)
         self.accept_agent(listener, agent)
         self.assertStalledOutputStops(target, agent, path, time.monotonic())
+
+    def test_slow_reader_keeps_agent_responsive(self):
+        """A FIFO reader far slower than a getrandom flood delays no hold and no
+        control reply: the call counts wait in the kernel's counters, exact."""
+        fifo = os.path.join(self.tmp, "slow")
+        control = os.path.join(self.tmp, "control.sock")
+        os.mkfifo(fifo)
+        reader = SlowReader(fifo)
+        self.addCleanup(reader.finish)
+        flood = self.spawn([tool(FLOOD), "-t", "1", "-n", "3000000", "-S", "-L"],
+                           stdin=subprocess.DEVNULL)
+        listener = self.spawn([tool("st-listener"), "-g", "0"])
+        flood.wait_fact("pid")
+        listener.wait_fact("pid")
+        agent = subprocess.Popen([str(SNAPTRIG), "--cooldown", "0s",
+                                  "-t", "non-deterministic-call,first-listen", "--freeze",
+                                  "--snapshot-on", "first-listen", "--exec", "/bin/true",
+                                  "--control", control, "-o", fifo,
+                                  "-p", f"{flood.pid},{listener.pid}"],
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE)
+        self.register(agent)
+        if not reader.wait_started():
+            agent.kill()
+            self.fail("no line came: " + agent.communicate()[1].decode(errors="replace"))
+        # the backlog builds while the reader takes a page a second
+        time.sleep(2.5)
+        answered = []
+        for _ in range(5):
+            started = time.monotonic()
+            self.control_stats(control)
+            answered.append(time.monotonic() - started)
+        os.kill(listener.pid, signal.SIGUSR1)
+        listener.wait_fact("ready")
+        flood.wait_fact("calls", timeout=60)
+        reader.speed_up()
+        os.kill(listener.pid, signal.SIGTERM)
+        code, err = self.wait_agent_exit(agent, 60, "its targets exited")
+        lines = reader.lines()
+
+        self.assertLess(max(answered), 1.0, f"control replies took {answered}")
+        snaps = [line for line in lines if line["type"] == "snapshot"]
+        self.assertEqual(len(snaps), 1, snaps)
+        self.assertEqual(snaps[0]["status"], "ok")
+        self.assertIs(snaps[0]["held"], True)
+        self.assertLess(snaps[0]["held_ns"], 1_000_000_000, snaps[0])
+        self.assertEqual(code, 0, err)
+        self.assertEqual(err, [])
+        self.assertEqual([line["seq"] for line in lines], list(range(1, len(lines) + 1)))
+        self.assertEqual(lines[-1]["dropped_lines"], 0)
+        self.assertNoProgramsLeft([agent.pid])
+
+    def test_slow_reader_counts_exact(self):
+        """Call counts that wait for a slow reader come out later, exact."""
+        fifo = os.path.join(self.tmp, "slow")
+        os.mkfifo(fifo)
+        reader = SlowReader(fifo)
+        self.addCleanup(reader.finish)
+        agent = subprocess.Popen([str(SNAPTRIG), "--cooldown", "0s", "-t",
+                                  "non-deterministic-call", "-o", fifo, "--",
+                                  tool(FLOOD), "-t", "2", "-n", "500000", "-S", "-L"],
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE)
+        self.register(agent)
+        if not reader.wait_started():
+            agent.kill()
+            self.fail("no line came: " + agent.communicate()[1].decode(errors="replace"))
+        # the flood runs against the slow reader, then the reader catches up
+        time.sleep(3)
+        reader.speed_up()
+        code, err = self.wait_agent_exit(agent, 60, "COMMAND exited")
+        printed = dict(re.findall(rb"^calls pid=(\d+) getrandom=(\d+)$",
+                                  agent.stdout.read(), re.M))
+        lines = reader.lines()
+
+        self.assertEqual(code, 0, err)
+        self.assertEqual(err, [])
+        self.assertEqual(len(printed), 1, printed)
+        pid, calls = printed.popitem()
+        counted = sum(line["detail"]["calls"].get("getrandom", 0) for line in lines
+                      if line.get("trigger") == "non-deterministic-call"
+                      and line["pid"] == int(pid))
+        self.assertEqual(counted, int(calls) + self.flood_extra_calls(2, 50))
+        self.assertTrue([line for line in lines if line.get("detail", {}).get("count", 1) > 1],
+                        "no coalesced line: the output never fell behind")
+        self.assertEqual([line["seq"] for line in lines], list(range(1, len(lines) + 1)))
+        self.assertEqual(lines[-1]["dropped_lines"], 0)
+        self.assertNoProgramsLeft([agent.pid])
+
+    def control_stats(self, control):
+        """Return the stats reply of the control socket at path control."""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(TIMEOUT)
+            sock.connect(control)
+            sock.sendall(b'{"request":"stats"}\n')
+            return json.loads(sock.makefile("rb").readline())
 
     def test_output_unwritable(self):
         marker = os.path.join(self.tmp, "ran")
