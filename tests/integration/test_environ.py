@@ -40,6 +40,13 @@ class EnvironTest(SnaptrigTestCase):
         run, pid = self.run_tool(["-s", "-n", "3", "-v", "LANG"])
         self.assertOneEnviron(run, pid, {"source": "secure_getenv", "name": "LANG"})
 
+    def test_long_name_cut(self):
+        """A variable name is cut to its first 63 bytes."""
+        for length, expected in ((62, 62), (63, 63), (64, 63), (100, 63), (400, 63)):
+            with self.subTest(length=length):
+                run, pid = self.run_tool(["-n", "1", "-v", "N" * length])
+                self.assertOneEnviron(run, pid, {"source": "getenv", "name": "N" * expected})
+
     def test_once_per_child(self):
         run, pid = self.run_tool(["-n", "5", "-v", "HOME", "-f", "2"])
         children = [int(c) for c in run.fact_values("child")]
