@@ -621,7 +621,7 @@ void text_safe(char *out, size_t out_len, const char *s, size_t len)
 /*
  * Copies a comm or file name for a column of its own, where an empty string
  * would shift the fields after it. An empty one becomes \x00, the escaped
- * NUL that ends it, which no other escaped name contains.
+ * NUL that ends it, which no non-empty name can print as.
  */
 static void text_column(char *out, size_t out_len, const char *s, size_t len)
 {
