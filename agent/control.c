@@ -1065,14 +1065,24 @@ int control_request_snapshot(const char *path, pid_t pid)
 		     pid, getpid());
 	if (send(fd, request, n, MSG_NOSIGNAL) != n) {
 		err = -errno;
-		log_error("cannot send the request to '%s': %s", path, strerror(errno));
-		goto out;
-	}
-	len = read_reply(fd, reply, sizeof(reply));
-	if (len < 0) {
-		err = len;
-		log_error("no reply from the control socket '%s': %s", path, strerror(-err));
-		goto out;
+		/*
+		 * A server with every place taken writes its rejection and closes
+		 * before it reads the request, so that reply may still be waiting.
+		 */
+		len = -ENOTCONN;
+		if (err == -EPIPE || err == -ECONNRESET)
+			len = read_reply(fd, reply, sizeof(reply));
+		if (len < 0) {
+			log_error("cannot send the request to '%s': %s", path, strerror(-err));
+			goto out;
+		}
+	} else {
+		len = read_reply(fd, reply, sizeof(reply));
+		if (len < 0) {
+			err = len;
+			log_error("no reply from the control socket '%s': %s", path, strerror(-err));
+			goto out;
+		}
 	}
 	printf("%s\n", reply);
 	fflush(stdout);

@@ -786,6 +786,19 @@ void text_safe(char *out, size_t out_len, const char *s, size_t len)
 }
 
 /*
+ * Copies a comm or file name for a column of its own, where an empty string
+ * would shift the fields after it. An empty one becomes \x00, the escaped
+ * NUL that ends it, which no non-empty name can print as.
+ */
+static void text_column(char *out, size_t out_len, const char *s, size_t len)
+{
+	if (len && s[0])
+		text_safe(out, out_len, s, len);
+	else
+		snprintf(out, out_len, "\\x00");
+}
+
+/*
  * Appends ns_pid, ns_tid and cgroup, the text form of fields_container(),
  * for a process in a deeper pid namespace or a record with a cgroup.
  */
@@ -869,7 +882,7 @@ static void text_join(struct emitter *e, const struct st_join_record *rec)
 		return;
 	e->seq++;
 	json_time_rfc3339(rec->hdr.boot_ns + e->realtime_offset_ns, when, sizeof(when));
-	text_safe(comm, sizeof(comm), rec->hdr.comm, ST_COMM_LEN);
+	text_column(comm, sizeof(comm), rec->hdr.comm, ST_COMM_LEN);
 	/* the record's tid is its pid, so the line names the process once, as exec lines do */
 	text_append(e, &len, "# %.15s join %u %s ppid=%u", when + 11, rec->hdr.pid, comm,
 		    rec->ppid);
@@ -1007,9 +1020,12 @@ static void text_detail(struct emitter *e, size_t *len, const struct line *line)
 	case ST_TRIG_FIRST_ENVIRON: {
 		const struct st_environ_record *rec = (const void *)hdr;
 
-		text_safe(buf, sizeof(buf), rec->name, ST_ENV_NAME_LEN);
-		text_append(e, len, "source=%s%s%s", environ_source_name(rec->source),
-			    buf[0] ? " name=" : "", buf);
+		text_append(e, len, "source=%s", environ_source_name(rec->source));
+		/* as in JSON: a getenv line has name= even when the name is empty */
+		if (rec->source == ST_ENVIRON_GETENV || rec->source == ST_ENVIRON_SECURE_GETENV) {
+			text_safe(buf, sizeof(buf), rec->name, ST_ENV_NAME_LEN);
+			text_append(e, len, " name=%s", buf);
+		}
 		if (rec->source == ST_ENVIRON_PROBE && rec->probe < e->environ_probe_count)
 			text_environ_probe(e, len, &e->environ_probes[rec->probe]);
 		break;
@@ -1032,7 +1048,7 @@ static void emit_text(struct emitter *e, const struct line *line)
 		return;
 	e->seq++;
 	json_time_rfc3339(line->boot_ns + e->realtime_offset_ns, when, sizeof(when));
-	text_safe(comm, sizeof(comm), line->comm, ST_COMM_LEN);
+	text_column(comm, sizeof(comm), line->comm, ST_COMM_LEN);
 	/* "2026-12-04T14:41:00.123456789Z" -> "14:41:00.123456" */
 	if (line->type == LINE_TRIGGER) {
 		text_append(e, &len, "%.15s  %-24s %u %u %s ", when + 11,
@@ -1047,7 +1063,7 @@ static void emit_text(struct emitter *e, const struct line *line)
 	} else if (line->type == LINE_EXEC) {
 		const struct st_exec_record *rec = (const void *)line->record;
 
-		text_safe(comm, sizeof(comm), rec->filename, ST_PATH_LEN);
+		text_column(comm, sizeof(comm), rec->filename, ST_PATH_LEN);
 		text_append(e, &len, "# %.15s exec %u %s", when + 11, line->pid, comm);
 		if (rec->old_tid != rec->hdr.tid)
 			text_append(e, &len, " old_tid=%u", rec->old_tid);
@@ -1106,7 +1122,7 @@ static void emit_coverage(struct emitter *e, const struct line *line)
 
 		e->seq++;
 		json_time_rfc3339(line->boot_ns + e->realtime_offset_ns, when, sizeof(when));
-		text_safe(comm, sizeof(comm), line->comm, ST_COMM_LEN);
+		text_column(comm, sizeof(comm), line->comm, ST_COMM_LEN);
 		text_append(e, &len, "# %.15s coverage %u %s via=%s reason=%s blind=", when + 11,
 			    line->pid, comm, via_name(rec->via), coverage_reason_name(rec->reason));
 		for (t = 0; t < ST_TRIG_COUNT; t++)

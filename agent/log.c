@@ -7,13 +7,32 @@
 int log_level;
 static int libbpf_quiet;
 
+/*
+ * Copies line to out with each byte outside printable ASCII as \xNN, so that
+ * a path or reply with a newline or control bytes keeps its message on one
+ * line. The message text itself is printable ASCII and stays as it is.
+ */
+static void escape_line(char *out, const char *line)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)line; *p; p++) {
+		if (*p < 0x20 || *p >= 0x7f)
+			out += sprintf(out, "\\x%02x", *p);
+		else
+			*out++ = *p;
+	}
+	*out = '\0';
+}
+
 static void log_vprint(const char *fmt, va_list ap)
 {
-	char line[1024];
+	char line[1024], escaped[sizeof(line) * 4];
 
 	vsnprintf(line, sizeof(line), fmt, ap);
+	escape_line(escaped, line);
 	/* one write per line, so lines from the agent never interleave */
-	fprintf(stderr, "snaptrig: %s\n", line);
+	fprintf(stderr, "snaptrig: %s\n", escaped);
 }
 
 void log_error(const char *fmt, ...)

@@ -3,10 +3,11 @@
  * st-getenv: read the environment in the ways first-environ detects, and time
  * getenv(3) for the cost that uprobes add.
  *
- * Usage: st-getenv [-n N] [-v NAME] [-s] [-p|-P] [-c] [-d MS] [-f N [-x]] [-t] [-w]
+ * Usage: st-getenv [-n N] [-v NAME] [-N COMM] [-s] [-p|-P] [-c] [-d MS] [-f N [-x]] [-t] [-w]
  *                  [PROGRAM ARG...]
  *   -n N     call getenv(NAME) N times (default 1; 0: none)
  *   -v NAME  the variable to ask for (default HOME)
+ *   -N COMM  first set the thread's comm to COMM with prctl(PR_SET_NAME), "" included
  *   -s       call secure_getenv(3) instead of getenv(3)
  *   -p       open and read /proc/self/environ instead of calling getenv
  *   -P       open and read /proc/PID/environ, with this process's pid
@@ -29,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,6 +38,7 @@
 struct plan {
 	long calls;
 	const char *name;
+	const char *comm;	/* NULL: keep the comm */
 	int secure;
 	int proc_file;		/* 0: getenv; 1: /proc/self/environ; 2: /proc/PID/environ */
 	int own_reader;		/* st_read_config() instead of getenv */
@@ -137,7 +140,7 @@ static int run_children(const struct plan *p, long children, char **program)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: st-getenv [-n N] [-v NAME] [-s] [-p|-P] [-c] [-d MS] [-f N [-x]] [-t] [-w] [PROGRAM ARG...]\n");
+	fprintf(stderr, "usage: st-getenv [-n N] [-v NAME] [-N COMM] [-s] [-p|-P] [-c] [-d MS] [-f N [-x]] [-t] [-w] [PROGRAM ARG...]\n");
 	return 2;
 }
 
@@ -150,6 +153,9 @@ static void set_option(struct plan *p, char opt, const char *value)
 		break;
 	case 'v':
 		p->name = value;
+		break;
+	case 'N':
+		p->comm = value;
 		break;
 	case 'f':
 		p->children = atol(value);
@@ -192,7 +198,7 @@ static int parse_args(int argc, char **argv, struct plan *p)
 
 		if (!opt[1] || opt[2])
 			return -1;
-		if (strchr("nvfd", opt[1])) {
+		if (strchr("nvNfd", opt[1])) {
 			if (argi + 1 == argc)
 				return -1;
 			value = argv[++argi];
@@ -221,6 +227,10 @@ int main(int argc, char **argv)
 	program = parse_args(argc, argv, &p);
 	if (program < 0)
 		return usage();
+	if (p.comm && prctl(PR_SET_NAME, p.comm, 0, 0, 0)) {
+		fprintf(stderr, "st-getenv: setting the comm failed: %s\n", strerror(errno));
+		return 1;
+	}
 	printf("pid %d\n", getpid());
 	fflush(stdout);
 	pause_ms(p.delay_ms);

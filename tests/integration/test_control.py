@@ -399,6 +399,28 @@ class ControlTest(SnaptrigTestCase):
         self.assertEqual(clients[0].reply()["pids"], [pid])
         self.finish(run)
 
+    def test_full_table_client_prints_rejection(self):
+        """With every place taken, --request-snapshot prints the rejection reply,
+        even when the server closed before the request was sent."""
+        run, pid, path = self.start()
+        clients = []
+        for i in range(MAX_CLIENTS):
+            clients.append(Client(self, path))
+            self.assertEqual(clients[i].request({"request": "list", "id": i})["id"], i)
+        for attempt in range(40):
+            # a request now and then keeps every place from being evicted
+            if attempt % 10 == 0:
+                for client in clients:
+                    self.assertEqual(client.request({"request": "list"})["pids"], [pid])
+            with self.subTest(attempt=attempt):
+                result, reply = self.request_snapshot(path, pid)
+                self.assertEqual(result.stdout,
+                                 '{"ok":false,"error":"too many control clients"}\n')
+                self.assertEqual(result.stderr, "")
+                self.assertEqual(result.returncode, 1)
+        self.assertEqual(run.triggers("explicit"), [])
+        self.finish(run)
+
     def test_closed_clients_free_places(self):
         """A closed client's place is freed before a new client is rejected."""
         run, pid, path = self.start()

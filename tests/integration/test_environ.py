@@ -1,6 +1,7 @@
 """first-environ: the first read of the environment, once per process."""
 
 import os
+import re
 import subprocess
 import unittest
 
@@ -38,6 +39,13 @@ class EnvironTest(SnaptrigTestCase):
     def test_secure_getenv(self):
         run, pid = self.run_tool(["-s", "-n", "3", "-v", "LANG"])
         self.assertOneEnviron(run, pid, {"source": "secure_getenv", "name": "LANG"})
+
+    def test_long_name_cut(self):
+        """A variable name is cut to its first 63 bytes."""
+        for length, expected in ((62, 62), (63, 63), (64, 63), (100, 63), (400, 63)):
+            with self.subTest(length=length):
+                run, pid = self.run_tool(["-n", "1", "-v", "N" * length])
+                self.assertOneEnviron(run, pid, {"source": "getenv", "name": "N" * expected})
 
     def test_once_per_child(self):
         run, pid = self.run_tool(["-n", "5", "-v", "HOME", "-f", "2"])
@@ -125,6 +133,32 @@ class EnvironTest(SnaptrigTestCase):
         self.assertEqual(lines[0][1:5], ["first-environ", str(pid), str(pid), "st-getenv"])
         self.assertEqual(lines[0][5:], ["source=probe", f"binary={binary}",
                                         "symbol=st_read_config"])
+
+    def test_text_empty_comm_and_name(self):
+        """An empty comm is written \\x00 in its column, and an empty name keeps name=."""
+        run = self.trace(["-t", "first-environ", "--format", "text"],
+                         [tool("st-getenv"), "-N", "", "-v", "", "-n", "1"])
+        self.assertEqual(run.wait_exit(check=False), 0, run.describe())
+        pid = int(run.fact_values("pid")[0])
+        lines = [line.split(" ") for line in run.out.lines
+                 if line[16:].split()[:1] == ["first-environ"]]
+        self.assertEqual(len(lines), 1, run.describe())
+        # the text line pads the trigger name to 24 columns, which leaves empty words
+        words = [word for word in lines[0] if word]
+        self.assertEqual(words[1:], ["first-environ", str(pid), str(pid), "\\x00",
+                                     "source=getenv", "name="])
+        exits = [line.split(" ") for line in run.out.lines
+                 if re.match(r"# \d\d:\d\d:\d\d\.\d{6} exit ", line)]
+        self.assertEqual(len(exits), 1, run.describe())
+        self.assertEqual(exits[0][2:], ["exit", str(pid), "\\x00", "code=0"])
+
+    def test_empty_comm_and_name_json(self):
+        run = self.trace(["-t", "first-environ"],
+                         [tool("st-getenv"), "-N", "", "-v", "", "-n", "1"])
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        pid = int(run.fact_values("pid")[0])
+        self.assertExited(run, pid, 0, comm="")
+        self.assertOneEnviron(run, pid, {"source": "getenv", "name": ""}, comm="")
 
     def test_environ_probe_missing_symbol(self):
         run = self.trace(["-t", "first-environ", "--environ-probe",

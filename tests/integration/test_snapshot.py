@@ -1551,6 +1551,25 @@ class RequestSocketTest(SnapshotTestCase):
                           stderr=f"cannot connect to request socket {path}: "
                           "No such file or directory")
 
+    def test_socket_path_escaped_in_message(self):
+        """A path with a newline and control bytes keeps its stderr message on one
+        line, and the JSON line has the path as it is."""
+        raw = os.fsencode(self.tmp) + b'/r"s\\\n\x01\xff.sock'
+        path = os.fsdecode(raw)
+        # JSON writes the invalid byte 0xff as U+FFFD, stderr as \xff
+        in_json = raw.decode("utf-8", "replace")
+        in_stderr = self.tmp + '/r"s\\\\x0a\\x01\\xff.sock'
+        run, pid = self.trace_counter(["-t", "first-listen", "--request-socket", path])
+        snap = self.wait_snapshot(run, pid)
+        self.finish_counter(run, pid)
+
+        self.assertFields(run, snap, status="failed", reason="start",
+                          stderr=f"cannot connect to request socket {in_json}: "
+                          "No such file or directory")
+        self.assertIn(f"snaptrig: snapshot of process {pid}: cannot connect to request socket "
+                      f"{in_stderr}: No such file or directory; start the checkpointer service "
+                      "first", run.err.lines, run.describe())
+
     def test_socket_backlog_full(self):
         path = os.path.join(self.tmp, "busy.sock")
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
