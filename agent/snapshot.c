@@ -1395,10 +1395,15 @@ static void enforce_timeout(struct snapshot_job *job, __u64 now)
 		if (job->checkpointer > 0) {
 			signal_checkpointer(job, SIGTERM);
 		} else {
+			/* an interrupted request has its deadline moved to now */
 			unsigned long long ms = (job->deadline_ns - job->started_ns) / 1000000;
 
 			/* a socket request just ends, and its line gives the reason */
-			if (!job->tail_len)
+			if (!job->tail_len && job->interrupted)
+				job->tail_len = (size_t)snprintf(job->tail, sizeof(job->tail),
+								 "interrupted after %llu ms with no reply",
+								 ms);
+			else if (!job->tail_len)
 				job->tail_len = (size_t)snprintf(job->tail, sizeof(job->tail),
 								 "no reply within %llu ms", ms);
 			job->exited = 1;
@@ -1515,6 +1520,12 @@ void snapshots_shutdown(struct snapshots *sn)
 
 		reap_checkpointer(job);
 		running = !job->exited;
+		if (running && job->checkpointer <= 0) {
+			/* a socket request: enforce_timeout() ends it and writes why */
+			job->interrupted = 1;
+			job->deadline_ns = boot_now_ns();
+			enforce_timeout(job, job->deadline_ns);
+		}
 		if (job->checkpointer > 0 && running) {
 			signal_checkpointer(job, SIGTERM);
 			usleep(100000);

@@ -9,6 +9,7 @@ and every process it starts is killed by pid.
 import datetime
 import json
 import os
+import re
 import shlex
 import signal
 import socket
@@ -1528,6 +1529,56 @@ class RequestSocketTest(SnapshotTestCase):
         self.assertLess(snap["duration_ns"], (0.3 + TIMEOUT_SLACK) * 1e9)
         self.assertServed(run, snap, trigger)
 
+
+    def assertInterruptedText(self, run, snap, at_least_ms):
+        """Assert that the stderr of snap reports an interrupted request and its duration."""
+        found = re.fullmatch(r"interrupted after (\d+) ms with no reply", snap["stderr"])
+        self.assertIsNotNone(found, run.describe())
+        self.assertGreaterEqual(int(found.group(1)), at_least_ms, run.describe())
+        self.assertLess(int(found.group(1)), 10_000, run.describe())
+
+    def test_no_reply_interrupted_launch(self):
+        """SIGTERM in launch mode ends a request with no reply, and its line reports that."""
+        server = self.serve(None)
+        run, pid = self.trace_counter(["-t", "first-listen", "--freeze",
+                                       "--snapshot-timeout", "10s",
+                                       "--request-socket", server.path])
+        trigger = run.wait_trigger("first-listen", pid)
+        self.assertIsNotNone(server.wait_request())
+        time.sleep(0.3)
+        run.interrupt(signal.SIGTERM)
+        snap = self.wait_snapshot(run, pid, timeout=TIMEOUT_SLACK + 1)
+        self.assertEqual(run.wait_exit(), 128 + signal.SIGTERM, run.describe())
+
+        self.assertFields(run, snap, status="failed", reason="interrupted", held=True,
+                          resumed=True)
+        self.assertServed(run, snap, trigger)
+        self.assertInterruptedText(run, snap, 300)
+
+    def test_no_reply_interrupted_attach(self):
+        """SIGTERM with -p ends a request with no reply, and its line reports that."""
+        server = self.serve(None)
+        target = self.spawn([tool("st-signals")])
+        pid = int(target.wait_fact("pid"))
+        target.wait_fact("ready")
+        run = self.trace(["-t", "sigalrm", "--freeze", "--snapshot-timeout", "10s",
+                          "--request-socket", server.path, "-p", str(pid)])
+        run.wait_start()
+        trigger = self.send_alarm(run, pid, 0)
+        self.assertIsNotNone(server.wait_request())
+        time.sleep(0.3)
+        run.interrupt(signal.SIGTERM)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertRunning(pid, "after snaptrig stopped")
+        os.kill(pid, signal.SIGTERM)
+        self.assertEqual(target.wait_exit(), 0)
+
+        snaps = run.of_type("snapshot")
+        self.assertEqual(len(snaps), 1, run.describe())
+        self.assertFields(run, snaps[0], status="failed", reason="interrupted", held=True,
+                          resumed=True)
+        self.assertServed(run, snaps[0], trigger)
+        self.assertInterruptedText(run, snaps[0], 300)
     def test_closed_without_reply(self):
         server = self.serve("close")
         run, pid = self.trace_counter(["-t", "first-listen", "--freeze",
