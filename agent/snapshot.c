@@ -922,6 +922,7 @@ void snapshots_after_line(struct snapshots *sn, const struct line *line, __u64 s
 	sn->jobs[sn->job_count++] = job;
 	job->pid = line->pid;
 	job->tid = line->tid;
+	container_ids_of(line->pid, line->tid, line->record, &job->ids);
 	job->pidfd = job->stderr_fd = job->sock_fd = -1;
 	job->started_ns = now;
 	job->deadline_ns = now + sn->opts->snapshot_timeout_ns;
@@ -1228,6 +1229,9 @@ static void finish_job(struct snapshots *sn, struct snapshot_job *job, const cha
 	if (!job->tail_len)
 		job->tail_len = strnlen(job->tail, sizeof(job->tail));
 	report.output_len = job->tail_len;
+	/* the container table drops a process at its exit line, before this line */
+	if (job->target_exited)
+		report.ids = &job->ids;
 	if (job->checkpointer > 0 && WIFEXITED(job->status) && job->status != -1)
 		report.exit_code = WEXITSTATUS(job->status);
 	if (job->checkpointer > 0 && WIFSIGNALED(job->status))
