@@ -507,9 +507,10 @@ static int release_hold(struct snapshots *sn, __u32 pid, int end_process, int *c
 }
 
 /*
- * Tells the classifier that a hold of pid began, and whether pid had stayed
- * blocked since its last idle record, so that the wakeups of the stop and the
- * resume start no new idle period.
+ * Tells the classifier that a request of pid began, and whether pid had
+ * stayed blocked since its last idle record, so that the wakeups of the
+ * hold's stop and resume, or of the checkpointer's attach, start no new idle
+ * period.
  */
 static void note_hold(struct snapshots *sn, __u32 pid, int idle_reported)
 {
@@ -944,6 +945,11 @@ void snapshots_after_line(struct snapshots *sn, const struct line *line, __u64 s
 	} else {
 		/* the process runs during this request: no later trigger may stop it */
 		stop_none_during(sn, job->pid);
+		/*
+		 * A checkpointer wakes every thread as a hold does (gdb's
+		 * PTRACE_ATTACH, for one). Read before it starts.
+		 */
+		note_hold(sn, job->pid, idle_reported(sn->tracer, job->pid));
 	}
 	ps = pstate_of(sn, job->pid);
 	ps->count++;
