@@ -466,6 +466,14 @@ static int wait_stopped(__u32 pid)
 	return all_threads_in(pid, STATES_EXITED);
 }
 
+/* Whether the leader of pid is stopped, by a signal or by a tracer. */
+static bool stopped_now(__u32 pid)
+{
+	char state = process_state((pid_t)pid);
+
+	return state == 'T' || state == 't';
+}
+
 /* Whether the process of job is held still: stopped, every thread of it. */
 static int held_still(const struct snapshot_job *job)
 {
@@ -950,6 +958,7 @@ void snapshots_after_line(struct snapshots *sn, const struct line *line, __u64 s
 		 * PTRACE_ATTACH, for one). Read before it starts.
 		 */
 		note_hold(sn, job->pid, idle_reported(sn->tracer, job->pid));
+		job->stopped_before = stopped_now(job->pid);
 	}
 	ps = pstate_of(sn, job->pid);
 	ps->count++;
@@ -1155,10 +1164,65 @@ static void read_reply(struct snapshot_job *job)
 	snprintf(job->tail, sizeof(job->tail), "reply longer than %zu bytes", sizeof(job->reply));
 }
 
-static void signal_checkpointer(const struct snapshot_job *job, int sig)
+/*
+ * Whether the /proc status file at path shows the thread stopped by a
+ * signal (state T), with SIGSTOP pending for it or its process, or traced
+ * by a process of group pgid.
+ */
+static bool thread_stop_seen(const char *path, pid_t pgid)
+{
+	char line[256];
+	bool seen = false;
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return false;
+	while (!seen && fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "State:", 6))
+			seen = line[6 + strspn(line + 6, " \t")] == 'T';
+		else if (!strncmp(line, "SigPnd:", 7) || !strncmp(line, "ShdPnd:", 7))
+			seen = strtoull(line + 7, NULL, 16) & (1ULL << (SIGSTOP - 1));
+		else if (!strncmp(line, "TracerPid:", 10) && strtol(line + 10, NULL, 10) > 0)
+			seen = getpgid((pid_t)strtol(line + 10, NULL, 10)) == pgid;
+	}
+	fclose(f);
+	return seen;
+}
+
+/*
+ * Whether a thread of pid is stopped by a signal, has a SIGSTOP pending or
+ * is traced by a process of group pgid (0 for none). gdb leaves one of these
+ * in the middle of its PTRACE_ATTACH.
+ */
+static bool stop_seen(__u32 pid, pid_t pgid)
+{
+	char path[64];
+	struct dirent *entry;
+	bool found = false;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%u/task", pid);
+	dir = opendir(path);
+	if (!dir)
+		return false;
+	while (!found && (entry = readdir(dir))) {
+		if (entry->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%u/task/%.16s/status", pid, entry->d_name);
+		found = thread_stop_seen(path, pgid);
+	}
+	closedir(dir);
+	return found;
+}
+
+static void signal_checkpointer(struct snapshot_job *job, int sig)
 {
 	if (job->checkpointer <= 0)
 		return;
+	/* before the signal, which may end a tracer that stops the process at its exit */
+	if (!job->signalled && job->hold == HOLD_NONE)
+		job->stop_seen = stop_seen(job->pid, job->checkpointer);
+	job->signalled = 1;
 	if (kill(-job->checkpointer, sig))
 		kill(job->checkpointer, sig);
 }
@@ -1211,6 +1275,37 @@ static const char *hold_name(enum hold_kind hold)
 	default:
 		return "none";
 	}
+}
+
+/*
+ * Resumes the process of a request without a hold when the checkpointer that
+ * the agent ended had stopped it, or left it stopped. The process was not
+ * stopped when the request began, so the stop came during the request. A
+ * tracer killed in its attach leaves the SIGSTOP to take effect after its
+ * exit, and SIGCONT cancels a stop that is about to happen too.
+ * NOTE: a SIGSTOP from anyone else during such a request is taken back too,
+ * unless a sigstop or sigtstp trigger line of the process joined the request.
+ */
+static void resume_after_checkpointer(const struct snapshot_job *job)
+{
+	size_t i;
+
+	if (job->hold != HOLD_NONE || job->stopped_before || !job->signalled ||
+	    job->checkpointer <= 0 || job->target_exited)
+		return;
+	for (i = 0; i < job->served_count; i++)
+		if (job->served[i].trigger == ST_TRIG_SIGSTOP ||
+		    job->served[i].trigger == ST_TRIG_SIGTSTP)
+			return;
+	if (!job->stop_seen && !stop_seen(job->pid, 0))
+		return;
+	if (kill((pid_t)job->pid, SIGCONT)) {
+		log_error("process %u was stopped during its snapshot request by checkpointer %d, which snaptrig ended, and resuming it failed: %s; send it SIGCONT",
+			  job->pid, job->checkpointer, strerror(errno));
+		return;
+	}
+	log_error("process %u was stopped during its snapshot request by checkpointer %d, which snaptrig ended; resumed it with SIGCONT",
+		  job->pid, job->checkpointer);
 }
 
 static void finish_job(struct snapshots *sn, struct snapshot_job *job, const char *forced_reason)
@@ -1298,6 +1393,8 @@ static void finish_job(struct snapshots *sn, struct snapshot_job *job, const cha
 		release_hold(sn, job->pid, report.ended, NULL);
 	} else if (report.ended) {
 		kill(job->pid, SIGKILL);
+	} else {
+		resume_after_checkpointer(job);
 	}
 	if (sn->classifier)
 		classifier_snapshot_ended(sn->classifier, job->pid, now);

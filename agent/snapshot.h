@@ -41,6 +41,9 @@ struct snapshot_job {
 	int stderr_fd;			/* --exec: read end of its stderr */
 	int sock_fd;			/* --request-socket: the connection */
 	int timed_out;
+	int signalled;			/* the agent sent the checkpointer's group a signal */
+	int stopped_before;		/* not held, and stopped when the request began */
+	int stop_seen;			/* not held, and stopped when the agent first signalled the checkpointer */
 	int interrupted;		/* ended early by a signal to snaptrig */
 	int target_exited;
 	int start_failed;		/* the command or the connection could not start */

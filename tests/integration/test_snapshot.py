@@ -19,7 +19,7 @@ import time
 import unittest
 from pathlib import Path
 
-from harness import (PYTHON, TIME_RE, TIMEOUT, SnaptrigTestCase, process_state,
+from harness import (PYTHON, SNAPTRIG, TIME_RE, TIMEOUT, SnaptrigTestCase, process_state,
                      tool, wait_state)
 
 CHECKPOINTER = Path(__file__).resolve().with_name("checkpointer.py")
@@ -102,6 +102,25 @@ def orphan_stopper(ready=None):
             "[time.sleep(0.01) for _ in iter(lambda: os.getppid() == p, False)]; "
             "os.kill({pid}, 19); time.sleep(30)")
     return f"/bin/sh -c '{PYTHON} -c \"{code}\" & wait'"
+
+def ptrace_attacher():
+    """Return an --exec template that attaches to {pid} with PTRACE_ATTACH and then sleeps.
+
+    It never waits for the stop or detaches, and SIGTERM ends it, as it ends
+    gdb under gcore in the middle of its attach. The SIGSTOP of the attach
+    then stops the process once its tracer is gone.
+    """
+    code = ("import ctypes, time; libc = ctypes.CDLL(None, use_errno=True); "
+            "libc.ptrace(16, {pid}, 0, 0); time.sleep(30)")
+    return f"{PYTHON} -c \"{code}\""
+
+
+def stop_left_messages(run, pid):
+    """Return the stderr lines in which snaptrig reports resuming pid after its checkpointer."""
+    pattern = re.compile(rf"^snaptrig: process {pid} was stopped during its snapshot request "
+                         r"by checkpointer \d+, which snaptrig ended; resumed it with SIGCONT$")
+    return [line for line in run.err.lines if pattern.match(line)]
+
 
 class ReplyServer:
     """A checkpointer on a unix socket: reads request lines, sends one reply each.
@@ -1093,6 +1112,95 @@ class ExecTest(SnapshotTestCase):
         self.assertGreaterEqual(snap["duration_ns"], 300_000_000)
         self.assertLess(snap["duration_ns"], (0.3 + TIMEOUT_SLACK) * 1e9)
         self.assertServed(run, snap, trigger)
+
+    def test_timeout_resumes_stop_left_behind(self):
+        """Without a hold, a stop that the timed-out checkpointer made is taken back once."""
+        run, pid = self.trace_counter(["-t", "first-listen", "--snapshot-timeout", "300ms",
+                                       "--exec", "/bin/sh -c 'kill -STOP {pid}; exec sleep 30'"])
+        self.resume_later(pid)
+        trigger = run.wait_trigger("first-listen", pid)
+        sleeper = self.wait_sleeper(run)
+        self.assertEqual(wait_state(pid, {"T"}), "T")
+        snap = self.wait_snapshot(run, pid, timeout=0.3 + TIMEOUT_SLACK + 1)
+        self.assertRunning(pid, "after the timeout")
+        self.assertEqual(run.wait_fact("counter"), str(COUNTER_AFTER))
+        self.finish_counter(run, pid)
+
+        self.assertIn(process_state(sleeper), {None, "Z"}, "the sleep still runs")
+        self.assertFields(run, snap, status="timeout", signal=15, held=False, hold="none",
+                          resumed=None, continued=None, ended=False)
+        self.assertServed(run, snap, trigger)
+        self.assertEqual(len(stop_left_messages(run, pid)), 1, run.describe())
+
+    def test_timeout_resumes_ptrace_attach_stop(self):
+        """A tracer that the timeout kills during its attach leaves no stopped process."""
+        run, pid = self.trace_counter(["-t", "first-listen", "--snapshot-timeout", "1s",
+                                       "--exec", ptrace_attacher()])
+        self.resume_later(pid)
+        trigger = run.wait_trigger("first-listen", pid)
+        # stopped by the tracer that never waits for the stop
+        self.assertEqual(wait_state(pid, {"t"}), "t", run.describe())
+        snap = self.wait_snapshot(run, pid, timeout=1 + TIMEOUT_SLACK + 1)
+        self.assertRunning(pid, "after the timeout")
+        self.assertEqual(run.wait_fact("counter"), str(COUNTER_AFTER))
+        self.finish_counter(run, pid)
+
+        self.assertFields(run, snap, status="timeout", signal=15, held=False, hold="none",
+                          resumed=None, ended=False)
+        self.assertServed(run, snap, trigger)
+        self.assertEqual(len(stop_left_messages(run, pid)), 1, run.describe())
+
+    def test_interrupt_resumes_ptrace_attach_stop(self):
+        """SIGINT to snaptrig during a tracer's attach leaves no stopped process."""
+        target = self.spawn([tool("st-signals")])
+        pid = int(target.wait_fact("pid"))
+        target.wait_fact("ready")
+        self.resume_later(pid)
+        run = self.trace(["-t", "sigalrm", "--exec", ptrace_attacher(), "-p", str(pid)])
+        run.wait_start()
+        trigger = self.send_alarm(run, pid, 0)
+        self.assertEqual(wait_state(pid, {"t"}), "t", run.describe())
+        run.interrupt()
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertRunning(pid, "after snaptrig stopped")
+        target.wait_fact("got")
+        os.kill(pid, signal.SIGTERM)
+        self.assertEqual(target.wait_exit(), 0)
+
+        snaps = run.of_type("snapshot")
+        self.assertEqual(len(snaps), 1, run.describe())
+        self.assertFields(run, snaps[0], pid=pid, status="failed", reason="interrupted",
+                          held=False, hold="none", resumed=None, ended=False)
+        self.assertServed(run, snaps[0], trigger)
+        self.assertEqual(len(stop_left_messages(run, pid)), 1, run.describe())
+
+    def test_timeout_keeps_earlier_stop(self):
+        """A process stopped before its request began stays stopped after the timeout."""
+        target = self.spawn([tool("st-signals")])
+        pid = int(target.wait_fact("pid"))
+        target.wait_fact("ready")
+        self.resume_later(pid)
+        control = f"{self.tmp}/control.sock"
+        run = self.trace(["-t", "explicit", "--control", control, "--snapshot-timeout", "300ms",
+                          "--exec", "/bin/sleep 30", "-p", str(pid)])
+        run.wait_start()
+        os.kill(pid, signal.SIGSTOP)
+        self.assertEqual(wait_state(pid, {"T"}), "T")
+        request = subprocess.run([str(SNAPTRIG), "--control", control, "--request-snapshot",
+                                  str(pid)], capture_output=True, timeout=TIMEOUT)
+        self.assertEqual(request.returncode, 0, request.stderr)
+        snap = self.wait_snapshot(run, pid, timeout=0.3 + TIMEOUT_SLACK + 1)
+        time.sleep(0.2)
+        state = process_state(pid)
+        run.interrupt()
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        os.kill(pid, signal.SIGCONT)
+        os.kill(pid, signal.SIGTERM)
+        self.assertEqual(target.wait_exit(), 0)
+
+        self.assertEqual(state, "T", run.describe())
+        self.assertFields(run, snap, status="timeout", held=False, hold="none")
+        self.assertEqual(stop_left_messages(run, pid), [], run.describe())
 
     def test_timeout_ends_checkpointer_children(self):
         """The timeout ends the checkpointer's process group, not only its leader."""
