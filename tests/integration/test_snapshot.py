@@ -122,6 +122,15 @@ def stop_left_messages(run, pid):
     return [line for line in run.err.lines if pattern.match(line)]
 
 
+def tracer_of(pid):
+    """Return the TracerPid of pid, 0 when nothing traces it."""
+    with open(f"/proc/{pid}/status", encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("TracerPid:"):
+                return int(line.split()[1])
+    return 0
+
+
 class ReplyServer:
     """A checkpointer on a unix socket: reads request lines, sends one reply each.
 
@@ -1171,6 +1180,37 @@ class ExecTest(SnapshotTestCase):
         self.assertEqual(len(snaps), 1, run.describe())
         self.assertFields(run, snaps[0], pid=pid, status="failed", reason="interrupted",
                           held=False, hold="none", resumed=None, ended=False)
+        self.assertServed(run, snaps[0], trigger)
+        self.assertEqual(len(stop_left_messages(run, pid)), 1, run.describe())
+
+    @unittest.skipUnless(os.access(GCORE, os.X_OK), "gcore (Debian package gdb) is not installed")
+    def test_interrupt_during_gcore_attach(self):
+        """SIGINT to snaptrig while gcore's gdb traces the process leaves it running."""
+        target = self.spawn([tool("st-signals")])
+        pid = int(target.wait_fact("pid"))
+        target.wait_fact("ready")
+        self.resume_later(pid)
+        run = self.trace(["-t", "sigalrm", "--snapshot-timeout", "30s",
+                          "--exec", f"{GCORE} -o {self.tmp}/core {{pid}}", "-p", str(pid)])
+        run.wait_start()
+        trigger = self.send_alarm(run, pid, 0)
+        deadline = time.monotonic() + TIMEOUT
+        while tracer_of(pid) == 0:
+            self.assertLess(time.monotonic(), deadline, "gdb never attached" + run.describe())
+            time.sleep(0.001)
+        run.interrupt()
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        # long after gdb's end, when a stop it left would have taken effect
+        time.sleep(0.5)
+        self.assertRunning(pid, "after snaptrig stopped")
+        target.wait_fact("got")
+        os.kill(pid, signal.SIGTERM)
+        self.assertEqual(target.wait_exit(), 0)
+
+        snaps = run.of_type("snapshot")
+        self.assertEqual(len(snaps), 1, run.describe())
+        self.assertFields(run, snaps[0], pid=pid, status="failed", reason="interrupted",
+                          held=False, hold="none", resumed=None)
         self.assertServed(run, snaps[0], trigger)
         self.assertEqual(len(stop_left_messages(run, pid)), 1, run.describe())
 
