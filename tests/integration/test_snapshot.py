@@ -1159,18 +1159,28 @@ class ExecTest(SnapshotTestCase):
         self.assertServed(run, snap, trigger)
         self.assertEqual(len(stop_left_messages(run, pid)), 1, run.describe())
 
-    def test_interrupt_resumes_ptrace_attach_stop(self):
-        """SIGINT to snaptrig during a tracer's attach leaves no stopped process."""
+    def interrupt_during_attach(self, template):
+        """Send SIGINT to snaptrig -p once the checkpointer template traces the target.
+
+        Asserts that the target runs afterwards and that snaptrig says it
+        resumed it, once.
+        """
         target = self.spawn([tool("st-signals")])
         pid = int(target.wait_fact("pid"))
         target.wait_fact("ready")
         self.resume_later(pid)
-        run = self.trace(["-t", "sigalrm", "--exec", ptrace_attacher(), "-p", str(pid)])
+        run = self.trace(["-t", "sigalrm", "--snapshot-timeout", "30s", "--exec", template,
+                          "-p", str(pid)])
         run.wait_start()
         trigger = self.send_alarm(run, pid, 0)
-        self.assertEqual(wait_state(pid, {"t"}), "t", run.describe())
+        deadline = time.monotonic() + TIMEOUT
+        while tracer_of(pid) == 0:
+            self.assertLess(time.monotonic(), deadline, "never traced" + run.describe())
+            time.sleep(0.001)
         run.interrupt()
         self.assertEqual(run.wait_exit(), 0, run.describe())
+        # long after the tracer's end, when a stop it left would have taken effect
+        time.sleep(0.5)
         self.assertRunning(pid, "after snaptrig stopped")
         target.wait_fact("got")
         os.kill(pid, signal.SIGTERM)
@@ -1183,36 +1193,14 @@ class ExecTest(SnapshotTestCase):
         self.assertServed(run, snaps[0], trigger)
         self.assertEqual(len(stop_left_messages(run, pid)), 1, run.describe())
 
+    def test_interrupt_resumes_ptrace_attach_stop(self):
+        """SIGINT to snaptrig during a tracer's attach leaves no stopped process."""
+        self.interrupt_during_attach(ptrace_attacher())
+
     @unittest.skipUnless(os.access(GCORE, os.X_OK), "gcore (Debian package gdb) is not installed")
     def test_interrupt_during_gcore_attach(self):
         """SIGINT to snaptrig while gcore's gdb traces the process leaves it running."""
-        target = self.spawn([tool("st-signals")])
-        pid = int(target.wait_fact("pid"))
-        target.wait_fact("ready")
-        self.resume_later(pid)
-        run = self.trace(["-t", "sigalrm", "--snapshot-timeout", "30s",
-                          "--exec", f"{GCORE} -o {self.tmp}/core {{pid}}", "-p", str(pid)])
-        run.wait_start()
-        trigger = self.send_alarm(run, pid, 0)
-        deadline = time.monotonic() + TIMEOUT
-        while tracer_of(pid) == 0:
-            self.assertLess(time.monotonic(), deadline, "gdb never attached" + run.describe())
-            time.sleep(0.001)
-        run.interrupt()
-        self.assertEqual(run.wait_exit(), 0, run.describe())
-        # long after gdb's end, when a stop it left would have taken effect
-        time.sleep(0.5)
-        self.assertRunning(pid, "after snaptrig stopped")
-        target.wait_fact("got")
-        os.kill(pid, signal.SIGTERM)
-        self.assertEqual(target.wait_exit(), 0)
-
-        snaps = run.of_type("snapshot")
-        self.assertEqual(len(snaps), 1, run.describe())
-        self.assertFields(run, snaps[0], pid=pid, status="failed", reason="interrupted",
-                          held=False, hold="none", resumed=None)
-        self.assertServed(run, snaps[0], trigger)
-        self.assertEqual(len(stop_left_messages(run, pid)), 1, run.describe())
+        self.interrupt_during_attach(f"{GCORE} -o {self.tmp}/core {{pid}}")
 
     def test_timeout_keeps_earlier_stop(self):
         """A process stopped before its request began stays stopped after the timeout."""
