@@ -628,6 +628,23 @@ static void line_end(struct emitter *e)
 	e->last_line_len = e->json.len - 1;
 }
 
+/* Writes ns_pid, ns_tid, cgroup_id and cgroup from ids, each only when known. */
+static void fields_container_ids(struct json_writer *w, const struct container_ids *ids)
+{
+	const char *name;
+
+	if (ids->ns_pid)
+		key_u64(w, "ns_pid", ids->ns_pid);
+	if (ids->ns_tid)
+		key_u64(w, "ns_tid", ids->ns_tid);
+	if (!ids->cgroup_id)
+		return;
+	key_u64(w, "cgroup_id", ids->cgroup_id);
+	name = cgroup_name(ids->cgroup_id);
+	if (name)
+		key_str(w, "cgroup", name);
+}
+
 /*
  * Writes ns_pid and ns_tid for a process in a deeper pid namespace than the
  * agent's, and the cgroup for a record that carries one. hdr may be NULL.
@@ -636,19 +653,9 @@ static void fields_container(struct json_writer *w, __u32 pid, __u32 tid,
 			     const struct st_record_header *hdr)
 {
 	struct container_ids ids;
-	const char *name;
 
 	container_ids_of(pid, tid, hdr, &ids);
-	if (ids.ns_pid)
-		key_u64(w, "ns_pid", ids.ns_pid);
-	if (ids.ns_tid)
-		key_u64(w, "ns_tid", ids.ns_tid);
-	if (!ids.cgroup_id)
-		return;
-	key_u64(w, "cgroup_id", ids.cgroup_id);
-	name = cgroup_name(ids.cgroup_id);
-	if (name)
-		key_str(w, "cgroup", name);
+	fields_container_ids(w, &ids);
 }
 
 static void trigger_names(struct json_writer *w, __u32 mask)
@@ -1264,7 +1271,10 @@ void emit_snapshot(struct emitter *e, const struct snapshot_report *r)
 	line_begin(e, "snapshot", boot_now_ns());
 	key_u64(w, "pid", r->pid);
 	key_u64(w, "tid", r->tid);
-	fields_container(w, r->pid, r->tid, NULL);
+	if (r->ids)
+		fields_container_ids(w, r->ids);
+	else
+		fields_container(w, r->pid, r->tid, NULL);
 	key_str(w, "status", r->status);
 	if (r->reason)
 		key_str(w, "reason", r->reason);

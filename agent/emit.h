@@ -22,6 +22,8 @@ struct pending_delay {
 	unsigned int kind;		/* an st_trigger or a latency_kind */
 };
 
+struct container_ids;
+
 /* The content of a "snapshot" line. */
 struct snapshot_report {
 	const char *status;		/* ok, failed, timeout, target-exited, skipped */
@@ -31,6 +33,7 @@ struct snapshot_report {
 	size_t output_len;		/* bytes at output; it may hold NUL bytes */
 	const struct served_trigger *served;
 	size_t served_count;
+	const struct container_ids *ids; /* ns_pid, ns_tid and cgroup to write, or NULL to look them up */
 	__u64 duration_ns;		/* how long the checkpointer ran */
 	__u64 held_ns;			/* how long the process was held */
 	__u32 pid;

@@ -466,6 +466,14 @@ static int wait_stopped(__u32 pid)
 	return all_threads_in(pid, STATES_EXITED);
 }
 
+/* Whether the leader of pid is stopped, by a signal or by a tracer. */
+static bool stopped_now(__u32 pid)
+{
+	char state = process_state((pid_t)pid);
+
+	return state == 'T' || state == 't';
+}
+
 /* Whether the process of job is held still: stopped, every thread of it. */
 static int held_still(const struct snapshot_job *job)
 {
@@ -507,9 +515,10 @@ static int release_hold(struct snapshots *sn, __u32 pid, int end_process, int *c
 }
 
 /*
- * Tells the classifier that a hold of pid began, and whether pid had stayed
- * blocked since its last idle record, so that the wakeups of the stop and the
- * resume start no new idle period.
+ * Tells the classifier that a request of pid began, and whether pid had
+ * stayed blocked since its last idle record, so that the wakeups of the
+ * hold's stop and resume, or of the checkpointer's attach, start no new idle
+ * period.
  */
 static void note_hold(struct snapshots *sn, __u32 pid, int idle_reported)
 {
@@ -922,6 +931,7 @@ void snapshots_after_line(struct snapshots *sn, const struct line *line, __u64 s
 	sn->jobs[sn->job_count++] = job;
 	job->pid = line->pid;
 	job->tid = line->tid;
+	container_ids_of(line->pid, line->tid, line->record, &job->ids);
 	job->pidfd = job->stderr_fd = job->sock_fd = -1;
 	job->started_ns = now;
 	job->deadline_ns = now + sn->opts->snapshot_timeout_ns;
@@ -943,6 +953,12 @@ void snapshots_after_line(struct snapshots *sn, const struct line *line, __u64 s
 	} else {
 		/* the process runs during this request: no later trigger may stop it */
 		stop_none_during(sn, job->pid);
+		/*
+		 * A checkpointer wakes every thread as a hold does (gdb's
+		 * PTRACE_ATTACH, for one). Read before it starts.
+		 */
+		note_hold(sn, job->pid, idle_reported(sn->tracer, job->pid));
+		job->stopped_before = stopped_now(job->pid);
 	}
 	ps = pstate_of(sn, job->pid);
 	ps->count++;
@@ -1148,10 +1164,65 @@ static void read_reply(struct snapshot_job *job)
 	snprintf(job->tail, sizeof(job->tail), "reply longer than %zu bytes", sizeof(job->reply));
 }
 
-static void signal_checkpointer(const struct snapshot_job *job, int sig)
+/*
+ * Whether the /proc status file at path shows the thread stopped by a
+ * signal (state T), with SIGSTOP pending for it or its process, or traced
+ * by a process of group pgid.
+ */
+static bool thread_stop_seen(const char *path, pid_t pgid)
+{
+	char line[256];
+	bool seen = false;
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return false;
+	while (!seen && fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "State:", 6))
+			seen = line[6 + strspn(line + 6, " \t")] == 'T';
+		else if (!strncmp(line, "SigPnd:", 7) || !strncmp(line, "ShdPnd:", 7))
+			seen = strtoull(line + 7, NULL, 16) & (1ULL << (SIGSTOP - 1));
+		else if (!strncmp(line, "TracerPid:", 10) && strtol(line + 10, NULL, 10) > 0)
+			seen = getpgid((pid_t)strtol(line + 10, NULL, 10)) == pgid;
+	}
+	fclose(f);
+	return seen;
+}
+
+/*
+ * Whether a thread of pid is stopped by a signal, has a SIGSTOP pending or
+ * is traced by a process of group pgid (0 for none). gdb leaves one of these
+ * in the middle of its PTRACE_ATTACH.
+ */
+static bool stop_seen(__u32 pid, pid_t pgid)
+{
+	char path[64];
+	struct dirent *entry;
+	bool found = false;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%u/task", pid);
+	dir = opendir(path);
+	if (!dir)
+		return false;
+	while (!found && (entry = readdir(dir))) {
+		if (entry->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%u/task/%.16s/status", pid, entry->d_name);
+		found = thread_stop_seen(path, pgid);
+	}
+	closedir(dir);
+	return found;
+}
+
+static void signal_checkpointer(struct snapshot_job *job, int sig)
 {
 	if (job->checkpointer <= 0)
 		return;
+	/* before the signal, which may end a tracer that stops the process at its exit */
+	if (!job->signalled && job->hold == HOLD_NONE)
+		job->stop_seen = stop_seen(job->pid, job->checkpointer);
+	job->signalled = 1;
 	if (kill(-job->checkpointer, sig))
 		kill(job->checkpointer, sig);
 }
@@ -1206,6 +1277,37 @@ static const char *hold_name(enum hold_kind hold)
 	}
 }
 
+/*
+ * Resumes the process of a request without a hold when the checkpointer that
+ * the agent ended had stopped it, or left it stopped. The process was not
+ * stopped when the request began, so the stop came during the request. A
+ * tracer killed in its attach leaves the SIGSTOP to take effect after its
+ * exit, and SIGCONT cancels a stop that is about to happen too.
+ * NOTE: a SIGSTOP from anyone else during such a request is taken back too,
+ * unless a sigstop or sigtstp trigger line of the process joined the request.
+ */
+static void resume_after_checkpointer(const struct snapshot_job *job)
+{
+	size_t i;
+
+	if (job->hold != HOLD_NONE || job->stopped_before || !job->signalled ||
+	    job->checkpointer <= 0 || job->target_exited)
+		return;
+	for (i = 0; i < job->served_count; i++)
+		if (job->served[i].trigger == ST_TRIG_SIGSTOP ||
+		    job->served[i].trigger == ST_TRIG_SIGTSTP)
+			return;
+	if (!job->stop_seen && !stop_seen(job->pid, 0))
+		return;
+	if (kill((pid_t)job->pid, SIGCONT)) {
+		log_error("process %u was stopped during its snapshot request by checkpointer %d, which snaptrig ended, and resuming it failed: %s; send it SIGCONT",
+			  job->pid, job->checkpointer, strerror(errno));
+		return;
+	}
+	log_error("process %u was stopped during its snapshot request by checkpointer %d, which snaptrig ended; resumed it with SIGCONT",
+		  job->pid, job->checkpointer);
+}
+
 static void finish_job(struct snapshots *sn, struct snapshot_job *job, const char *forced_reason)
 {
 	struct snapshot_report report = {
@@ -1228,6 +1330,9 @@ static void finish_job(struct snapshots *sn, struct snapshot_job *job, const cha
 	if (!job->tail_len)
 		job->tail_len = strnlen(job->tail, sizeof(job->tail));
 	report.output_len = job->tail_len;
+	/* the container table drops a process at its exit line, before this line */
+	if (job->target_exited)
+		report.ids = &job->ids;
 	if (job->checkpointer > 0 && WIFEXITED(job->status) && job->status != -1)
 		report.exit_code = WEXITSTATUS(job->status);
 	if (job->checkpointer > 0 && WIFSIGNALED(job->status))
@@ -1288,6 +1393,8 @@ static void finish_job(struct snapshots *sn, struct snapshot_job *job, const cha
 		release_hold(sn, job->pid, report.ended, NULL);
 	} else if (report.ended) {
 		kill(job->pid, SIGKILL);
+	} else {
+		resume_after_checkpointer(job);
 	}
 	if (sn->classifier)
 		classifier_snapshot_ended(sn->classifier, job->pid, now);
@@ -1395,10 +1502,15 @@ static void enforce_timeout(struct snapshot_job *job, __u64 now)
 		if (job->checkpointer > 0) {
 			signal_checkpointer(job, SIGTERM);
 		} else {
+			/* an interrupted request has its deadline moved to now */
 			unsigned long long ms = (job->deadline_ns - job->started_ns) / 1000000;
 
 			/* a socket request just ends, and its line gives the reason */
-			if (!job->tail_len)
+			if (!job->tail_len && job->interrupted)
+				job->tail_len = (size_t)snprintf(job->tail, sizeof(job->tail),
+								 "interrupted after %llu ms with no reply",
+								 ms);
+			else if (!job->tail_len)
 				job->tail_len = (size_t)snprintf(job->tail, sizeof(job->tail),
 								 "no reply within %llu ms", ms);
 			job->exited = 1;
@@ -1515,6 +1627,12 @@ void snapshots_shutdown(struct snapshots *sn)
 
 		reap_checkpointer(job);
 		running = !job->exited;
+		if (running && job->checkpointer <= 0) {
+			/* a socket request: enforce_timeout() ends it and writes why */
+			job->interrupted = 1;
+			job->deadline_ns = boot_now_ns();
+			enforce_timeout(job, job->deadline_ns);
+		}
 		if (job->checkpointer > 0 && running) {
 			signal_checkpointer(job, SIGTERM);
 			usleep(100000);

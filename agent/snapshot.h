@@ -10,6 +10,7 @@
 #define SNAPTRIG_SNAPSHOT_H
 
 #include "classify.h"
+#include "container.h"
 #include "emit.h"
 #include "options.h"
 #include "template.h"
@@ -29,6 +30,7 @@ struct snapshot_job {
 	__u64 held_since_ns;		/* 0: not held */
 	__u64 exit_ns;			/* when the process exited, or 0 */
 	struct served_trigger *served;	/* the trigger that started it, then the ones that joined */
+	struct container_ids ids;	/* of the trigger line that started it */
 	size_t served_count;
 	enum hold_kind hold;
 	int not_still;			/* held, but a thread ran on or the process exited first */
@@ -39,6 +41,9 @@ struct snapshot_job {
 	int stderr_fd;			/* --exec: read end of its stderr */
 	int sock_fd;			/* --request-socket: the connection */
 	int timed_out;
+	int signalled;			/* the agent sent the checkpointer's group a signal */
+	int stopped_before;		/* not held, and stopped when the request began */
+	int stop_seen;			/* not held, and stopped when the agent first signalled the checkpointer */
 	int interrupted;		/* ended early by a signal to snaptrig */
 	int target_exited;
 	int start_failed;		/* the command or the connection could not start */

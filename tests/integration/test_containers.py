@@ -449,6 +449,32 @@ class CgroupTest(SnaptrigTestCase):
         self.assertEqual(line["cgroup_id"], os.stat(self.dir + "/inner").st_ino)
         self.stop_agent(run)
 
+    def test_target_exited_snapshot_keeps_ids(self):
+        """The snapshot line of a process killed during its request names its namespace and cgroup."""
+        if not unshare_works():
+            self.skipTest("unshare --pid --fork --mount-proc does not work here")
+        outer = self.spawn(["unshare", "--pid", "--fork", "--mount-proc", tool("st-listener"),
+                            "-g", "0"])
+        self.assertEqual(outer.wait_fact("pid"), "1")
+        outer.wait_fact("waiting")
+        pid = children_of(outer.pid)[0]
+        self.move_in(pid)
+        run, start = self.start_agent("first-listen", ["--freeze", "--exec", "/bin/sleep 1"])
+        self.assertEqual(start["targets"], [pid])
+        os.kill(pid, signal.SIGUSR1)
+        trigger = run.wait_trigger("first-listen", pid)
+        os.kill(pid, signal.SIGKILL)
+        snap = run.wait_record(lambda r: r["type"] == "snapshot", "the snapshot line")
+        outer.wait_exit()
+        self.stop_agent(run)
+
+        self.assertEqual(trigger["held"], True, run.describe())
+        self.assertEqual(snap["status"], "target-exited", run.describe())
+        for key, value in (("ns_pid", 1), ("ns_tid", 1), ("cgroup_id", self.cgroup_id),
+                           ("cgroup", self.rel)):
+            self.assertEqual(trigger.get(key), value, f"trigger {key}" + run.describe())
+            self.assertEqual(snap.get(key), value, f"snapshot {key}" + run.describe())
+
     def move_home(self, pid):
         if process_state(pid) in (None, "Z"):
             return

@@ -4,6 +4,7 @@ The programs come from tools/st-idle.c. A short threshold keeps the tests
 fast; margins cover the agent waking up on a busy two-core machine.
 """
 
+import os
 import signal
 import socket
 import subprocess
@@ -12,6 +13,7 @@ import unittest
 
 from harness import SNAPTRIG, TIMEOUT, SnaptrigTestCase, tool, wait_state
 
+GCORE = "/usr/bin/gcore"
 THRESHOLD = "200ms"
 THRESHOLD_NS = 200_000_000
 # How late after the threshold an idle line may be written. The kernel's
@@ -134,6 +136,26 @@ class IdleTest(SnaptrigTestCase):
         self.assertEqual([s["status"] for s in run.of_type("snapshot")][:4], ["ok"] * 4,
                          run.describe())
         self.assertEqual(len(run.triggers("idle")), 1, run.describe())
+
+    @unittest.skipUnless(os.access(GCORE, os.X_OK), "gcore (Debian package gdb) is not installed")
+    def test_gcore_without_hold_no_idle_again(self):
+        """gcore's attach wakes every thread of an idle process, which is no new idle period."""
+        run = self.trace(["-t", "idle", "--idle-threshold", THRESHOLD, "--cooldown", "0s",
+                          "--snapshot-timeout", "30s",
+                          "--exec", f"{GCORE} -o {self.tmp}/core {{pid}}"],
+                         [tool("st-idle"), "threads", "3", "blocked"])
+        pid = int(run.wait_fact("pid"))
+        run.wait_fact("ready")
+        run.wait_trigger("idle", pid)
+        snap = run.wait_record(lambda r: r["type"] == "snapshot", "the snapshot line", 30)
+        # a new idle period after the dump would have its line within this
+        time.sleep(WATCH_S)
+        self.finish(run, pid)
+        self.assertEqual(snap["status"], "ok", run.describe())
+        self.assertEqual(snap["held"], False, run.describe())
+        self.assertEqual(len(run.triggers("idle")), 1, run.describe())
+        self.assertEqual(len(run.of_type("snapshot")), 1, run.describe())
+        self.assertEqual(os.listdir(self.tmp), [f"core.{pid}"])
 
     def test_run_before_hold_idle_again(self):
         """A process that ran after its idle line and before a hold is idle again after it."""

@@ -9,6 +9,7 @@ and every process it starts is killed by pid.
 import datetime
 import json
 import os
+import re
 import shlex
 import signal
 import socket
@@ -18,7 +19,7 @@ import time
 import unittest
 from pathlib import Path
 
-from harness import (PYTHON, TIME_RE, TIMEOUT, SnaptrigTestCase, process_state,
+from harness import (PYTHON, SNAPTRIG, TIME_RE, TIMEOUT, SnaptrigTestCase, process_state,
                      tool, wait_state)
 
 CHECKPOINTER = Path(__file__).resolve().with_name("checkpointer.py")
@@ -101,6 +102,34 @@ def orphan_stopper(ready=None):
             "[time.sleep(0.01) for _ in iter(lambda: os.getppid() == p, False)]; "
             "os.kill({pid}, 19); time.sleep(30)")
     return f"/bin/sh -c '{PYTHON} -c \"{code}\" & wait'"
+
+def ptrace_attacher():
+    """Return an --exec template that attaches to {pid} with PTRACE_ATTACH and then sleeps.
+
+    It never waits for the stop or detaches, and SIGTERM ends it, as it ends
+    gdb under gcore in the middle of its attach. The SIGSTOP of the attach
+    then stops the process once its tracer is gone.
+    """
+    code = ("import ctypes, time; libc = ctypes.CDLL(None, use_errno=True); "
+            "libc.ptrace(16, {pid}, 0, 0); time.sleep(30)")
+    return f"{PYTHON} -c \"{code}\""
+
+
+def stop_left_messages(run, pid):
+    """Return the stderr lines in which snaptrig reports resuming pid after its checkpointer."""
+    pattern = re.compile(rf"^snaptrig: process {pid} was stopped during its snapshot request "
+                         r"by checkpointer \d+, which snaptrig ended; resumed it with SIGCONT$")
+    return [line for line in run.err.lines if pattern.match(line)]
+
+
+def tracer_of(pid):
+    """Return the TracerPid of pid, 0 when nothing traces it."""
+    with open(f"/proc/{pid}/status", encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("TracerPid:"):
+                return int(line.split()[1])
+    return 0
+
 
 class ReplyServer:
     """A checkpointer on a unix socket: reads request lines, sends one reply each.
@@ -1093,6 +1122,114 @@ class ExecTest(SnapshotTestCase):
         self.assertLess(snap["duration_ns"], (0.3 + TIMEOUT_SLACK) * 1e9)
         self.assertServed(run, snap, trigger)
 
+    def test_timeout_resumes_stop_left_behind(self):
+        """Without a hold, a stop that the timed-out checkpointer made is taken back once."""
+        run, pid = self.trace_counter(["-t", "first-listen", "--snapshot-timeout", "300ms",
+                                       "--exec", "/bin/sh -c 'kill -STOP {pid}; exec sleep 30'"])
+        self.resume_later(pid)
+        trigger = run.wait_trigger("first-listen", pid)
+        sleeper = self.wait_sleeper(run)
+        self.assertEqual(wait_state(pid, {"T"}), "T")
+        snap = self.wait_snapshot(run, pid, timeout=0.3 + TIMEOUT_SLACK + 1)
+        self.assertRunning(pid, "after the timeout")
+        self.assertEqual(run.wait_fact("counter"), str(COUNTER_AFTER))
+        self.finish_counter(run, pid)
+
+        self.assertIn(process_state(sleeper), {None, "Z"}, "the sleep still runs")
+        self.assertFields(run, snap, status="timeout", signal=15, held=False, hold="none",
+                          resumed=None, continued=None, ended=False)
+        self.assertServed(run, snap, trigger)
+        self.assertEqual(len(stop_left_messages(run, pid)), 1, run.describe())
+
+    def test_timeout_resumes_ptrace_attach_stop(self):
+        """A tracer that the timeout kills during its attach leaves no stopped process."""
+        run, pid = self.trace_counter(["-t", "first-listen", "--snapshot-timeout", "1s",
+                                       "--exec", ptrace_attacher()])
+        self.resume_later(pid)
+        trigger = run.wait_trigger("first-listen", pid)
+        # stopped by the tracer that never waits for the stop
+        self.assertEqual(wait_state(pid, {"t"}), "t", run.describe())
+        snap = self.wait_snapshot(run, pid, timeout=1 + TIMEOUT_SLACK + 1)
+        self.assertRunning(pid, "after the timeout")
+        self.assertEqual(run.wait_fact("counter"), str(COUNTER_AFTER))
+        self.finish_counter(run, pid)
+
+        self.assertFields(run, snap, status="timeout", signal=15, held=False, hold="none",
+                          resumed=None, ended=False)
+        self.assertServed(run, snap, trigger)
+        self.assertEqual(len(stop_left_messages(run, pid)), 1, run.describe())
+
+    def interrupt_during_attach(self, template):
+        """Send SIGINT to snaptrig -p once the checkpointer template traces the target.
+
+        Asserts that the target runs afterwards and that snaptrig says it
+        resumed it, once.
+        """
+        target = self.spawn([tool("st-signals")])
+        pid = int(target.wait_fact("pid"))
+        target.wait_fact("ready")
+        self.resume_later(pid)
+        run = self.trace(["-t", "sigalrm", "--snapshot-timeout", "30s", "--exec", template,
+                          "-p", str(pid)])
+        run.wait_start()
+        trigger = self.send_alarm(run, pid, 0)
+        deadline = time.monotonic() + TIMEOUT
+        while tracer_of(pid) == 0:
+            self.assertLess(time.monotonic(), deadline, "never traced" + run.describe())
+            time.sleep(0.001)
+        run.interrupt()
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        # long after the tracer's end, when a stop it left would have taken effect
+        time.sleep(0.5)
+        self.assertRunning(pid, "after snaptrig stopped")
+        target.wait_fact("got")
+        os.kill(pid, signal.SIGTERM)
+        self.assertEqual(target.wait_exit(), 0)
+
+        snaps = run.of_type("snapshot")
+        self.assertEqual(len(snaps), 1, run.describe())
+        self.assertFields(run, snaps[0], pid=pid, status="failed", reason="interrupted",
+                          held=False, hold="none", resumed=None, ended=False)
+        self.assertServed(run, snaps[0], trigger)
+        self.assertEqual(len(stop_left_messages(run, pid)), 1, run.describe())
+
+    def test_interrupt_resumes_ptrace_attach_stop(self):
+        """SIGINT to snaptrig during a tracer's attach leaves no stopped process."""
+        self.interrupt_during_attach(ptrace_attacher())
+
+    @unittest.skipUnless(os.access(GCORE, os.X_OK), "gcore (Debian package gdb) is not installed")
+    def test_interrupt_during_gcore_attach(self):
+        """SIGINT to snaptrig while gcore's gdb traces the process leaves it running."""
+        self.interrupt_during_attach(f"{GCORE} -o {self.tmp}/core {{pid}}")
+
+    def test_timeout_keeps_earlier_stop(self):
+        """A process stopped before its request began stays stopped after the timeout."""
+        target = self.spawn([tool("st-signals")])
+        pid = int(target.wait_fact("pid"))
+        target.wait_fact("ready")
+        self.resume_later(pid)
+        control = f"{self.tmp}/control.sock"
+        run = self.trace(["-t", "explicit", "--control", control, "--snapshot-timeout", "300ms",
+                          "--exec", "/bin/sleep 30", "-p", str(pid)])
+        run.wait_start()
+        os.kill(pid, signal.SIGSTOP)
+        self.assertEqual(wait_state(pid, {"T"}), "T")
+        request = subprocess.run([str(SNAPTRIG), "--control", control, "--request-snapshot",
+                                  str(pid)], capture_output=True, timeout=TIMEOUT)
+        self.assertEqual(request.returncode, 0, request.stderr)
+        snap = self.wait_snapshot(run, pid, timeout=0.3 + TIMEOUT_SLACK + 1)
+        time.sleep(0.2)
+        state = process_state(pid)
+        run.interrupt()
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        os.kill(pid, signal.SIGCONT)
+        os.kill(pid, signal.SIGTERM)
+        self.assertEqual(target.wait_exit(), 0)
+
+        self.assertEqual(state, "T", run.describe())
+        self.assertFields(run, snap, status="timeout", held=False, hold="none")
+        self.assertEqual(stop_left_messages(run, pid), [], run.describe())
+
     def test_timeout_ends_checkpointer_children(self):
         """The timeout ends the checkpointer's process group, not only its leader."""
         run, pid = self.trace_counter(["-t", "first-listen", "--snapshot-timeout", "300ms",
@@ -1528,6 +1665,56 @@ class RequestSocketTest(SnapshotTestCase):
         self.assertLess(snap["duration_ns"], (0.3 + TIMEOUT_SLACK) * 1e9)
         self.assertServed(run, snap, trigger)
 
+
+    def assertInterruptedText(self, run, snap, at_least_ms):
+        """Assert that the stderr of snap reports an interrupted request and its duration."""
+        found = re.fullmatch(r"interrupted after (\d+) ms with no reply", snap["stderr"])
+        self.assertIsNotNone(found, run.describe())
+        self.assertGreaterEqual(int(found.group(1)), at_least_ms, run.describe())
+        self.assertLess(int(found.group(1)), 10_000, run.describe())
+
+    def test_no_reply_interrupted_launch(self):
+        """SIGTERM in launch mode ends a request with no reply, and its line reports that."""
+        server = self.serve(None)
+        run, pid = self.trace_counter(["-t", "first-listen", "--freeze",
+                                       "--snapshot-timeout", "10s",
+                                       "--request-socket", server.path])
+        trigger = run.wait_trigger("first-listen", pid)
+        self.assertIsNotNone(server.wait_request())
+        time.sleep(0.3)
+        run.interrupt(signal.SIGTERM)
+        snap = self.wait_snapshot(run, pid, timeout=TIMEOUT_SLACK + 1)
+        self.assertEqual(run.wait_exit(), 128 + signal.SIGTERM, run.describe())
+
+        self.assertFields(run, snap, status="failed", reason="interrupted", held=True,
+                          resumed=True)
+        self.assertServed(run, snap, trigger)
+        self.assertInterruptedText(run, snap, 300)
+
+    def test_no_reply_interrupted_attach(self):
+        """SIGTERM with -p ends a request with no reply, and its line reports that."""
+        server = self.serve(None)
+        target = self.spawn([tool("st-signals")])
+        pid = int(target.wait_fact("pid"))
+        target.wait_fact("ready")
+        run = self.trace(["-t", "sigalrm", "--freeze", "--snapshot-timeout", "10s",
+                          "--request-socket", server.path, "-p", str(pid)])
+        run.wait_start()
+        trigger = self.send_alarm(run, pid, 0)
+        self.assertIsNotNone(server.wait_request())
+        time.sleep(0.3)
+        run.interrupt(signal.SIGTERM)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertRunning(pid, "after snaptrig stopped")
+        os.kill(pid, signal.SIGTERM)
+        self.assertEqual(target.wait_exit(), 0)
+
+        snaps = run.of_type("snapshot")
+        self.assertEqual(len(snaps), 1, run.describe())
+        self.assertFields(run, snaps[0], status="failed", reason="interrupted", held=True,
+                          resumed=True)
+        self.assertServed(run, snaps[0], trigger)
+        self.assertInterruptedText(run, snaps[0], 300)
     def test_closed_without_reply(self):
         server = self.serve("close")
         run, pid = self.trace_counter(["-t", "first-listen", "--freeze",
