@@ -42,8 +42,18 @@
 
 #if SNAPTRIG_HAVE_SDT
 #include <sys/sdt.h>
-#define SNAPTRIG_SNAPSHOT() STAP_PROBE(snaptrig, snapshot)
-#define SNAPTRIG_TRANSACTION() STAP_PROBE(snaptrig, transaction)
+#ifdef __clang__
+/* sys/sdt.h passes no argument for a '...' parameter, which clang's -pedantic reports */
+#define SNAPTRIG_PROBE(name)                                                         \
+	_Pragma("clang diagnostic push")                                              \
+	_Pragma("clang diagnostic ignored \"-Wgnu-zero-variadic-macro-arguments\"")  \
+	STAP_PROBE(snaptrig, name)                                                   \
+	_Pragma("clang diagnostic pop")
+#else
+#define SNAPTRIG_PROBE(name) STAP_PROBE(snaptrig, name)
+#endif
+#define SNAPTRIG_SNAPSHOT() SNAPTRIG_PROBE(snapshot)
+#define SNAPTRIG_TRANSACTION() SNAPTRIG_PROBE(transaction)
 #else
 #define SNAPTRIG_SNAPSHOT() do { } while (0)
 #define SNAPTRIG_TRANSACTION() do { } while (0)

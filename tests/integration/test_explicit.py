@@ -233,6 +233,22 @@ class ExplicitTest(SnaptrigTestCase):
                        input=MARKER_SOURCE, text=True, check=True)
         self.assertTrue(has_stapsdt_note(obj))
 
+    def test_header_pedantic_builds(self):
+        """The markers build without a warning under -pedantic -Werror with
+        gcc and clang, as C and as C++."""
+        compilers = [["gcc", "-x", "c", "-std=c99"], ["gcc", "-x", "c", "-std=c11"],
+                     ["g++", "-x", "c++", "-std=c++17"], ["clang", "-x", "c", "-std=c99"],
+                     ["clang", "-x", "c", "-std=c11"], ["clang++", "-x", "c++", "-std=c++17"]]
+        for compiler in compilers:
+            with self.subTest(compiler=" ".join(compiler)):
+                obj = os.path.join(self.tmp, "pedantic.o")
+                result = subprocess.run(compiler + ["-c", "-pedantic", "-Wall", "-Wextra",
+                                                    "-Werror", "-I", str(ROOT / "include"),
+                                                    "-o", obj, "-"],
+                                        input=MARKER_SOURCE, text=True, capture_output=True)
+                self.assertEqual(result.returncode, 0, result.stderr)
+                self.assertTrue(has_stapsdt_note(obj))
+
     def test_header_without_sdt(self):
         """With no <sys/sdt.h> on the include path the macros compile to nothing."""
         obj = os.path.join(self.tmp, "without.o")
