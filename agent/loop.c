@@ -615,6 +615,11 @@ void session_finish(struct session *s)
 	 * for what waits, when emitter_close() runs after the programs are gone.
 	 */
 	s->emitter.drain_bounded = s->stop_signal != 0;
+	/*
+	 * From here on no record is served, and detaching takes up to 0.1 s per
+	 * marker place, so the kernel must stop nothing more.
+	 */
+	tracer_end_holds(&s->tracer);
 	ring_reader_consume(&s->tracer.ring);
 	classifier_flush(&s->classifier, boot_now_ns());
 	snapshots_shutdown(&s->snapshots);

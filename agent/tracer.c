@@ -403,6 +403,17 @@ int tracer_set_once(struct tracer *t, pid_t pid, __u32 once)
 	return (int)opts.retval;
 }
 
+void tracer_end_holds(struct tracer *t)
+{
+	__u32 zero = 0, detaching = 2;
+
+	if (!t->skel)
+		return;
+	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.agent_gone), &zero, &detaching, BPF_ANY))
+		log_error("cannot turn off the kernel's stops before detaching: %s; a process that execs or triggers meanwhile may stay stopped until the programs are detached",
+			  strerror(errno));
+}
+
 int tracer_set_flags(struct tracer *t, pid_t pid, __u32 flags, __u64 hold_after_ns)
 {
 	struct st_flags_seed args = {

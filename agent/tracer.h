@@ -117,6 +117,11 @@ int tracer_set_once(struct tracer *t, pid_t pid, __u32 once);
  * it. Returns 0 or -errno (-ENOENT: no entry).
  */
 int tracer_set_flags(struct tracer *t, pid_t pid, __u32 flags, __u64 hold_after_ns);
+/*
+ * Tells the kernel side that the agent is detaching, so that it stops no
+ * process from now on: at an exec for hooks, or for --freeze.
+ */
+void tracer_end_holds(struct tracer *t);
 void tracer_remove(struct tracer *t, pid_t pid);
 /*
  * Ends the kernel's or the agent's hold of pid: deletes its entry in the holds

@@ -40,8 +40,10 @@ struct {
 } holds SEC(".maps");
 
 /*
- * Entry 0 becomes 1 once bpf/guard.bpf.c has resumed every hold because the
- * agent and its watchdog are gone. A stop made after that takes itself back.
+ * Entry 0 becomes non-zero once bpf/guard.bpf.c has resumed every hold
+ * because the agent and its watchdog are gone, or once the agent begins to
+ * detach. No stop is made after that, and one made meanwhile takes itself
+ * back.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -274,6 +276,10 @@ static __always_inline bool stop_current(__u32 trigger)
 	struct st_hold hold = {};
 	__u32 zero = 0, *gone;
 
+	/* a detaching agent serves no hold, and a gone one neither */
+	gone = bpf_map_lookup_elem(&agent_gone, &zero);
+	if (gone && *gone)
+		return false;
 	hold.since_ns = bpf_ktime_get_boot_ns();
 	hold.trigger = trigger;
 	hold.flags = ST_HOLD_STOP_PENDING;
@@ -289,7 +295,6 @@ static __always_inline bool stop_current(__u32 trigger)
 	 * walk finds the entry and sends SIGCONT after the SIGSTOP, or this
 	 * reads the flag set and takes the stop back.
 	 */
-	gone = bpf_map_lookup_elem(&agent_gone, &zero);
 	if (gone && __sync_fetch_and_add(gone, 0)) {
 		bpf_map_delete_elem(&holds, &tgid);
 		bpf_send_signal(SIGCONT_NUMBER);
