@@ -80,6 +80,27 @@ class ExecTest(SnaptrigTestCase):
                          "the shell exits last, right before the stats line")
         self.assertEqual(run.of_type("exec"), [], "bootstrap replaces exec lines")
 
+    def assertExitNamesProcess(self, argv, code):
+        """Run st-renamed with argv: its exit line names the process and a thread of it."""
+        run = self.trace(["-t", "bootstrap"], [tool("st-renamed")] + argv)
+        self.assertEqual(run.wait_exit(), code, run.describe())
+        pid = int(run.wait_fact("pid"))
+        tids = [int(tid) for tid in run.fact_values("tid")]
+        self.assertEqual(len(tids), 3, run.describe())
+        exit_line = self.assertExited(run, pid, code, comm="st-renamed")
+        self.assertIn(exit_line["tid"], [pid] + tids, run.describe())
+        return exit_line, pid, tids
+
+    def test_exit_line_leader_comm(self):
+        """A worker named worker-N exits last: the exit line still has the process's comm."""
+        exit_line, _, tids = self.assertExitNamesProcess(["leader-first"], 3)
+        self.assertIn(exit_line["tid"], tids)
+
+    def test_exit_line_comm_after_return(self):
+        """main() returns while renamed threads run: the exit line has the process's comm."""
+        for _ in range(3):
+            self.assertExitNamesProcess([], 0)
+
     def test_signal_ends_run_after_command_exits(self):
         """COMMAND exits and leaves a traced child: SIGTERM ends the run."""
         run = self.trace(["-t", "bootstrap"],
