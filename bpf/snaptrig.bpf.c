@@ -455,6 +455,23 @@ static __always_inline bool note_stop_while_held(__u32 tgid, int sig)
 }
 
 /*
+ * Whether the current task is one of the agent's checkpointers and generated
+ * signal sig with si_code code, which then belongs to the snapshot and is no
+ * trigger. gdb's PTRACE_ATTACH stops each thread with an SI_KERNEL SIGSTOP
+ * in gdb's context. Other SI_KERNEL signals, such as a timer's or a
+ * terminal's, run in whatever task is current, so they never count. The
+ * signals of the agent itself, such as a SIGINT it passes on, are triggers.
+ */
+static __always_inline bool sent_by_checkpointer(int sig, __s32 code)
+{
+	if (!sent_by_current(code) && !(sig == SIGSTOP_NUMBER && code == SI_KERNEL_CODE))
+		return false;
+	if ((__u32)(bpf_get_current_pid_tgid() >> 32) == targ_agent_tgid)
+		return false;
+	return current_from_agent();
+}
+
+/*
  * Marks the hold of tgid when a SIGCONT comes from anyone but the agent
  * itself, its checkpointers included: the process may then have run during
  * its snapshot. gdb's gcore sends none.
@@ -558,6 +575,8 @@ int BPF_PROG(handle_signal_generate, int sig, struct kernel_siginfo *info,
 		return 0;
 	proc = bpf_map_lookup_elem(&procs, &tgid);
 	if (!proc)
+		return 0;
+	if (sent_by_checkpointer(sig, code))
 		return 0;
 	if (sig == 2 && (targ_triggers & ST_TRIG_BIT(ST_TRIG_FIRST_SIGINT)))
 		first = once_claim(proc, ST_TRIG_FIRST_SIGINT);
