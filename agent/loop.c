@@ -70,26 +70,6 @@ int session_output_busy(void *ctx)
 	return emitter_behind(&s->emitter);
 }
 
-static void arm_timer(struct session *s)
-{
-	struct itimerspec its = {};
-	__u64 next = classifier_next_deadline(&s->classifier);
-	__u64 snap = snapshots_next_deadline(&s->snapshots);
-
-	if (snap && (!next || snap < next))
-		next = snap;
-	/* most passes leave the deadline as it was: spare the system call */
-	if (next == s->timer_deadline_ns)
-		return;
-	s->timer_deadline_ns = next;
-
-	if (next) {
-		its.it_value.tv_sec = next / 1000000000ULL;
-		its.it_value.tv_nsec = next % 1000000000ULL;
-	}
-	timerfd_settime(s->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
-}
-
 /*
  * Writes the exits that the kernel kept in the procs map because the ring
  * buffer had no room for their records, with their final counts, then
@@ -318,9 +298,12 @@ static void reap_child(struct session *s)
 #define SAME_SIGNAL_NS 50000000ULL
 
 /*
- * Whether the traced process pid was sent sig, a SIGINT, SIGTERM or SIGHUP,
- * by process sender (0: the kernel) just now.
+ * How long snaptrig waits before it passes a signal on to COMMAND. A sender
+ * that signals snaptrig and then its whole process group, as timeout(1)
+ * does, may reach COMMAND only after snaptrig has read its own copy.
  */
+#define PASS_ON_DELAY_NS SAME_SIGNAL_NS
+
 /* The ST_PASS_* slot of a SIGINT, SIGTERM or SIGHUP, or -1. */
 static int pass_slot(int sig)
 {
@@ -339,15 +322,19 @@ static int just_now(__u64 ns)
 	return ns && boot_now_ns() - ns < SAME_SIGNAL_NS;
 }
 
-static int was_sent_signal(struct session *s, __u32 pid, int sig, __u32 sender)
+/*
+ * Whether the traced process pid was last sent the signal of pass slot slot
+ * by process sender (0: the kernel), at boot time since_ns or later.
+ */
+static int was_sent_signal(struct session *s, __u32 pid, int slot, __u32 sender,
+			   __u64 since_ns)
 {
-	int slot = pass_slot(sig);
 	struct st_proc proc;
 
 	if (slot < 0 || tracer_read_proc(&s->tracer, pid, &proc) ||
 	    proc.passed_on_by[slot] != sender)
 		return 0;
-	return just_now(proc.passed_on_ns[slot]);
+	return proc.passed_on_ns[slot] && proc.passed_on_ns[slot] >= since_ns;
 }
 
 /*
@@ -358,7 +345,84 @@ static int was_sent_signal(struct session *s, __u32 pid, int sig, __u32 sender)
 static int child_has_signal(struct session *s, const struct signalfd_siginfo *si)
 {
 	return !s->child_reaped && si->ssi_pid &&
-	       was_sent_signal(s, (__u32)s->child, (int)si->ssi_signo, si->ssi_pid);
+	       was_sent_signal(s, (__u32)s->child, pass_slot((int)si->ssi_signo), si->ssi_pid,
+			       boot_now_ns() - SAME_SIGNAL_NS);
+}
+
+/*
+ * Schedules sig, which process sender sent to snaptrig, to be passed on to
+ * COMMAND after PASS_ON_DELAY_NS. A copy that comes while one is pending adds
+ * nothing, as the kernel merges a standard signal that is already pending.
+ */
+static void pass_on_later(struct session *s, int sig, pid_t sender)
+{
+	int slot = pass_slot(sig);
+	__u64 now = boot_now_ns();
+
+	if (slot < 0) {
+		kill(s->child, sig);
+		return;
+	}
+	if (s->pass_on[slot].due_ns)
+		return;
+	s->pass_on[slot].read_ns = now;
+	s->pass_on[slot].due_ns = now + PASS_ON_DELAY_NS;
+	s->pass_on[slot].sender = sender;
+}
+
+static const int pass_signals[ST_PASS_COUNT] = {
+	[ST_PASS_SIGINT] = SIGINT,
+	[ST_PASS_SIGTERM] = SIGTERM,
+	[ST_PASS_SIGHUP] = SIGHUP,
+};
+
+/*
+ * Sends COMMAND the signals whose delay is over at boot time now, except
+ * those of which COMMAND got a copy from the same sender meanwhile. With
+ * wait set, waits for the delays of all pending signals first, because
+ * snaptrig is about to detach.
+ */
+static void pass_on_due(struct session *s, __u64 now, int wait)
+{
+	int slot;
+
+	for (slot = 0; slot < ST_PASS_COUNT; slot++) {
+		struct pass_on *p = &s->pass_on[slot];
+		int sig = pass_signals[slot];
+
+		if (!p->due_ns)
+			continue;
+		/* a reaped pid may belong to another process by now */
+		if (!s->child || s->child_reaped) {
+			p->due_ns = 0;
+			continue;
+		}
+		if (now < p->due_ns && !wait)
+			continue;
+		while (wait && (now = boot_now_ns()) < p->due_ns)
+			usleep((useconds_t)((p->due_ns - now) / 1000 + 1));
+		p->due_ns = 0;
+		if (was_sent_signal(s, (__u32)s->child, slot, (__u32)p->sender,
+				    p->read_ns - SAME_SIGNAL_NS)) {
+			log_info(1, "not passing %s on: COMMAND (pid %d) got it from process %d too",
+				 strsignal(sig), s->child, p->sender);
+			continue;
+		}
+		log_info(1, "passing %s on to COMMAND (pid %d)", strsignal(sig), s->child);
+		kill(s->child, sig);
+	}
+}
+
+/* The earliest boot time at which a signal is due to be passed on, 0 for none. */
+static __u64 pass_on_deadline(const struct session *s)
+{
+	__u64 next = 0;
+	int slot;
+
+	for (slot = 0; slot < ST_PASS_COUNT; slot++)
+		if (s->pass_on[slot].due_ns && (!next || s->pass_on[slot].due_ns < next))
+			next = s->pass_on[slot].due_ns;
+	return next;
 }
 
 /*
@@ -420,14 +484,12 @@ static int handle_signal(struct session *s)
 				continue;
 			}
 			/*
-			 * A terminal's Ctrl-C reaches COMMAND itself; a signal a
-			 * process sent to snaptrig is passed on.
+			 * A terminal's Ctrl-C reaches COMMAND itself. A signal a
+			 * process sent to snaptrig is passed on a little later.
 			 */
 			if ((si.ssi_code == SI_USER || si.ssi_code == SI_QUEUE) &&
-			    !child_has_signal(s, &si)) {
-				log_info(1, "passing %s on to COMMAND (pid %d)", strsignal(sig), s->child);
-				kill(s->child, sig);
-			}
+			    !child_has_signal(s, &si))
+				pass_on_later(s, sig, (pid_t)si.ssi_pid);
 			/* a held process can act on the signal only once its snapshot ends */
 			snapshots_interrupt(&s->snapshots);
 			if (!s->stop_signal) {
@@ -485,6 +547,29 @@ static int all_exited(struct session *s)
 	if (s->classifier.proc_count || snapshots_active(&s->snapshots))
 		return 0;
 	return tracer_count(&s->tracer) == 0;
+}
+
+static void arm_timer(struct session *s)
+{
+	struct itimerspec its = {};
+	__u64 next = classifier_next_deadline(&s->classifier);
+	__u64 snap = snapshots_next_deadline(&s->snapshots);
+	__u64 pass = pass_on_deadline(s);
+
+	if (snap && (!next || snap < next))
+		next = snap;
+	if (pass && (!next || pass < next))
+		next = pass;
+	/* most passes leave the deadline as it was: spare the system call */
+	if (next == s->timer_deadline_ns)
+		return;
+	s->timer_deadline_ns = next;
+
+	if (next) {
+		its.it_value.tv_sec = next / 1000000000ULL;
+		its.it_value.tv_nsec = next % 1000000000ULL;
+	}
+	timerfd_settime(s->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
 static int setup_fds(struct session *s)
@@ -589,6 +674,7 @@ int session_loop(struct session *s)
 		/* the lines of this wakeup go out before the periodic work below */
 		emitter_flush(&s->emitter);
 		now = boot_now_ns();
+		pass_on_due(s, now, 0);
 		classifier_tick(&s->classifier, now);
 		uprobes_tick(s->uprobes, now);
 		snapshots_tick(&s->snapshots, now);
@@ -603,6 +689,7 @@ int session_loop(struct session *s)
 		if (stop || stop_due(s, now) || all_exited(s))
 			break;
 	}
+	pass_on_due(s, boot_now_ns(), 1);
 	return s->emitter.error ? s->emitter.error : err;
 }
 

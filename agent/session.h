@@ -12,6 +12,16 @@
 #include "snapshot.h"
 #include "tracer.h"
 
+/*
+ * A signal that snaptrig got from a process and passes on to COMMAND at
+ * due_ns, unless COMMAND gets its own copy from the same sender before.
+ */
+struct pass_on {
+	__u64 due_ns;			/* boot time, 0 when nothing is pending */
+	__u64 read_ns;			/* boot time when snaptrig read its copy */
+	pid_t sender;
+};
+
 struct session {
 	struct options opts;
 	struct tracer tracer;
@@ -49,6 +59,8 @@ struct session {
 	int stop_signal;		/* the first SIGINT, SIGTERM or SIGHUP, or 0 */
 	pid_t stop_sender;		/* the pid that sent stop_signal, 0 for the kernel */
 	__u64 stop_deadline_ns;		/* launch mode: boot time to stop waiting for COMMAND */
+	/* launch mode: signals to pass on to COMMAND, by ST_PASS_* slot */
+	struct pass_on pass_on[ST_PASS_COUNT];
 };
 
 /*

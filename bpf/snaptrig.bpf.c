@@ -55,7 +55,6 @@ struct {
 #define SI_TKILL_CODE (-6)
 #define SI_DETHREAD_CODE (-7)
 #define SIGNAL_IGNORED 1		/* TRACE_SIGNAL_IGNORED */
-#define PF_IO_WORKER_FLAG 0x00000010	/* PF_IO_WORKER of include/linux/sched.h */
 #define TS_COMPAT_FLAG 0x0002		/* TS_COMPAT of arch/x86/include/asm/thread_info.h */
 #define ENOENT_ERR 2
 
@@ -456,6 +455,23 @@ static __always_inline bool note_stop_while_held(__u32 tgid, int sig)
 }
 
 /*
+ * Whether the current task is one of the agent's checkpointers and generated
+ * signal sig with si_code code, which then belongs to the snapshot and is no
+ * trigger. gdb's PTRACE_ATTACH stops each thread with an SI_KERNEL SIGSTOP
+ * in gdb's context. Other SI_KERNEL signals, such as a timer's or a
+ * terminal's, run in whatever task is current, so they never count. The
+ * signals of the agent itself, such as a SIGINT it passes on, are triggers.
+ */
+static __always_inline bool sent_by_checkpointer(int sig, __s32 code)
+{
+	if (!sent_by_current(code) && !(sig == SIGSTOP_NUMBER && code == SI_KERNEL_CODE))
+		return false;
+	if ((__u32)(bpf_get_current_pid_tgid() >> 32) == targ_agent_tgid)
+		return false;
+	return current_from_agent();
+}
+
+/*
  * Marks the hold of tgid when a SIGCONT comes from anyone but the agent
  * itself, its checkpointers included: the process may then have run during
  * its snapshot. gdb's gcore sends none.
@@ -559,6 +575,8 @@ int BPF_PROG(handle_signal_generate, int sig, struct kernel_siginfo *info,
 		return 0;
 	proc = bpf_map_lookup_elem(&procs, &tgid);
 	if (!proc)
+		return 0;
+	if (sent_by_checkpointer(sig, code))
 		return 0;
 	if (sig == 2 && (targ_triggers & ST_TRIG_BIT(ST_TRIG_FIRST_SIGINT)))
 		first = once_claim(proc, ST_TRIG_FIRST_SIGINT);
@@ -917,10 +935,8 @@ int BPF_PROG(handle_exit, struct task_struct *task)
 			return 0;
 		proc->exit_code = exit_status(task, sig);
 		proc->exit_tid = BPF_CORE_READ(task, pid);
-		if (BPF_CORE_READ(task, flags) & PF_IO_WORKER_FLAG)
-			BPF_CORE_READ_STR_INTO(&proc->exit_comm, task, group_leader, comm);
-		else
-			BPF_CORE_READ_STR_INTO(&proc->exit_comm, task, comm);
+		/* the process's name, as in the record below */
+		BPF_CORE_READ_STR_INTO(&proc->exit_comm, task, group_leader, comm);
 		/*
 		 * The agent reads the entry once exit_ns is set. An atomic
 		 * exchange orders it after the stores above on x86 and arm64.
@@ -930,9 +946,12 @@ int BPF_PROG(handle_exit, struct task_struct *task)
 		return 0;
 	}
 	header_task(&rec->hdr, ST_REC_EXIT, sizeof(*rec), task, bpf_ktime_get_boot_ns());
-	/* io_uring's kernel threads (iou-sqp-, iou-wrk-) may exit last: name the process */
-	if (BPF_CORE_READ(task, flags) & PF_IO_WORKER_FLAG)
-		BPF_CORE_READ_STR_INTO(&rec->hdr.comm, task, group_leader, comm);
+	/*
+	 * tid is the last thread, which may be a renamed worker or an io_uring
+	 * thread, so comm is the process's name: the group leader's, which a
+	 * leader that exited first keeps as a zombie until the whole group exits.
+	 */
+	BPF_CORE_READ_STR_INTO(&rec->hdr.comm, task, group_leader, comm);
 	__builtin_memcpy(rec->calls, proc->calls, sizeof(rec->calls));
 	rec->exit_code = exit_status(task, sig);
 	rec->once_lost = proc->once_lost;

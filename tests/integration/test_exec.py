@@ -12,6 +12,7 @@ from harness import SNAPTRIG, TIMEOUT, SnaptrigTestCase, process_state, tool
 
 SHELL = "/bin/sh"
 TRUE = "/bin/true"
+TIMEOUT_PROGRAM = "/usr/bin/timeout"
 # The shell waits for a line on stdin, so an untraced copy can run while it
 # is traced. Neither /bin/true is the last command, so the shell forks for
 # both instead of replacing itself with the second.
@@ -78,6 +79,27 @@ class ExecTest(SnaptrigTestCase):
         self.assertEqual(shell_exit["seq"], run.records[-2]["seq"],
                          "the shell exits last, right before the stats line")
         self.assertEqual(run.of_type("exec"), [], "bootstrap replaces exec lines")
+
+    def assertExitNamesProcess(self, argv, code):
+        """Run st-renamed with argv: its exit line names the process and a thread of it."""
+        run = self.trace(["-t", "bootstrap"], [tool("st-renamed")] + argv)
+        self.assertEqual(run.wait_exit(), code, run.describe())
+        pid = int(run.wait_fact("pid"))
+        tids = [int(tid) for tid in run.fact_values("tid")]
+        self.assertEqual(len(tids), 3, run.describe())
+        exit_line = self.assertExited(run, pid, code, comm="st-renamed")
+        self.assertIn(exit_line["tid"], [pid] + tids, run.describe())
+        return exit_line, pid, tids
+
+    def test_exit_line_leader_comm(self):
+        """A worker named worker-N exits last: the exit line still has the process's comm."""
+        exit_line, _, tids = self.assertExitNamesProcess(["leader-first"], 3)
+        self.assertIn(exit_line["tid"], tids)
+
+    def test_exit_line_comm_after_return(self):
+        """main() returns while renamed threads run: the exit line has the process's comm."""
+        for _ in range(3):
+            self.assertExitNamesProcess([], 0)
 
     def test_signal_ends_run_after_command_exits(self):
         """COMMAND exits and leaves a traced child: SIGTERM ends the run."""
@@ -212,6 +234,33 @@ class ExecTest(SnaptrigTestCase):
         self.assertEqual(run.wait_exit(timeout=20), 0, run.describe())
         self.assertExited(run, pid, 0)
         self.assertEqual(run.err.lines, [], run.describe())
+
+    def test_background_timeout_one_sigint(self):
+        """timeout(1) signals snaptrig, then its own group: COMMAND gets one SIGINT."""
+        script = ("import os, signal, time\n"
+                  "got = []\n"
+                  "signal.signal(signal.SIGINT, lambda *a: got.append(1))\n"
+                  "print('pid', os.getpid(), flush=True)\n"
+                  "while not got:\n"
+                  "    time.sleep(0.01)\n"
+                  "time.sleep(0.3)\n"
+                  "print('sigints', len(got), flush=True)\n")
+        # the race between snaptrig's read and timeout's second kill goes either way
+        for attempt in range(8):
+            # timeout(1) without --foreground makes a process group of its own
+            run = self.trace(["-t", "sigint"], ["/usr/bin/python3", "-c", script],
+                             wrapper=[TIMEOUT_PROGRAM, "20"])
+            pid = int(run.wait_fact("pid"))
+            run.wait_start()
+            run.interrupt(signal.SIGINT)
+            self.assertEqual(run.wait_exit(timeout=20), 0, run.describe())
+            self.assertEqual(run.fact_values("sigints"), ["1"],
+                             f"attempt {attempt}" + run.describe())
+            lines = run.triggers("sigint", pid=pid)
+            self.assertEqual(len(lines), 1, f"attempt {attempt}" + run.describe())
+            self.assertEqual(lines[0]["detail"]["sender"]["pid"], run.proc.pid)
+            self.assertEqual(lines[0]["detail"]["sender"]["comm"], "timeout")
+            self.assertExited(run, pid, 0)
 
     def test_ignored_sigchld_and_sigpipe_passed_on(self):
         """A parent's ignored SIGCHLD and SIGPIPE: snaptrig still reaps, COMMAND keeps both."""

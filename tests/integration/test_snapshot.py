@@ -367,6 +367,40 @@ class GcoreTest(SnapshotTestCase):
         values = [l for l in out.stdout.splitlines() if l.startswith("$1 = ")]
         self.assertEqual(values, [f"$1 = {COUNTER_BEFORE}"], out.stdout + out.stderr)
 
+    def test_gdb_stops_no_sigstop_line(self):
+        """gcore's SIGSTOPs, one per thread, make no sigstop line, and a kill -STOP does."""
+        script = ("import os, socket, sys, threading, time\n"
+                  "for _ in range(3):\n"
+                  "    threading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n"
+                  "s = socket.socket()\n"
+                  "s.bind(('127.0.0.1', 0))\n"
+                  "print('pid', os.getpid(), flush=True)\n"
+                  "s.listen()\n"
+                  "sys.stdin.read()\n")
+        template = f"{GCORE} -o {self.tmp}/core {{pid}}"
+        # without --freeze there is no hold to mark gdb's stops as the snapshot's
+        run = self.trace(["-t", "first-listen,sigstop", "--max-snapshots", "1",
+                          "--exec", template, "--snapshot-timeout", "20s"],
+                         [PYTHON, "-c", script])
+        pid = int(run.wait_fact("pid"))
+        trigger = run.wait_trigger("first-listen", pid)
+        snap = self.wait_snapshot(run, pid, timeout=20)
+        self.assertFields(run, snap, status="ok", held=False)
+        self.assertServed(run, snap, trigger)
+        core = Path(self.tmp) / f"core.{pid}"
+        self.assertTrue(core.exists(), f"{core} missing: {os.listdir(self.tmp)}")
+        self.assertEqual(run.triggers("sigstop"), [], run.describe())
+
+        self.resume_later(pid)
+        os.kill(pid, signal.SIGSTOP)
+        line = run.wait_trigger("sigstop", pid)
+        os.kill(pid, signal.SIGCONT)
+        self.assertEqual(line["detail"]["sender"]["pid"], os.getpid())
+        run.close_stdin()
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertEqual(len(run.triggers("sigstop")), 1, run.describe())
+        self.assertExited(run, pid, 0)
+
 
 class HoldTest(SnapshotTestCase):
 
