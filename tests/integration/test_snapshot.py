@@ -1558,6 +1558,19 @@ class RequestSocketTest(SnapshotTestCase):
     def serve(self, reply):
         return ReplyServer(self, os.path.join(self.tmp, "checkpointer.sock"), reply)
 
+    def snapshot_with_reply(self, reply, name):
+        """Trace one first-listen request to a server at name that replies reply.
+
+        Return the run and its snapshot line, after the run has ended.
+        """
+        server = ReplyServer(self, os.path.join(self.tmp, name), reply)
+        run, pid = self.trace_counter(["-t", "first-listen", "--request-socket", server.path])
+        snap = self.wait_snapshot(run, pid)
+        self.finish_counter(run, pid)
+
+        self.assertEqual(len(server.requests), 1)
+        return run, snap
+
     def test_reply_ok(self):
         server = self.serve('{"ok":true}')
         run, pid = self.trace_counter(["-t", "first-listen", "--freeze",
@@ -1636,16 +1649,22 @@ class RequestSocketTest(SnapshotTestCase):
         ]
         for number, (reply, reason) in enumerate(cases):
             with self.subTest(reply=reply):
-                server = ReplyServer(self, os.path.join(self.tmp, f"checkpointer{number}.sock"),
-                                     reply)
-                run, pid = self.trace_counter(["-t", "first-listen", "--request-socket",
-                                               server.path])
-                snap = self.wait_snapshot(run, pid)
-                self.finish_counter(run, pid)
-
-                self.assertEqual(len(server.requests), 1)
+                run, snap = self.snapshot_with_reply(reply, f"checkpointer{number}.sock")
                 self.assertFields(run, snap, status="failed", reason="reply",
                                   stderr=f"invalid reply: {reason}: {reply}")
+
+    def test_reply_length_limit(self):
+        """A reply line of up to 4096 bytes before its newline is read, a longer one fails."""
+        cases = [(4095, "ok", ""), (4096, "ok", ""),
+                 (4097, "failed", "reply longer than 4096 bytes")]
+        for length, status, stderr in cases:
+            with self.subTest(length=length):
+                reply = '{"ok":true,"x":"' + "b" * (length - 18) + '"}'
+                self.assertEqual(len(reply), length)
+                run, snap = self.snapshot_with_reply(reply, f"checkpointer{length}.sock")
+                self.assertFields(run, snap, status=status, stderr=stderr)
+                if status == "failed":
+                    self.assertEqual(snap["reason"], "reply", run.describe())
 
     def test_no_reply_times_out(self):
         server = self.serve(None)
