@@ -1857,6 +1857,22 @@ class BadInputTest(SnapshotTestCase):
                     f"cannot use '{path}' for --request-socket: the file exists and is not a "
                     "socket; give the socket that the checkpointer service listens on")
 
+    def test_request_socket_is_control(self):
+        """--request-socket naming the --control socket, in any spelling, is a usage error."""
+        control = os.path.join(self.tmp, "control.sock")
+        os.mkdir(os.path.join(self.tmp, "dir"))
+        os.symlink(self.tmp, os.path.join(self.tmp, "link"))
+        spellings = [control, os.path.join(self.tmp, ".", "control.sock"),
+                     os.path.join(self.tmp, "dir", "..", "control.sock"),
+                     os.path.join(self.tmp, "link", "control.sock")]
+        for path in spellings:
+            with self.subTest(path=path):
+                self.assertUsageError(
+                    ["-t", "explicit", "--control", control, "--request-socket", path],
+                    f"--request-socket '{path}' and --control '{control}' name the same "
+                    "socket: give the socket that the checkpointer service listens on")
+                self.assertFalse(os.path.exists(control), "the control socket was created")
+
     def test_unbalanced_brace(self):
         self.assertUsageError(["-t", "first-listen", "--exec", "sh -c 'echo {'"],
                               "invalid template 'sh -c 'echo {'' for --exec: "
