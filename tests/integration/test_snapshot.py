@@ -319,7 +319,7 @@ class GcoreTest(SnapshotTestCase):
         snaps = [line for line in run.out.lines if " snapshot " in line]
         self.assertEqual(len(snaps), 1, run.describe())
         self.assertRegex(snaps[0],
-                         rf"^# \d\d:\d\d:\d\d\.\d{{6}} snapshot {pid} ok held=0ms exit=0$")
+                         rf"^# \d\d:\d\d:\d\d\.\d{{6}} snapshot {pid} ok held=no exit=0$")
 
     def test_text_snapshot_line_failed(self):
         run = self.trace(["--format", "text", "-t", "bootstrap", "--exec", "/bin/false"],
@@ -327,7 +327,7 @@ class GcoreTest(SnapshotTestCase):
         self.assertEqual(run.wait_exit(check=False), 0, run.describe())
         snaps = [line.split()[2:] for line in run.out.lines if " snapshot " in line]
         self.assertEqual(len(snaps), 1, run.describe())
-        self.assertEqual(snaps[0][2:], ["failed", "exit-code", "held=0ms", "exit=1"],
+        self.assertEqual(snaps[0][2:], ["failed", "exit-code", "held=no", "exit=1"],
                          run.describe())
 
     def test_text_trigger_line_says_held(self):
@@ -339,6 +339,22 @@ class GcoreTest(SnapshotTestCase):
         self.assertEqual(len(boots), 1, run.describe())
         self.assertEqual(boots[0][1:], [boots[0][1], boots[0][1], "sleep", "filename=/bin/sleep",
                                         f"ppid={run.pid}", "held=yes"])
+
+    def test_text_snapshot_line_held_ms(self):
+        """A held request's text line says held=yes and the hold's duration in held_ms."""
+        run = self.trace(["--format", "text", "-t", "bootstrap", "--freeze",
+                          "--exec", "/bin/sleep 0.2"], ["/bin/sleep", "0.1"])
+        self.assertEqual(run.wait_exit(check=False), 0, run.describe())
+        boots = [value.split() for _, value in run.facts
+                 if isinstance(value, str) and value.split()[:1] == ["bootstrap"]]
+        self.assertEqual(len(boots), 1, run.describe())
+        snaps = [line for line in run.out.lines if " snapshot " in line]
+        self.assertEqual(len(snaps), 1, run.describe())
+        found = re.fullmatch(rf"# \d\d:\d\d:\d\d\.\d{{6}} snapshot {boots[0][1]} ok "
+                             r"held=yes held_ms=(\d+) exit=0", snaps[0])
+        self.assertIsNotNone(found, run.describe())
+        self.assertGreaterEqual(int(found.group(1)), 200, run.describe())
+        self.assertLess(int(found.group(1)), 200 + TIMEOUT_SLACK * 1000, run.describe())
 
     def test_gcore_at_first_listen(self):
         """The core contains the counter as it was at listen(2), not after it."""
