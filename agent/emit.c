@@ -1255,16 +1255,19 @@ void emit_snapshot(struct emitter *e, const struct snapshot_report *r)
 	size_t i;
 
 	if (e->format == FORMAT_TEXT) {
-		char when[JSON_TIME_LEN], ended_by[32] = "";
+		char when[JSON_TIME_LEN], held[48] = " held=no", ended_by[32] = "";
 
+		/* held= is yes or no as on trigger lines, and the duration has its own key */
+		if (r->held)
+			snprintf(held, sizeof(held), " held=yes held_ms=%llu",
+				 (unsigned long long)(r->held_ns / 1000000));
 		if (r->exit_code >= 0)
 			snprintf(ended_by, sizeof(ended_by), " exit=%d", r->exit_code);
 		else if (r->term_signal)
 			snprintf(ended_by, sizeof(ended_by), " signal=%d", r->term_signal);
-		out_printf(e, "# %.15s snapshot %u %s%s%s held=%llums%s%s\n", time_of_day(e, when),
+		out_printf(e, "# %.15s snapshot %u %s%s%s%s%s%s\n", time_of_day(e, when),
 			   r->pid, r->status, r->reason ? " " : "", r->reason ? r->reason : "",
-			   (unsigned long long)(r->held_ns / 1000000), ended_by,
-			   r->continued > 0 ? " continued=yes" : "");
+			   held, ended_by, r->continued > 0 ? " continued=yes" : "");
 		e->seq++;
 		return;
 	}

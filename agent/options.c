@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -630,23 +631,72 @@ static int check_snapshot_options(struct options *opts)
 }
 
 /*
- * Rejects -o and --control naming one file, which would first be opened as
- * the output and then fail as a socket path, leaving a file behind.
+ * Writes to out the absolute path that path names, with its directory
+ * resolved and its last component kept, so that two spellings of a file that
+ * does not exist yet compare equal. Returns 0, or -1 when the directory
+ * cannot be resolved or the path ends in a directory name.
  */
-static int check_output_paths(const struct options *opts)
+static int resolve_directory_of(const char *path, char out[PATH_MAX])
 {
-	struct stat output_st, control_st;
-	int same;
+	char directory[PATH_MAX], resolved[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	const char *name = slash ? slash + 1 : path;
+	size_t directory_len = slash ? (size_t)(slash - path) : 0;
 
-	if (!opts->output_path || !opts->control_path || opts->request_snapshot_pid)
+	if (!*name || !strcmp(name, ".") || !strcmp(name, "..") || directory_len >= PATH_MAX)
+		return -1;
+	if (!slash) {
+		strcpy(directory, ".");
+	} else if (!directory_len) {
+		strcpy(directory, "/");
+	} else {
+		memcpy(directory, path, directory_len);
+		directory[directory_len] = '\0';
+	}
+	if (!realpath(directory, resolved))
+		return -1;
+	if (snprintf(out, PATH_MAX, "%s/%s", strcmp(resolved, "/") ? resolved : "", name) >= PATH_MAX)
+		return -1;
+	return 0;
+}
+
+/*
+ * Whether paths a and b name one file: the same text, one existing file
+ * reached through any spelling or symlink, or the same name in the same
+ * directory for files that do not exist yet.
+ * NOTE: a symlink whose target does not exist yet is compared by its own name.
+ */
+static bool paths_name_same_file(const char *a, const char *b)
+{
+	char a_full[PATH_MAX], b_full[PATH_MAX];
+	struct stat a_st, b_st;
+
+	if (!strcmp(a, b))
+		return true;
+	if (stat(a, &a_st) == 0 && stat(b, &b_st) == 0)
+		return a_st.st_dev == b_st.st_dev && a_st.st_ino == b_st.st_ino;
+	return resolve_directory_of(a, a_full) == 0 && resolve_directory_of(b, b_full) == 0 &&
+	       !strcmp(a_full, b_full);
+}
+
+/*
+ * Rejects -o and --control naming one file, which would first be opened as
+ * the output and then fail as a socket path, leaving a file behind. Rejects
+ * --request-socket naming the --control socket too, because each request
+ * would then reach snaptrig's own control server and fail.
+ */
+static int check_socket_paths(const struct options *opts)
+{
+	if (!opts->control_path || opts->request_snapshot_pid)
 		return 0;
-	same = strcmp(opts->output_path, opts->control_path) == 0;
-	if (!same && stat(opts->output_path, &output_st) == 0 &&
-	    stat(opts->control_path, &control_st) == 0)
-		same = output_st.st_dev == control_st.st_dev && output_st.st_ino == control_st.st_ino;
-	if (same) {
+	if (opts->output_path && paths_name_same_file(opts->output_path, opts->control_path)) {
 		log_error("-o '%s' and --control '%s' name the same file: give each its own path",
 			  opts->output_path, opts->control_path);
+		return -EINVAL;
+	}
+	if (opts->request_socket && paths_name_same_file(opts->request_socket, opts->control_path)) {
+		log_error("--request-socket '%s' and --control '%s' name the same socket: give the socket that the checkpointer service listens on",
+			  opts->request_socket, opts->control_path);
 		return -EINVAL;
 	}
 	return 0;
@@ -733,7 +783,7 @@ int options_parse(int argc, char **argv, struct options *opts)
 	err = check_probe_options(opts);
 	if (err)
 		return err;
-	err = check_output_paths(opts);
+	err = check_socket_paths(opts);
 	if (err)
 		return err;
 	err = check_targets(opts);

@@ -1133,11 +1133,12 @@ static void read_reply(struct snapshot_job *job)
 {
 	ssize_t n;
 
-	while (job->reply_len < sizeof(job->reply) - 1) {
+	/* read at most one byte past the limit, where the '\n' of a full line is */
+	while (job->reply_len < REPLY_LINE_MAX + 1) {
 		char *newline;
 
 		n = read(job->sock_fd, job->reply + job->reply_len,
-			 sizeof(job->reply) - 1 - job->reply_len);
+			 REPLY_LINE_MAX + 1 - job->reply_len);
 		if (n < 0 && errno == EAGAIN)
 			return;
 		if (n <= 0) {
@@ -1161,7 +1162,7 @@ static void read_reply(struct snapshot_job *job)
 		}
 	}
 	job->exited = 1;
-	snprintf(job->tail, sizeof(job->tail), "reply longer than %zu bytes", sizeof(job->reply));
+	snprintf(job->tail, sizeof(job->tail), "reply longer than %d bytes", REPLY_LINE_MAX);
 }
 
 /*

@@ -16,6 +16,9 @@
 #include "template.h"
 #include "tracer.h"
 
+/* Maximum bytes of a --request-socket reply line, not counting its '\n' */
+#define REPLY_LINE_MAX 4096
+
 enum hold_kind {
 	HOLD_NONE,
 	HOLD_KERNEL,	/* stopped by the BPF program at the trigger point */
@@ -53,7 +56,7 @@ struct snapshot_job {
 	size_t tail_len;
 	size_t reply_len;
 	char tail[1024];		/* the end of the command's stderr, or the reply's error */
-	char reply[4096];
+	char reply[REPLY_LINE_MAX + 2];	/* the line, its '\n' and a NUL */
 };
 
 struct snapshot_pstate {

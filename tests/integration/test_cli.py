@@ -475,6 +475,11 @@ class CliTest(SnaptrigTestCase):
                               f"-o '{path}' and --control '{path}' name the same file: "
                               "give each its own path")
         self.assertFalse(os.path.exists(path), "the output file was created")
+        # so is a second spelling of a file that does not exist yet
+        other = os.path.join(self.tmp, ".", "same")
+        self.assertUsageError(["-o", path, "--control", other, "--", TRUE],
+                              f"-o '{path}' and --control '{other}' name the same file")
+        self.assertFalse(os.path.exists(path), "the output file was created")
         # an existing file reached by two spellings is the same file too
         with open(path, "w", encoding="utf-8"):
             pass

@@ -319,7 +319,7 @@ class GcoreTest(SnapshotTestCase):
         snaps = [line for line in run.out.lines if " snapshot " in line]
         self.assertEqual(len(snaps), 1, run.describe())
         self.assertRegex(snaps[0],
-                         rf"^# \d\d:\d\d:\d\d\.\d{{6}} snapshot {pid} ok held=0ms exit=0$")
+                         rf"^# \d\d:\d\d:\d\d\.\d{{6}} snapshot {pid} ok held=no exit=0$")
 
     def test_text_snapshot_line_failed(self):
         run = self.trace(["--format", "text", "-t", "bootstrap", "--exec", "/bin/false"],
@@ -327,7 +327,7 @@ class GcoreTest(SnapshotTestCase):
         self.assertEqual(run.wait_exit(check=False), 0, run.describe())
         snaps = [line.split()[2:] for line in run.out.lines if " snapshot " in line]
         self.assertEqual(len(snaps), 1, run.describe())
-        self.assertEqual(snaps[0][2:], ["failed", "exit-code", "held=0ms", "exit=1"],
+        self.assertEqual(snaps[0][2:], ["failed", "exit-code", "held=no", "exit=1"],
                          run.describe())
 
     def test_text_trigger_line_says_held(self):
@@ -339,6 +339,22 @@ class GcoreTest(SnapshotTestCase):
         self.assertEqual(len(boots), 1, run.describe())
         self.assertEqual(boots[0][1:], [boots[0][1], boots[0][1], "sleep", "filename=/bin/sleep",
                                         f"ppid={run.pid}", "held=yes"])
+
+    def test_text_snapshot_line_held_ms(self):
+        """A held request's text line says held=yes and the hold's duration in held_ms."""
+        run = self.trace(["--format", "text", "-t", "bootstrap", "--freeze",
+                          "--exec", "/bin/sleep 0.2"], ["/bin/sleep", "0.1"])
+        self.assertEqual(run.wait_exit(check=False), 0, run.describe())
+        boots = [value.split() for _, value in run.facts
+                 if isinstance(value, str) and value.split()[:1] == ["bootstrap"]]
+        self.assertEqual(len(boots), 1, run.describe())
+        snaps = [line for line in run.out.lines if " snapshot " in line]
+        self.assertEqual(len(snaps), 1, run.describe())
+        found = re.fullmatch(rf"# \d\d:\d\d:\d\d\.\d{{6}} snapshot {boots[0][1]} ok "
+                             r"held=yes held_ms=(\d+) exit=0", snaps[0])
+        self.assertIsNotNone(found, run.describe())
+        self.assertGreaterEqual(int(found.group(1)), 200, run.describe())
+        self.assertLess(int(found.group(1)), 200 + TIMEOUT_SLACK * 1000, run.describe())
 
     def test_gcore_at_first_listen(self):
         """The core contains the counter as it was at listen(2), not after it."""
@@ -1592,6 +1608,19 @@ class RequestSocketTest(SnapshotTestCase):
     def serve(self, reply):
         return ReplyServer(self, os.path.join(self.tmp, "checkpointer.sock"), reply)
 
+    def snapshot_with_reply(self, reply, name):
+        """Trace one first-listen request to a server at name that replies reply.
+
+        Return the run and its snapshot line, after the run has ended.
+        """
+        server = ReplyServer(self, os.path.join(self.tmp, name), reply)
+        run, pid = self.trace_counter(["-t", "first-listen", "--request-socket", server.path])
+        snap = self.wait_snapshot(run, pid)
+        self.finish_counter(run, pid)
+
+        self.assertEqual(len(server.requests), 1)
+        return run, snap
+
     def test_reply_ok(self):
         server = self.serve('{"ok":true}')
         run, pid = self.trace_counter(["-t", "first-listen", "--freeze",
@@ -1670,16 +1699,22 @@ class RequestSocketTest(SnapshotTestCase):
         ]
         for number, (reply, reason) in enumerate(cases):
             with self.subTest(reply=reply):
-                server = ReplyServer(self, os.path.join(self.tmp, f"checkpointer{number}.sock"),
-                                     reply)
-                run, pid = self.trace_counter(["-t", "first-listen", "--request-socket",
-                                               server.path])
-                snap = self.wait_snapshot(run, pid)
-                self.finish_counter(run, pid)
-
-                self.assertEqual(len(server.requests), 1)
+                run, snap = self.snapshot_with_reply(reply, f"checkpointer{number}.sock")
                 self.assertFields(run, snap, status="failed", reason="reply",
                                   stderr=f"invalid reply: {reason}: {reply}")
+
+    def test_reply_length_limit(self):
+        """A reply line of up to 4096 bytes before its newline is read, a longer one fails."""
+        cases = [(4095, "ok", ""), (4096, "ok", ""),
+                 (4097, "failed", "reply longer than 4096 bytes")]
+        for length, status, stderr in cases:
+            with self.subTest(length=length):
+                reply = '{"ok":true,"x":"' + "b" * (length - 18) + '"}'
+                self.assertEqual(len(reply), length)
+                run, snap = self.snapshot_with_reply(reply, f"checkpointer{length}.sock")
+                self.assertFields(run, snap, status=status, stderr=stderr)
+                if status == "failed":
+                    self.assertEqual(snap["reason"], "reply", run.describe())
 
     def test_no_reply_times_out(self):
         server = self.serve(None)
@@ -1871,6 +1906,22 @@ class BadInputTest(SnapshotTestCase):
                     ["-t", "first-listen", "--request-socket", path],
                     f"cannot use '{path}' for --request-socket: the file exists and is not a "
                     "socket; give the socket that the checkpointer service listens on")
+
+    def test_request_socket_is_control(self):
+        """--request-socket naming the --control socket, in any spelling, is a usage error."""
+        control = os.path.join(self.tmp, "control.sock")
+        os.mkdir(os.path.join(self.tmp, "dir"))
+        os.symlink(self.tmp, os.path.join(self.tmp, "link"))
+        spellings = [control, os.path.join(self.tmp, ".", "control.sock"),
+                     os.path.join(self.tmp, "dir", "..", "control.sock"),
+                     os.path.join(self.tmp, "link", "control.sock")]
+        for path in spellings:
+            with self.subTest(path=path):
+                self.assertUsageError(
+                    ["-t", "explicit", "--control", control, "--request-socket", path],
+                    f"--request-socket '{path}' and --control '{control}' name the same "
+                    "socket: give the socket that the checkpointer service listens on")
+                self.assertFalse(os.path.exists(control), "the control socket was created")
 
     def test_unbalanced_brace(self):
         self.assertUsageError(["-t", "first-listen", "--exec", "sh -c 'echo {'"],
