@@ -430,7 +430,9 @@ static __u64 pass_on_deadline(const struct session *s)
  * kill(2) of a whole process group by another traced process, which then
  * signalled itself too. Launch mode leaves COMMAND in snaptrig's group, as
  * does a script that starts snaptrig -p on itself, so such a signal is the
- * workload's own and no request to stop tracing.
+ * workload's own and no request to stop tracing. A signal from snaptrig's
+ * parent always counts, even when the parent is traced: timeout(1) signals
+ * its child and then its own group.
  */
 static int from_traced_group_kill(struct session *s, const struct signalfd_siginfo *si)
 {
@@ -438,7 +440,7 @@ static int from_traced_group_kill(struct session *s, const struct signalfd_sigin
 
 	if (si->ssi_code != SI_USER && si->ssi_code != SI_QUEUE)
 		return 0;
-	if (!si->ssi_pid || slot < 0)
+	if (!si->ssi_pid || slot < 0 || si->ssi_pid == (__u32)getppid())
 		return 0;
 	/* COMMAND may have exited, and left the kernel's map, before snaptrig read it */
 	if (s->child && si->ssi_pid == (__u32)s->child)

@@ -8,8 +8,8 @@ import subprocess
 import time
 import unittest
 
-from harness import (PYTHON, TIMEOUT, SnaptrigTestCase, log_pid, process_state, tool,
-                     wait_state)
+from harness import (PYTHON, SNAPTRIG, TIMEOUT, SnaptrigTestCase, log_pid, process_state,
+                     tool, wait_state)
 
 # The start of each holder program below: raise the descriptor limit to
 # hold count descriptors (argv[1]) and a few more, or exit saying why not.
@@ -151,6 +151,29 @@ class AttachTest(SnaptrigTestCase):
         self.wait_agent_opens(run, "anon_inode:bpf-prog")
         target.proc.kill()
         target.proc.wait()
+
+    def test_traced_parent_timeout_stops_agent(self):
+        """timeout(1) ends a snaptrig that traces timeout itself: a signal
+        from snaptrig's parent counts even when the parent is traced."""
+        started = time.monotonic()
+        wrapper = subprocess.Popen(["/usr/bin/timeout", "-s", "TERM", "2", "/bin/sh", "-c",
+                                    f'exec {SNAPTRIG} -t first-listen -p "$PPID"'],
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE)
+        self.register(wrapper)
+        try:
+            code = wrapper.wait(TIMEOUT + 5)
+        except subprocess.TimeoutExpired:
+            # end the snaptrig that this test started, timeout's only child
+            with open(f"/proc/{wrapper.pid}/task/{wrapper.pid}/children", encoding="ascii") as f:
+                for child in f.read().split():
+                    os.kill(int(child), signal.SIGKILL)
+            self.fail("snaptrig ignored the SIGTERM of timeout(1), its traced parent")
+        err = wrapper.stderr.read().decode(errors="replace")
+        # 124: timeout's status when it had to signal its command
+        self.assertEqual(code, 124, err)
+        self.assertLess(time.monotonic() - started, TIMEOUT)
+        self.assertNotIn("ignoring", err)
 
     def test_target_exits_during_load(self):
         """A target checked at start that exits before the attach is only not traced."""
