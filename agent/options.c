@@ -627,6 +627,16 @@ static int check_snapshot_options(struct options *opts)
 		opts->snapshot_on = opts->triggers;
 	if (requests && !opts->snapshot_timeout_ns)
 		opts->snapshot_timeout_ns = SNAPSHOT_TIMEOUT_DEFAULT_NS;
+	/* the cooldown runs from the end of a request, so a period as long skips every other one */
+	if (requests && (opts->snapshot_on & ST_TRIG_BIT(ST_TRIG_PERIODIC_INTERVAL)) &&
+	    opts->cooldown_ns >= opts->interval_ns) {
+		char interval[DURATION_FORMAT_LEN], cooldown[DURATION_FORMAT_LEN];
+
+		duration_format(opts->interval_ns, interval, sizeof(interval));
+		duration_format(opts->cooldown_ns, cooldown, sizeof(cooldown));
+		log_error("warning: --snapshot-interval %s is not longer than --cooldown %s, which counts from the end of each snapshot request, so about every other periodic-interval request will be skipped; make the interval longer or the cooldown shorter",
+			  interval, cooldown);
+	}
 	return 0;
 }
 

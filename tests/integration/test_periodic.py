@@ -1,13 +1,33 @@
 """periodic-interval: numbered lines per process at the snapshot interval."""
 
+import subprocess
 import unittest
 
-from harness import SnaptrigTestCase
+from harness import SNAPTRIG, TIMEOUT, SnaptrigTestCase
 
 SLEEP = "/bin/sleep"
 
 
 class PeriodicTest(SnaptrigTestCase):
+
+    def test_interval_within_cooldown_warned(self):
+        """A snapshot interval no longer than the cooldown gets a warning, since
+        the cooldown then skips about every other periodic request."""
+        cases = [("1s", "1s", True), ("500ms", "1s", True), ("2s", "1s", False),
+                 ("1s", "0s", False)]
+        for interval, cooldown, warned in cases:
+            with self.subTest(interval=interval, cooldown=cooldown):
+                result = subprocess.run([str(SNAPTRIG), "-t", "periodic-interval",
+                                         "--snapshot-interval", interval, "--cooldown", cooldown,
+                                         "--exec", "/bin/true", "--", "/bin/true"],
+                                        stdin=subprocess.DEVNULL, capture_output=True,
+                                        text=True, timeout=TIMEOUT)
+                expected = [f"snaptrig: warning: --snapshot-interval {interval} is not longer "
+                            f"than --cooldown {cooldown}, which counts from the end of each "
+                            "snapshot request, so about every other periodic-interval request "
+                            "will be skipped; make the interval longer or the cooldown shorter"]
+                self.assertEqual(result.returncode, 0, result.stderr)
+                self.assertEqual(result.stderr.splitlines(), expected if warned else [])
 
     def assertNumbered(self, lines, interval_ns, run):
         self.assertEqual([l["detail"]["number"] for l in lines],
