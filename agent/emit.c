@@ -999,6 +999,7 @@ static void text_detail(struct emitter *e, size_t *len, const struct line *line)
 		text_append(e, len, "call=%s count=%llu coalesced=%s", call_name(line->call),
 			    (unsigned long long)line->count, line->coalesced ? "yes" : "no");
 		text_calls(e, len, line);
+		text_append(e, len, " source=%s", line->call == ST_CALL_MARKER ? "marker" : "syscall");
 		/* as in JSON: only the line that opened the window has the record of its call path */
 		if (line->record && line->record->kind == ST_REC_CALLS && line->call != ST_CALL_MARKER)
 			text_append(e, len, " via=%s",

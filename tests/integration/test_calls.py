@@ -107,11 +107,12 @@ class CallsTest(SnaptrigTestCase):
         self.assertEqual(len(lines), 2, run.describe())
         rest = expected["getrandom"] - 1
         self.assertEqual(lines[0][4:], ["call=getrandom", "count=1", "coalesced=no",
-                                        "via=syscall"])
+                                        "source=syscall", "via=syscall"])
         self.assertEqual(lines[1][4:], ["call=getrandom", f"count={rest + expected['clock_gettime']}",
                                         "coalesced=yes",
                                         f"calls=getrandom:{rest},"
-                                        f"clock_gettime:{expected['clock_gettime']}"])
+                                        f"clock_gettime:{expected['clock_gettime']}",
+                                        "source=syscall"])
 
     def assertGetrandomWindows(self, args, cooldown, shape):
         """Run st-nondet with args and check the (count, coalesced) of each line.

@@ -93,6 +93,18 @@ class ExplicitTest(SnaptrigTestCase):
         self.assertIs(lines[0]["detail"]["coalesced"], False)
         self.assertEqual(lines[0]["detail"]["count"], 1)
 
+    def test_text_transaction_marker_source(self):
+        """A text transaction line from a marker says source=marker, as JSON does."""
+        run = self.trace(["-t", "transaction", "--cooldown", "0s", "--format", "text"],
+                         [tool("st-marker"), "-n", "0", "-m", "2", "-p", "30"])
+        self.assertEqual(run.wait_exit(check=False), 0, run.describe())
+        lines = [value.split() for _, value in run.facts
+                 if isinstance(value, str) and value.split()[:1] == ["transaction"]]
+        self.assertEqual(len(lines), 2, run.describe())
+        for line in lines:
+            self.assertEqual(line[4:], ["call=marker", "count=1", "coalesced=no",
+                                        "source=marker"])
+
     def test_snapshot_not_transaction(self):
         """Only the selected trigger's marker reports."""
         run = self.trace(["-t", "explicit"], [tool("st-marker"), "-n", "1", "-m", "3"])
