@@ -269,6 +269,10 @@ static void attach_markers(struct uprobes *u, const char *path)
 			u->markers_off = true;
 			return;
 		}
+		/*
+		 * NOTE: the uprobes stay on the inode, so a file overwritten in
+		 * place gets the breakpoints at the old offsets in its new code.
+		 */
 		link = bpf_program__attach_usdt(progs[i], -1, path, USDT_PROVIDER, marker_names[i],
 						NULL);
 		if (!link) {
@@ -328,13 +332,14 @@ static void examine_path(struct uprobes *u, const char *path)
 /*
  * Examines one line of the maps file under proc, a /proc directory of the
  * process, when it maps a file executable. A path that names another file in
- * the agent's mount namespace is reached through map_files under proc instead.
+ * the agent's mount namespace, or none (a deleted file, a memfd), is reached
+ * through map_files under proc instead.
  */
 static void examine_maps_line(struct uprobes *u, const char *proc, const char *line)
 {
 	unsigned long start, end, ino;
 	unsigned int major_nr, minor_nr;
-	char perms[5], path[PATH_MAX];
+	char perms[5], path[PATH_MAX], *deleted;
 	struct stat st;
 	int path_at = 0;
 	dev_t dev;
@@ -342,10 +347,14 @@ static void examine_maps_line(struct uprobes *u, const char *proc, const char *l
 	if (sscanf(line, "%lx-%lx %4s %*x %x:%x %lu %n", &start, &end, perms, &major_nr,
 		   &minor_nr, &ino, &path_at) != 6 || !path_at)
 		return;
-	if (perms[2] != 'x' || line[path_at] != '/' || strstr(line + path_at, " (deleted)"))
+	if (perms[2] != 'x' || line[path_at] != '/')
 		return;
 	snprintf(path, sizeof(path), "%s", line + path_at);
 	path[strcspn(path, "\n")] = '\0';
+	/* the name stays in messages, and stat() below fails or finds another file */
+	deleted = strstr(path, " (deleted)");
+	if (deleted && !deleted[strlen(" (deleted)")])
+		*deleted = '\0';
 	dev = makedev(major_nr, minor_nr);
 	if (stat(path, &st) || st.st_dev != dev || st.st_ino != ino) {
 		char mapped[PATH_MAX];

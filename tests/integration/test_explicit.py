@@ -203,10 +203,19 @@ class ExplicitTest(SnaptrigTestCase):
         lines = run.triggers("explicit")
         self.assertEqual([l["pid"] for l in lines], [pid, pid], run.describe())
 
-    def attach_to_marker(self, flags):
-        """Attach to an st-marker with flags that places two markers; return its pid and lines."""
-        target = self.spawn([tool("st-marker"), *flags, "-d", "1500", "-n", "2", "-w"])
+    def attach_to_marker(self, flags, delete_file=False):
+        """Attach to an st-marker with flags that places two markers; return its pid and lines.
+
+        With delete_file, a copy of st-marker runs and its file is deleted first.
+        """
+        program = tool("st-marker")
+        if delete_file:
+            program = os.path.join(self.tmp, "st-marker-copy")
+            shutil.copy(tool("st-marker"), program)
+        target = self.spawn([program, *flags, "-d", "1500", "-n", "2", "-w"])
         pid = int(target.wait_fact("pid"))
+        if delete_file:
+            os.unlink(program)
         if "-l" in flags:
             self.assertEqual(wait_state(pid, {"Z"}), "Z")
         run = self.trace(["-p", str(pid), "-t", "explicit"], stdin=subprocess.DEVNULL)
@@ -221,6 +230,11 @@ class ExplicitTest(SnaptrigTestCase):
 
     def test_attach_running_process(self):
         pid, lines = self.attach_to_marker([])
+        self.assertEqual([l["tid"] for l in lines], [pid, pid])
+
+    def test_attach_deleted_executable(self):
+        """The markers of a running program whose file was deleted are attached."""
+        pid, lines = self.attach_to_marker([], delete_file=True)
         self.assertEqual([l["tid"] for l in lines], [pid, pid])
 
     def test_attach_leader_exited(self):
