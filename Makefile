@@ -53,7 +53,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS) $(SKELS)
-.PHONY: all clean check unit integration install vmlinux help fuzz bench
+.PHONY: all clean check unit integration install uninstall vmlinux help fuzz bench
 
 all: $(OUT)/snaptrig $(TOOLS) $(UNIT_TESTS)
 
@@ -63,6 +63,7 @@ help:
 	@echo 'make unit         run the unit tests only'
 	@echo 'make integration  run the integration tests only (root)'
 	@echo 'make install      install the agent and man page under $$(DESTDIR)$$(PREFIX)'
+	@echo 'make uninstall    remove what make install installed'
 	@echo 'make vmlinux      regenerate build/vmlinux.h from the running kernel'
 	@echo 'make fuzz         run each libFuzzer target for FUZZ_SECONDS (default 20)'
 	@echo 'make bench        run the benchmarks and write docs/BENCH.md'
@@ -162,6 +163,15 @@ install: $(OUT)/snaptrig
 	install -D -m 0644 include/snaptrig.h $(DESTDIR)$(PREFIX)/include/snaptrig.h
 	install -D -m 0644 docs/snaptrig.8 $(DESTDIR)$(PREFIX)/share/man/man8/snaptrig.8
 	install -D -m 0644 docs/snaptrig.schema.json $(DESTDIR)$(PREFIX)/share/doc/snaptrig/snaptrig.schema.json
+	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/snaptrig/README.md
+	install -D -m 0644 docs/BENCH.md $(DESTDIR)$(PREFIX)/share/doc/snaptrig/BENCH.md
+	install -D -m 0644 docs/control-protocol.md $(DESTDIR)$(PREFIX)/share/doc/snaptrig/control-protocol.md
+	install -D -m 0644 docs/request-protocol.md $(DESTDIR)$(PREFIX)/share/doc/snaptrig/request-protocol.md
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/sbin/snaptrig $(DESTDIR)$(PREFIX)/include/snaptrig.h
+	rm -f $(DESTDIR)$(PREFIX)/share/man/man8/snaptrig.8
+	rm -rf $(DESTDIR)$(PREFIX)/share/doc/snaptrig
 
 clean:
 	$(Q)rm -rf $(OUT)

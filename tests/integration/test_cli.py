@@ -45,6 +45,25 @@ def line_shape(lines):
 
 class CliTest(SnaptrigTestCase):
 
+    def test_install_and_uninstall(self):
+        """make install puts the agent, header, man page and docs under DESTDIR,
+        and make uninstall removes every one of them."""
+        root = os.path.join(self.tmp, "root")
+        expected = sorted(["sbin/snaptrig", "include/snaptrig.h", "share/man/man8/snaptrig.8",
+                           "share/doc/snaptrig/snaptrig.schema.json",
+                           "share/doc/snaptrig/README.md", "share/doc/snaptrig/BENCH.md",
+                           "share/doc/snaptrig/control-protocol.md",
+                           "share/doc/snaptrig/request-protocol.md"])
+        subprocess.run(["make", "-s", "-C", str(ROOT), "install", f"DESTDIR={root}",
+                        "PREFIX=/usr"], check=True, capture_output=True, timeout=60)
+        installed = sorted(os.path.relpath(os.path.join(d, f), os.path.join(root, "usr"))
+                           for d, _, files in os.walk(root) for f in files)
+        self.assertEqual(installed, expected)
+        subprocess.run(["make", "-s", "-C", str(ROOT), "uninstall", f"DESTDIR={root}",
+                        "PREFIX=/usr"], check=True, capture_output=True, timeout=60)
+        left = [os.path.join(d, f) for d, _, files in os.walk(root) for f in files]
+        self.assertEqual(left, [])
+
     def run_agent(self, args):
         """Run snaptrig to completion; return (exit code, stdout, stderr lines)."""
         proc = subprocess.run([str(SNAPTRIG)] + args, stdin=subprocess.DEVNULL,
