@@ -306,12 +306,13 @@ class TracedRun:
     """One snaptrig process and the lines it and its traced command print."""
 
     def __init__(self, test, args, command=None, stdin=subprocess.PIPE,
-                 env=None, cwd=None, allow_lost=False, new_session=False):
+                 env=None, cwd=None, allow_lost=False, new_session=False, wrapper=()):
         self.test = test
         # Flood tests overflow the ring buffer on purpose and check the lost
         # lines themselves, so check_stream skips its "no lost lines" rule.
         self.allow_lost = allow_lost
-        self.argv = [str(SNAPTRIG)] + list(args)
+        # wrapper: a command that ends with exec "$@", to run snaptrig with the same pid
+        self.argv = list(wrapper) + [str(SNAPTRIG)] + list(args)
         if command is not None:
             self.argv += ["--"] + list(command)
         self.records = []
