@@ -335,9 +335,6 @@ static int cgroup_target_place(struct cgroup_target *t, int mount_id)
 	if (!t->kernel_path)
 		return -ENOMEM;
 	t->kernel_level = root_level + t->level;
-	if (root_level)
-		log_info(1, "the cgroup namespace's root is %s in the cgroup hierarchy, so the kernel side follows %s",
-			 root_norm, t->kernel_path);
 	return 0;
 }
 
@@ -682,6 +679,9 @@ int cgroup_attach_members(struct session *s)
 
 	if (!s->opts.cgroup.id)
 		return 0;
+	if (s->opts.cgroup.kernel_path && strcmp(s->opts.cgroup.kernel_path, s->opts.cgroup.path))
+		log_info(1, "cgroup %s of this cgroup namespace is %s in the hierarchy that the kernel side reads",
+			 s->opts.cgroup.path, s->opts.cgroup.kernel_path);
 	err = attach_tree(s, s->opts.cgroup.dir, 0);
 	if (err) {
 		log_error("cannot walk cgroup %s: %s", s->opts.cgroup.dir, strerror(-err));
