@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 #include "container.h"
@@ -40,14 +42,15 @@ static void mountinfo_unescape(const char *field, size_t field_len, char *out, s
 	out[o] = '\0';
 }
 
-int cgroup2_mount_point(char *buf, size_t len)
+/*
+ * Finds the first cgroup2 mount of the whole hierarchy in the mountinfo
+ * text of f, as the reading process's cgroup namespace shows it. Copies
+ * its mount point into buf and its mount id into mount_id.
+ */
+static int cgroup2_mount_find(FILE *f, char *buf, size_t len, int *mount_id)
 {
 	char line[4096];
-	int err = -ENOENT;
-	FILE *f = fopen("/proc/self/mountinfo", "re");
 
-	if (!f)
-		return -errno;
 	while (fgets(line, sizeof(line), f)) {
 		char *fields[5], *sep, *p = line;
 		int i;
@@ -66,9 +69,20 @@ int cgroup2_mount_point(char *buf, size_t len)
 		if (strcmp(fields[3], "/"))
 			continue;
 		mountinfo_unescape(fields[4], strlen(fields[4]), buf, len);
-		err = 0;
-		break;
+		*mount_id = atoi(fields[0]);
+		return 0;
 	}
+	return -ENOENT;
+}
+
+int cgroup2_mount_point(char *buf, size_t len)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	int err, mount_id;
+
+	if (!f)
+		return -errno;
+	err = cgroup2_mount_find(f, buf, len, &mount_id);
 	fclose(f);
 	return err;
 }
@@ -181,13 +195,160 @@ static int cgroup_path_resolve(const char *arg, const char *mount, char *rel, si
 	return 0;
 }
 
+/* PROC_CGROUP_INIT_INO of the kernel's include/linux/proc_ns.h, fixed since cgroup namespaces came in Linux 4.6 */
+#define CGROUP_NS_INITIAL_INO 0xEFFFFFFBU
+
+/* Copies the root field of mount mount_id in /proc/self/mountinfo into out. */
+static int mount_root_of(int mount_id, char *out, size_t len)
+{
+	char line[4096];
+	int err = -ENOENT;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		char *root = line, *end;
+		int i;
+
+		if (atoi(line) != mount_id)
+			continue;
+		/* ID PARENT MAJ:MIN ROOT ... */
+		for (i = 0; i < 3 && root; i++) {
+			root = strchr(root, ' ');
+			if (root)
+				root++;
+		}
+		end = root ? strchr(root, ' ') : NULL;
+		if (!end)
+			break;
+		mountinfo_unescape(root, (size_t)(end - root), out, len);
+		err = 0;
+		break;
+	}
+	fclose(f);
+	return err;
+}
+
+/*
+ * Finds the root of the agent's cgroup namespace as a path below the root
+ * of the cgroup v2 hierarchy, from which the kernel side reads cgroup
+ * paths and levels. Outside a cgroup namespace that is "/". Inside one, a
+ * child process joins the initial cgroup namespace through pid 1 and reads
+ * the root of mount mount_id there, because mountinfo shows a cgroup
+ * mount's root relative to the reader's cgroup namespace. Returns 0, or a
+ * negative errno and a reason in reason.
+ */
+static int cgroup_ns_root_find(int mount_id, char *out, size_t len, const char **reason)
+{
+	int pipe_fds[2], status;
+	struct stat st;
+	size_t got = 0;
+	pid_t child;
+	ssize_t n;
+
+	*reason = NULL;
+	if (stat("/proc/self/ns/cgroup", &st) == 0 && st.st_ino == CGROUP_NS_INITIAL_INO) {
+		snprintf(out, len, "/");
+		return 0;
+	}
+	if (stat("/proc/2/ns/cgroup", &st)) {
+		*reason = "cannot read the cgroup namespace of pid 2, kthreadd";
+		return -errno;
+	}
+	if (st.st_ino != CGROUP_NS_INITIAL_INO) {
+		*reason = "pid 2 is not in the initial cgroup namespace, so snaptrig does not run in the host's pid namespace";
+		return -ENOENT;
+	}
+	if (pipe2(pipe_fds, O_CLOEXEC))
+		return -errno;
+	child = fork();
+	if (child < 0) {
+		close(pipe_fds[0]);
+		close(pipe_fds[1]);
+		return -errno;
+	}
+	if (child == 0) {
+		char root[PATH_MAX];
+		int fd = open("/proc/2/ns/cgroup", O_RDONLY | O_CLOEXEC);
+		int err;
+
+		if (fd < 0 || setns(fd, CLONE_NEWCGROUP))
+			_exit(errno);
+		err = mount_root_of(mount_id, root, sizeof(root));
+		if (err)
+			_exit(-err);
+		if (write(pipe_fds[1], root, strlen(root)) < 0)
+			_exit(errno);
+		_exit(0);
+	}
+	close(pipe_fds[1]);
+	while (got + 1 < len && (n = read(pipe_fds[0], out + got, len - got - 1)) != 0) {
+		if (n < 0 && errno != EINTR)
+			break;
+		if (n > 0)
+			got += (size_t)n;
+	}
+	out[got] = '\0';
+	close(pipe_fds[0]);
+	while (waitpid(child, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		*reason = "cannot join the cgroup namespace of pid 2, kthreadd";
+		return WIFEXITED(status) ? -WEXITSTATUS(status) : -ECHILD;
+	}
+	if (out[0] != '/') {
+		*reason = "the cgroup2 mount's root is not below the hierarchy's root";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Sets the kernel side's path and level of t, whose path is relative to
+ * the cgroup2 mount at mount_id. Without them the kernel side cannot tell
+ * that a process entered the subtree, so a failure is logged but does not
+ * end the agent, which still traces the processes found by walking it.
+ */
+static int cgroup_target_place(struct cgroup_target *t, int mount_id)
+{
+	char root[PATH_MAX], root_norm[PATH_MAX], kernel_path[PATH_MAX * 2];
+	const char *reason;
+	__u32 root_level;
+	int err;
+
+	err = cgroup_ns_root_find(mount_id, root, sizeof(root), &reason);
+	if (err) {
+		char path[PATH_MAX * 4 + 1];
+
+		text_safe(path, sizeof(path), t->path, strlen(t->path));
+		log_error("warning: snaptrig runs in a cgroup namespace and %s (%s), so it cannot place cgroup %s in the hierarchy that the kernel side reads: the processes in it at start are traced, but processes that enter it later are not and get no join line. Run snaptrig in the host's cgroup namespace (docker run --cgroupns=host), or in the host's pid namespace with CAP_SYS_ADMIN and CAP_SYS_PTRACE",
+			  reason ? reason : "its root was not found", strerror(-err), path);
+		return 0;
+	}
+	snprintf(kernel_path, sizeof(kernel_path), "%s%s", strcmp(root, "/") ? root : "",
+		 strcmp(t->path, "/") || !strcmp(root, "/") ? t->path : "");
+	if (cgroup_path_normalize(root, root_norm, sizeof(root_norm), &root_level))
+		return -EINVAL;
+	t->kernel_path = strdup(kernel_path);
+	if (!t->kernel_path)
+		return -ENOMEM;
+	t->kernel_level = root_level + t->level;
+	return 0;
+}
+
 int cgroup_target_resolve(const char *arg, struct cgroup_target *t)
 {
 	char mount[PATH_MAX], found[PATH_MAX], rel[PATH_MAX], dir[PATH_MAX * 2];
-	int err;
+	int err, mount_id = 0;
+	FILE *mountinfo;
 
 	memset(t, 0, sizeof(*t));
-	err = cgroup2_mount_point(mount, sizeof(mount));
+	mountinfo = fopen("/proc/self/mountinfo", "re");
+	err = mountinfo ? cgroup2_mount_find(mountinfo, mount, sizeof(mount), &mount_id) : -errno;
+	if (mountinfo)
+		fclose(mountinfo);
 	if (err) {
 		log_error("invalid --cgroup '%s': no cgroup2 file system is mounted (see /proc/self/mountinfo); mount one with 'mount -t cgroup2 none DIR'",
 			  arg);
@@ -218,14 +379,20 @@ int cgroup_target_resolve(const char *arg, struct cgroup_target *t)
 		cgroup_target_free(t);
 		return -ENOMEM;
 	}
-	return 0;
+	/* the level as it is inside the namespace, so a target not placed gets no join record */
+	t->kernel_level = t->level;
+	err = cgroup_target_place(t, mount_id);
+	if (err)
+		cgroup_target_free(t);
+	return err;
 }
 
 void cgroup_target_free(struct cgroup_target *t)
 {
 	free(t->path);
 	free(t->dir);
-	t->path = t->dir = NULL;
+	free(t->kernel_path);
+	t->path = t->dir = t->kernel_path = NULL;
 }
 
 struct cgroup_name_entry {
@@ -512,6 +679,9 @@ int cgroup_attach_members(struct session *s)
 
 	if (!s->opts.cgroup.id)
 		return 0;
+	if (s->opts.cgroup.kernel_path && strcmp(s->opts.cgroup.kernel_path, s->opts.cgroup.path))
+		log_info(1, "cgroup %s of this cgroup namespace is %s in the hierarchy that the kernel side reads",
+			 s->opts.cgroup.path, s->opts.cgroup.kernel_path);
 	err = attach_tree(s, s->opts.cgroup.dir, 0);
 	if (err) {
 		log_error("cannot walk cgroup %s: %s", s->opts.cgroup.dir, strerror(-err));
@@ -560,9 +730,10 @@ void cgroup_on_join(struct session *s, const struct st_join_record *rec)
 void cgroup_target_write(struct snaptrig_bpf *skel, const struct cgroup_target *t)
 {
 	skel->bss->cgroup_target_id = t->id;
-	/* a longer path is left empty, so only the polling follows it */
-	if (t->path && strlen(t->path) < ST_CGROUP_PATH_LEN - 1)
-		memcpy((char *)skel->rodata->targ_cgroup_path, t->path, strlen(t->path) + 1);
+	/* a longer path, or none, is left empty, so only the polling follows it */
+	if (t->kernel_path && strlen(t->kernel_path) < ST_CGROUP_PATH_LEN - 1)
+		memcpy((char *)skel->rodata->targ_cgroup_path, t->kernel_path,
+		       strlen(t->kernel_path) + 1);
 }
 
 /*

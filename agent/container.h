@@ -16,6 +16,13 @@ struct cgroup_target {
 	__u32 level;		/* components below the cgroup2 root; 0 for the root */
 	char *path;		/* relative to the cgroup2 root, "/" or "/a/b" */
 	char *dir;		/* the directory under the cgroup2 mount */
+	/*
+	 * path and level below the root of the hierarchy, from which the kernel
+	 * side reads them. They differ from path and level inside a cgroup namespace.
+	 * kernel_path is NULL when the namespace's root could not be found.
+	 */
+	char *kernel_path;
+	__u32 kernel_level;
 	int removed;		/* no cgroup at dir since the one of id was removed */
 };
 

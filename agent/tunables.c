@@ -17,5 +17,5 @@ void tunables_compute(struct tunables *tun, const struct options *opts, pid_t ag
 	tun->ring_size = opts->ring_buffer_size ? opts->ring_buffer_size : ST_RING_SIZE_DEFAULT;
 	tun->pidns_level = pidns_level_self();
 	tun->cgroup_id = opts->cgroup.id;
-	tun->cgroup_level = opts->cgroup.level;
+	tun->cgroup_level = opts->cgroup.kernel_level;
 }

@@ -66,7 +66,7 @@ const volatile __u32 targ_lazy_wakeup;		/* --lazy-wakeup: see submit_flags() */
 const volatile __u64 targ_quiet_jiffies;	/* whole jiffies surely inside a window; 0: none */
 const volatile __u64 targ_ring_size = ST_RING_SIZE_DEFAULT; /* bytes of the events ring buffer */
 const volatile __u64 targ_cgroup_id;		/* kernfs id of the --cgroup target at start; 0: no --cgroup */
-const volatile __u32 targ_cgroup_level;	/* depth of that cgroup below the cgroup2 root */
+const volatile __u32 targ_cgroup_level;	/* its depth below the root of the hierarchy, not of a cgroup namespace */
 const volatile __u32 targ_pidns_level;		/* level of the agent's pid namespace */
 
 /*

@@ -764,8 +764,10 @@ static __always_inline bool task_in_target_cgroup(struct task_struct *task)
 }
 
 /*
- * Set by the agent before load: the --cgroup path relative to the cgroup2
- * root, as the kernel formats cgroup paths, or "" when it does not fit.
+ * Set by the agent before load: the --cgroup path relative to the root of
+ * the cgroup v2 hierarchy, as the kernel formats cgroup paths, or "" when
+ * it does not fit or the agent cannot place it. Inside a cgroup namespace
+ * it starts with the path of the namespace's root.
  */
 const volatile char targ_cgroup_path[ST_CGROUP_PATH_LEN];
 

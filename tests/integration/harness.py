@@ -311,7 +311,8 @@ class TracedRun:
         # Flood tests overflow the ring buffer on purpose and check the lost
         # lines themselves, so check_stream skips its "no lost lines" rule.
         self.allow_lost = allow_lost
-        # wrapper: a program that runs snaptrig, such as ["timeout", "20"]
+        # wrapper: a program that runs snaptrig, such as ["timeout", "20"], or a
+        # command that ends with exec "$@", so that snaptrig keeps its pid
         self.argv = list(wrapper) + [str(SNAPTRIG)] + list(args)
         if command is not None:
             self.argv += ["--"] + list(command)

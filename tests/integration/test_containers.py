@@ -29,6 +29,15 @@ def cgroup_of(pid):
     return None
 
 
+def cgroup_members(path):
+    """Return the pids in path/cgroup.procs, or [] when the cgroup is gone."""
+    try:
+        with open(path + "/cgroup.procs", encoding="utf-8") as f:
+            return [int(p) for p in f.read().split()]
+    except FileNotFoundError:
+        return []
+
+
 def children_of(pid):
     with open(f"/proc/{pid}/task/{pid}/children", encoding="utf-8") as f:
         return [int(p) for p in f.read().split()]
@@ -215,13 +224,27 @@ class PidNamespaceTest(SnaptrigTestCase):
         self.assertIn("  ok       running in the initial pid namespace", here.stdout)
 
 
-class CgroupTest(SnaptrigTestCase):
+class CgroupTestCase(SnaptrigTestCase):
+    """A test that makes cgroups under the cgroup2 mount and moves its programs into them."""
 
     def setUp(self):
         super().setUp()
         self.mount = cgroup2_mount()
         if self.mount is None:
             self.skipTest("no cgroup2 file system is mounted")
+
+    def end_programs(self):
+        """Kill the programs and runs that are left, so that their cgroups can go."""
+        for program in self._procs:
+            if program.poll() is None:
+                program.kill()
+                program.wait(TIMEOUT)
+
+
+class CgroupTest(CgroupTestCase):
+
+    def setUp(self):
+        super().setUp()
         self.home = cgroup_of(os.getpid())
         self.rel = f"/snaptrig-test-{os.getpid()}-{time.monotonic_ns()}"
         self.dir = self.mount + self.rel
@@ -237,10 +260,7 @@ class CgroupTest(SnaptrigTestCase):
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        for program in self._procs:
-            if program.poll() is None:
-                program.kill()
-                program.wait(TIMEOUT)
+        self.end_programs()
         self.assertTrue(wait_until(lambda: self.members() == []),
                         f"processes left in {self.dir}: {self.members()}")
         # a test that removes the cgroup may fail before it creates it again
@@ -248,11 +268,7 @@ class CgroupTest(SnaptrigTestCase):
             os.rmdir(self.dir)
 
     def members(self):
-        try:
-            with open(self.dir + "/cgroup.procs", encoding="utf-8") as f:
-                return [int(p) for p in f.read().split()]
-        except FileNotFoundError:
-            return []
+        return cgroup_members(self.dir)
 
     def move_in(self, pid):
         with open(self.dir + "/cgroup.procs", "w", encoding="utf-8") as f:
@@ -739,6 +755,110 @@ class CgroupTest(SnaptrigTestCase):
                 self.assertEqual(out.returncode, 2, out.stderr)
                 self.assertIn(b"invalid --cgroup", out.stderr)
                 self.assertEqual(out.stdout, b"")
+
+
+class CgroupNamespaceTest(CgroupTestCase):
+    """snaptrig in a cgroup namespace of its own, as in a container run with --pid=host."""
+
+    def setUp(self):
+        super().setUp()
+        # the namespace's root, which contains the agent, and the --cgroup target below it
+        self.root = f"{self.mount}/snaptrig-test-ns-{os.getpid()}-{time.monotonic_ns()}"
+        self.dir = self.root + "/app"
+        os.mkdir(self.root)
+        # Runs after the cleanups added later, and before the base class's.
+        self.addCleanup(self.remove_cgroups)
+        os.mkdir(self.dir)
+        self.cgroup_id = os.stat(self.dir).st_ino
+
+    def remove_cgroups(self):
+        self.end_programs()
+        for path in (self.dir, self.root):
+            self.assertTrue(wait_until(lambda p=path: cgroup_members(p) == []),
+                            f"processes left in {path}: {cgroup_members(path)}")
+            if os.path.isdir(path):
+                os.rmdir(path)
+
+    def start_agent(self, triggers):
+        """Start snaptrig in self.root, in a new cgroup namespace with cgroup2 mounted again."""
+        inner = f'umount {self.mount} && mount -t cgroup2 none {self.mount} && exec "$@"'
+        outer = (f"echo $$ > {self.root}/cgroup.procs && "
+                 f'exec unshare --cgroup --mount /bin/sh -c \'{inner}\' sh "$@"')
+        run = self.trace(["--cgroup", "app", "-t", triggers], stdin=subprocess.DEVNULL,
+                         wrapper=["/bin/sh", "-c", outer, "sh"])
+        start = run.wait_start()
+        self.assertEqual(start["mode"], "attach")
+        self.assertEqual(start["cgroup"], "/app")
+        self.assertEqual(start["targets"], [])
+        self.assertEqual(cgroup_of(run.pid), "/" + os.path.basename(self.root))
+        return run
+
+    def move_in(self, pid):
+        with open(self.dir + "/cgroup.procs", "w", encoding="utf-8") as f:
+            f.write(str(pid))
+
+    def assertJoin(self, run, pid, comm):
+        line = run.wait_record(lambda r: r["type"] == "join" and r["pid"] == pid,
+                               f"the join line of {pid}")
+        self.assertEqual(line["tid"], pid)
+        self.assertEqual(line["ppid"], os.getpid())
+        self.assertEqual(line["comm"], comm)
+        self.assertEqual(line["cgroup_id"], self.cgroup_id)
+        # the path as the agent's cgroup namespace shows it
+        self.assertEqual(line["cgroup"], "/app")
+        return line
+
+    def stop_agent(self, run):
+        run.interrupt(signal.SIGINT)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertEqual([l for l in run.err.lines if "warning" in l], [], run.describe())
+
+    def test_moved_in_process_joins(self):
+        run = self.start_agent("first-listen")
+        program = self.spawn([tool("st-listener"), "-g", "0"])
+        pid = int(program.wait_fact("pid"))
+        program.wait_fact("waiting")
+
+        self.move_in(pid)
+        join = self.assertJoin(run, pid, "st-listener")
+        os.kill(pid, signal.SIGUSR1)
+        program.wait_fact("ready")
+        line = run.wait_trigger("first-listen", pid)
+        self.stop_agent(run)
+        self.assertLess(join["seq"], line["seq"])
+        self.assertEqual(line["cgroup_id"], self.cgroup_id)
+        self.assertEqual(line["cgroup"], "/app")
+        self.assertEqual(line["detail"]["port"],
+                         int(program.fact_values("listen")[0]["port"]))
+        self.assertEqual(len(run.of_type("join")), 1, run.describe())
+
+    def test_recreated_cgroup_traces_mover(self):
+        """The kernel side finds the cgroup created again by its path from the hierarchy's root."""
+        run = self.start_agent("bootstrap")
+        # stopped, the agent cannot notice the new cgroup, so only the kernel side can
+        os.kill(run.pid, signal.SIGSTOP)
+        self.resume_later(run.pid)
+        old_id = self.cgroup_id
+        os.rmdir(self.dir)
+        os.mkdir(self.dir)
+        self.cgroup_id = os.stat(self.dir).st_ino
+        self.assertNotEqual(self.cgroup_id, old_id)
+        shell = subprocess.run(["/bin/sh", "-c", f"echo $$; echo $$ > {self.dir}/cgroup.procs; "
+                                "exec /bin/true"], capture_output=True, timeout=TIMEOUT)
+        self.assertEqual(shell.returncode, 0, shell.stderr)
+        pid = int(shell.stdout)
+        os.kill(run.pid, signal.SIGCONT)
+
+        join = self.assertJoin(run, pid, "sh")
+        line = run.wait_trigger("bootstrap", pid)
+        run.wait_record(lambda r: r["type"] == "exit" and r["pid"] == pid,
+                        f"the exit line of {pid}")
+        self.stop_agent(run)
+        self.assertExited(run, pid, 0, comm="true")
+        self.assertLess(join["seq"], line["seq"])
+        self.assertEqual(line["cgroup_id"], self.cgroup_id)
+        self.assertEqual(line["cgroup"], "/app")
+        self.assertEqual(len(run.of_type("join")), 1, run.describe())
 
 
 if __name__ == "__main__":
