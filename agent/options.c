@@ -194,14 +194,15 @@ static int print_info(int opt, int argc, char **argv)
 static int parse_duration_option(const char *name, const char *value, __u64 *ns)
 {
 	char why[DURATION_ERROR_LEN];
+	int err = duration_parse(value, ns);
 
-	if (duration_parse(value, ns) == 0) {
-		if (*ns > MAX_DURATION_NS) {
-			log_error("invalid duration '%s' for --%s: out of range (at most 365 days)",
-				  value, name);
-			return -EINVAL;
-		}
+	if (err == 0 && *ns <= MAX_DURATION_NS)
 		return 0;
+	/* a value past 2^64 ns is past the 365 days too, so both get one message */
+	if (err == 0 || err == -ERANGE) {
+		log_error("invalid duration '%s' for --%s: out of range (at most 365 days)",
+			  value, name);
+		return -EINVAL;
 	}
 	log_error("invalid duration '%s' for --%s: %s", value, name,
 		  duration_error(value, why, sizeof(why)));

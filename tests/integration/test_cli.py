@@ -94,6 +94,14 @@ class CliTest(SnaptrigTestCase):
                     self.assertUsageError([option, value, "--", TRUE],
                                           f"invalid duration '{value}' for {option}")
 
+    def test_duration_past_limit(self):
+        """A duration past 365 days gets one message, however far past."""
+        for value in ("525601m", "999999999m", "18446744073709551616ns"):
+            with self.subTest(value=value):
+                self.assertUsageError(["--cooldown", value, "--", TRUE],
+                                      f"invalid duration '{value}' for --cooldown: out of "
+                                      "range (at most 365 days)")
+
     def test_period_minimum(self):
         for option in ("--snapshot-interval", "--idle-threshold"):
             for value in ("0s", "1ns", "999us", "0.0009s"):
