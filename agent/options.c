@@ -719,6 +719,11 @@ static int check_targets(const struct options *opts)
 		log_error("--check probes the kernel and traces nothing: give no -p, --cgroup, -o or COMMAND");
 		return -EINVAL;
 	}
+	if (opts->check && (opts->exec_template || opts->request_socket ||
+			    snapshot_option_given(opts))) {
+		log_error("--check probes the kernel and requests no snapshot: give no --exec, --request-socket or other snapshot option");
+		return -EINVAL;
+	}
 	if (opts->check || opts->request_snapshot_pid)
 		return 0;
 	if (opts->pid_count && opts->command) {
@@ -788,7 +793,10 @@ int options_parse(int argc, char **argv, struct options *opts)
 		opts->triggers = TRIGGERS_DEFAULT & TRIGGERS_AVAILABLE;
 	if (optind < argc)
 		opts->command = &argv[optind];
-	err = check_snapshot_options(opts);
+	/* --check first, so that its message explains what else was given */
+	err = opts->check ? check_targets(opts) : 0;
+	if (!err)
+		err = check_snapshot_options(opts);
 	if (err)
 		return err;
 	err = check_probe_options(opts);

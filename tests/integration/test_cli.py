@@ -390,6 +390,12 @@ class CliTest(SnaptrigTestCase):
                 self.assertUsageError(["--check"] + targets, "--check probes the kernel "
                                       "and traces nothing: give no -p, --cgroup, -o or COMMAND")
         self.assertFalse(os.path.exists(output), "--check created its -o file")
+        for snapshot in (["--freeze"], ["--exec", TRUE], ["--request-socket", output],
+                         ["--max-snapshots", "1"]):
+            with self.subTest(snapshot=snapshot):
+                self.assertUsageError(["--check"] + snapshot, "--check probes the kernel and "
+                                      "requests no snapshot: give no --exec, --request-socket "
+                                      "or other snapshot option")
 
     def test_output_file_appended(self):
         path = os.path.join(self.tmp, "out.jsonl")
