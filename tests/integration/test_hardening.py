@@ -1022,7 +1022,7 @@ BAD_INPUT = [
     (["--cooldown", "-5ms"],
      "invalid duration '-5ms' for --cooldown: negative values are not allowed"),
     (["--cooldown", "99999999999999999999s"],
-     "invalid duration '99999999999999999999s' for --cooldown: out of range"),
+     "invalid duration '99999999999999999999s' for --cooldown: out of range (at most 365 days)"),
     (["--cooldown", "0.0000000001s"],
      "invalid duration '0.0000000001s' for --cooldown: more than 9 fraction digits"),
     (["--idle-threshold", "1e3s"], "invalid duration '1e3s' for --idle-threshold: "
