@@ -313,14 +313,14 @@ static void out_reset(struct emitter *e)
 /* Moves the unwritten lines of out, and the delays that wait for them, to the front. */
 static void out_compact(struct emitter *e)
 {
-	size_t i, kept = e->pending_count - e->pending_done;
+	size_t i, waiting = e->pending_count - e->pending_done;
 
 	memmove(e->out, e->out + e->out_off, e->out_len - e->out_off);
-	for (i = 0; i < kept; i++) {
+	for (i = 0; i < waiting; i++) {
 		e->pending[i] = e->pending[e->pending_done + i];
 		e->pending[i].end -= e->out_off;
 	}
-	e->pending_count = kept;
+	e->pending_count = waiting;
 	e->pending_done = 0;
 	e->out_len -= e->out_off;
 	e->out_off = 0;
@@ -369,8 +369,14 @@ static void flush_stream(struct emitter *e)
 		size_t end;
 		ssize_t n;
 
-		if (poll(&pfd, 1, 0) != 1 || !(pfd.revents & POLLOUT))
+		if (poll(&pfd, 1, 0) != 1)
 			break;
+		/* a full pipe whose reader is gone reports POLLERR alone */
+		if (!(pfd.revents & POLLOUT)) {
+			if (pfd.revents & (POLLERR | POLLHUP))
+				emitter_output_closed(e);
+			break;
+		}
 		end = chunk_end(e);
 		n = write(e->fd, e->out + e->out_off, end - e->out_off);
 		if (n < 0 && errno == EINTR)
@@ -386,6 +392,8 @@ static void flush_stream(struct emitter *e)
 		e->stalled_since_ns = 0;
 		settle_delays(e, e->out_off);
 	}
+	if (e->error)
+		return;
 	if (e->out_off == e->out_len) {
 		out_reset(e);
 		return;

@@ -94,7 +94,7 @@ class ExplicitTest(SnaptrigTestCase):
         self.assertEqual(lines[0]["detail"]["count"], 1)
 
     def test_text_transaction_marker_source(self):
-        """A text transaction line from a marker says source=marker, as JSON does."""
+        """A text transaction line from a marker has source=marker, as JSON does."""
         run = self.trace(["-t", "transaction", "--cooldown", "0s", "--format", "text"],
                          [tool("st-marker"), "-n", "0", "-m", "2", "-p", "30"])
         self.assertEqual(run.wait_exit(check=False), 0, run.describe())

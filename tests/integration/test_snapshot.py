@@ -341,7 +341,7 @@ class GcoreTest(SnapshotTestCase):
                                         f"ppid={run.pid}", "held=yes"])
 
     def test_text_snapshot_line_held_ms(self):
-        """A held request's text line says held=yes and the hold's duration in held_ms."""
+        """A held request's text line has held=yes and the hold's duration in held_ms."""
         run = self.trace(["--format", "text", "-t", "bootstrap", "--freeze",
                           "--exec", "/bin/sleep 0.2"], ["/bin/sleep", "0.1"])
         self.assertEqual(run.wait_exit(check=False), 0, run.describe())
@@ -1212,7 +1212,7 @@ class ExecTest(SnapshotTestCase):
     def interrupt_during_attach(self, template):
         """Send SIGINT to snaptrig -p once the checkpointer template traces the target.
 
-        Asserts that the target runs afterwards and that snaptrig says it
+        Asserts that the target runs afterwards and that snaptrig reports it
         resumed it, once.
         """
         target = self.spawn([tool("st-signals")])
