@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include "compat.h"
 #include "guard.h"
 #include "jsonparse.h"
 #include "idle.h"
@@ -225,7 +226,7 @@ int snapshots_init(struct snapshots *sn, const struct options *opts, struct emit
 		return -EINVAL;
 	}
 	/* besides --freeze, execs of images whose hooks the agent attaches stop processes */
-	if ((snapshots_enabled(sn) && opts->freeze) || (t->compat && opts->ia32 == IA32_AUTO) ||
+	if ((snapshots_enabled(sn) && opts->freeze) || (compat_waiting(t) && opts->ia32 == IA32_AUTO) ||
 	    (opts->triggers & UPROBE_TRIGGERS)) {
 		err = start_watchdog(sn);
 		if (err) {

@@ -341,7 +341,7 @@ void report_coverage(struct session *s, pid_t pid)
 	 * the first 32-bit program, and ia32_on_exec() marks an exec'd one late.
 	 */
 	if (s->opts.ia32 == IA32_OFF ||
-	    (s->opts.ia32 == IA32_AUTO && s->tracer.compat && !s->tracer.compat_attached))
+	    (s->opts.ia32 == IA32_AUTO && compat_waiting(&s->tracer)))
 		classifier_coverage(&s->classifier, pid, comm, now, DECODED_TRIGGERS, ST_VIA_IA32,
 				    ST_COVERAGE_OFF, 0);
 	/* clock reads that the vDSO serves never enter the kernel */
@@ -361,9 +361,14 @@ void ia32_on_exec(struct session *s, const struct st_exec_record *rec)
 	__u32 pid = rec->hdr.pid;
 	int stopped_at_exec = !!(rec->hdr.flags & (ST_RECORD_HOOK_HELD | ST_RECORD_HELD));
 
-	if (rec->ia32 && s->opts.ia32 == IA32_AUTO && s->tracer.compat &&
-		 !s->tracer.compat_attached &&
-		 compat_attach(&s->tracer) == 0 && !stopped_at_exec)
+	if (!rec->ia32 || s->opts.ia32 != IA32_AUTO || !compat_waiting(&s->tracer))
+		return;
+	if (compat_attach(&s->tracer))
+		/* the load failed after this process's coverage line reported off */
+		classifier_coverage(&s->classifier, pid, NULL, boot_now_ns(), DECODED_TRIGGERS,
+				    ST_VIA_IA32, ST_COVERAGE_NO_HOOK,
+				    s->tracer.blind_errors[ST_VIA_IA32]);
+	else if (!stopped_at_exec)
 		/* the image ran before the hook was attached: mark from when on it is seen */
 		classifier_coverage(&s->classifier, pid, NULL, boot_now_ns(), DECODED_TRIGGERS,
 				    ST_VIA_IA32, ST_COVERAGE_LATE, 0);

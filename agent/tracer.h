@@ -27,6 +27,7 @@ struct tracer {
 	struct compat_bpf *compat;	/* NULL unless loaded: the ia32 system call hook */
 	struct tunables tunables;	/* written into every object before its load */
 	int compat_attached;		/* the ia32 hook is attached: see compat_attach() */
+	int compat_pending;		/* --ia32 auto: compat_attach() loads the hook first */
 	struct ring_reader ring;	/* mapped by tracer_open_reader() */
 	int procs_fd;
 	int lost_fd;
@@ -61,14 +62,17 @@ struct stdin_id {
 int tracer_share_maps(struct tracer *t, struct bpf_object *obj);
 
 /*
- * Drops from the RSS the pages of the object file that the skeleton embeds in
- * the executable. libbpf reads them only while it opens and loads the object.
+ * Loads the object of skeleton (bpf_object__load_skeleton()), then drops
+ * from the RSS the pages of the object file that the skeleton embeds in the
+ * executable: libbpf reads them only while it opens and loads the object.
  * Each later load parses the kernel's BTF on top of what is resident, which
  * takes about twice the size of /sys/kernel/btf/vmlinux (5.5 MB on Linux
  * 6.18). An open that needs the pages again reads them back from the
  * executable, which the kernel keeps from being written while it runs.
+ * With -vv it logs how long the load took: the parse of the kernel's BTF,
+ * relocation and the verifier. Returns 0 or -errno.
  */
-void tracer_release_elf(const struct bpf_object_skeleton *skeleton);
+int tracer_load(struct bpf_object_skeleton *skeleton);
 
 /* Checks for CAP_BPF and CAP_PERFMON (or root); -EPERM after a message. */
 int tracer_check_privileges(void);

@@ -9,6 +9,7 @@ Every process a test starts is registered with the test and killed by pid in
 its cleanup, after a SIGCONT so that none is left stopped.
 """
 
+import glob
 import inspect
 import json
 import os
@@ -81,6 +82,20 @@ def process_start_seconds(pid):
     fields = stat[stat.rindex(")") + 2:].split()
     # starttime is field 22 of proc_pid_stat(5), the 20th after the comm.
     return int(fields[19]) / os.sysconf("SC_CLK_TCK")
+
+
+def bpf_fd_ids(pid, kind):
+    """Return the ids of the BPF objects of kind ("prog" or "map") that process pid has open."""
+    ids = set()
+    for path in glob.glob(f"/proc/{pid}/fdinfo/*"):
+        try:
+            with open(path, encoding="ascii") as f:
+                match = re.search(rf"^{kind}_id:\s+(\d+)$", f.read(), re.M)
+        except OSError:
+            continue
+        if match:
+            ids.add(int(match.group(1)))
+    return ids
 
 
 def wait_state(pid, states, timeout=TIMEOUT):

@@ -21,7 +21,7 @@ import threading
 import time
 import unittest
 
-from harness import (SNAPTRIG, TIMEOUT, SnaptrigTestCase, count_syscalls,
+from harness import (SNAPTRIG, TIMEOUT, SnaptrigTestCase, bpf_fd_ids, count_syscalls,
                      process_state, tool, unix_listener, wait_state)
 from test_snapshot import checkpointer, children_of
 
@@ -92,16 +92,7 @@ def leaked_programs(before, agent_pids):
 
 def procs_map_keys(agent_pid):
     """Return the tgids in the procs map of the snaptrig process agent_pid."""
-    ids = set()
-    for path in glob.glob(f"/proc/{agent_pid}/fdinfo/*"):
-        try:
-            with open(path, encoding="ascii") as f:
-                match = re.search(r"^map_id:\s+(\d+)$", f.read(), re.M)
-        except OSError:
-            continue
-        if match:
-            ids.add(int(match.group(1)))
-    for map_id in sorted(ids):
+    for map_id in sorted(bpf_fd_ids(agent_pid, "map")):
         show = subprocess.run(["bpftool", "map", "show", "id", str(map_id), "-j"],
                               capture_output=True, timeout=TIMEOUT).stdout
         if json.loads(show or b"{}").get("name") != "procs":

@@ -1,12 +1,13 @@
 """ia32 system calls: a 32-bit program, and int $0x80 in a 64-bit one."""
 
 import errno
+import json
 import os
 import socket
 import subprocess
 import unittest
 
-from harness import SnaptrigTestCase, tool
+from harness import SnaptrigTestCase, bpf_fd_ids, tool
 
 DATA = b"0123456789abcdefghijklmnopqrstuvwxyz\n"
 IA32_TRIGGERS = "first-listen,first-stdin,non-deterministic-call,transaction"
@@ -19,6 +20,14 @@ def calls_detail(call, count, coalesced, via=None):
     if via is not None:
         detail["via"] = via
     return detail
+
+
+def program_names(pid):
+    """Return the names of the BPF programs that process pid has open."""
+    ids = bpf_fd_ids(pid, "prog")
+    out = subprocess.run(["bpftool", "prog", "show", "-j"], check=True,
+                         capture_output=True, timeout=30).stdout
+    return sorted(p["name"] for p in json.loads(out or b"[]") if p["id"] in ids)
 
 
 class Ia32Test(SnaptrigTestCase):
@@ -247,6 +256,21 @@ class Ia32Test(SnaptrigTestCase):
         self.assertEqual(run.triggers("first-stdin"), [], run.describe())
         self.assertEqual([(line["via"], line["reason"]) for line in run.of_type("coverage")],
                          [("ia32", "off"), ("vdso", "user-space")])
+
+    def test_auto_defers_hook_load(self):
+        """--ia32 auto loads the hook only once a 32-bit image runs; --ia32 on at start."""
+        for mode, loaded in (("auto", False), ("on", True)):
+            with self.subTest(mode=mode):
+                run = self.trace(["-t", IA32_TRIGGERS, "--ia32", mode],
+                                 [tool("st-int80"), "read"])
+                run.wait_start()
+                names = program_names(run.proc.pid)
+                # the main object's programs are there either way
+                self.assertIn("handle_exec", names)
+                self.assertEqual("handle_sys_exit" in names, loaded, names)
+                run.write_stdin(DATA)
+                run.close_stdin()
+                self.assertEqual(run.wait_exit(), 0, run.describe())
 
     def test_int80_not_seen_with_ia32_off(self):
         """--ia32 off writes the coverage line for a 64-bit program too.

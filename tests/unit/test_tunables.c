@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * Checks the read-only tunables that every BPF object gets. The agent's own
- * tracer_open() and uprobes_open() load all six objects, under options that
- * move each tunable off its BPF default. Then every targ_* variable is read
- * back from the kernel's copy of each object's .rodata map, found through
- * the process's map fds and the map's BTF. Needs root.
+ * tracer_open(), uprobes_open() and compat_attach() load all six objects,
+ * under options that move each tunable off its BPF default. Then every
+ * targ_* variable is read back from the kernel's copy of each object's
+ * .rodata map, found through the process's map fds and the map's BTF.
+ * Needs root.
  *
  * NOTE: targ_pidns_level is expected to be 0 here, its default too, so a
  * missing write of it goes unseen. pidns_level_self() reads the agent's
@@ -26,6 +27,7 @@
 
 #include <cmocka.h>
 
+#include "compat.h"
 #include "container.h"
 #include "options.h"
 #include "tracer.h"
@@ -256,6 +258,8 @@ static void check_with_cooldown(const char *cooldown, __u64 cooldown_ns)
 	assert_int_equal(tracer_open(&tracer, &opts, getpid()), 0);
 	tracer_opened = 1;
 	assert_int_equal(uprobes_open(&uprobes, &tracer, &opts), 0);
+	/* --ia32 auto loads the ia32 hook only here, as for a first 32-bit program */
+	assert_int_equal(compat_attach(&tracer), 0);
 	check_objects(cases, sizeof(cases) / sizeof(cases[0]));
 }
 
