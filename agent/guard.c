@@ -25,8 +25,7 @@ struct guard_bpf *guard_open(struct tracer *t)
 	step = "loading";
 	/* a kernel without the kfuncs refuses the load: the watchdog then works alone */
 	log_quiet_libbpf(1);
-	err = guard_bpf__load(skel);
-	tracer_release_elf(skel->skeleton);
+	err = tracer_load(skel->skeleton);
 	log_quiet_libbpf(0);
 	if (err)
 		goto fail;

@@ -316,8 +316,7 @@ int idle_open(struct tracer *t, const struct options *opts)
 	if (err)
 		goto fail;
 
-	err = idle_bpf__load(skel);
-	tracer_release_elf(skel->skeleton);
+	err = tracer_load(skel->skeleton);
 	if (err) {
 		log_error("loading the idle BPF programs failed: %s; the idle trigger needs tp_btf programs with bpf_timer (rerun with -vvv for the verifier log)",
 			  strerror(-err));

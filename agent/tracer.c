@@ -263,8 +263,7 @@ int tracer_open(struct tracer *t, const struct options *opts, pid_t agent_pid)
 	bpf_program__set_autoload(skel->progs.handle_cgroup_attach_task, opts->cgroup.id != 0);
 	bpf_program__set_autoload(skel->progs.handle_cgroup_mkdir, opts->cgroup.id != 0);
 
-	err = snaptrig_bpf__load(skel);
-	tracer_release_elf(skel->skeleton);
+	err = tracer_load(skel->skeleton);
 	if (err) {
 		explain_load_error(err);
 		goto fail;
@@ -295,7 +294,7 @@ fail:
 	return err;
 }
 
-void tracer_release_elf(const struct bpf_object_skeleton *skeleton)
+static void release_elf(const struct bpf_object_skeleton *skeleton)
 {
 	long page = sysconf(_SC_PAGESIZE);
 	uintptr_t data, start, end;
@@ -308,6 +307,20 @@ void tracer_release_elf(const struct bpf_object_skeleton *skeleton)
 	end = (data + skeleton->data_sz) & ~((uintptr_t)page - 1);
 	if (end > start)
 		madvise((void *)start, end - start, MADV_DONTNEED);
+}
+
+int tracer_load(struct bpf_object_skeleton *skeleton)
+{
+	struct timespec start, end;
+	int err;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	err = bpf_object__load_skeleton(skeleton);
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	release_elf(skeleton);
+	log_info(2, "loading the BPF object %s took %.1f ms", skeleton->name,
+		 (double)(end.tv_sec - start.tv_sec) * 1e3 + (double)(end.tv_nsec - start.tv_nsec) / 1e6);
+	return err;
 }
 
 int tracer_open_reader(struct tracer *t, int (*handle_record)(void *ctx, void *data, size_t size),

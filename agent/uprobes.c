@@ -577,8 +577,7 @@ static int load_environ(struct uprobes *u, struct tracer *t)
 	err = tracer_share_maps(t, u->environ->obj);
 	if (err)
 		return err;
-	err = environ_bpf__load(u->environ);
-	tracer_release_elf(u->environ->skeleton);
+	err = tracer_load(u->environ->skeleton);
 	if (err)
 		log_error("loading the first-environ BPF programs failed: %s; rerun with -vvv for the verifier log",
 			  strerror(-err));
@@ -627,8 +626,7 @@ static int load_marker(struct uprobes *u, struct tracer *t)
 	err = tracer_share_maps(t, u->marker->obj);
 	if (err)
 		return err;
-	err = marker_bpf__load(u->marker);
-	tracer_release_elf(u->marker->skeleton);
+	err = tracer_load(u->marker->skeleton);
 	if (err)
 		log_error("loading the marker BPF programs failed: %s; rerun with -vvv for the verifier log",
 			  strerror(-err));

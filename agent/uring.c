@@ -89,8 +89,7 @@ int uring_open(struct tracer *t, const struct options *opts)
 		go_blind(t, "sharing maps with", err);
 		goto fail;
 	}
-	err = uring_bpf__load(skel);
-	tracer_release_elf(skel->skeleton);
+	err = tracer_load(skel->skeleton);
 	if (err) {
 		go_blind(t, "loading", err);
 		goto fail;

@@ -723,10 +723,10 @@ def flood_bpftrace_once(n):
             "ending": ending}
 
 
-def start_time_once(pid, opts):
+def start_time_once(pid, opts, stderr=subprocess.DEVNULL):
     t0 = boot_ns()
     agent = subprocess.Popen([SNAPTRIG, *opts, "-p", str(pid)], stdout=subprocess.PIPE,
-                             stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             stdin=subprocess.DEVNULL, stderr=stderr)
     try:
         line = agent.stdout.readline()
         t1 = boot_ns()
@@ -735,6 +735,27 @@ def start_time_once(pid, opts):
     if b'"type":"start"' not in line:
         raise RuntimeError(f"first line of snaptrig is not a start line: {line[:200]!r}")
     return (t1 - t0) / 1e6
+
+
+LOAD_TIME = re.compile(r"loading the BPF object (\w+) took ([0-9.]+) ms")
+
+
+def start_split_once(pid):
+    """Start `snaptrig -vv -t all -p PID`; return its start time and each object's load in ms."""
+    errors = Tmp.file("start-split.err")
+    with open(errors, "w") as err:
+        total = start_time_once(pid, ["-vv", "-t", "all"], stderr=err)
+    with open(errors, errors="replace") as f:
+        loads = {m.group(1): float(m.group(2)) for m in LOAD_TIME.finditer(f.read())}
+    os.unlink(errors)
+    return total, loads
+
+
+def btf_parse_ms(count):
+    """Time libbpf's parse of the kernel's BTF count times in bench-btf; return the ms list."""
+    out = subprocess.run([os.path.join(BIN, "bench-btf"), str(count)], check=True,
+                         capture_output=True, text=True).stdout
+    return [int(x) / 1e6 for x in out.split()]
 
 
 def read_lines_timed(proc):
@@ -860,10 +881,18 @@ def bench_agent(cfg):
             peer.append(flood_bpftrace_once(cfg.agent_flood_n // 10))
         log(f"agent flood: repetition {rep + 1}/{cfg.reps} done")
     starts = {"-t all": [], "default triggers": []}
+    split_total, split_loads = [], {}
     with Sleeper() as pid:
         for _ in range(cfg.reps):
             starts["-t all"].append(start_time_once(pid, ["-t", "all"]))
             starts["default triggers"].append(start_time_once(pid, []))
+            total, loads = start_split_once(pid)
+            split_total.append(total)
+            for name, ms in loads.items():
+                split_loads.setdefault(name, []).append(ms)
+    split = {"start_ms": stats(split_total),
+             "load_ms": {k: stats(v) for k, v in split_loads.items()},
+             "btf_parse_ms": stats(btf_parse_ms(2 * cfg.reps))}
     log("agent start time done")
     latency = [latency_run("getrandom-pool", cfg.latency_n, 3000),
                latency_run("getrandom-fork", cfg.latency_n, 3000),
@@ -872,7 +901,8 @@ def bench_agent(cfg):
     started = [checkpointer_run(cfg.latency_n, 5000, freeze) for freeze in (False, True)]
     log("agent latency done")
     return [{"name": "agent", "flood": flood, "flood_bpftrace": peer,
-             "start_ms": {k: stats(v) for k, v in starts.items()}, "latency": latency,
+             "start_ms": {k: stats(v) for k, v in starts.items()}, "start_split": split,
+             "latency": latency,
              "latency_exec": latency_exec, "checkpointer_start": started}]
 
 
