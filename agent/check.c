@@ -129,7 +129,8 @@ static void check_uprobe_programs(struct check_state *st)
 /* The probes that need root: tracefs, BPF maps, helpers and program loads. */
 static void check_privileged(struct check_state *st, const struct options *opts, int have_btf)
 {
-	report(st, "tracefs mounted or mountable", tracer_ensure_tracefs() == 0, ALL_TRIGGERS);
+	report(st, "tracefs mounted (or mountable) and readable", tracer_ensure_tracefs() == 0,
+	       ALL_TRIGGERS);
 
 	log_quiet_libbpf(1);
 	report(st, "BPF ring buffer", libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) == 1,

@@ -66,10 +66,31 @@ static int is_tracefs(const char *path)
 	return statfs(path, &st) == 0 && st.f_type == TRACEFS_MAGIC_NUMBER;
 }
 
+/*
+ * Checks that the tracepoints under path/events can be looked up. libbpf
+ * reads each tracepoint's id there, and a lookup denied to a user without
+ * root would otherwise look like a tracepoint missing from the kernel.
+ */
+static int check_tracefs_access(const char *path)
+{
+	char events[64];
+	int err;
+
+	snprintf(events, sizeof(events), "%s/events", path);
+	if (access(events, R_OK | X_OK) == 0)
+		return 0;
+	err = -errno;
+	log_error("cannot read %s: %s; the syscall tracepoints are listed there: run as root, or give this user read access to tracefs",
+		  events, strerror(-err));
+	return err;
+}
+
 int tracer_ensure_tracefs(void)
 {
-	if (is_tracefs(TRACEFS_PATH) || is_tracefs(DEBUGFS_TRACING_PATH))
-		return 0;
+	if (is_tracefs(TRACEFS_PATH))
+		return check_tracefs_access(TRACEFS_PATH);
+	if (is_tracefs(DEBUGFS_TRACING_PATH))
+		return check_tracefs_access(DEBUGFS_TRACING_PATH);
 	if (mount("nodev", TRACEFS_PATH, "tracefs", 0, NULL)) {
 		int err = -errno;
 
@@ -78,7 +99,7 @@ int tracer_ensure_tracefs(void)
 		return err;
 	}
 	log_info(1, "mounted tracefs on %s", TRACEFS_PATH);
-	return 0;
+	return check_tracefs_access(TRACEFS_PATH);
 }
 
 int tracepoint_exists(const char *category, const char *name)

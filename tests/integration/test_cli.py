@@ -373,6 +373,23 @@ class CliTest(SnaptrigTestCase):
         self.assertEqual(out[-1], "these requested triggers cannot work: "
                          + ",".join(DEFAULT_TRIGGERS), out)
 
+    def test_tracefs_unreadable_fails_start(self):
+        """With CAP_BPF and CAP_PERFMON but no access to tracefs, start fails with the reason."""
+        if not shutil.which("setpriv"):
+            self.skipTest("setpriv (util-linux) is not installed")
+        proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                               "--inh-caps=-all,+bpf,+perfmon",
+                               "--ambient-caps=-all,+bpf,+perfmon",
+                               str(SNAPTRIG), "-t", "first-listen", "--", TRUE],
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=TIMEOUT)
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertEqual(proc.stdout, "")
+        self.assertEqual(proc.stderr.splitlines(), [
+            "snaptrig: cannot read /sys/kernel/tracing/events: Permission denied; the syscall "
+            "tracepoints are listed there: run as root, or give this user read access to "
+            "tracefs"])
+
     def test_check_disables_requested_only(self):
         rc, out = self.run_check_unprivileged(["-t", "first-listen,sigint"])
         self.assertEqual(rc, 1, out)
