@@ -15,6 +15,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "fdlimit.h"
 #include "log.h"
 #include "session.h"
 #include "usdt.h"
@@ -49,6 +50,7 @@ static void child_exec(struct session *s, int gate_fd, int error_fd, const char 
 	sigaction(SIGPIPE, &s->orig_pipe, NULL);
 	sigaction(SIGCHLD, &s->orig_chld, NULL);
 	sigprocmask(SIG_SETMASK, &s->orig_mask, NULL);
+	fd_limit_restore();
 	if (read(gate_fd, &go, 1) != 1)
 		_exit(EXIT_NOT_FOUND);
 	close(gate_fd);

@@ -15,6 +15,7 @@
 #include "check.h"
 #include "container.h"
 #include "control.h"
+#include "fdlimit.h"
 #include "links.h"
 #include "log.h"
 #include "session.h"
@@ -338,6 +339,7 @@ int main(int argc, char **argv)
 		status = EXIT_RUNTIME;
 		goto out;
 	}
+	fd_limit_raise();
 	status = session_start(&s);
 	if (status)
 		goto out;

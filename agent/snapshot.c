@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "compat.h"
+#include "fdlimit.h"
 #include "guard.h"
 #include "jsonparse.h"
 #include "idle.h"
@@ -655,6 +656,7 @@ static void exec_checkpointer(char **argv, char **env, int stderr_fd,
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	sigaction(SIGPIPE, &dfl, NULL);
+	fd_limit_restore();
 	/* its own process group: a terminal's Ctrl-C must not cut a dump short */
 	setpgid(0, 0);
 	/* once the agent is gone, no one reads the dump's result */

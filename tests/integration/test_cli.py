@@ -4,6 +4,7 @@ import concurrent.futures
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -389,6 +390,40 @@ class CliTest(SnaptrigTestCase):
             "snaptrig: cannot read /sys/kernel/tracing/events: Permission denied; the syscall "
             "tracepoints are listed there: run as root, or give this user read access to "
             "tracefs"])
+
+    def run_with_fd_limit(self, soft, hard, args):
+        """Run snaptrig under an open-files limit; return (exit code, stdout, stderr lines)."""
+        def limit():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+        proc = subprocess.run([str(SNAPTRIG)] + args, stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, timeout=TIMEOUT,
+                              preexec_fn=limit)
+        return proc.returncode, proc.stdout, proc.stderr.splitlines()
+
+    def test_low_soft_fd_limit_raised(self):
+        """A soft limit of 64 is raised for the agent, and COMMAND gets 64 back."""
+        checkpointer = os.path.join(self.tmp, "checkpointer-limit")
+        rc, out, err = self.run_with_fd_limit(64, 4096, [
+            "-t", "all", "--snapshot-on", "bootstrap",
+            "--exec", f"/bin/sh -c 'ulimit -Sn > {checkpointer}'",
+            "--", "/bin/sh", "-c", "echo soft=$(ulimit -Sn) hard=$(ulimit -Hn)"])
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(err, [])
+        self.assertIn("soft=64 hard=4096", out.splitlines())
+        self.assertEqual(json.loads(out.splitlines()[0])["type"], "start", out)
+        with open(checkpointer, encoding="ascii") as f:
+            self.assertEqual(f.read(), "64\n")
+
+    def test_low_hard_fd_limit_warned(self):
+        rc, out, err = self.run_with_fd_limit(150, 150, ["-t", "all", "--", TRUE])
+        self.assertEqual(rc, 1, err)
+        self.assertEqual(out, "")
+        self.assertEqual(err[0], "snaptrig: warning: the open-files limit is 150 (ulimit -Hn); "
+                         "snaptrig needs about 210 descriptors with -t all, and one more per "
+                         "marker place; if a load or attach fails with 'Too many open files', "
+                         "raise it", err)
+        self.assertIn("Too many open files", err[1], err)
 
     def test_check_disables_requested_only(self):
         rc, out = self.run_check_unprivileged(["-t", "first-listen,sigint"])
