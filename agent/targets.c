@@ -363,12 +363,21 @@ void ia32_on_exec(struct session *s, const struct st_exec_record *rec)
 
 	if (!rec->ia32 || s->opts.ia32 != IA32_AUTO || !compat_waiting(&s->tracer))
 		return;
-	if (compat_attach(&s->tracer))
+	if (compat_attach(&s->tracer)) {
 		/* the load failed after this process's coverage line reported off */
 		classifier_coverage(&s->classifier, pid, NULL, boot_now_ns(), DECODED_TRIGGERS,
 				    ST_VIA_IA32, ST_COVERAGE_NO_HOOK,
 				    s->tracer.blind_errors[ST_VIA_IA32]);
-	else if (!stopped_at_exec)
+		return;
+	}
+	/*
+	 * The load takes about 30 ms. A process that runs again by then was
+	 * resumed by someone else, such as a second snaptrig that stopped it at
+	 * the same exec, and its image's first calls went unseen.
+	 */
+	if (stopped_at_exec && process_state((pid_t)pid) != 'T')
+		stopped_at_exec = 0;
+	if (!stopped_at_exec)
 		/* the image ran before the hook was attached: mark from when on it is seen */
 		classifier_coverage(&s->classifier, pid, NULL, boot_now_ns(), DECODED_TRIGGERS,
 				    ST_VIA_IA32, ST_COVERAGE_LATE, 0);

@@ -247,6 +247,34 @@ class Ia32Test(SnaptrigTestCase):
         self.assertEqual(run.triggers("sigstop"), [], run.describe())
         self.assertExited(run, pid, 0, comm="st-ia32")
 
+    def test_two_agents_report_early_resume(self):
+        """Two agents stop one exec: the one whose stop the other ended reports late-hook.
+
+        Each agent stops the new 32-bit image at its exec and loads the hook,
+        and the first to finish resumes the image for both. The other must
+        see the first read or write a late-hook coverage line, not neither.
+        """
+        go = os.path.join(self.tmp, "go")
+        ours, theirs = socket.socketpair()
+        with ours, theirs:
+            ours.sendall(DATA)
+            first = self.trace(["-t", "first-stdin"],
+                               ["/bin/sh", "-c", f"while [ ! -e {go} ]; do sleep 0.05; done; "
+                                f"exec {tool('st-ia32')} recv"], stdin=theirs)
+            pid = first.wait_start()["targets"][0]
+            second = self.trace(["-t", "first-stdin", "-p", str(pid)])
+            second.wait_start()
+            with open(go, "w", encoding="ascii"):
+                pass
+            self.assertEqual(first.wait_exit(), 0, first.describe())
+        self.assertEqual(second.wait_exit(), 0, second.describe())
+        for run in (first, second):
+            seen = [l for l in run.triggers("first-stdin", pid=pid)
+                    if l["detail"].get("via") == "ia32"]
+            late = [l for l in run.of_type("coverage")
+                    if l["pid"] == pid and l["reason"] == "late-hook"]
+            self.assertEqual(len(seen) + len(late), 1, run.describe())
+
     def test_int80_not_seen_by_default(self):
         """--ia32 auto leaves the hook off for 64-bit programs, whose int $0x80 is not seen."""
         run = self.trace(["-t", IA32_TRIGGERS], [tool("st-int80"), "read"])
