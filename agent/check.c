@@ -174,10 +174,13 @@ int check_run(const struct options *opts)
 	trigger_mask_format(opts->triggers, names, sizeof(names));
 	printf("snaptrig %s: checking the kernel for: %s\n", SNAPTRIG_VERSION, names);
 	/*
-	 * NOTE: snaptrig itself also runs with CAP_BPF and CAP_PERFMON, but the
-	 * probes below read tracefs, which only root may read on most systems.
+	 * NOTE: snaptrig also runs without root, with the capabilities below and
+	 * read access to tracefs, but the probes run only as root.
 	 */
 	report(&st, "running as root", root, ALL_TRIGGERS);
+	/* uid 0 without some capabilities: the message names the missing ones */
+	report(&st, "capabilities of a run (CAP_BPF, CAP_PERFMON, CAP_KILL, CAP_SYS_PTRACE, CAP_SYS_ADMIN for uprobes)",
+	       tracer_check_privileges(opts->triggers) == 0, ALL_TRIGGERS);
 	report(&st, "kernel BTF (/sys/kernel/btf/vmlinux)", have_btf, ALL_TRIGGERS);
 	report(&st, "running in the initial pid namespace", pidns_is_initial() != 0, ALL_TRIGGERS);
 	/*

@@ -19,7 +19,7 @@ void fd_limit_raise(void)
 		return;
 	startup_known = 1;
 	if (startup_limit.rlim_max != RLIM_INFINITY && startup_limit.rlim_max < FD_LIMIT_LOW)
-		log_error("warning: the open-files limit is %llu (ulimit -Hn); snaptrig needs about 210 descriptors with -t all, and one more per marker place; if a load or attach fails with 'Too many open files', raise it",
+		log_error("warning: the open-files limit is %llu (ulimit -Hn); snaptrig needs about 210 descriptors with -t all, and two more per marker place; if a load or attach fails with 'Too many open files', raise it",
 			  (unsigned long long)startup_limit.rlim_max);
 	if (startup_limit.rlim_cur == startup_limit.rlim_max)
 		return;

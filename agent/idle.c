@@ -317,6 +317,11 @@ int idle_open(struct tracer *t, const struct options *opts)
 		goto fail;
 
 	err = tracer_load(skel->skeleton);
+	if (err == -EMFILE) {
+		log_error("loading the idle BPF programs failed: %s; raise the open-files limit (ulimit -n)",
+			  strerror(-err));
+		goto fail;
+	}
 	if (err) {
 		log_error("loading the idle BPF programs failed: %s; the idle trigger needs tp_btf programs with bpf_timer (rerun with -vvv for the verifier log)",
 			  strerror(-err));

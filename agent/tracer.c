@@ -27,6 +27,7 @@
 #include "prior.h"
 #include "snaptrig.skel.h"
 #include "tracer.h"
+#include "uprobes.h"
 #include "uring.h"
 #include "uring.skel.h"
 #include "compat.skel.h"
@@ -208,15 +209,43 @@ static int have_capability(int cap)
 	return !!(data[cap / 32].effective & (1u << (cap % 32)));
 }
 
-int tracer_check_privileges(void)
+/* Appends name to the comma-separated list in missing. */
+static void add_missing(char *missing, size_t size, const char *name)
 {
-	int bpf = have_capability(CAP_BPF) || have_capability(CAP_SYS_ADMIN);
-	int perfmon = have_capability(CAP_PERFMON) || have_capability(CAP_SYS_ADMIN);
+	size_t len = strlen(missing);
 
-	if (bpf && perfmon)
+	snprintf(missing + len, size - len, "%s%s", len ? ", " : "", name);
+}
+
+/*
+ * Checks the capabilities that a run with triggers uses, and names every one
+ * that is missing. Without CAP_KILL the agent could not resume the processes
+ * of other users and sessions that the kernel stops at an exec or for a hold,
+ * and they would stay stopped. Without CAP_SYS_PTRACE it could not read their
+ * descriptors, maps and executables in /proc. NOTE: uprobes need
+ * CAP_SYS_ADMIN: on Linux 6.18 here, perf_event_open() of a uprobe failed
+ * with EACCES under CAP_BPF and CAP_PERFMON, and the kernel's reason is not
+ * traced further.
+ */
+int tracer_check_privileges(__u32 triggers)
+{
+	int admin = have_capability(CAP_SYS_ADMIN);
+	char missing[128] = "";
+
+	if (!admin && !have_capability(CAP_BPF))
+		add_missing(missing, sizeof(missing), "CAP_BPF");
+	if (!admin && !have_capability(CAP_PERFMON))
+		add_missing(missing, sizeof(missing), "CAP_PERFMON");
+	if (!have_capability(CAP_KILL))
+		add_missing(missing, sizeof(missing), "CAP_KILL");
+	if (!have_capability(CAP_SYS_PTRACE))
+		add_missing(missing, sizeof(missing), "CAP_SYS_PTRACE");
+	if (!admin && (triggers & UPROBE_TRIGGERS))
+		add_missing(missing, sizeof(missing),
+			    "CAP_SYS_ADMIN (for the uprobes of first-environ, explicit and transaction)");
+	if (!missing[0])
 		return 0;
-	log_error("missing %s%s%s: run as root or grant CAP_BPF and CAP_PERFMON",
-		  bpf ? "" : "CAP_BPF", bpf || perfmon ? "" : " and ", perfmon ? "" : "CAP_PERFMON");
+	log_error("missing %s: run as root, or add the missing capabilities", missing);
 	return -EPERM;
 }
 
@@ -255,7 +284,7 @@ int tracer_open(struct tracer *t, const struct options *opts, pid_t agent_pid)
 	memset(t, 0, sizeof(*t));
 	t->procs_fd = t->lost_fd = t->holds_fd = t->groups_fd = t->self_signals_fd = -1;
 
-	err = tracer_check_privileges();
+	err = tracer_check_privileges(opts->triggers);
 	if (err)
 		return err;
 	if (access("/sys/kernel/btf/vmlinux", R_OK)) {

@@ -74,8 +74,8 @@ int tracer_share_maps(struct tracer *t, struct bpf_object *obj);
  */
 int tracer_load(struct bpf_object_skeleton *skeleton);
 
-/* Checks for CAP_BPF and CAP_PERFMON (or root); -EPERM after a message. */
-int tracer_check_privileges(void);
+/* Checks the capabilities that a run with triggers needs; -EPERM after a message. */
+int tracer_check_privileges(__u32 triggers);
 
 /* Whether tracefs lists the tracepoint category/name. */
 int tracepoint_exists(const char *category, const char *name);

@@ -10,6 +10,7 @@ import signal
 import socket
 import stat
 import subprocess
+import time
 import unittest
 
 from harness import (CANONICAL_TRIGGERS, DEFAULT_TRIGGERS, ROOT, SNAPTRIG, TIMEOUT,
@@ -375,12 +376,10 @@ class CliTest(SnaptrigTestCase):
                          + ",".join(DEFAULT_TRIGGERS), out)
 
     def test_tracefs_unreadable_fails_start(self):
-        """With CAP_BPF and CAP_PERFMON but no access to tracefs, start fails with the reason."""
-        if not shutil.which("setpriv"):
-            self.skipTest("setpriv (util-linux) is not installed")
+        """With every capability it needs but no access to tracefs, start fails with the reason."""
+        caps = "-all,+bpf,+perfmon,+kill,+sys_ptrace"
         proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                               "--inh-caps=-all,+bpf,+perfmon",
-                               "--ambient-caps=-all,+bpf,+perfmon",
+                               f"--inh-caps={caps}", f"--ambient-caps={caps}",
                                str(SNAPTRIG), "-t", "first-listen", "--", TRUE],
                               stdin=subprocess.DEVNULL, capture_output=True, text=True,
                               timeout=TIMEOUT)
@@ -390,6 +389,24 @@ class CliTest(SnaptrigTestCase):
             "snaptrig: cannot read /sys/kernel/tracing/events: Permission denied; the syscall "
             "tracepoints are listed there: run as root, or give this user read access to "
             "tracefs"])
+
+    def test_missing_capabilities_named(self):
+        """Root without CAP_KILL, CAP_SYS_PTRACE and CAP_SYS_ADMIN: each is named, none traced."""
+        caps = "-all,+bpf,+perfmon"
+        cases = (("first-listen", "CAP_KILL, CAP_SYS_PTRACE"),
+                 ("first-environ", "CAP_KILL, CAP_SYS_PTRACE, CAP_SYS_ADMIN (for the uprobes "
+                                   "of first-environ, explicit and transaction)"))
+        for triggers, missing in cases:
+            with self.subTest(triggers=triggers):
+                proc = subprocess.run(["setpriv", f"--inh-caps={caps}", f"--ambient-caps={caps}",
+                                       f"--bounding-set={caps}",
+                                       str(SNAPTRIG), "-t", triggers, "--", TRUE],
+                                      stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                      timeout=TIMEOUT)
+                self.assertEqual(proc.returncode, 1, proc.stderr)
+                self.assertEqual(proc.stdout, "")
+                self.assertEqual(proc.stderr.splitlines(), [
+                    f"snaptrig: missing {missing}: run as root, or add the missing capabilities"])
 
     def run_with_fd_limit(self, soft, hard, args):
         """Run snaptrig under an open-files limit; return (exit code, stdout, stderr lines)."""
@@ -420,7 +437,7 @@ class CliTest(SnaptrigTestCase):
         self.assertEqual(rc, 1, err)
         self.assertEqual(out, "")
         self.assertEqual(err[0], "snaptrig: warning: the open-files limit is 150 (ulimit -Hn); "
-                         "snaptrig needs about 210 descriptors with -t all, and one more per "
+                         "snaptrig needs about 210 descriptors with -t all, and two more per "
                          "marker place; if a load or attach fails with 'Too many open files', "
                          "raise it", err)
         self.assertIn("Too many open files", err[1], err)
@@ -432,6 +449,9 @@ class CliTest(SnaptrigTestCase):
                          "first-listen,sigint", out)
         missing = [line for line in out if line.startswith("  missing ")]
         self.assertEqual(missing, ["  missing  running as root "
+                                   "(disables: first-listen,sigint)",
+                                   "  missing  capabilities of a run (CAP_BPF, CAP_PERFMON, "
+                                   "CAP_KILL, CAP_SYS_PTRACE, CAP_SYS_ADMIN for uprobes) "
                                    "(disables: first-listen,sigint)"], out)
 
     def test_check_takes_no_target(self):
