@@ -191,6 +191,19 @@ int emitter_open(struct emitter *e, const char *path, enum output_format format)
 	return 0;
 }
 
+void emitter_check_deleted(struct emitter *e)
+{
+	struct stat st;
+
+	if (!e->path || !e->regular_file || e->deleted_reported || e->error)
+		return;
+	if (fstat(e->fd, &st) || st.st_nlink > 0)
+		return;
+	e->deleted_reported = 1;
+	log_error("output file %s was deleted: lines go on to the deleted file, which no other process can open; restart snaptrig to write a new one",
+		  e->path);
+}
+
 void emitter_close(struct emitter *e)
 {
 	if (e->fd >= 0)

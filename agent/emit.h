@@ -54,6 +54,7 @@ struct emitter {
 	int fd;
 	int owns_fd;
 	int regular_file;		/* fd is a regular file: no stall check, no PIPE_BUF split */
+	int deleted_reported;		/* the message of emitter_check_deleted() is out */
 	const char *path;		/* --output, or NULL for standard output */
 	int error;			/* first write error, -errno; later lines are dropped */
 	int show_held;			/* trigger lines carry "held" (with --freeze) */
@@ -99,6 +100,11 @@ void emitter_output_closed(struct emitter *e);
  * and a flood costs one write(2) per pass instead of one per line.
  */
 void emitter_flush(struct emitter *e);
+/*
+ * Prints a message, once, when the --output file has been deleted: lines
+ * still go to the open file, which no other process can then open.
+ */
+void emitter_check_deleted(struct emitter *e);
 /* Returns the bytes of lines that a pipe or socket output has not taken yet. */
 size_t emitter_backlog(const struct emitter *e);
 /* Whether so many lines wait that call counts should wait in the counters. */

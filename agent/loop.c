@@ -252,6 +252,7 @@ static void check_liveness(struct session *s, __u64 now)
 	if (now < s->next_liveness_ns)
 		return;
 	s->next_liveness_ns = now + LIVENESS_NS;
+	emitter_check_deleted(&s->emitter);
 	reap_after_drain(s);
 	for (i = 0; i < s->classifier.proc_count; i++) {
 		pid_t pid = s->classifier.procs[i].pid;

@@ -487,6 +487,25 @@ class CliTest(SnaptrigTestCase):
         self.assertEqual(lines[0]["type"], "start")
         self.assertEqual(lines[-1]["type"], "stats")
 
+    def test_output_file_deleted_reported(self):
+        """Deleting the --output file mid-run gives one message; lines go to the open file."""
+        path = os.path.join(self.tmp, "out.jsonl")
+        agent = subprocess.Popen([str(SNAPTRIG), "-o", path, "-t", "bootstrap", "--",
+                                  "/bin/sleep", "2.5"], stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.register(agent)
+        deadline = time.monotonic() + TIMEOUT
+        while not (os.path.exists(path) and os.path.getsize(path)):
+            self.assertLess(time.monotonic(), deadline, "no start line in the output file")
+            time.sleep(0.05)
+        os.unlink(path)
+        _, err = agent.communicate(timeout=TIMEOUT)
+        self.assertEqual(agent.returncode, 0, err)
+        self.assertEqual(err.splitlines(), [
+            f"snaptrig: output file {path} was deleted: lines go on to the deleted file, which "
+            "no other process can open; restart snaptrig to write a new one"])
+        self.assertFalse(os.path.exists(path))
+
     def test_output_file_cut_line_ended(self):
         """A file whose last line has no newline gets one before the start line."""
         path = os.path.join(self.tmp, "out.jsonl")
