@@ -147,7 +147,12 @@ static int attach_environ_symbol(struct uprobes *u, const char *path, const char
 
 static void attach_libc(struct uprobes *u, const char *path)
 {
-	attach_environ_symbol(u, path, "getenv", ENVIRON_COOKIE(ST_ENVIRON_GETENV, 0), 0);
+	int err = attach_environ_symbol(u, path, "getenv", ENVIRON_COOKIE(ST_ENVIRON_GETENV, 0), 0);
+
+	/* without it first-environ is blind for every process that maps this file */
+	if (err)
+		log_error("attaching the first-environ uprobe on getenv in %s failed: %s; first-environ does not see the processes that use this libc",
+			  path, strerror(-err));
 	/* older musl builds lack secure_getenv */
 	attach_environ_symbol(u, path, "secure_getenv",
 			      ENVIRON_COOKIE(ST_ENVIRON_SECURE_GETENV, 0), 1);

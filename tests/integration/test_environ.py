@@ -2,6 +2,7 @@
 
 import os
 import re
+import shutil
 import subprocess
 import unittest
 
@@ -159,6 +160,17 @@ class EnvironTest(SnaptrigTestCase):
         pid = int(run.fact_values("pid")[0])
         self.assertExited(run, pid, 0, comm="")
         self.assertOneEnviron(run, pid, {"source": "getenv", "name": ""}, comm="")
+
+    def test_libc_without_getenv_reported(self):
+        """A mapped libc.so.6 whose getenv cannot be probed gets one line on stderr."""
+        fake = os.path.join(self.tmp, "libc.so.6")
+        shutil.copy("/usr/lib/x86_64-linux-gnu/libm.so.6", fake)
+        run = self.trace(["-t", "first-environ"],
+                         ["/usr/bin/env", f"LD_PRELOAD={fake}", "/bin/sleep", "0.3"])
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertEqual(run.err.lines, [
+            f"snaptrig: attaching the first-environ uprobe on getenv in {fake} failed: No such "
+            "file or directory; first-environ does not see the processes that use this libc"])
 
     def test_environ_probe_missing_symbol(self):
         run = self.trace(["-t", "first-environ", "--environ-probe",
