@@ -264,6 +264,9 @@ static __always_inline bool decode_txn(struct st_proc *proc, struct pt_regs *reg
 		call = ST_CALL_FDATASYNC;
 		break;
 	case NR32_SYNC_FILE_RANGE:
+		/* fd, offset and nbytes as 32-bit halves, then flags */
+		if (!(arg32(regs, 5) & SFR_WAIT_AFTER_FLAG))
+			return true;
 		call = ST_CALL_SYNC_FILE_RANGE;
 		break;
 	case NR32_MSYNC:

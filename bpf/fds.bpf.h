@@ -17,6 +17,8 @@
 #define S_IFIFO_BITS 0010000
 #define O_PATH_FLAG 010000000	/* O_PATH, kept in file->f_flags */
 #define KDEV(major, minor) (((__u32)(major) << 20) | (minor))
+/* SYNC_FILE_RANGE_WAIT_AFTER: the one flag that makes sync_file_range(2) a transaction */
+#define SFR_WAIT_AFTER_FLAG 4
 
 static __always_inline struct file *task_fd_file(struct task_struct *task, int fd)
 {

@@ -433,6 +433,15 @@ static __always_inline __u32 sync_call(struct io_kiocb *req)
 	return ST_CALL_FSYNC;
 }
 
+/* Whether IORING_OP_SYNC_FILE_RANGE waits for the write-out, as sync_file_range(2) counts. */
+static __always_inline bool sync_range_waits(struct io_kiocb *req)
+{
+	struct io_sync *sync = (struct io_sync *)&req->cmd;
+
+	return bpf_core_field_exists(struct io_sync, flags) &&
+	       (BPF_CORE_READ(sync, flags) & SFR_WAIT_AFTER_FLAG);
+}
+
 static __always_inline int on_submit(struct st_proc *proc, struct io_kiocb *req)
 {
 	int op = BPF_CORE_READ(req, opcode);
@@ -448,7 +457,7 @@ static __always_inline int on_submit(struct st_proc *proc, struct io_kiocb *req)
 	if (op == URING_OP(IORING_OP_FSYNC))
 		return on_call_task(proc, sync_call(req), ST_CLASS_TXN, ST_VIA_IO_URING,
 				    request_task(req));
-	if (op == URING_OP(IORING_OP_SYNC_FILE_RANGE))
+	if (op == URING_OP(IORING_OP_SYNC_FILE_RANGE) && sync_range_waits(req))
 		return on_call_task(proc, ST_CALL_SYNC_FILE_RANGE, ST_CLASS_TXN, ST_VIA_IO_URING,
 				    request_task(req));
 	return 0;

@@ -10,6 +10,8 @@
  *         listen   socket, bind to 127.0.0.1 port 0 and listen, all through
  *                  socketcall(2)
  *         random   getrandom(2) of 8 bytes, then openat(2) of /dev/urandom
+ *         sync     sync_file_range(2) of stdin, which must be a file, with
+ *                  SYNC_FILE_RANGE_WRITE alone, then with the wait flags too
  *
  * Prints "pid N" first, "fd N" and "port N" for listen, "done" last, and exits 0, or 1
  * when a call fails.
@@ -24,6 +26,12 @@
 #define NR32_SOCKETCALL 102
 #define NR32_OPENAT 295
 #define NR32_GETRANDOM 355
+#define NR32_SYNC_FILE_RANGE 314
+
+/* sync_file_range(2) flags, from linux/fs.h */
+#define SFR_WAIT_BEFORE 1
+#define SFR_WRITE 2
+#define SFR_WAIT_AFTER 4
 
 /* socketcall(2) operations, from linux/net.h */
 #define SOCKETCALL_SOCKET 1
@@ -50,6 +58,27 @@ static long sys3(long nr, long a, long b, long c)
 	__asm__ volatile("int $0x80"
 			 : "=a"(ret)
 			 : "a"(nr), "b"(a), "c"(b), "d"(c)
+			 : "memory");
+	return ret;
+}
+
+/*
+ * A system call with six arguments, the sixth in ebp. ebp may be the frame
+ * pointer, so it is saved around the call, and nr and f reach it through
+ * memory that eax points at.
+ */
+static long sys6(long nr, long a, long b, long c, long d, long e, long f)
+{
+	long in[2] = { nr, f };
+	long ret;
+
+	__asm__ volatile("push %%ebp\n\t"
+			 "mov 4(%%eax), %%ebp\n\t"
+			 "mov (%%eax), %%eax\n\t"
+			 "int $0x80\n\t"
+			 "pop %%ebp"
+			 : "=a"(ret)
+			 : "a"(in), "b"(a), "c"(b), "d"(c), "S"(d), "D"(e)
 			 : "memory");
 	return ret;
 }
@@ -163,8 +192,13 @@ static void run_mode(const char *mode)
 		check(sys3(NR32_GETRANDOM, (long)buf, sizeof(buf), 0), "getrandom");
 		sys3(NR32_CLOSE, check(sys3(NR32_OPENAT, AT_FDCWD_VALUE, (long)"/dev/urandom", 0),
 				       "openat"), 0, 0);
+	} else if (equal(mode, "sync")) {
+		/* fd, then offset and nbytes 0 (to the end of the file) as 32-bit halves */
+		check(sys6(NR32_SYNC_FILE_RANGE, 0, 0, 0, 0, 0, SFR_WRITE), "sync_file_range");
+		check(sys6(NR32_SYNC_FILE_RANGE, 0, 0, 0, 0, 0,
+			   SFR_WAIT_BEFORE | SFR_WRITE | SFR_WAIT_AFTER), "sync_file_range");
 	} else {
-		put("usage: st-ia32 read|recv|listen|random\n");
+		put("usage: st-ia32 read|recv|listen|random|sync\n");
 		exit_group(2);
 	}
 }
@@ -176,7 +210,7 @@ __attribute__((used, noreturn)) static void start_c(unsigned long *stack)
 
 	put_number("pid", (unsigned long)sys3(NR32_GETPID, 0, 0, 0));
 	if (stack[0] != 2) {
-		put("usage: st-ia32 read|recv|listen|random\n");
+		put("usage: st-ia32 read|recv|listen|random|sync\n");
 		exit_group(2);
 	}
 	run_mode(argv[1]);

@@ -3,9 +3,11 @@
  * st-sync: make data durable a given number of times with each call behind
  * the transaction trigger.
  *
- * Usage: st-sync [-f N] [-d N] [-r N] [-m N] [-a N] [-S N] [-s N] DIR
+ * Usage: st-sync [-f N] [-d N] [-r N] [-w N] [-m N] [-a N] [-S N] [-s N] DIR
  *   -f N  fsync(2)            -d N  fdatasync(2)
- *   -r N  sync_file_range(2)  -m N  msync(2) with MS_SYNC on a shared mapping
+ *   -r N  sync_file_range(2) that waits for the write-out
+ *   -w N  sync_file_range(2) with SYNC_FILE_RANGE_WRITE only, which starts it
+ *   -m N  msync(2) with MS_SYNC on a shared mapping
  *   -a N  msync(2) with MS_ASYNC, which does not make data durable
  *   -S N  syncfs(2)           -s N  sync(2)
  *
@@ -29,6 +31,7 @@ struct sync_counts {
 	int fsync;
 	int fdatasync;
 	int sync_file_range;
+	int sync_file_range_write;
 	int msync_sync;
 	int msync_async;
 	int syncfs;
@@ -70,6 +73,11 @@ static void run_calls(int fd, const struct sync_counts *c)
 		check(sync_file_range(fd, 0, FILE_SIZE, SYNC_FILE_RANGE_WRITE |
 				      SYNC_FILE_RANGE_WAIT_AFTER), "sync_file_range");
 	}
+	for (i = 0; i < c->sync_file_range_write; i++) {
+		touch_file(fd);
+		check(sync_file_range(fd, 0, FILE_SIZE, SYNC_FILE_RANGE_WRITE),
+		      "sync_file_range(SYNC_FILE_RANGE_WRITE)");
+	}
 	for (i = 0; i < c->msync_sync; i++) {
 		map[i % FILE_SIZE] = 'm';
 		check(msync(map, FILE_SIZE, MS_SYNC), "msync(MS_SYNC)");
@@ -95,7 +103,7 @@ int main(int argc, char **argv)
 	char path[PATH_MAX];
 	int opt, fd;
 
-	while ((opt = getopt(argc, argv, "f:d:r:m:a:S:s:")) != -1) {
+	while ((opt = getopt(argc, argv, "f:d:r:w:m:a:S:s:")) != -1) {
 		int n = atoi(optarg);
 
 		switch (opt) {
@@ -107,6 +115,9 @@ int main(int argc, char **argv)
 			break;
 		case 'r':
 			counts.sync_file_range = n;
+			break;
+		case 'w':
+			counts.sync_file_range_write = n;
 			break;
 		case 'm':
 			counts.msync_sync = n;
@@ -143,6 +154,6 @@ int main(int argc, char **argv)
 	return 0;
 
 usage:
-	fprintf(stderr, "usage: st-sync [-f N] [-d N] [-r N] [-m N] [-a N] [-S N] [-s N] DIR\n");
+	fprintf(stderr, "usage: st-sync [-f N] [-d N] [-r N] [-w N] [-m N] [-a N] [-S N] [-s N] DIR\n");
 	return 2;
 }

@@ -15,8 +15,9 @@
  *        tee     N IORING_OP_TEE requests from stdin (a pipe) into a pipe
  *        listen  IORING_OP_LISTEN on a TCP socket bound to 127.0.0.1, port 0
  *        sync    N IORING_OP_FSYNC, N IORING_OP_FSYNC with
- *                IORING_FSYNC_DATASYNC, then N IORING_OP_SYNC_FILE_RANGE, of
- *                a new file in DIR
+ *                IORING_FSYNC_DATASYNC, N IORING_OP_SYNC_FILE_RANGE that wait
+ *                for the write-out, then N that only start it, of a new
+ *                file in DIR
  *        open    N IORING_OP_OPENAT of /dev/urandom
  *        install registers stdin, makes a descriptor of it with
  *                IORING_OP_FIXED_FD_INSTALL and reads that with read(2)
@@ -463,7 +464,7 @@ static void do_sync(struct ring *r, int n, const char *dir)
 	fd = mkstemp(path);
 	if (fd < 0)
 		die("mkstemp");
-	for (i = 0; i < 3 * n; i++) {
+	for (i = 0; i < 4 * n; i++) {
 		if (write(fd, "x", 1) != 1)
 			die("write");
 		sqe = sqe_get(r);
@@ -472,7 +473,9 @@ static void do_sync(struct ring *r, int n, const char *dir)
 		sqe->len = 0;	/* SYNC_FILE_RANGE: to the end of the file */
 		if (i >= n && i < 2 * n)
 			sqe->fsync_flags = IORING_FSYNC_DATASYNC;
-		if (i >= 2 * n)
+		if (i >= 2 * n && i < 3 * n)
+			sqe->sync_range_flags = SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER;
+		if (i >= 3 * n)
 			sqe->sync_range_flags = SYNC_FILE_RANGE_WRITE;
 		res = submit_wait(r);
 		if (res < 0) {

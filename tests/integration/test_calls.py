@@ -226,13 +226,16 @@ class CallsTest(SnaptrigTestCase):
         self.assertEqual(lines[1]["detail"]["call"], "fsync")
         self.assertLess(lines[-1]["seq"], self.assertExited(run, pid, 0)["seq"])
 
-    def test_msync_async_not_counted(self):
-        run = self.trace(["-t", "transaction", "--cooldown", "100ms"],
-                         [tool("st-sync"), "-a", "3", self.tmp])
-        self.assertEqual(run.wait_exit(), 0, run.describe())
-        pid = int(run.fact_values("pid")[0])
-        self.assertExited(run, pid, 0)
-        self.assertEqual(run.triggers("transaction"), [], run.describe())
+    def test_write_out_hints_not_counted(self):
+        """msync with MS_ASYNC and sync_file_range with SYNC_FILE_RANGE_WRITE alone make nothing durable."""
+        for option in ("-a", "-w"):
+            with self.subTest(option=option):
+                run = self.trace(["-t", "transaction", "--cooldown", "100ms"],
+                                 [tool("st-sync"), option, "3", self.tmp])
+                self.assertEqual(run.wait_exit(), 0, run.describe())
+                pid = int(run.fact_values("pid")[0])
+                self.assertExited(run, pid, 0)
+                self.assertEqual(run.triggers("transaction"), [], run.describe())
 
     def test_sqlite_commits(self):
         reference = os.path.join(self.tmp, "reference.db")

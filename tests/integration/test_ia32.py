@@ -208,6 +208,20 @@ class Ia32Test(SnaptrigTestCase):
             self.assertEqual(line["tid"], pid)
             self.assertEqual(line["comm"], "st-ia32")
 
+    def test_ia32_sync_file_range_waits_only(self):
+        """Of a 32-bit sync_file_range with SYNC_FILE_RANGE_WRITE alone and one that waits, one counts."""
+        path = os.path.join(self.tmp, "data")
+        with open(path, "wb") as f:
+            f.write(DATA)
+        with open(path, "rb") as stdin:
+            run, pid = self.run_tool([tool("st-ia32"), "sync"], stdin=stdin,
+                                     args=["--cooldown", "0s"])
+        lines = run.triggers("transaction")
+        self.assertEqual([l["detail"] for l in lines],
+                         [calls_detail("sync_file_range", 1, False, "ia32")], run.describe())
+        self.assertEqual((lines[0]["pid"], lines[0]["tid"], lines[0]["comm"]),
+                         (pid, pid, "st-ia32"))
+
     def assertCoverage(self, run, pid, reason):
         lines = run.of_type("coverage")
         ia32 = [line for line in lines if line["via"] == "ia32" and line["reason"] == reason]

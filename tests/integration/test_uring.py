@@ -257,7 +257,11 @@ class UringTest(SnaptrigTestCase):
             tid=sq_tid, comm=f"iou-sqp-{pid}")
 
     def test_sync_window(self):
-        """Three each of fsync, fdatasync and sync_file_range in one window."""
+        """Three each of fsync, fdatasync and sync_file_range in one window.
+
+        The three sync_file_range requests with SYNC_FILE_RANGE_WRITE alone
+        that come last only start the write-out, and do not count.
+        """
         run, pid = self.run_uring(["-n", "3", "sync", self.tmp], triggers="transaction",
                                   stdin=subprocess.DEVNULL)
         lines = run.triggers("transaction", pid=pid)
