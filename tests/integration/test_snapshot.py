@@ -799,11 +799,16 @@ class HoldTest(SnapshotTestCase):
         trigger, whose record the agent has not read yet, and its checkpointer
         starts once every thread has stopped. The later trigger then joins.
 
-        The agent writes to a FIFO that the test leaves unread, so it stops at a
-        full pipe among the lines of a getrandom flood. Meanwhile the process
-        raises a SIGTSTP that it handles, then listens and is held by the kernel.
+        The agent writes the lines of a getrandom flood to a FIFO that the test
+        leaves unread until the hold is seen. The test stops the agent, and
+        meanwhile the process raises a SIGTSTP that it handles, then listens
+        and is held by the kernel. Once the agent runs again it reads both
+        records. A request that the agent started before the listen would
+        let the process run instead, with no later hold. The checkpointer
+        waits for a gate file, so the hold lasts until the test has seen it.
         """
         out = Path(self.tmp) / "record.json"
+        gate = Path(self.tmp) / "gate"
         fifo = Path(self.tmp) / "lines"
         os.mkfifo(fifo)
         reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
@@ -813,6 +818,7 @@ class HoldTest(SnapshotTestCase):
                   "os.write(1, b'pid %d\\n' % os.getpid())\n"
                   "for _ in range(3000):\n"
                   "    os.urandom(8)\n"
+                  "sys.stdin.readline()\n"
                   "os.kill(os.getpid(), signal.SIGTSTP)\n"
                   "s = socket.socket()\n"
                   "s.bind(('127.0.0.1', 0))\n"
@@ -820,11 +826,18 @@ class HoldTest(SnapshotTestCase):
                   "sys.stdin.read()\n")
         run = self.trace(["-t", "sigtstp,first-listen,non-deterministic-call", "--cooldown", "0s",
                           "--freeze", "--snapshot-on", "sigtstp,first-listen",
-                          "--exec", checkpointer(out, "--pid", "{pid}"), "-o", str(fifo)],
+                          "--exec", checkpointer(out, "--pid", "{pid}", "--gate", str(gate)),
+                          "-o", str(fifo)],
                          [PYTHON, "-c", script])
         pid = int(run.wait_fact("pid"))
         self.resume_later(pid)
+        self.resume_later(run.proc.pid)
+        os.kill(run.proc.pid, signal.SIGSTOP)
+        self.assertEqual(wait_state(run.proc.pid, {"T"}), "T", "the agent did not stop")
+        run.write_stdin(b"go\n")
         self.assertEqual(wait_state(pid, {"T"}), "T", "not held at its listen")
+        os.kill(run.proc.pid, signal.SIGCONT)
+        gate.touch()
 
         os.set_blocking(reader, True)
         data = []
