@@ -422,24 +422,20 @@ static __always_inline int on_stdin_request(struct st_proc *proc, struct io_kioc
 	return 0;
 }
 
+/* Returns io_sync.flags of an FSYNC or SYNC_FILE_RANGE request, or 0 without the field. */
+static __always_inline __u32 sync_flags(struct io_kiocb *req)
+{
+	struct io_sync *sync = (struct io_sync *)&req->cmd;
+
+	if (!bpf_core_field_exists(struct io_sync, flags))
+		return 0;
+	return BPF_CORE_READ(sync, flags);
+}
+
 /* IORING_OP_FSYNC is fdatasync(2) with IORING_FSYNC_DATASYNC in io_sync.flags. */
 static __always_inline __u32 sync_call(struct io_kiocb *req)
 {
-	struct io_sync *sync = (struct io_sync *)&req->cmd;
-
-	if (bpf_core_field_exists(struct io_sync, flags) &&
-	    (BPF_CORE_READ(sync, flags) & FSYNC_DATASYNC_FLAG))
-		return ST_CALL_FDATASYNC;
-	return ST_CALL_FSYNC;
-}
-
-/* Whether IORING_OP_SYNC_FILE_RANGE waits for the write-out, as sync_file_range(2) counts. */
-static __always_inline bool sync_range_waits(struct io_kiocb *req)
-{
-	struct io_sync *sync = (struct io_sync *)&req->cmd;
-
-	return bpf_core_field_exists(struct io_sync, flags) &&
-	       (BPF_CORE_READ(sync, flags) & SFR_WAIT_AFTER_FLAG);
+	return (sync_flags(req) & FSYNC_DATASYNC_FLAG) ? ST_CALL_FDATASYNC : ST_CALL_FSYNC;
 }
 
 static __always_inline int on_submit(struct st_proc *proc, struct io_kiocb *req)
@@ -457,7 +453,8 @@ static __always_inline int on_submit(struct st_proc *proc, struct io_kiocb *req)
 	if (op == URING_OP(IORING_OP_FSYNC))
 		return on_call_task(proc, sync_call(req), ST_CLASS_TXN, ST_VIA_IO_URING,
 				    request_task(req));
-	if (op == URING_OP(IORING_OP_SYNC_FILE_RANGE) && sync_range_waits(req))
+	/* as sync_file_range(2), only a request that waits for the write-out counts */
+	if (op == URING_OP(IORING_OP_SYNC_FILE_RANGE) && (sync_flags(req) & SFR_WAIT_AFTER_FLAG))
 		return on_call_task(proc, ST_CALL_SYNC_FILE_RANGE, ST_CLASS_TXN, ST_VIA_IO_URING,
 				    request_task(req));
 	return 0;

@@ -639,9 +639,9 @@ def reason_start(agent):
     loads = sorted(split["load_ms"].items(), key=lambda kv: -kv[1]["median"])
     spent = sum(v["median"] for _, v in loads)
     btf = split["btf_parse_ms"]
-    return (f"In {split['start_ms']['n']} more starts of -vv -t all, which times each BPF "
-            f"object's load (median {split['start_ms']['median']:.0f} ms to the start line), "
-            "the loads took (medians) "
+    return (f"{split['start_ms']['n']} more starts with -vv -t all timed each BPF object's "
+            f"load. Their median time to the start line was {split['start_ms']['median']:.0f} ms, "
+            "and the median loads were "
             + ", ".join(f"{name} {v['median']:.0f} ms" for name, v in loads)
             + f", {spent:.0f} ms together. Each load parses the kernel's BTF "
             f"({btf['median']:.1f} ms per parse in bench-btf, {btf['min']:.1f}–"
