@@ -421,14 +421,19 @@ class CliTest(SnaptrigTestCase):
     def test_low_soft_fd_limit_raised(self):
         """A soft limit of 64 is raised for the agent, and COMMAND gets 64 back."""
         checkpointer = os.path.join(self.tmp, "checkpointer-limit")
+        output = os.path.join(self.tmp, "limit.jsonl")
+        # the JSON lines go to a file, so COMMAND's output on stdout cannot come before the start line
         rc, out, err = self.run_with_fd_limit(64, 4096, [
-            "-t", "all", "--snapshot-on", "bootstrap",
+            "-t", "all", "--snapshot-on", "bootstrap", "-o", output,
             "--exec", f"/bin/sh -c 'ulimit -Sn > {checkpointer}'",
             "--", "/bin/sh", "-c", "echo soft=$(ulimit -Sn) hard=$(ulimit -Hn)"])
         self.assertEqual(rc, 0, err)
         self.assertEqual(err, [])
-        self.assertIn("soft=64 hard=4096", out.splitlines())
-        self.assertEqual(json.loads(out.splitlines()[0])["type"], "start", out)
+        self.assertEqual(out, "soft=64 hard=4096\n")
+        with open(output, encoding="utf-8") as f:
+            lines = [json.loads(line) for line in f]
+        self.assertEqual(lines[0]["type"], "start", lines)
+        self.assertEqual(lines[-1]["type"], "stats", lines)
         with open(checkpointer, encoding="ascii") as f:
             self.assertEqual(f.read(), "64\n")
 
