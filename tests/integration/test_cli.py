@@ -314,6 +314,25 @@ class CliTest(SnaptrigTestCase):
             with self.subTest(form=form):
                 self.assertIn("snaptrig " + form, " ".join(synopsis.split()))
 
+    def test_man_page_describes_triggers(self):
+        """The man page's TRIGGERS section has a heading for each trigger of -t all."""
+        rc, out, err = self.run_agent(["-t", "all", "--", TRUE])
+        self.assertEqual(rc, 0, err)
+        triggers = json.loads(out.splitlines()[0])["triggers"]
+        self.assertEqual(len(triggers), 14, triggers)
+        man = subprocess.run(["man", "-l", "-P", "cat", str(MAN_PAGE)], capture_output=True,
+                             env=dict(os.environ, MANWIDTH="200"), timeout=TIMEOUT)
+        self.assertEqual(man.returncode, 0, man.stderr)
+        text = man.stdout.decode()
+        section = text[text.index("\nTRIGGERS\n"):text.index("\nOUTPUT\n")]
+        # past the opening paragraph, a heading is indented less than its text, and man puts
+        # a short heading and its text on one line, two or more spaces apart
+        entries = section.split("\n\n", 1)[1]
+        headings = [re.split(r"\s{2,}", l.strip())[0] for l in entries.splitlines()
+                    if l.startswith(" " * 7) and not l.startswith(" " * 8)]
+        described = [name.strip() for h in headings for name in h.split(",")]
+        self.assertEqual(sorted(described), sorted(triggers), section)
+
     def test_help_snapshot_on_sets(self):
         """--help describes the all and default sets of --snapshot-on separately."""
         rc, out, _ = self.run_agent(["--help"])
