@@ -239,12 +239,16 @@ int snapshots_init(struct snapshots *sn, const struct options *opts, struct emit
 	return 0;
 }
 
+/*
+ * Returns the request of the live process pid, or NULL. A request can outlive
+ * its process, and a new process that gets the pid meanwhile needs its own.
+ */
 static struct snapshot_job *job_of_pid(const struct snapshots *sn, __u32 pid)
 {
 	size_t i;
 
 	for (i = 0; i < sn->job_count; i++)
-		if (sn->jobs[i]->pid == pid)
+		if (sn->jobs[i]->pid == pid && !sn->jobs[i]->target_exited)
 			return sn->jobs[i];
 	return NULL;
 }
@@ -1005,13 +1009,12 @@ void snapshots_on_exit(struct snapshots *sn, __u32 pid)
 {
 	struct snapshot_job *job = job_of_pid(sn, pid);
 
-	if (job && !job->target_exited) {
+	if (job) {
 		job->target_exited = 1;
 		job->exit_ns = boot_now_ns();
 	}
-	/* with a job running, finish_job() drops them when the job ends */
-	if (!job)
-		pstate_remove(sn, pid);
+	/* a later process with this pid starts with no snapshots and no cooldown */
+	pstate_remove(sn, pid);
 }
 
 /* Keeps the last bytes of the command's stderr; at EOF the fd is closed. */
@@ -1224,7 +1227,7 @@ static void signal_checkpointer(struct snapshot_job *job, int sig)
 	if (job->checkpointer <= 0)
 		return;
 	/* before the signal, which may end a tracer that stops the process at its exit */
-	if (!job->signalled && job->hold == HOLD_NONE)
+	if (!job->signalled && job->hold == HOLD_NONE && !job->target_exited)
 		job->stop_seen = stop_seen(job->pid, job->checkpointer);
 	job->signalled = 1;
 	if (kill(-job->checkpointer, sig))
@@ -1381,9 +1384,7 @@ static void finish_job(struct snapshots *sn, struct snapshot_job *job, const cha
 	report.ended = success && !forced_reason && sn->opts->stop_after_snapshot &&
 		       !job->target_exited;
 	/* before the release, so that the triggers right after it are not stopped */
-	if (job->target_exited) {
-		pstate_remove(sn, job->pid);
-	} else {
+	if (!job->target_exited) {
 		struct snapshot_pstate *ps = pstate_of(sn, job->pid);
 
 		if (ps)
@@ -1400,7 +1401,7 @@ static void finish_job(struct snapshots *sn, struct snapshot_job *job, const cha
 	} else {
 		resume_after_checkpointer(job);
 	}
-	if (sn->classifier)
+	if (sn->classifier && !job->target_exited)
 		classifier_snapshot_ended(sn->classifier, job->pid, now);
 	emit_snapshot(sn->emitter, &report);
 }

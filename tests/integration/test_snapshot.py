@@ -1382,6 +1382,24 @@ class ExecTest(SnapshotTestCase):
                           held=True, hold="agent", resumed=True, ended=False)
         self.assertServed(run, snaps[0], trigger)
 
+    def test_reused_pid_gets_own_request(self):
+        """A process with the pid of one whose request still runs gets a request of its own."""
+        run = self.trace(["-t", "first-listen", "--exec", "/bin/sleep 1"],
+                         [tool("st-pid-reuse")])
+        first = int(run.wait_fact("first"))
+        second = int(run.wait_fact("second"))
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+
+        self.assertEqual(second, first)
+        listens = run.triggers("first-listen", first)
+        self.assertEqual(len(listens), 2, run.describe())
+        snaps = sorted((s for s in run.of_type("snapshot") if s["pid"] == first),
+                       key=lambda s: s["triggers"][0]["seq"])
+        self.assertEqual(len(snaps), 2, run.describe())
+        for snap, trigger in zip(snaps, listens):
+            self.assertFields(run, snap, status="target-exited")
+            self.assertServed(run, snap, trigger)
+
     def test_interrupt_kills_checkpointer_group(self):
         """SIGINT to snaptrig ends the whole group of a running checkpointer before the resume."""
         target = self.spawn([tool("st-signals")])
