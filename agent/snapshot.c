@@ -1622,38 +1622,70 @@ size_t snapshots_active(const struct snapshots *sn)
 	return sn->job_count;
 }
 
-void snapshots_shutdown(struct snapshots *sn)
+/* How long the checkpointers get, all together, between the SIGTERM and the SIGKILL of a stop */
+#define SHUTDOWN_TERM_WAIT_NS 100000000ULL
+
+/*
+ * Reaps the checkpointers that exited, and returns whether one of them, or a
+ * process left in its group, still runs.
+ */
+static bool checkpointers_running(struct snapshots *sn)
 {
+	bool running = false;
 	size_t i;
 
 	for (i = 0; i < sn->job_count; i++) {
 		struct snapshot_job *job = sn->jobs[i];
-		int running;
 
 		reap_checkpointer(job);
-		running = !job->exited;
-		if (running && job->checkpointer <= 0) {
-			/* a socket request: enforce_timeout() ends it and writes why */
-			job->interrupted = 1;
-			job->deadline_ns = boot_now_ns();
-			enforce_timeout(job, job->deadline_ns);
-		}
-		if (job->checkpointer > 0 && running) {
-			signal_checkpointer(job, SIGTERM);
-			usleep(100000);
-			reap_checkpointer(job);
-		}
-		/* the rest of the group too, which may stop the process after its resume */
-		if (job->checkpointer > 0 && (!job->exited || !group_empty(job->checkpointer))) {
-			signal_checkpointer(job, SIGKILL);
-			if (!job->exited) {
-				waitpid(job->checkpointer, &job->status, 0);
-				job->exited = 1;
-			}
-			wait_group_gone(job->checkpointer);
-		}
-		finish_job(sn, job, running ? "interrupted" : NULL);
+		if (job->checkpointer > 0 && (!job->exited || !group_empty(job->checkpointer)))
+			running = true;
 	}
+	return running;
+}
+
+void snapshots_shutdown(struct snapshots *sn)
+{
+	__u64 deadline;
+	size_t i;
+
+	/* every checkpointer gets its SIGTERM first, so N hung ones take 100 ms in all, not N times that */
+	for (i = 0; i < sn->job_count; i++) {
+		struct snapshot_job *job = sn->jobs[i];
+
+		reap_checkpointer(job);
+		if (job->exited)
+			continue;
+		job->interrupted = 1;
+		job->running_at_stop = 1;
+		if (job->checkpointer > 0) {
+			signal_checkpointer(job, SIGTERM);
+			continue;
+		}
+		/* a socket request: enforce_timeout() ends it and writes why */
+		job->deadline_ns = boot_now_ns();
+		enforce_timeout(job, job->deadline_ns);
+	}
+	deadline = boot_now_ns() + SHUTDOWN_TERM_WAIT_NS;
+	while (checkpointers_running(sn) && boot_now_ns() < deadline)
+		usleep(1000);
+	/* the rest of each group too, which may stop the process after its resume */
+	for (i = 0; i < sn->job_count; i++) {
+		struct snapshot_job *job = sn->jobs[i];
+
+		if (job->checkpointer <= 0 || (job->exited && group_empty(job->checkpointer)))
+			continue;
+		signal_checkpointer(job, SIGKILL);
+		if (!job->exited) {
+			waitpid(job->checkpointer, &job->status, 0);
+			job->exited = 1;
+		}
+	}
+	for (i = 0; i < sn->job_count; i++)
+		if (sn->jobs[i]->checkpointer > 0)
+			wait_group_gone(sn->jobs[i]->checkpointer);
+	for (i = 0; i < sn->job_count; i++)
+		finish_job(sn, sn->jobs[i], sn->jobs[i]->running_at_stop ? "interrupted" : NULL);
 	while (sn->job_count)
 		remove_job(sn, 0);
 	free(sn->jobs);

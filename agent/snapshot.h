@@ -48,6 +48,7 @@ struct snapshot_job {
 	int stopped_before;		/* not held, and stopped when the request began */
 	int stop_seen;			/* not held, and stopped when the agent first signalled the checkpointer */
 	int interrupted;		/* ended early by a signal to snaptrig */
+	int running_at_stop;		/* still running when snaptrig stopped */
 	int target_exited;
 	int start_failed;		/* the command or the connection could not start */
 	int status;			/* wait(2) status of the command */

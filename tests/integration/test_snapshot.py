@@ -1382,6 +1382,44 @@ class ExecTest(SnapshotTestCase):
                           held=True, hold="agent", resumed=True, ended=False)
         self.assertServed(run, snaps[0], trigger)
 
+    def test_interrupt_ends_checkpointers_together(self):
+        """SIGINT sends every checkpointer its SIGTERM before any held process is resumed."""
+        targets = [self.spawn(["/bin/sleep", "60"]) for _ in range(4)]
+        pids = [t.pid for t in targets]
+        pid_file = Path(self.tmp) / "pids"
+        pid_file.write_text(" ".join(map(str, pids)))
+        # at its SIGTERM, each checkpointer writes the state of every target
+        script = Path(self.tmp) / "checkpointer.sh"
+        script.write_text(
+            f"trap 'for p in $(cat {pid_file}); do "
+            "echo $p $(sed -n \"s/^State:[[:space:]]*\\(.\\).*/\\1/p\" /proc/$p/status); "
+            f"done > {self.tmp}/states.$1; exit 0' TERM\n"
+            f"touch {self.tmp}/started.$1\n"
+            "sleep 30 &\n"
+            "wait $!\n")
+        run = self.trace(["-t", "idle", "--idle-threshold", "200ms", "--freeze",
+                          "--exec", f"/bin/sh {script} {{pid}}",
+                          "-p", ",".join(map(str, pids))])
+        run.wait_start()
+        deadline = time.monotonic() + TIMEOUT
+        while not all((Path(self.tmp) / f"started.{p}").exists() for p in pids):
+            self.assertLess(time.monotonic(), deadline, "not every checkpointer started"
+                            + run.describe())
+            time.sleep(0.01)
+        run.interrupt()
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+
+        for pid in pids:
+            self.assertRunning(pid, "after snaptrig stopped")
+            states = (Path(self.tmp) / f"states.{pid}").read_text().split("\n")
+            self.assertEqual(states, [f"{p} T" for p in pids] + [""],
+                             f"targets when the checkpointer of {pid} got its SIGTERM")
+        snaps = run.of_type("snapshot")
+        self.assertEqual(sorted(s["pid"] for s in snaps), sorted(pids), run.describe())
+        for snap in snaps:
+            self.assertFields(run, snap, status="failed", reason="interrupted", held=True,
+                              resumed=True)
+
     def test_reused_pid_gets_own_request(self):
         """A process with the pid of one whose request still runs gets a request of its own."""
         run = self.trace(["-t", "first-listen", "--exec", "/bin/sleep 1"],
