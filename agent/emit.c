@@ -204,10 +204,15 @@ void emitter_check_deleted(struct emitter *e)
 		  e->path);
 }
 
+static const char *output_name(const struct emitter *e);
+
 void emitter_close(struct emitter *e)
 {
 	if (e->fd >= 0)
 		emitter_drain(e);
+	if (e->dropped > e->dropped_logged)
+		log_error("output %s: %llu lines were dropped while it was behind",
+			  output_name(e), (unsigned long long)(e->dropped - e->dropped_logged));
 	free(e->out);
 	e->out = NULL;
 	e->out_len = e->out_cap = 0;

@@ -4,12 +4,14 @@
  * listens and reads stdin, to overflow the ring buffer and check that
  * once-triggers and call counts survive it.
  *
- * Usage: st-flood [-t THREADS] [-n CALLS] [-c CHILDREN] [-S] [-L] [-I]
+ * Usage: st-flood [-t THREADS] [-n CALLS] [-c CHILDREN] [-A] [-S] [-L] [-I]
  *   -t THREADS   threads that call getrandom (default 4); 0 makes the main
  *                thread make the calls itself, before it listens
  *   -n CALLS     getrandom calls per thread (default 10000)
  *   -c CHILDREN  fork this many children at once, each doing the same as a
  *                process without -c; the parent only forks and waits
+ *   -A           make each call a tgkill(2) of SIGALRM to the calling
+ *                thread, which an empty handler takes, instead of getrandom
  *   -S           skip the read of stdin
  *   -L           skip the listen(2)
  *   -I           wait for stdin to close before exiting (a child waits for
@@ -20,7 +22,8 @@
  * 100 calls. Every getrandom is a raw syscall(SYS_getrandom), so the count
  * printed is exact.
  *
- * Prints "pid N" first, then "calls pid=N getrandom=COUNT" for each process
+ * Prints "pid N" first, then "calls pid=N getrandom=COUNT" (sigalrm=COUNT
+ * with -A) for each process
  * that made calls (children print theirs before they exit), then "done" from
  * the parent. Children exit with _exit, so they flush nothing else. Exits 0
  * when every call and every child succeeded, 1 otherwise.
@@ -30,6 +33,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,12 +59,23 @@ struct flood_options {
 static atomic_long warmed_up;
 static atomic_long calls_made;
 static atomic_int call_failed;
+static int signal_calls;
 
-static int call_getrandom(void)
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+static int make_call(void)
 {
 	char byte;
+	long ok;
 
-	if (syscall(SYS_getrandom, &byte, 1, GRND_NONBLOCK) != 1) {
+	if (signal_calls)
+		ok = syscall(SYS_tgkill, getpid(), gettid(), SIGALRM) == 0;
+	else
+		ok = syscall(SYS_getrandom, &byte, 1, GRND_NONBLOCK) == 1;
+	if (!ok) {
 		atomic_store(&call_failed, 1);
 		return -1;
 	}
@@ -73,7 +88,7 @@ static void *flood_thread(void *arg)
 	long calls = *(long *)arg, i;
 
 	for (i = 0; i < calls; i++) {
-		call_getrandom();
+		make_call();
 		if (i + 1 == WARMUP_CALLS || (i + 1 == calls && calls < WARMUP_CALLS))
 			atomic_fetch_add(&warmed_up, 1);
 	}
@@ -107,7 +122,7 @@ static int flood(const struct flood_options *o)
 
 	if (o->threads == 0) {
 		for (i = 0; i < calls; i++)
-			call_getrandom();
+			make_call();
 	}
 	for (i = 0; i < o->threads; i++) {
 		if (pthread_create(&tids[i], NULL, flood_thread, &calls))
@@ -138,8 +153,8 @@ static void print_calls(void)
 	char line[80];
 	int len;
 
-	len = snprintf(line, sizeof(line), "calls pid=%d getrandom=%ld\n", getpid(),
-		       atomic_load(&calls_made));
+	len = snprintf(line, sizeof(line), "calls pid=%d %s=%ld\n", getpid(),
+		       signal_calls ? "sigalrm" : "getrandom", atomic_load(&calls_made));
 	/* one write(2), so lines of concurrent children never interleave */
 	if (write(1, line, len) != len)
 		atomic_store(&call_failed, 1);
@@ -192,18 +207,24 @@ int main(int argc, char **argv)
 	char byte;
 	int opt, err;
 
-	while ((opt = getopt(argc, argv, "t:n:c:SLI")) != -1) {
+	while ((opt = getopt(argc, argv, "t:n:c:ASLI")) != -1) {
 		switch (opt) {
 		case 't': o.threads = parse_count(optarg, 64); break;
 		case 'n': o.calls = parse_count(optarg, 100000000); break;
 		case 'c': o.children = parse_count(optarg, 10000); break;
+		case 'A': signal_calls = 1; break;
 		case 'S': o.skip_stdin = 1; break;
 		case 'L': o.skip_listen = 1; break;
 		case 'I': o.wait_stdin = 1; break;
 		default:
-			fprintf(stderr, "usage: st-flood [-t THREADS] [-n CALLS] [-c CHILDREN] [-S] [-L] [-I]\n");
+			fprintf(stderr, "usage: st-flood [-t THREADS] [-n CALLS] [-c CHILDREN] [-A] [-S] [-L] [-I]\n");
 			return 2;
 		}
+	}
+	if (signal_calls) {
+		struct sigaction sa = { .sa_handler = on_alarm };
+
+		sigaction(SIGALRM, &sa, NULL);
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("pid %d\n", getpid());

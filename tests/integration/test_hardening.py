@@ -777,6 +777,47 @@ class HardeningTest(SnaptrigTestCase):
         self.assertEqual(lines[-1]["dropped_lines"], 0)
         self.assertNoProgramsLeft([agent.pid])
 
+    def test_slow_reader_drops_lines_visibly(self):
+        """A signal flood 16 MiB ahead of its reader loses lines, each one counted."""
+        fifo = os.path.join(self.tmp, "slow")
+        os.mkfifo(fifo)
+        reader = SlowReader(fifo)
+        self.addCleanup(reader.finish)
+        agent = subprocess.Popen([str(SNAPTRIG), "-t", "sigalrm", "--ring-buffer-size", "64M",
+                                  "-o", fifo, "--", tool(FLOOD), "-A", "-t", "4", "-n", "25000",
+                                  "-S", "-L"],
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE)
+        self.register(agent)
+        if not reader.wait_started():
+            agent.kill()
+            self.fail("no line came: " + agent.communicate()[1].decode(errors="replace"))
+        # about 30 MB of lines, made in well under a second, against a page a second
+        time.sleep(3)
+        reader.speed_up()
+        code, err = self.wait_agent_exit(agent, 60, "COMMAND exited")
+        printed = re.findall(rb"^calls pid=\d+ sigalrm=(\d+)$", agent.stdout.read(), re.M)
+        lines = reader.lines()
+
+        self.assertEqual(code, 0, err)
+        self.assertEqual(printed, [b"100000"])
+        stats = lines[-1]
+        self.assertEqual(stats["type"], "stats")
+        self.assertEqual(stats["lost"], 0, stats)
+        # every trigger counts, and the stats line counts the lines that never came
+        self.assertEqual(stats["triggers"]["sigalrm"], 100000, stats)
+        dropped = stats["dropped_lines"]
+        self.assertGreater(dropped, 0, "nothing was dropped: the reader kept up")
+        self.assertEqual(lines[-1]["seq"] - len(lines), dropped)
+        self.assertEqual(err[0], f"snaptrig: output {fifo} is 16 MiB behind: dropping lines, "
+                         "whose seq numbers are skipped, until it catches up", err)
+        reported = [int(n) for n in re.findall(r"^snaptrig: output \S+(?: caught up)?: (\d+) lines "
+                                           r"were dropped while it was behind$",
+                                           "\n".join(err), re.M)]
+        self.assertEqual(sum(reported), dropped, err)
+        self.assertEqual(len(err), 1 + len(reported), err)
+        self.assertNoProgramsLeft([agent.pid])
+
     def control_stats(self, control):
         """Return the stats reply of the control socket at path control."""
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
