@@ -740,25 +740,32 @@ class HardeningTest(SnaptrigTestCase):
         self.assertEqual(lines[-1]["dropped_lines"], 0)
         self.assertNoProgramsLeft([agent.pid])
 
-    def test_slow_reader_counts_exact(self):
-        """Call counts that wait for a slow reader come out later, exact."""
+    def run_with_slow_reader(self, args):
+        """Run snaptrig with -o to a FIFO read a page a second for 3 s, then at full speed.
+
+        Returns the finished snaptrig, the reader, its exit code and stderr lines.
+        """
         fifo = os.path.join(self.tmp, "slow")
         os.mkfifo(fifo)
         reader = SlowReader(fifo)
         self.addCleanup(reader.finish)
-        agent = subprocess.Popen([str(SNAPTRIG), "--cooldown", "0s", "-t",
-                                  "non-deterministic-call", "-o", fifo, "--",
-                                  tool(FLOOD), "-t", "2", "-n", "500000", "-S", "-L"],
+        agent = subprocess.Popen([str(SNAPTRIG), "-o", fifo] + args,
                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE)
         self.register(agent)
         if not reader.wait_started():
             agent.kill()
             self.fail("no line came: " + agent.communicate()[1].decode(errors="replace"))
-        # the flood runs against the slow reader, then the reader catches up
         time.sleep(3)
         reader.speed_up()
         code, err = self.wait_agent_exit(agent, 60, "COMMAND exited")
+        return agent, reader, code, err
+
+    def test_slow_reader_counts_exact(self):
+        """Call counts that wait for a slow reader come out later, exact."""
+        agent, reader, code, err = self.run_with_slow_reader(
+            ["--cooldown", "0s", "-t", "non-deterministic-call", "--",
+             tool(FLOOD), "-t", "2", "-n", "500000", "-S", "-L"])
         printed = dict(re.findall(rb"^calls pid=(\d+) getrandom=(\d+)$",
                                   agent.stdout.read(), re.M))
         lines = reader.lines()
@@ -779,23 +786,11 @@ class HardeningTest(SnaptrigTestCase):
 
     def test_slow_reader_drops_lines_visibly(self):
         """A signal flood 16 MiB ahead of its reader loses lines, each one counted."""
-        fifo = os.path.join(self.tmp, "slow")
-        os.mkfifo(fifo)
-        reader = SlowReader(fifo)
-        self.addCleanup(reader.finish)
-        agent = subprocess.Popen([str(SNAPTRIG), "-t", "sigalrm", "--ring-buffer-size", "64M",
-                                  "-o", fifo, "--", tool(FLOOD), "-A", "-t", "4", "-n", "25000",
-                                  "-S", "-L"],
-                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE)
-        self.register(agent)
-        if not reader.wait_started():
-            agent.kill()
-            self.fail("no line came: " + agent.communicate()[1].decode(errors="replace"))
         # about 30 MB of lines, made in well under a second, against a page a second
-        time.sleep(3)
-        reader.speed_up()
-        code, err = self.wait_agent_exit(agent, 60, "COMMAND exited")
+        agent, reader, code, err = self.run_with_slow_reader(
+            ["-t", "sigalrm", "--ring-buffer-size", "64M", "--",
+             tool(FLOOD), "-A", "-t", "4", "-n", "25000", "-S", "-L"])
+        fifo = os.path.join(self.tmp, "slow")
         printed = re.findall(rb"^calls pid=\d+ sigalrm=(\d+)$", agent.stdout.read(), re.M)
         lines = reader.lines()
 
