@@ -97,6 +97,23 @@ static void block_notifications(sigset_t *mask)
 		sigaddset(mask, sig);
 }
 
+/*
+ * Logs at -v which of the signals that stop snaptrig were ignored when it
+ * started. The kernel discards an ignored signal, so it never reaches the
+ * agent, and a script's & ignores SIGINT for the commands it starts.
+ */
+static void log_ignored_stop_signals(void)
+{
+	static const int stops[] = { SIGINT, SIGTERM, SIGHUP };
+	struct sigaction now;
+	size_t i;
+
+	for (i = 0; i < sizeof(stops) / sizeof(stops[0]); i++)
+		if (!sigaction(stops[i], NULL, &now) && now.sa_handler == SIG_IGN)
+			log_info(1, "SIG%s was ignored when snaptrig started (as under nohup or a script's &), so it stays ignored and cannot stop snaptrig or COMMAND",
+				 sigabbrev_np(stops[i]));
+}
+
 static int block_signals(struct session *s)
 {
 	struct sigaction ignore = { .sa_handler = SIG_IGN }, dfl = { .sa_handler = SIG_DFL };
@@ -112,6 +129,7 @@ static int block_signals(struct session *s)
 	}
 	if (sigprocmask(SIG_BLOCK, &mask, &s->orig_mask))
 		return -errno;
+	log_ignored_stop_signals();
 	/* a closed output pipe or socket connection is reported by write(2), not by a signal */
 	sigaction(SIGPIPE, &ignore, &s->orig_pipe);
 	/* a SIGCHLD ignored by the parent would reap COMMAND unseen and leave its pidfd ready */

@@ -456,6 +456,24 @@ class CliTest(SnaptrigTestCase):
         with open(checkpointer, encoding="ascii") as f:
             self.assertEqual(f.read(), "64\n")
 
+    def test_ignored_stop_signal_logged(self):
+        """With -v, a SIGINT ignored at start, as a script's & does, is named on stderr."""
+        def ignore_sigint():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+        proc = subprocess.run([str(SNAPTRIG), "-v", "-t", "sigalrm", "--", TRUE],
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=TIMEOUT, preexec_fn=ignore_sigint)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        ignored = [l for l in proc.stderr.splitlines() if "was ignored" in l]
+        self.assertEqual(ignored, ["snaptrig: SIGINT was ignored when snaptrig started (as under "
+                                   "nohup or a script's &), so it stays ignored and cannot stop "
+                                   "snaptrig or COMMAND"])
+        proc = subprocess.run([str(SNAPTRIG), "-v", "-t", "sigalrm", "--", TRUE],
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=TIMEOUT)
+        self.assertNotIn("was ignored", proc.stderr)
+
     def test_low_hard_fd_limit_warned(self):
         rc, out, err = self.run_with_fd_limit(150, 150, ["-t", "all", "--", TRUE])
         self.assertEqual(rc, 1, err)
