@@ -556,6 +556,7 @@ static __always_inline void count_passed_on(__u32 tgid, int sig, __s32 code)
 		note_self_signal(tgid, slot, now);
 }
 
+/* NOTE: the kernel skips this program, uncounted, for a few signals that timers send */
 SEC("tp_btf/signal_generate")
 int BPF_PROG(handle_signal_generate, int sig, struct kernel_siginfo *info,
 	     struct task_struct *task, int group, int result)
