@@ -243,6 +243,12 @@ static const char *time_of_day(const struct emitter *e, char when[JSON_TIME_LEN]
  * a flood of other lines gets that far.
  */
 #define OUTPUT_BACKLOG_MAX (16 << 20)
+/*
+ * Unwritten bytes up to which lines of the other types (exec, exit,
+ * snapshot, lost and the rest) are still kept while trigger lines are
+ * dropped, so that a reader learns how each process and request ended.
+ */
+#define OUTPUT_KEPT_MAX (64 << 20)
 #define OUTPUT_BEHIND (1 << 20)
 
 /*
@@ -508,10 +514,12 @@ static int out_room(struct emitter *e, size_t len)
 	}
 	if (!e->dropping && backlog + len > OUTPUT_BACKLOG_MAX) {
 		e->dropping = 1;
-		log_error("output %s is %d MiB behind: dropping lines, whose seq numbers are skipped, until it catches up",
+		log_error("output %s is %d MiB behind: dropping trigger lines, whose seq numbers are skipped, until it catches up",
 			  output_name(e), OUTPUT_BACKLOG_MAX >> 20);
 	}
 	if (e->dropping) {
+		if (!e->trigger_line && backlog + len <= OUTPUT_KEPT_MAX)
+			return 1;
 		e->dropped++;
 		return 0;
 	}
@@ -1116,7 +1124,9 @@ static void emit_text(struct emitter *e, const struct line *line)
 	}
 	text_container(e, &len, line->pid, line->tid, line->record);
 	text_append(e, &len, "\n");
+	e->trigger_line = line->type == LINE_TRIGGER;
 	out_append(e, e->text, len);
+	e->trigger_line = 0;
 }
 
 static const char *coverage_reason_name(__u32 reason)
@@ -1248,7 +1258,9 @@ static void emit_json_line(struct emitter *e, const struct line *line)
 	}
 
 	e->last_line = NULL;
+	e->trigger_line = line->type == LINE_TRIGGER;
 	out = out_reserve(e, line_json_max(line, &ctx));
+	e->trigger_line = 0;
 	if (!out) {
 		log_error("cannot format line %llu: %s", (unsigned long long)e->seq,
 			  strerror(ENOMEM));
