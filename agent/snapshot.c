@@ -1412,17 +1412,8 @@ static int group_empty(pid_t pgid)
 	return kill(-pgid, 0) && errno == ESRCH;
 }
 
-/* How long wait_group_gone() waits: killed processes are zombies within it, and a zombie stops nothing. */
+/* How long a checkpointer's group may take to empty after its SIGKILL. */
 #define GROUP_GONE_WAIT_NS 100000000ULL
-
-/* Waits until no process is left in process group pgid after a SIGKILL, or GROUP_GONE_WAIT_NS. */
-static void wait_group_gone(pid_t pgid)
-{
-	__u64 deadline = boot_now_ns() + GROUP_GONE_WAIT_NS;
-
-	while (!group_empty(pgid) && boot_now_ns() < deadline)
-		usleep(1000);
-}
 
 /*
  * Whether the group of a timed-out checkpointer whose leader exited may still
@@ -1681,9 +1672,10 @@ void snapshots_shutdown(struct snapshots *sn)
 			job->exited = 1;
 		}
 	}
-	for (i = 0; i < sn->job_count; i++)
-		if (sn->jobs[i]->checkpointer > 0)
-			wait_group_gone(sn->jobs[i]->checkpointer);
+	/* the killed processes are zombies within one shared wait, and a zombie stops nothing */
+	deadline = boot_now_ns() + GROUP_GONE_WAIT_NS;
+	while (checkpointers_running(sn) && boot_now_ns() < deadline)
+		usleep(1000);
 	for (i = 0; i < sn->job_count; i++)
 		finish_job(sn, sn->jobs[i], sn->jobs[i]->running_at_stop ? "interrupted" : NULL);
 	while (sn->job_count)
