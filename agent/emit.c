@@ -244,9 +244,9 @@ static const char *time_of_day(const struct emitter *e, char when[JSON_TIME_LEN]
  */
 #define OUTPUT_BACKLOG_MAX (16 << 20)
 /*
- * Unwritten bytes up to which lines of the other types (exec, exit,
- * snapshot, lost and the rest) are still kept while trigger lines are
- * dropped, so that a reader learns how each process and request ended.
+ * Unwritten bytes up to which the lines that line_droppable() keeps are
+ * still written while the others are dropped, so that a reader learns how
+ * each process and request began and ended.
  */
 #define OUTPUT_KEPT_MAX (64 << 20)
 #define OUTPUT_BEHIND (1 << 20)
@@ -507,22 +507,47 @@ static int out_room(struct emitter *e, size_t len)
 		flush_stream(e);
 	backlog = emitter_backlog(e);
 	if (e->dropping && backlog <= OUTPUT_BACKLOG_MAX / 2) {
-		e->dropping = 0;
+		e->dropping = e->dropping_kept = 0;
 		log_error("output %s caught up: %llu lines were dropped while it was behind",
 			  output_name(e), (unsigned long long)(e->dropped - e->dropped_logged));
 		e->dropped_logged = e->dropped;
 	}
 	if (!e->dropping && backlog + len > OUTPUT_BACKLOG_MAX) {
 		e->dropping = 1;
-		log_error("output %s is %d MiB behind: dropping trigger lines, whose seq numbers are skipped, until it catches up",
+		log_error("output %s is %d MiB behind: dropping the lines of repeating triggers, whose seq numbers are skipped, until it catches up",
 			  output_name(e), OUTPUT_BACKLOG_MAX >> 20);
 	}
-	if (e->dropping) {
-		if (!e->trigger_line && backlog + len <= OUTPUT_KEPT_MAX)
-			return 1;
-		e->dropped++;
-		return 0;
+	if (!e->dropping)
+		return 1;
+	if (!e->droppable && backlog + len <= OUTPUT_KEPT_MAX)
+		return 1;
+	if (!e->droppable && !e->dropping_kept) {
+		e->dropping_kept = 1;
+		log_error("output %s is %d MiB behind: dropping every line until it catches up",
+			  output_name(e), OUTPUT_KEPT_MAX >> 20);
 	}
+	e->dropped++;
+	return 0;
+}
+
+/*
+ * Whether line is dropped first when a pipe or socket output falls behind:
+ * a trigger line of a kind that can repeat at any rate. Once-triggers,
+ * bootstrap and operator requests come no faster than the exec, exit and
+ * snapshot lines, and are kept with them.
+ */
+static int line_droppable(const struct line *line)
+{
+	const __u32 kept = ST_TRIG_BIT(ST_TRIG_FIRST_LISTEN) | ST_TRIG_BIT(ST_TRIG_FIRST_STDIN) |
+			   ST_TRIG_BIT(ST_TRIG_FIRST_ENVIRON) | ST_TRIG_BIT(ST_TRIG_FIRST_SIGINT) |
+			   ST_TRIG_BIT(ST_TRIG_BOOTSTRAP);
+	const struct st_explicit_record *rec = (const void *)line->record;
+
+	if (line->type != LINE_TRIGGER || (ST_TRIG_BIT(line->trigger) & kept))
+		return 0;
+	if (line->trigger == ST_TRIG_EXPLICIT && rec && rec->hdr.kind == ST_REC_EXPLICIT &&
+	    rec->source == ST_EXPLICIT_OPERATOR)
+		return 0;
 	return 1;
 }
 
@@ -1124,9 +1149,9 @@ static void emit_text(struct emitter *e, const struct line *line)
 	}
 	text_container(e, &len, line->pid, line->tid, line->record);
 	text_append(e, &len, "\n");
-	e->trigger_line = line->type == LINE_TRIGGER;
+	e->droppable = line_droppable(line);
 	out_append(e, e->text, len);
-	e->trigger_line = 0;
+	e->droppable = 0;
 }
 
 static const char *coverage_reason_name(__u32 reason)
@@ -1258,9 +1283,9 @@ static void emit_json_line(struct emitter *e, const struct line *line)
 	}
 
 	e->last_line = NULL;
-	e->trigger_line = line->type == LINE_TRIGGER;
+	e->droppable = line_droppable(line);
 	out = out_reserve(e, line_json_max(line, &ctx));
-	e->trigger_line = 0;
+	e->droppable = 0;
 	if (!out) {
 		log_error("cannot format line %llu: %s", (unsigned long long)e->seq,
 			  strerror(ENOMEM));

@@ -804,14 +804,15 @@ class HardeningTest(SnaptrigTestCase):
         dropped = stats["dropped_lines"]
         self.assertGreater(dropped, 0, "nothing was dropped: the reader kept up")
         self.assertEqual(lines[-1]["seq"] - len(lines), dropped)
-        self.assertEqual(err[0], f"snaptrig: output {fifo} is 16 MiB behind: dropping trigger "
-                         "lines, whose seq numbers are skipped, until it catches up", err)
+        self.assertEqual(err[0], f"snaptrig: output {fifo} is 16 MiB behind: dropping the lines "
+                         "of repeating triggers, whose seq numbers are skipped, until it "
+                         "catches up", err)
         reported = [int(n) for n in re.findall(r"^snaptrig: output \S+(?: caught up)?: (\d+) lines "
                                            r"were dropped while it was behind$",
                                            "\n".join(err), re.M)]
         self.assertEqual(sum(reported), dropped, err)
         self.assertEqual(len(err), 1 + len(reported), err)
-        # only trigger lines are dropped: the exec and exit of the flood still come
+        # only the lines of repeating triggers are dropped: the exec and exit still come
         pid = int(lines[0]["targets"][0])
         self.assertEqual([(line["type"], line["pid"]) for line in lines
                           if line["type"] not in ("start", "trigger", "stats")],
