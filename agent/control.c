@@ -659,6 +659,8 @@ static void run_stats(struct session *s, struct json_writer *w,
 	json_u64(w, s->lost_total);
 	json_key(w, "untraced");
 	json_u64(w, s->untraced);
+	json_key(w, "dropped_lines");
+	json_u64(w, s->emitter.dropped);
 	json_key(w, "latency");
 	latency_write_json(&s->emitter.latency, w);
 }

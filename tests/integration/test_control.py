@@ -205,6 +205,7 @@ class ControlTest(SnaptrigTestCase):
         reply = client.request({"request": "stats"})
         self.assertEqual(reply["triggers"], {"explicit": 0})
         self.assertEqual(reply["traced"], 1)
+        self.assertEqual(reply["dropped_lines"], 0)
         self.finish(run)
         self.assertEqual(run.triggers("explicit"), [], run.describe())
 
