@@ -102,7 +102,7 @@ static void block_notifications(sigset_t *mask)
  * started. The kernel discards an ignored signal, so it never reaches the
  * agent, and a script's & ignores SIGINT for the commands it starts.
  */
-static void log_ignored_stop_signals(void)
+static void log_ignored_stop_signals(int launch)
 {
 	static const int stops[] = { SIGINT, SIGTERM, SIGHUP };
 	struct sigaction now;
@@ -110,8 +110,8 @@ static void log_ignored_stop_signals(void)
 
 	for (i = 0; i < sizeof(stops) / sizeof(stops[0]); i++)
 		if (!sigaction(stops[i], NULL, &now) && now.sa_handler == SIG_IGN)
-			log_info(1, "SIG%s was ignored when snaptrig started (as under nohup or a script's &), so it stays ignored and cannot stop snaptrig or COMMAND",
-				 sigabbrev_np(stops[i]));
+			log_info(1, "SIG%s was ignored when snaptrig started (as under nohup or a script's &), so it stays ignored and cannot stop snaptrig%s",
+				 sigabbrev_np(stops[i]), launch ? " or COMMAND" : "");
 }
 
 static int block_signals(struct session *s)
@@ -129,7 +129,7 @@ static int block_signals(struct session *s)
 	}
 	if (sigprocmask(SIG_BLOCK, &mask, &s->orig_mask))
 		return -errno;
-	log_ignored_stop_signals();
+	log_ignored_stop_signals(s->opts.command != NULL);
 	/* a closed output pipe or socket connection is reported by write(2), not by a signal */
 	sigaction(SIGPIPE, &ignore, &s->orig_pipe);
 	/* a SIGCHLD ignored by the parent would reap COMMAND unseen and leave its pidfd ready */
