@@ -215,6 +215,10 @@ class SlowReader:
     def speed_up(self):
         self._fast.set()
 
+    def data(self):
+        """Return the bytes read so far."""
+        return bytes(self._data)
+
     def lines(self):
         """Wait for the end of file and return the JSON lines read."""
         self._thread.join(TIMEOUT)
@@ -740,9 +744,10 @@ class HardeningTest(SnaptrigTestCase):
         self.assertEqual(lines[-1]["dropped_lines"], 0)
         self.assertNoProgramsLeft([agent.pid])
 
-    def run_with_slow_reader(self, args):
+    def run_with_slow_reader(self, args, during=None):
         """Run snaptrig with -o to a FIFO read a page a second for 3 s, then at full speed.
 
+        during, when given, is called with the start line 1.5 s into the slow reads.
         Returns the finished snaptrig, the reader, its exit code and stderr lines.
         """
         fifo = os.path.join(self.tmp, "slow")
@@ -756,7 +761,12 @@ class HardeningTest(SnaptrigTestCase):
         if not reader.wait_started():
             agent.kill()
             self.fail("no line came: " + agent.communicate()[1].decode(errors="replace"))
-        time.sleep(3)
+        if during:
+            time.sleep(1.5)
+            during(json.loads(reader.data().split(b"\n", 1)[0]))
+            time.sleep(1.5)
+        else:
+            time.sleep(3)
         reader.speed_up()
         code, err = self.wait_agent_exit(agent, 60, "COMMAND exited")
         return agent, reader, code, err
@@ -820,6 +830,37 @@ class HardeningTest(SnaptrigTestCase):
         self.assertEqual(stats["triggers"]["sigalrm"],
                          len([line for line in lines if line["type"] == "trigger"]) + dropped)
         self.assertNoProgramsLeft([agent.pid])
+
+    def test_slow_reader_keeps_rare_lines(self):
+        """Behind a reader, bootstrap and operator lines stay while signal lines go."""
+        control = os.path.join(self.tmp, "control")
+        replies = []
+
+        def request_snapshot(start):
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(TIMEOUT)
+                sock.connect(control)
+                request = {"request": "snapshot", "pid": start["targets"][0]}
+                sock.sendall(json.dumps(request).encode() + b"\n")
+                replies.append(json.loads(sock.makefile("rb").readline()))
+
+        # the shell runs /bin/true and sleep after the flood, while lines are dropped
+        script = f"{tool(FLOOD)} -A -t 4 -n 25000 -S -L; /bin/true; exec /bin/sleep 3"
+        agent, reader, code, err = self.run_with_slow_reader(
+            ["-t", "sigalrm,bootstrap,explicit", "--ring-buffer-size", "64M",
+             "--control", control, "--", "/bin/sh", "-c", script], during=request_snapshot)
+        lines = reader.lines()
+
+        self.assertEqual(code, 0, err)
+        self.assertGreater(lines[-1]["dropped_lines"], 0, "nothing was dropped")
+        self.assertEqual(len(replies), 1)
+        self.assertIs(replies[0]["ok"], True, replies)
+        by_seq = {line["seq"]: line for line in lines}
+        self.assertIn(replies[0]["seq"], by_seq, "the operator's line was dropped")
+        self.assertEqual(by_seq[replies[0]["seq"]]["detail"], {"source": "operator"})
+        booted = [line["detail"]["filename"] for line in lines
+                  if line.get("trigger") == "bootstrap"]
+        self.assertEqual(booted, ["/bin/sh", tool(FLOOD), "/bin/true", "/bin/sleep"])
 
     def control_stats(self, control):
         """Return the stats reply of the control socket at path control."""
