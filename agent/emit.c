@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,17 +239,13 @@ static const char *time_of_day(const struct emitter *e, char when[JSON_TIME_LEN]
 /* How long the output may take no data before snaptrig gives up on it. */
 #define OUTPUT_STALL_MS 5000
 /*
- * Unwritten bytes at which lines for a pipe or socket output are dropped.
+ * Unwritten bytes at which droppable lines for a pipe or socket output are dropped.
  * Call counts wait in the kernel's counters from OUTPUT_BEHIND on, so only
  * a flood of other lines gets that far.
  */
 #define OUTPUT_BACKLOG_MAX (16 << 20)
-/*
- * Unwritten bytes up to which the lines that line_droppable() keeps are
- * still written while the others are dropped, so that a reader learns how
- * each process and request began and ended.
- */
-#define OUTPUT_KEPT_MAX (64 << 20)
+/* Unwritten bytes up to which the rare lines (see line_droppable()) still join out. */
+#define OUTPUT_RARE_MAX (64 << 20)
 #define OUTPUT_BEHIND (1 << 20)
 
 /*
@@ -493,11 +490,11 @@ void emitter_drain(struct emitter *e)
 /*
  * Whether a line of len bytes may join out. A pipe or socket output whose
  * reader is slower than the lines gets at most OUTPUT_BACKLOG_MAX bytes
- * ahead. Past that, lines are dropped, and their seq numbers skipped, until
- * half of it is written, so that the agent goes on serving holds, requests
- * and signals.
+ * ahead. Past that, droppable lines are dropped, and their seq numbers
+ * skipped, until half of it is written, so that the agent goes on serving
+ * holds, requests and signals. The other lines go only past OUTPUT_RARE_MAX.
  */
-static int out_room(struct emitter *e, size_t len)
+static int out_room(struct emitter *e, size_t len, bool droppable)
 {
 	size_t backlog;
 
@@ -507,7 +504,7 @@ static int out_room(struct emitter *e, size_t len)
 		flush_stream(e);
 	backlog = emitter_backlog(e);
 	if (e->dropping && backlog <= OUTPUT_BACKLOG_MAX / 2) {
-		e->dropping = e->dropping_kept = 0;
+		e->dropping = e->dropping_all = 0;
 		log_error("output %s caught up: %llu lines were dropped while it was behind",
 			  output_name(e), (unsigned long long)(e->dropped - e->dropped_logged));
 		e->dropped_logged = e->dropped;
@@ -519,12 +516,12 @@ static int out_room(struct emitter *e, size_t len)
 	}
 	if (!e->dropping)
 		return 1;
-	if (!e->droppable && backlog + len <= OUTPUT_KEPT_MAX)
+	if (!droppable && backlog + len <= OUTPUT_RARE_MAX)
 		return 1;
-	if (!e->droppable && !e->dropping_kept) {
-		e->dropping_kept = 1;
+	if (!droppable && !e->dropping_all) {
+		e->dropping_all = 1;
 		log_error("output %s is %d MiB behind: dropping every line until it catches up",
-			  output_name(e), OUTPUT_KEPT_MAX >> 20);
+			  output_name(e), OUTPUT_RARE_MAX >> 20);
 	}
 	e->dropped++;
 	return 0;
@@ -533,22 +530,21 @@ static int out_room(struct emitter *e, size_t len)
 /*
  * Whether line is dropped first when a pipe or socket output falls behind:
  * a trigger line of a kind that can repeat at any rate. Once-triggers,
- * bootstrap and operator requests come no faster than the exec, exit and
- * snapshot lines, and are kept with them.
+ * bootstrap and operator requests are rare, like exec, exit and snapshot lines.
  */
-static int line_droppable(const struct line *line)
+static bool line_droppable(const struct line *line)
 {
-	const __u32 kept = ST_TRIG_BIT(ST_TRIG_FIRST_LISTEN) | ST_TRIG_BIT(ST_TRIG_FIRST_STDIN) |
+	const __u32 rare = ST_TRIG_BIT(ST_TRIG_FIRST_LISTEN) | ST_TRIG_BIT(ST_TRIG_FIRST_STDIN) |
 			   ST_TRIG_BIT(ST_TRIG_FIRST_ENVIRON) | ST_TRIG_BIT(ST_TRIG_FIRST_SIGINT) |
 			   ST_TRIG_BIT(ST_TRIG_BOOTSTRAP);
 	const struct st_explicit_record *rec = (const void *)line->record;
 
-	if (line->type != LINE_TRIGGER || (ST_TRIG_BIT(line->trigger) & kept))
-		return 0;
+	if (line->type != LINE_TRIGGER || (ST_TRIG_BIT(line->trigger) & rare))
+		return false;
 	if (line->trigger == ST_TRIG_EXPLICIT && rec && rec->hdr.kind == ST_REC_EXPLICIT &&
 	    rec->source == ST_EXPLICIT_OPERATOR)
-		return 0;
-	return 1;
+		return false;
+	return true;
 }
 
 /* Grows out to hold len more bytes. Returns 0, or -ENOMEM. */
@@ -569,13 +565,14 @@ static int out_grow(struct emitter *e, size_t len)
 	return 0;
 }
 
-static void out_append(struct emitter *e, const char *buf, size_t len)
+/* Appends a line of len bytes to out, or drops it when out_room() returns 0. */
+static void out_append_line(struct emitter *e, const char *buf, size_t len, bool droppable)
 {
 	e->line_dropped = 0;
 	if (e->error)
 		return;
 	if (!e->regular_file) {
-		if (!out_room(e, len)) {
+		if (!out_room(e, len, droppable)) {
 			e->line_dropped = 1;
 			return;
 		}
@@ -605,15 +602,20 @@ static void out_append(struct emitter *e, const char *buf, size_t len)
 	e->out_len += len;
 }
 
+static void out_append(struct emitter *e, const char *buf, size_t len)
+{
+	out_append_line(e, buf, len, false);
+}
+
 /*
  * Returns room for len more bytes at the end of out, after writing the lines
  * it holds when they would not fit, or NULL when out cannot be allocated.
  * The caller adds what it wrote to out_len unless line_dropped is set: the
  * line is then formatted for emitter_last_line() only.
  */
-static char *out_reserve(struct emitter *e, size_t len)
+static char *out_reserve(struct emitter *e, size_t len, bool droppable)
 {
-	e->line_dropped = !out_room(e, len);
+	e->line_dropped = !out_room(e, len, droppable);
 	if (e->regular_file && e->out_len + len > e->flush_bytes)
 		emitter_flush(e);
 	if (out_grow(e, len))
@@ -1149,9 +1151,7 @@ static void emit_text(struct emitter *e, const struct line *line)
 	}
 	text_container(e, &len, line->pid, line->tid, line->record);
 	text_append(e, &len, "\n");
-	e->droppable = line_droppable(line);
-	out_append(e, e->text, len);
-	e->droppable = 0;
+	out_append_line(e, e->text, len, line_droppable(line));
 }
 
 static const char *coverage_reason_name(__u32 reason)
@@ -1283,9 +1283,7 @@ static void emit_json_line(struct emitter *e, const struct line *line)
 	}
 
 	e->last_line = NULL;
-	e->droppable = line_droppable(line);
-	out = out_reserve(e, line_json_max(line, &ctx));
-	e->droppable = 0;
+	out = out_reserve(e, line_json_max(line, &ctx), line_droppable(line));
 	if (!out) {
 		log_error("cannot format line %llu: %s", (unsigned long long)e->seq,
 			  strerror(ENOMEM));

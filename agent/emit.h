@@ -73,8 +73,7 @@ struct emitter {
 	__u64 dropped;			/* lines dropped because the output was too far behind */
 	__u64 dropped_logged;		/* of dropped, the ones a message has counted */
 	int dropping;			/* dropping lines until the output catches up */
-	int dropping_kept;		/* past OUTPUT_KEPT_MAX: dropping the kept lines too */
-	int droppable;			/* the line being written goes first: see line_droppable() */
+	int dropping_all;		/* past OUTPUT_RARE_MAX: dropping the rare lines too */
 	int line_dropped;		/* the last line was dropped */
 	int drain_bounded;		/* emitter_drain() waits 5 s in all, not 5 s without progress */
 	int keep_lines;			/* the stats line is out: drop no line any more */

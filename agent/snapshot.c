@@ -1613,7 +1613,7 @@ size_t snapshots_active(const struct snapshots *sn)
 	return sn->job_count;
 }
 
-/* How long the checkpointers get, all together, between the SIGTERM and the SIGKILL of a stop */
+/* How long the checkpointers get, all together, between the SIGTERM and the SIGKILL of a stop. */
 #define SHUTDOWN_TERM_WAIT_NS 100000000ULL
 
 /*
@@ -1635,9 +1635,17 @@ static bool checkpointers_running(struct snapshots *sn)
 	return running;
 }
 
+/* Waits until no checkpointer or process of its group runs, or for wait_ns at most. */
+static void wait_checkpointers(struct snapshots *sn, __u64 wait_ns)
+{
+	__u64 deadline = boot_now_ns() + wait_ns;
+
+	while (checkpointers_running(sn) && boot_now_ns() < deadline)
+		usleep(1000);
+}
+
 void snapshots_shutdown(struct snapshots *sn)
 {
-	__u64 deadline;
 	size_t i;
 
 	/* every checkpointer gets its SIGTERM first, so N hung ones take 100 ms in all, not N times that */
@@ -1657,9 +1665,7 @@ void snapshots_shutdown(struct snapshots *sn)
 		job->deadline_ns = boot_now_ns();
 		enforce_timeout(job, job->deadline_ns);
 	}
-	deadline = boot_now_ns() + SHUTDOWN_TERM_WAIT_NS;
-	while (checkpointers_running(sn) && boot_now_ns() < deadline)
-		usleep(1000);
+	wait_checkpointers(sn, SHUTDOWN_TERM_WAIT_NS);
 	/* the rest of each group too, which may stop the process after its resume */
 	for (i = 0; i < sn->job_count; i++) {
 		struct snapshot_job *job = sn->jobs[i];
@@ -1672,10 +1678,8 @@ void snapshots_shutdown(struct snapshots *sn)
 			job->exited = 1;
 		}
 	}
-	/* the killed processes are zombies within one shared wait, and a zombie stops nothing */
-	deadline = boot_now_ns() + GROUP_GONE_WAIT_NS;
-	while (checkpointers_running(sn) && boot_now_ns() < deadline)
-		usleep(1000);
+	/* one wait for all killed groups: their processes are zombies within it, which stop nothing */
+	wait_checkpointers(sn, GROUP_GONE_WAIT_NS);
 	for (i = 0; i < sn->job_count; i++)
 		finish_job(sn, sn->jobs[i], sn->jobs[i]->running_at_stop ? "interrupted" : NULL);
 	while (sn->job_count)

@@ -69,7 +69,7 @@ static void on_alarm(int sig)
 static int make_call(void)
 {
 	char byte;
-	long ok;
+	int ok;
 
 	if (signal_calls)
 		ok = syscall(SYS_tgkill, getpid(), gettid(), SIGALRM) == 0;

@@ -465,7 +465,7 @@ class CliTest(SnaptrigTestCase):
                               stdin=subprocess.DEVNULL, capture_output=True, text=True,
                               timeout=TIMEOUT, preexec_fn=ignore_sigint)
         self.assertEqual(proc.returncode, 0, proc.stderr)
-        ignored = [l for l in proc.stderr.splitlines() if "was ignored" in l]
+        ignored = [line for line in proc.stderr.splitlines() if "was ignored" in line]
         self.assertEqual(ignored, ["snaptrig: SIGINT was ignored when snaptrig started (as under "
                                    "nohup or a script's &), so it stays ignored and cannot stop "
                                    "snaptrig or COMMAND"])
