@@ -363,6 +363,7 @@ static __always_inline bool call_opens_window(struct st_proc *proc, __u32 class,
 	 * next calls record, the exit or the agent's once-a-second read of the
 	 * counters brings them.
 	 */
+	/* NOTE: threads that pass this check together can still fill a small ring */
 	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > targ_ring_size / 4 * 3)
 		return false;
 	/*
