@@ -360,6 +360,7 @@ void ia32_on_exec(struct session *s, const struct st_exec_record *rec)
 {
 	__u32 pid = rec->hdr.pid;
 	int stopped_at_exec = !!(rec->hdr.flags & (ST_RECORD_HOOK_HELD | ST_RECORD_HELD));
+	__u64 attached;
 
 	if (!rec->ia32 || s->opts.ia32 != IA32_AUTO || !compat_waiting(&s->tracer))
 		return;
@@ -370,6 +371,7 @@ void ia32_on_exec(struct session *s, const struct st_exec_record *rec)
 				    s->tracer.blind_errors[ST_VIA_IA32]);
 		return;
 	}
+	attached = boot_now_ns();
 	/*
 	 * The load takes about 30 ms. A process that runs again by then was
 	 * resumed by someone else, such as a second snaptrig that stopped it at
@@ -379,7 +381,7 @@ void ia32_on_exec(struct session *s, const struct st_exec_record *rec)
 		stopped_at_exec = 0;
 	if (!stopped_at_exec)
 		/* the image ran before the hook was attached: mark from when on it is seen */
-		classifier_coverage(&s->classifier, pid, NULL, boot_now_ns(), DECODED_TRIGGERS,
+		classifier_coverage(&s->classifier, pid, NULL, attached, DECODED_TRIGGERS,
 				    ST_VIA_IA32, ST_COVERAGE_LATE, 0);
 }
 

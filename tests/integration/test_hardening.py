@@ -487,10 +487,13 @@ class HardeningTest(SnaptrigTestCase):
     def test_flood_counts_tiny_ring(self):
         run = self.assertExactCounts(["--ring-buffer-size", "4K", "--cooldown", "0s"],
                                      ["-t", "3", "-n", "20000"])
-        # The kernel stops sending calls records when the ring is three
-        # quarters full and keeps counting: no calls record is lost, and the
-        # calls it did not send come as coalesced lines.
-        self.assertEqual(run.records[-1]["lost_by_kind"]["calls"], 0, run.describe())
+        # Past three quarters full the kernel only counts calls, which then
+        # come as coalesced lines, and the last quarter is left for exits.
+        # Threads that pass the fill check together can still lose a calls
+        # record: the bound of one per thread is an estimate.
+        lost = dict(run.records[-1]["lost_by_kind"])
+        self.assertLessEqual(lost.pop("calls"), 3, run.describe())
+        self.assertEqual(set(lost.values()), {0}, run.describe())
         coalesced = [r for r in run.triggers("non-deterministic-call")
                      if r["detail"]["count"] > 1]
         self.assertTrue(coalesced, "no coalesced line: the ring never filled")

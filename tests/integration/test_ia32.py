@@ -266,7 +266,8 @@ class Ia32Test(SnaptrigTestCase):
 
         Each agent stops the new 32-bit image at its exec and loads the hook,
         and the first to finish resumes the image for both. The other must
-        see the first read or write a late-hook coverage line, not neither.
+        see the first read or write a late-hook coverage line, and it does
+        both when the image reads only after the hook is attached.
         """
         go = os.path.join(self.tmp, "go")
         ours, theirs = socket.socketpair()
@@ -287,7 +288,9 @@ class Ia32Test(SnaptrigTestCase):
                     if l["detail"].get("via") == "ia32"]
             late = [l for l in run.of_type("coverage")
                     if l["pid"] == pid and l["reason"] == "late-hook"]
-            self.assertEqual(len(seen) + len(late), 1, run.describe())
+            self.assertLessEqual(len(seen), 1, run.describe())
+            self.assertLessEqual(len(late), 1, run.describe())
+            self.assertTrue(seen or late, run.describe())
 
     def test_int80_not_seen_by_default(self):
         """--ia32 auto leaves the hook off for 64-bit programs, whose int $0x80 is not seen."""
