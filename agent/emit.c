@@ -236,8 +236,6 @@ static const char *time_of_day(const struct emitter *e, char when[JSON_TIME_LEN]
 	return when + 11;
 }
 
-/* How long the output may take no data before snaptrig gives up on it. */
-#define OUTPUT_STALL_MS 5000
 /*
  * Unwritten bytes at which droppable lines for a pipe or socket output are dropped.
  * Call counts wait in the kernel's counters from OUTPUT_BEHIND on, so only
@@ -321,6 +319,19 @@ static void settle_delays(struct emitter *e, size_t written)
 
 		add_delay(e, delay->kind, delay->boot_ns, now);
 	}
+}
+
+/* Counts the lines of out not written yet. */
+static size_t waiting_lines(const struct emitter *e)
+{
+	const char *p = e->out + e->out_off, *end = e->out + e->out_len;
+	size_t lines = 0;
+
+	while ((p = memchr(p, '\n', (size_t)(end - p)))) {
+		lines++;
+		p++;
+	}
+	return lines;
 }
 
 /* Forgets the lines of out, all written. */
@@ -425,8 +436,8 @@ static void flush_stream(struct emitter *e)
 	/* a reader that stops reading must not hold the agent's lines forever */
 	if (now - e->stalled_since_ns >= OUTPUT_STALL_MS * 1000000ULL) {
 		e->error = -ETIMEDOUT;
-		log_error("cannot write output %s: nothing could be written for %d s; stopping",
-			  output_name(e), OUTPUT_STALL_MS / 1000);
+		log_error("cannot write output %s: nothing could be written for %d s; stopping, %zu lines not written",
+			  output_name(e), OUTPUT_STALL_MS / 1000, waiting_lines(e));
 		return;
 	}
 	if (e->out_off >= e->out_len / 2)
@@ -459,28 +470,19 @@ int emitter_behind(const struct emitter *e)
 
 void emitter_drain(struct emitter *e)
 {
-	__u64 deadline = boot_now_ns() + OUTPUT_STALL_MS * 1000000ULL;
-
 	emitter_flush(e);
 	while (emitter_backlog(e) && !e->error) {
 		struct pollfd pfd = { .fd = e->fd, .events = POLLOUT };
-		__u64 now = boot_now_ns(), until = deadline;
+		__u64 now = boot_now_ns(), until = e->stalled_since_ns + OUTPUT_STALL_MS * 1000000ULL;
 
-		if (!e->drain_bounded)
-			until = e->stalled_since_ns + OUTPUT_STALL_MS * 1000000ULL;
-		if (e->drain_bounded && now >= deadline) {
-			size_t lines = 0;
-			const char *p = e->out + e->out_off;
-
-			while ((p = memchr(p, '\n', (size_t)(e->out + e->out_len - p)))) {
-				lines++;
-				p++;
-			}
+		if (e->drain_deadline_ns && now >= e->drain_deadline_ns) {
 			e->error = -ETIMEDOUT;
-			log_error("cannot write output %s: %zu lines were still waiting %d s after the stop; stopping",
-				  output_name(e), lines, OUTPUT_STALL_MS / 1000);
+			log_error("cannot write output %s: the reader did not take every line within %d s of the stop signal; stopping, %zu lines not written",
+				  output_name(e), OUTPUT_STALL_MS / 1000, waiting_lines(e));
 			return;
 		}
+		if (e->drain_deadline_ns && e->drain_deadline_ns < until)
+			until = e->drain_deadline_ns;
 		/* flush_stream() ends the output once nothing went out for 5 s */
 		poll(&pfd, 1, until > now ? (int)((until - now) / 1000000ULL) + 1 : 0);
 		emitter_flush(e);

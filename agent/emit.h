@@ -9,6 +9,9 @@
 #include "latency.h"
 #include "options.h"
 
+/* Time the output may go without taking data, and gets in all after a stop signal, before snaptrig gives up on it. */
+#define OUTPUT_STALL_MS 5000
+
 /* A trigger line that a snapshot request stands for. */
 struct served_trigger {
 	__u64 seq;
@@ -75,7 +78,7 @@ struct emitter {
 	int dropping;			/* dropping lines until the output catches up */
 	int dropping_all;		/* past OUTPUT_RARE_MAX: dropping the rare lines too */
 	int line_dropped;		/* the last line was dropped */
-	int drain_bounded;		/* emitter_drain() waits 5 s in all, not 5 s without progress */
+	__u64 drain_deadline_ns;	/* boot time emitter_drain() gives up at, 0: only on a stall */
 	int keep_lines;			/* the stats line is out: drop no line any more */
 	size_t flush_bytes;		/* out is written when it would grow past this */
 	struct latency_set latency;	/* kernel record to written line */
@@ -112,7 +115,7 @@ size_t emitter_backlog(const struct emitter *e);
 int emitter_behind(const struct emitter *e);
 /*
  * Writes every waiting line. Waits while the output takes some within each
- * 5 s, or 5 s in all with drain_bounded, and then stops the output with a
+ * 5 s, and until drain_deadline_ns when set, and then stops the output with a
  * message.
  */
 void emitter_drain(struct emitter *e);

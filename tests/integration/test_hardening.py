@@ -623,7 +623,7 @@ class HardeningTest(SnaptrigTestCase):
         self.assertEqual(process_state(sleeper.pid), "S")
         self.assertNoProgramsLeft([agent.pid])
 
-    def start_flood_agent(self, output):
+    def start_flood_agent(self, output, triggers=("-t", "non-deterministic-call")):
         """Start a getrandom flood and a snaptrig that traces it with -o output.
 
         Return the flood and snaptrig. snaptrig writes a line per call, so it
@@ -632,8 +632,8 @@ class HardeningTest(SnaptrigTestCase):
         target = self.spawn([tool(FLOOD), "-t", "1", "-n", "100000000", "-S", "-L"],
                             stdin=subprocess.DEVNULL)
         target.wait_fact("pid")
-        agent = subprocess.Popen([str(SNAPTRIG), "--cooldown", "0s", "-t",
-                                  "non-deterministic-call", "-o", output, "-p", str(target.pid)],
+        agent = subprocess.Popen([str(SNAPTRIG), "--cooldown", "0s", *triggers,
+                                  "-o", output, "-p", str(target.pid)],
                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                  stderr=subprocess.PIPE)
         self.register(agent)
@@ -644,8 +644,11 @@ class HardeningTest(SnaptrigTestCase):
         code, err = self.wait_agent_exit(agent, 15, f"its output {output} stalled")
         took = time.monotonic() - started
         self.assertEqual(code, 1, err)
-        self.assertEqual(err, [f"snaptrig: cannot write output {output}: nothing could be "
-                               "written for 5 s; stopping"])
+        self.assertEqual(len(err), 1, err)
+        stalled = re.fullmatch(f"snaptrig: cannot write output {re.escape(output)}: nothing could "
+                               r"be written for 5 s; stopping, (\d+) lines not written", err[0])
+        self.assertTrue(stalled, err)
+        self.assertGreater(int(stalled[1]), 0)
         self.assertGreaterEqual(took, 5.0)
         self.assertNotIn(process_state(target.pid), (None, "Z", "T"))
         self.assertNoProgramsLeft([agent.pid])
@@ -695,6 +698,36 @@ class HardeningTest(SnaptrigTestCase):
         target, agent = self.start_flood_agent(path)
         self.accept_agent(listener, agent)
         self.assertStalledOutputStops(target, agent, path, time.monotonic())
+
+    def test_stop_signal_bounds_output_wait(self):
+        """After SIGTERM a slow reader gets 5 s from the signal, detaching included."""
+        fifo = os.path.join(self.tmp, "slow")
+        os.mkfifo(fifo)
+        reader = SlowReader(fifo)
+        self.addCleanup(reader.finish)
+        target, agent = self.start_flood_agent(fifo, ["-t", "all"])
+        if not reader.wait_started():
+            agent.kill()
+            self.fail("no line came: " + agent.communicate()[1].decode(errors="replace"))
+        # a page a second cannot catch up with the lines of one second of the flood
+        time.sleep(1)
+        signalled = time.monotonic()
+        agent.send_signal(signal.SIGTERM)
+        code, err = self.wait_agent_exit(agent, 15, "SIGTERM")
+        took = time.monotonic() - signalled
+
+        self.assertEqual(code, 0, err)
+        self.assertEqual(len(err), 1, err)
+        waiting = re.fullmatch(f"snaptrig: cannot write output {re.escape(fifo)}: the reader did "
+                               r"not take every line within 5 s of the stop signal; stopping, "
+                               r"(\d+) lines not written", err[0])
+        self.assertTrue(waiting, err)
+        self.assertGreater(int(waiting[1]), 0)
+        self.assertGreaterEqual(took, 5.0)
+        # detaching the programs of -t all counts within the 5 s
+        self.assertLess(took, 6.5)
+        self.assertNotIn(process_state(target.pid), (None, "Z", "T"))
+        self.assertNoProgramsLeft([agent.pid])
 
     def test_slow_reader_keeps_agent_responsive(self):
         """A FIFO reader far slower than a getrandom flood delays no hold and no
