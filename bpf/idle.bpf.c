@@ -205,7 +205,10 @@ static __always_inline int idle_check(__u32 tgid, struct idle_proc *proc, bool r
 	 */
 	if (bpf_map_lookup_elem(&holds, &tgid))
 		return 0;
-	/* a runnable thread whose wakeup was not seen: the period starts again */
+	/*
+	 * A runnable thread whose wakeup was not seen: the period starts again.
+	 * NOTE: only the thread whose block began the period is checked here.
+	 */
 	if (thread_runnable(tgid, proc->last_tid)) {
 		__sync_val_compare_and_swap(&proc->idle_since_ns, since, now);
 		if (rearm)
