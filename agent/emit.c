@@ -477,7 +477,7 @@ void emitter_drain(struct emitter *e)
 
 		if (e->drain_deadline_ns && now >= e->drain_deadline_ns) {
 			e->error = -ETIMEDOUT;
-			log_error("cannot write output %s: the reader did not take every line within %d s of the stop signal; stopping, %zu lines not written",
+			log_error("cannot write output %s: the reader did not take every line within %d s after the stop; stopping, %zu lines not written",
 				  output_name(e), OUTPUT_STALL_MS / 1000, waiting_lines(e));
 			return;
 		}

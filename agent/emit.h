@@ -9,7 +9,7 @@
 #include "latency.h"
 #include "options.h"
 
-/* Time the output may go without taking data, and gets in all after a stop signal, before snaptrig gives up on it. */
+/* Time the output may go without taking data, and gets in all after a stop, before snaptrig gives up on it. */
 #define OUTPUT_STALL_MS 5000
 
 /* A trigger line that a snapshot request stands for. */

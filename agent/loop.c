@@ -498,8 +498,7 @@ static int handle_signal(struct session *s)
 			if (!s->stop_signal) {
 				s->stop_signal = sig;
 				s->stop_sender = (pid_t)si.ssi_pid;
-				s->stop_signal_ns = boot_now_ns();
-				s->stop_deadline_ns = s->stop_signal_ns + STOP_GRACE_NS;
+				s->stop_deadline_ns = boot_now_ns() + STOP_GRACE_NS;
 				continue;
 			}
 			if (sig == s->stop_signal)
@@ -512,7 +511,6 @@ static int handle_signal(struct session *s)
 		}
 		log_info(1, "received %s; detaching", strsignal(sig));
 		s->stop_signal = sig;
-		s->stop_signal_ns = boot_now_ns();
 		return 1;
 	}
 	return 0;
@@ -703,11 +701,11 @@ void session_finish(struct session *s)
 	__u64 by_kind[ST_LOST_SLOTS];
 
 	/*
-	 * An operator's signal requests an end, so a slow reader gets what is
-	 * left of 5 s from the signal once emitter_close() detached the programs.
+	 * An operator's signal requests an end, so a slow reader gets 5 s in all
+	 * from here, and detaching the programs before emitter_close() counts.
 	 */
 	if (s->stop_signal)
-		s->emitter.drain_deadline_ns = s->stop_signal_ns + OUTPUT_STALL_MS * 1000000ULL;
+		s->emitter.drain_deadline_ns = boot_now_ns() + OUTPUT_STALL_MS * 1000000ULL;
 	/*
 	 * From here on no record is served, and detaching takes up to 0.1 s per
 	 * marker place, so the kernel must stop nothing more.

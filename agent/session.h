@@ -58,7 +58,6 @@ struct session {
 	int child_pidfd;
 	int stop_signal;		/* the first SIGINT, SIGTERM or SIGHUP, or 0 */
 	pid_t stop_sender;		/* the pid that sent stop_signal, 0 for the kernel */
-	__u64 stop_signal_ns;		/* boot time stop_signal arrived */
 	__u64 stop_deadline_ns;		/* launch mode: boot time to stop waiting for COMMAND */
 	/* launch mode: signals to pass on to COMMAND, by ST_PASS_* slot */
 	struct pass_on pass_on[ST_PASS_COUNT];

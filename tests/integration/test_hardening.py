@@ -719,7 +719,7 @@ class HardeningTest(SnaptrigTestCase):
         self.assertEqual(code, 0, err)
         self.assertEqual(len(err), 1, err)
         waiting = re.fullmatch(f"snaptrig: cannot write output {re.escape(fifo)}: the reader did "
-                               r"not take every line within 5 s of the stop signal; stopping, "
+                               r"not take every line within 5 s after the stop; stopping, "
                                r"(\d+) lines not written", err[0])
         self.assertTrue(waiting, err)
         self.assertGreater(int(waiting[1]), 0)
