@@ -643,7 +643,7 @@ int session_loop(struct session *s)
 	arm_timer(s);
 	while (!s->emitter.error) {
 		struct epoll_event events[8];
-		__u64 now;
+		__u64 now, consumed_at;
 		int n, i, stop = 0;
 
 		n = epoll_wait(s->epoll_fd, events, 8, drain_ms);
@@ -652,7 +652,12 @@ int session_loop(struct session *s)
 			log_error("epoll_wait failed: %s", strerror(errno));
 			break;
 		}
-		/* poll() drains only rings that epoll reported; consume() drains all */
+		/*
+		 * poll() drains only rings that epoll reported, consume() drains all.
+		 * The exits committed before consumed_at are read here, so a periodic
+		 * or coalesced line dated up to it does not follow an earlier exit.
+		 */
+		consumed_at = boot_now_ns();
 		ring_reader_consume(&s->tracer.ring);
 		for (i = 0; i < n; i++) {
 			int fd = events[i].data.fd;
@@ -678,7 +683,7 @@ int session_loop(struct session *s)
 		emitter_flush(&s->emitter);
 		now = boot_now_ns();
 		pass_on_due(s, now, 0);
-		classifier_tick(&s->classifier, now);
+		classifier_tick(&s->classifier, consumed_at);
 		uprobes_tick(s->uprobes, now);
 		snapshots_tick(&s->snapshots, now);
 		control_tick(s->control, now);
