@@ -4,11 +4,13 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -207,10 +209,10 @@ void emitter_check_deleted(struct emitter *e)
 
 static const char *output_name(const struct emitter *e);
 
-void emitter_close(struct emitter *e)
+void emitter_close(struct emitter *e, int stop_fd)
 {
 	if (e->fd >= 0)
-		emitter_drain(e);
+		emitter_drain(e, stop_fd);
 	if (e->dropped > e->dropped_logged)
 		log_error("output %s: %llu lines were dropped while it was behind",
 			  output_name(e), (unsigned long long)(e->dropped - e->dropped_logged));
@@ -468,23 +470,48 @@ int emitter_behind(const struct emitter *e)
 	return emitter_backlog(e) >= OUTPUT_BEHIND;
 }
 
-void emitter_drain(struct emitter *e)
+/*
+ * Reads the signals waiting on the signalfd stop_fd. A SIGINT, SIGTERM or
+ * SIGHUP limits the wait for the reader to OUTPUT_STALL_MS from now, unless
+ * an earlier stop limited it already. Other signals are read and ignored.
+ */
+static void drain_read_signals(struct emitter *e, int stop_fd)
+{
+	struct signalfd_siginfo si;
+
+	while (read(stop_fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo != SIGINT && si.ssi_signo != SIGTERM && si.ssi_signo != SIGHUP)
+			continue;
+		if (e->drain_deadline_ns)
+			continue;
+		log_info(1, "received %s while the reader of %s is behind: waiting %d s at most",
+			 strsignal((int)si.ssi_signo), output_name(e), OUTPUT_STALL_MS / 1000);
+		e->drain_deadline_ns = boot_now_ns() + OUTPUT_STALL_MS * 1000000ULL;
+	}
+}
+
+void emitter_drain(struct emitter *e, int stop_fd)
 {
 	emitter_flush(e);
 	while (emitter_backlog(e) && !e->error) {
-		struct pollfd pfd = { .fd = e->fd, .events = POLLOUT };
+		struct pollfd pfds[2] = {
+			{ .fd = e->fd, .events = POLLOUT },
+			{ .fd = stop_fd, .events = POLLIN },
+		};
 		__u64 now = boot_now_ns(), until = e->stalled_since_ns + OUTPUT_STALL_MS * 1000000ULL;
 
+		if (stop_fd >= 0)
+			drain_read_signals(e, stop_fd);
 		if (e->drain_deadline_ns && now >= e->drain_deadline_ns) {
 			e->error = -ETIMEDOUT;
-			log_error("cannot write output %s: the reader did not take every line within %d s after the stop; stopping, %zu lines not written",
+			log_error("stopping output %s: the reader did not take every line within %d s after the stop; %zu lines not written",
 				  output_name(e), OUTPUT_STALL_MS / 1000, waiting_lines(e));
 			return;
 		}
 		if (e->drain_deadline_ns && e->drain_deadline_ns < until)
 			until = e->drain_deadline_ns;
 		/* flush_stream() ends the output once nothing went out for 5 s */
-		poll(&pfd, 1, until > now ? (int)((until - now) / 1000000ULL) + 1 : 0);
+		poll(pfds, stop_fd >= 0 ? 2 : 1, until > now ? (int)((until - now) / 1000000ULL) + 1 : 0);
 		emitter_flush(e);
 	}
 }
@@ -1428,7 +1455,9 @@ void emit_stats(struct emitter *e, const struct classifier *c, __u64 lost_total,
 	/* the last line is kept whatever the backlog, and emitter_close() waits for it */
 	e->keep_lines = 1;
 	if (e->format == FORMAT_TEXT) {
+		char extra[96] = "";
 		unsigned int kind;
+		int len = 0;
 
 		for (kind = 0; kind < LATENCY_KINDS; kind++) {
 			const struct latency_hist *h = e->latency.kinds[kind];
@@ -1440,13 +1469,15 @@ void emit_stats(struct emitter *e, const struct classifier *c, __u64 lost_total,
 				   latency_percentile(h, 50) / 1e3, latency_percentile(h, 99) / 1e3,
 				   h->max_ns / 1e3);
 		}
+		/* the optional counts join the last line before it goes out whole */
 		if (lost_by_kind[ST_LOST_UNTRACED])
-			out_printf(e, "# %llu records, %llu lost, %llu processes untraced\n",
-				   (unsigned long long)c->records, (unsigned long long)lost_total,
-				   (unsigned long long)lost_by_kind[ST_LOST_UNTRACED]);
-		else
-			out_printf(e, "# %llu records, %llu lost\n", (unsigned long long)c->records,
-				   (unsigned long long)lost_total);
+			len = snprintf(extra, sizeof(extra), ", %llu processes untraced",
+				       (unsigned long long)lost_by_kind[ST_LOST_UNTRACED]);
+		if (e->dropped)
+			snprintf(extra + len, sizeof(extra) - (size_t)len, ", %llu lines dropped",
+				 (unsigned long long)e->dropped);
+		out_printf(e, "# %llu records, %llu lost%s\n", (unsigned long long)c->records,
+			   (unsigned long long)lost_total, extra);
 		e->seq++;
 		return;
 	}

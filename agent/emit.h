@@ -90,7 +90,8 @@ struct emitter {
 
 /* Opens path for appending, or uses standard output when path is NULL. */
 int emitter_open(struct emitter *e, const char *path, enum output_format format);
-void emitter_close(struct emitter *e);
+/* Waits for the reader as emitter_drain() does, and frees the emitter. */
+void emitter_close(struct emitter *e, int stop_fd);
 
 /*
  * Stops the output because its reader closed it, as a write would find with
@@ -116,9 +117,10 @@ int emitter_behind(const struct emitter *e);
 /*
  * Writes every waiting line. Waits while the output takes some within each
  * 5 s, and until drain_deadline_ns when set, and then stops the output with a
- * message.
+ * message. stop_fd, when not -1, is a signalfd whose SIGINT, SIGTERM or
+ * SIGHUP sets drain_deadline_ns 5 s ahead.
  */
-void emitter_drain(struct emitter *e);
+void emitter_drain(struct emitter *e, int stop_fd);
 
 __u64 boot_now_ns(void);
 

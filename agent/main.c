@@ -237,7 +237,7 @@ static void session_cleanup(struct session *s)
 	/* destroying the skeleton detaches what detach_all() could not list */
 	tracer_close(&s->tracer);
 	snapshots_end_watchdog(&s->snapshots);
-	emitter_close(&s->emitter);
+	emitter_close(&s->emitter, s->signal_fd);
 	classifier_free(&s->classifier);
 	if (s->epoll_fd >= 0)
 		close(s->epoll_fd);
@@ -375,5 +375,8 @@ int main(int argc, char **argv)
 		status = 0;
 out:
 	session_cleanup(&s);
+	/* lines that no signal asked to give up on were lost with the output */
+	if (s.emitter.error && !s.emitter.drain_deadline_ns)
+		status = EXIT_RUNTIME;
 	return status;
 }

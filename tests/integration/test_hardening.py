@@ -224,6 +224,11 @@ class SlowReader:
         self._thread.join(TIMEOUT)
         return [json.loads(line) for line in bytes(self._data).splitlines()]
 
+    def text_lines(self):
+        """Wait for the end of file and return the text lines read."""
+        self._thread.join(TIMEOUT)
+        return bytes(self._data).decode().splitlines()
+
     def finish(self):
         self._fast.set()
         self._thread.join(TIMEOUT)
@@ -623,13 +628,14 @@ class HardeningTest(SnaptrigTestCase):
         self.assertEqual(process_state(sleeper.pid), "S")
         self.assertNoProgramsLeft([agent.pid])
 
-    def start_flood_agent(self, output, triggers=("-t", "non-deterministic-call")):
+    def start_flood_agent(self, output, triggers=("-t", "non-deterministic-call"),
+                          calls=100000000):
         """Start a getrandom flood and a snaptrig that traces it with -o output.
 
-        Return the flood and snaptrig. snaptrig writes a line per call, so it
-        has lines to write until its output fails.
+        Return the flood and snaptrig. snaptrig writes a line per call, so by
+        default it has lines to write until its output fails.
         """
-        target = self.spawn([tool(FLOOD), "-t", "1", "-n", "100000000", "-S", "-L"],
+        target = self.spawn([tool(FLOOD), "-t", "1", "-n", str(calls), "-S", "-L"],
                             stdin=subprocess.DEVNULL)
         target.wait_fact("pid")
         agent = subprocess.Popen([str(SNAPTRIG), "--cooldown", "0s", *triggers,
@@ -640,7 +646,10 @@ class HardeningTest(SnaptrigTestCase):
         return target, agent
 
     def assertStalledOutputStops(self, target, agent, output, started):
-        """Assert that snaptrig gave up on output 5 s or more after started."""
+        """Assert that snaptrig gave up on output 5 s or more after started.
+
+        target, when not None, is a traced process that must still run.
+        """
         code, err = self.wait_agent_exit(agent, 15, f"its output {output} stalled")
         took = time.monotonic() - started
         self.assertEqual(code, 1, err)
@@ -650,16 +659,22 @@ class HardeningTest(SnaptrigTestCase):
         self.assertTrue(stalled, err)
         self.assertGreater(int(stalled[1]), 0)
         self.assertGreaterEqual(took, 5.0)
-        self.assertNotIn(process_state(target.pid), (None, "Z", "T"))
+        if target:
+            self.assertNotIn(process_state(target.pid), (None, "Z", "T"))
         self.assertNoProgramsLeft([agent.pid])
 
-    def test_output_reader_stalled(self):
-        # A FIFO whose reader never reads: the pipe fills, then nothing more
-        # can be written. snaptrig must give up after 5 s, not hang.
+    def stalled_fifo(self):
+        """Return a FIFO whose reader never reads."""
         fifo = os.path.join(self.tmp, "stalled")
         os.mkfifo(fifo)
         reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
         self.addCleanup(os.close, reader)
+        return fifo
+
+    def test_output_reader_stalled(self):
+        # A FIFO whose reader never reads: the pipe fills, then nothing more
+        # can be written. snaptrig must give up after 5 s, not hang.
+        fifo = self.stalled_fifo()
         started = time.monotonic()
         target, agent = self.start_flood_agent(fifo)
         self.assertStalledOutputStops(target, agent, fifo, started)
@@ -699,35 +714,88 @@ class HardeningTest(SnaptrigTestCase):
         self.accept_agent(listener, agent)
         self.assertStalledOutputStops(target, agent, path, time.monotonic())
 
-    def test_stop_signal_bounds_output_wait(self):
-        """After SIGTERM a slow reader gets 5 s from the signal, detaching included."""
+    def start_slow_flood_agent(self, triggers, calls):
+        """Start a getrandom flood traced with -o to a FIFO read a page a second.
+
+        Return the flood, snaptrig and the FIFO once the first line came.
+        """
         fifo = os.path.join(self.tmp, "slow")
         os.mkfifo(fifo)
         reader = SlowReader(fifo)
         self.addCleanup(reader.finish)
-        target, agent = self.start_flood_agent(fifo, ["-t", "all"])
+        target, agent = self.start_flood_agent(fifo, triggers, calls)
         if not reader.wait_started():
             agent.kill()
             self.fail("no line came: " + agent.communicate()[1].decode(errors="replace"))
-        # a page a second cannot catch up with the lines of one second of the flood
-        time.sleep(1)
+        return target, agent, fifo
+
+    def assertStopGaveReader5s(self, agent, fifo, cause):
+        """Send SIGTERM to snaptrig, and assert that it gave up on the reader 5 s later."""
         signalled = time.monotonic()
         agent.send_signal(signal.SIGTERM)
-        code, err = self.wait_agent_exit(agent, 15, "SIGTERM")
+        code, err = self.wait_agent_exit(agent, 15, cause)
         took = time.monotonic() - signalled
 
         self.assertEqual(code, 0, err)
         self.assertEqual(len(err), 1, err)
-        waiting = re.fullmatch(f"snaptrig: cannot write output {re.escape(fifo)}: the reader did "
-                               r"not take every line within 5 s after the stop; stopping, "
+        waiting = re.fullmatch(f"snaptrig: stopping output {re.escape(fifo)}: the reader did "
+                               r"not take every line within 5 s after the stop; "
                                r"(\d+) lines not written", err[0])
         self.assertTrue(waiting, err)
         self.assertGreater(int(waiting[1]), 0)
         self.assertGreaterEqual(took, 5.0)
-        # detaching the programs of -t all counts within the 5 s
+        # detaching the programs counts within the 5 s
         self.assertLess(took, 6.5)
-        self.assertNotIn(process_state(target.pid), (None, "Z", "T"))
         self.assertNoProgramsLeft([agent.pid])
+
+    def test_stop_signal_bounds_output_wait(self):
+        """After SIGTERM a slow reader gets 5 s from the signal, detaching included."""
+        target, agent, fifo = self.start_slow_flood_agent(["-t", "all"], 100000000)
+        # a page a second cannot catch up with the lines of one second of the flood
+        time.sleep(1)
+        self.assertStopGaveReader5s(agent, fifo, "SIGTERM")
+        self.assertNotIn(process_state(target.pid), (None, "Z", "T"))
+
+    def test_stop_signal_ends_final_wait(self):
+        """A signal while snaptrig waits for a slow reader after the end gives it 5 s more."""
+        target, agent, fifo = self.start_slow_flood_agent(["-t", "non-deterministic-call"],
+                                                          3000000)
+        self.assertEqual(target.wait_exit(), 0, target.describe())
+        # the reader takes a page a second and is about 1 MiB behind
+        time.sleep(1)
+        self.assertIsNone(agent.poll(), "snaptrig ended before the reader caught up")
+        self.assertStopGaveReader5s(agent, fifo, "SIGTERM in the final wait")
+
+    def test_reader_stalled_after_end_fails(self):
+        """A reader that takes nothing gives status 1, also once COMMAND has exited 0."""
+        fifo = self.stalled_fifo()
+        started = time.monotonic()
+        # the flood ends within a second, long before the 5 s without progress
+        agent = subprocess.Popen([str(SNAPTRIG), "--cooldown", "0s", "-t",
+                                  "non-deterministic-call", "-o", fifo, "--", tool(FLOOD),
+                                  "-t", "1", "-n", "200000", "-S", "-L"],
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE)
+        self.register(agent)
+        self.assertStalledOutputStops(None, agent, fifo, started)
+
+    def test_slow_reader_text_counts_drops(self):
+        """The last text line counts the lines dropped for a slow reader."""
+        agent, reader, code, err = self.run_with_slow_reader(
+            ["--format", "text", "-t", "sigalrm", "--ring-buffer-size", "64M", "--",
+             tool(FLOOD), "-A", "-t", "4", "-n", "75000", "-S", "-L"])
+        lines = reader.text_lines()
+        reported = [int(n) for n in re.findall(r"^snaptrig: output \S+(?: caught up)?: (\d+) lines "
+                                           r"were dropped while it was behind$",
+                                           "\n".join(err), re.M)]
+        written = [line for line in lines if line.split()[1:2] == ["sigalrm"]]
+
+        self.assertEqual(code, 0, err)
+        last = re.fullmatch(r"# (\d+) records, 0 lost, (\d+) lines dropped", lines[-1])
+        self.assertTrue(last, lines[-1])
+        self.assertGreater(sum(reported), 0, "nothing was dropped: the reader kept up")
+        self.assertEqual(int(last[2]), sum(reported))
+        self.assertEqual(len(written) + int(last[2]), 300000)
 
     def test_slow_reader_keeps_agent_responsive(self):
         """A FIFO reader far slower than a getrandom flood delays no hold and no

@@ -717,7 +717,7 @@ static void emitter_writes_lines(void **state)
 	assert_int_equal(last_len, w.len - 1);
 	assert_memory_equal(last, w.buf, last_len);
 
-	emitter_close(&e);
+	emitter_close(&e, -1);
 	fd = open(path, O_RDONLY);
 	assert_true(fd >= 0);
 	n = read(fd, read_back, sizeof(read_back));
