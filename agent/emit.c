@@ -294,12 +294,28 @@ static void write_all(struct emitter *e, const char *buf, size_t len)
 	}
 }
 
+/* Counts the lines of out not written yet. */
+static size_t waiting_lines(const struct emitter *e)
+{
+	const char *p = e->out + e->out_off, *end = e->out + e->out_len;
+	size_t lines = 0;
+
+	if (p == end)
+		return 0;
+	while ((p = memchr(p, '\n', (size_t)(end - p)))) {
+		lines++;
+		p++;
+	}
+	return lines;
+}
+
 void emitter_output_closed(struct emitter *e)
 {
 	if (e->error)
 		return;
 	e->error = -EPIPE;
-	log_error("cannot write output %s: %s; stopping", output_name(e), strerror(EPIPE));
+	log_error("cannot write output %s: %s; stopping, %zu lines not written", output_name(e),
+		  strerror(EPIPE), waiting_lines(e));
 }
 
 /* Counts the delay of a line of kind from its record's boot_ns to now. */
@@ -321,19 +337,6 @@ static void settle_delays(struct emitter *e, size_t written)
 
 		add_delay(e, delay->kind, delay->boot_ns, now);
 	}
-}
-
-/* Counts the lines of out not written yet. */
-static size_t waiting_lines(const struct emitter *e)
-{
-	const char *p = e->out + e->out_off, *end = e->out + e->out_len;
-	size_t lines = 0;
-
-	while ((p = memchr(p, '\n', (size_t)(end - p)))) {
-		lines++;
-		p++;
-	}
-	return lines;
 }
 
 /* Forgets the lines of out, all written. */
@@ -419,7 +422,8 @@ static void flush_stream(struct emitter *e)
 			break;
 		if (n < 0) {
 			e->error = -errno;
-			log_error("cannot write output %s: %s; stopping", output_name(e), strerror(errno));
+			log_error("cannot write output %s: %s; stopping, %zu lines not written",
+				  output_name(e), strerror(errno), waiting_lines(e));
 			return;
 		}
 		e->out_off += (size_t)n;

@@ -13,6 +13,7 @@ import json
 import os
 import random
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -624,7 +625,7 @@ class HardeningTest(SnaptrigTestCase):
         code, err = self.wait_agent_exit(agent, 5, "its reader went away")
         self.assertEqual(code, 1, err)
         self.assertEqual(err, ["snaptrig: cannot write output (standard output): Broken pipe; "
-                               "stopping"])
+                               "stopping, 0 lines not written"])
         self.assertEqual(process_state(sleeper.pid), "S")
         self.assertNoProgramsLeft([agent.pid])
 
@@ -702,7 +703,9 @@ class HardeningTest(SnaptrigTestCase):
         conn.close()
         code, err = self.wait_agent_exit(agent, 5, "its socket reader closed the connection")
         self.assertEqual(code, 1, err)
-        self.assertEqual(err, [f"snaptrig: cannot write output {path}: Broken pipe; stopping"])
+        self.assertEqual(len(err), 1, err)
+        self.assertRegex(err[0], f"^snaptrig: cannot write output {re.escape(path)}: Broken pipe; "
+                         r"stopping, \d+ lines not written$")
         self.assertNotIn(process_state(target.pid), (None, "Z", "T"))
         self.assertNoProgramsLeft([agent.pid])
 
@@ -765,6 +768,32 @@ class HardeningTest(SnaptrigTestCase):
         time.sleep(1)
         self.assertIsNone(agent.poll(), "snaptrig ended before the reader caught up")
         self.assertStopGaveReader5s(agent, fifo, "SIGTERM in the final wait")
+
+    def test_reader_gone_after_stop_counts_lines(self):
+        """A reader that closes after SIGTERM leaves status 0, and stderr counts what it missed."""
+        fifo = os.path.join(self.tmp, "slow")
+        os.mkfifo(fifo)
+        reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        target, agent = self.start_flood_agent(fifo)
+        if not select.select([reader], [], [], TIMEOUT)[0]:
+            agent.kill()
+            self.fail("no line came: " + agent.communicate()[1].decode(errors="replace"))
+        os.read(reader, 4096)
+        # the pipe fills again, far from the 5 s without progress
+        time.sleep(1)
+        agent.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        os.close(reader)
+        code, err = self.wait_agent_exit(agent, 15, "its reader closed after SIGTERM")
+
+        self.assertEqual(code, 0, err)
+        self.assertEqual(len(err), 1, err)
+        gone = re.fullmatch(f"snaptrig: cannot write output {re.escape(fifo)}: Broken pipe; "
+                            r"stopping, (\d+) lines not written", err[0])
+        self.assertTrue(gone, err)
+        self.assertGreater(int(gone[1]), 0)
+        self.assertNotIn(process_state(target.pid), (None, "Z", "T"))
+        self.assertNoProgramsLeft([agent.pid])
 
     def test_reader_stalled_after_end_fails(self):
         """A reader that takes nothing gives status 1, also once COMMAND has exited 0."""
