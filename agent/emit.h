@@ -9,7 +9,7 @@
 #include "latency.h"
 #include "options.h"
 
-/* Time the output may go without taking data, and gets in all after a stop, before snaptrig gives up on it. */
+/* Milliseconds the output may take no data, and the most it gets after a stop, before snaptrig gives up on it. */
 #define OUTPUT_STALL_MS 5000
 
 /* A trigger line that a snapshot request stands for. */
@@ -90,7 +90,7 @@ struct emitter {
 
 /* Opens path for appending, or uses standard output when path is NULL. */
 int emitter_open(struct emitter *e, const char *path, enum output_format format);
-/* Waits for the reader as emitter_drain() does, and frees the emitter. */
+/* Waits for the reader as emitter_drain() does, logs the dropped lines, and frees the emitter. */
 void emitter_close(struct emitter *e, int stop_fd);
 
 /*

@@ -707,7 +707,7 @@ void session_finish(struct session *s)
 
 	/*
 	 * An operator's signal requests an end, so a slow reader gets 5 s in all
-	 * from here, and detaching the programs before emitter_close() counts.
+	 * from here, and the detach before emitter_close() uses part of them.
 	 */
 	if (s->stop_signal)
 		s->emitter.drain_deadline_ns = boot_now_ns() + OUTPUT_STALL_MS * 1000000ULL;

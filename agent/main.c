@@ -375,7 +375,7 @@ int main(int argc, char **argv)
 		status = 0;
 out:
 	session_cleanup(&s);
-	/* lines that no signal asked to give up on were lost with the output */
+	/* an output that failed in the final wait, with no stop signal to excuse it, fails the run */
 	if (s.emitter.error && !s.emitter.drain_deadline_ns)
 		status = EXIT_RUNTIME;
 	return status;

@@ -1616,20 +1616,21 @@ size_t snapshots_active(const struct snapshots *sn)
 /* How long the checkpointers get, all together, between the SIGTERM and the SIGKILL of a stop. */
 #define SHUTDOWN_TERM_WAIT_NS 100000000ULL
 
-/*
- * Reaps the checkpointers that exited, and returns whether one of them, or a
- * process left in its group, still runs.
- */
+/* Whether the checkpointer of job, or a process left in its group, still runs. */
+static bool checkpointer_running(const struct snapshot_job *job)
+{
+	return job->checkpointer > 0 && (!job->exited || !group_empty(job->checkpointer));
+}
+
+/* Reaps the checkpointers that exited, and returns whether one of them still runs. */
 static bool checkpointers_running(struct snapshots *sn)
 {
 	bool running = false;
 	size_t i;
 
 	for (i = 0; i < sn->job_count; i++) {
-		struct snapshot_job *job = sn->jobs[i];
-
-		reap_checkpointer(job);
-		if (job->checkpointer > 0 && (!job->exited || !group_empty(job->checkpointer)))
+		reap_checkpointer(sn->jobs[i]);
+		if (checkpointer_running(sn->jobs[i]))
 			running = true;
 	}
 	return running;
@@ -1670,7 +1671,7 @@ void snapshots_shutdown(struct snapshots *sn)
 	for (i = 0; i < sn->job_count; i++) {
 		struct snapshot_job *job = sn->jobs[i];
 
-		if (job->checkpointer <= 0 || (job->exited && group_empty(job->checkpointer)))
+		if (!checkpointer_running(job))
 			continue;
 		signal_checkpointer(job, SIGKILL);
 		if (!job->exited) {

@@ -646,6 +646,15 @@ class HardeningTest(SnaptrigTestCase):
         self.register(agent)
         return target, agent
 
+    def lines_not_written(self, err, message):
+        """Assert that stderr is the one line message followed by a count of
+        lines not written, and return that count."""
+        self.assertEqual(len(err), 1, err)
+        found = re.fullmatch(re.escape(f"snaptrig: {message}") + r"(\d+) lines not written",
+                             err[0])
+        self.assertTrue(found, err)
+        return int(found[1])
+
     def assertStalledOutputStops(self, target, agent, output, started):
         """Assert that snaptrig gave up on output 5 s or more after started.
 
@@ -654,11 +663,8 @@ class HardeningTest(SnaptrigTestCase):
         code, err = self.wait_agent_exit(agent, 15, f"its output {output} stalled")
         took = time.monotonic() - started
         self.assertEqual(code, 1, err)
-        self.assertEqual(len(err), 1, err)
-        stalled = re.fullmatch(f"snaptrig: cannot write output {re.escape(output)}: nothing could "
-                               r"be written for 5 s; stopping, (\d+) lines not written", err[0])
-        self.assertTrue(stalled, err)
-        self.assertGreater(int(stalled[1]), 0)
+        self.assertGreater(self.lines_not_written(
+            err, f"cannot write output {output}: nothing could be written for 5 s; stopping, "), 0)
         self.assertGreaterEqual(took, 5.0)
         if target:
             self.assertNotIn(process_state(target.pid), (None, "Z", "T"))
@@ -703,9 +709,7 @@ class HardeningTest(SnaptrigTestCase):
         conn.close()
         code, err = self.wait_agent_exit(agent, 5, "its socket reader closed the connection")
         self.assertEqual(code, 1, err)
-        self.assertEqual(len(err), 1, err)
-        self.assertRegex(err[0], f"^snaptrig: cannot write output {re.escape(path)}: Broken pipe; "
-                         r"stopping, \d+ lines not written$")
+        self.lines_not_written(err, f"cannot write output {path}: Broken pipe; stopping, ")
         self.assertNotIn(process_state(target.pid), (None, "Z", "T"))
         self.assertNoProgramsLeft([agent.pid])
 
@@ -732,7 +736,7 @@ class HardeningTest(SnaptrigTestCase):
             self.fail("no line came: " + agent.communicate()[1].decode(errors="replace"))
         return target, agent, fifo
 
-    def assertStopGaveReader5s(self, agent, fifo, cause):
+    def assertStopLimitsWait(self, agent, fifo, cause):
         """Send SIGTERM to snaptrig, and assert that it gave up on the reader 5 s later."""
         signalled = time.monotonic()
         agent.send_signal(signal.SIGTERM)
@@ -740,12 +744,9 @@ class HardeningTest(SnaptrigTestCase):
         took = time.monotonic() - signalled
 
         self.assertEqual(code, 0, err)
-        self.assertEqual(len(err), 1, err)
-        waiting = re.fullmatch(f"snaptrig: stopping output {re.escape(fifo)}: the reader did "
-                               r"not take every line within 5 s after the stop; "
-                               r"(\d+) lines not written", err[0])
-        self.assertTrue(waiting, err)
-        self.assertGreater(int(waiting[1]), 0)
+        self.assertGreater(self.lines_not_written(
+            err, f"stopping output {fifo}: the reader did not take every line within 5 s "
+            "after the stop; "), 0)
         self.assertGreaterEqual(took, 5.0)
         # detaching the programs counts within the 5 s
         self.assertLess(took, 6.5)
@@ -756,7 +757,7 @@ class HardeningTest(SnaptrigTestCase):
         target, agent, fifo = self.start_slow_flood_agent(["-t", "all"], 100000000)
         # a page a second cannot catch up with the lines of one second of the flood
         time.sleep(1)
-        self.assertStopGaveReader5s(agent, fifo, "SIGTERM")
+        self.assertStopLimitsWait(agent, fifo, "SIGTERM")
         self.assertNotIn(process_state(target.pid), (None, "Z", "T"))
 
     def test_stop_signal_ends_final_wait(self):
@@ -767,7 +768,7 @@ class HardeningTest(SnaptrigTestCase):
         # the reader takes a page a second and is about 1 MiB behind
         time.sleep(1)
         self.assertIsNone(agent.poll(), "snaptrig ended before the reader caught up")
-        self.assertStopGaveReader5s(agent, fifo, "SIGTERM in the final wait")
+        self.assertStopLimitsWait(agent, fifo, "SIGTERM in the final wait")
 
     def test_reader_gone_after_stop_counts_lines(self):
         """A reader that closes after SIGTERM leaves status 0, and stderr counts what it missed."""
@@ -787,11 +788,8 @@ class HardeningTest(SnaptrigTestCase):
         code, err = self.wait_agent_exit(agent, 15, "its reader closed after SIGTERM")
 
         self.assertEqual(code, 0, err)
-        self.assertEqual(len(err), 1, err)
-        gone = re.fullmatch(f"snaptrig: cannot write output {re.escape(fifo)}: Broken pipe; "
-                            r"stopping, (\d+) lines not written", err[0])
-        self.assertTrue(gone, err)
-        self.assertGreater(int(gone[1]), 0)
+        self.assertGreater(self.lines_not_written(
+            err, f"cannot write output {fifo}: Broken pipe; stopping, "), 0)
         self.assertNotIn(process_state(target.pid), (None, "Z", "T"))
         self.assertNoProgramsLeft([agent.pid])
 
