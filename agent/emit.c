@@ -40,6 +40,14 @@ static __s64 realtime_offset(void)
 	return ((__s64)rt.tv_sec - bt.tv_sec) * 1000000000LL + (rt.tv_nsec - bt.tv_nsec);
 }
 
+__s64 emitter_clock_set(struct emitter *e)
+{
+	__s64 old = e->realtime_offset_ns;
+
+	e->realtime_offset_ns = realtime_offset();
+	return e->realtime_offset_ns - old;
+}
+
 /* Logs why connect() to the unix socket output at path failed with errno err. */
 static void log_connect_error(const char *path, int err)
 {
@@ -171,7 +179,6 @@ int emitter_open(struct emitter *e, const char *path, enum output_format format)
 	memset(e, 0, sizeof(*e));
 	e->format = format;
 	e->fd = STDOUT_FILENO;
-	/* NOTE: computed once, so a clock step moves "time" but not "boot_ns" */
 	e->realtime_offset_ns = realtime_offset();
 	json_writer_init(&e->json);
 	if (path) {

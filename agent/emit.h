@@ -123,6 +123,12 @@ int emitter_behind(const struct emitter *e);
 void emitter_drain(struct emitter *e, int stop_fd);
 
 __u64 boot_now_ns(void);
+/*
+ * Reads CLOCK_REALTIME against CLOCK_BOOTTIME again, after the system clock
+ * was set, so that the "time" of later lines follows the new wall clock.
+ * Returns the change of the offset in ns.
+ */
+__s64 emitter_clock_set(struct emitter *e);
 
 void emit_start(struct emitter *e, const struct options *opts, const pid_t *targets,
 		size_t target_count, pid_t agent_pid);

@@ -575,6 +575,35 @@ static void arm_timer(struct session *s)
 	timerfd_settime(s->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
+/*
+ * Arms clock_fd to report the next set of the system clock: settimeofday(2),
+ * clock_settime(2), a step by NTP or a leap second. The timer is due 2^40 s
+ * after the epoch, so it does not expire.
+ */
+static int watch_clock_set(struct session *s)
+{
+	struct itimerspec its = { .it_value.tv_sec = (time_t)1 << 40 };
+
+	return timerfd_settime(s->clock_fd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &its, NULL);
+}
+
+/*
+ * Follows a set of the system clock: lines made from now on get a "time"
+ * that agrees with the new wall clock, while boot_ns keeps its own clock.
+ */
+static void handle_clock_set(struct session *s)
+{
+	__u64 expirations;
+	__s64 moved_ns;
+
+	if (read(s->clock_fd, &expirations, sizeof(expirations)) >= 0 || errno != ECANCELED)
+		return;
+	moved_ns = emitter_clock_set(&s->emitter);
+	watch_clock_set(s);
+	log_info(1, "the system clock was set: the time of later lines moves by %+.6f s",
+		 moved_ns / 1e9);
+}
+
 static int setup_fds(struct session *s)
 {
 	sigset_t mask;
@@ -587,8 +616,9 @@ static int setup_fds(struct session *s)
 		sigaddset(&mask, SIGTSTP);
 	s->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	s->timer_fd = timerfd_create(CLOCK_BOOTTIME, TFD_NONBLOCK | TFD_CLOEXEC);
+	s->clock_fd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
 	s->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-	if (s->signal_fd < 0 || s->timer_fd < 0 || s->epoll_fd < 0) {
+	if (s->signal_fd < 0 || s->timer_fd < 0 || s->clock_fd < 0 || s->epoll_fd < 0) {
 		err = -errno;
 		log_error("cannot set up the event loop: %s", strerror(errno));
 		return err;
@@ -596,6 +626,10 @@ static int setup_fds(struct session *s)
 	err = epoll_add(s->epoll_fd, s->signal_fd);
 	if (!err)
 		err = epoll_add(s->epoll_fd, s->timer_fd);
+	if (!err && watch_clock_set(s))
+		err = -errno;
+	if (!err)
+		err = epoll_add(s->epoll_fd, s->clock_fd);
 	if (!err)
 		err = epoll_add(s->epoll_fd, ring_reader_fd(&s->tracer.ring));
 	if (!err)
@@ -618,6 +652,8 @@ static int setup_fds(struct session *s)
 			s->output_watched = 1;
 	}
 	s->snapshots.epoll_fd = s->epoll_fd;
+	/* a set between emitter_open() and the arming above would go unseen */
+	emitter_clock_set(&s->emitter);
 	return err;
 }
 
@@ -666,6 +702,8 @@ int session_loop(struct session *s)
 				stop = 1;
 			else if (fd == s->child_pidfd)
 				reap_child(s);
+			else if (fd == s->clock_fd)
+				handle_clock_set(s);
 			else if (snapshots_handle_fd(&s->snapshots, fd))
 				continue;
 			else if (control_handle_event(s->control, s, fd, events[i].events))

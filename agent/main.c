@@ -207,7 +207,7 @@ static unsigned int open_standard_fds(void)
 static void session_init(struct session *s)
 {
 	memset(s, 0, sizeof(*s));
-	s->epoll_fd = s->signal_fd = s->timer_fd = s->child_pidfd = -1;
+	s->epoll_fd = s->signal_fd = s->timer_fd = s->clock_fd = s->child_pidfd = -1;
 	s->snapshots.epoll_fd = s->snapshots.watchdog_fd = -1;
 }
 
@@ -245,6 +245,8 @@ static void session_cleanup(struct session *s)
 		close(s->signal_fd);
 	if (s->timer_fd >= 0)
 		close(s->timer_fd);
+	if (s->clock_fd >= 0)
+		close(s->clock_fd);
 	if (s->child_pidfd >= 0)
 		close(s->child_pidfd);
 	free(s->targets);

@@ -55,6 +55,7 @@ struct session {
 	int signal_fd;
 	int timer_fd;
 	__u64 timer_deadline_ns;	/* boot-time deadline armed on timer_fd, 0: none */
+	int clock_fd;			/* CLOCK_REALTIME timerfd that reports a set of the system clock */
 	int child_pidfd;
 	int stop_signal;		/* the first SIGINT, SIGTERM or SIGHUP, or 0 */
 	pid_t stop_sender;		/* the pid that sent stop_signal, 0 for the kernel */
