@@ -18,6 +18,7 @@ static const size_t record_sizes[ST_REC_KIND_COUNT] = {
 	[ST_REC_IDLE] = sizeof(struct st_idle_record),
 	[ST_REC_JOIN] = sizeof(struct st_join_record),
 	[ST_REC_COVERAGE] = sizeof(struct st_coverage_record),
+	[ST_REC_IMAGE] = sizeof(struct st_image_record),
 };
 
 static const __u32 class_first[ST_CLASS_COUNT] = {
@@ -512,6 +513,9 @@ int classifier_record(struct classifier *c, const void *data, size_t size)
 		emit(c, &line);
 		break;
 	}
+	case ST_REC_IMAGE:
+		/* for the uprobes, which the caller attaches */
+		break;
 	}
 done:
 	/* a process stopped for a record that wrote no line must not stay stopped */

@@ -55,6 +55,13 @@ static int record_cb(void *ctx, void *data, size_t size)
 		log_info(2, "resuming process %u: the hooks of its new image are attached", hdr->pid);
 		tracer_release_hold(&s->tracer, hdr->pid, 0, NULL);
 	}
+	if (!dropped && hdr && hdr->kind == ST_REC_IMAGE)
+		uprobes_on_image(s->uprobes, (const struct st_image_record *)hdr);
+	/* the kernel stopped the process at the mmap until the file was examined, above */
+	if (hdr && hdr->kind == ST_REC_IMAGE && (hdr->flags & ST_RECORD_HOOK_HELD)) {
+		log_info(2, "resuming process %u: the hooks of a file it maps are attached", hdr->pid);
+		tracer_release_hold(&s->tracer, hdr->pid, 0, NULL);
+	}
 	if (!dropped && hdr && hdr->kind == ST_REC_EXIT) {
 		container_forget(hdr->pid);
 		uprobes_on_exit(s->uprobes, hdr->pid);

@@ -55,6 +55,7 @@ static const char *const kind_names[ST_REC_KIND_COUNT] = {
 	[ST_REC_IDLE] = "idle",
 	[ST_REC_JOIN] = "join",
 	[ST_REC_COVERAGE] = "coverage",
+	[ST_REC_IMAGE] = "image",
 };
 
 const char *call_name(__u32 call)

@@ -143,6 +143,7 @@ static __u32 program_triggers(const char *name)
 		{ "handle_fdatasync", ST_TRIG_BIT(ST_TRIG_TRANSACTION) },
 		{ "handle_sync", ST_TRIG_BIT(ST_TRIG_TRANSACTION) },
 		{ "handle_msync", ST_TRIG_BIT(ST_TRIG_TRANSACTION) },
+		{ "handle_mmap", UPROBE_TRIGGERS },
 		{ "handle_signal_generate",
 		  ST_TRIG_BIT(ST_TRIG_FIRST_SIGINT) | ST_TRIG_BIT(ST_TRIG_SIGINT) |
 		  ST_TRIG_BIT(ST_TRIG_SIGALRM) | ST_TRIG_BIT(ST_TRIG_SIGTSTP) |

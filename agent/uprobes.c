@@ -125,8 +125,9 @@ static int is_libc(const char *path)
 	       (!strncmp(base, "ld-musl-", 8) && strstr(base, ".so.1"));
 }
 
-static int attach_environ_symbol(struct uprobes *u, const char *path, const char *symbol,
-				 __u64 cookie, int quiet)
+/* Attaches symbol of the file that path opens. name is the file's name for messages. */
+static int attach_environ_symbol(struct uprobes *u, const char *path, const char *name,
+				 const char *symbol, __u64 cookie, int quiet)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = symbol, .bpf_cookie = cookie);
 	struct bpf_link *link;
@@ -138,23 +139,24 @@ static int attach_environ_symbol(struct uprobes *u, const char *path, const char
 	log_quiet_libbpf(0);
 	if (!link) {
 		err = -errno;
-		log_info(1, "no uprobe on %s in %s: %s", symbol, path, strerror(-err));
+		log_info(1, "no uprobe on %s in %s: %s", symbol, name, strerror(-err));
 		return err;
 	}
-	log_info(2, "uprobe on %s in %s", symbol, path);
+	log_info(2, "uprobe on %s in %s", symbol, name);
 	return keep_link(u, link);
 }
 
-static void attach_libc(struct uprobes *u, const char *path)
+static void attach_libc(struct uprobes *u, const char *path, const char *name)
 {
-	int err = attach_environ_symbol(u, path, "getenv", ENVIRON_COOKIE(ST_ENVIRON_GETENV, 0), 0);
+	int err = attach_environ_symbol(u, path, name, "getenv",
+					ENVIRON_COOKIE(ST_ENVIRON_GETENV, 0), 0);
 
 	/* without it first-environ is blind for every process that maps this file */
 	if (err)
 		log_error("attaching the first-environ uprobe on getenv in %s failed: %s; first-environ does not see the processes that use this libc",
-			  path, strerror(-err));
+			  name, strerror(-err));
 	/* older musl builds lack secure_getenv */
-	attach_environ_symbol(u, path, "secure_getenv",
+	attach_environ_symbol(u, path, name, "secure_getenv",
 			      ENVIRON_COOKIE(ST_ENVIRON_SECURE_GETENV, 0), 1);
 }
 
@@ -221,11 +223,12 @@ static void report_marker_failure(const char *path, unsigned int wanted, int fir
 }
 
 /*
- * Attaches the markers of path, one kind at a time. The first kind that does
- * not fit in --marker-sites or fails to attach turns the markers off. That
- * kind, the kinds after it in path and every later file then get none.
+ * Attaches the markers of the file that path opens, one kind at a time, and
+ * names the file name in messages. The first kind that does not fit in
+ * --marker-sites or fails to attach turns the markers off. That kind, the
+ * kinds after it in the file and every later file then get none.
  */
-static void attach_markers(struct uprobes *u, const char *path)
+static void attach_markers(struct uprobes *u, const char *path, const char *name)
 {
 	static const enum st_trigger needs[MARKER_COUNT] = {
 		[MARKER_SNAPSHOT] = ST_TRIG_EXPLICIT,
@@ -241,7 +244,7 @@ static void attach_markers(struct uprobes *u, const char *path)
 	err = usdt_file_probes(path, USDT_PROVIDER, marker_names, MARKER_COUNT, &found, sites);
 	if (err) {
 		if (err != -ENOEXEC)
-			log_info(2, "cannot read the ELF notes of %s: %s", path, strerror(-err));
+			log_info(2, "cannot read the ELF notes of %s: %s", name, strerror(-err));
 		return;
 	}
 	for (i = 0; i < MARKER_COUNT; i++)
@@ -254,7 +257,7 @@ static void attach_markers(struct uprobes *u, const char *path)
 			continue;
 		if (u->markers_off) {
 			log_info(1, "not attaching the %s marker in %s: an earlier file reached --marker-sites or failed to attach",
-				 marker_names[i], path);
+				 marker_names[i], name);
 			continue;
 		}
 		/*
@@ -270,7 +273,7 @@ static void attach_markers(struct uprobes *u, const char *path)
 			 * The output gets no coverage line for them, so explicit
 			 * and transaction look quiet there, not blind.
 			 */
-			report_marker_limit(u, path, wanted, i, sites);
+			report_marker_limit(u, name, wanted, i, sites);
 			u->markers_off = true;
 			return;
 		}
@@ -281,19 +284,34 @@ static void attach_markers(struct uprobes *u, const char *path)
 		link = bpf_program__attach_usdt(progs[i], -1, path, USDT_PROVIDER, marker_names[i],
 						NULL);
 		if (!link) {
-			report_marker_failure(path, wanted, i, sites, errno);
+			report_marker_failure(name, wanted, i, sites, errno);
 			u->markers_off = true;
 			return;
 		}
 		u->marker_sites += sites[i];
-		log_info(1, "attached the %s marker in %s", marker_names[i], path);
+		log_info(1, "attached the %s marker in %s", marker_names[i], name);
 		keep_link(u, link);
 	}
 }
 
 /*
+ * Adds a file to the kernel's images map, so that its execs and executable
+ * mappings no longer stop until the agent has examined it.
+ */
+static void note_examined(struct uprobes *u, dev_t dev, ino_t ino, const char *name)
+{
+	struct st_image image = { .dev = kernel_dev(dev), .ino = ino };
+	__u8 examined = 1;
+
+	if (bpf_map_update_elem(bpf_map__fd(u->main_skel->maps.images), &image, &examined, BPF_ANY))
+		log_info(2, "cannot add %s to the examined images: %s", name, strerror(errno));
+}
+
+/*
  * Attaches what one file offers, once per file. path opens the file, and name
- * is the path in the process's maps, whose basename identifies a libc.
+ * is the path in the process's maps, whose basename identifies a libc. The
+ * file enters the images map only once its probes are attached, so a process
+ * that maps it meanwhile still stops.
  */
 static void examine_file(struct uprobes *u, const char *path, const char *name, dev_t dev,
 			 ino_t ino)
@@ -301,27 +319,19 @@ static void examine_file(struct uprobes *u, const char *path, const char *name, 
 	if (seen_before(u, dev, ino))
 		return;
 	if (u->environ && is_libc(name))
-		attach_libc(u, path);
+		attach_libc(u, path, name);
 	if (u->marker)
-		attach_markers(u, path);
+		attach_markers(u, path, name);
+	note_examined(u, dev, ino, name);
 }
 
-/*
- * Adds the executable at path to the kernel's images map, so that its
- * execs no longer stop until the agent has examined it.
- */
+/* Adds the executable at path to the kernel's images map, as note_examined(). */
 static void note_image(struct uprobes *u, const char *path)
 {
-	struct st_image image = {};
 	struct stat st;
-	__u8 examined = 1;
 
-	if (stat(path, &st))
-		return;
-	image.dev = kernel_dev(st.st_dev);
-	image.ino = st.st_ino;
-	if (bpf_map_update_elem(bpf_map__fd(u->main_skel->maps.images), &image, &examined, BPF_ANY))
-		log_info(2, "cannot add %s to the examined images: %s", path, strerror(errno));
+	if (!stat(path, &st))
+		note_examined(u, st.st_dev, st.st_ino, path);
 }
 
 static void examine_path(struct uprobes *u, const char *path)
@@ -425,17 +435,21 @@ static void schedule_rescan(struct uprobes *u, pid_t pid, __u64 due_ns)
 	u->rescans[i].due_ns = due_ns;
 }
 
+/* The dev_t of user space for the kernel's, major << 20 | minor, of a record. */
+static dev_t user_dev(__u64 kernel)
+{
+	return makedev(kernel >> 20, kernel & 0xfffff);
+}
+
 /*
  * Whether the image that rec loaded was examined before. At its exec only the
  * image and its interpreter are mapped, so such an exec needs no scan, which
- * saved about 90 us of agent CPU per exec here. The rescan finds the libraries.
+ * saved about 90 us of agent CPU per exec here. The libraries come in image
+ * records, and the rescan finds those whose record did not come.
  */
 static int image_examined(const struct uprobes *u, const struct st_exec_record *rec)
 {
-	/* the record has the kernel's dev_t, major << 20 | minor */
-	dev_t dev = makedev(rec->image.dev >> 20, rec->image.dev & 0xfffff);
-
-	return was_examined(u, dev, rec->image.ino);
+	return was_examined(u, user_dev(rec->image.dev), rec->image.ino);
 }
 
 int uprobes_on_exec(struct uprobes *u, const struct st_exec_record *rec)
@@ -443,14 +457,40 @@ int uprobes_on_exec(struct uprobes *u, const struct st_exec_record *rec)
 	if (!u)
 		return 0;
 	/*
-	 * NOTE: the dynamic loader maps the libraries after the exec record,
-	 * while the process runs, so they are examined RESCAN_DELAY_NS later. A
-	 * probe in a library that the process reaches before then is missed. A
-	 * library it dlopen()s after then is not examined at all.
+	 * The dynamic loader maps the libraries after the exec record. Each new
+	 * one comes in an image record, and the rescan RESCAN_DELAY_NS later
+	 * catches those whose record was lost or whose process could not stop.
 	 */
 	schedule_rescan(u, rec->hdr.pid, rec->hdr.boot_ns + RESCAN_DELAY_NS);
 	/* the exec of an image not examined before waits stopped (ST_RECORD_HOOK_HELD) */
 	return (rec->hdr.flags & ST_RECORD_HOOK_HELD) || !image_examined(u, rec);
+}
+
+void uprobes_on_image(struct uprobes *u, const struct st_image_record *rec)
+{
+	dev_t dev = user_dev(rec->image.dev);
+	char path[64], name[PATH_MAX], *deleted;
+	struct stat st;
+	ssize_t len;
+
+	if (!u)
+		return;
+	/* the thread's own table, in case it does not share its process's */
+	snprintf(path, sizeof(path), "/proc/%u/fd/%d", rec->hdr.tid, rec->fd);
+	len = readlink(path, name, sizeof(name) - 1);
+	if (len <= 0 || stat(path, &st) || st.st_dev != dev || st.st_ino != rec->image.ino) {
+		/* a process that was not stopped may have closed the descriptor, so read its maps */
+		uprobes_add_process(u, rec->hdr.pid);
+	} else {
+		name[len] = '\0';
+		deleted = strstr(name, " (deleted)");
+		if (deleted && !deleted[strlen(" (deleted)")])
+			*deleted = '\0';
+		examine_file(u, path, name, dev, rec->image.ino);
+	}
+	/* the images map is an LRU map, so it may have dropped a file examined before */
+	if (was_examined(u, dev, rec->image.ino))
+		note_examined(u, dev, rec->image.ino, path);
 }
 
 void uprobes_on_exit(struct uprobes *u, pid_t pid)
@@ -560,7 +600,7 @@ static int attach_environ_probes(struct uprobes *u, const struct options *opts)
 	for (i = 0; i < opts->environ_probe_count; i++) {
 		const struct environ_probe *p = &opts->environ_probes[i];
 
-		err = attach_environ_symbol(u, p->binary, p->symbol,
+		err = attach_environ_symbol(u, p->binary, p->binary, p->symbol,
 					    ENVIRON_COOKIE(ST_ENVIRON_PROBE, i), 0);
 		if (err)
 			return report_environ_probe_error(p, err);
@@ -679,7 +719,7 @@ int uprobes_open(struct uprobes **out, struct tracer *t, const struct options *o
 		uprobes_close(u);
 		return err;
 	}
-	t->skel->bss->image_exec_hold = 1;
+	t->skel->bss->image_hold = 1;
 	*out = u;
 	return 0;
 }

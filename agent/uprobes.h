@@ -48,6 +48,13 @@ void uprobes_add_process(struct uprobes *u, pid_t pid);
  */
 int uprobes_on_exec(struct uprobes *u, const struct st_exec_record *rec);
 
+/*
+ * Examines the file that image record rec maps through the descriptor in
+ * the record, or the process's maps when that descriptor is gone. The
+ * caller resumes a process that the kernel stopped for it.
+ */
+void uprobes_on_image(struct uprobes *u, const struct st_image_record *rec);
+
 /* Cancels the second look at an exited process. */
 void uprobes_on_exit(struct uprobes *u, pid_t pid);
 

@@ -30,12 +30,13 @@ __u32 ia32_exec_hold;
 /*
  * Set by the agent while it attaches uprobes to the images that traced
  * processes run (markers, first-environ). A traced exec of an image that
- * is not in images then stops until the agent has examined it, so that a
- * marker right at the program's start is seen.
+ * is not in images, or an mmap(2) of such a library, then stops until the
+ * agent has examined the file, so that a marker or a getenv call right
+ * after the load is seen.
  */
-__u32 image_exec_hold;
+__u32 image_hold;
 
-/* Images the agent has examined, so their execs run on without a stop. */
+/* Executables and libraries the agent has examined, so they load without a stop. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, ST_IMAGES_MAX);
@@ -44,6 +45,8 @@ struct {
 } images SEC(".maps");
 
 #define MS_SYNC_FLAG 4			/* MS_SYNC of <sys/mman.h> */
+#define PROT_EXEC_FLAG 0x4		/* PROT_EXEC of <sys/mman.h> */
+#define MAP_ANONYMOUS_FLAG 0x20		/* MAP_ANONYMOUS of <sys/mman.h> */
 #define SIGNAL_GROUP_EXIT_FLAG 0x00000004
 #define SEND_SIG_PRIV_PTR 1UL		/* SEND_SIG_PRIV of include/linux/sched/signal.h */
 #define SI_USER_CODE 0
@@ -646,22 +649,28 @@ static __always_inline void stdin_from_exec(struct st_proc *proc, struct task_st
 }
 
 /*
- * Whether the process waits at its exec until the agent has attached the
- * hooks for the image that bprm loads. A process with a controlling
- * terminal runs on: an interactive shell waits for its jobs with WUNTRACED,
- * would see the stop, and would take the job for stopped and resume it in
- * the background. So does a ptraced process, whose debugger would get the
- * SIGSTOP and the SIGCONT as signals of its own program.
+ * Whether the process may wait, stopped, until the agent has attached the
+ * hooks of a new image. A process with a controlling terminal runs on: an
+ * interactive shell waits for its jobs with WUNTRACED, would see the stop,
+ * and would take the job for stopped and resume it in the background. So
+ * does a ptraced process, whose debugger would get the SIGSTOP and the
+ * SIGCONT as signals of its own program.
  */
+static __always_inline bool may_stop_for_hooks(struct task_struct *task)
+{
+	return !BPF_CORE_READ(task, signal, tty) && !BPF_CORE_READ(task, ptrace);
+}
+
+/* Whether the process waits at its exec for the hooks of the image that bprm loads. */
 static __always_inline bool exec_needs_hooks(struct task_struct *task, bool ia32,
 					     const struct st_image *image)
 {
 	bool ia32_hook = ia32 && ia32_exec_hold;
 
 	/* the switches first: most execs need no hook at all */
-	if (!ia32_hook && !image_exec_hold)
+	if (!ia32_hook && !image_hold)
 		return false;
-	if (BPF_CORE_READ(task, signal, tty) || BPF_CORE_READ(task, ptrace))
+	if (!may_stop_for_hooks(task))
 		return false;
 	if (ia32_hook)
 		return true;
@@ -704,6 +713,53 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid,
 	    stop_current(ST_TRIG_BOOTSTRAP))
 		rec->hdr.flags = ST_RECORD_HOOK_HELD;
 	bpf_ringbuf_submit(rec, submit_flags(rec->hdr.flags, ST_TRIG_BIT(ST_TRIG_BOOTSTRAP)));
+	return 0;
+}
+
+/*
+ * An mmap(2) that maps a file executable: a library that the dynamic loader
+ * maps after the exec, or one that dlopen() maps later. A file the agent has
+ * not examined goes to it in a record, and the process stops, as at the exec
+ * of a new image, until the file's markers and getenv probes are attached.
+ * The mapping is made before the stop takes effect at the return to user
+ * space, and uprobes attached later reach existing mappings too. A process
+ * that may not be stopped (may_stop_for_hooks()) still sends the record, so
+ * that its library is examined as soon as the agent reads the record.
+ */
+SEC("tp/syscalls/sys_enter_mmap")
+int handle_mmap(struct trace_event_raw_sys_enter *ctx)
+{
+	struct task_struct *task;
+	struct st_image_record *rec;
+	struct st_image image;
+	struct inode *inode;
+	struct file *file;
+	int fd = (int)ctx->args[4];
+
+	if (!image_hold || !(ctx->args[2] & PROT_EXEC_FLAG) ||
+	    (ctx->args[3] & MAP_ANONYMOUS_FLAG) || fd < 0)
+		return 0;
+	if (!current_proc())
+		return 0;
+	task = (struct task_struct *)bpf_get_current_task();
+	file = task_fd_file(task, fd);
+	if (!file)
+		return 0;
+	inode = BPF_CORE_READ(file, f_inode);
+	image.dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	image.ino = BPF_CORE_READ(inode, i_ino);
+	if (bpf_map_lookup_elem(&images, &image))
+		return 0;
+	rec = record_reserve(sizeof(*rec), ST_REC_IMAGE);
+	if (!rec)
+		return 0;
+	header_current(&rec->hdr, ST_REC_IMAGE, sizeof(*rec), bpf_ktime_get_boot_ns());
+	rec->image = image;
+	rec->fd = fd;
+	rec->pad = 0;
+	if (may_stop_for_hooks(task) && stop_current(ST_TRIG_BOOTSTRAP))
+		rec->hdr.flags = ST_RECORD_HOOK_HELD;
+	bpf_ringbuf_submit(rec, SUBMIT_WAKE);
 	return 0;
 }
 

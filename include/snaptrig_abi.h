@@ -58,6 +58,7 @@ enum st_record_kind {
 	ST_REC_IDLE,		/* every thread blocked for the idle threshold */
 	ST_REC_JOIN,		/* a process entered the traced cgroup subtree */
 	ST_REC_COVERAGE,	/* a traced process used a path the kernel side cannot decode */
+	ST_REC_IMAGE,		/* a traced process maps a file executable that the agent has not examined */
 	ST_REC_KIND_COUNT,
 };
 
@@ -196,8 +197,9 @@ struct st_proc {
 /* st_record_header.flags */
 #define ST_RECORD_HELD (1u << 0) /* the kernel stopped the process at this event */
 /*
- * The kernel stopped the process at its exec until the agent has attached
- * the hooks of the new image: the ia32 hook, or the uprobes of its markers.
+ * The kernel stopped the process at its exec, or at its mmap(2) of an
+ * executable file, until the agent has attached the hooks of the new image:
+ * the ia32 hook, or the uprobes of its markers and of first-environ.
  */
 #define ST_RECORD_HOOK_HELD (1u << 1)
 /*
@@ -207,7 +209,7 @@ struct st_proc {
  */
 #define ST_RECORD_AGENT (1u << 31)
 
-/* Executables the agent has examined for uprobes: the images map. */
+/* Executables and libraries the agent has examined for uprobes: the images map. */
 #define ST_IMAGES_MAX 8192
 
 /* Identity of an executable file, as the kernel has it. */
@@ -384,6 +386,19 @@ struct st_coverage_record {
 	__u32 via;		/* enum st_via */
 	__u32 reason;		/* enum st_coverage_reason */
 	__u32 op;		/* the undecoded request: io_uring opcode or system call number */
+};
+
+/*
+ * An mmap(2) with PROT_EXEC of a file that is not in the images map, such as
+ * a library that the dynamic loader or dlopen() maps. The process stops at
+ * the call (ST_RECORD_HOOK_HELD) unless it has a controlling terminal or is
+ * ptraced, and the agent examines the file through /proc/PID/fd/FD.
+ */
+struct st_image_record {
+	struct st_record_header hdr;
+	struct st_image image;
+	__s32 fd;		/* the descriptor the call maps */
+	__u32 pad;
 };
 
 /* st_idle_seed.op */

@@ -10,6 +10,20 @@ from harness import PYTHON, SNAPTRIG, SnaptrigTestCase, tool
 
 PYTHON_GETENV = "import os; os.getenv('SNAPTRIG_TEST_VARIABLE')"
 
+# Reads one variable first thing, through the libc that its run path finds.
+GETENV_AT_START = """
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+int main(void)
+{
+	const char *value = getenv("SNAPTRIG_TEST_VARIABLE");
+
+	printf("pid %d\\n", getpid());
+	return value ? 0 : 1;
+}
+"""
+
 
 class EnvironTest(SnaptrigTestCase):
 
@@ -171,6 +185,25 @@ class EnvironTest(SnaptrigTestCase):
         self.assertEqual(run.err.lines, [
             f"snaptrig: attaching the first-environ uprobe on getenv in {fake} failed: No such "
             "file or directory; first-environ does not see the processes that use this libc"])
+
+    def test_getenv_in_new_libc(self):
+        """A getenv right at the start, in a libc that no process had mapped
+        before (a copy, as in a container image), is the process's first-environ."""
+        libc = subprocess.run(["gcc", "-print-file-name=libc.so.6"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+        shutil.copy(os.path.realpath(libc), os.path.join(self.tmp, "libc.so.6"))
+        prog = os.path.join(self.tmp, "getenv-first")
+        subprocess.run(["gcc", "-x", "c", "-o", prog, "-", "-Wl,-rpath," + self.tmp],
+                       input=GETENV_AT_START, text=True, check=True)
+        env = dict(os.environ, SNAPTRIG_TEST_VARIABLE="1")
+        for round_number in range(3):
+            with self.subTest(round_number=round_number):
+                run = self.trace(["-t", "first-environ"], [prog], env=env)
+                self.assertEqual(run.wait_exit(), 0, run.describe())
+                pid = int(run.fact_values("pid")[0])
+                self.assertOneEnviron(run, pid, {"source": "getenv",
+                                                 "name": "SNAPTRIG_TEST_VARIABLE"},
+                                      comm="getenv-first")
 
     def test_environ_probe_missing_symbol(self):
         run = self.trace(["-t", "first-environ", "--environ-probe",

@@ -509,7 +509,8 @@ class ExecTest(SnaptrigTestCase):
     def resumed_at_exec(self, run):
         """Return the pids that the -vv log names as resumed after an exec stop."""
         return [int(line.split()[3].rstrip(":")) for line in run.err.lines
-                if line.startswith("snaptrig: resuming process ")]
+                if line.startswith("snaptrig: resuming process ")
+                and line.endswith(": the hooks of its new image are attached")]
 
     def test_exec_stops_until_probed(self):
         """A new image without a terminal waits at its exec until its probes are attached."""

@@ -3,6 +3,7 @@
 import os
 import shutil
 import subprocess
+import time
 import unittest
 
 from harness import ROOT, TIMEOUT, SnaptrigTestCase, tool, wait_state
@@ -33,6 +34,47 @@ int main(void)
 }
 """
 
+# The same, reaching the library's markers first thing.
+LIBRARY_AT_START = """
+#include <stdio.h>
+#include <unistd.h>
+void mark(void);
+int main(void)
+{
+	mark();
+	mark();
+	printf("pid %d\\n", getpid());
+	return 0;
+}
+"""
+
+# Loads the library with dlopen(3) once standard input has a byte, long
+# after the exec, and reaches its markers right after the load.
+DLOPEN_MAIN = """
+#include <dlfcn.h>
+#include <stdio.h>
+#include <unistd.h>
+int main(int argc, char **argv)
+{
+	void (*mark)(void);
+	void *lib;
+	char go;
+
+	printf("pid %d\\n", getpid());
+	fflush(stdout);
+	if (argc != 2 || read(0, &go, 1) != 1)
+		return 1;
+	lib = dlopen(argv[1], RTLD_NOW);
+	if (!lib)
+		return 1;
+	mark = (void (*)(void))dlsym(lib, "mark");
+	if (!mark)
+		return 1;
+	mark();
+	mark();
+	return 0;
+}
+"""
 
 # Two snapshot places and one transaction place, each reached once.
 SPLIT_MARKERS = """
@@ -202,6 +244,44 @@ class ExplicitTest(SnaptrigTestCase):
         pid = int(run.fact_values("pid")[0])
         lines = run.triggers("explicit")
         self.assertEqual([l["pid"] for l in lines], [pid, pid], run.describe())
+
+    def build_marker_library(self):
+        """Build libmark.so, whose mark() reaches a snapshot and a transaction marker."""
+        lib = os.path.join(self.tmp, "libmark.so")
+        subprocess.run(["gcc", "-shared", "-fPIC", "-x", "c", "-I", str(ROOT / "include"),
+                        "-o", lib, "-"], input=MARKER_SOURCE, text=True, check=True)
+        return lib
+
+    def test_marker_in_library_at_start(self):
+        """Markers of a library that no process had mapped, reached before main
+        does anything else, are seen, because the process waits at the library's mmap."""
+        lib = self.build_marker_library()
+        prog = os.path.join(self.tmp, "marks-at-start")
+        subprocess.run(["gcc", "-x", "c", "-o", prog, "-", "-L", self.tmp, "-lmark",
+                        "-Wl,-rpath," + self.tmp], input=LIBRARY_AT_START, text=True,
+                       check=True)
+        run = self.trace(["-t", "explicit,transaction"], [prog], stdin=subprocess.DEVNULL)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        pid = int(run.fact_values("pid")[0])
+        self.assertEqual([(l["trigger"], l["pid"]) for l in run.triggers()],
+                         [("explicit", pid), ("transaction", pid)] * 2, run.describe())
+
+    def test_marker_in_dlopen_library(self):
+        """Markers of a library loaded with dlopen(3) long after the exec are seen."""
+        lib = self.build_marker_library()
+        prog = os.path.join(self.tmp, "uses-dlopen")
+        subprocess.run(["gcc", "-x", "c", "-o", prog, "-", "-ldl"], input=DLOPEN_MAIN,
+                       text=True, check=True)
+        run = self.trace(["-t", "explicit"], [prog, lib])
+        pid = int(run.wait_fact("pid"))
+        # past the rescan of the libraries that the dynamic loader mapped
+        time.sleep(0.3)
+        run.write_stdin(b"g")
+        run.close_stdin()
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        lines = run.triggers("explicit")
+        self.assertEqual([l["pid"] for l in lines], [pid, pid], run.describe())
+        self.assertEqual([l["detail"]["source"] for l in lines], ["marker", "marker"])
 
     def attach_to_marker(self, flags, delete_file=False):
         """Attach to an st-marker with flags that places two markers; return its pid and lines.
