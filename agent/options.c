@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <unistd.h>
 #include "duration.h"
 #include "log.h"
 #include "template.h"
@@ -317,13 +318,28 @@ static int parse_ring_size(const char *arg, __u64 *bytes)
 }
 
 /* --environ-probe BINARY:SYMBOL; the last ':' separates them. */
+/* Copies path to out when it names a regular file that this process can read. */
+static int resolve_readable(const char *path, char *out, size_t len)
+{
+	struct stat st;
+
+	if (strlen(path) >= len)
+		return -ENAMETOOLONG;
+	if (stat(path, &st))
+		return errno == EACCES ? -EACCES : -ENOENT;
+	if (!S_ISREG(st.st_mode) || access(path, R_OK))
+		return -EACCES;
+	strcpy(out, path);
+	return 0;
+}
+
 static int parse_environ_probe(const char *arg, struct options *opts)
 {
 	const char *colon = strrchr(arg, ':');
 	char resolved[PATH_MAX], *binary;
 	struct environ_probe *grown;
 	struct stat st;
-	int err, is_dir;
+	int err, is_dir, by_path;
 
 	if (!colon || colon == arg || !colon[1]) {
 		log_error("invalid probe '%s' for --environ-probe: expected BINARY:SYMBOL", arg);
@@ -336,11 +352,24 @@ static int parse_environ_probe(const char *arg, struct options *opts)
 	binary = strndup(arg, colon - arg);
 	if (!binary)
 		return -ENOMEM;
-	err = usdt_resolve_command(binary, getenv("PATH"), resolved, sizeof(resolved));
+	/*
+	 * A path may name a shared library, which needs no execute bit (Debian
+	 * installs most of them 0644). A bare name is a program found in PATH.
+	 */
+	by_path = strchr(binary, '/') != NULL;
+	if (by_path)
+		err = resolve_readable(binary, resolved, sizeof(resolved));
+	else
+		err = usdt_resolve_command(binary, getenv("PATH"), resolved, sizeof(resolved));
 	is_dir = err == -EACCES && stat(binary, &st) == 0 && S_ISDIR(st.st_mode);
 	free(binary);
 	if (is_dir) {
 		log_error("invalid probe '%s' for --environ-probe: '%.*s' is a directory; give the path of a program or shared library",
+			  arg, (int)(colon - arg), arg);
+		return -EINVAL;
+	}
+	if (err == -EACCES && by_path) {
+		log_error("invalid probe '%s' for --environ-probe: '%.*s' is not a readable regular file, or a directory on its path denies search; check its permissions",
 			  arg, (int)(colon - arg), arg);
 		return -EINVAL;
 	}

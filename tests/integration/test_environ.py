@@ -25,6 +25,31 @@ int main(void)
 """
 
 
+# A library function that walks environ itself, as a JVM does, and a program
+# that calls it.
+SETTING_LIBRARY = """
+extern char **environ;
+int read_setting(void)
+{
+	int count = 0;
+
+	for (char **entry = environ; *entry; entry++)
+		count++;
+	return count;
+}
+"""
+SETTING_MAIN = """
+#include <stdio.h>
+#include <unistd.h>
+int read_setting(void);
+int main(void)
+{
+	printf("pid %d\\n", getpid());
+	return read_setting() > 0 ? 0 : 1;
+}
+"""
+
+
 class EnvironTest(SnaptrigTestCase):
 
     def run_tool(self, tool_args, extra=()):
@@ -133,6 +158,22 @@ class EnvironTest(SnaptrigTestCase):
                                  ["--environ-probe", f"{binary}:st_read_config"])
         self.assertOneEnviron(run, pid, {"source": "probe", "binary": binary,
                                          "symbol": "st_read_config"})
+
+    def test_environ_probe_library_mode_0644(self):
+        """A shared library without the execute bit, as Debian installs most, can be probed."""
+        lib = os.path.join(self.tmp, "libsetting.so")
+        subprocess.run(["gcc", "-shared", "-fPIC", "-x", "c", "-o", lib, "-"],
+                       input=SETTING_LIBRARY, text=True, check=True)
+        os.chmod(lib, 0o644)
+        prog = os.path.join(self.tmp, "uses-setting")
+        subprocess.run(["gcc", "-x", "c", "-o", prog, "-", "-L", self.tmp, "-lsetting",
+                        "-Wl,-rpath," + self.tmp], input=SETTING_MAIN, text=True, check=True)
+        run = self.trace(["-t", "first-environ", "--environ-probe", f"{lib}:read_setting"],
+                         [prog], stdin=subprocess.DEVNULL)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        pid = int(run.fact_values("pid")[0])
+        self.assertOneEnviron(run, pid, {"source": "probe", "binary": lib,
+                                         "symbol": "read_setting"}, comm="uses-setting")
 
     def test_environ_probe_text_line(self):
         """The text line of a probe names its binary and symbol, as the JSON line does."""
