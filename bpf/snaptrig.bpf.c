@@ -402,6 +402,30 @@ static __always_inline bool is_stop_signal(int sig)
 	return sig == 19 || sig == 20 || sig == 21 || sig == 22; /* STOP, TSTP, TTIN, TTOU */
 }
 
+#define SIG_IGN_HANDLER ((void *)1)	/* SIG_IGN of <signal.h> */
+
+/*
+ * Whether task is ptraced and ignores sig. The kernel then reports the signal
+ * as delivered, because the tracer is notified of ignored signals too, but discards it
+ * after the tracer lets it through, as it would for an untraced process. A
+ * blocked signal stays pending in both cases, so it is not ignored here.
+ */
+static __always_inline bool ignored_under_ptrace(struct task_struct *task, int sig)
+{
+	struct sighand_struct *sighand;
+	void *handler = NULL;
+	__u64 blocked;
+
+	if (sig < 1 || sig > 64 || !BPF_CORE_READ(task, ptrace))
+		return false;
+	sighand = BPF_CORE_READ(task, sighand);
+	bpf_core_read(&handler, sizeof(handler), &sighand->action[sig - 1].sa.sa_handler);
+	if (handler != SIG_IGN_HANDLER)
+		return false;
+	blocked = BPF_CORE_READ(task, blocked.sig[0]) | BPF_CORE_READ(task, real_blocked.sig[0]);
+	return !(blocked & (1ULL << (sig - 1)));
+}
+
 #define ANCESTRY_DEPTH 8
 
 /*
@@ -581,7 +605,7 @@ int BPF_PROG(handle_signal_generate, int sig, struct kernel_siginfo *info,
 	/* SIGCONT resumes a stopped process even when its result is "ignored" */
 	if (sig == 18)
 		note_cont_while_held(tgid);
-	if (result == SIGNAL_IGNORED)
+	if (result == SIGNAL_IGNORED || ignored_under_ptrace(task, sig))
 		return 0;
 	/* the kernel side stops processes for --freeze, and at execs: see exec_needs_hooks() */
 	if (is_stop_signal(sig) && note_stop_while_held(tgid, sig))

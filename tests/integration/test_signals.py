@@ -248,6 +248,24 @@ class SignalsTest(SnaptrigTestCase):
         self.assertEqual(run.triggers("sigalrm"), [], run.describe())
         self.assertEqual(len(run.triggers("sigint")), 1)
 
+    def test_ignored_signal_under_ptrace_no_line(self):
+        """An ignored signal of a ptraced process reaches its tracer as
+        delivered, and is discarded all the same, so it makes no line."""
+        run = self.trace(["-t", SIGNAL_TRIGGERS],
+                         ["strace", "-f", "-qq", "-o", "/dev/null", tool("st-signals"),
+                          "-I", str(int(signal.SIGALRM))])
+        pid = int(run.wait_fact("pid"))
+        run.wait_fact("ready")
+        run.wait_start()
+        os.kill(pid, signal.SIGALRM)
+        # SIGINT is handled, so its line shows the agent has seen both.
+        self.send(run, pid, signal.SIGINT, 0)
+        run.wait_trigger("sigint", pid)
+        os.kill(pid, signal.SIGTERM)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertEqual(run.triggers("sigalrm"), [], run.describe())
+        self.assertEqual([l["pid"] for l in run.triggers("sigint")], [pid], run.describe())
+
     def test_count_then_exit_untraced_silent(self):
         run, pid, _ = self.start_signals(["-n", "3"])
         untraced = self.spawn([tool("st-signals"), "-n", "3"])
