@@ -48,8 +48,10 @@ static int record_cb(void *ctx, void *data, size_t size)
 		emitter_flush(&s->emitter);
 		uprobes_add_process(s->uprobes, hdr->pid);
 	}
-	if (!dropped && hdr && hdr->kind == ST_REC_EXEC)
+	if (!dropped && hdr && hdr->kind == ST_REC_EXEC) {
 		ia32_on_exec(s, (const struct st_exec_record *)hdr);
+		static_on_exec(s, (const struct st_exec_record *)hdr);
+	}
 	/* the kernel stopped the new image until its hooks were attached, above */
 	if (hdr && hdr->kind == ST_REC_EXEC && (hdr->flags & ST_RECORD_HOOK_HELD)) {
 		log_info(2, "resuming process %u: the hooks of its new image are attached", hdr->pid);

@@ -40,6 +40,7 @@ static const char *const via_names[ST_VIA_COUNT] = {
 	[ST_VIA_IA32] = "ia32",
 	[ST_VIA_IO_URING] = "io_uring",
 	[ST_VIA_VDSO] = "vdso",
+	[ST_VIA_STATIC] = "static",
 };
 
 static const char *const kind_names[ST_REC_KIND_COUNT] = {

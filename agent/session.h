@@ -143,6 +143,8 @@ void report_prior(struct session *s, pid_t pid, struct prior_state *prior);
 void ia32_at_start(struct session *s);
 /* Attaches the ia32 hook, or writes that it is off, when a traced process execs a 32-bit image. */
 void ia32_on_exec(struct session *s, const struct st_exec_record *rec);
+/* Writes that first-environ is blind when a traced process execs a static program. */
+void static_on_exec(struct session *s, const struct st_exec_record *rec);
 /*
  * Traces pid, a process found in the --cgroup subtree, and adds it to
  * targets. Returns 0, 1 when it is skipped (a thread, a kernel thread, the

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* Attach mode: check each -p target, then register it with the tracer. */
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 #include "compat.h"
 #include "container.h"
@@ -320,6 +323,72 @@ void report_prior(struct session *s, pid_t pid, struct prior_state *prior)
 			  ST_TRIG_BIT(ST_TRIG_NON_DETERMINISTIC_CALL) |			\
 			  ST_TRIG_BIT(ST_TRIG_TRANSACTION))
 
+/* Whether an --environ-probe names the file dev:ino, which then shows environment reads. */
+static int environ_probed(const struct options *opts, dev_t dev, ino_t ino)
+{
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < opts->environ_probe_count; i++)
+		if (!stat(opts->environ_probes[i].binary, &st) && st.st_dev == dev &&
+		    st.st_ino == ino)
+			return 1;
+	return 0;
+}
+
+/*
+ * Whether the running process pid has no ELF interpreter, as the AT_BASE 0
+ * of its auxiliary vector shows for a static or static-pie program.
+ */
+static int process_without_interp(pid_t pid)
+{
+	unsigned char auxv[4096];
+	size_t entry = process_is_ia32(pid) ? sizeof(__u32) : sizeof(__u64);
+	char path[64];
+	ssize_t len;
+	size_t at;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/auxv", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	len = read(fd, auxv, sizeof(auxv));
+	close(fd);
+	for (at = 0; len > 0 && at + 2 * entry <= (size_t)len; at += 2 * entry) {
+		__u64 type = 0, value = 0;
+
+		memcpy(&type, auxv + at, entry);
+		memcpy(&value, auxv + at + entry, entry);
+		if (type == AT_NULL)
+			break;
+		if (type == AT_BASE)
+			return value == 0;
+	}
+	return 0;
+}
+
+/*
+ * Writes that first-environ is blind for pid, which runs a static program
+ * from the file dev:ino. Its libc is linked in, so no probed getenv runs.
+ */
+static void report_static(struct session *s, pid_t pid, const char *comm, __u64 now,
+			  dev_t dev, ino_t ino)
+{
+	if (environ_probed(&s->opts, dev, ino))
+		return;
+	classifier_coverage(&s->classifier, pid, comm, now, ST_TRIG_BIT(ST_TRIG_FIRST_ENVIRON),
+			    ST_VIA_STATIC, ST_COVERAGE_USER_SPACE, 0);
+}
+
+void static_on_exec(struct session *s, const struct st_exec_record *rec)
+{
+	if (!rec->no_interp || !(s->opts.triggers & ST_TRIG_BIT(ST_TRIG_FIRST_ENVIRON)))
+		return;
+	report_static(s, rec->hdr.pid, rec->hdr.comm, rec->hdr.boot_ns,
+		      makedev(rec->image.dev >> 20, rec->image.dev & 0xfffff), rec->image.ino);
+}
+
 void report_coverage(struct session *s, pid_t pid)
 {
 	const char *comm = NULL;
@@ -348,6 +417,16 @@ void report_coverage(struct session *s, pid_t pid)
 	classifier_coverage(&s->classifier, pid, comm, now,
 			    ST_TRIG_BIT(ST_TRIG_NON_DETERMINISTIC_CALL), ST_VIA_VDSO,
 			    ST_COVERAGE_USER_SPACE, 0);
+	/* the launched child still runs snaptrig's image, so its exec record decides */
+	if (pid != s->child && (s->opts.triggers & ST_TRIG_BIT(ST_TRIG_FIRST_ENVIRON)) &&
+	    process_without_interp(pid)) {
+		char exe[64];
+		struct stat st;
+
+		snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
+		if (!stat(exe, &st))
+			report_static(s, pid, comm, now, st.st_dev, st.st_ino);
+	}
 }
 
 void ia32_at_start(struct session *s)

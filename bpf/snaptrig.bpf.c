@@ -672,6 +672,48 @@ static __always_inline void stdin_from_exec(struct st_proc *proc, struct task_st
 	__sync_fetch_and_or(&proc->flags, ST_PROC_STDIN_KNOWN);
 }
 
+#define AT_NULL_TYPE 0			/* AT_NULL of <elf.h> */
+#define AT_BASE_TYPE 7			/* AT_BASE of <elf.h> */
+#define AUXV_PAIRS_READ 24		/* more than the pairs before AT_BASE */
+
+/*
+ * Whether the image that task just exec'd was loaded without an ELF
+ * interpreter, so no dynamic loader maps a libc into it. The kernel puts the
+ * interpreter's load address in the AT_BASE entry of the auxiliary vector it
+ * saved, and 0 there when there is none (a static or static-pie program).
+ * The vector of a 32-bit image holds 32-bit entries.
+ */
+static __always_inline __u32 loaded_without_interp(struct task_struct *task, bool ia32)
+{
+	struct mm_struct *mm = BPF_CORE_READ(task, mm);
+	void *auxv = __builtin_preserve_access_index(&mm->saved_auxv);
+	__u64 type, value;
+	int i;
+
+	for (i = 0; i < AUXV_PAIRS_READ; i++) {
+		if (ia32) {
+			__u32 pair[2];
+
+			if (bpf_probe_read_kernel(pair, sizeof(pair), auxv + i * sizeof(pair)))
+				return 0;
+			type = pair[0];
+			value = pair[1];
+		} else {
+			__u64 pair[2];
+
+			if (bpf_probe_read_kernel(pair, sizeof(pair), auxv + i * sizeof(pair)))
+				return 0;
+			type = pair[0];
+			value = pair[1];
+		}
+		if (type == AT_NULL_TYPE)
+			return 0;
+		if (type == AT_BASE_TYPE)
+			return value == 0;
+	}
+	return 0;
+}
+
 /*
  * Whether the process may wait, stopped, until the agent has attached the
  * hooks of a new image. A process with a controlling terminal runs on: an
@@ -724,7 +766,7 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid,
 	rec->ppid = BPF_CORE_READ(task, real_parent, tgid);
 	/* the kernel marks the first return of a 32-bit image as an ia32 system call */
 	rec->ia32 = !!(BPF_CORE_READ(task, thread_info.status) & TS_COMPAT_FLAG);
-	rec->pad = 0;
+	rec->no_interp = loaded_without_interp(task, rec->ia32);
 	inode = BPF_CORE_READ(bprm, file, f_inode);
 	rec->image.dev = BPF_CORE_READ(inode, i_sb, s_dev);
 	rec->image.ino = BPF_CORE_READ(inode, i_ino);

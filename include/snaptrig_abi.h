@@ -107,6 +107,7 @@ enum st_via {
 	ST_VIA_IA32,		/* the ia32 table: a 32-bit program, or int $0x80 */
 	ST_VIA_IO_URING,	/* an io_uring request */
 	ST_VIA_VDSO,		/* coverage lines only: calls the vDSO serves in user space */
+	ST_VIA_STATIC,		/* coverage lines only: the libc linked into a static program */
 	ST_VIA_COUNT,
 };
 
@@ -306,7 +307,7 @@ struct st_exec_record {
 	__u32 old_tid;		/* thread that called exec; differs from pid after a non-leader exec */
 	__u32 ppid;
 	__u32 ia32;		/* 1: the new image is a 32-bit program */
-	__u32 pad;
+	__u32 no_interp;	/* 1: the new image has no ELF interpreter: statically linked */
 	struct st_image image;	/* the executable file the exec loaded */
 	__u64 calls[ST_COUNTED_CALLS]; /* st_proc.calls at the exec, all made by the old image */
 	char filename[ST_PATH_LEN];

@@ -1,8 +1,28 @@
 """Coverage lines: the triggers that a path hides from snaptrig, per process."""
 
+import os
+import subprocess
 import unittest
 
 from harness import SnaptrigTestCase, tool
+
+# Reads a variable through the libc linked into it, once standard input has
+# a byte or ends.
+STATIC_GETENV = """
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+int main(void)
+{
+	char go;
+
+	printf("pid %d\\n", getpid());
+	fflush(stdout);
+	if (read(0, &go, 1) < 0)
+		return 1;
+	return getenv("HOME") ? 0 : 1;
+}
+"""
 
 
 class CoverageTest(SnaptrigTestCase):
@@ -43,6 +63,62 @@ class CoverageTest(SnaptrigTestCase):
         self.assertEqual(run.of_type("coverage"), [], run.describe())
         self.assertEqual(len(run.triggers("transaction")), 1, run.describe())
 
+
+    def build_static(self, flag="-static"):
+        prog = os.path.join(self.tmp, "static-getenv")
+        subprocess.run(["gcc", flag, "-x", "c", "-o", prog, "-"], input=STATIC_GETENV,
+                       text=True, check=True)
+        return prog
+
+    def assertStaticLine(self, run, pid, after_seq):
+        """Assert the one coverage line of pid, which says that first-environ is blind in its static libc."""
+        lines = run.of_type("coverage")
+        self.assertEqual(len(lines), 1, run.describe())
+        line = lines[0]
+        self.assertEqual((line["pid"], line["tid"], line["comm"]), (pid, pid, "static-getenv"))
+        self.assertEqual(line["triggers"], ["first-environ"])
+        self.assertEqual((line["via"], line["reason"]), ("static", "user-space"))
+        self.assertNotIn("op", line)
+        self.assertNotIn("error", line)
+        self.assertGreater(line["seq"], after_seq, run.describe())
+        self.assertEqual(run.triggers("first-environ"), [], run.describe())
+
+    def test_static_program_blind_environ(self):
+        """A static or static-pie program reads its environment where no probe
+        is, so its exec gets a coverage line for first-environ."""
+        for flag in ("-static", "-static-pie"):
+            with self.subTest(flag=flag):
+                prog = self.build_static(flag)
+                run = self.trace(["-t", "first-environ,bootstrap"], [prog],
+                                 stdin=subprocess.DEVNULL)
+                self.assertEqual(run.wait_exit(), 0, run.describe())
+                pid = int(run.fact_values("pid")[0])
+                bootstrap = run.triggers("bootstrap", pid=pid)
+                self.assertEqual(len(bootstrap), 1, run.describe())
+                self.assertStaticLine(run, pid, bootstrap[0]["seq"])
+
+    def test_static_target_blind_environ(self):
+        """A running static program that snaptrig attaches to gets the same line."""
+        target = self.spawn([self.build_static()])
+        pid = int(target.wait_fact("pid"))
+        run = self.trace(["-t", "first-environ", "-p", str(pid)], stdin=subprocess.DEVNULL)
+        start = run.wait_start()
+        target.close_stdin()
+        self.assertEqual(target.wait_exit(), 0)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        self.assertStaticLine(run, pid, start["seq"])
+
+    def test_static_program_probed_no_line(self):
+        """An --environ-probe on the static program's own getenv covers it, so
+        there is a first-environ line and no coverage line."""
+        prog = self.build_static()
+        run = self.trace(["-t", "first-environ", "--environ-probe", f"{prog}:getenv"], [prog],
+                         stdin=subprocess.DEVNULL)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        pid = int(run.fact_values("pid")[0])
+        self.assertEqual(run.of_type("coverage"), [], run.describe())
+        self.assertEqual([l["pid"] for l in run.triggers("first-environ")], [pid],
+                         run.describe())
 
 if __name__ == "__main__":
     unittest.main()
