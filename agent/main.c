@@ -46,7 +46,8 @@ static int record_cb(void *ctx, void *data, size_t size)
 	if (!dropped && hdr && hdr->kind == ST_REC_EXEC &&
 	    uprobes_on_exec(s->uprobes, (const struct st_exec_record *)hdr)) {
 		emitter_flush(&s->emitter);
-		uprobes_add_process(s->uprobes, hdr->pid);
+		if (!uprobes_add_process(s->uprobes, hdr->pid))
+			uprobes_note_image(s->uprobes, &((const struct st_exec_record *)hdr)->image);
 	}
 	if (!dropped && hdr && hdr->kind == ST_REC_EXEC) {
 		ia32_on_exec(s, (const struct st_exec_record *)hdr);

@@ -383,26 +383,29 @@ static void examine_maps_line(struct uprobes *u, const char *proc, const char *l
 	examine_file(u, path, path, dev, ino);
 }
 
-void uprobes_add_process(struct uprobes *u, pid_t pid)
+int uprobes_add_process(struct uprobes *u, pid_t pid)
 {
 	char proc[PATH_MAX], path[PATH_MAX], line[PATH_MAX + 128];
+	int mappings = 0;
 	FILE *maps;
 
 	if (!u)
-		return;
+		return -ENOENT;
 	/* the maps of a zombie leader are empty, but a live thread shows the process's */
 	proc_live_dir(pid, proc, sizeof(proc));
 	if (snprintf(path, sizeof(path), "%s/maps", proc) >= (int)sizeof(path))
-		return;
+		return -ENAMETOOLONG;
 	maps = fopen(path, "re");
 	if (!maps)
-		return;
-	while (fgets(line, sizeof(line), maps))
+		return -ENOENT;
+	while (fgets(line, sizeof(line), maps)) {
 		examine_maps_line(u, proc, line);
+		mappings++;
+	}
 	fclose(maps);
-	if (snprintf(path, sizeof(path), "%s/exe", proc) >= (int)sizeof(path))
-		return;
-	note_image(u, path);
+	if (snprintf(path, sizeof(path), "%s/exe", proc) < (int)sizeof(path))
+		note_image(u, path);
+	return mappings ? 0 : -ENOENT;
 }
 
 void uprobes_add_command(struct uprobes *u, char *const *command)
@@ -480,7 +483,8 @@ void uprobes_on_image(struct uprobes *u, const struct st_image_record *rec)
 	len = readlink(path, name, sizeof(name) - 1);
 	if (len <= 0 || stat(path, &st) || st.st_dev != dev || st.st_ino != rec->image.ino) {
 		/* a process that was not stopped may have closed the descriptor, so read its maps */
-		uprobes_add_process(u, rec->hdr.pid);
+		if (uprobes_add_process(u, rec->hdr.pid))
+			return;
 	} else {
 		name[len] = '\0';
 		deleted = strstr(name, " (deleted)");
@@ -488,9 +492,23 @@ void uprobes_on_image(struct uprobes *u, const struct st_image_record *rec)
 			*deleted = '\0';
 		examine_file(u, path, name, dev, rec->image.ino);
 	}
-	/* the images map is an LRU map, so it may have dropped a file examined before */
-	if (was_examined(u, dev, rec->image.ino))
-		note_examined(u, dev, rec->image.ino, path);
+	/*
+	 * By the kernel's identity of the file, which stat() may not give (an
+	 * overlayfs file whose lower layer is on another file system), and
+	 * also when it was examined before, since the LRU map may have dropped it.
+	 */
+	uprobes_note_image(u, &rec->image);
+}
+
+void uprobes_note_image(struct uprobes *u, const struct st_image *image)
+{
+	__u8 examined = 1;
+
+	if (u && bpf_map_update_elem(bpf_map__fd(u->main_skel->maps.images), image, &examined,
+				     BPF_ANY))
+		log_info(2, "cannot add the file %llu:%llu to the examined images: %s",
+			 (unsigned long long)image->dev, (unsigned long long)image->ino,
+			 strerror(errno));
 }
 
 void uprobes_on_exit(struct uprobes *u, pid_t pid)

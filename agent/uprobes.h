@@ -37,8 +37,11 @@ int uprobes_open(struct uprobes **out, struct tracer *t, const struct options *o
 /* Attaches the markers in COMMAND's executable, resolved through PATH like execvp(3). */
 void uprobes_add_command(struct uprobes *u, char *const *command);
 
-/* Attaches the probes that the executable files mapped by pid contain. */
-void uprobes_add_process(struct uprobes *u, pid_t pid);
+/*
+ * Attaches the probes that the executable files mapped by pid contain.
+ * Returns 0, or -ENOENT when pid has no mappings to read (it exited).
+ */
+int uprobes_add_process(struct uprobes *u, pid_t pid);
 
 /*
  * Schedules a second look at the files of the process that exec record rec
@@ -54,6 +57,12 @@ int uprobes_on_exec(struct uprobes *u, const struct st_exec_record *rec);
  * caller resumes a process that the kernel stopped for it.
  */
 void uprobes_on_image(struct uprobes *u, const struct st_image_record *rec);
+
+/*
+ * Adds image, in the kernel's identity from a record, to the images map once
+ * its file has been examined, so that it loads without a stop from then on.
+ */
+void uprobes_note_image(struct uprobes *u, const struct st_image *image);
 
 /* Cancels the second look at an exited process. */
 void uprobes_on_exit(struct uprobes *u, pid_t pid);
