@@ -3,11 +3,12 @@
  * st-marker: place the markers of include/snaptrig.h, to show the explicit
  * and transaction triggers of an application that marks its own points.
  *
- * Usage: st-marker [-n N] [-m M] [-p MS] [-d MS] [-w] [-l]
+ * Usage: st-marker [-n N] [-m M] [-p MS] [-d MS] [-g] [-w] [-l]
  *   -n N    SNAPTRIG_SNAPSHOT() N times (default 1)
  *   -m M    then SNAPTRIG_TRANSACTION() M times (default 0)
  *   -p MS   pause MS milliseconds after each marker (default 10)
  *   -d MS   wait MS milliseconds before the first marker (default 0)
+ *   -g      then wait for one byte on standard input before the first marker
  *   -w      after the markers, wait until standard input ends
  *   -l      a second thread places the markers, and the main thread calls
  *           pthread_exit(), so the leader is a zombie while they run
@@ -31,7 +32,7 @@ static void pause_ms(long ms)
 }
 
 static long snapshots = 1, transactions = 0, pause_after = 10, delay = 0;
-static int wait_stdin;
+static int wait_stdin, wait_go;
 
 static void *place_markers(void *arg)
 {
@@ -39,6 +40,8 @@ static void *place_markers(void *arg)
 	long i;
 
 	pause_ms(delay);
+	if (wait_go && read(STDIN_FILENO, buf, 1) != 1)
+		return arg;
 	for (i = 0; i < snapshots; i++) {
 		SNAPTRIG_SNAPSHOT();
 		pause_ms(pause_after);
@@ -59,7 +62,7 @@ int main(int argc, char **argv)
 	int leader_exits = 0, opt;
 	pthread_t thread;
 
-	while ((opt = getopt(argc, argv, "n:m:p:d:wl")) != -1) {
+	while ((opt = getopt(argc, argv, "n:m:p:d:gwl")) != -1) {
 		switch (opt) {
 		case 'n':
 			snapshots = atol(optarg);
@@ -73,6 +76,9 @@ int main(int argc, char **argv)
 		case 'd':
 			delay = atol(optarg);
 			break;
+		case 'g':
+			wait_go = 1;
+			break;
 		case 'w':
 			wait_stdin = 1;
 			break;
@@ -80,7 +86,7 @@ int main(int argc, char **argv)
 			leader_exits = 1;
 			break;
 		default:
-			fprintf(stderr, "usage: st-marker [-n N] [-m M] [-p MS] [-d MS] [-w] [-l]\n");
+			fprintf(stderr, "usage: st-marker [-n N] [-m M] [-p MS] [-d MS] [-g] [-w] [-l]\n");
 			return 2;
 		}
 	}

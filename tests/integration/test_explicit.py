@@ -292,7 +292,7 @@ class ExplicitTest(SnaptrigTestCase):
         if delete_file:
             program = os.path.join(self.tmp, "st-marker-copy")
             shutil.copy(tool("st-marker"), program)
-        target = self.spawn([program, *flags, "-d", "1500", "-n", "2", "-w"])
+        target = self.spawn([program, *flags, "-g", "-n", "2", "-w"])
         pid = int(target.wait_fact("pid"))
         if delete_file:
             os.unlink(program)
@@ -300,6 +300,9 @@ class ExplicitTest(SnaptrigTestCase):
             self.assertEqual(wait_state(pid, {"Z"}), "Z")
         run = self.trace(["-p", str(pid), "-t", "explicit"], stdin=subprocess.DEVNULL)
         run.wait_start()
+        # the markers come once the agent is attached, however long that took
+        target.proc.stdin.write(b"g")
+        target.proc.stdin.flush()
         target.wait_fact("done", timeout=TIMEOUT)
         target.close_stdin()
         self.assertEqual(target.wait_exit(), 0)
