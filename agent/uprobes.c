@@ -39,10 +39,27 @@ static const char *const marker_names[MARKER_COUNT] = {
 	[MARKER_TRANSACTION] = "transaction",
 };
 
-/* A file already examined, by the identity /proc/PID/maps shows. */
-struct examined_file {
+/*
+ * A file as the agent tells files apart: its inode and the inode's change
+ * time. A file system may give a deleted file's inode number to a new file,
+ * and the change time tells the two apart.
+ */
+struct file_id {
 	dev_t dev;
 	ino_t ino;
+	struct timespec ctime;
+};
+
+/*
+ * A file already examined. One with probes attached keeps its inode alive,
+ * because each uprobe holds a reference to its file, so its number cannot
+ * go to another file and its own change of ctime (a chmod, a rename) does
+ * not make it new. One without probes is examined again when its ctime
+ * changes, which costs a look at its ELF notes.
+ */
+struct examined_file {
+	struct file_id id;
+	bool probed;
 };
 
 struct rescan {
@@ -85,21 +102,57 @@ static int keep_link(struct uprobes *u, struct bpf_link *link)
 	return 0;
 }
 
-static int was_examined(const struct uprobes *u, dev_t dev, ino_t ino)
+static struct file_id stat_file_id(const struct stat *st)
+{
+	return (struct file_id){ .dev = st->st_dev, .ino = st->st_ino, .ctime = st->st_ctim };
+}
+
+/* The dev_t of user space for the kernel's, major << 20 | minor, of a record. */
+static dev_t user_dev(__u64 kernel)
+{
+	return makedev(kernel >> 20, kernel & 0xfffff);
+}
+
+static struct file_id image_file_id(const struct st_image *image)
+{
+	return (struct file_id){
+		.dev = user_dev(image->dev),
+		.ino = image->ino,
+		.ctime = { .tv_sec = image->ctime_sec, .tv_nsec = image->ctime_nsec },
+	};
+}
+
+static struct examined_file *find_examined(const struct uprobes *u, const struct file_id *id)
 {
 	size_t i;
 
 	for (i = 0; i < u->file_count; i++)
-		if (u->files[i].dev == dev && u->files[i].ino == ino)
-			return 1;
-	return 0;
+		if (u->files[i].id.dev == id->dev && u->files[i].id.ino == id->ino)
+			return &u->files[i];
+	return NULL;
+}
+
+static int was_examined(const struct uprobes *u, const struct file_id *id)
+{
+	const struct examined_file *f = find_examined(u, id);
+
+	return f && (f->probed || (f->id.ctime.tv_sec == id->ctime.tv_sec &&
+				   f->id.ctime.tv_nsec == id->ctime.tv_nsec));
 }
 
 /* Returns 1 when the file was examined before, else records it and returns 0. */
-static int seen_before(struct uprobes *u, dev_t dev, ino_t ino)
+static int seen_before(struct uprobes *u, const struct file_id *id)
 {
-	if (was_examined(u, dev, ino))
+	struct examined_file *f;
+
+	if (was_examined(u, id))
 		return 1;
+	/* a new file at a reused inode number, or one changed since */
+	f = find_examined(u, id);
+	if (f) {
+		f->id = *id;
+		return 0;
+	}
 	if (u->file_count == u->file_cap) {
 		size_t cap = u->file_cap ? u->file_cap * 2 : 32;
 		struct examined_file *grown = realloc(u->files, cap * sizeof(*grown));
@@ -109,8 +162,8 @@ static int seen_before(struct uprobes *u, dev_t dev, ino_t ino)
 		u->files = grown;
 		u->file_cap = cap;
 	}
-	u->files[u->file_count].dev = dev;
-	u->files[u->file_count].ino = ino;
+	u->files[u->file_count].id = *id;
+	u->files[u->file_count].probed = false;
 	u->file_count++;
 	return 0;
 }
@@ -298,9 +351,14 @@ static void attach_markers(struct uprobes *u, const char *path, const char *name
  * Adds a file to the kernel's images map, so that its execs and executable
  * mappings no longer stop until the agent has examined it.
  */
-static void note_examined(struct uprobes *u, dev_t dev, ino_t ino, const char *name)
+static void note_examined(struct uprobes *u, const struct file_id *id, const char *name)
 {
-	struct st_image image = { .dev = kernel_dev(dev), .ino = ino };
+	struct st_image image = {
+		.dev = kernel_dev(id->dev),
+		.ino = id->ino,
+		.ctime_sec = id->ctime.tv_sec,
+		.ctime_nsec = id->ctime.tv_nsec,
+	};
 	__u8 examined = 1;
 
 	if (bpf_map_update_elem(bpf_map__fd(u->main_skel->maps.images), &image, &examined, BPF_ANY))
@@ -313,35 +371,45 @@ static void note_examined(struct uprobes *u, dev_t dev, ino_t ino, const char *n
  * file enters the images map only once its probes are attached, so a process
  * that maps it meanwhile still stops.
  */
-static void examine_file(struct uprobes *u, const char *path, const char *name, dev_t dev,
-			 ino_t ino)
+static void examine_file(struct uprobes *u, const char *path, const char *name,
+			 const struct file_id *id)
 {
-	if (seen_before(u, dev, ino))
+	size_t links = u->link_count;
+	struct examined_file *f;
+
+	if (seen_before(u, id))
 		return;
 	if (u->environ && is_libc(name))
 		attach_libc(u, path, name);
 	if (u->marker)
 		attach_markers(u, path, name);
-	note_examined(u, dev, ino, name);
+	f = find_examined(u, id);
+	if (f && u->link_count > links)
+		f->probed = true;
+	note_examined(u, id, name);
 }
 
 /* Adds the executable at path to the kernel's images map, as note_examined(). */
 static void note_image(struct uprobes *u, const char *path)
 {
 	struct stat st;
+	struct file_id id;
 
-	if (!stat(path, &st))
-		note_examined(u, st.st_dev, st.st_ino, path);
+	if (stat(path, &st))
+		return;
+	id = stat_file_id(&st);
+	note_examined(u, &id, path);
 }
 
 static void examine_path(struct uprobes *u, const char *path)
 {
 	struct stat st;
+	struct file_id id;
 
 	if (stat(path, &st) || !S_ISREG(st.st_mode))
 		return;
-	examine_file(u, path, path, st.st_dev, st.st_ino);
-	note_image(u, path);
+	id = stat_file_id(&st);
+	examine_file(u, path, path, &id);
 }
 
 /*
@@ -355,9 +423,9 @@ static void examine_maps_line(struct uprobes *u, const char *proc, const char *l
 	unsigned long start, end, ino;
 	unsigned int major_nr, minor_nr;
 	char perms[5], path[PATH_MAX], *deleted;
+	struct file_id id = {};
 	struct stat st;
 	int path_at = 0;
-	dev_t dev;
 
 	if (sscanf(line, "%lx-%lx %4s %*x %x:%x %lu %n", &start, &end, perms, &major_nr,
 		   &minor_nr, &ino, &path_at) != 6 || !path_at)
@@ -370,17 +438,22 @@ static void examine_maps_line(struct uprobes *u, const char *proc, const char *l
 	deleted = strstr(path, " (deleted)");
 	if (deleted && !deleted[strlen(" (deleted)")])
 		*deleted = '\0';
-	dev = makedev(major_nr, minor_nr);
-	if (stat(path, &st) || st.st_dev != dev || st.st_ino != ino) {
+	id.dev = makedev(major_nr, minor_nr);
+	id.ino = ino;
+	if (stat(path, &st) || st.st_dev != id.dev || st.st_ino != id.ino) {
 		char mapped[PATH_MAX];
 
 		if (snprintf(mapped, sizeof(mapped), "%s/map_files/%lx-%lx", proc, start, end) >=
 		    (int)sizeof(mapped))
 			return;
-		examine_file(u, mapped, path, dev, ino);
+		/* without the change time, a file examined before counts as the same */
+		if (!stat(mapped, &st) && st.st_dev == id.dev && st.st_ino == id.ino)
+			id = stat_file_id(&st);
+		examine_file(u, mapped, path, &id);
 		return;
 	}
-	examine_file(u, path, path, dev, ino);
+	id = stat_file_id(&st);
+	examine_file(u, path, path, &id);
 }
 
 int uprobes_add_process(struct uprobes *u, pid_t pid)
@@ -438,12 +511,6 @@ static void schedule_rescan(struct uprobes *u, pid_t pid, __u64 due_ns)
 	u->rescans[i].due_ns = due_ns;
 }
 
-/* The dev_t of user space for the kernel's, major << 20 | minor, of a record. */
-static dev_t user_dev(__u64 kernel)
-{
-	return makedev(kernel >> 20, kernel & 0xfffff);
-}
-
 /*
  * Whether the image that rec loaded was examined before. At its exec only the
  * image and its interpreter are mapped, so such an exec needs no scan, which
@@ -452,7 +519,9 @@ static dev_t user_dev(__u64 kernel)
  */
 static int image_examined(const struct uprobes *u, const struct st_exec_record *rec)
 {
-	return was_examined(u, user_dev(rec->image.dev), rec->image.ino);
+	struct file_id id = image_file_id(&rec->image);
+
+	return was_examined(u, &id);
 }
 
 int uprobes_on_exec(struct uprobes *u, const struct st_exec_record *rec)
@@ -471,7 +540,7 @@ int uprobes_on_exec(struct uprobes *u, const struct st_exec_record *rec)
 
 void uprobes_on_image(struct uprobes *u, const struct st_image_record *rec)
 {
-	dev_t dev = user_dev(rec->image.dev);
+	struct file_id id = image_file_id(&rec->image);
 	char path[64], name[PATH_MAX], *deleted;
 	struct stat st;
 	ssize_t len;
@@ -481,7 +550,7 @@ void uprobes_on_image(struct uprobes *u, const struct st_image_record *rec)
 	/* the thread's own table, in case it does not share its process's */
 	snprintf(path, sizeof(path), "/proc/%u/fd/%d", rec->hdr.tid, rec->fd);
 	len = readlink(path, name, sizeof(name) - 1);
-	if (len <= 0 || stat(path, &st) || st.st_dev != dev || st.st_ino != rec->image.ino) {
+	if (len <= 0 || stat(path, &st) || st.st_dev != id.dev || st.st_ino != id.ino) {
 		/* a process that was not stopped may have closed the descriptor, so read its maps */
 		if (uprobes_add_process(u, rec->hdr.pid))
 			return;
@@ -490,7 +559,7 @@ void uprobes_on_image(struct uprobes *u, const struct st_image_record *rec)
 		deleted = strstr(name, " (deleted)");
 		if (deleted && !deleted[strlen(" (deleted)")])
 			*deleted = '\0';
-		examine_file(u, path, name, dev, rec->image.ino);
+		examine_file(u, path, name, &id);
 	}
 	/*
 	 * By the kernel's identity of the file, which stat() may not give (an

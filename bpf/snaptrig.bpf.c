@@ -672,6 +672,40 @@ static __always_inline void stdin_from_exec(struct st_proc *proc, struct task_st
 	__sync_fetch_and_or(&proc->flags, ST_PROC_STDIN_KNOWN);
 }
 
+#define I_CTIME_QUERIED_BIT (1u << 31)	/* I_CTIME_QUERIED of include/linux/fs.h */
+
+/* struct inode before Linux 6.11 kept its change time in a timespec64. */
+struct inode___ctime_6_6 {
+	struct timespec64 __i_ctime;
+} __attribute__((preserve_access_index));
+
+struct inode___ctime_old {
+	struct timespec64 i_ctime;
+} __attribute__((preserve_access_index));
+
+/* Fills image with the identity of inode that the agent gets from stat(2). */
+static __always_inline void image_of_inode(struct inode *inode, struct st_image *image)
+{
+	image->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	image->ino = BPF_CORE_READ(inode, i_ino);
+	image->pad = 0;
+	if (bpf_core_field_exists(inode->i_ctime_sec)) {
+		image->ctime_sec = BPF_CORE_READ(inode, i_ctime_sec);
+		/* Linux 6.13 and later flag a queried ctime in the top bit, as inode_get_ctime_nsec() masks */
+		image->ctime_nsec = BPF_CORE_READ(inode, i_ctime_nsec) & ~I_CTIME_QUERIED_BIT;
+	} else if (bpf_core_field_exists(((struct inode___ctime_6_6 *)inode)->__i_ctime)) {
+		struct inode___ctime_6_6 *old = (void *)inode;
+
+		image->ctime_sec = BPF_CORE_READ(old, __i_ctime.tv_sec);
+		image->ctime_nsec = BPF_CORE_READ(old, __i_ctime.tv_nsec);
+	} else {
+		struct inode___ctime_old *old = (void *)inode;
+
+		image->ctime_sec = BPF_CORE_READ(old, i_ctime.tv_sec);
+		image->ctime_nsec = BPF_CORE_READ(old, i_ctime.tv_nsec);
+	}
+}
+
 #define AT_NULL_TYPE 0			/* AT_NULL of <elf.h> */
 #define AT_BASE_TYPE 7			/* AT_BASE of <elf.h> */
 #define AUXV_PAIRS_READ 24		/* more than the pairs before AT_BASE */
@@ -768,8 +802,7 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid,
 	rec->ia32 = !!(BPF_CORE_READ(task, thread_info.status) & TS_COMPAT_FLAG);
 	rec->no_interp = loaded_without_interp(task, rec->ia32);
 	inode = BPF_CORE_READ(bprm, file, f_inode);
-	rec->image.dev = BPF_CORE_READ(inode, i_sb, s_dev);
-	rec->image.ino = BPF_CORE_READ(inode, i_ino);
+	image_of_inode(inode, &rec->image);
 	__builtin_memcpy(rec->calls, proc->calls, sizeof(rec->calls));
 	bpf_probe_read_kernel_str(rec->filename, sizeof(rec->filename),
 				  BPF_CORE_READ(bprm, filename));
@@ -812,8 +845,7 @@ int handle_mmap(struct trace_event_raw_sys_enter *ctx)
 	if (!file)
 		return 0;
 	inode = BPF_CORE_READ(file, f_inode);
-	image.dev = BPF_CORE_READ(inode, i_sb, s_dev);
-	image.ino = BPF_CORE_READ(inode, i_ino);
+	image_of_inode(inode, &image);
 	if (bpf_map_lookup_elem(&images, &image))
 		return 0;
 	rec = record_reserve(sizeof(*rec), ST_REC_IMAGE);

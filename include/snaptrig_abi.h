@@ -213,10 +213,17 @@ struct st_proc {
 /* Executables and libraries the agent has examined for uprobes: the images map. */
 #define ST_IMAGES_MAX 8192
 
-/* Identity of an executable file, as the kernel has it. */
+/*
+ * Identity of an executable file, as the kernel has it. The inode's change
+ * time tells a new file apart from a deleted one whose inode number the file
+ * system gave it.
+ */
 struct st_image {
 	__u64 dev;		/* kernel-internal dev_t of its superblock: major << 20 | minor */
 	__u64 ino;
+	__s64 ctime_sec;
+	__u32 ctime_nsec;
+	__u32 pad;
 };
 
 /* Header of every ring buffer record; a kind-specific body follows. */

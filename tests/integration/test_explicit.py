@@ -6,7 +6,7 @@ import subprocess
 import time
 import unittest
 
-from harness import ROOT, TIMEOUT, SnaptrigTestCase, tool, wait_state
+from harness import PYTHON, ROOT, TIMEOUT, SnaptrigTestCase, tool, wait_state
 
 MARKER_SOURCE = """
 #include "snaptrig.h"
@@ -74,6 +74,26 @@ int main(int argc, char **argv)
 	mark();
 	return 0;
 }
+"""
+
+# Runs a copy of /bin/true, deletes it, and copies a marker program until the
+# copy gets the deleted file's inode number, then runs that copy once.
+REUSE_INODE = """
+import os, shutil, subprocess, sys
+folder, marker = sys.argv[1], sys.argv[2]
+for attempt in range(20):
+    plain = os.path.join(folder, f"plain{attempt}")
+    shutil.copy("/bin/true", plain)
+    subprocess.run([plain], check=True)
+    number = os.stat(plain).st_ino
+    os.unlink(plain)
+    marked = os.path.join(folder, f"marked{attempt}")
+    shutil.copy(marker, marked)
+    if os.stat(marked).st_ino == number:
+        out = subprocess.run([marked, "-n", "1"], capture_output=True, text=True, check=True)
+        print("reused", out.stdout.split()[1], flush=True)
+        break
+    os.unlink(marked)
 """
 
 # Two snapshot places and one transaction place, each reached once.
@@ -244,6 +264,19 @@ class ExplicitTest(SnaptrigTestCase):
         pid = int(run.fact_values("pid")[0])
         lines = run.triggers("explicit")
         self.assertEqual([l["pid"] for l in lines], [pid, pid], run.describe())
+
+    def test_new_file_at_reused_inode(self):
+        """A new program that the file system gave a deleted program's inode
+        number is examined as a new file, so its markers are attached."""
+        run = self.trace(["-t", "explicit"],
+                         [PYTHON, "-c", REUSE_INODE, self.tmp, tool("st-marker")],
+                         stdin=subprocess.DEVNULL)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        reused = run.fact_values("reused")
+        self.assertEqual(len(reused), 1, "no copy got a deleted file's inode number in 20 tries"
+                         + run.describe())
+        self.assertEqual([l["pid"] for l in run.triggers("explicit")], [int(reused[0])],
+                         run.describe())
 
     def build_marker_library(self):
         """Build libmark.so, whose mark() reaches a snapshot and a transaction marker."""
