@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -40,9 +41,9 @@ static const char *const marker_names[MARKER_COUNT] = {
 };
 
 /*
- * A file as the agent tells files apart: its inode and the inode's change
+ * The identity of a file to the agent: its inode and the inode's change
  * time. A file system may give a deleted file's inode number to a new file,
- * and the change time tells the two apart.
+ * and the change time distinguishes the two.
  */
 struct file_id {
 	dev_t dev;
@@ -376,14 +377,35 @@ static void examine_file(struct uprobes *u, const char *path, const char *name,
 {
 	size_t links = u->link_count;
 	struct examined_file *f;
+	char own[64];
+	struct stat st;
+	int fd;
 
 	if (seen_before(u, id))
 		return;
-	if (u->environ && is_libc(name))
-		attach_libc(u, path, name);
-	if (u->marker)
-		attach_markers(u, path, name);
 	f = find_examined(u, id);
+	/*
+	 * The probes go through a descriptor of the agent's own, because a
+	 * process that runs on may close its descriptor or unmap the file, and
+	 * a deploy may put another file at the path, while they are attached.
+	 */
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) || st.st_dev != id->dev || st.st_ino != id->ino) {
+		log_info(2, "cannot open %s to examine it: %s", name,
+			 fd < 0 ? strerror(errno) : "it is another file now");
+		if (fd >= 0)
+			close(fd);
+		/* not examined after all, so a later look at the process tries again */
+		if (f)
+			*f = u->files[--u->file_count];
+		return;
+	}
+	snprintf(own, sizeof(own), "/proc/self/fd/%d", fd);
+	if (u->environ && is_libc(name))
+		attach_libc(u, own, name);
+	if (u->marker)
+		attach_markers(u, own, name);
+	close(fd);
 	if (f && u->link_count > links)
 		f->probed = true;
 	note_examined(u, id, name);
@@ -550,17 +572,16 @@ void uprobes_on_image(struct uprobes *u, const struct st_image_record *rec)
 	/* the thread's own table, in case it does not share its process's */
 	snprintf(path, sizeof(path), "/proc/%u/fd/%d", rec->hdr.tid, rec->fd);
 	len = readlink(path, name, sizeof(name) - 1);
-	if (len <= 0 || stat(path, &st) || st.st_dev != id.dev || st.st_ino != id.ino) {
-		/* a process that was not stopped may have closed the descriptor, so read its maps */
-		if (uprobes_add_process(u, rec->hdr.pid))
-			return;
-	} else {
+	if (len > 0 && !stat(path, &st) && st.st_dev == id.dev && st.st_ino == id.ino) {
 		name[len] = '\0';
 		deleted = strstr(name, " (deleted)");
 		if (deleted && !deleted[strlen(" (deleted)")])
 			*deleted = '\0';
 		examine_file(u, path, name, &id);
 	}
+	/* a process that was not stopped may have closed the descriptor, so read its maps */
+	if (!was_examined(u, &id) && uprobes_add_process(u, rec->hdr.pid))
+		return;
 	/*
 	 * By the kernel's identity of the file, which stat() may not give (an
 	 * overlayfs file whose lower layer is on another file system), and

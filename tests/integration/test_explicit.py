@@ -76,6 +76,35 @@ int main(int argc, char **argv)
 }
 """
 
+# Loads the library named by its first argument with dlopen(3), waits the
+# milliseconds of its second, and reaches the library's markers.
+DLOPEN_LATE = """
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+int main(int argc, char **argv)
+{
+	void (*mark)(void);
+	void *lib;
+
+	printf("pid %d\\n", getpid());
+	fflush(stdout);
+	if (argc != 3)
+		return 2;
+	lib = dlopen(argv[1], RTLD_NOW);
+	if (!lib)
+		return 1;
+	mark = (void (*)(void))dlsym(lib, "mark");
+	if (!mark)
+		return 1;
+	usleep(atoi(argv[2]) * 1000);
+	mark();
+	mark();
+	return 0;
+}
+"""
+
 # Runs a copy of /bin/true, deletes it, and copies a marker program until the
 # copy gets the deleted file's inode number, then runs that copy once.
 REUSE_INODE = """
@@ -264,6 +293,25 @@ class ExplicitTest(SnaptrigTestCase):
         pid = int(run.fact_values("pid")[0])
         lines = run.triggers("explicit")
         self.assertEqual([l["pid"] for l in lines], [pid, pid], run.describe())
+
+    def test_dlopen_under_strace(self):
+        """A process under strace is not stopped at the mmap of a new library
+        and closes its descriptor at once. Its markers are attached all the
+        same, and so are the markers of a later process."""
+        first = self.build_marker_library()
+        second = os.path.join(self.tmp, "libmark2.so")
+        shutil.copy(first, second)
+        prog = os.path.join(self.tmp, "dlopen-late")
+        subprocess.run(["gcc", "-x", "c", "-o", prog, "-", "-ldl"], input=DLOPEN_LATE,
+                       text=True, check=True)
+        script = ('strace -f -qq -o /dev/null "$0" "$1" 300 && "$0" "$2" 300')
+        run = self.trace(["-t", "explicit"], ["/bin/sh", "-c", script, prog, first, second],
+                         stdin=subprocess.DEVNULL)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        pids = [int(p) for p in run.fact_values("pid")]
+        self.assertEqual(len(pids), 2, run.describe())
+        self.assertEqual([l["pid"] for l in run.triggers("explicit")],
+                         [pids[0], pids[0], pids[1], pids[1]], run.describe())
 
     def test_new_file_at_reused_inode(self):
         """A new program that the file system gave a deleted program's inode
