@@ -674,7 +674,7 @@ static __always_inline void stdin_from_exec(struct st_proc *proc, struct task_st
 
 #define I_CTIME_QUERIED_BIT (1u << 31)	/* I_CTIME_QUERIED of include/linux/fs.h */
 
-/* struct inode before Linux 6.11 kept its change time in a timespec64. */
+/* Older kernels keep the change time in a timespec64: __i_ctime, and before that i_ctime. */
 struct inode___ctime_6_6 {
 	struct timespec64 __i_ctime;
 } __attribute__((preserve_access_index));
@@ -691,7 +691,7 @@ static __always_inline void image_of_inode(struct inode *inode, struct st_image 
 	image->pad = 0;
 	if (bpf_core_field_exists(inode->i_ctime_sec)) {
 		image->ctime_sec = BPF_CORE_READ(inode, i_ctime_sec);
-		/* Linux 6.13 and later flag a queried ctime in the top bit, as inode_get_ctime_nsec() masks */
+		/* multigrain timestamps flag a queried ctime in the top bit, which inode_get_ctime_nsec() masks */
 		image->ctime_nsec = BPF_CORE_READ(inode, i_ctime_nsec) & ~I_CTIME_QUERIED_BIT;
 	} else if (bpf_core_field_exists(((struct inode___ctime_6_6 *)inode)->__i_ctime)) {
 		struct inode___ctime_6_6 *old = (void *)inode;
@@ -715,7 +715,7 @@ static __always_inline void image_of_inode(struct inode *inode, struct st_image 
  * interpreter, so no dynamic loader maps a libc into it. The kernel puts the
  * interpreter's load address in the AT_BASE entry of the auxiliary vector it
  * saved, and 0 there when there is none (a static or static-pie program).
- * The vector of a 32-bit image holds 32-bit entries.
+ * The vector of a 32-bit image has 32-bit entries.
  */
 static __always_inline __u32 loaded_without_interp(struct task_struct *task, bool ia32)
 {
@@ -815,6 +815,21 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid,
 	return 0;
 }
 
+/* Whether file is a memfd, whose name memfd_create(2) starts with "memfd:". */
+static __always_inline bool is_memfd(struct file *file)
+{
+	const unsigned char *name = BPF_CORE_READ(file, f_path.dentry, d_name.name);
+	static const char memfd[] = "memfd:";
+	char prefix[sizeof(memfd) - 1] = {};
+	int i;
+
+	bpf_probe_read_kernel(prefix, sizeof(prefix), name);
+	for (i = 0; i < (int)sizeof(prefix); i++)
+		if (prefix[i] != memfd[i])
+			return false;
+	return true;
+}
+
 /*
  * An mmap(2) that maps a file executable: a library that the dynamic loader
  * maps after the exec, or one that dlopen() maps later. A file the agent has
@@ -824,6 +839,8 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid,
  * space, and uprobes attached later reach existing mappings too. A process
  * that may not be stopped (may_stop_for_hooks()) still sends the record, so
  * that its library is examined as soon as the agent reads the record.
+ * NOTE: mmap2(2) of a 32-bit program and a mapping made executable later by
+ * mprotect(2) pass no such hook, so only the agent's rescan finds them.
  */
 SEC("tp/syscalls/sys_enter_mmap")
 int handle_mmap(struct trace_event_raw_sys_enter *ctx)
@@ -845,6 +862,8 @@ int handle_mmap(struct trace_event_raw_sys_enter *ctx)
 	if (!file)
 		return 0;
 	inode = BPF_CORE_READ(file, f_inode);
+	if ((BPF_CORE_READ(inode, i_mode) & S_IFMT_BITS) != S_IFREG_BITS)
+		return 0;
 	image_of_inode(inode, &image);
 	if (bpf_map_lookup_elem(&images, &image))
 		return 0;
@@ -855,7 +874,12 @@ int handle_mmap(struct trace_event_raw_sys_enter *ctx)
 	rec->image = image;
 	rec->fd = fd;
 	rec->pad = 0;
-	if (may_stop_for_hooks(task) && stop_current(ST_TRIG_BOOTSTRAP))
+	/*
+	 * A JIT maps memfds executable by the thousand, each a new file, and a
+	 * stop at each made its start 7 times slower. A memfd library is
+	 * examined all the same, while its process runs on.
+	 */
+	if (may_stop_for_hooks(task) && !is_memfd(file) && stop_current(ST_TRIG_BOOTSTRAP))
 		rec->hdr.flags = ST_RECORD_HOOK_HELD;
 	bpf_ringbuf_submit(rec, SUBMIT_WAKE);
 	return 0;
