@@ -75,6 +75,23 @@ static __always_inline void read_name(char *out, const char *name)
 	out[ST_ENV_NAME_LEN - 1] = '\0';
 }
 
+#define USER32_CS 0x23	/* __USER32_CS of arch/x86/include/asm/segment.h */
+
+/*
+ * Returns the first argument of a 32-bit caller, which the i386 calling
+ * convention passes on the stack above the return address, not in a register.
+ */
+static __always_inline const char *ia32_first_argument(struct pt_regs *regs)
+{
+	__u32 arg = 0;
+	const void *at = (const void *)(PT_REGS_SP(regs) + 4);
+
+	if (bpf_probe_read_user(&arg, sizeof(arg), at) &&
+	    bpf_copy_from_user(&arg, sizeof(arg), at))
+		return NULL;
+	return (const char *)(unsigned long)arg;
+}
+
 SEC("uprobe.s")
 int BPF_KPROBE(handle_environ_uprobe, const char *name)
 {
@@ -90,6 +107,10 @@ int BPF_KPROBE(handle_environ_uprobe, const char *name)
 	cookie = bpf_get_attach_cookie(ctx);
 	rec->source = COOKIE_SOURCE(cookie);
 	rec->probe = COOKIE_PROBE(cookie);
+#if defined(__TARGET_ARCH_x86)
+	if (ctx->cs == USER32_CS)
+		name = ia32_first_argument(ctx);
+#endif
 	/* a failed read leaves the name empty; the record still counts */
 	if (rec->source != ST_ENVIRON_PROBE && name)
 		read_name(rec->name, name);
