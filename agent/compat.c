@@ -29,11 +29,15 @@
 #include "options.h"
 #include "tracer.h"
 #include "compat.h"
+#include "uprobes.h"
 
-/* Triggers that the ia32 hook decodes. */
+/*
+ * Triggers that the ia32 hook serves: those it decodes, and those whose
+ * uprobes go on the libraries that a 32-bit program maps with mmap2(2).
+ */
 #define COMPAT_TRIGGERS (ST_TRIG_BIT(ST_TRIG_FIRST_LISTEN) | ST_TRIG_BIT(ST_TRIG_FIRST_STDIN) | \
 			 ST_TRIG_BIT(ST_TRIG_NON_DETERMINISTIC_CALL) | \
-			 ST_TRIG_BIT(ST_TRIG_TRANSACTION))
+			 ST_TRIG_BIT(ST_TRIG_TRANSACTION) | UPROBE_TRIGGERS)
 
 static void compat_fail(struct tracer *t, const char *step, int err);
 

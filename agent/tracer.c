@@ -414,7 +414,8 @@ void tracer_close(struct tracer *t)
 
 int tracer_share_maps(struct tracer *t, struct bpf_object *obj)
 {
-	static const char *const names[] = { "procs", "events", "lost", "holds", "agent_gone" };
+	static const char *const names[] = { "procs", "events", "lost", "holds", "agent_gone",
+					     "images" };
 	size_t i;
 
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {

@@ -31,6 +31,7 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #include "fds.bpf.h"
+#include "images.bpf.h"
 
 #define TS_COMPAT_FLAG 0x0002		/* TS_COMPAT of arch/x86/include/asm/thread_info.h */
 #define MS_SYNC_FLAG 4			/* MS_SYNC of <sys/mman.h> */
@@ -47,6 +48,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define NR32_READV 145
 #define NR32_FDATASYNC 148
 #define NR32_PREAD64 180
+#define NR32_MMAP2 192
 #define NR32_SENDFILE 187
 #define NR32_SENDFILE64 239
 #define NR32_CLOCK_GETTIME 265
@@ -75,6 +77,9 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define SOCKETCALL_RECVMMSG 19
 
 #define WANT(trigger) (targ_triggers & ST_TRIG_BIT(trigger))
+/* the triggers whose uprobes the agent attaches to the files that processes map */
+#define WANT_IMAGES (WANT(ST_TRIG_FIRST_ENVIRON) || WANT(ST_TRIG_EXPLICIT) || \
+		     WANT(ST_TRIG_TRANSACTION))
 
 static __always_inline __u32 arg32(struct pt_regs *regs, int n)
 {
@@ -308,6 +313,13 @@ int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
 	}
 	if (id == NR32_SOCKETCALL) {
 		on_socketcall(proc, regs, ret);
+		return 0;
+	}
+	/* the libraries of a 32-bit program, which the mmap tracepoint does not see */
+	if (id == NR32_MMAP2) {
+		if (WANT_IMAGES && ret >= 0 && (arg32(regs, 2) & PROT_EXEC_FLAG) &&
+		    !(arg32(regs, 3) & MAP_ANONYMOUS_FLAG))
+			image_mapped((int)arg32(regs, 4));
 		return 0;
 	}
 	if (WANT(ST_TRIG_FIRST_STDIN) && decode_read(proc, regs, id, ret))

@@ -16,6 +16,7 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #include "fds.bpf.h"
+#include "images.bpf.h"
 
 /* Set by the agent before load. */
 const volatile __u32 targ_follow = 1;		/* add children at fork */
@@ -36,17 +37,7 @@ __u32 ia32_exec_hold;
  */
 __u32 image_hold;
 
-/* Executables and libraries the agent has examined, so they load without a stop. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, ST_IMAGES_MAX);
-	__type(key, struct st_image);
-	__type(value, __u8);
-} images SEC(".maps");
-
 #define MS_SYNC_FLAG 4			/* MS_SYNC of <sys/mman.h> */
-#define PROT_EXEC_FLAG 0x4		/* PROT_EXEC of <sys/mman.h> */
-#define MAP_ANONYMOUS_FLAG 0x20		/* MAP_ANONYMOUS of <sys/mman.h> */
 #define SIGNAL_GROUP_EXIT_FLAG 0x00000004
 #define SEND_SIG_PRIV_PTR 1UL		/* SEND_SIG_PRIV of include/linux/sched/signal.h */
 #define SI_USER_CODE 0
@@ -672,40 +663,6 @@ static __always_inline void stdin_from_exec(struct st_proc *proc, struct task_st
 	__sync_fetch_and_or(&proc->flags, ST_PROC_STDIN_KNOWN);
 }
 
-#define I_CTIME_QUERIED_BIT (1u << 31)	/* I_CTIME_QUERIED of include/linux/fs.h */
-
-/* Older kernels keep the change time in a timespec64: __i_ctime, and before that i_ctime. */
-struct inode___ctime_6_6 {
-	struct timespec64 __i_ctime;
-} __attribute__((preserve_access_index));
-
-struct inode___ctime_old {
-	struct timespec64 i_ctime;
-} __attribute__((preserve_access_index));
-
-/* Fills image with the identity of inode that the agent gets from stat(2). */
-static __always_inline void image_of_inode(struct inode *inode, struct st_image *image)
-{
-	image->dev = BPF_CORE_READ(inode, i_sb, s_dev);
-	image->ino = BPF_CORE_READ(inode, i_ino);
-	image->pad = 0;
-	if (bpf_core_field_exists(inode->i_ctime_sec)) {
-		image->ctime_sec = BPF_CORE_READ(inode, i_ctime_sec);
-		/* multigrain timestamps flag a queried ctime in the top bit, which inode_get_ctime_nsec() masks */
-		image->ctime_nsec = BPF_CORE_READ(inode, i_ctime_nsec) & ~I_CTIME_QUERIED_BIT;
-	} else if (bpf_core_field_exists(((struct inode___ctime_6_6 *)inode)->__i_ctime)) {
-		struct inode___ctime_6_6 *old = (void *)inode;
-
-		image->ctime_sec = BPF_CORE_READ(old, __i_ctime.tv_sec);
-		image->ctime_nsec = BPF_CORE_READ(old, __i_ctime.tv_nsec);
-	} else {
-		struct inode___ctime_old *old = (void *)inode;
-
-		image->ctime_sec = BPF_CORE_READ(old, i_ctime.tv_sec);
-		image->ctime_nsec = BPF_CORE_READ(old, i_ctime.tv_nsec);
-	}
-}
-
 #define AT_NULL_TYPE 0			/* AT_NULL of <elf.h> */
 #define AT_BASE_TYPE 7			/* AT_BASE of <elf.h> */
 #define AUXV_PAIRS_READ 24		/* more than the pairs before AT_BASE */
@@ -746,19 +703,6 @@ static __always_inline __u32 loaded_without_interp(struct task_struct *task, boo
 			return value == 0;
 	}
 	return 0;
-}
-
-/*
- * Whether the process may wait, stopped, until the agent has attached the
- * hooks of a new image. A process with a controlling terminal runs on: an
- * interactive shell waits for its jobs with WUNTRACED, would see the stop,
- * and would take the job for stopped and resume it in the background. So
- * does a ptraced process, whose debugger would get the SIGSTOP and the
- * SIGCONT as signals of its own program.
- */
-static __always_inline bool may_stop_for_hooks(struct task_struct *task)
-{
-	return !BPF_CORE_READ(task, signal, tty) && !BPF_CORE_READ(task, ptrace);
 }
 
 /* Whether the process waits at its exec for the hooks of the image that bprm loads. */
@@ -815,73 +759,14 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid,
 	return 0;
 }
 
-/* Whether file is a memfd, whose name memfd_create(2) starts with "memfd:". */
-static __always_inline bool is_memfd(struct file *file)
-{
-	const unsigned char *name = BPF_CORE_READ(file, f_path.dentry, d_name.name);
-	static const char memfd[] = "memfd:";
-	char prefix[sizeof(memfd) - 1] = {};
-	int i;
-
-	bpf_probe_read_kernel(prefix, sizeof(prefix), name);
-	for (i = 0; i < (int)sizeof(prefix); i++)
-		if (prefix[i] != memfd[i])
-			return false;
-	return true;
-}
-
-/*
- * An mmap(2) that maps a file executable: a library that the dynamic loader
- * maps after the exec, or one that dlopen() maps later. A file the agent has
- * not examined goes to it in a record, and the process stops, as at the exec
- * of a new image, until the file's markers and getenv probes are attached.
- * The mapping is made before the stop takes effect at the return to user
- * space, and uprobes attached later reach existing mappings too. A process
- * that may not be stopped (may_stop_for_hooks()) still sends the record, so
- * that its library is examined as soon as the agent reads the record.
- * NOTE: mmap2(2) of a 32-bit program and a mapping made executable later by
- * mprotect(2) pass no such hook, so only the agent's rescan finds them.
- */
+/* An mmap(2) that maps a file executable: see image_mapped(). */
 SEC("tp/syscalls/sys_enter_mmap")
 int handle_mmap(struct trace_event_raw_sys_enter *ctx)
 {
-	struct task_struct *task;
-	struct st_image_record *rec;
-	struct st_image image;
-	struct inode *inode;
-	struct file *file;
-	int fd = (int)ctx->args[4];
-
 	if (!image_hold || !(ctx->args[2] & PROT_EXEC_FLAG) ||
-	    (ctx->args[3] & MAP_ANONYMOUS_FLAG) || fd < 0)
+	    (ctx->args[3] & MAP_ANONYMOUS_FLAG))
 		return 0;
-	if (!current_proc())
-		return 0;
-	task = (struct task_struct *)bpf_get_current_task();
-	file = task_fd_file(task, fd);
-	if (!file)
-		return 0;
-	inode = BPF_CORE_READ(file, f_inode);
-	if ((BPF_CORE_READ(inode, i_mode) & S_IFMT_BITS) != S_IFREG_BITS)
-		return 0;
-	image_of_inode(inode, &image);
-	if (bpf_map_lookup_elem(&images, &image))
-		return 0;
-	rec = record_reserve(sizeof(*rec), ST_REC_IMAGE);
-	if (!rec)
-		return 0;
-	header_current(&rec->hdr, ST_REC_IMAGE, sizeof(*rec), bpf_ktime_get_boot_ns());
-	rec->image = image;
-	rec->fd = fd;
-	rec->pad = 0;
-	/*
-	 * A JIT maps memfds executable by the thousand, each a new file, and a
-	 * stop at each made its start 7 times slower. A memfd library is
-	 * examined all the same, while its process runs on.
-	 */
-	if (may_stop_for_hooks(task) && !is_memfd(file) && stop_current(ST_TRIG_BOOTSTRAP))
-		rec->hdr.flags = ST_RECORD_HOOK_HELD;
-	bpf_ringbuf_submit(rec, SUBMIT_WAKE);
+	image_mapped((int)ctx->args[4]);
 	return 0;
 }
 

@@ -7,7 +7,7 @@ set -eu
 build_pkgs="make gcc clang llvm pkg-config libbpf-dev libelf-dev zlib1g-dev
 bpftool libcmocka-dev systemtap-sdt-dev"
 test_pkgs="python3 python3-jsonschema sqlite3 gdb procps strace valgrind libclang-rt-14-dev
-iproute2 util-linux"
+iproute2 util-linux gcc-multilib"
 bench_pkgs="bpftrace strace redis-server redis-tools"
 
 [ $# -gt 0 ] || set -- build test

@@ -246,6 +246,19 @@ class EnvironTest(SnaptrigTestCase):
                                                  "name": "SNAPTRIG_TEST_VARIABLE"},
                                       comm="getenv-first")
 
+    def test_getenv_in_32_bit_program(self):
+        """A 32-bit program's getenv right at the start is seen, with the name
+        that the i386 calling convention passes on the stack."""
+        prog = os.path.join(self.tmp, "getenv-first")
+        subprocess.run(["gcc", "-m32", "-x", "c", "-o", prog, "-"], input=GETENV_AT_START,
+                       text=True, check=True)
+        env = dict(os.environ, SNAPTRIG_TEST_VARIABLE="1")
+        run = self.trace(["-t", "first-environ"], [prog], env=env)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        pid = int(run.fact_values("pid")[0])
+        self.assertOneEnviron(run, pid, {"source": "getenv", "name": "SNAPTRIG_TEST_VARIABLE"},
+                              comm="getenv-first")
+
     def test_environ_probe_missing_symbol(self):
         run = self.trace(["-t", "first-environ", "--environ-probe",
                           tool("st-getenv") + ":no_such_symbol"],
