@@ -15,6 +15,7 @@
 #include "log.h"
 #include "prior.h"
 #include "session.h"
+#include "usdt.h"
 
 #define PF_KTHREAD_FLAG 0x00200000	/* PF_KTHREAD of include/linux/sched.h */
 
@@ -383,7 +384,13 @@ static void report_static(struct session *s, pid_t pid, const char *comm, __u64 
 
 void static_on_exec(struct session *s, const struct st_exec_record *rec)
 {
+	char exe[64];
+
 	if (!rec->no_interp || !(s->opts.triggers & ST_TRIG_BIT(ST_TRIG_FIRST_ENVIRON)))
+		return;
+	/* the dynamic loader run as a command (ld.so PROGRAM) loads a libc after all */
+	snprintf(exe, sizeof(exe), "/proc/%u/exe", rec->hdr.pid);
+	if (elf_file_has_soname(exe) == 1 || elf_file_has_soname(rec->filename) == 1)
 		return;
 	report_static(s, rec->hdr.pid, rec->hdr.comm, rec->hdr.boot_ns,
 		      makedev(rec->image.dev >> 20, rec->image.dev & 0xfffff), rec->image.ino);

@@ -209,6 +209,40 @@ out:
 	return state;
 }
 
+int elf_file_has_soname(const char *path)
+{
+	Elf_Scn *scn = NULL;
+	int found = 0;
+	Elf *elf;
+	int fd;
+
+	fd = open_elf(path, &elf);
+	if (fd < 0)
+		return fd;
+	while (!found && (scn = elf_nextscn(elf, scn))) {
+		Elf_Data *data;
+		GElf_Shdr shdr;
+		size_t i;
+
+		if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != SHT_DYNAMIC || !shdr.sh_entsize)
+			continue;
+		data = elf_getdata(scn, NULL);
+		for (i = 0; data && i < shdr.sh_size / shdr.sh_entsize; i++) {
+			GElf_Dyn dyn;
+
+			if (!gelf_getdyn(data, (int)i, &dyn) || dyn.d_tag == DT_NULL)
+				break;
+			if (dyn.d_tag == DT_SONAME) {
+				found = 1;
+				break;
+			}
+		}
+	}
+	elf_end(elf);
+	close(fd);
+	return found;
+}
+
 /*
  * Returns 0 for an executable regular file, -EACCES (as execve(2) does) for
  * any other file and for a path through a directory without search

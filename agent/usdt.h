@@ -49,6 +49,13 @@ enum usdt_symbol_state {
 int usdt_file_symbol(const char *path, const char *symbol);
 
 /*
+ * Whether the ELF file at path names itself with DT_SONAME, as a shared
+ * library does, the dynamic loader included. Returns 1, 0, -ENOEXEC when
+ * it is not ELF, or another -errno.
+ */
+int elf_file_has_soname(const char *path);
+
+/*
  * Resolves name as execvp(3) would: a name containing '/' is used as given;
  * otherwise each PATH entry is tried in order (PATH unset: "/bin:/usr/bin"; an
  * empty entry is the current directory) for an executable regular file.

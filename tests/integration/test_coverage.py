@@ -6,6 +6,9 @@ import unittest
 
 from harness import SnaptrigTestCase, tool
 
+# The x86-64 ELF interpreter, which can also run a program given to it.
+DYNAMIC_LOADER = "/lib64/ld-linux-x86-64.so.2"
+
 # Reads a variable through the libc linked into it, once standard input has
 # a byte or ends.
 STATIC_GETENV = """
@@ -107,6 +110,20 @@ class CoverageTest(SnaptrigTestCase):
         self.assertEqual(target.wait_exit(), 0)
         self.assertEqual(run.wait_exit(), 0, run.describe())
         self.assertStaticLine(run, pid, start["seq"])
+
+    def test_loader_run_as_command_no_line(self):
+        """The dynamic loader run as a command has no interpreter of its own
+        but loads libc for the program it runs, so first-environ sees it."""
+        prog = os.path.join(self.tmp, "dynamic-getenv")
+        subprocess.run(["gcc", "-x", "c", "-o", prog, "-"], input=STATIC_GETENV, text=True,
+                       check=True)
+        run = self.trace(["-t", "first-environ"], [DYNAMIC_LOADER, prog],
+                         stdin=subprocess.DEVNULL)
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        pid = int(run.fact_values("pid")[0])
+        self.assertEqual(run.of_type("coverage"), [], run.describe())
+        self.assertEqual([l["pid"] for l in run.triggers("first-environ")], [pid],
+                         run.describe())
 
     def test_static_program_probed_no_line(self):
         """An --environ-probe on the static program's own getenv covers it, so
