@@ -27,7 +27,8 @@
 #include "control.h"
 
 #define CONTROL_MAX_CLIENTS 32
-#define CONTROL_BACKLOG 16
+/* above the client limit, so a burst of non-blocking connects is not refused with EAGAIN */
+#define CONTROL_BACKLOG 128
 /*
  * Unsent reply bytes, beyond what the socket buffer holds, at which a client's
  * requests wait until it reads replies. A client's buffer exceeds this by at
