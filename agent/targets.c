@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 #include "compat.h"
 #include "container.h"
@@ -392,8 +391,8 @@ void static_on_exec(struct session *s, const struct st_exec_record *rec)
 	snprintf(exe, sizeof(exe), "/proc/%u/exe", rec->hdr.pid);
 	if (elf_file_has_soname(exe) == 1 || elf_file_has_soname(rec->filename) == 1)
 		return;
-	report_static(s, rec->hdr.pid, rec->hdr.comm, rec->hdr.boot_ns,
-		      makedev(rec->image.dev >> 20, rec->image.dev & 0xfffff), rec->image.ino);
+	report_static(s, rec->hdr.pid, rec->hdr.comm, rec->hdr.boot_ns, user_dev(rec->image.dev),
+		      rec->image.ino);
 }
 
 void report_coverage(struct session *s, pid_t pid)

@@ -45,6 +45,12 @@ static inline __u64 kernel_dev(dev_t dev)
 	return ((__u64)major(dev) << 20) | minor(dev);
 }
 
+/* Decodes the kernel's internal dev_t that BPF programs read, as kernel_dev() encodes it. */
+static inline dev_t user_dev(__u64 kernel)
+{
+	return makedev(kernel >> 20, kernel & 0xfffff);
+}
+
 /* Identity of the file that was a process's stdin, as the kernel identifies it. */
 struct stdin_id {
 	__u64 dev;	/* kernel-internal dev_t: major << 20 | minor */

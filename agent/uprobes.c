@@ -108,12 +108,6 @@ static struct file_id stat_file_id(const struct stat *st)
 	return (struct file_id){ .dev = st->st_dev, .ino = st->st_ino, .ctime = st->st_ctim };
 }
 
-/* The dev_t of user space for the kernel's, major << 20 | minor, of a record. */
-static dev_t user_dev(__u64 kernel)
-{
-	return makedev(kernel >> 20, kernel & 0xfffff);
-}
-
 static struct file_id image_file_id(const struct st_image *image)
 {
 	return (struct file_id){
@@ -352,7 +346,7 @@ static void attach_markers(struct uprobes *u, const char *path, const char *name
  * Adds a file to the kernel's images map, so that its execs and executable
  * mappings no longer stop until the agent has examined it.
  */
-static void note_examined(struct uprobes *u, const struct file_id *id, const char *name)
+static void note_examined(struct uprobes *u, const struct file_id *id)
 {
 	struct st_image image = {
 		.dev = kernel_dev(id->dev),
@@ -360,10 +354,8 @@ static void note_examined(struct uprobes *u, const struct file_id *id, const cha
 		.ctime_sec = id->ctime.tv_sec,
 		.ctime_nsec = id->ctime.tv_nsec,
 	};
-	__u8 examined = 1;
 
-	if (bpf_map_update_elem(bpf_map__fd(u->main_skel->maps.images), &image, &examined, BPF_ANY))
-		log_info(2, "cannot add %s to the examined images: %s", name, strerror(errno));
+	uprobes_note_image(u, &image);
 }
 
 /*
@@ -408,7 +400,7 @@ static void examine_file(struct uprobes *u, const char *path, const char *name,
 	close(fd);
 	if (f && u->link_count > links)
 		f->probed = true;
-	note_examined(u, id, name);
+	note_examined(u, id);
 }
 
 /* Adds the executable at path to the kernel's images map, as note_examined(). */
@@ -420,7 +412,7 @@ static void note_image(struct uprobes *u, const char *path)
 	if (stat(path, &st))
 		return;
 	id = stat_file_id(&st);
-	note_examined(u, &id, path);
+	note_examined(u, &id);
 }
 
 static void examine_path(struct uprobes *u, const char *path)
@@ -553,7 +545,8 @@ int uprobes_on_exec(struct uprobes *u, const struct st_exec_record *rec)
 	/*
 	 * The dynamic loader maps the libraries after the exec record. Each new
 	 * one comes in an image record, and the rescan RESCAN_DELAY_NS later
-	 * catches those whose record was lost or whose process could not stop.
+	 * catches those whose record was lost or that send none (an mprotect
+	 * loader, or a 32-bit program without the ia32 hook).
 	 */
 	schedule_rescan(u, rec->hdr.pid, rec->hdr.boot_ns + RESCAN_DELAY_NS);
 	/* the exec of an image not examined before waits stopped (ST_RECORD_HOOK_HELD) */
@@ -596,7 +589,7 @@ void uprobes_note_image(struct uprobes *u, const struct st_image *image)
 
 	if (u && bpf_map_update_elem(bpf_map__fd(u->main_skel->maps.images), image, &examined,
 				     BPF_ANY))
-		log_info(2, "cannot add the file %llu:%llu to the examined images: %s",
+		log_info(2, "cannot add the file of device %llu, inode %llu to the examined images: %s",
 			 (unsigned long long)image->dev, (unsigned long long)image->ino,
 			 strerror(errno));
 }

@@ -678,25 +678,16 @@ static __always_inline __u32 loaded_without_interp(struct task_struct *task, boo
 {
 	struct mm_struct *mm = BPF_CORE_READ(task, mm);
 	void *auxv = __builtin_preserve_access_index(&mm->saved_auxv);
-	__u64 type, value;
+	__u32 entry = ia32 ? sizeof(__u32) : sizeof(__u64);
 	int i;
 
 	for (i = 0; i < AUXV_PAIRS_READ; i++) {
-		if (ia32) {
-			__u32 pair[2];
+		/* little-endian: a 32-bit entry fills the low half */
+		__u64 type = 0, value = 0;
 
-			if (bpf_probe_read_kernel(pair, sizeof(pair), auxv + i * sizeof(pair)))
-				return 0;
-			type = pair[0];
-			value = pair[1];
-		} else {
-			__u64 pair[2];
-
-			if (bpf_probe_read_kernel(pair, sizeof(pair), auxv + i * sizeof(pair)))
-				return 0;
-			type = pair[0];
-			value = pair[1];
-		}
+		if (bpf_probe_read_kernel(&type, entry, auxv + 2 * i * entry) ||
+		    bpf_probe_read_kernel(&value, entry, auxv + (2 * i + 1) * entry))
+			return 0;
 		if (type == AT_NULL_TYPE)
 			return 0;
 		if (type == AT_BASE_TYPE)
@@ -744,7 +735,9 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid,
 	rec->ppid = BPF_CORE_READ(task, real_parent, tgid);
 	/* the kernel marks the first return of a 32-bit image as an ia32 system call */
 	rec->ia32 = !!(BPF_CORE_READ(task, thread_info.status) & TS_COMPAT_FLAG);
-	rec->no_interp = loaded_without_interp(task, rec->ia32);
+	/* only first-environ's coverage line needs it */
+	rec->no_interp = (targ_triggers & ST_TRIG_BIT(ST_TRIG_FIRST_ENVIRON)) &&
+			 loaded_without_interp(task, rec->ia32);
 	inode = BPF_CORE_READ(bprm, file, f_inode);
 	image_of_inode(inode, &rec->image);
 	__builtin_memcpy(rec->calls, proc->calls, sizeof(rec->calls));

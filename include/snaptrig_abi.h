@@ -215,8 +215,8 @@ struct st_proc {
 
 /*
  * Identity of an executable file, as the kernel has it. The inode's change
- * time tells a new file apart from a deleted one whose inode number the file
- * system gave it.
+ * time distinguishes a new file from a deleted one whose inode number the
+ * file system gave it.
  */
 struct st_image {
 	__u64 dev;		/* kernel-internal dev_t of its superblock: major << 20 | minor */
