@@ -67,14 +67,23 @@ class CoverageTest(SnaptrigTestCase):
         self.assertEqual(len(run.triggers("transaction")), 1, run.describe())
 
 
-    def build_static(self, flag="-static"):
-        prog = os.path.join(self.tmp, "static-getenv")
-        subprocess.run(["gcc", flag, "-x", "c", "-o", prog, "-"], input=STATIC_GETENV,
+    def build_getenv(self, *flags, name="static-getenv"):
+        """Build STATIC_GETENV with the gcc flags given, such as -static."""
+        prog = os.path.join(self.tmp, name)
+        subprocess.run(["gcc", *flags, "-x", "c", "-o", prog, "-"], input=STATIC_GETENV,
                        text=True, check=True)
         return prog
 
+    def assertEnvironSeen(self, run):
+        """Assert a run without coverage lines and with the first-environ line of its program."""
+        self.assertEqual(run.wait_exit(), 0, run.describe())
+        pid = int(run.fact_values("pid")[0])
+        self.assertEqual(run.of_type("coverage"), [], run.describe())
+        self.assertEqual([l["pid"] for l in run.triggers("first-environ")], [pid],
+                         run.describe())
+
     def assertStaticLine(self, run, pid, after_seq):
-        """Assert the one coverage line of pid, which says that first-environ is blind in its static libc."""
+        """Assert the one coverage line of pid, which marks first-environ blind in its static libc."""
         lines = run.of_type("coverage")
         self.assertEqual(len(lines), 1, run.describe())
         line = lines[0]
@@ -91,7 +100,7 @@ class CoverageTest(SnaptrigTestCase):
         is, so its exec gets a coverage line for first-environ."""
         for flag in ("-static", "-static-pie"):
             with self.subTest(flag=flag):
-                prog = self.build_static(flag)
+                prog = self.build_getenv(flag)
                 run = self.trace(["-t", "first-environ,bootstrap"], [prog],
                                  stdin=subprocess.DEVNULL)
                 self.assertEqual(run.wait_exit(), 0, run.describe())
@@ -102,7 +111,7 @@ class CoverageTest(SnaptrigTestCase):
 
     def test_static_target_blind_environ(self):
         """A running static program that snaptrig attaches to gets the same line."""
-        target = self.spawn([self.build_static()])
+        target = self.spawn([self.build_getenv("-static")])
         pid = int(target.wait_fact("pid"))
         run = self.trace(["-t", "first-environ", "-p", str(pid)], stdin=subprocess.DEVNULL)
         start = run.wait_start()
@@ -113,29 +122,20 @@ class CoverageTest(SnaptrigTestCase):
 
     def test_loader_run_as_command_no_line(self):
         """The dynamic loader run as a command has no interpreter of its own
-        but loads libc for the program it runs, so first-environ sees it."""
-        prog = os.path.join(self.tmp, "dynamic-getenv")
-        subprocess.run(["gcc", "-x", "c", "-o", prog, "-"], input=STATIC_GETENV, text=True,
-                       check=True)
+        but loads libc for the program it runs, whose getenv is then probed."""
+        prog = self.build_getenv(name="dynamic-getenv")
         run = self.trace(["-t", "first-environ"], [DYNAMIC_LOADER, prog],
                          stdin=subprocess.DEVNULL)
-        self.assertEqual(run.wait_exit(), 0, run.describe())
-        pid = int(run.fact_values("pid")[0])
-        self.assertEqual(run.of_type("coverage"), [], run.describe())
-        self.assertEqual([l["pid"] for l in run.triggers("first-environ")], [pid],
-                         run.describe())
+        self.assertEnvironSeen(run)
 
     def test_static_program_probed_no_line(self):
         """An --environ-probe on the static program's own getenv covers it, so
         there is a first-environ line and no coverage line."""
-        prog = self.build_static()
+        prog = self.build_getenv("-static")
         run = self.trace(["-t", "first-environ", "--environ-probe", f"{prog}:getenv"], [prog],
                          stdin=subprocess.DEVNULL)
-        self.assertEqual(run.wait_exit(), 0, run.describe())
-        pid = int(run.fact_values("pid")[0])
-        self.assertEqual(run.of_type("coverage"), [], run.describe())
-        self.assertEqual([l["pid"] for l in run.triggers("first-environ")], [pid],
-                         run.describe())
+        self.assertEnvironSeen(run)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -48,11 +48,13 @@ int main(void)
 }
 """
 
-# Loads the library with dlopen(3) once standard input has a byte, long
-# after the exec, and reaches its markers right after the load.
+# Waits until standard input has a byte or ends, loads the library named by
+# its first argument with dlopen(3), waits the milliseconds of its second,
+# and reaches the library's markers.
 DLOPEN_MAIN = """
 #include <dlfcn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 int main(int argc, char **argv)
 {
@@ -62,35 +64,7 @@ int main(int argc, char **argv)
 
 	printf("pid %d\\n", getpid());
 	fflush(stdout);
-	if (argc != 2 || read(0, &go, 1) != 1)
-		return 1;
-	lib = dlopen(argv[1], RTLD_NOW);
-	if (!lib)
-		return 1;
-	mark = (void (*)(void))dlsym(lib, "mark");
-	if (!mark)
-		return 1;
-	mark();
-	mark();
-	return 0;
-}
-"""
-
-# Loads the library named by its first argument with dlopen(3), waits the
-# milliseconds of its second, and reaches the library's markers.
-DLOPEN_LATE = """
-#include <dlfcn.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <unistd.h>
-int main(int argc, char **argv)
-{
-	void (*mark)(void);
-	void *lib;
-
-	printf("pid %d\\n", getpid());
-	fflush(stdout);
-	if (argc != 3)
+	if (argc != 3 || read(0, &go, 1) < 0)
 		return 2;
 	lib = dlopen(argv[1], RTLD_NOW);
 	if (!lib)
@@ -301,9 +275,7 @@ class ExplicitTest(SnaptrigTestCase):
         first = self.build_marker_library()
         second = os.path.join(self.tmp, "libmark2.so")
         shutil.copy(first, second)
-        prog = os.path.join(self.tmp, "dlopen-late")
-        subprocess.run(["gcc", "-x", "c", "-o", prog, "-", "-ldl"], input=DLOPEN_LATE,
-                       text=True, check=True)
+        prog = self.build_dlopen_program()
         script = ('strace -f -qq -o /dev/null "$0" "$1" 300 && "$0" "$2" 300')
         run = self.trace(["-t", "explicit"], ["/bin/sh", "-c", script, prog, first, second],
                          stdin=subprocess.DEVNULL)
@@ -325,6 +297,13 @@ class ExplicitTest(SnaptrigTestCase):
                          + run.describe())
         self.assertEqual([l["pid"] for l in run.triggers("explicit")], [int(reused[0])],
                          run.describe())
+
+    def build_dlopen_program(self):
+        """Build DLOPEN_MAIN, which reaches the markers of a library it loads with dlopen(3)."""
+        prog = os.path.join(self.tmp, "uses-dlopen")
+        subprocess.run(["gcc", "-x", "c", "-o", prog, "-", "-ldl"], input=DLOPEN_MAIN,
+                       text=True, check=True)
+        return prog
 
     def build_marker_library(self):
         """Build libmark.so, whose mark() reaches a snapshot and a transaction marker."""
@@ -350,10 +329,8 @@ class ExplicitTest(SnaptrigTestCase):
     def test_marker_in_dlopen_library(self):
         """Markers of a library loaded with dlopen(3) long after the exec are seen."""
         lib = self.build_marker_library()
-        prog = os.path.join(self.tmp, "uses-dlopen")
-        subprocess.run(["gcc", "-x", "c", "-o", prog, "-", "-ldl"], input=DLOPEN_MAIN,
-                       text=True, check=True)
-        run = self.trace(["-t", "explicit"], [prog, lib])
+        prog = self.build_dlopen_program()
+        run = self.trace(["-t", "explicit"], [prog, lib, "0"])
         pid = int(run.wait_fact("pid"))
         # past the rescan of the libraries that the dynamic loader mapped
         time.sleep(0.3)
