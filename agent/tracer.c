@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/vfs.h>
@@ -58,6 +59,16 @@ __u64 tracer_quiet_jiffies(__u64 cooldown_ns)
 		return 0;
 	quiet = (cooldown_ns - cooldown_ns / 16) / (__u64)tick.tv_nsec;
 	return quiet > 2 ? quiet - 2 : 0;
+}
+
+int tracer_has_rdonly_cast(void)
+{
+	unsigned int major = 0, minor = 0;
+	struct utsname un;
+
+	if (uname(&un) || sscanf(un.release, "%u.%u", &major, &minor) != 2)
+		return 0;
+	return major > 6 || (major == 6 && minor >= 2);
 }
 
 static int is_tracefs(const char *path)

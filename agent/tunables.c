@@ -18,4 +18,5 @@ void tunables_compute(struct tunables *tun, const struct options *opts, pid_t ag
 	tun->pidns_level = pidns_level_self();
 	tun->cgroup_id = opts->cgroup.id;
 	tun->cgroup_level = opts->cgroup.kernel_level;
+	tun->rdonly_cast = tracer_has_rdonly_cast();
 }

@@ -31,6 +31,7 @@ struct tunables {
 	__u32 lazy_wakeup;
 	__u32 cgroup_level;
 	__u32 pidns_level;	/* level of the agent's pid namespace */
+	__u32 rdonly_cast;	/* tracer_has_rdonly_cast() */
 };
 
 /* Fills tun for the objects that trace for opts, in an agent whose tgid is agent_pid. */
@@ -50,6 +51,7 @@ void tunables_compute(struct tunables *tun, const struct options *opts, pid_t ag
 		(rodata)->targ_pidns_level = (tun)->pidns_level;	\
 		(rodata)->targ_cgroup_id = (tun)->cgroup_id;		\
 		(rodata)->targ_cgroup_level = (tun)->cgroup_level;	\
+		(rodata)->targ_rdonly_cast = (tun)->rdonly_cast;	\
 	} while (0)
 
 #endif

@@ -112,6 +112,18 @@ static __u64 read_var(const unsigned char *data, __u32 size)
 	return u64;
 }
 
+/* Whether the kernel's BTF has a function named name, as each kfunc has. */
+static int kernel_has_function(const char *name)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	int found;
+
+	assert_non_null(vmlinux);
+	found = btf__find_by_name_kind(vmlinux, name, BTF_KIND_FUNC) > 0;
+	btf__free(vmlinux);
+	return found;
+}
+
 /* Compares every targ_* variable of one .rodata map, read from the kernel, with cases. */
 static void check_rodata(int fd, const struct bpf_map_info *info, const struct object_case *obj,
 			 const struct tunable_case *cases, size_t count)
@@ -251,6 +263,8 @@ static void check_with_cooldown(const char *cooldown, __u64 cooldown_ns)
 		{ "targ_idle_threshold_ns", IDLE_THRESHOLD_NS, NULL },
 		/* 0, its default, on a kernel without the kfuncs */
 		{ "targ_signal_task", uring_signal_task_exists(), NULL },
+		/* the agent decides by the release number, and this check by the kernel's BTF */
+		{ "targ_rdonly_cast", kernel_has_function("bpf_rdonly_cast"), NULL },
 	};
 
 	optind = 0;	/* glibc's getopt starts over for the second test */
