@@ -299,6 +299,7 @@ static int session_start(struct session *s)
 	s->classifier.ctx = s;
 	s->emitter.show_held = s->opts.freeze;
 
+	tracer_loads_begin();
 	err = tracer_open(&s->tracer, &s->opts, getpid());
 	if (err)
 		return EXIT_RUNTIME;
@@ -308,6 +309,7 @@ static int session_start(struct session *s)
 		return err == -EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
 	s->snapshots.classifier = &s->classifier;
 	err = open_uprobes_and_control(s);
+	tracer_loads_end();
 	if (err)
 		return err == -EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
 	/* after the last load, so that no parse of the kernel's BTF adds to the ring's pages */

@@ -15,6 +15,7 @@
 #include <sys/vfs.h>
 #include <dirent.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -383,6 +384,26 @@ int tracer_load(struct bpf_object_skeleton *skeleton)
 	log_info(2, "loading the BPF object %s took %.1f ms", skeleton->name,
 		 (double)(end.tv_sec - start.tv_sec) * 1e3 + (double)(end.tv_nsec - start.tv_nsec) / 1e6);
 	return err;
+}
+
+/*
+ * glibc's default thresholds. Once set by hand, they no longer rise when a
+ * large block is freed, so later large blocks go back to the kernel at once.
+ */
+#define HEAP_DEFAULT_THRESHOLD (128 << 10)
+#define HEAP_LOAD_THRESHOLD (32 << 20)	/* glibc's largest mmap threshold on 64-bit */
+
+void tracer_loads_begin(void)
+{
+	mallopt(M_MMAP_THRESHOLD, HEAP_LOAD_THRESHOLD);
+	mallopt(M_TRIM_THRESHOLD, HEAP_LOAD_THRESHOLD);
+}
+
+void tracer_loads_end(void)
+{
+	mallopt(M_MMAP_THRESHOLD, HEAP_DEFAULT_THRESHOLD);
+	mallopt(M_TRIM_THRESHOLD, HEAP_DEFAULT_THRESHOLD);
+	malloc_trim(0);
 }
 
 int tracer_open_reader(struct tracer *t, int (*handle_record)(void *ctx, void *data, size_t size),
