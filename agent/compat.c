@@ -23,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
+#include "corebtf.h"
 #include "compat.skel.h"
 #include "snaptrig.skel.h"
 #include "log.h"
@@ -48,7 +49,7 @@ static int compat_load(struct tracer *t)
 	const char *step;
 	int err;
 
-	skel = compat_bpf__open();
+	skel = compat_bpf__open_opts(core_btf_open_opts());
 	if (!skel) {
 		err = -errno;
 		step = "opening";

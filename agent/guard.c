@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <string.h>
 #include <bpf/libbpf.h>
+#include "corebtf.h"
 #include "guard.h"
 #include "guard.skel.h"
 #include "log.h"
@@ -9,7 +10,7 @@
 
 struct guard_bpf *guard_open(struct tracer *t)
 {
-	struct guard_bpf *skel = guard_bpf__open();
+	struct guard_bpf *skel = guard_bpf__open_opts(core_btf_open_opts());
 	const char *step = "opening";
 	int err;
 

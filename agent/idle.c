@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "corebtf.h"
 #include "idle.skel.h"
 #include "log.h"
 #include "options.h"
@@ -301,7 +302,7 @@ int idle_open(struct tracer *t, const struct options *opts)
 
 	if (!(opts->triggers & ST_TRIG_BIT(ST_TRIG_IDLE)))
 		return 0;
-	skel = idle_bpf__open();
+	skel = idle_bpf__open_opts(core_btf_open_opts());
 	if (!skel) {
 		err = -errno;
 		log_error("opening the idle BPF object failed: %s", strerror(errno));

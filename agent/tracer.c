@@ -9,7 +9,6 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
-#include <sys/utsname.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/vfs.h>
@@ -22,10 +21,14 @@
 #include <bpf/libbpf.h>
 #include "compat.h"
 #include "container.h"
+#include "corebtf.h"
+#include "environ.skel.h"
+#include "guard.skel.h"
 #include "idle.h"
 #include "idle.skel.h"
 #include "links.h"
 #include "log.h"
+#include "marker.skel.h"
 #include "prior.h"
 #include "snaptrig.skel.h"
 #include "tracer.h"
@@ -60,16 +63,6 @@ __u64 tracer_quiet_jiffies(__u64 cooldown_ns)
 		return 0;
 	quiet = (cooldown_ns - cooldown_ns / 16) / (__u64)tick.tv_nsec;
 	return quiet > 2 ? quiet - 2 : 0;
-}
-
-int tracer_has_rdonly_cast(void)
-{
-	unsigned int major = 0, minor = 0;
-	struct utsname un;
-
-	if (uname(&un) || sscanf(un.release, "%u.%u", &major, &minor) != 2)
-		return 0;
-	return major > 6 || (major == 6 && minor >= 2);
 }
 
 static int is_tracefs(const char *path)
@@ -289,9 +282,54 @@ static int open_side_objects(struct tracer *t, const struct options *opts)
 	return 0;
 }
 
+/* Drops from the RSS the pages of an object file image embedded in the executable. */
+static void release_image(const void *image, size_t size)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	uintptr_t data, start, end;
+
+	if (!image || page <= 0)
+		return;
+	/* only whole pages inside the object, because its neighbors stay in use */
+	data = (uintptr_t)image;
+	start = (data + page - 1) & ~((uintptr_t)page - 1);
+	end = (data + size) & ~((uintptr_t)page - 1);
+	if (end > start)
+		madvise((void *)start, end - start, MADV_DONTNEED);
+}
+
+/*
+ * Builds the BTF that every object load relocates against (agent/corebtf.h)
+ * from the images of all objects, and returns the kernel's BTF id of
+ * task_struct for untrusted_task() of maps.bpf.h, or 0.
+ */
+static __u32 build_core_btf(void)
+{
+	static const void *(*const images[])(size_t *size) = {
+		snaptrig_bpf__elf_bytes, uring_bpf__elf_bytes, idle_bpf__elf_bytes,
+		compat_bpf__elf_bytes, guard_bpf__elf_bytes, environ_bpf__elf_bytes,
+		marker_bpf__elf_bytes,
+	};
+	size_t count = sizeof(images) / sizeof(images[0]), i;
+	struct core_object objects[sizeof(images) / sizeof(images[0])];
+	__u32 task_btf_id;
+	int err;
+
+	for (i = 0; i < count; i++)
+		objects[i].data = images[i](&objects[i].size);
+	err = core_btf_build(objects, count, &task_btf_id);
+	for (i = 0; i < count; i++)
+		release_image(objects[i].data, objects[i].size);
+	if (err)
+		log_info(1, "building a BTF for the CO-RE relocations failed: %s; each BPF object load searches the kernel's whole BTF",
+			 strerror(-err));
+	return task_btf_id;
+}
+
 int tracer_open(struct tracer *t, const struct options *opts, pid_t agent_pid)
 {
 	struct snaptrig_bpf *skel;
+	__u32 task_btf_id;
 	int err;
 
 	memset(t, 0, sizeof(*t));
@@ -308,14 +346,15 @@ int tracer_open(struct tracer *t, const struct options *opts, pid_t agent_pid)
 	if (err)
 		return err;
 
-	skel = snaptrig_bpf__open();
+	task_btf_id = build_core_btf();
+	skel = snaptrig_bpf__open_opts(core_btf_open_opts());
 	if (!skel) {
 		err = -errno;
 		log_error("opening the BPF object failed: %s", strerror(errno));
 		return err;
 	}
 	t->skel = skel;
-	tunables_compute(&t->tunables, opts, agent_pid);
+	tunables_compute(&t->tunables, opts, agent_pid, task_btf_id);
 	TUNABLES_SET(skel->rodata, &t->tunables);
 	skel->rodata->targ_follow = opts->follow;
 	cgroup_target_write(skel, &opts->cgroup);
@@ -359,17 +398,8 @@ fail:
 
 static void release_elf(const struct bpf_object_skeleton *skeleton)
 {
-	long page = sysconf(_SC_PAGESIZE);
-	uintptr_t data, start, end;
-
-	if (!skeleton || !skeleton->data || page <= 0)
-		return;
-	/* only whole pages inside the object, because its neighbors stay in use */
-	data = (uintptr_t)skeleton->data;
-	start = (data + page - 1) & ~((uintptr_t)page - 1);
-	end = (data + skeleton->data_sz) & ~((uintptr_t)page - 1);
-	if (end > start)
-		madvise((void *)start, end - start, MADV_DONTNEED);
+	if (skeleton)
+		release_image(skeleton->data, skeleton->data_sz);
 }
 
 int tracer_load(struct bpf_object_skeleton *skeleton)
@@ -441,6 +471,7 @@ void tracer_close(struct tracer *t)
 	compat_close(t);
 	snaptrig_bpf__destroy(t->skel);
 	t->skel = NULL;
+	core_btf_free();
 	t->procs_fd = t->lost_fd = t->holds_fd = t->groups_fd = t->self_signals_fd = -1;
 }
 

@@ -112,15 +112,6 @@ __u32 tracer_calls_no_wakeup(__u64 cooldown_ns);
 __u64 tracer_quiet_jiffies(__u64 cooldown_ns);
 
 /*
- * targ_rdonly_cast of maps.bpf.h: whether the running kernel is Linux 6.2
- * or later, which has the bpf_rdonly_cast() kfunc. The release number
- * decides, because looking the kfunc up parses the kernel's BTF (about 3 ms
- * and 11 MiB). An older kernel, or one that backports the kfunc, loads the
- * same programs without it.
- */
-int tracer_has_rdonly_cast(void);
-
-/*
  * Maps the ring buffer for reading, with handle_record called for every
  * record. From then on the ring counts twice its size in the agent's RSS,
  * because its data area is mapped twice. Records sent before this call wait

@@ -5,7 +5,8 @@
 #include "tracer.h"
 #include "tunables.h"
 
-void tunables_compute(struct tunables *tun, const struct options *opts, pid_t agent_pid)
+void tunables_compute(struct tunables *tun, const struct options *opts, pid_t agent_pid,
+		      __u32 task_btf_id)
 {
 	tun->agent_tgid = agent_pid;
 	tun->triggers = opts->triggers;
@@ -18,5 +19,5 @@ void tunables_compute(struct tunables *tun, const struct options *opts, pid_t ag
 	tun->pidns_level = pidns_level_self();
 	tun->cgroup_id = opts->cgroup.id;
 	tun->cgroup_level = opts->cgroup.kernel_level;
-	tun->rdonly_cast = tracer_has_rdonly_cast();
+	tun->task_btf_id = task_btf_id;
 }

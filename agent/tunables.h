@@ -31,11 +31,15 @@ struct tunables {
 	__u32 lazy_wakeup;
 	__u32 cgroup_level;
 	__u32 pidns_level;	/* level of the agent's pid namespace */
-	__u32 rdonly_cast;	/* tracer_has_rdonly_cast() */
+	__u32 task_btf_id;	/* core_btf_build()'s */
 };
 
-/* Fills tun for the objects that trace for opts, in an agent whose tgid is agent_pid. */
-void tunables_compute(struct tunables *tun, const struct options *opts, pid_t agent_pid);
+/*
+ * Fills tun for the objects that trace for opts, in an agent whose tgid is
+ * agent_pid, with the task_btf_id that core_btf_build() found.
+ */
+void tunables_compute(struct tunables *tun, const struct options *opts, pid_t agent_pid,
+		      __u32 task_btf_id);
 
 /* Writes every tunable of maps.bpf.h into a skeleton's rodata. Every object gets all of them. */
 #define TUNABLES_SET(rodata, tun)					\
@@ -51,7 +55,7 @@ void tunables_compute(struct tunables *tun, const struct options *opts, pid_t ag
 		(rodata)->targ_pidns_level = (tun)->pidns_level;	\
 		(rodata)->targ_cgroup_id = (tun)->cgroup_id;		\
 		(rodata)->targ_cgroup_level = (tun)->cgroup_level;	\
-		(rodata)->targ_rdonly_cast = (tun)->rdonly_cast;	\
+		(rodata)->targ_task_btf_id = (tun)->task_btf_id;	\
 	} while (0)
 
 #endif

@@ -12,6 +12,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "classify.h"
+#include "corebtf.h"
 #include "environ.skel.h"
 #include "links.h"
 #include "log.h"
@@ -713,7 +714,7 @@ static int load_environ(struct uprobes *u, struct tracer *t)
 {
 	int err;
 
-	u->environ = environ_bpf__open();
+	u->environ = environ_bpf__open_opts(core_btf_open_opts());
 	if (!u->environ) {
 		err = -errno;
 		log_error("opening the first-environ BPF object failed: %s", strerror(errno));
@@ -749,7 +750,7 @@ static int load_marker(struct uprobes *u, struct tracer *t)
 {
 	int err;
 
-	u->marker = marker_bpf__open();
+	u->marker = marker_bpf__open_opts(core_btf_open_opts());
 	if (!u->marker) {
 		err = -errno;
 		log_error("opening the marker BPF object failed: %s", strerror(errno));

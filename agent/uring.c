@@ -9,6 +9,7 @@
 #include <string.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include "corebtf.h"
 #include "uring.skel.h"
 #include "log.h"
 #include "options.h"
@@ -78,7 +79,7 @@ int uring_open(struct tracer *t, const struct options *opts)
 		log_info(1, "this kernel has no io_uring tracepoints; io_uring requests are not traced");
 		return 0;
 	}
-	skel = uring_bpf__open();
+	skel = uring_bpf__open_opts(core_btf_open_opts());
 	if (!skel) {
 		go_blind(t, "opening", -errno);
 		return 0;

@@ -68,17 +68,19 @@ const volatile __u64 targ_ring_size = ST_RING_SIZE_DEFAULT; /* bytes of the even
 const volatile __u64 targ_cgroup_id;		/* kernfs id of the --cgroup target at start; 0: no --cgroup */
 const volatile __u32 targ_cgroup_level;	/* its depth below the root of the hierarchy, not of a cgroup namespace */
 const volatile __u32 targ_pidns_level;		/* level of the agent's pid namespace */
-const volatile __u32 targ_rdonly_cast;		/* the kernel has bpf_rdonly_cast() (Linux 6.2) */
+const volatile __u32 targ_task_btf_id;		/* kernel BTF id of task_struct for bpf_rdonly_cast(); 0: no cast */
 
 /*
- * untrusted(p): the trusted BTF pointer p as an untrusted one. Loads through
- * it are the same instructions, and bpf_rdonly_cast() becomes a register
- * move. But on Linux 6.18 the verifier checks each load of a pointer field
- * through a trusted pointer by searching the kernel's BTF for four type
- * names, one type at a time (btf_nested_type_is_trusted()). For the one such
- * load inlined into most programs, those searches took half of the
- * verifier's time at start. Helpers and kfuncs that need a trusted argument
- * get p itself.
+ * untrusted_task(task): the trusted BTF pointer task as an untrusted one.
+ * Loads through it are the same instructions, and bpf_rdonly_cast()
+ * becomes a register move. But on Linux 6.18 the verifier checks each load
+ * of a pointer field through a trusted pointer by searching the kernel's
+ * BTF for four type names, one type at a time
+ * (btf_nested_type_is_trusted()). For the one such load inlined into most
+ * programs, those searches took half of the verifier's time at start.
+ * Helpers and kfuncs that need a trusted argument get task itself. The
+ * type id comes from the agent, because libbpf relocates against a BTF of
+ * its own (agent/corebtf.h), whose ids are not the kernel's.
  *
  * An object defines ST_UNTRUSTED_CAST before this header to get the cast.
  * libbpf keeps a writable copy of the BTF of an object that declares a kfunc,
@@ -88,12 +90,11 @@ const volatile __u32 targ_rdonly_cast;		/* the kernel has bpf_rdonly_cast() (Lin
 #ifdef ST_UNTRUSTED_CAST
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
 
-#define untrusted(p)							\
-	((typeof(p))(targ_rdonly_cast ?					\
-		     bpf_rdonly_cast((p), bpf_core_type_id_kernel(typeof(*(p)))) : \
-		     (void *)(p)))
+#define untrusted_task(task)						\
+	((struct task_struct *)(targ_task_btf_id ?			\
+				bpf_rdonly_cast((task), targ_task_btf_id) : (void *)(task)))
 #else
-#define untrusted(p) (p)
+#define untrusted_task(task) (task)
 #endif
 
 /*
@@ -139,7 +140,7 @@ static __always_inline void header_ns(struct st_record_header *hdr, struct task_
  */
 static __always_inline void header_ns_current(struct st_record_header *hdr)
 {
-	struct task_struct *task = untrusted(bpf_get_current_task_btf());
+	struct task_struct *task = untrusted_task(bpf_get_current_task_btf());
 	struct pid *pid = task->thread_pid;
 
 	header_ns_level(hdr, task, pid, pid->level);

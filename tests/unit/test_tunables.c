@@ -112,16 +112,18 @@ static __u64 read_var(const unsigned char *data, __u32 size)
 	return u64;
 }
 
-/* Whether the kernel's BTF has a function named name, as each kfunc has. */
-static int kernel_has_function(const char *name)
+/* The id of struct task_struct in the kernel's BTF when it has the bpf_rdonly_cast() kfunc, or 0. */
+static __u64 cast_task_btf_id(void)
 {
 	struct btf *vmlinux = btf__load_vmlinux_btf();
-	int found;
+	int cast, task;
 
 	assert_non_null(vmlinux);
-	found = btf__find_by_name_kind(vmlinux, name, BTF_KIND_FUNC) > 0;
+	cast = btf__find_by_name_kind(vmlinux, "bpf_rdonly_cast", BTF_KIND_FUNC);
+	task = btf__find_by_name_kind(vmlinux, "task_struct", BTF_KIND_STRUCT);
 	btf__free(vmlinux);
-	return found;
+	assert_true(task > 0);
+	return cast > 0 ? (__u64)task : 0;
 }
 
 /* Compares every targ_* variable of one .rodata map, read from the kernel, with cases. */
@@ -263,8 +265,8 @@ static void check_with_cooldown(const char *cooldown, __u64 cooldown_ns)
 		{ "targ_idle_threshold_ns", IDLE_THRESHOLD_NS, NULL },
 		/* 0, its default, on a kernel without the kfuncs */
 		{ "targ_signal_task", uring_signal_task_exists(), NULL },
-		/* the agent decides by the release number, and this check by the kernel's BTF */
-		{ "targ_rdonly_cast", kernel_has_function("bpf_rdonly_cast"), NULL },
+		/* 0, its default, on a kernel without bpf_rdonly_cast() */
+		{ "targ_task_btf_id", cast_task_btf_id(), NULL },
 	};
 
 	optind = 0;	/* glibc's getopt starts over for the second test */

@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Checks the small BTF for CO-RE relocations against the kernel's own. Each
+ * BPF object of the agent is loaded twice, once relocated against the
+ * kernel's BTF and once against the small one, and every instruction of
+ * every program must come out the same. Needs root.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include <cmocka.h>
+
+#include "compat.skel.h"
+#include "corebtf.h"
+#include "environ.skel.h"
+#include "guard.skel.h"
+#include "idle.skel.h"
+#include "marker.skel.h"
+#include "snaptrig.skel.h"
+#include "uring.skel.h"
+
+#define OBJECT_COUNT 7
+
+static struct core_object objects[OBJECT_COUNT];
+static const char *const object_names[OBJECT_COUNT] = {
+	"snaptrig", "uring", "idle", "compat", "guard", "environ", "marker",
+};
+
+static int build(void **state)
+{
+	static const void *(*const images[OBJECT_COUNT])(size_t *size) = {
+		snaptrig_bpf__elf_bytes, uring_bpf__elf_bytes, idle_bpf__elf_bytes,
+		compat_bpf__elf_bytes, guard_bpf__elf_bytes, environ_bpf__elf_bytes,
+		marker_bpf__elf_bytes,
+	};
+	__u32 task_btf_id;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < OBJECT_COUNT; i++)
+		objects[i].data = images[i](&objects[i].size);
+	if (geteuid() != 0)
+		return 0;
+	return core_btf_build(objects, OBJECT_COUNT, &task_btf_id) ? -1 : 0;
+}
+
+static int release(void **state)
+{
+	(void)state;
+	core_btf_free();
+	return 0;
+}
+
+static struct bpf_object *load(size_t index, const struct bpf_object_open_opts *opts)
+{
+	struct bpf_object *obj = bpf_object__open_mem(objects[index].data, objects[index].size,
+						      opts);
+
+	assert_non_null(obj);
+	if (bpf_object__load(obj))
+		fail_msg("%s: loading failed %s the small BTF", object_names[index],
+			 opts ? "with" : "without");
+	return obj;
+}
+
+/*
+ * Whether a and b are the same instruction. The imm of a map load's first
+ * half is the fd of its object's own copy of the map, so it may differ.
+ */
+static int same_insn(const struct bpf_insn *a, const struct bpf_insn *b)
+{
+	struct bpf_insn x = *a, y = *b;
+
+	if (x.code == (BPF_LD | BPF_IMM | BPF_DW) && x.src_reg == y.src_reg &&
+	    (x.src_reg == BPF_PSEUDO_MAP_FD || x.src_reg == BPF_PSEUDO_MAP_VALUE))
+		x.imm = y.imm = 0;
+	return !memcmp(&x, &y, sizeof(x));
+}
+
+/* Compares every program of object index relocated both ways, instruction by instruction. */
+static void compare_object(size_t index)
+{
+	struct bpf_object *full = load(index, NULL);
+	struct bpf_object *small = load(index, core_btf_open_opts());
+	struct bpf_program *prog;
+	int programs = 0;
+
+	bpf_object__for_each_program(prog, full) {
+		struct bpf_program *other = bpf_object__find_program_by_name(small,
+									   bpf_program__name(prog));
+		size_t count = bpf_program__insn_cnt(prog), i;
+
+		assert_non_null(other);
+		if (bpf_program__insn_cnt(other) != count)
+			fail_msg("%s: %s has %zu instructions, and %zu with the small BTF",
+				 object_names[index], bpf_program__name(prog), count,
+				 bpf_program__insn_cnt(other));
+		for (i = 0; i < count; i++) {
+			if (!same_insn(&bpf_program__insns(prog)[i], &bpf_program__insns(other)[i]))
+				fail_msg("%s: instruction %zu of %s differs with the small BTF",
+					 object_names[index], i, bpf_program__name(prog));
+		}
+		programs++;
+	}
+	assert_true(programs > 0);
+	bpf_object__close(small);
+	bpf_object__close(full);
+}
+
+static void relocations_match_kernel_btf(void **state)
+{
+	size_t i;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	assert_non_null(core_btf_open_opts());
+	for (i = 0; i < OBJECT_COUNT; i++)
+		compare_object(i);
+}
+
+/* The point of the small BTF: a tenth of the kernel's types would still be thousands. */
+static void small_btf_is_small(void **state)
+{
+	struct btf *kernel, *small;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	kernel = btf__load_vmlinux_btf();
+	small = btf__parse(core_btf_open_opts()->btf_custom_path, NULL);
+	assert_non_null(kernel);
+	assert_non_null(small);
+	assert_true(btf__type_cnt(small) > 1);
+	assert_true(btf__type_cnt(small) < btf__type_cnt(kernel) / 10);
+	btf__free(small);
+	btf__free(kernel);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(relocations_match_kernel_btf),
+		cmocka_unit_test(small_btf_is_small),
+	};
+
+	if (geteuid() != 0)
+		fprintf(stderr, "test_corebtf: loading BPF objects needs root; skipping\n");
+	libbpf_set_print(NULL);
+	return cmocka_run_group_tests(tests, build, release);
+}
