@@ -738,6 +738,9 @@ def start_time_once(pid, opts, stderr=subprocess.DEVNULL):
 
 
 LOAD_TIME = re.compile(r"loading the BPF object (\w+) took ([0-9.]+) ms")
+CORE_BTF_TIME = re.compile(r"the BTF for CO-RE has \d+ types for \d+ relocation roots, "
+                           r"built in ([0-9.]+) ms")
+CORE_BTF_STEP = "building the BTF for CO-RE"
 
 
 def start_split_once(pid):
@@ -746,7 +749,11 @@ def start_split_once(pid):
     with open(errors, "w") as err:
         total = start_time_once(pid, ["-vv", "-t", "all"], stderr=err)
     with open(errors, errors="replace") as f:
-        loads = {m.group(1): float(m.group(2)) for m in LOAD_TIME.finditer(f.read())}
+        text = f.read()
+    loads = {m.group(1): float(m.group(2)) for m in LOAD_TIME.finditer(text)}
+    core = CORE_BTF_TIME.search(text)
+    if core:
+        loads[CORE_BTF_STEP] = float(core.group(1))
     os.unlink(errors)
     return total, loads
 
