@@ -455,8 +455,15 @@ static int publish(const struct btf *btf)
 		close(fd);
 		return -EIO;
 	}
-	memory_fd = fd;
 	snprintf(custom_path, sizeof(custom_path), "/proc/self/fd/%d", fd);
+	/* libbpf opens the file by that path, which needs /proc */
+	if (access(custom_path, R_OK)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	memory_fd = fd;
 	open_opts.sz = sizeof(open_opts);
 	open_opts.btf_custom_path = custom_path;
 	return 0;

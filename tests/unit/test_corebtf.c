@@ -5,6 +5,7 @@
  * kernel's BTF and once against the small one, and every instruction of
  * every program must come out the same. Needs root.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -144,11 +145,28 @@ static void small_btf_is_small(void **state)
 	btf__free(kernel);
 }
 
+/* An image that is no ELF file fails the build, and objects then open without a custom BTF. */
+static void broken_image_leaves_kernel_btf(void **state)
+{
+	static const char junk[] = "not an ELF file";
+	struct core_object broken[] = { objects[0], { junk, sizeof(junk) } };
+	__u32 task_btf_id = 1;
+
+	(void)state;
+	core_btf_free();
+	assert_null(core_btf_open_opts());
+	assert_int_equal(core_btf_build(broken, 2, &task_btf_id), -EINVAL);
+	assert_int_equal(task_btf_id, 0);
+	assert_null(core_btf_open_opts());
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(relocations_match_kernel_btf),
 		cmocka_unit_test(small_btf_is_small),
+		/* last, because it frees the BTF that the tests above use */
+		cmocka_unit_test(broken_image_leaves_kernel_btf),
 	};
 
 	if (geteuid() != 0)
