@@ -370,7 +370,11 @@ static int root_kind(__u16 kind)
 	       kind == BTF_KIND_FLOAT || kind == BTF_KIND_FWD;
 }
 
-/* Whether the kernel has BTF of modules, where libbpf looks for types missing from its own. */
+/*
+ * Whether the kernel has BTF of modules, where libbpf looks for types
+ * missing from its own.
+ * NOTE: the development kernel has no module BTF, so that fallback has not run.
+ */
 static int kernel_has_module_btf(void)
 {
 	DIR *dir = opendir("/sys/kernel/btf");
