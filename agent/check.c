@@ -14,6 +14,7 @@
 #include "check.h"
 #include "compat.h"
 #include "container.h"
+#include "corebtf.h"
 #include "guard.h"
 
 #define ALL_TRIGGERS TRIGGERS_ALL
@@ -94,16 +95,21 @@ static void check_tracepoints(struct check_state *st)
 	}
 }
 
-/* Loads and attaches the programs the requested triggers use, then detaches. */
-static int programs_attach(const struct options *opts)
+/*
+ * Loads and attaches the programs the requested triggers use, then
+ * detaches. They read the current task through bpf_rdonly_cast() with
+ * task_btf_id, as in a run.
+ */
+static int programs_attach(const struct options *opts, __u32 task_btf_id)
 {
-	struct snaptrig_bpf *skel = snaptrig_bpf__open();
+	struct snaptrig_bpf *skel = snaptrig_bpf__open_opts(core_btf_open_opts());
 	struct bpf_program *prog;
 	int err;
 
 	if (!skel)
 		return -errno;
 	skel->rodata->targ_triggers = opts->triggers;
+	skel->rodata->targ_task_btf_id = task_btf_id;
 	bpf_object__for_each_program(prog, skel->obj) {
 		const char *sec = bpf_program__section_name(prog);
 
@@ -129,6 +135,8 @@ static void check_uprobe_programs(struct check_state *st)
 /* The probes that need root: tracefs, BPF maps, helpers and program loads. */
 static void check_privileged(struct check_state *st, const struct options *opts, int have_btf)
 {
+	__u32 task_btf_id = 0;
+
 	report(st, "tracefs mounted (or mountable) and readable", tracer_ensure_tracefs() == 0,
 	       ALL_TRIGGERS);
 
@@ -144,8 +152,14 @@ static void check_privileged(struct check_state *st, const struct options *opts,
 	report(st, "bpf_timer helper",
 	       libbpf_probe_bpf_helper(BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_timer_init, NULL) == 1,
 	       ST_TRIG_BIT(ST_TRIG_IDLE));
+	/* the objects below load against it, as in a run */
+	if (have_btf) {
+		task_btf_id = tracer_build_core_btf();
+		report(st, "small BTF for the CO-RE relocations (a faster start)",
+		       core_btf_open_opts() != NULL, 0);
+	}
 	if (have_btf)
-		report(st, "snaptrig's programs load and attach", programs_attach(opts) == 0,
+		report(st, "snaptrig's programs load and attach", programs_attach(opts, task_btf_id) == 0,
 		       opts->triggers);
 	if (have_btf)
 		check_uprobe_programs(st);
@@ -161,6 +175,7 @@ static void check_privileged(struct check_state *st, const struct options *opts,
 	if (have_btf)
 		report(st, "kernel resume of held processes if snaptrig and its watchdog die (bpf_send_signal_task)",
 		       guard_check() == 0, 0);
+	core_btf_free();
 	log_quiet_libbpf(0);
 }
 

@@ -97,7 +97,7 @@ static void compat_fail(struct tracer *t, const char *step, int err)
 
 int compat_check(void)
 {
-	struct compat_bpf *skel = compat_bpf__open();
+	struct compat_bpf *skel = compat_bpf__open_opts(core_btf_open_opts());
 	int err;
 
 	if (!skel)

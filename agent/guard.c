@@ -44,7 +44,7 @@ fail:
 
 int guard_check(void)
 {
-	struct guard_bpf *skel = guard_bpf__open();
+	struct guard_bpf *skel = guard_bpf__open_opts(core_btf_open_opts());
 	int err;
 
 	if (!skel)

@@ -343,12 +343,14 @@ fail:
 
 int idle_check(void)
 {
-	struct idle_bpf *skel = idle_bpf__open_and_load();
+	struct idle_bpf *skel = idle_bpf__open_opts(core_btf_open_opts());
 	int err;
 
 	if (!skel)
 		return -errno;
-	err = idle_bpf__attach(skel);
+	err = idle_bpf__load(skel);
+	if (!err)
+		err = idle_bpf__attach(skel);
 	idle_bpf__destroy(skel);
 	return err;
 }

@@ -298,12 +298,7 @@ static void release_image(const void *image, size_t size)
 		madvise((void *)start, end - start, MADV_DONTNEED);
 }
 
-/*
- * Builds the BTF that every object load relocates against (agent/corebtf.h)
- * from the images of all objects, and returns the kernel's BTF id of
- * task_struct for untrusted_task() of maps.bpf.h, or 0.
- */
-static __u32 build_core_btf(void)
+__u32 tracer_build_core_btf(void)
 {
 	static const void *(*const images[])(size_t *size) = {
 		snaptrig_bpf__elf_bytes, uring_bpf__elf_bytes, idle_bpf__elf_bytes,
@@ -346,7 +341,7 @@ int tracer_open(struct tracer *t, const struct options *opts, pid_t agent_pid)
 	if (err)
 		return err;
 
-	task_btf_id = build_core_btf();
+	task_btf_id = tracer_build_core_btf();
 	skel = snaptrig_bpf__open_opts(core_btf_open_opts());
 	if (!skel) {
 		err = -errno;
@@ -431,6 +426,7 @@ void tracer_loads_begin(void)
 
 void tracer_loads_end(void)
 {
+	core_btf_free();
 	mallopt(M_MMAP_THRESHOLD, HEAP_DEFAULT_THRESHOLD);
 	mallopt(M_TRIM_THRESHOLD, HEAP_DEFAULT_THRESHOLD);
 	malloc_trim(0);

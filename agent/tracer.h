@@ -81,13 +81,23 @@ int tracer_share_maps(struct tracer *t, struct bpf_object *obj);
 int tracer_load(struct bpf_object_skeleton *skeleton);
 
 /*
+ * Builds the BTF that object loads relocate against (agent/corebtf.h) from
+ * the images of all objects, and returns the kernel's BTF id of
+ * task_struct for untrusted_task() of maps.bpf.h, or 0. A failure leaves
+ * the objects to the kernel's BTF, with a message at -v.
+ */
+__u32 tracer_build_core_btf(void);
+
+/*
  * Bracket the loads at start. Each load makes libbpf read the kernel's BTF
  * into about 11 MiB of heap and free it when the load ends, and glibc hands
  * a free block that large back to the kernel at once. So the next load
  * faulted all of it in again: a parse took about 10 ms, against 3 ms in
  * reused memory. Between the two calls the heap keeps freed memory for the
  * next load. The end gives it back before the ring buffer is mapped, so the
- * peak RSS stays that of one load.
+ * peak RSS at start stays that of one load. The end also closes the file of
+ * the BTF for CO-RE, so a later load, as of the ia32 hook, relocates against
+ * the kernel's BTF and the run keeps no descriptor open for it.
  */
 void tracer_loads_begin(void);
 void tracer_loads_end(void);

@@ -891,9 +891,14 @@ int uprobes_check_environ(void)
 
 	if (err)
 		return err;
-	skel = environ_bpf__open_and_load();
+	skel = environ_bpf__open_opts(core_btf_open_opts());
 	if (!skel)
 		return -errno;
+	err = environ_bpf__load(skel);
+	if (err) {
+		environ_bpf__destroy(skel);
+		return err;
+	}
 	link = bpf_program__attach_uprobe_opts(skel->progs.handle_environ_uprobe, -1, libc, 0,
 					       &opts);
 	err = link ? 0 : -errno;
@@ -904,8 +909,8 @@ int uprobes_check_environ(void)
 
 int uprobes_check_markers(void)
 {
-	struct marker_bpf *skel = marker_bpf__open_and_load();
-	int err = skel ? 0 : -errno;
+	struct marker_bpf *skel = marker_bpf__open_opts(core_btf_open_opts());
+	int err = skel ? marker_bpf__load(skel) : -errno;
 
 	marker_bpf__destroy(skel);
 	return err;
