@@ -83,10 +83,11 @@ static int check_tracefs_access(const char *path)
 	int err;
 
 	snprintf(events, sizeof(events), "%s/events", path);
-	if (access(events, R_OK | X_OK) == 0)
+	/* with the effective ids and capabilities, as libbpf's reads have them */
+	if (faccessat(AT_FDCWD, events, R_OK | X_OK, AT_EACCESS) == 0)
 		return 0;
 	err = -errno;
-	log_error("cannot read %s: %s; the syscall tracepoints are listed there: run as root, or give this user read access to tracefs",
+	log_error("cannot read %s: %s; the syscall tracepoints are listed there: run as root, give this user read access to tracefs, or add CAP_DAC_READ_SEARCH",
 		  events, strerror(-err));
 	return err;
 }

@@ -406,8 +406,23 @@ class CliTest(SnaptrigTestCase):
         self.assertEqual(proc.stdout, "")
         self.assertEqual(proc.stderr.splitlines(), [
             "snaptrig: cannot read /sys/kernel/tracing/events: Permission denied; the syscall "
-            "tracepoints are listed there: run as root, or give this user read access to "
-            "tracefs"])
+            "tracepoints are listed there: run as root, give this user read access to "
+            "tracefs, or add CAP_DAC_READ_SEARCH"])
+
+    def test_tracefs_readable_by_capability(self):
+        """CAP_DAC_READ_SEARCH gives the access to tracefs that a non-root user lacks."""
+        caps = "-all,+bpf,+perfmon,+kill,+sys_ptrace,+dac_read_search"
+        proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                               f"--inh-caps={caps}", f"--ambient-caps={caps}",
+                               str(SNAPTRIG), "-t", "first-listen", "--", TRUE],
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=TIMEOUT)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(proc.stderr, "")
+        lines = [json.loads(line) for line in proc.stdout.splitlines()]
+        self.assertEqual(lines[0]["type"], "start", proc.stdout)
+        self.assertEqual(lines[0]["triggers"], ["first-listen"])
+        self.assertEqual(lines[-1]["type"], "stats", proc.stdout)
 
     def test_missing_capabilities_named(self):
         """Root without CAP_KILL, CAP_SYS_PTRACE and CAP_SYS_ADMIN: each is named, none traced."""
