@@ -113,11 +113,12 @@ int tracepoint_exists(const char *category, const char *name)
 {
 	char path[256];
 
+	/* with the effective ids and capabilities, as in check_tracefs_access() */
 	snprintf(path, sizeof(path), TRACEFS_PATH "/events/%s/%s", category, name);
-	if (access(path, F_OK) == 0)
+	if (faccessat(AT_FDCWD, path, F_OK, AT_EACCESS) == 0)
 		return 1;
 	snprintf(path, sizeof(path), DEBUGFS_TRACING_PATH "/events/%s/%s", category, name);
-	return access(path, F_OK) == 0;
+	return faccessat(AT_FDCWD, path, F_OK, AT_EACCESS) == 0;
 }
 
 /* Triggers that need each program; lifecycle programs load always. */

@@ -412,17 +412,29 @@ class CliTest(SnaptrigTestCase):
     def test_tracefs_readable_by_capability(self):
         """CAP_DAC_READ_SEARCH gives the access to tracefs that a non-root user lacks."""
         caps = "-all,+bpf,+perfmon,+kill,+sys_ptrace,+dac_read_search"
+        output = os.path.join(self.tmp, "capability.json")
+        # the output file goes to a directory that uid 65534 can write
+        os.chmod(self.tmp, 0o777)
         proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                                f"--inh-caps={caps}", f"--ambient-caps={caps}",
-                               str(SNAPTRIG), "-t", "first-listen", "--", TRUE],
+                               str(SNAPTRIG), "-t", "first-listen", "-o", output, "--",
+                               tool("st-listener"), "0"],
                               stdin=subprocess.DEVNULL, capture_output=True, text=True,
                               timeout=TIMEOUT)
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertEqual(proc.stderr, "")
-        lines = [json.loads(line) for line in proc.stdout.splitlines()]
-        self.assertEqual(lines[0]["type"], "start", proc.stdout)
+        port = int(re.search(r"^listen fd=\d+ family=inet port=(\d+)", proc.stdout,
+                             re.MULTILINE).group(1))
+        with open(output) as f:
+            lines = [json.loads(line) for line in f]
+        self.assertEqual(lines[0]["type"], "start")
         self.assertEqual(lines[0]["triggers"], ["first-listen"])
-        self.assertEqual(lines[-1]["type"], "stats", proc.stdout)
+        listens = [line for line in lines if line.get("trigger") == "first-listen"]
+        self.assertEqual(len(listens), 1, lines)
+        self.assertEqual(listens[0]["comm"], "st-listener")
+        self.assertEqual(listens[0]["detail"]["port"], port)
+        self.assertEqual(lines[-1]["type"], "stats")
+        self.assertEqual(lines[-1]["triggers"]["first-listen"], 1)
 
     def test_missing_capabilities_named(self):
         """Root without CAP_KILL, CAP_SYS_PTRACE and CAP_SYS_ADMIN: each is named, none traced."""
