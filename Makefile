@@ -112,7 +112,7 @@ $(OUT)/tools/st-ia32: tools/st-ia32.c | $(OUT)/tools
 	$(Q)$(CC) -m32 -O2 -g -std=gnu11 -Wall -Wextra -Werror -ffreestanding -fno-pie -no-pie \
 		-fno-stack-protector -nostdlib -static $< -o $@
 
-$(OUT)/tests/%: tests/unit/%.c $(OUT)/libagent.a | $(OUT)/tests
+$(OUT)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(OUT)/libagent.a | $(OUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $(AGENT_CFLAGS) -Wno-missing-prototypes $< \
 		$(OUT)/libagent.a $(AGENT_LIBS) -lcmocka -o $@

@@ -4,9 +4,11 @@
  * from are read from each object's .BTF.ext section, because libbpf 1.1
  * has no call that lists them. Its records are struct bpf_core_relo of
  * <linux/bpf.h>. Each such type is copied from the kernel's BTF with every
- * type that its layout embeds. A pointer becomes a pointer to void: a
+ * type that its layout embeds. A pointer becomes a pointer to void: a field
  * relocation checks only that a field is a pointer, and a read through it
- * is a relocation of its own, from the pointed-to type.
+ * is a relocation of its own, from the pointed-to type. Objects with
+ * relocations of other kinds, which compare more, load against the
+ * kernel's whole BTF.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -166,24 +168,52 @@ static Elf_Data *section_data(Elf *elf, size_t names, const char *name)
 }
 
 /*
+ * Whether a relocation of kind comes out against the small BTF as against
+ * the kernel's: those of fields and of enum values. A type's existence or
+ * size compares what its pointers point to, and a type id is the kernel's
+ * own.
+ */
+static int kind_served(__u32 kind)
+{
+	switch (kind) {
+	case BPF_CORE_FIELD_BYTE_OFFSET:
+	case BPF_CORE_FIELD_BYTE_SIZE:
+	case BPF_CORE_FIELD_EXISTS:
+	case BPF_CORE_FIELD_SIGNED:
+	case BPF_CORE_FIELD_LSHIFT_U64:
+	case BPF_CORE_FIELD_RSHIFT_U64:
+	case BPF_CORE_ENUMVAL_EXISTS:
+	case BPF_CORE_ENUMVAL_VALUE:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/*
  * Adds the types that the CO-RE relocations in ext start from, named in
- * the object's own BTF. Returns -EOPNOTSUPP for a relocation that needs
- * the kernel's type ids or the types that pointers point to.
+ * the object's own BTF. Returns -EOPNOTSUPP for a relocation of a kind
+ * that kind_served() rejects.
  */
 static int add_relocation_roots(struct roots *r, const struct btf *btf, const Elf_Data *ext)
 {
-	const struct btf_ext_start *start = ext->d_buf;
+	struct btf_ext_start start;
 	const unsigned char *at, *end;
 	__u32 record_size;
 
-	if (ext->d_size < sizeof(*start) || start->magic != BTF_EXT_MAGIC)
+	/* copied, because the section need not be aligned for the struct */
+	if (ext->d_size < sizeof(start))
 		return -EINVAL;
-	if (start->hdr_len < sizeof(*start) || !start->core_relo_len)
+	memcpy(&start, ext->d_buf, sizeof(start));
+	if (start.magic != BTF_EXT_MAGIC)
+		return -EINVAL;
+	if (start.hdr_len < sizeof(start) || !start.core_relo_len)
 		return 0;
-	at = (const unsigned char *)ext->d_buf + start->hdr_len + start->core_relo_off;
-	end = at + start->core_relo_len;
-	if (end > (const unsigned char *)ext->d_buf + ext->d_size || end - at < 4)
+	if ((__u64)start.hdr_len + start.core_relo_off + start.core_relo_len > ext->d_size ||
+	    start.core_relo_len < sizeof(record_size))
 		return -EINVAL;
+	at = (const unsigned char *)ext->d_buf + start.hdr_len + start.core_relo_off;
+	end = at + start.core_relo_len;
 	memcpy(&record_size, at, sizeof(record_size));
 	at += sizeof(record_size);
 	if (record_size < sizeof(struct bpf_core_relo))
@@ -201,10 +231,10 @@ static int add_relocation_roots(struct roots *r, const struct btf *btf, const El
 			int err;
 
 			memcpy(&relo, at, sizeof(relo));
-			if (relo.kind == BPF_CORE_TYPE_ID_TARGET || relo.kind == BPF_CORE_TYPE_MATCHES)
-				return -EOPNOTSUPP;
 			if (relo.kind == BPF_CORE_TYPE_ID_LOCAL)
 				continue;
+			if (!kind_served(relo.kind))
+				return -EOPNOTSUPP;
 			t = btf__type_by_id(btf, relo.type_id);
 			if (!t)
 				return -EINVAL;
@@ -483,19 +513,19 @@ int core_btf_build(const struct core_object *objects, size_t count, __u32 *task_
 
 	*task_btf_id = 0;
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	if (elf_version(EV_CURRENT) == EV_NONE)
-		return -EINVAL;
+	c.from = btf__load_vmlinux_btf();
+	if (!c.from)
+		return -errno;
+	*task_btf_id = cast_type_id(c.from);
+	if (elf_version(EV_CURRENT) == EV_NONE) {
+		err = -EINVAL;
+		goto out;
+	}
 	for (i = 0; i < count && !err; i++)
 		err = object_roots(&r, &objects[i]);
 	if (err)
 		goto out;
 	roots_sort(&r);
-	c.from = btf__load_vmlinux_btf();
-	if (!c.from) {
-		err = -errno;
-		goto out;
-	}
-	*task_btf_id = cast_type_id(c.from);
 	c.map = calloc(btf__type_cnt(c.from), sizeof(*c.map));
 	c.to = btf__new_empty();
 	if (!c.map || !c.to) {

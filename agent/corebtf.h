@@ -24,11 +24,11 @@ struct core_object {
  * Parses the kernel's BTF once and builds the small BTF for the CO-RE
  * relocations of objects into a memory file. Sets *task_btf_id to the
  * kernel's BTF id of struct task_struct when the kernel has the
- * bpf_rdonly_cast() kfunc (Linux 6.2), also when the build then fails, and
- * to 0 otherwise. Returns 0, or -errno when
+ * bpf_rdonly_cast() kfunc (Linux 6.2), also when the build fails after
+ * reading the kernel's BTF, and to 0 otherwise. Returns 0, or -errno when
  * the objects need the kernel's whole BTF: for a relocation that the small
- * one cannot serve, or for a type that may be in a kernel module. Objects
- * then open without it.
+ * one cannot serve (any but those of fields and enum values), or for a
+ * type that may be in a kernel module. Objects then open without it.
  */
 int core_btf_build(const struct core_object *objects, size_t count, __u32 *task_btf_id);
 

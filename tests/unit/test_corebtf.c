@@ -6,17 +6,22 @@
  * every program must come out the same. Needs root.
  */
 #include <errno.h>
+#include <gelf.h>
+#include <libelf.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include <cmocka.h>
+
+#include "kernel_btf.h"
 
 #include "compat.skel.h"
 #include "corebtf.h"
@@ -145,7 +150,55 @@ static void small_btf_is_small(void **state)
 	btf__free(kernel);
 }
 
-/* An image that is no ELF file fails the build, and objects then open without a custom BTF. */
+/* The offset in image of the kind of the first CO-RE relocation of its .BTF.ext section. */
+static size_t first_relocation_kind(char *image, size_t size)
+{
+	Elf *elf = elf_memory(image, size);
+	Elf_Scn *scn = NULL;
+	size_t names, offset = 0;
+	GElf_Shdr header;
+
+	assert_non_null(elf);
+	assert_int_equal(elf_getshdrstrndx(elf, &names), 0);
+	while ((scn = elf_nextscn(elf, scn))) {
+		__u32 ext[8];
+
+		assert_non_null(gelf_getshdr(scn, &header));
+		if (strcmp(elf_strptr(elf, names, header.sh_name), ".BTF.ext"))
+			continue;
+		/* magic and flags, hdr_len, then four offsets and lengths before core_relo_off */
+		memcpy(ext, image + header.sh_offset, sizeof(ext));
+		assert_true(ext[7] > 0);
+		/* past record_size and the first section's name and count, to kind in the record */
+		offset = header.sh_offset + ext[1] + ext[6] + 4 + 8 + offsetof(struct bpf_core_relo, kind);
+	}
+	elf_end(elf);
+	assert_true(offset > 0 && offset + 4 <= size);
+	return offset;
+}
+
+/* A relocation of a type's existence, which the small BTF cannot answer, fails the build. */
+static void type_relocation_needs_kernel_btf(void **state)
+{
+	char *image = malloc(objects[0].size);
+	struct core_object changed = { image, objects[0].size };
+	__u32 kind = BPF_CORE_TYPE_EXISTS, task_btf_id;
+
+	(void)state;
+	assert_non_null(image);
+	assert_int_not_equal(elf_version(EV_CURRENT), EV_NONE);
+	memcpy(image, objects[0].data, objects[0].size);
+	memcpy(image + first_relocation_kind(image, objects[0].size), &kind, sizeof(kind));
+	core_btf_free();
+	assert_int_equal(core_btf_build(&changed, 1, &task_btf_id), -EOPNOTSUPP);
+	assert_null(core_btf_open_opts());
+	free(image);
+}
+
+/*
+ * An image that is no ELF file fails the build, and objects then open
+ * without a custom BTF, still with the id for the cast.
+ */
 static void broken_image_leaves_kernel_btf(void **state)
 {
 	static const char junk[] = "not an ELF file";
@@ -156,7 +209,7 @@ static void broken_image_leaves_kernel_btf(void **state)
 	core_btf_free();
 	assert_null(core_btf_open_opts());
 	assert_int_equal(core_btf_build(broken, 2, &task_btf_id), -EINVAL);
-	assert_int_equal(task_btf_id, 0);
+	assert_int_equal(task_btf_id, cast_task_btf_id());
 	assert_null(core_btf_open_opts());
 }
 
@@ -165,7 +218,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(relocations_match_kernel_btf),
 		cmocka_unit_test(small_btf_is_small),
-		/* last, because it frees the BTF that the tests above use */
+		/* last, because they free the BTF that the tests above use */
+		cmocka_unit_test(type_relocation_needs_kernel_btf),
 		cmocka_unit_test(broken_image_leaves_kernel_btf),
 	};
 

@@ -27,6 +27,8 @@
 
 #include <cmocka.h>
 
+#include "kernel_btf.h"
+
 #include "compat.h"
 #include "container.h"
 #include "options.h"
@@ -110,20 +112,6 @@ static __u64 read_var(const unsigned char *data, __u32 size)
 	assert_int_equal(size, sizeof(u64));
 	memcpy(&u64, data, sizeof(u64));
 	return u64;
-}
-
-/* The id of struct task_struct in the kernel's BTF when it has the bpf_rdonly_cast() kfunc, or 0. */
-static __u64 cast_task_btf_id(void)
-{
-	struct btf *vmlinux = btf__load_vmlinux_btf();
-	int cast, task;
-
-	assert_non_null(vmlinux);
-	cast = btf__find_by_name_kind(vmlinux, "bpf_rdonly_cast", BTF_KIND_FUNC);
-	task = btf__find_by_name_kind(vmlinux, "task_struct", BTF_KIND_STRUCT);
-	btf__free(vmlinux);
-	assert_true(task > 0);
-	return cast > 0 ? (__u64)task : 0;
 }
 
 /* Compares every targ_* variable of one .rodata map, read from the kernel, with cases. */
