@@ -153,7 +153,7 @@ static void check_privileged(struct check_state *st, const struct options *opts,
 	report(st, "bpf_timer helper",
 	       libbpf_probe_bpf_helper(BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_timer_init, NULL) == 1,
 	       ST_TRIG_BIT(ST_TRIG_IDLE));
-	/* the objects below load against it, as in a run */
+	/* the objects below load against the small BTF, as in a run */
 	if (have_btf) {
 		task_btf_id = tracer_build_core_btf();
 		report(st, "small BTF for the CO-RE relocations (a faster start)",

@@ -17,12 +17,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
 #include <linux/bpf.h>
 #include <bpf/btf.h>
 #include "corebtf.h"
+#include "emit.h"
 #include "log.h"
 
 #define BTF_EXT_MAGIC 0xeB9F
@@ -446,8 +446,10 @@ static int copy_roots(struct copy *c, struct roots *r)
 		root->found = 1;
 	}
 	for (i = 0; i < r->count; i++) {
-		if (r->items[i].found || !kernel_has_module_btf())
+		if (r->items[i].found)
 			continue;
+		if (!kernel_has_module_btf())
+			return 0;
 		log_info(1, "the kernel's BTF has no type %s, which a kernel module may have",
 			 r->items[i].name);
 		return -ENOENT;
@@ -507,12 +509,11 @@ int core_btf_build(const struct core_object *objects, size_t count, __u32 *task_
 {
 	struct copy c = { 0 };
 	struct roots r = { 0 };
-	struct timespec start, end;
+	__u64 start = boot_now_ns();
 	size_t i;
 	int err = 0;
 
 	*task_btf_id = 0;
-	clock_gettime(CLOCK_MONOTONIC, &start);
 	c.from = btf__load_vmlinux_btf();
 	if (!c.from)
 		return -errno;
@@ -535,12 +536,9 @@ int core_btf_build(const struct core_object *objects, size_t count, __u32 *task_
 	err = copy_roots(&c, &r);
 	if (!err)
 		err = publish(c.to);
-	clock_gettime(CLOCK_MONOTONIC, &end);
 	if (!err)
 		log_info(2, "the BTF for CO-RE has %u types for %zu relocation roots, built in %.1f ms",
-			 btf__type_cnt(c.to) - 1, r.count,
-			 (double)(end.tv_sec - start.tv_sec) * 1e3 +
-				 (double)(end.tv_nsec - start.tv_nsec) / 1e6);
+			 btf__type_cnt(c.to) - 1, r.count, (double)(boot_now_ns() - start) / 1e6);
 out:
 	btf__free(c.to);
 	free(c.map);

@@ -22,6 +22,7 @@
 #include "compat.h"
 #include "container.h"
 #include "corebtf.h"
+#include "emit.h"
 #include "environ.skel.h"
 #include "guard.skel.h"
 #include "idle.h"
@@ -401,15 +402,13 @@ static void release_elf(const struct bpf_object_skeleton *skeleton)
 
 int tracer_load(struct bpf_object_skeleton *skeleton)
 {
-	struct timespec start, end;
+	__u64 start = boot_now_ns();
 	int err;
 
-	clock_gettime(CLOCK_MONOTONIC, &start);
 	err = bpf_object__load_skeleton(skeleton);
-	clock_gettime(CLOCK_MONOTONIC, &end);
 	release_elf(skeleton);
 	log_info(2, "loading the BPF object %s took %.1f ms", skeleton->name,
-		 (double)(end.tv_sec - start.tv_sec) * 1e3 + (double)(end.tv_nsec - start.tv_nsec) / 1e6);
+		 (double)(boot_now_ns() - start) / 1e6);
 	return err;
 }
 

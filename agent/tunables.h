@@ -31,7 +31,7 @@ struct tunables {
 	__u32 lazy_wakeup;
 	__u32 cgroup_level;
 	__u32 pidns_level;	/* level of the agent's pid namespace */
-	__u32 task_btf_id;	/* core_btf_build()'s */
+	__u32 task_btf_id;	/* kernel BTF id of task_struct for bpf_rdonly_cast(), or 0 */
 };
 
 /*

@@ -15,7 +15,7 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-#define ST_UNTRUSTED_CAST	/* see untrusted() in maps.bpf.h */
+#define ST_UNTRUSTED_CAST	/* see untrusted_task() in maps.bpf.h */
 #include "fds.bpf.h"
 #include "images.bpf.h"
 

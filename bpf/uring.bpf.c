@@ -28,7 +28,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 static __always_inline long uring_hold_signal_send(void);
 #define hold_signal_send() uring_hold_signal_send()
 
-#define ST_UNTRUSTED_CAST	/* see untrusted() in maps.bpf.h; this object has kfuncs anyway */
+#define ST_UNTRUSTED_CAST	/* see untrusted_task() in maps.bpf.h; this object has kfuncs anyway */
 #include "fds.bpf.h"
 
 #define FIXED_FILE_FLAG 1U		/* IOSQE_FIXED_FILE, kept as REQ_F_FIXED_FILE */

@@ -132,7 +132,7 @@ static void relocations_match_kernel_btf(void **state)
 		compare_object(i);
 }
 
-/* The point of the small BTF: a tenth of the kernel's types would still be thousands. */
+/* The small BTF has fewer than a tenth of the kernel's types, which is what makes it fast to search. */
 static void small_btf_is_small(void **state)
 {
 	struct btf *kernel, *small;
@@ -177,7 +177,7 @@ static size_t first_relocation_kind(char *image, size_t size)
 	return offset;
 }
 
-/* A relocation of a type's existence, which the small BTF cannot answer, fails the build. */
+/* A relocation of a type's existence, which the small BTF cannot serve, fails the build. */
 static void type_relocation_needs_kernel_btf(void **state)
 {
 	char *image = malloc(objects[0].size);

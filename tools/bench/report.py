@@ -640,15 +640,14 @@ def reason_start(agent):
     spent = sum(v["median"] for _, v in loads)
     btf = split["btf_parse_ms"]
     return (f"{split['start_ms']['n']} more starts with -vv -t all timed each BPF object's "
-            f"load and the build of the BTF for CO-RE. Their median time to the start line was {split['start_ms']['median']:.0f} ms, "
-            "and the median steps were "
+            f"load and the build of the BTF for CO-RE. Their median time to the start line was "
+            f"{split['start_ms']['median']:.0f} ms. The median steps were "
             + ", ".join(f"{name} {v['median']:.0f} ms" for name, v in loads)
-            + f", {spent:.0f} ms together. Each load parses the kernel's BTF "
-            f"({btf['median']:.1f} ms per parse in bench-btf, {btf['min']:.1f}–"
-            f"{btf['max']:.1f}), unless the object has no tp_btf program and no kfunc, "
-            "relocates the object against the BTF for CO-RE that the agent built once, and "
-            "passes each program through the kernel's verifier. The rest is the exec, the "
-            "attaches and the first lines. "
+            + f", {spent:.0f} ms together. The load of an object with a tp_btf program or a "
+            f"kfunc parses the kernel's BTF ({btf['median']:.1f} ms per parse in bench-btf, "
+            f"{btf['min']:.1f}–{btf['max']:.1f}). Every load relocates its object against the "
+            "BTF for CO-RE that the agent built once and passes each program through the "
+            "kernel's verifier. The rest is the exec, the attaches and the first lines. "
             "The ia32 hook is loaded only for the first 32-bit program (--ia32 auto).")
 
 
