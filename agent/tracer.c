@@ -636,22 +636,37 @@ __u64 tracer_self_signal_ns(struct tracer *t, __u32 pid, __u32 slot)
 	return seen.ns[slot];
 }
 
+/*
+ * Reads the lost map's slots in one bpf(2) call: the agent reads them ten
+ * times a second, and with the syscall tracing slow path on, each call costs
+ * a few microseconds. A kernel without batch lookups gets one call a slot.
+ */
 __u64 tracer_read_lost(struct tracer *t, __u64 *by_kind)
 {
-	__u64 values[t->ncpus > 0 ? t->ncpus : 1];
+	int ncpus = t->ncpus > 0 ? t->ncpus : 1;
+	__u64 values[ST_LOST_SLOTS * ncpus];
+	__u32 keys[ST_LOST_SLOTS], next, count = ST_LOST_SLOTS, kind, i;
 	__u64 total = 0;
-	__u32 kind;
-	int cpu;
+	int err, cpu;
 
-	for (kind = 0; kind < ST_LOST_SLOTS; kind++) {
-		by_kind[kind] = 0;
-		if (bpf_map_lookup_elem(t->lost_fd, &kind, values))
-			continue;
-		for (cpu = 0; cpu < t->ncpus; cpu++)
-			by_kind[kind] += values[cpu];
+	memset(by_kind, 0, ST_LOST_SLOTS * sizeof(*by_kind));
+	/* -ENOENT: the batch reached the map's end, with count slots read */
+	err = bpf_map_lookup_batch(t->lost_fd, NULL, &next, keys, values, &count, NULL);
+	if ((!err || err == -ENOENT) && count == ST_LOST_SLOTS) {
+		for (i = 0; i < count; i++)
+			for (cpu = 0; cpu < ncpus && keys[i] < ST_LOST_SLOTS; cpu++)
+				by_kind[keys[i]] += values[(size_t)i * ncpus + cpu];
+	} else {
+		for (kind = 0; kind < ST_LOST_SLOTS; kind++) {
+			if (bpf_map_lookup_elem(t->lost_fd, &kind, values))
+				continue;
+			for (cpu = 0; cpu < ncpus; cpu++)
+				by_kind[kind] += values[cpu];
+		}
+	}
+	for (kind = 0; kind < ST_LOST_SLOTS; kind++)
 		if (kind != ST_LOST_UNTRACED)
 			total += by_kind[kind];
-	}
 	return total;
 }
 
