@@ -878,6 +878,58 @@ def checkpointer_run(count, interval_us, freeze):
             "interval_us": interval_us, "kernel_to_started_us": micros_stats(delays)}
 
 
+# A tracer of an idle process: the first reading comes this long after its
+# start, past the agent's switch to its slower read of a quiet ring buffer.
+IDLE_SETTLE_S = 2.0
+IDLE_S = 10.0
+
+
+def task_cpu_and_wakeups(pid):
+    """Return the on-CPU ns (schedstat) and voluntary switches of all threads of pid."""
+    cpu = switches = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+            cpu += int(f.read().split()[0])
+        with open(f"/proc/{pid}/task/{tid}/status") as f:
+            for line in f:
+                if line.startswith("voluntary_ctxt_switches:"):
+                    switches += int(line.split()[1])
+    return cpu, switches
+
+
+def idle_cpu_once(pid, argv, ready):
+    """Start a tracer of the sleeping pid; return its CPU and wakeups per second while idle."""
+    tracer = subprocess.Popen(argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        line = tracer.stdout.readline()
+        if ready not in line:
+            raise RuntimeError(f"{argv[0]} printed {line[:200]!r} before {ready!r}")
+        time.sleep(IDLE_SETTLE_S)
+        cpu0, sw0 = task_cpu_and_wakeups(tracer.pid)
+        time.sleep(IDLE_S)
+        cpu1, sw1 = task_cpu_and_wakeups(tracer.pid)
+    finally:
+        stop_tracer(tracer)
+    return {"cpu_ms_per_s": (cpu1 - cpu0) / 1e6 / IDLE_S, "wakeups_per_s": (sw1 - sw0) / IDLE_S}
+
+
+def idle_cpu(cfg):
+    """Return the CPU use and wakeups of each tracer while the process it traces sleeps."""
+    variants = {"snaptrig -t all -p": ([SNAPTRIG, "-t", "all", "-p"], b'"type":"start"'),
+                "snaptrig -p (default triggers)": ([SNAPTRIG, "-p"], b'"type":"start"')}
+    if cfg.keep is None:
+        variants["bpftrace all.bt $1"] = (["bpftrace", bt_script("all.bt", True)], b"Attaching")
+    runs = {label: [] for label in variants}
+    with Sleeper() as pid:
+        for _ in range(cfg.reps):
+            for label, (argv, ready) in variants.items():
+                runs[label].append(idle_cpu_once(pid, [*argv, str(pid)], ready))
+    return {label: {"cpu_ms_per_s": stats([r["cpu_ms_per_s"] for r in rs]),
+                    "wakeups_per_s": stats([r["wakeups_per_s"] for r in rs])}
+            for label, rs in runs.items()}
+
+
 def bench_agent(cfg):
     flood = []
     peer = []
@@ -901,6 +953,8 @@ def bench_agent(cfg):
              "load_ms": {k: stats(v) for k, v in split_loads.items()},
              "btf_parse_ms": stats(btf_parse_ms(2 * cfg.reps))}
     log("agent start time done")
+    idle = idle_cpu(cfg)
+    log("agent idle CPU done")
     latency = [latency_run("getrandom-pool", cfg.latency_n, 3000),
                latency_run("getrandom-fork", cfg.latency_n, 3000),
                latency_run("sigalrm", cfg.latency_n, 1000)]
@@ -909,7 +963,7 @@ def bench_agent(cfg):
     log("agent latency done")
     return [{"name": "agent", "flood": flood, "flood_bpftrace": peer,
              "start_ms": {k: stats(v) for k, v in starts.items()}, "start_split": split,
-             "latency": latency,
+             "idle": idle, "latency": latency,
              "latency_exec": latency_exec, "checkpointer_start": started}]
 
 

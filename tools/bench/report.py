@@ -728,6 +728,19 @@ def agent_tables(res):
         btf = split["btf_parse_ms"]
         out.append(f"| kernel BTF parse alone (bench-btf) | {btf['median']:.1f} ms | "
                    f"{btf['min']:.1f}–{btf['max']:.1f} ms | {btf['n']} |")
+    idle = res.get("idle")
+    if idle:
+        out += ["", "Idle: a tracer attached to a process of the driver that sleeps, measured "
+                "for 10 s from 2 s after its start: CPU time from /proc/PID/task/*/schedstat and "
+                "wakeups (voluntary context switches) from their status files. The tracers run "
+                "one after the other in each repetition.", "",
+                "| tracer | CPU per second, median (min–max) | wakeups per second, median "
+                "(min–max) | n |", "|---|---|---|---|"]
+        for label, x in idle.items():
+            cpu, wake = x["cpu_ms_per_s"], x["wakeups_per_s"]
+            out.append(f"| `{label}` | {cpu['median']:.2f} ms ({cpu['min']:.2f}–"
+                       f"{cpu['max']:.2f}) | {wake['median']:.1f} ({wake['min']:.1f}–"
+                       f"{wake['max']:.1f}) | {cpu['n']} |")
     out += ["", "Latency: `snaptrig -t all -- bench-latency MODE ...`, its output read through a "
             "pipe. Written is the agent's own figure from its stats line: the line's kernel "
             "boot_ns to the return of the write(2) that carried it. Read is receipt time at the "
