@@ -133,6 +133,13 @@ int ring_reader_drain(struct ring_reader *r, int tries)
 	return 0;
 }
 
+int ring_reader_pending(const struct ring_reader *r)
+{
+	if (!r->consumer)
+		return 0;
+	return __atomic_load_n(r->producer, __ATOMIC_ACQUIRE) != *r->consumer;
+}
+
 int ring_reader_fd(const struct ring_reader *r)
 {
 	return r->map_fd;

@@ -39,6 +39,9 @@ int ring_reader_consume(struct ring_reader *r);
  */
 int ring_reader_drain(struct ring_reader *r, int tries);
 
+/* Whether a record is reserved or committed that no pass has handled yet. */
+int ring_reader_pending(const struct ring_reader *r);
+
 /* Returns the fd to watch for EPOLLIN, the map's own, which is readable while data waits. */
 int ring_reader_fd(const struct ring_reader *r);
 

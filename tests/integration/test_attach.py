@@ -175,6 +175,38 @@ class AttachTest(SnaptrigTestCase):
         self.assertLess(time.monotonic() - started, TIMEOUT)
         self.assertNotIn("ignoring", err)
 
+    def agent_wakeups(self, pid, seconds):
+        """The agent's voluntary context switches over seconds: one per sleep it wakes from."""
+        def switches():
+            with open(f"/proc/{pid}/task/{pid}/status", encoding="ascii") as f:
+                for line in f:
+                    if line.startswith("voluntary_ctxt_switches:"):
+                        return int(line.split()[1])
+            self.fail(f"no voluntary_ctxt_switches in /proc/{pid}/task/{pid}/status")
+        before = switches()
+        time.sleep(seconds)
+        return switches() - before
+
+    def test_quiet_agent_drains_every_100ms(self):
+        """A second after the last record the agent reads the ring every 100 ms
+        instead of every 10 ms; with --lazy-wakeup it keeps reading every 10 ms."""
+        counts = {}
+        for extra in ([], ["--lazy-wakeup"]):
+            target = self.spawn(["/bin/sleep", "30"])
+            run = self.trace(["-p", str(target.pid), "-t", "sigalrm", *extra],
+                             stdin=subprocess.DEVNULL)
+            run.wait_start()
+            time.sleep(1.5)
+            counts[bool(extra)] = self.agent_wakeups(run.pid, 2.0)
+            # the sleep ends by the signal, and its line still wakes the agent
+            os.kill(target.pid, signal.SIGALRM)
+            self.assertEqual(run.wait_exit(), 0, run.describe())
+            self.assertEqual([l["pid"] for l in run.triggers("sigalrm")], [target.pid])
+        # 20 reads in 2 s, against 200 at 10 ms
+        self.assertGreaterEqual(counts[False], 10, counts)
+        self.assertLessEqual(counts[False], 40, counts)
+        self.assertGreaterEqual(counts[True], 100, counts)
+
     def test_target_exits_during_load(self):
         """A target checked at start that exits before the attach is only not traced."""
         target = self.spawn(["/bin/sleep", "30"])
