@@ -345,6 +345,12 @@ int main(int argc, char **argv)
 	err = options_parse(argc, argv, &s.opts);
 	if (err) {
 		options_free(&s.opts);
+		/* the output went to the /dev/null that open_standard_fds() put in place */
+		if (err == OPTIONS_EXIT_OK && (s.closed_fds & (1u << STDOUT_FILENO))) {
+			log_error("writing the %s output failed: standard output is closed",
+				  s.opts.info == 'h' ? "--help" : "--version");
+			return EXIT_RUNTIME;
+		}
 		if (err == OPTIONS_EXIT_OK)
 			return 0;
 		return err == -EIO ? EXIT_RUNTIME : EXIT_USAGE;

@@ -811,6 +811,7 @@ int options_parse(int argc, char **argv, struct options *opts)
 				snprintf(tracing_option, sizeof(tracing_option), "-%c", opt);
 		}
 	}
+	opts->info = info;
 	if (info)
 		return print_info(info, argc, argv);
 	if (opts->request_snapshot_pid && tracing_option[0]) {

@@ -68,6 +68,7 @@ struct options {
 	int lazy_wakeup;	/* --lazy-wakeup: see submit_flags() in bpf/maps.bpf.h */
 	int verbose;
 	int check;
+	int info;		/* 'h' for --help, 'V' for --version, 0 for neither */
 };
 
 /* options_parse() results besides 0 and -errno */

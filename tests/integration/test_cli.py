@@ -353,6 +353,18 @@ class CliTest(SnaptrigTestCase):
                 self.assertEqual(proc.stderr, f"snaptrig: writing the {name} output failed: "
                                  "No space left on device\n")
 
+    def test_help_and_version_closed_stdout(self):
+        """--help or --version with standard output closed is an error, not status 0."""
+        for option, name in (("--help", "--help"), ("-V", "--version")):
+            with self.subTest(option=option):
+                proc = subprocess.run([str(SNAPTRIG), option], stdin=subprocess.DEVNULL,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                      text=True, timeout=TIMEOUT,
+                                      preexec_fn=lambda: os.close(1))
+                self.assertEqual(proc.returncode, 1, proc.stderr)
+                self.assertEqual(proc.stderr, f"snaptrig: writing the {name} output failed: "
+                                 "standard output is closed\n")
+
     def test_help_and_version_reject_operands(self):
         cases = [(["--version", "extra"], "'extra' after --version"),
                  (["-V", "--", TRUE], f"'{TRUE}' after --version"),
