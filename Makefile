@@ -161,7 +161,9 @@ bench: all
 install: $(OUT)/snaptrig
 	install -D -m 0755 $(OUT)/snaptrig $(DESTDIR)$(PREFIX)/sbin/snaptrig
 	install -D -m 0644 include/snaptrig.h $(DESTDIR)$(PREFIX)/include/snaptrig.h
-	install -D -m 0644 docs/snaptrig.8 $(DESTDIR)$(PREFIX)/share/man/man8/snaptrig.8
+	@# the page names the documentation directory of the default PREFIX
+	sed 's|/usr/local/share/doc/snaptrig|$(PREFIX)/share/doc/snaptrig|' docs/snaptrig.8 >$(OUT)/snaptrig.8
+	install -D -m 0644 $(OUT)/snaptrig.8 $(DESTDIR)$(PREFIX)/share/man/man8/snaptrig.8
 	install -D -m 0644 docs/snaptrig.schema.json $(DESTDIR)$(PREFIX)/share/doc/snaptrig/snaptrig.schema.json
 	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/snaptrig/README.md
 	install -D -m 0644 docs/BENCH.md $(DESTDIR)$(PREFIX)/share/doc/snaptrig/BENCH.md

@@ -61,6 +61,11 @@ class CliTest(SnaptrigTestCase):
         installed = sorted(os.path.relpath(os.path.join(d, f), os.path.join(root, "usr"))
                            for d, _, files in os.walk(root) for f in files)
         self.assertEqual(installed, expected)
+        # the page points to BENCH.md where this PREFIX put it
+        with open(os.path.join(root, "usr/share/man/man8/snaptrig.8"), encoding="utf-8") as f:
+            page = f.read()
+        self.assertIn(".IR /usr/share/doc/snaptrig );", page)
+        self.assertNotIn("/usr/local", page)
         subprocess.run(["make", "-s", "-C", str(ROOT), "uninstall", f"DESTDIR={root}",
                         "PREFIX=/usr"], check=True, capture_output=True, timeout=60)
         left = [os.path.join(d, f) for d, _, files in os.walk(root) for f in files]
