@@ -18,6 +18,7 @@
 #include "log.h"
 #include "container.h"
 #include "control.h"
+#include "names.h"
 #include "session.h"
 #include "uprobes.h"
 
@@ -475,9 +476,10 @@ static int handle_signal(struct session *s)
 			reap_child(s);
 			continue;
 		}
-		if (sig == SIGTSTP) {
-			log_error("ignoring SIGTSTP: with --freeze, processes held while snaptrig is "
-				  "stopped would stay stopped; send SIGINT to stop tracing");
+		if (sig == SIGTSTP || sig == SIGTTOU) {
+			log_error("ignoring %s: with --freeze, processes held while snaptrig is "
+				  "stopped would stay stopped; send SIGINT to stop tracing",
+				  signal_name(sig));
 			continue;
 		}
 		if (from_traced_group_kill(s, &si)) {
@@ -620,8 +622,10 @@ static int setup_fds(struct session *s)
 	sigemptyset(&mask);
 	add_stop_signals(&mask);
 	sigaddset(&mask, SIGCHLD);
-	if (holds_without_child(&s->opts))
+	if (holds_without_child(&s->opts)) {
 		sigaddset(&mask, SIGTSTP);
+		sigaddset(&mask, SIGTTOU);
+	}
 	s->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	s->timer_fd = timerfd_create(CLOCK_BOOTTIME, TFD_NONBLOCK | TFD_CLOEXEC);
 	s->clock_fd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);

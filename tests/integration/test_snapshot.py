@@ -899,10 +899,12 @@ class HoldTest(SnapshotTestCase):
         self.assertServed(run, snap, trigger)
 
     def test_sigtstp_ignored_while_holding(self):
-        """With --freeze and -p, a Ctrl-Z does not stop snaptrig, which still serves holds."""
+        """With --freeze and -p, a Ctrl-Z or a SIGTTOU does not stop snaptrig, which
+        still serves holds and says on stderr that it ignored each."""
         target, pid, run = self.attach_signals_frozen()
         self.resume_later(run.proc.pid)
         os.kill(run.proc.pid, signal.SIGTSTP)
+        os.kill(run.proc.pid, signal.SIGTTOU)
         trigger = self.send_alarm(run, pid, 0)
         snap = self.wait_snapshot(run, pid)
         target.wait_fact("got")
@@ -913,9 +915,10 @@ class HoldTest(SnapshotTestCase):
 
         self.assertIs(trigger["held"], True)
         self.assertFields(run, snap, status="ok", held=True, hold="agent", resumed=True)
-        self.assertIn("snaptrig: ignoring SIGTSTP: with --freeze, processes held while "
-                      "snaptrig is stopped would stay stopped; send SIGINT to stop tracing",
-                      run.err.lines)
+        for name in ("SIGTSTP", "SIGTTOU"):
+            self.assertIn(f"snaptrig: ignoring {name}: with --freeze, processes held while "
+                          "snaptrig is stopped would stay stopped; send SIGINT to stop tracing",
+                          run.err.lines)
 
     def test_max_snapshots_ends_kernel_holds(self):
         """After its last snapshot, a process is no longer stopped for its triggers."""
