@@ -462,7 +462,8 @@ static int wait_stopped(__u32 pid)
 	while (!all_threads_in(pid, STATES_STILL)) {
 		if (boot_now_ns() > deadline) {
 			log_error("process %u has threads that did not stop within %llu ms; "
-				  "the snapshot request goes on with them running (SNAPTRIG_HELD=0)",
+				  "the snapshot request goes on with them running (SNAPTRIG_HELD=0), "
+				  "and the threads that stopped stay stopped until it ends",
 				  pid, STOP_WAIT_NS / 1000000);
 			return 1;
 		}

@@ -588,7 +588,8 @@ class HoldTest(SnapshotTestCase):
         with open(marker, encoding="ascii") as f:
             self.assertEqual(f.read(), "0\n")
         self.assertIn(f"snaptrig: process {pid} has threads that did not stop within 500 ms; "
-                      "the snapshot request goes on with them running (SNAPTRIG_HELD=0)",
+                      "the snapshot request goes on with them running (SNAPTRIG_HELD=0), "
+                      "and the threads that stopped stay stopped until it ends",
                       run.err.lines)
 
     def test_bootstrap_hold_before_first_instruction(self):
