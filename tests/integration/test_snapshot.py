@@ -901,7 +901,7 @@ class HoldTest(SnapshotTestCase):
 
     def test_sigtstp_ignored_while_holding(self):
         """With --freeze and -p, a Ctrl-Z or a SIGTTOU does not stop snaptrig, which
-        still serves holds and says on stderr that it ignored each."""
+        still resumes held processes and prints a message for each."""
         target, pid, run = self.attach_signals_frozen()
         self.resume_later(run.proc.pid)
         os.kill(run.proc.pid, signal.SIGTSTP)
