@@ -169,15 +169,34 @@ static size_t unarmed_procs(int procs_fd, __u32 **keys)
 	return n;
 }
 
+/* Whether the idle object is loaded, with the procs map layout that the retries read. */
+static int retries_possible(const struct tracer *t)
+{
+	return t->idle &&
+	       bpf_map__value_size(t->idle->maps.idle_procs) == sizeof(struct idle_proc_view);
+}
+
+static __u64 timer_failures(const struct tracer *t)
+{
+	return *(volatile __u64 *)&t->idle->bss->timer_failures;
+}
+
+int idle_retry_pending(const struct tracer *t)
+{
+	if (!retries_possible(t))
+		return 0;
+	return t->idle_unarmed || timer_failures(t) != t->idle_failures_seen;
+}
+
 void idle_retry_timers(struct tracer *t, __u64 now)
 {
 	__u64 failures;
 	__u32 *keys;
 	size_t n, i;
 
-	if (!t->idle || bpf_map__value_size(t->idle->maps.idle_procs) != sizeof(struct idle_proc_view))
+	if (!retries_possible(t))
 		return;
-	failures = *(volatile __u64 *)&t->idle->bss->timer_failures;
+	failures = timer_failures(t);
 	if ((failures == t->idle_failures_seen && !t->idle_unarmed) || now < t->idle_retry_ns)
 		return;
 	t->idle_failures_seen = failures;

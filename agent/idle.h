@@ -55,6 +55,10 @@ int idle_reported(struct tracer *t, pid_t pid);
  * cannot arm. now is boot_now_ns(). The agent calls it after each wakeup.
  */
 void idle_retry_timers(struct tracer *t, __u64 now);
+
+/* Whether idle_retry_timers() has work: a failure since its last pass, or a timer left unarmed. */
+int idle_retry_pending(const struct tracer *t);
+
 /* Stops idle tracking of pid. */
 void idle_remove(struct tracer *t, pid_t pid);
 

@@ -696,7 +696,9 @@ int session_loop(struct session *s)
 		struct epoll_event events[8];
 		__u64 consumed_at;
 		int n, i, stop = 0;
-		int quiet = may_quiet && now - busy_ns >= QUIET_AFTER_NS;
+		/* idle timers the kernel failed to arm keep the 10 ms pace of their retries */
+		int quiet = may_quiet && now - busy_ns >= QUIET_AFTER_NS &&
+			    !idle_retry_pending(&s->tracer);
 
 		n = epoll_wait(s->epoll_fd, events, 8, quiet ? QUIET_DRAIN_MS : drain_ms);
 		if (n < 0 && errno != EINTR) {
