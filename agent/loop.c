@@ -681,11 +681,34 @@ static void watch_output_room(struct session *s)
 		s->output_room_wanted = want;
 }
 
-int session_loop(struct session *s)
+/*
+ * Returns how long the loop may wait for an event, in ms: the drain period,
+ * or up to QUIET_DRAIN_MS once no record has come for QUIET_AFTER_NS.
+ */
+static int wait_ms(const struct session *s, __u64 busy_ns, __u64 now)
 {
 	int drain_ms = s->opts.cooldown_ns < 1000000ULL ? DRAIN_SHORT_MS : DRAIN_MS;
+	/* the checks that run only after a wakeup: the quiet wait ends when one is due */
+	__u64 due[] = { s->next_lost_check_ns, s->next_liveness_ns,
+			s->opts.cgroup.id ? s->next_cgroup_check_ns : 0,
+			s->child && s->stop_signal ? s->stop_deadline_ns : 0 };
+	__u64 wait_ns = QUIET_DRAIN_MS * 1000000ULL;
+	size_t i;
+
 	/* records of --lazy-wakeup and of a cooldown under 1 ms need the short drain */
-	int may_quiet = drain_ms == DRAIN_MS && !s->opts.lazy_wakeup;
+	if (drain_ms != DRAIN_MS || s->opts.lazy_wakeup || now - busy_ns < QUIET_AFTER_NS)
+		return drain_ms;
+	/* a checkpointer's group and the idle timers that failed to arm are polled */
+	if (snapshots_active(&s->snapshots) || idle_retry_pending(&s->tracer))
+		return drain_ms;
+	for (i = 0; i < sizeof(due) / sizeof(due[0]); i++)
+		if (due[i] > now && due[i] - now < wait_ns)
+			wait_ns = due[i] - now;
+	return (int)((wait_ns + 999999) / 1000000);
+}
+
+int session_loop(struct session *s)
+{
 	__u64 records_seen = s->classifier.records, busy_ns = boot_now_ns(), now = busy_ns;
 	int err = setup_fds(s);
 
@@ -696,11 +719,8 @@ int session_loop(struct session *s)
 		struct epoll_event events[8];
 		__u64 consumed_at;
 		int n, i, stop = 0;
-		/* idle timers the kernel failed to arm keep the 10 ms pace of their retries */
-		int quiet = may_quiet && now - busy_ns >= QUIET_AFTER_NS &&
-			    !idle_retry_pending(&s->tracer);
 
-		n = epoll_wait(s->epoll_fd, events, 8, quiet ? QUIET_DRAIN_MS : drain_ms);
+		n = epoll_wait(s->epoll_fd, events, 8, wait_ms(s, busy_ns, now));
 		if (n < 0 && errno != EINTR) {
 			err = -errno;
 			log_error("epoll_wait failed: %s", strerror(errno));
@@ -713,10 +733,6 @@ int session_loop(struct session *s)
 		 */
 		consumed_at = boot_now_ns();
 		ring_reader_consume(&s->tracer.ring);
-		if (s->classifier.records != records_seen || ring_reader_pending(&s->tracer.ring)) {
-			records_seen = s->classifier.records;
-			busy_ns = consumed_at;
-		}
 		for (i = 0; i < n; i++) {
 			int fd = events[i].data.fd;
 
@@ -747,13 +763,18 @@ int session_loop(struct session *s)
 		uprobes_tick(s->uprobes, now);
 		snapshots_tick(&s->snapshots, now);
 		control_tick(s->control, now);
-		arm_timer(s);
 		check_lost(s, now);
 		check_liveness(s, now);
 		idle_retry_timers(&s->tracer, now);
 		cgroup_target_check(s, now);
+		/* after the checks, which read records too, so that their deadlines are armed */
+		arm_timer(s);
 		emitter_flush(&s->emitter);
 		watch_output_room(s);
+		if (s->classifier.records != records_seen || ring_reader_pending(&s->tracer.ring)) {
+			records_seen = s->classifier.records;
+			busy_ns = now;
+		}
 		if (stop || stop_due(s, now) || all_exited(s))
 			break;
 	}
