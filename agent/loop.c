@@ -28,8 +28,8 @@
 /*
  * After a second without a record the default drains every 100 ms, since a
  * wakeup of an idle agent costs about 45 us of CPU on a KVM guest.
- * Then only fork records skip the wakeup, and the exec or exit after a fork
- * wakes the agent.
+ * Then only fork records skip the wakeup, until they fill a quarter of the
+ * ring, and the exec or exit after a fork wakes the agent.
  */
 #define QUIET_DRAIN_MS 100
 #define QUIET_AFTER_NS 1000000000ULL

@@ -967,8 +967,12 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	header_task(&rec->hdr, ST_REC_FORK, sizeof(*rec), parent, bpf_ktime_get_boot_ns());
 	rec->child_pid = ctgid;
 	rec->pad = 0;
-	/* a fork makes no line, and every record after it forces the wakeup */
-	bpf_ringbuf_submit(rec, BPF_RB_NO_WAKEUP);
+	/*
+	 * A fork makes no line, and every record after it forces the wakeup. Forks
+	 * alone wake the agent once a quarter of the ring waits, before one fails.
+	 */
+	bpf_ringbuf_submit(rec, bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > targ_ring_size / 4 ?
+				BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 	return 0;
 }
 

@@ -22,7 +22,7 @@ import threading
 import time
 import unittest
 
-from harness import (SNAPTRIG, TIMEOUT, SnaptrigTestCase, bpf_fd_ids, count_syscalls,
+from harness import (PYTHON, SNAPTRIG, TIMEOUT, SnaptrigTestCase, bpf_fd_ids, count_syscalls,
                      process_state, tool, unix_listener, wait_state)
 from test_snapshot import checkpointer, children_of
 
@@ -309,6 +309,30 @@ class HardeningTest(SnaptrigTestCase):
         # a single flood need not lose anything
         self.assertLostLinesAddUp(run, must_lose=False)
         self.assertNoProgramsLeft([run.pid])
+
+    def test_fork_burst_wakes_quiet_agent(self):
+        """Forks wake no one, but after a quiet second a burst of 200, whose children
+        neither exec nor exit yet, wakes the agent before it fills a 4K ring."""
+        script = ("import os, time\n"
+                  "time.sleep(1.5)\n"
+                  "children = []\n"
+                  "for _ in range(200):\n"
+                  "    pid = os.fork()\n"
+                  "    if pid == 0:\n"
+                  "        time.sleep(1)\n"
+                  "        os._exit(0)\n"
+                  "    children.append(pid)\n"
+                  "for pid in children:\n"
+                  "    os.waitpid(pid, 0)\n")
+        run = self.trace(["--ring-buffer-size", "4K", "-t", "sigalrm"],
+                         [PYTHON, "-c", script], stdin=subprocess.DEVNULL)
+        self.assertEqual(run.wait_exit(timeout=30), 0, run.describe())
+        stats = run.of_type("stats")[0]
+        self.assertEqual(stats["lost"], 0, run.describe())
+        self.assertEqual(stats["lost_by_kind"]["fork"], 0)
+        parent = run.wait_start()["targets"][0]
+        self.assertEqual(len(run.exits()), 201, run.describe())
+        self.assertEqual(sum(1 for l in run.exits() if l["pid"] != parent), 200)
 
     def flood_children(self, count, calls):
         """Trace st-flood with count children of 2 threads on a 4K ring; return run and children."""
