@@ -639,7 +639,7 @@ __u64 tracer_self_signal_ns(struct tracer *t, __u32 pid, __u32 slot)
 /*
  * Reads the lost map's slots in one bpf(2) call: the agent reads them ten
  * times a second, and with the syscall tracing slow path on, each call costs
- * a few microseconds. A kernel without batch lookups gets one call a slot.
+ * a few microseconds. After a failed batch lookup it reads one slot a call.
  */
 __u64 tracer_read_lost(struct tracer *t, __u64 *by_kind)
 {
@@ -651,12 +651,14 @@ __u64 tracer_read_lost(struct tracer *t, __u64 *by_kind)
 
 	memset(by_kind, 0, ST_LOST_SLOTS * sizeof(*by_kind));
 	/* -ENOENT: the batch reached the map's end, with count slots read */
-	err = bpf_map_lookup_batch(t->lost_fd, NULL, &next, keys, values, &count, NULL);
+	err = t->lost_batch_failed ? -EOPNOTSUPP :
+		bpf_map_lookup_batch(t->lost_fd, NULL, &next, keys, values, &count, NULL);
 	if ((!err || err == -ENOENT) && count == ST_LOST_SLOTS) {
 		for (i = 0; i < count; i++)
 			for (cpu = 0; cpu < ncpus && keys[i] < ST_LOST_SLOTS; cpu++)
 				by_kind[keys[i]] += values[(size_t)i * ncpus + cpu];
 	} else {
+		t->lost_batch_failed = 1;
 		for (kind = 0; kind < ST_LOST_SLOTS; kind++) {
 			if (bpf_map_lookup_elem(t->lost_fd, &kind, values))
 				continue;

@@ -31,6 +31,7 @@ struct tracer {
 	struct ring_reader ring;	/* mapped by tracer_open_reader() */
 	int procs_fd;
 	int lost_fd;
+	int lost_batch_failed;		/* the kernel rejected a batch lookup of lost_fd */
 	int holds_fd;
 	int groups_fd;			/* checkpointer_groups of bpf/snaptrig.bpf.c */
 	int self_signals_fd;		/* self_signals of bpf/snaptrig.bpf.c */
