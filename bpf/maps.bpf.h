@@ -294,9 +294,10 @@ static __always_inline bool once_claim(struct st_proc *proc, __u32 trigger)
 
 /*
  * Stops the current process and records the hold under trigger, unless the
- * process is held already. bpf_send_signal() stops the whole thread group
- * before the current thread returns to user space, so the process runs no
- * instruction past this point. Returns true when it stopped the process.
+ * process is held already. bpf_send_signal() stops the current thread before
+ * it returns to user space, so it runs no instruction past this point. The
+ * other threads stop when they next return to user space. Returns true when
+ * it stopped the process.
  */
 static __always_inline bool stop_current(__u32 trigger)
 {
