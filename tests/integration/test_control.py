@@ -11,7 +11,7 @@ import threading
 import time
 import unittest
 
-from harness import SNAPTRIG, TIMEOUT, SnaptrigTestCase, tool
+from harness import PYTHON, SNAPTRIG, TIMEOUT, SnaptrigTestCase, tool
 
 # Seconds a client may read none of its replies before snaptrig disconnects
 # it (CONTROL_STALL_S in agent/control.h).
@@ -142,6 +142,26 @@ class ControlTest(SnaptrigTestCase):
         latency = run.records[-1]["latency"]
         self.assertNotIn("explicit", latency, run.describe())
         self.assertEqual(latency["exit"]["lines"], 1, run.describe())
+
+    def test_list_names_child_forked_when_quiet(self):
+        """A list request names a child forked after a quiet second at once: the
+        request wakes the agent, which reads the fork record before it replies."""
+        path = os.path.join(self.tmp, "control.sock")
+        script = ("import os, sys, time\n"
+                  "time.sleep(1.5)\n"
+                  "child = os.fork()\n"
+                  "if child == 0:\n"
+                  "    time.sleep(2)\n"
+                  "    os._exit(0)\n"
+                  "print('child', child, flush=True)\n"
+                  "os.waitpid(child, 0)\n")
+        run = self.trace(["-t", "explicit", "--control", path], [PYTHON, "-c", script],
+                         stdin=subprocess.DEVNULL)
+        parent = run.wait_start()["targets"][0]
+        child = int(run.wait_fact("child"))
+        reply = Client(self, path).request({"request": "list", "id": 1})
+        self.assertEqual(reply["pids"], sorted([parent, child]), run.describe())
+        self.assertEqual(run.wait_exit(), 0, run.describe())
 
     def test_thread_id_names_its_process(self):
         """A snapshot request for a thread's id snapshots its process, as -p does."""
