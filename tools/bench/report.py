@@ -731,12 +731,13 @@ def agent_tables(res):
     idle = res.get("idle")
     if idle:
         out += ["", "Idle: a tracer attached to a process of the driver that sleeps, measured "
-                "for 10 s from 2 s after its start: CPU time from /proc/PID/task/*/schedstat and "
-                "wakeups (voluntary context switches) from their status files. The tracers run "
-                "one after the other in each repetition.", "",
+                f"for {idle['measured_s']:.0f} s from {idle['settle_s']:.0f} s after its start: "
+                "CPU time from /proc/PID/task/*/schedstat and wakeups (voluntary context "
+                "switches) from their status files. The tracers run one after the other in each "
+                "repetition.", "",
                 "| tracer | CPU per second, median (min–max) | wakeups per second, median "
                 "(min–max) | n |", "|---|---|---|---|"]
-        for label, x in idle.items():
+        for label, x in idle["tracers"].items():
             cpu, wake = x["cpu_ms_per_s"], x["wakeups_per_s"]
             out.append(f"| `{label}` | {cpu['median']:.2f} ms ({cpu['min']:.2f}–"
                        f"{cpu['max']:.2f}) | {wake['median']:.1f} ({wake['min']:.1f}–"
