@@ -81,10 +81,16 @@ class Targets:
         else:
             verdict = "met" if met else "**not met**"
         why = capitalize(reason) if met is False or met is None else ""
-        if aa and resolved_ratio(measured) is not None and \
-                aa["min"] <= resolved_ratio(measured) <= aa["max"]:
-            why = (f"Not resolved from noise: the median lies inside the range of the baseline "
-                   f"against itself, {fmt_ratio(aa)}. " + why).strip()
+        if aa and resolved_ratio(measured) is not None:
+            if aa["min"] <= resolved_ratio(measured) <= aa["max"]:
+                why = (f"Not resolved from noise: the median lies inside the range of the "
+                       f"baseline against itself, {fmt_ratio(aa)}. " + why).strip()
+            elif abs(aa["median"] - 1) > NOISE_BAND:
+                # a slow first baseline makes every ratio of the row look better
+                why = (f"Not resolved from noise: the baseline against itself gave "
+                       f"{aa['median']:.3f} at the median, so the untraced runs of this workload "
+                       f"differed by more than {NOISE_BAND * 100:.0f} % in this run. " +
+                       why).strip()
         if note:
             why = (why + " " + note).strip()
         self.rows.append((what, target, measured, fmt_ratio(aa) if aa else "—", verdict, margin,
