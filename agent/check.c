@@ -16,6 +16,7 @@
 #include "container.h"
 #include "corebtf.h"
 #include "guard.h"
+#include "uring.h"
 
 #define ALL_TRIGGERS TRIGGERS_ALL
 #define SIGNAL_TRIGGERS							\
@@ -170,6 +171,9 @@ static void check_privileged(struct check_state *st, const struct options *opts,
 	/* without these, triggers still work on the other paths, and coverage lines report the gap */
 	report(st, "tracepoint io_uring/io_uring_submit_req (io_uring requests)",
 	       tracepoint_present("io_uring/io_uring_submit_req"), 0);
+	if (have_btf && tracepoint_present("io_uring/io_uring_submit_req"))
+		report(st, "io_uring programs (tp_btf) load and attach", uring_check(task_btf_id) == 0,
+		       0);
 	/* a run loads the guard with the small BTF, and the ia32 hook later without it */
 	guard_loads = have_btf && guard_check() == 0;
 	core_btf_free();

@@ -107,6 +107,21 @@ fail:
 	return 0;
 }
 
+int uring_check(__u32 task_btf_id)
+{
+	struct uring_bpf *skel = uring_bpf__open_opts(core_btf_open_opts());
+	int err;
+
+	if (!skel)
+		return -errno;
+	skel->rodata->targ_task_btf_id = task_btf_id;
+	err = uring_bpf__load(skel);
+	if (!err)
+		err = uring_bpf__attach(skel);
+	uring_bpf__destroy(skel);
+	return err;
+}
+
 void uring_close(struct tracer *t)
 {
 	if (!t)

@@ -28,4 +28,11 @@ bool uring_signal_task_exists(void);
 /* Detaches and frees the io_uring programs; accepts a tracer without them. */
 void uring_close(struct tracer *t);
 
+/*
+ * Loads and attaches the io_uring programs on their own, reading the task
+ * through task_btf_id as a run does (0: without the cast), then frees them.
+ * Returns 0 or -errno.
+ */
+int uring_check(__u32 task_btf_id);
+
 #endif

@@ -388,6 +388,8 @@ class CliTest(SnaptrigTestCase):
         # this kernel has the kfuncs of the guard, so its line must read ok
         self.assertIn("  ok       kernel resume of held processes if snaptrig and its watchdog "
                       "die (bpf_send_signal_task)", out.splitlines(), out)
+        # and the io_uring tracepoints, so the io_uring object loads, with the task cast
+        self.assertIn("  ok       io_uring programs (tp_btf) load and attach", out.splitlines(), out)
 
     def run_check_unprivileged(self, args):
         """Run snaptrig --check as uid and gid 65534 (nobody); return (exit code, stdout lines)."""
