@@ -524,8 +524,14 @@ int core_btf_build(const struct core_object *objects, size_t count, __u32 *task_
 	}
 	for (i = 0; i < count && !err; i++)
 		err = object_roots(&r, &objects[i]);
-	if (err)
+	if (err) {
+		log_info(1, "the CO-RE relocations of BPF object %s cannot use a small BTF: %s",
+			 objects[i - 1].name ? objects[i - 1].name : "?",
+			 err == -EOPNOTSUPP ? "a relocation needs more than field offsets and enum values" :
+			 err == -EINVAL ? "its ELF image or .BTF.ext section is malformed" :
+			 strerror(-err));
 		goto out;
+	}
 	roots_sort(&r);
 	c.map = calloc(btf__type_cnt(c.from), sizeof(*c.map));
 	c.to = btf__new_empty();

@@ -18,6 +18,7 @@
 struct core_object {
 	const void *data;
 	size_t size;
+	const char *name;	/* for messages; NULL when unknown */
 };
 
 /*

@@ -308,13 +308,18 @@ __u32 tracer_build_core_btf(void)
 		compat_bpf__elf_bytes, guard_bpf__elf_bytes, environ_bpf__elf_bytes,
 		marker_bpf__elf_bytes,
 	};
+	static const char *const names[sizeof(images) / sizeof(images[0])] = {
+		"snaptrig", "uring", "idle", "compat", "guard", "environ", "marker",
+	};
 	size_t count = sizeof(images) / sizeof(images[0]), i;
 	struct core_object objects[sizeof(images) / sizeof(images[0])];
 	__u32 task_btf_id;
 	int err;
 
-	for (i = 0; i < count; i++)
+	for (i = 0; i < count; i++) {
 		objects[i].data = images[i](&objects[i].size);
+		objects[i].name = names[i];
+	}
 	err = core_btf_build(objects, count, &task_btf_id);
 	for (i = 0; i < count; i++)
 		release_image(objects[i].data, objects[i].size);

@@ -181,7 +181,7 @@ static size_t first_relocation_kind(char *image, size_t size)
 static void type_relocation_needs_kernel_btf(void **state)
 {
 	char *image = malloc(objects[0].size);
-	struct core_object changed = { image, objects[0].size };
+	struct core_object changed = { image, objects[0].size, "changed" };
 	__u32 kind = BPF_CORE_TYPE_EXISTS, task_btf_id;
 
 	(void)state;
@@ -202,7 +202,7 @@ static void type_relocation_needs_kernel_btf(void **state)
 static void broken_image_leaves_kernel_btf(void **state)
 {
 	static const char junk[] = "not an ELF file";
-	struct core_object broken[] = { objects[0], { junk, sizeof(junk) } };
+	struct core_object broken[] = { objects[0], { junk, sizeof(junk), "junk" } };
 	__u32 task_btf_id = 1;
 
 	(void)state;
