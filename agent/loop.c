@@ -688,7 +688,7 @@ static void watch_output_room(struct session *s)
 static int wait_ms(const struct session *s, __u64 busy_ns, __u64 now)
 {
 	int drain_ms = s->opts.cooldown_ns < 1000000ULL ? DRAIN_SHORT_MS : DRAIN_MS;
-	/* the checks that run only after a wakeup: the quiet wait ends when one is due */
+	/* The quiet wait ends when a check that runs only after a wakeup is due. */
 	__u64 due[] = { s->next_lost_check_ns, s->next_liveness_ns,
 			s->opts.cgroup.id ? s->next_cgroup_check_ns : 0,
 			s->child && s->stop_signal ? s->stop_deadline_ns : 0 };

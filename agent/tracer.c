@@ -659,9 +659,12 @@ __u64 tracer_read_lost(struct tracer *t, __u64 *by_kind)
 	err = t->lost_batch_failed ? -EOPNOTSUPP :
 		bpf_map_lookup_batch(t->lost_fd, NULL, &next, keys, values, &count, NULL);
 	if ((!err || err == -ENOENT) && count == ST_LOST_SLOTS) {
-		for (i = 0; i < count; i++)
-			for (cpu = 0; cpu < ncpus && keys[i] < ST_LOST_SLOTS; cpu++)
+		for (i = 0; i < count; i++) {
+			if (keys[i] >= ST_LOST_SLOTS)
+				continue;
+			for (cpu = 0; cpu < ncpus; cpu++)
 				by_kind[keys[i]] += values[(size_t)i * ncpus + cpu];
+		}
 	} else {
 		t->lost_batch_failed = 1;
 		for (kind = 0; kind < ST_LOST_SLOTS; kind++) {

@@ -969,7 +969,7 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	rec->pad = 0;
 	/*
 	 * A fork makes no line, and every record after it forces the wakeup. Forks
-	 * alone wake the agent once a quarter of the ring waits, before one fails.
+	 * alone wake the agent once a quarter of the ring is unread, before a reserve can fail.
 	 */
 	bpf_ringbuf_submit(rec, bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > targ_ring_size / 4 ?
 				BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);

@@ -188,8 +188,8 @@ class AttachTest(SnaptrigTestCase):
         return switches() - before
 
     def test_quiet_agent_drains_every_100ms(self):
-        """A second after the last record the agent reads the ring every 100 ms
-        instead of every 10 ms; with --lazy-wakeup it keeps reading every 10 ms."""
+        """A second after the last record, the agent reads the ring every 100 ms
+        instead of every 10 ms. With --lazy-wakeup it keeps reading every 10 ms."""
         counts = {}
         for extra in ([], ["--lazy-wakeup"]):
             target = self.spawn(["/bin/sleep", "30"])

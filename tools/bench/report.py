@@ -743,8 +743,8 @@ def agent_tables(res):
                 "repetition.", "",
                 "| tracer | CPU per second, median (min–max) | wakeups per second, median "
                 "(min–max) | n |", "|---|---|---|---|"]
-        for label, x in idle["tracers"].items():
-            cpu, wake = x["cpu_ms_per_s"], x["wakeups_per_s"]
+        for label, figures in idle["tracers"].items():
+            cpu, wake = figures["cpu_ms_per_s"], figures["wakeups_per_s"]
             out.append(f"| `{label}` | {cpu['median']:.2f} ms ({cpu['min']:.2f}–"
                        f"{cpu['max']:.2f}) | {wake['median']:.1f} ({wake['min']:.1f}–"
                        f"{wake['max']:.1f}) | {cpu['n']} |")
