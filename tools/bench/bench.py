@@ -1035,6 +1035,11 @@ def main():
     parser.add_argument("--bin", required=True,
                         help="directory with snaptrig and the bench-* workloads")
     args = parser.parse_args()
+    # Tracers are stopped with SIGINT. A shell's `&` starts the driver with
+    # SIGINT ignored, which every child would keep and snaptrig would honour;
+    # with a handler here, the children start with the default action.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     global SNAPTRIG, BIN
     BIN = os.path.abspath(args.bin)
     SNAPTRIG = os.path.join(BIN, "snaptrig")
