@@ -394,8 +394,7 @@ def bench_syscalls(cfg):
             "no tracer": untraced,
             "snaptrig -t all -p other": AlongsideTracer("snaptrig"),
         }
-        if op == "pread":
-            others["bpftrace all.bt other"] = AlongsideTracer("bpftrace")
+        others["bpftrace all.bt other"] = AlongsideTracer("bpftrace")
         results.append(interleave(f"{op} untraced", workload, others, cfg.reps, keep=cfg.keep))
     return results
 
@@ -723,6 +722,43 @@ def flood_bpftrace_once(n):
             "ending": ending}
 
 
+class Pinger:
+    """A process of our own that calls getrandom(2) every millisecond."""
+
+    def __enter__(self):
+        code = "import os, time\nwhile True:\n    os.getrandom(8)\n    time.sleep(0.001)\n"
+        self.proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL)
+        return self.proc.pid
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        self.proc.wait()
+        return False
+
+
+def bpftrace_start_once(pid):
+    """Return ms from spawning `bpftrace all.bt PID` to its first line of PID's calls.
+
+    bpftrace prints no line once it has attached, so its first event marks
+    the end of its start, at most a millisecond late with a Pinger.
+    """
+    t0 = boot_ns()
+    tracer = subprocess.Popen(["bpftrace", bt_script("all.bt", True), str(pid)],
+                              stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    t1 = None
+    try:
+        for line in tracer.stdout:
+            if b" non-deterministic-call " in line:
+                t1 = boot_ns()
+                break
+    finally:
+        # with the pipe closed, a bpftrace blocked on writing ends by SIGPIPE
+        tracer.stdout.close()
+        stop_tracer(tracer)
+    return (t1 - t0) / 1e6 if t1 else None
+
+
 def start_time_once(pid, opts, stderr=subprocess.DEVNULL):
     t0 = boot_ns()
     agent = subprocess.Popen([SNAPTRIG, *opts, "-p", str(pid)], stdout=subprocess.PIPE,
@@ -765,13 +801,13 @@ def btf_parse_ms(count):
     return [int(x) / 1e6 for x in out.split()]
 
 
-def read_lines_timed(proc):
-    """Read proc's stdout; return (line, CLOCK_BOOTTIME at receipt) pairs."""
+def read_lines_timed(proc, clock=time.CLOCK_BOOTTIME):
+    """Read proc's stdout; return (line, the clock's time at receipt) pairs."""
     fd = proc.stdout.fileno()
     pending, lines = b"", []
     while True:
         chunk = os.read(fd, 1 << 16)
-        now = boot_ns()
+        now = time.clock_gettime_ns(clock)
         if not chunk:
             return lines
         pending += chunk
@@ -818,6 +854,22 @@ def latency_run(mode, count, interval_us):
             "interval_us": interval_us, "kernel_to_line_us": micros_stats(k2l),
             "call_to_line_us": micros_stats(c2l),
             "kernel_to_written_us": written_stats(stats_line, want)}
+
+
+def latency_bpftrace_run(count, interval_us):
+    """Time bpftrace printing each SIGALRM of `bench-latency sigalrm`, read through a pipe."""
+    samples = Tmp.file("latency-bpftrace.txt")
+    tracer = subprocess.Popen(["bpftrace", os.path.join(BENCH_DIR, "sigalrm.bt"), "-c",
+                               f"{os.path.join(BIN, 'bench-latency')} sigalrm {count} "
+                               f"{interval_us} {samples}"],
+                              stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    lines = read_lines_timed(tracer, time.CLOCK_MONOTONIC)
+    tracer.wait(timeout=60)
+    # bpftrace's nsecs is CLOCK_MONOTONIC; its other output lines are not numbers
+    delays = [(at - int(raw)) / 1e3 for raw, at in lines if raw.strip().isdigit()]
+    return {"mode": "sigalrm", "samples": count, "matched": len(delays),
+            "interval_us": interval_us, "kernel_to_line_us": micros_stats(delays)}
 
 
 def micros_stats(values):
@@ -955,6 +1007,10 @@ def bench_agent(cfg):
     split = {"start_ms": stats(split_total),
              "load_ms": {k: stats(v) for k, v in split_loads.items()},
              "btf_parse_ms": stats(btf_parse_ms(2 * cfg.reps))}
+    peer_starts = []
+    if cfg.keep is None:
+        with Pinger() as pid:
+            peer_starts = [bpftrace_start_once(pid) for _ in range(cfg.reps)]
     log("agent start time done")
     idle = idle_cpu(cfg)
     log("agent idle CPU done")
@@ -962,12 +1018,15 @@ def bench_agent(cfg):
                latency_run("getrandom-fork", cfg.latency_n, 3000),
                latency_run("sigalrm", cfg.latency_n, 1000)]
     latency_exec = latency_exec_run(cfg.latency_n, 3000)
+    latency_bpftrace = latency_bpftrace_run(cfg.latency_n, 1000) if cfg.keep is None else None
     started = [checkpointer_run(cfg.latency_n, 5000, freeze) for freeze in (False, True)]
     log("agent latency done")
     return [{"name": "agent", "flood": flood, "flood_bpftrace": peer,
              "start_ms": {k: stats(v) for k, v in starts.items()}, "start_split": split,
-             "idle": idle, "latency": latency,
-             "latency_exec": latency_exec, "checkpointer_start": started}]
+             "start_ms_bpftrace": (stats([ms for ms in peer_starts if ms is not None])
+                                   if any(ms is not None for ms in peer_starts) else None),
+             "idle": idle, "latency": latency, "latency_exec": latency_exec,
+             "latency_bpftrace": latency_bpftrace, "checkpointer_start": started}]
 
 
 def machine():

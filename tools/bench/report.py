@@ -75,7 +75,7 @@ class Targets:
     def __init__(self):
         self.rows = []
 
-    def add(self, what, target, measured, met, margin, reason="", aa=None, note=""):
+    def add(self, what, target, measured, met, margin, reason="", aa=None, note="", peers=None):
         if met is None:
             verdict = "not measured"
         else:
@@ -93,31 +93,34 @@ class Targets:
                        why).strip()
         if note:
             why = (why + " " + note).strip()
-        self.rows.append((what, target, measured, fmt_ratio(aa) if aa else "—", verdict, margin,
-                          why))
+        bpftrace, strace = peers or ("—", "—")
+        self.rows.append((what, target, measured, bpftrace, strace,
+                          fmt_ratio(aa) if aa else "—", verdict, margin, why))
 
-    def ratio_max(self, what, limit, r, reason, aa=None, note=""):
+    def ratio_max(self, what, limit, r, reason, aa=None, note="", peers=None):
         if r is None:
-            self.add(what, f"≤ {limit}", "—", None, "", reason or "variant not run")
+            self.add(what, f"≤ {limit}", "—", None, "", reason or "variant not run", peers=peers)
             return
         med = r["median"]
         self.add(what, f"≤ {limit:.2f}", fmt_ratio(r), med <= limit,
-                 f"{(med - limit) / limit * 100:+.0f} % vs target", reason, aa, note)
+                 f"{(med - limit) / limit * 100:+.0f} % vs target", reason, aa, note, peers)
 
-    def noise(self, what, r, reason, aa):
+    def noise(self, what, r, reason, aa, peers=None):
         if r is None:
-            self.add(what, "no difference beyond noise", "—", None, "", "variant not run")
+            self.add(what, "no difference beyond noise", "—", None, "", "variant not run",
+                     peers=peers)
             return
         med = r["median"]
         low, high = 1 - NOISE_BAND, 1 + NOISE_BAND
         if aa:
             low, high = min(low, aa.get("q1", aa["min"])), max(high, aa.get("q3", aa["max"]))
         self.add(what, "no difference beyond noise", fmt_ratio(r), low <= med <= high,
-                 f"{(med - 1) * 100:+.1f} %", reason, aa)
+                 f"{(med - 1) * 100:+.1f} %", reason, aa, peers=peers)
 
     def markdown(self):
-        out = ["| what | target | measured median (min–max) | untraced vs itself | verdict | "
-               "by how much | why (when not met), noise |", "|---|---|---|---|---|---|---|"]
+        out = ["| what | target | snaptrig, measured median (min–max) | bpftrace | strace | "
+               "untraced vs itself | verdict | by how much | why (when not met), noise |",
+               "|---|---|---|---|---|---|---|---|---|"]
         for row in self.rows:
             out.append("| " + " | ".join(row) + " |")
         return "\n".join(out)
@@ -134,6 +137,26 @@ def aa_of(doc, name, key="ratio"):
 def ratio_of(doc, name, label, key="ratio"):
     v = variant(doc, name, label)
     return v[key] if v else None
+
+
+STRACE_VARIANTS = (("strace -f", "-f"), ("strace -f --seccomp-bpf", "--seccomp-bpf"))
+
+# The strace cell of the rows of untraced processes.
+STRACE_UNTRACED = "— (ptrace and seccomp act only on its tracees)"
+
+
+def ratio_peers(doc, name, bpftrace_label, strace=True):
+    """Return the bpftrace and strace cells of one workload's target rows."""
+    bt = ratio_of(doc, name, bpftrace_label)
+    bt_cell = f"{bt['median']:.3f}" if bt else "— (not run)"
+    if not strace:
+        return bt_cell, STRACE_UNTRACED
+    cells = []
+    for label, flag in STRACE_VARIANTS:
+        r = ratio_of(doc, name, label)
+        if r:
+            cells.append(f"{flag}: {r['median']:.3f}")
+    return bt_cell, "; ".join(cells) or "— (not run)"
 
 
 def reason_getpid(doc):
@@ -450,23 +473,29 @@ def reason_peak(doc, hwm, rss):
 def add_targets(doc, t):
     t.ratio_max("getpid(2), traced process", 1.10,
                 ratio_of(doc, "getpid traced", "snaptrig -t all"), reason_getpid(doc),
-                aa_of(doc, "getpid traced"))
+                aa_of(doc, "getpid traced"),
+                peers=ratio_peers(doc, "getpid traced", "bpftrace all.bt"))
     t.noise("getpid(2), untraced process while snaptrig traces another",
             ratio_of(doc, "getpid untraced", "snaptrig -t all -p other"),
-            reason_untraced_getpid(doc), aa_of(doc, "getpid untraced"))
+            reason_untraced_getpid(doc), aa_of(doc, "getpid untraced"),
+            ratio_peers(doc, "getpid untraced", "bpftrace all.bt other", strace=False))
     t.ratio_max("hooked non-triggering read (pread of /dev/zero), traced", 1.6,
                 ratio_of(doc, "pread traced", "snaptrig -t all"), reason_pread(doc),
-                aa_of(doc, "pread traced"))
+                aa_of(doc, "pread traced"),
+                peers=ratio_peers(doc, "pread traced", "bpftrace all.bt"))
     t.noise("hooked read, untraced process while snaptrig traces another",
             ratio_of(doc, "pread untraced", "snaptrig -t all -p other"),
-            reason_untraced_read(doc), aa_of(doc, "pread untraced"))
+            reason_untraced_read(doc), aa_of(doc, "pread untraced"),
+            ratio_peers(doc, "pread untraced", "bpftrace all.bt other", strace=False))
+    flood_peers = ratio_peers(doc, "getrandom flood", "bpftrace getrandom.bt")
     t.ratio_max("getrandom flood, default cooldown (1 s)", FLOOD_TARGET,
                 ratio_of(doc, "getrandom flood", "snaptrig -t all"),
-                reason_flood(doc, "snaptrig -t all"), aa_of(doc, "getrandom flood"))
+                reason_flood(doc, "snaptrig -t all"), aa_of(doc, "getrandom flood"),
+                peers=flood_peers)
     zero = ratio_of(doc, "getrandom flood", "snaptrig -t all --cooldown 0s")
     t.ratio_max("getrandom flood, --cooldown 0s", 2.5, zero,
                 reason_flood(doc, "snaptrig -t all --cooldown 0s"),
-                aa_of(doc, "getrandom flood"), flood_loss_note(doc))
+                aa_of(doc, "getrandom flood"), flood_loss_note(doc), flood_peers)
     bt = ratio_of(doc, "getrandom flood", "bpftrace getrandom.bt")
     if zero and bt:
         t.add("getrandom flood, --cooldown 0s vs bpftrace printing every call",
@@ -474,7 +503,8 @@ def add_targets(doc, t):
               zero["median"] < bt["median"],
               f"{(zero['median'] - bt['median']) / bt['median'] * 100:+.0f} % vs bpftrace",
               "bpftrace's per-event printf sends a perf buffer record without the agent's "
-              "JSON work; see the two flood rows above for snaptrig's own cost.")
+              "JSON work; see the two flood rows above for snaptrig's own cost.",
+              peers=flood_peers)
     pp = find(doc, "pipe ping-pong same")
     if pp:
         label = [k for k in pp["variants"] if not k.startswith(pp["baseline"])][0]
@@ -482,10 +512,12 @@ def add_targets(doc, t):
         if not pp.get("idle_available"):
             what += " (idle trigger pending: -t idle was rejected)"
         t.ratio_max(what, 1.25, pp["variants"][label]["ratio"], "not yet investigated",
-                    aa_of(doc, "pipe ping-pong same"))
+                    aa_of(doc, "pipe ping-pong same"),
+                    peers=("— (no idle detector)", "— (no idle detector)"))
     t.ratio_max("fork, exec /bin/true, exit churn", CHURN_TARGET,
                 ratio_of(doc, "fork-exec-exit churn", "snaptrig -t all"), reason_churn(doc),
-                aa_of(doc, "fork-exec-exit churn"))
+                aa_of(doc, "fork-exec-exit churn"),
+                peers=ratio_peers(doc, "fork-exec-exit churn", "bpftrace all.bt"))
     add_redis_targets(doc, t)
     add_agent_targets(doc, t)
 
@@ -496,14 +528,23 @@ def add_redis_targets(doc, t):
         t.add("redis throughput and p99", "", "—", None, "", "not run")
         return
     again = variant(doc, "redis", "untraced (again)")
+    bt = variant(doc, "redis", "bpftrace all.bt $1")
+    st = variant(doc, "redis", "strace -f -p")
+
+    def peers(test, field):
+        return (f"{bt[test][field]['median']:.3f}" if bt else "— (not run)",
+                f"-f: {st[test][field]['median']:.3f}" if st else "— (not run)")
+
     for test in ("SET", "GET"):
         r = v[test]["rps_ratio"]
         t.add(f"redis-benchmark {test} throughput", "≥ 0.97", fmt_ratio(r), r["median"] >= 0.97,
               f"{(r['median'] - 0.97) / 0.97 * 100:+.0f} % vs target",
-              reason_redis(doc, test, "rps_ratio"), again[test]["rps_ratio"] if again else None)
+              reason_redis(doc, test, "rps_ratio"), again[test]["rps_ratio"] if again else None,
+              peers=peers(test, "rps_ratio"))
         t.ratio_max(f"redis-benchmark {test} p99 latency", 1.05, v[test]["p99_ratio"],
                     reason_redis(doc, test, "p99_ratio"),
-                    again[test]["p99_ratio"] if again else None)
+                    again[test]["p99_ratio"] if again else None,
+                    peers=peers(test, "p99_ratio"))
 
 
 def lines_per_write(flood):
@@ -536,6 +577,39 @@ def cpu_split_note(flood):
             "make bench put most "
             "of the system time in write(2) copying the lines into the page cache of the "
             "file on ext4, which the lines' size sets.")
+
+
+NOT_RUN = ("— (not run)", "— (not run)")
+
+
+def bpftrace_latency_peers(agent):
+    """Return the peer cells of the signal latency row: bpftrace printing each SIGALRM."""
+    bt = agent.get("latency_bpftrace")
+    if not bt or bt["kernel_to_line_us"]["p99"] is None:
+        return NOT_RUN
+    x = bt["kernel_to_line_us"]
+    return (f"read through a pipe: p50 {x['p50']:.0f} µs, p99 {x['p99']:.0f} µs "
+            f"(n={bt['matched']})", "— (no kernel timestamp)")
+
+
+def bpftrace_flood_peers(agent):
+    """Return the peer cells of the throughput and peak RSS rows from bpftrace's floods."""
+    runs = agent.get("flood_bpftrace") or []
+    if not runs:
+        return NOT_RUN, NOT_RUN
+
+    def median(values):
+        values = sorted(values)
+        return values[len(values) // 2]
+
+    rate = median(f["lines_per_s"] for f in runs if f["lines_per_s"])
+    per_line = median(f["cpu_s"] * 1e9 / f["lines"] for f in runs if f["lines"])
+    missing = [f["lines_missing"] for f in runs]
+    throughput = (f"{rate / 1e3:.0f} k lines/s, {per_line:.0f} ns CPU per line; lines "
+                  f"missing per run {missing}")
+    hwm = median(f["vm_hwm_kib"] for f in runs) / 1024
+    return ((throughput, "— (not run)"),
+            (f"{hwm:.1f} MiB (median of the flood runs)", "— (not run)"))
 
 
 def add_agent_targets(doc, t):
@@ -581,7 +655,8 @@ def add_agent_targets(doc, t):
                       "records, so each line waits for the ring buffer's wake-up (an irq_work) "
                       "and for the scheduler to run the agent on a CPU of this virtual machine.")
         t.add(what, f"< {limit_us} µs", measured, p99 < limit_us,
-              f"{(p99 - limit_us) / limit_us * 100:+.0f} % vs target", reason)
+              f"{(p99 - limit_us) / limit_us * 100:+.0f} % vs target", reason,
+              peers=bpftrace_latency_peers(agent) if mode == "sigalrm" else NOT_RUN)
 
     kinds = (agent.get("latency_exec") or {}).get("kinds", {})
     for kind, line_kind in (("first-listen", "once-trigger (first-listen, right after an exec)"),
@@ -597,9 +672,11 @@ def add_agent_targets(doc, t):
         t.add(target, "< 100 µs", f"written: p50 {written['p50']:.0f} µs, p99 {p99:.0f} µs "
               f"(n={written['lines']}); read through a pipe: p50 {reader['p50']:.0f} µs, "
               f"p99 {reader['p99']:.0f} µs (n={x['matched']})", p99 < 100,
-              f"{(p99 - 100) / 100 * 100:+.0f} % vs target", reason_exec_latency(written))
+              f"{(p99 - 100) / 100 * 100:+.0f} % vs target", reason_exec_latency(written),
+              peers=NOT_RUN)
 
     flood = agent["flood"]
+    throughput_peers, peak_peers = bpftrace_flood_peers(agent)
     if flood:
         rates = sorted(f["lines_per_s"] for f in flood)
         lost = [f["lost_records"] for f in flood]
@@ -621,20 +698,25 @@ def add_agent_targets(doc, t):
               f"costs {1e9 / flood[0]['producer_calls_per_s']:.0f} ns, and this machine has "
               "2 CPUs, so 5 M lines/s cannot be produced here. The ceiling is the figure to "
               "compare, and 5 M lines/s would need 200 ns of agent CPU per line."
-              + cpu_split_note(flood))
+              + cpu_split_note(flood), peers=throughput_peers)
         rss = max(f.get("vm_rss_kib") or 0 for f in flood)
         if rss:
             t.add("agent RSS (VmRSS) at the end of the flood", "< 16 MiB",
                   f"{rss / 1024:.1f} MiB", rss < 16 * 1024,
-                  f"{(rss / 1024 - 16) / 16 * 100:+.0f} % vs target", reason_rss(doc))
+                  f"{(rss / 1024 - 16) / 16 * 100:+.0f} % vs target", reason_rss(doc),
+                  peers=("— (not measured)", "— (not run)"))
         hwm = max(f["vm_hwm_kib"] for f in flood)
         t.add("agent peak RSS (VmHWM), start-up included", "< 16 MiB", f"{hwm / 1024:.1f} MiB",
               hwm < 16 * 1024, f"{(hwm / 1024 - 16) / 16 * 100:+.0f} % vs target",
-              reason_peak(doc, hwm, rss))
+              reason_peak(doc, hwm, rss), peers=peak_peers)
+    bt = agent.get("start_ms_bpftrace")
+    start_peers = (f"{bt['median']:.0f} ms ({bt['min']:.0f}–{bt['max']:.0f}), all.bt to its "
+                   "first event" if bt else "— (not run)", "— (not run)")
     for label, st in agent["start_ms"].items():
         t.add(f"agent start, exec to start line ({label})", "< 300 ms",
               f"{st['median']:.0f} ms ({st['min']:.0f}–{st['max']:.0f})", st["median"] < 300,
-              f"{(st['median'] - 300) / 300 * 100:+.0f} % vs target", reason_start(agent))
+              f"{(st['median'] - 300) / 300 * 100:+.0f} % vs target", reason_start(agent),
+              peers=start_peers)
 
 
 def reason_start(agent):
@@ -892,6 +974,14 @@ def peers_section(doc):
         "trace=getrandom [--seccomp-bpf] -- PROG`. redis: `strace -f -qq -o /dev/null -e "
         f"trace={calls} -p PID` (`--seccomp-bpf` needs a launched command, so it is not "
         "run there).", "",
+        "bpftrace for the signal latency: `bpftrace tools/bench/sigalrm.bt -c "
+        "'bench-latency sigalrm N 1000 FILE'`, its output read through a pipe. The latency "
+        "is the reader's CLOCK_MONOTONIC at receipt less the printed nsecs.", "",
+        code_block(os.path.join(BENCH_DIR, "sigalrm.bt")), "",
+        "bpftrace start: `bpftrace all.bt PID` (cpid replaced by $1) on a Python process "
+        "that calls getrandom(2) every millisecond, from the spawn to the receipt of its "
+        "first line on a pipe. bpftrace prints nothing when its probes are attached, so "
+        "its first event marks the end of its start.", "",
         "No peer runs the ping-pong: neither tool has an idle detector, and an equivalent "
         "bpftrace script on sched_switch would be a new tool rather than the same job.",
     ])
@@ -934,7 +1024,10 @@ def render(doc, results_rel, csv_rel):
         *errors_section(doc),
         "## Targets", "",
         "Verdicts use the median ratio. \"Why\" gives what was measured; where the cause is "
-        "not isolated it says so.", "",
+        "not isolated it says so. The bpftrace and strace columns give the peers' medians on "
+        "the same workload in the same run, as ratios against the untraced baseline or in "
+        "the unit of snaptrig's figure; a dash says why a peer has no figure. What the peers "
+        "ran is listed at the end of the page.", "",
         t.markdown(), "",
         "## Results", "",
     ]
