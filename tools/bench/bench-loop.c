@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * Tight loop of one system call, timed inside the process.
- * Usage: bench-loop getpid|pread|getrandom ITERATIONS [--wait-usr1]
+ * Usage: bench-loop getpid|pread|getrandom|getenv ITERATIONS [--wait-usr1]
  *   getpid     syscall(SYS_getpid), which no snaptrig program hooks
  *   pread      pread(2) of 64 bytes from /dev/zero: hooked, never stdin
  *   getrandom  getrandom(2) of 8 bytes: a non-deterministic call
+ *   getenv     getenv(3) of PATH: no system call, but first-environ's
+ *              uprobe on libc's getenv traps in every process
  * ITERATIONS is rounded down to a multiple of 10, and a tenth of it runs
  * first, untimed, as a warm-up (see bench_run()). With --wait-usr1
  * the process waits for SIGUSR1 before the loop and again before exiting, so
@@ -16,7 +18,7 @@
 #include <unistd.h>
 #include "bench.h"
 
-enum loop_op { OP_GETPID, OP_PREAD, OP_GETRANDOM };
+enum loop_op { OP_GETPID, OP_PREAD, OP_GETRANDOM, OP_GETENV };
 
 static int parse_op(const char *name)
 {
@@ -26,12 +28,15 @@ static int parse_op(const char *name)
 		return OP_PREAD;
 	if (!strcmp(name, "getrandom"))
 		return OP_GETRANDOM;
-	fprintf(stderr, "invalid operation '%s': use getpid, pread or getrandom\n", name);
+	if (!strcmp(name, "getenv"))
+		return OP_GETENV;
+	fprintf(stderr, "invalid operation '%s': use getpid, pread, getrandom or getenv\n", name);
 	exit(2);
 }
 
 static int loop_op;
 static int loop_fd = -1;
+static const char *volatile loop_value;	/* keeps the getenv calls */
 
 static void run_loop(long iterations)
 {
@@ -51,6 +56,9 @@ static void run_loop(long iterations)
 			if (getrandom(buf, 8, 0) != 8)
 				exit(1);
 			break;
+		case OP_GETENV:
+			loop_value = getenv("PATH");
+			break;
 		}
 	}
 }
@@ -61,7 +69,8 @@ int main(int argc, char **argv)
 	int wait = 0;
 
 	if (argc < 3 || argc > 4) {
-		fprintf(stderr, "usage: %s getpid|pread|getrandom ITERATIONS [--wait-usr1]\n",
+		fprintf(stderr,
+			"usage: %s getpid|pread|getrandom|getenv ITERATIONS [--wait-usr1]\n",
 			argv[0]);
 		return 2;
 	}

@@ -187,14 +187,19 @@ def stop_tracer(proc):
 
 
 # The triggers of each snaptrig kind of Attached: all of them, the idle
-# trigger alone (scheduler hooks, no syscall tracepoint), and all but idle.
+# trigger alone (scheduler hooks, no syscall tracepoint), all but idle, and
+# first-environ alone (uprobes on libc, and the open and mmap hooks).
 SNAPTRIG_KINDS = {
     "snaptrig": "all",
     "snaptrig-idle": "idle",
+    "snaptrig-environ": "first-environ",
     "snaptrig-no-idle": "first-listen,first-stdin,first-environ,first-sigint,periodic-interval,"
                         "sigint,sigalrm,sigtstp,sigstop,non-deterministic-call,bootstrap,"
                         "transaction,explicit",
 }
+
+# The script of each bpftrace kind of Attached.
+BPFTRACE_KINDS = {"bpftrace": "all.bt", "bpftrace-getenv": "getenv.bt"}
 
 
 class Attached:
@@ -220,11 +225,12 @@ class Attached:
                                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                          stderr=subprocess.DEVNULL)
             wait_for(lambda: file_has(out, '"type":"start"'), "snaptrig -p", self.proc)
-        elif self.kind == "bpftrace":
+        elif self.kind in BPFTRACE_KINDS:
             out = Tmp.file("attach.bt.out")
             if os.path.exists(out):
                 os.unlink(out)
-            self.proc = subprocess.Popen(["bpftrace", "-o", out, bt_script("all.bt", True),
+            self.proc = subprocess.Popen(["bpftrace", "-o", out,
+                                          bt_script(BPFTRACE_KINDS[self.kind], True),
                                           str(self.pid)],
                                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                          stderr=subprocess.DEVNULL)
@@ -396,6 +402,21 @@ def bench_syscalls(cfg):
         }
         others["bpftrace all.bt other"] = AlongsideTracer("bpftrace")
         results.append(interleave(f"{op} untraced", workload, others, cfg.reps, keep=cfg.keep))
+
+    # getenv enters no system call; first-environ's uprobes make it trap in
+    # every process, so the tracers beside it run a twentieth of the calls
+    others = {
+        "no tracer": untraced,
+        "snaptrig -t all -p other": AlongsideTracer("snaptrig"),
+        "snaptrig -t first-environ -p other": AlongsideTracer("snaptrig-environ"),
+        "bpftrace getenv.bt other": AlongsideTracer("bpftrace-getenv"),
+    }
+    scale = {label: 1 / 20 for label in others if label != "no tracer"}
+
+    def getenv_workload(factor):
+        return [loop, "getenv", str(max(1000, int(n * factor)))]
+    results.append(interleave("getenv untraced", getenv_workload, others, cfg.reps, scale,
+                              cfg.keep))
     return results
 
 

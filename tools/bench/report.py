@@ -306,6 +306,27 @@ def reason_untraced_read(doc):
 FLOOD_TARGET = 1.7
 
 
+def reason_untraced_getenv(doc):
+    d = delta_ns(doc, "getenv untraced", "snaptrig -t all -p other")
+    base = variant(doc, "getenv untraced", "no tracer")
+    alone = ratio_of(doc, "getenv untraced", "snaptrig -t first-environ -p other")
+    bt = ratio_of(doc, "getenv untraced", "bpftrace getenv.bt other")
+    if d is None or not base:
+        return "not yet investigated"
+    text = (f"an untraced process's getenv(3) costs {d:.0f} ns more, against "
+            f"{base['ns_per_op']['median']:.0f} ns alone. first-environ puts uprobes on "
+            "getenv and secure_getenv in the libc file, not in the traced processes, so that "
+            "processes started later are covered. Every call in every process then traps into "
+            "the kernel and runs the program, which finds the process untraced")
+    if alone:
+        text += f"; -t first-environ alone gets {alone['median']:.1f}×"
+    if bt:
+        text += (f", and bpftrace with one uprobe on getenv, filtered on the traced pid, "
+                 f"{bt['median']:.1f}×")
+    return text + (". The README lists this under Known limitations; select first-environ "
+                   "only where it is needed.")
+
+
 def reason_flood(doc, label):
     d = delta_ns(doc, "getrandom flood", label)
     d_floor = delta_ns(doc, "getrandom flood", "floor tp")
@@ -487,6 +508,10 @@ def add_targets(doc, t):
             ratio_of(doc, "pread untraced", "snaptrig -t all -p other"),
             reason_untraced_read(doc), aa_of(doc, "pread untraced"),
             ratio_peers(doc, "pread untraced", "bpftrace all.bt other", strace=False))
+    t.noise("getenv(3), untraced process while snaptrig traces another",
+            ratio_of(doc, "getenv untraced", "snaptrig -t all -p other"),
+            reason_untraced_getenv(doc), aa_of(doc, "getenv untraced"),
+            ratio_peers(doc, "getenv untraced", "bpftrace getenv.bt other", strace=False))
     flood_peers = ratio_peers(doc, "getrandom flood", "bpftrace getrandom.bt")
     t.ratio_max("getrandom flood, default cooldown (1 s)", FLOOD_TARGET,
                 ratio_of(doc, "getrandom flood", "snaptrig -t all"),
@@ -924,7 +949,9 @@ range is narrower.
 Workloads: `bench-loop getpid` (syscall(SYS_getpid), which no snaptrig
 program hooks), `bench-loop pread` (pread(2) of 64 bytes from /dev/zero, a
 hooked read-family call that is never stdin), `bench-loop getrandom`
-(getrandom(2) of 8 bytes), `bench-pingpong` (one-byte pipe round trips
+(getrandom(2) of 8 bytes), `bench-loop getenv` (getenv(3) of PATH, which
+enters no system call; run only untraced, beside a tracer, with a twentieth
+of the calls beside one), `bench-pingpong` (one-byte pipe round trips
 between a parent and a child, both pinned on CPU 0 with
 sched_setaffinity(2), or on CPUs 0 and 1), `bench-churn` (fork, execve of
 /bin/true, waitpid), redis-server on 127.0.0.1 driven by `redis-benchmark -n
@@ -974,6 +1001,10 @@ def peers_section(doc):
         "trace=getrandom [--seccomp-bpf] -- PROG`. redis: `strace -f -qq -o /dev/null -e "
         f"trace={calls} -p PID` (`--seccomp-bpf` needs a launched command, so it is not "
         "run there).", "",
+        "bpftrace beside the getenv loop: `bpftrace -o FILE getenv.bt PID` (cpid replaced "
+        "by $1), one uprobe on libc's getenv that prints the traced process's first call, "
+        "as first-environ does.", "",
+        code_block(os.path.join(BENCH_DIR, "getenv.bt")), "",
         "bpftrace for the signal latency: `bpftrace tools/bench/sigalrm.bt -c "
         "'bench-latency sigalrm N 1000 FILE'`, its output read through a pipe. The latency "
         "is the reader's CLOCK_MONOTONIC at receipt less the printed nsecs.", "",
