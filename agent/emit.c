@@ -1312,6 +1312,7 @@ static void emit_json_line(struct emitter *e, const struct line *line)
 		.show_held = e->show_held,
 		.environ_probes = e->environ_probes,
 		.environ_probe_count = e->environ_probe_count,
+		.tail = &e->line_tail,
 	};
 	size_t len;
 	char *out;

@@ -7,6 +7,7 @@
 #include "classify.h"
 #include "json.h"
 #include "latency.h"
+#include "line_json.h"
 #include "options.h"
 
 /* Milliseconds the output may take no data, and the most it gets after a stop, before snaptrig gives up on it. */
@@ -66,6 +67,7 @@ struct emitter {
 	size_t last_line_len;		/* its length without the newline */
 	const struct environ_probe *environ_probes; /* names of st_environ_record.probe */
 	size_t environ_probe_count;
+	struct line_json_tail line_tail; /* the repeated part of the last JSON call line */
 	char *text;			/* text line buffer */
 	size_t text_cap;
 	char *out;			/* lines not written yet */

@@ -6,7 +6,9 @@
  * and NUL-terminates on every call, and the emitter then copied each line
  * into its output buffer. Those lines have a fixed shape, so this file
  * writes literal fragments with lengths known at compile time straight into
- * the output buffer, after one reservation of line_json_max() bytes.
+ * the output buffer, after one reservation of line_json_max() bytes. In a
+ * flood of calls from one thread, every line repeats the part after boot_ns,
+ * so the emitter keeps that part of the last call line to copy it.
  *
  * The bytes must stay those the general writer makes of the same fields.
  * tests/unit/test_line_json.c builds every kind of line both ways and
@@ -125,8 +127,20 @@ static char *put_container(char *p, const struct line_json_context *ctx)
 	return p;
 }
 
+/*
+ * The record of a call line that shows its path. Only the line of the call
+ * that opened the window has its record, and so its path.
+ */
+static const struct st_calls_record *calls_record(const struct line *line)
+{
+	if (line->record && line->record->kind == ST_REC_CALLS && line->call != ST_CALL_MARKER)
+		return (const void *)line->record;
+	return NULL;
+}
+
 static char *put_calls(char *p, const struct line *line)
 {
+	const struct st_calls_record *rec = calls_record(line);
 	__u32 i;
 
 	p = put_lit(p, "\"call\":");
@@ -151,10 +165,9 @@ static char *put_calls(char *p, const struct line *line)
 		p = put_lit(p, ",\"source\":\"marker\"");
 	else
 		p = put_lit(p, ",\"source\":\"syscall\"");
-	/* only the line of the call that opened the window has its record, and so its path */
-	if (line->record && line->record->kind == ST_REC_CALLS && line->call != ST_CALL_MARKER) {
+	if (rec) {
 		p = put_lit(p, ",\"via\":");
-		p = put_name(p, via_name(((const struct st_calls_record *)line->record)->via));
+		p = put_name(p, via_name(rec->via));
 	}
 	return p;
 }
@@ -356,10 +369,9 @@ size_t line_json_max(const struct line *line, const struct line_json_context *ct
 	return max;
 }
 
-size_t line_json_write(char *out, const struct line *line, const struct line_json_context *ctx)
+/* The members after boot_ns, and the end of the line. */
+static char *put_tail(char *p, const struct line *line, const struct line_json_context *ctx)
 {
-	char *p = put_head(out, line, ctx);
-
 	if (line->type == LINE_TRIGGER) {
 		p = put_lit(p, ",\"trigger\":");
 		p = put_name(p, trigger_name(line->trigger));
@@ -390,8 +402,82 @@ size_t line_json_write(char *out, const struct line *line, const struct line_jso
 	} else {
 		p = put_exit(p, (const void *)line->record);
 	}
-	p = put_lit(p, "}\n");
-	return (size_t)(p - out);
+	return put_lit(p, "}\n");
+}
+
+/*
+ * Whether the tail of line may be kept: that of a call line without a
+ * cgroup path, which depends only on the fields struct line_json_tail stores.
+ */
+static int tail_keepable(const struct line *line, const struct line_json_context *ctx)
+{
+	return ctx->tail && !ctx->cgroup && line->type == LINE_TRIGGER && !line->reconciled &&
+	       (line->trigger == ST_TRIG_NON_DETERMINISTIC_CALL ||
+		line->trigger == ST_TRIG_TRANSACTION);
+}
+
+/* The "held" member that line shows: 0 or 1, or -1 for none. */
+static int shown_held(const struct line *line, const struct line_json_context *ctx)
+{
+	return ctx->show_held ? !!line->held : -1;
+}
+
+/* Whether tail contains the tail of line, a line that tail_keepable() accepts. */
+static int tail_matches(const struct line_json_tail *tail, const struct line *line,
+			const struct line_json_context *ctx)
+{
+	const struct st_calls_record *rec = calls_record(line);
+
+	return tail->len && tail->trigger == line->trigger && tail->pid == line->pid &&
+	       tail->tid == line->tid && tail->call == line->call && tail->count == line->count &&
+	       tail->coalesced == !!line->coalesced && tail->held == shown_held(line, ctx) &&
+	       tail->at_attach == !!line->at_attach && tail->since_attach == !!line->since_attach &&
+	       tail->has_via == !!rec && (!rec || tail->via == rec->via) &&
+	       tail->ids.cgroup_id == ctx->ids.cgroup_id && tail->ids.ns_pid == ctx->ids.ns_pid &&
+	       tail->ids.ns_tid == ctx->ids.ns_tid &&
+	       !memcmp(tail->comm, line->comm, sizeof(tail->comm)) &&
+	       !memcmp(tail->calls, line->calls, sizeof(tail->calls));
+}
+
+/* Keeps the len bytes at text, the tail of line, for the next line. */
+static void tail_keep(struct line_json_tail *tail, const struct line *line,
+		      const struct line_json_context *ctx, const char *text, size_t len)
+{
+	const struct st_calls_record *rec = calls_record(line);
+
+	tail->len = 0;
+	if (len > sizeof(tail->text))
+		return;
+	tail->count = line->count;
+	memcpy(tail->calls, line->calls, sizeof(tail->calls));
+	tail->ids = ctx->ids;
+	tail->trigger = line->trigger;
+	tail->pid = line->pid;
+	tail->tid = line->tid;
+	tail->call = line->call;
+	tail->has_via = !!rec;
+	tail->via = rec ? rec->via : 0;
+	tail->coalesced = !!line->coalesced;
+	tail->held = shown_held(line, ctx);
+	tail->at_attach = !!line->at_attach;
+	tail->since_attach = !!line->since_attach;
+	memcpy(tail->comm, line->comm, sizeof(tail->comm));
+	memcpy(tail->text, text, len);
+	tail->len = len;
+}
+
+size_t line_json_write(char *out, const struct line *line, const struct line_json_context *ctx)
+{
+	char *tail = put_head(out, line, ctx);
+	char *end;
+
+	if (!tail_keepable(line, ctx))
+		return (size_t)(put_tail(tail, line, ctx) - out);
+	if (tail_matches(ctx->tail, line, ctx))
+		return (size_t)(put_bytes(tail, ctx->tail->text, ctx->tail->len) - out);
+	end = put_tail(tail, line, ctx);
+	tail_keep(ctx->tail, line, ctx, tail, (size_t)(end - tail));
+	return (size_t)(end - out);
 }
 
 const char *family_name(__u16 family)

@@ -13,6 +13,33 @@
 #include "container.h"
 #include "options.h"
 
+/* Maximum length of the part of a line that struct line_json_tail keeps. */
+#define LINE_JSON_TAIL_MAX 512
+
+/*
+ * The part after boot_ns of the last call line written, and the fields it
+ * was made of. In a flood of calls from one thread, that part is the same
+ * in every line, so line_json_write() copies it when the fields match.
+ */
+struct line_json_tail {
+	__u64 count;
+	__u64 calls[ST_COUNTED_CALLS];
+	struct container_ids ids;
+	enum st_trigger trigger;
+	__u32 pid;
+	__u32 tid;
+	__u32 call;
+	__u32 via;		/* when has_via: st_calls_record.via */
+	int has_via;		/* the line shows "via" */
+	int coalesced;
+	int held;		/* -1 when the line shows no "held" */
+	int at_attach;
+	int since_attach;
+	char comm[ST_COMM_LEN];
+	size_t len;		/* of text; 0 when nothing is kept */
+	char text[LINE_JSON_TAIL_MAX];
+};
+
 /* Data that a trigger, exec or exit line shows besides its struct line. */
 struct line_json_context {
 	__u64 seq;			/* of this line */
@@ -23,6 +50,7 @@ struct line_json_context {
 	int show_held;			/* trigger lines carry "held" */
 	const struct environ_probe *environ_probes; /* names of st_environ_record.probe */
 	size_t environ_probe_count;
+	struct line_json_tail *tail;	/* kept between lines, or NULL to format every part */
 };
 
 /*

@@ -269,7 +269,7 @@ static void ref_line(struct json_writer *w, const struct line *line,
 #define GUARD_BYTE 0xa5
 
 /* Builds line both ways and fails unless the bytes are the same. */
-static void check_line(const struct line *line, const struct line_json_context *ctx)
+static void check_line_once(const struct line *line, const struct line_json_context *ctx)
 {
 	struct json_writer w;
 	size_t max = line_json_max(line, ctx), len, i;
@@ -291,6 +291,27 @@ static void check_line(const struct line *line, const struct line_json_context *
 	assert_memory_equal(fast, w.buf, len);
 	json_writer_free(&w);
 	free(fast);
+}
+
+/*
+ * The tail kept from one check_line() to the next, so that every line is
+ * also written after the kept tail of another line.
+ */
+static struct line_json_tail shared_tail;
+
+/*
+ * Checks line without a kept tail, then twice with shared_tail: after the
+ * previous line's tail, and after its own.
+ */
+static void check_line(const struct line *line, const struct line_json_context *ctx)
+{
+	struct line_json_context with_tail = *ctx;
+
+	check_line_once(line, ctx);
+	with_tail.tail = &shared_tail;
+	check_line_once(line, &with_tail);
+	with_tail.seq++;
+	check_line_once(line, &with_tail);
 }
 
 /* Process-controlled strings: plain, escapes, valid and invalid UTF-8, no NUL at all. */
@@ -728,6 +749,166 @@ static void emitter_writes_lines(void **state)
 	json_writer_free(&w);
 }
 
+/* The changes after which a call line must not copy the kept tail. */
+enum tail_change {
+	CHANGE_TRIGGER,
+	CHANGE_PID,
+	CHANGE_TID,
+	CHANGE_COMM,
+	CHANGE_CALL,
+	CHANGE_COUNT,
+	CHANGE_CALLS,
+	CHANGE_COALESCED,
+	CHANGE_HELD,
+	CHANGE_SHOW_HELD,
+	CHANGE_AT_ATTACH,
+	CHANGE_SINCE_ATTACH,
+	CHANGE_RECONCILED,
+	CHANGE_VIA,
+	CHANGE_NO_RECORD,
+	CHANGE_NS_PID,
+	CHANGE_NS_TID,
+	CHANGE_CGROUP_ID,
+	CHANGE_CGROUP,
+	TAIL_CHANGES,
+};
+
+static void apply_change(enum tail_change change, struct line *line,
+			 struct line_json_context *ctx)
+{
+	switch (change) {
+	case CHANGE_TRIGGER:
+		line->trigger = ST_TRIG_TRANSACTION;
+		break;
+	case CHANGE_PID:
+		line->pid++;
+		break;
+	case CHANGE_TID:
+		line->tid++;
+		break;
+	case CHANGE_COMM:
+		line->comm[3] = 'X';
+		break;
+	case CHANGE_CALL:
+		line->call = ST_CALL_TIME;
+		break;
+	case CHANGE_COUNT:
+		line->count++;
+		break;
+	case CHANGE_CALLS:
+		line->calls[ST_CALL_TIME]++;
+		break;
+	case CHANGE_COALESCED:
+		line->coalesced = !line->coalesced;
+		break;
+	case CHANGE_HELD:
+		line->held = !line->held;
+		break;
+	case CHANGE_SHOW_HELD:
+		ctx->show_held = !ctx->show_held;
+		break;
+	case CHANGE_AT_ATTACH:
+		line->at_attach = 1;
+		break;
+	case CHANGE_SINCE_ATTACH:
+		line->since_attach = 1;
+		break;
+	case CHANGE_RECONCILED:
+		line->reconciled = 1;
+		break;
+	case CHANGE_VIA:
+		((struct st_calls_record *)line->record)->via = ST_VIA_IO_URING;
+		break;
+	case CHANGE_NO_RECORD:
+		line->record = NULL;
+		break;
+	case CHANGE_NS_PID:
+		ctx->ids.ns_pid++;
+		break;
+	case CHANGE_NS_TID:
+		ctx->ids.ns_tid++;
+		break;
+	case CHANGE_CGROUP_ID:
+		ctx->ids.cgroup_id++;
+		break;
+	case CHANGE_CGROUP:
+		ctx->cgroup = "/user.slice";
+		ctx->cgroup_len = strlen(ctx->cgroup);
+		break;
+	case TAIL_CHANGES:
+		break;
+	}
+}
+
+/* A call line after one with other fields formats its own tail. */
+static void tail_not_copied_after_change(void **state)
+{
+	struct st_calls_record rec = { 0 };
+	struct line_json_tail tail;
+	int change;
+
+	(void)state;
+	fill_header(&rec.hdr, ST_REC_CALLS);
+	for (change = 0; change < TAIL_CHANGES; change++) {
+		struct line_json_context ctx = {
+			.seq = 7,
+			.show_held = 1,
+			.ids = { 9, 10, 11 },
+			.tail = &tail,
+		};
+		struct line line;
+		char out[4096];
+
+		rec.via = ST_VIA_SYSCALL;
+		trigger_line(&line, ST_TRIG_NON_DETERMINISTIC_CALL, &rec);
+		line.boot_ns = 1000000;
+		line.pid = 100;
+		line.tid = 101;
+		line.call = ST_CALL_GETRANDOM;
+		line.count = 3;
+		line.calls[ST_CALL_GETRANDOM] = 2;
+		line.calls[ST_CALL_TIME] = 1;
+		line.coalesced = 1;
+		strcpy(line.comm, "bench-loop");
+		memset(&tail, 0, sizeof(tail));
+		line_json_write(out, &line, &ctx);
+		assert_true(tail.len > 0);
+
+		apply_change(change, &line, &ctx);
+		ctx.seq++;
+		check_line_once(&line, &ctx);
+	}
+}
+
+/* A call line with the same fields as the one before copies its kept tail. */
+static void tail_copied_for_same_fields(void **state)
+{
+	struct st_calls_record rec = { 0 };
+	struct line_json_tail tail = { 0 };
+	struct line_json_context ctx = { .seq = 1, .tail = &tail };
+	struct line line;
+	char out[4096];
+	size_t len;
+
+	(void)state;
+	fill_header(&rec.hdr, ST_REC_CALLS);
+	trigger_line(&line, ST_TRIG_NON_DETERMINISTIC_CALL, &rec);
+	line.count = 1;
+	line.calls[ST_CALL_GETRANDOM] = 1;
+	strcpy(line.comm, "bench-loop");
+	len = line_json_write(out, &line, &ctx);
+	assert_true(tail.len > 0);
+	assert_true(tail.len < len);
+	assert_memory_equal(out + len - tail.len, tail.text, tail.len);
+
+	/* a mark in the kept text shows that the next line copies it */
+	tail.text[0] = 'X';
+	ctx.seq++;
+	line.boot_ns++;
+	len = line_json_write(out, &line, &ctx);
+	assert_int_equal(out[len - tail.len], 'X');
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -741,6 +922,8 @@ int main(void)
 		cmocka_unit_test(other_trigger_lines_match),
 		cmocka_unit_test(reconciled_lines_match),
 		cmocka_unit_test(emitter_writes_lines),
+		cmocka_unit_test(tail_not_copied_after_change),
+		cmocka_unit_test(tail_copied_for_same_fields),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
