@@ -840,62 +840,116 @@ static void apply_change(enum tail_change change, struct line *line,
 	}
 }
 
-/* A call line after one with other fields formats its own tail. */
+/* A coalesced getrandom call line of process 100, thread 101, with the ids given. */
+static void base_call_line(struct line *line, struct line_json_context *ctx,
+			   struct st_calls_record *rec, struct line_json_tail *tail,
+			   const struct container_ids *ids)
+{
+	memset(rec, 0, sizeof(*rec));
+	fill_header(&rec->hdr, ST_REC_CALLS);
+	rec->via = ST_VIA_SYSCALL;
+	trigger_line(line, ST_TRIG_NON_DETERMINISTIC_CALL, rec);
+	line->boot_ns = 1000000;
+	line->pid = 100;
+	line->tid = 101;
+	line->call = ST_CALL_GETRANDOM;
+	line->count = 3;
+	line->calls[ST_CALL_GETRANDOM] = 2;
+	line->calls[ST_CALL_TIME] = 1;
+	line->coalesced = 1;
+	strcpy(line->comm, "bench-loop");
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->seq = 7;
+	ctx->show_held = 1;
+	ctx->ids = *ids;
+	ctx->tail = tail;
+}
+
+/*
+ * A call line after one that differs in one field formats its own tail.
+ * So does the first line, written again after it. Were a field missing
+ * from the kept tail, the first line would copy the second's text.
+ */
 static void tail_not_copied_after_change(void **state)
 {
-	struct st_calls_record rec = { 0 };
+	static const struct container_ids base_ids[] = { { 9, 10, 11 }, { 0, 0, 0 } };
+	struct st_calls_record base_rec, changed_rec;
+	struct line_json_context base_ctx, changed_ctx;
+	struct line base, changed;
 	struct line_json_tail tail;
+	size_t ids;
 	int change;
 
 	(void)state;
-	fill_header(&rec.hdr, ST_REC_CALLS);
-	for (change = 0; change < TAIL_CHANGES; change++) {
-		struct line_json_context ctx = {
-			.seq = 7,
-			.show_held = 1,
-			.ids = { 9, 10, 11 },
-			.tail = &tail,
-		};
-		struct line line;
-		char out[4096];
+	for (ids = 0; ids < sizeof(base_ids) / sizeof(base_ids[0]); ids++) {
+		for (change = 0; change < TAIL_CHANGES; change++) {
+			char out[4096];
 
-		rec.via = ST_VIA_SYSCALL;
-		trigger_line(&line, ST_TRIG_NON_DETERMINISTIC_CALL, &rec);
-		line.boot_ns = 1000000;
-		line.pid = 100;
-		line.tid = 101;
-		line.call = ST_CALL_GETRANDOM;
-		line.count = 3;
-		line.calls[ST_CALL_GETRANDOM] = 2;
-		line.calls[ST_CALL_TIME] = 1;
-		line.coalesced = 1;
-		strcpy(line.comm, "bench-loop");
-		memset(&tail, 0, sizeof(tail));
-		line_json_write(out, &line, &ctx);
-		assert_true(tail.len > 0);
+			base_call_line(&base, &base_ctx, &base_rec, &tail, &base_ids[ids]);
+			base_call_line(&changed, &changed_ctx, &changed_rec, &tail,
+				       &base_ids[ids]);
+			apply_change(change, &changed, &changed_ctx);
+			memset(&tail, 0, sizeof(tail));
+			line_json_write(out, &base, &base_ctx);
+			assert_true(tail.len > 0);
 
-		apply_change(change, &line, &ctx);
-		ctx.seq++;
-		check_line_once(&line, &ctx);
+			changed_ctx.seq++;
+			check_line_once(&changed, &changed_ctx);
+			base_ctx.seq += 2;
+			check_line_once(&base, &base_ctx);
+		}
 	}
+}
+
+/*
+ * A line whose tail is too long to keep leaves no tail, so the line before
+ * it, written again, formats its own.
+ */
+static void tail_dropped_when_too_long(void **state)
+{
+	static const struct container_ids no_ids;
+	struct st_calls_record rec, long_rec;
+	struct line_json_context ctx, long_ctx;
+	struct line_json_tail tail;
+	struct line line, long_line;
+	char out[4096];
+	__u32 i;
+
+	(void)state;
+	base_call_line(&line, &ctx, &rec, &tail, &no_ids);
+	base_call_line(&long_line, &long_ctx, &long_rec, &tail, &no_ids);
+	memset(&tail, 0, sizeof(tail));
+	line_json_write(out, &line, &ctx);
+	assert_true(tail.len > 0);
+
+	/* every counted call with a 20-digit count: a tail longer than the maximum */
+	long_line.count = 0;
+	for (i = 0; i < ST_COUNTED_CALLS; i++) {
+		long_line.calls[i] = 10000000000000000000ULL + i;
+		long_line.count += long_line.calls[i];
+	}
+	long_ctx.seq++;
+	assert_true(line_json_write(out, &long_line, &long_ctx) > LINE_JSON_TAIL_MAX);
+	assert_int_equal(tail.len, 0);
+
+	ctx.seq += 2;
+	check_line_once(&line, &ctx);
 }
 
 /* A call line with the same fields as the one before copies its kept tail. */
 static void tail_copied_for_same_fields(void **state)
 {
-	struct st_calls_record rec = { 0 };
-	struct line_json_tail tail = { 0 };
-	struct line_json_context ctx = { .seq = 1, .tail = &tail };
+	static const struct container_ids ids = { 9, 10, 11 };
+	struct st_calls_record rec;
+	struct line_json_tail tail;
+	struct line_json_context ctx;
 	struct line line;
 	char out[4096];
 	size_t len;
 
 	(void)state;
-	fill_header(&rec.hdr, ST_REC_CALLS);
-	trigger_line(&line, ST_TRIG_NON_DETERMINISTIC_CALL, &rec);
-	line.count = 1;
-	line.calls[ST_CALL_GETRANDOM] = 1;
-	strcpy(line.comm, "bench-loop");
+	base_call_line(&line, &ctx, &rec, &tail, &ids);
+	memset(&tail, 0, sizeof(tail));
 	len = line_json_write(out, &line, &ctx);
 	assert_true(tail.len > 0);
 	assert_true(tail.len < len);
@@ -923,6 +977,7 @@ int main(void)
 		cmocka_unit_test(reconciled_lines_match),
 		cmocka_unit_test(emitter_writes_lines),
 		cmocka_unit_test(tail_not_copied_after_change),
+		cmocka_unit_test(tail_dropped_when_too_long),
 		cmocka_unit_test(tail_copied_for_same_fields),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
