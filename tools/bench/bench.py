@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import re
+import select
 import shutil
 import signal
 import socket
@@ -769,10 +770,16 @@ def bpftrace_start_once(pid):
                               stderr=subprocess.DEVNULL)
     t1 = None
     try:
-        for line in tracer.stdout:
-            if b" non-deterministic-call " in line:
-                t1 = boot_ns()
+        pending = b""
+        while t1 is None and boot_ns() - t0 < READY_TIMEOUT_S * 1e9:
+            ready, _, _ = select.select([tracer.stdout], [], [], 1.0)
+            chunk = os.read(tracer.stdout.fileno(), 1 << 16) if ready else b""
+            if ready and not chunk:
                 break
+            pending += chunk
+            if b" non-deterministic-call " in pending:
+                t1 = boot_ns()
+            pending = pending[pending.rfind(b"\n") + 1:]
     finally:
         # with the pipe closed, a bpftrace blocked on writing ends by SIGPIPE
         tracer.stdout.close()
@@ -885,8 +892,12 @@ def latency_bpftrace_run(count, interval_us):
                                f"{interval_us} {samples}"],
                               stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
-    lines = read_lines_timed(tracer, time.CLOCK_MONOTONIC)
-    tracer.wait(timeout=60)
+    try:
+        lines = read_lines_timed(tracer, time.CLOCK_MONOTONIC)
+        tracer.wait(timeout=60)
+    finally:
+        if tracer.poll() is None:
+            stop_tracer(tracer)
     # bpftrace's nsecs is CLOCK_MONOTONIC; its other output lines are not numbers
     delays = [(at - int(raw)) / 1e3 for raw, at in lines if raw.strip().isdigit()]
     return {"mode": "sigalrm", "samples": count, "matched": len(delays),
@@ -1116,10 +1127,11 @@ def main():
                         help="directory with snaptrig and the bench-* workloads")
     args = parser.parse_args()
     # Tracers are stopped with SIGINT. A shell's `&` starts the driver with
-    # SIGINT ignored, which every child would keep and snaptrig would honour;
-    # with a handler here, the children start with the default action.
+    # SIGINT ignored, which every child would keep and snaptrig would honour.
+    # A handler that does nothing keeps the driver deaf to SIGINT, as the
+    # shell asked, and exec gives the children the default action.
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGINT, lambda signum, frame: None)
     global SNAPTRIG, BIN
     BIN = os.path.abspath(args.bin)
     SNAPTRIG = os.path.join(BIN, "snaptrig")
