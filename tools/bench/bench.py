@@ -154,6 +154,43 @@ def wait_for(predicate, what, proc=None):
         time.sleep(0.01)
 
 
+def perf_event_fds(pid):
+    """Return how many perf event descriptors pid holds, or -1 once it is gone."""
+    count = 0
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return -1
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == "anon_inode:[perf_event]":
+                count += 1
+        except OSError:
+            pass
+    return count
+
+
+def wait_bpftrace_attached(out, proc, settle_s=0.5):
+    """Wait until bpftrace has attached its probes.
+
+    bpftrace prints "Attaching N probes..." before it attaches them and
+    nothing after, and it attaches each probe through a perf event. So this
+    waits for that line, then until the count of its perf event descriptors
+    has not changed for settle_s.
+    """
+    wait_for(lambda: file_has(out, "Attaching"), "bpftrace", proc)
+    last, since = None, time.monotonic()
+
+    def settled():
+        nonlocal last, since
+        count = perf_event_fds(proc.pid)
+        if count != last:
+            last, since = count, time.monotonic()
+        return time.monotonic() - since >= settle_s
+
+    wait_for(settled, "bpftrace attach", proc)
+
+
 def file_has(path, text):
     try:
         with open(path, errors="replace") as f:
@@ -235,7 +272,7 @@ class Attached:
                                           str(self.pid)],
                                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                          stderr=subprocess.DEVNULL)
-            wait_for(lambda: file_has(out, "Attaching"), "bpftrace", self.proc)
+            wait_bpftrace_attached(out, self.proc)
         elif self.kind == "strace":
             self.proc = subprocess.Popen(["strace", "-f", "-qq", "-o", "/dev/null",
                                           "-e", "trace=" + HOOKED_CALLS, "-p", str(self.pid)],
@@ -707,7 +744,7 @@ def flood_bpftrace_once(n):
                                    str(work.pid)], stdin=subprocess.DEVNULL,
                                   stdout=subprocess.DEVNULL, stderr=err)
     try:
-        wait_for(lambda: file_has(out, "Attaching"), "bpftrace", tracer)
+        wait_bpftrace_attached(out, tracer)
         cpu0 = cpu_ticks(tracer.pid)
         go = boot_ns()
         work.send_signal(signal.SIGUSR1)
