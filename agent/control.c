@@ -696,14 +696,30 @@ static int handle_line(struct control *ctl, struct session *s, struct control_cl
 	return client_send(cl, w->buf, w->len);
 }
 
+/*
+ * Rejects a line longer than CONTROL_LINE_MAX, whose first bytes fill the
+ * input buffer. When they begin with a complete request object, the reply
+ * echoes its id, as for any rejected line.
+ */
 static int reply_too_long(struct control *ctl, struct control_client *cl)
 {
-	static const char reply[] =
-		"{\"ok\":false,\"error\":\"request line longer than 4096 bytes\"}\n";
+	struct json_writer *w = &ctl->json;
+	struct control_request req;
+	char message[CONTROL_ERROR_LEN];
 
 	_Static_assert(CONTROL_LINE_MAX == 4096, "the reply names the limit");
 	log_info(1, "control request rejected: line longer than %d bytes", CONTROL_LINE_MAX);
-	return client_send(cl, reply, sizeof(reply) - 1);
+	/* only the id counts: the first bytes may well parse as a valid request */
+	control_parse_request(cl->in, cl->in_len, &req, message, sizeof(message));
+	json_writer_reset(w);
+	json_object_begin(w);
+	reply_error(w, &req, "request line longer than 4096 bytes");
+	json_object_end(w);
+	if (json_finish_line(w)) {
+		log_error("cannot format a control reply: %s", strerror(-w->error));
+		return 0;
+	}
+	return client_send(cl, w->buf, w->len);
 }
 
 /*

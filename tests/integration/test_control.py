@@ -278,6 +278,22 @@ class ControlTest(SnaptrigTestCase):
         self.assertEqual(client.request({"request": "list"})["pids"], [pid])
         self.finish(run)
 
+    def test_overlong_line_echoes_complete_object_id(self):
+        run, pid, path = self.start()
+        client = Client(self, path)
+        body = b'{"request":"list","id":9}'
+        for padding in (b" ", b"x"):
+            with self.subTest(padding=padding):
+                client.send(body + padding * (4097 - len(body)) + b"\n")
+                self.assertEqual(client.reply(), {
+                    "ok": False, "id": 9, "error": "request line longer than 4096 bytes"})
+        # an object that ends past the limit is cut there, so it has no id to echo
+        client.send(b'{"id":"cut","request":"list","pad":"' + b"y" * 5000 + b'"}\n')
+        self.assertEqual(client.reply(), {
+            "ok": False, "error": "request line longer than 4096 bytes"})
+        self.assertEqual(client.request({"request": "list"})["pids"], [pid])
+        self.finish(run)
+
     def test_ids_and_order(self):
         run, pid, path = self.start()
         client = Client(self, path)
