@@ -183,6 +183,12 @@ static int attach_environ_symbol(struct uprobes *u, const char *path, const char
 	int err;
 
 	log_quiet_libbpf(quiet);
+	/*
+	 * NOTE: pid -1 puts the breakpoint into every process that maps the
+	 * file, so every getenv on the machine traps while snaptrig runs. A
+	 * probe per traced process would need an attach before each new
+	 * process's first call, which the exec path does not wait for.
+	 */
 	link = bpf_program__attach_uprobe_opts(u->environ->progs.handle_environ_uprobe, -1,
 					       path, 0, &opts);
 	log_quiet_libbpf(0);
