@@ -128,8 +128,8 @@ static char *put_container(char *p, const struct line_json_context *ctx)
 }
 
 /*
- * The record of a call line that shows its path. Only the line of the call
- * that opened the window has its record, and so its path.
+ * Returns the record of a call line that shows its path, or NULL. Only the
+ * line of the call that opened the window has its record, and so its path.
  */
 static const struct st_calls_record *calls_record(const struct line *line)
 {
@@ -369,7 +369,7 @@ size_t line_json_max(const struct line *line, const struct line_json_context *ct
 	return max;
 }
 
-/* The members after boot_ns, and the end of the line. */
+/* Appends the members after boot_ns and the end of the line. */
 static char *put_tail(char *p, const struct line *line, const struct line_json_context *ctx)
 {
 	if (line->type == LINE_TRIGGER) {
@@ -407,7 +407,7 @@ static char *put_tail(char *p, const struct line *line, const struct line_json_c
 
 /*
  * Whether the tail of line may be kept: that of a call line without a
- * cgroup path, which depends only on the fields struct line_json_tail stores.
+ * cgroup path, which depends only on the fields of struct line_json_tail_key.
  */
 static int tail_keepable(const struct line *line, const struct line_json_context *ctx)
 {
@@ -416,68 +416,51 @@ static int tail_keepable(const struct line *line, const struct line_json_context
 		line->trigger == ST_TRIG_TRANSACTION);
 }
 
-/* The "held" member that line shows: 0 or 1, or -1 for none. */
-static int shown_held(const struct line *line, const struct line_json_context *ctx)
-{
-	return ctx->show_held ? !!line->held : -1;
-}
-
-/* Whether tail contains the tail of line, a line that tail_keepable() accepts. */
-static int tail_matches(const struct line_json_tail *tail, const struct line *line,
-			const struct line_json_context *ctx)
+/* Fills key with the fields that the tail of line, a call line, is made of. */
+static void tail_key(struct line_json_tail_key *key, const struct line *line,
+		     const struct line_json_context *ctx)
 {
 	const struct st_calls_record *rec = calls_record(line);
 
-	return tail->len && tail->trigger == line->trigger && tail->pid == line->pid &&
-	       tail->tid == line->tid && tail->call == line->call && tail->count == line->count &&
-	       tail->coalesced == !!line->coalesced && tail->held == shown_held(line, ctx) &&
-	       tail->at_attach == !!line->at_attach && tail->since_attach == !!line->since_attach &&
-	       tail->has_via == !!rec && (!rec || tail->via == rec->via) &&
-	       tail->ids.cgroup_id == ctx->ids.cgroup_id && tail->ids.ns_pid == ctx->ids.ns_pid &&
-	       tail->ids.ns_tid == ctx->ids.ns_tid &&
-	       !memcmp(tail->comm, line->comm, sizeof(tail->comm)) &&
-	       !memcmp(tail->calls, line->calls, sizeof(tail->calls));
-}
-
-/* Keeps the len bytes at text, the tail of line, for the next line. */
-static void tail_keep(struct line_json_tail *tail, const struct line *line,
-		      const struct line_json_context *ctx, const char *text, size_t len)
-{
-	const struct st_calls_record *rec = calls_record(line);
-
-	tail->len = 0;
-	if (len > sizeof(tail->text))
-		return;
-	tail->count = line->count;
-	memcpy(tail->calls, line->calls, sizeof(tail->calls));
-	tail->ids = ctx->ids;
-	tail->trigger = line->trigger;
-	tail->pid = line->pid;
-	tail->tid = line->tid;
-	tail->call = line->call;
-	tail->has_via = !!rec;
-	tail->via = rec ? rec->via : 0;
-	tail->coalesced = !!line->coalesced;
-	tail->held = shown_held(line, ctx);
-	tail->at_attach = !!line->at_attach;
-	tail->since_attach = !!line->since_attach;
-	memcpy(tail->comm, line->comm, sizeof(tail->comm));
-	memcpy(tail->text, text, len);
-	tail->len = len;
+	memset(key, 0, sizeof(*key));
+	key->count = line->count;
+	memcpy(key->calls, line->calls, sizeof(key->calls));
+	key->ids = ctx->ids;
+	key->trigger = line->trigger;
+	key->pid = line->pid;
+	key->tid = line->tid;
+	key->call = line->call;
+	key->has_via = !!rec;
+	key->via = rec ? rec->via : 0;
+	key->coalesced = !!line->coalesced;
+	key->held = ctx->show_held ? !!line->held : -1;
+	key->at_attach = !!line->at_attach;
+	key->since_attach = !!line->since_attach;
+	memcpy(key->comm, line->comm, sizeof(key->comm));
 }
 
 size_t line_json_write(char *out, const struct line *line, const struct line_json_context *ctx)
 {
 	char *tail = put_head(out, line, ctx);
-	char *end;
+	struct line_json_tail *kept = ctx->tail;
+	struct line_json_tail_key key;
+	size_t len;
 
 	if (!tail_keepable(line, ctx))
 		return (size_t)(put_tail(tail, line, ctx) - out);
-	if (tail_matches(ctx->tail, line, ctx))
-		return (size_t)(put_bytes(tail, ctx->tail->text, ctx->tail->len) - out);
-	end = put_tail(tail, line, ctx);
-	tail_keep(ctx->tail, line, ctx, tail, (size_t)(end - tail));
-	return (size_t)(end - out);
+	tail_key(&key, line, ctx);
+	if (kept->len && !memcmp(&kept->key, &key, sizeof(key)))
+		return (size_t)(put_bytes(tail, kept->text, kept->len) - out);
+
+	len = (size_t)(put_tail(tail, line, ctx) - tail);
+	kept->len = 0;
+	if (len <= sizeof(kept->text)) {
+		/* memcpy(), since an assignment need not copy the padding */
+		memcpy(&kept->key, &key, sizeof(key));
+		memcpy(kept->text, tail, len);
+		kept->len = len;
+	}
+	return (size_t)(tail - out) + len;
 }
 
 const char *family_name(__u16 family)

@@ -17,11 +17,11 @@
 #define LINE_JSON_TAIL_MAX 512
 
 /*
- * The part after boot_ns of the last call line written, and the fields it
- * was made of. In a flood of calls from one thread, that part is the same
- * in every line, so line_json_write() copies it when the fields match.
+ * The fields that the part after boot_ns of a call line is made of.
+ * line_json_write() clears it before filling it in, padding included, so
+ * that memcmp() compares two keys.
  */
-struct line_json_tail {
+struct line_json_tail_key {
 	__u64 count;
 	__u64 calls[ST_COUNTED_CALLS];
 	struct container_ids ids;
@@ -36,6 +36,15 @@ struct line_json_tail {
 	int at_attach;
 	int since_attach;
 	char comm[ST_COMM_LEN];
+};
+
+/*
+ * The part after boot_ns of the last call line written, and its key. In a
+ * flood of calls from one thread, that part is the same in every line, so
+ * line_json_write() copies it when the keys match.
+ */
+struct line_json_tail {
+	struct line_json_tail_key key;
 	size_t len;		/* of text; 0 when nothing is kept */
 	char text[LINE_JSON_TAIL_MAX];
 };
