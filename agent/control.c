@@ -666,6 +666,19 @@ static void run_stats(struct session *s, struct json_writer *w,
 	latency_write_json(&s->emitter.latency, w);
 }
 
+/* Ends the reply object in ctl->json and queues the line. Returns 0 or -errno. */
+static int send_reply(struct control *ctl, struct control_client *cl)
+{
+	struct json_writer *w = &ctl->json;
+
+	json_object_end(w);
+	if (json_finish_line(w)) {
+		log_error("cannot format a control reply: %s", strerror(-w->error));
+		return 0;
+	}
+	return client_send(cl, w->buf, w->len);
+}
+
 /* Carries out one request line and queues its reply. Returns 0 or -errno. */
 static int handle_line(struct control *ctl, struct session *s, struct control_client *cl,
 		       const char *line, size_t len)
@@ -688,12 +701,7 @@ static int handle_line(struct control *ctl, struct session *s, struct control_cl
 	} else {
 		run_stats(s, w, &req);
 	}
-	json_object_end(w);
-	if (json_finish_line(w)) {
-		log_error("cannot format a control reply: %s", strerror(-w->error));
-		return 0;
-	}
-	return client_send(cl, w->buf, w->len);
+	return send_reply(ctl, cl);
 }
 
 /*
@@ -709,17 +717,12 @@ static int reply_too_long(struct control *ctl, struct control_client *cl)
 
 	_Static_assert(CONTROL_LINE_MAX == 4096, "the reply names the limit");
 	log_info(1, "control request rejected: line longer than %d bytes", CONTROL_LINE_MAX);
-	/* only the id counts: the first bytes may well parse as a valid request */
+	/* only the id is used: the first bytes may parse as a valid request */
 	control_parse_request(cl->in, cl->in_len, &req, message, sizeof(message));
 	json_writer_reset(w);
 	json_object_begin(w);
 	reply_error(w, &req, "request line longer than 4096 bytes");
-	json_object_end(w);
-	if (json_finish_line(w)) {
-		log_error("cannot format a control reply: %s", strerror(-w->error));
-		return 0;
-	}
-	return client_send(cl, w->buf, w->len);
+	return send_reply(ctl, cl);
 }
 
 /*
