@@ -441,8 +441,8 @@ def bench_syscalls(cfg):
         others["bpftrace all.bt other"] = AlongsideTracer("bpftrace")
         results.append(interleave(f"{op} untraced", workload, others, cfg.reps, keep=cfg.keep))
 
-    # getenv enters no system call; first-environ's uprobes make it trap in
-    # every process, so the tracers beside it run a twentieth of the calls
+    # getenv enters no system call, but first-environ's uprobes make it trap
+    # in every process. So the loops beside a tracer run a twentieth of the calls.
     others = {
         "no tracer": untraced,
         "snaptrig -t all -p other": AlongsideTracer("snaptrig"),
@@ -935,7 +935,7 @@ def latency_bpftrace_run(count, interval_us):
     finally:
         if tracer.poll() is None:
             stop_tracer(tracer)
-    # bpftrace's nsecs is CLOCK_MONOTONIC; its other output lines are not numbers
+    # bpftrace's nsecs is CLOCK_MONOTONIC, and its other output lines are not numbers
     delays = [(at - int(raw)) / 1e3 for raw, at in lines if raw.strip().isdigit()]
     return {"mode": "sigalrm", "samples": count, "matched": len(delays),
             "interval_us": interval_us, "kernel_to_line_us": micros_stats(delays)}
@@ -1164,7 +1164,7 @@ def main():
                         help="directory with snaptrig and the bench-* workloads")
     args = parser.parse_args()
     # Tracers are stopped with SIGINT. A shell's `&` starts the driver with
-    # SIGINT ignored, which every child would keep and snaptrig would honour.
+    # SIGINT ignored. Every child would keep it, and snaptrig honors it.
     # A handler that does nothing keeps the driver deaf to SIGINT, as the
     # shell asked, and exec gives the children the default action.
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
